@@ -1,0 +1,45 @@
+# privtune — the two commands a fresh machine needs are `make demo` and `make test`.
+# Each creates or refreshes .venv from nothing, then runs.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+# The CPU build of torch lies on this machine's disk; an unpinned torch pulls a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+DEMO_OUT ?= demo-out
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test bench clean
+
+help: ## Show this help
+	@echo "privtune — private, local fine-tuning on HR data"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Variables: DEMO_OUT=$(DEMO_OUT)  PYTHON=$(PYTHON)  TORCH_SPEC=$(TORCH_SPEC)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo ">> installing $(TORCH_SPEC) (CPU build) into $(VENV)"
+	@$(PIP) install "$(TORCH_SPEC)" 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -c "import torch" || { echo "torch failed to install"; exit 1; }
+	@echo ">> installing privtune and its test extras"
+	@$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -c "import privtune, transformers, peft" || { echo "privtune failed to install"; exit 1; }
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or refresh .venv (torch first, pinned, then privtune)
+
+demo: $(STAMP) ## Run the whole pipeline on a synthetic HR company (outputs in $(DEMO_OUT)/)
+	@$(VENV)/bin/privtune demo --out $(DEMO_OUT)
+
+test: $(STAMP) ## Run the test suite
+	@$(PY) -m pytest -q
+
+bench: $(STAMP) ## Run the benchmarks in bench/ (JSON + markdown in bench/results/)
+	@$(PY) bench/run.py
+
+clean: ## Remove .venv, demo output and caches
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build src/*.egg-info

@@ -1,0 +1,1 @@
+"""privtune.cli"""
