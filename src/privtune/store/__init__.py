@@ -1,1 +1,6 @@
-"""privtune.store"""
+"""Metadata store: SQLAlchemy models and sessions (SQLite default, PostgreSQL by URL)."""
+
+from privtune.store.db import MetadataStore
+from privtune.store.models import ObjectVersion, Run
+
+__all__ = ["MetadataStore", "ObjectVersion", "Run"]

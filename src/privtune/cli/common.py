@@ -1,0 +1,61 @@
+"""Shared CLI helpers: consoles, the --workspace option, progress bars, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from privtune.workspace import ENV_WORKSPACE, Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+ProgressFn = Callable[[int, int, dict[str, Any]], None]
+
+WorkspaceOpt = typer.Option(
+    None,
+    "--workspace",
+    "-w",
+    envvar=ENV_WORKSPACE,
+    help=f"Workspace directory (default: ${ENV_WORKSPACE} or the current directory).",
+    show_default=False,
+)
+
+
+def open_workspace(path: Path | None) -> Workspace:
+    return Workspace.open(path)
+
+
+def _fmt_metrics(metrics: dict[str, Any]) -> str:
+    parts = []
+    for k, v in metrics.items():
+        parts.append(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}")
+    return " ".join(parts)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[ProgressFn]:
+    """A rich progress bar; yields ``update(step, total, metrics)`` for library callbacks."""
+    with Progress(
+        TextColumn("[bold]{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=err_console,
+        transient=False,
+    ) as prog:
+        task = prog.add_task(description, total=total, info="")
+
+        def update(step: int, tot: int, metrics: dict[str, Any]) -> None:
+            prog.update(task, completed=step, total=tot, info=_fmt_metrics(metrics))
+
+        yield update

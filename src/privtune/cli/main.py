@@ -1,0 +1,97 @@
+"""The ``privtune`` command: a thin typer layer over the library API.
+
+``run()`` is the console entry point. It turns every :class:`PrivtuneError` into one line on
+stderr and its exit code; any other exception is reported as an internal error, also on one
+line. A traceback is shown only with ``--debug`` (or PRIVTUNE_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from privtune import __version__
+from privtune.cli import data_cmd, demo_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli.common import err_console
+from privtune.errors import PrivtuneError
+
+app = typer.Typer(
+    name="privtune",
+    help="Private, local fine-tuning of Mistral-family models on sensitive HR data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"privtune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    """privtune: carry HR data to a fine-tuned local model without exposing anyone."""
+
+
+workspace_cmd.register(app)
+synth_cmd.register(app)
+data_cmd.register(app)
+model_cmd.register(app)
+train_cmd.register(app)
+demo_cmd.register(app)
+app.add_typer(vault_cmd.app, name="vault")
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("PRIVTUNE_DEBUG", "") not in ("", "0")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Console entry point; returns (and exits with) the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(argv)
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="privtune", standalone_mode=False)
+        code = 0
+    except PrivtuneError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted", highlight=False)
+        code = 130
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if debug:
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__} (run again with --debug for "
+            "the traceback)",
+            highlight=False,
+        )
+        code = 70
+    return code
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(run())
