@@ -1,1 +1,37 @@
-"""privtune.pii"""
+"""privtune.pii: find, mask and pseudonymise personal data in HR tables and texts.
+
+Basic detector: validated regexes (:mod:`patterns`) plus the company roster (:mod:`roster`),
+combined by :func:`detect`. :mod:`deidentify` applies them to an export.
+"""
+
+from privtune.pii.columns import COLUMN_CLASSES, ColumnClass, classify_column, classify_columns
+from privtune.pii.deidentify import deidentify_employees, deidentify_texts
+from privtune.pii.detect import detect
+from privtune.pii.iban import iban_is_valid
+from privtune.pii.mask import Pseudonymizer, mask_text
+from privtune.pii.patterns import DEFAULT_EMPLOYEE_ID_REGEX, PatternDetector, find_patterns
+from privtune.pii.roster import Roster
+from privtune.pii.scan import scan_table, scan_texts
+from privtune.pii.spans import ENTITY_TYPES, Span, resolve_overlaps
+
+__all__ = [
+    "COLUMN_CLASSES",
+    "DEFAULT_EMPLOYEE_ID_REGEX",
+    "ENTITY_TYPES",
+    "ColumnClass",
+    "PatternDetector",
+    "Pseudonymizer",
+    "Roster",
+    "Span",
+    "classify_column",
+    "classify_columns",
+    "deidentify_employees",
+    "deidentify_texts",
+    "detect",
+    "find_patterns",
+    "iban_is_valid",
+    "mask_text",
+    "resolve_overlaps",
+    "scan_table",
+    "scan_texts",
+]

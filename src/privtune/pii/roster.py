@@ -1,0 +1,244 @@
+"""Find the names (and other known identifiers) of a company's people in free text.
+
+A :class:`Roster` is built from the employees table: every employee's and every emergency
+contact's name, plus the known e-mails, employee ids and phone numbers. Name matching is a
+single pass over the word tokens of the text with dictionary look-ups of the longest token
+sequence first (an Aho-Corasick-like scan over tokens), so it costs O(tokens) per text whatever
+the roster size.
+
+Forms matched, with word boundaries:
+
+* full name (``Maria Garcia``, any case, any whitespace between the parts),
+* ``LAST, FIRST`` (``Garcia, Maria``, any case),
+* first-only and last-only mentions (``Maria``, ``Garcia``). Case-insensitive, except that a
+  name which is also a common English word (``May``, ``Grant``, ``Long``; see
+  :mod:`privtune.pii.wordlist`) or has at most two letters must be capitalised, and a month
+  name followed by a number (``May 5``) is a date, not a name.
+
+A possessive ``'s`` is left outside the span. The longest match at a position wins; matches
+never overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from privtune.errors import InputError
+from privtune.pii.spans import EMAIL, EMPLOYEE_ID, PERSON, PHONE, Span
+from privtune.pii.wordlist import COMMON_WORDS
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*|,")
+_HONORIFICS = frozenset(
+    "mr mrs ms miss mx dr prof sir jr sr ii iii iv md phd dds dvm esq".split()
+)
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+_AFTER_MONTH = re.compile(r"\s+\d")
+_NEXT_WORD = re.compile(r"[ \t]+([A-Za-z']+)")
+#: Word-names that begin a stock phrase rather than name someone ("Best regards", "May I").
+_COLLOCATIONS: dict[str, frozenset[str]] = {
+    w: frozenset(nxt.split())
+    for w, nxt in {
+        "best": "regards wishes practice practices",
+        "kind": "regards",
+        "warm": "regards wishes",
+        "will": "be have you not do",
+        "may": "be i we you have not",
+        "grant": "access permission",
+        "mark": "the as",
+        "hope": "this that you all",
+        "long": "term",
+        "little": "bit",
+        "black": "friday",
+        "white": "paper",
+        "rich": "text",
+        "good": "morning afternoon evening luck",
+        "bill": "to",
+        "faith": "effort",
+    }.items()
+}
+_ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")
+_PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?!\w)")
+_EMAIL_LIKE = re.compile(r"[^\s@<>(),;:\"']+@[^\s@<>(),;:\"']+[A-Za-z]")
+
+
+def _name_parts(name: str) -> list[str]:
+    """Casefolded word tokens of a name, honorifics and suffixes dropped."""
+    parts = [t.casefold() for t in _TOKEN.findall(name) if t != ","]
+    return [p for p in parts if p.rstrip(".") not in _HONORIFICS]
+
+
+def _digits10(value: str) -> str | None:
+    d = re.sub(r"\D", "", value)
+    if len(d) == 11 and d.startswith("1"):
+        d = d[1:]
+    return d if len(d) == 10 else None
+
+
+@dataclass(frozen=True)
+class _Tok:
+    start: int
+    end: int  # end of the name part (a possessive 's excluded)
+    key: str  # casefolded text, "," for a comma
+    possessive: bool
+    capitalised: bool
+
+
+class Roster:
+    """Known people and identifiers of one company; :meth:`find` locates their names."""
+
+    def __init__(
+        self,
+        names: Iterable[str | tuple[str, str]] = (),
+        *,
+        emails: Iterable[str] = (),
+        employee_ids: Iterable[str] = (),
+        phones: Iterable[str] = (),
+    ) -> None:
+        self._full: set[tuple[str, ...]] = set()
+        self._single: dict[str, bool] = {}  # token -> must be capitalised
+        self._max = 1
+        for name in names:
+            if isinstance(name, tuple):
+                self.add_name(*name)
+            else:
+                self.add_name(name)
+        self.emails = frozenset(e.strip().casefold() for e in emails if e and e.strip())
+        self.employee_ids = frozenset(i.strip() for i in employee_ids if i and i.strip())
+        self.phones = frozenset(d for d in (_digits10(p) for p in phones if p) if d)
+
+    # ------------------------------------------------------------ building
+
+    def add_name(self, first: str, last: str | None = None) -> None:
+        """Add a person: ``add_name("Maria", "Garcia")`` or ``add_name("Maria Garcia")``."""
+        firsts = _name_parts(first or "")
+        lasts = _name_parts(last or "") if last is not None else []
+        if last is None and len(firsts) > 1:
+            firsts, lasts = firsts[:1] + firsts[1:-1], firsts[-1:]
+        parts = firsts + lasts
+        if not parts:
+            return
+        if len(parts) > 1:
+            self._full.add(tuple(parts))
+        if firsts and lasts:
+            self._full.add((firsts[0], lasts[-1]))
+            self._full.add(tuple(lasts) + (",",) + tuple(firsts))
+            self._full.add((lasts[-1], ",", firsts[0]))
+            if len(lasts) > 1:
+                self._full.add(tuple(lasts))
+        for token in {parts[0], parts[-1], *lasts[-1:]}:
+            self._single[token] = token in COMMON_WORDS or len(token) <= 2
+        self._max = max(self._max, *(len(k) for k in self._full)) if self._full else self._max
+
+    @classmethod
+    def from_employees(cls, table: pa.Table | Iterable[Mapping[str, Any]]) -> Roster:
+        """Roster of every employee and emergency contact of an employees table."""
+        rows = table.to_pylist() if isinstance(table, pa.Table) else list(table)
+        cols = set(rows[0]) if rows else set()
+        for required in ("first_name", "last_name"):
+            if rows and required not in cols:
+                raise InputError("missing required column for the roster", field=required)
+        roster = cls()
+        emails: list[str] = []
+        ids: list[str] = []
+        phones: list[str] = []
+        for r in rows:
+            roster.add_name(r.get("first_name") or "", r.get("last_name") or "")
+            if r.get("emergency_contact_name"):
+                roster.add_name(str(r["emergency_contact_name"]))
+            emails += [str(r["email"])] if r.get("email") else []
+            ids += [str(r["employee_id"])] if r.get("employee_id") else []
+            phones += [str(r[c]) for c in ("phone", "emergency_contact_phone") if r.get(c)]
+        roster.emails = frozenset(e.strip().casefold() for e in emails)
+        roster.employee_ids = frozenset(i.strip() for i in ids)
+        roster.phones = frozenset(d for d in (_digits10(p) for p in phones) if d)
+        return roster
+
+    def __len__(self) -> int:
+        return len(self._single)
+
+    # ------------------------------------------------------------ matching
+
+    def _tokens(self, text: str) -> list[_Tok]:
+        toks = []
+        for m in _TOKEN.finditer(text):
+            s, e = m.span()
+            if (s > 0 and (text[s - 1].isdigit() or text[s - 1] == "_")) or (
+                e < len(text) and (text[e].isdigit() or text[e] == "_")
+            ):
+                continue
+            word = m.group()
+            possessive = len(word) > 2 and word[-2] in "'’" and word[-1] in "sS"
+            if possessive:
+                word, e = word[:-2], e - 2
+            toks.append(_Tok(s, e, word.casefold(), possessive, word[:1].isupper()))
+        return toks
+
+    def find(self, text: str) -> list[Span]:
+        """PERSON spans of roster names in ``text``, sorted, non-overlapping."""
+        if not self._single:
+            return []
+        toks = self._tokens(text)
+        out: list[Span] = []
+        i, n = 0, len(toks)
+        while i < n:
+            length = self._match_at(text, toks, i)
+            if length:
+                out.append(Span(toks[i].start, toks[i + length - 1].end, PERSON))
+                i += length
+            else:
+                i += 1
+        return out
+
+    def _match_at(self, text: str, toks: list[_Tok], i: int) -> int:
+        first = toks[i]
+        if first.key == ",":
+            return 0
+        for length in range(min(self._max, len(toks) - i), 1, -1):
+            seq = toks[i : i + length]
+            if seq[-1].key == "," or any(t.possessive for t in seq[:-1]):
+                continue
+            if tuple(t.key for t in seq) in self._full and _joined(text, seq):
+                return length
+        must_cap = self._single.get(first.key)
+        if must_cap is None or (must_cap and not first.capitalised):
+            return 0
+        if first.key in _MONTHS and _AFTER_MONTH.match(text, first.end):
+            return 0
+        if must_cap and first.key in _COLLOCATIONS and not first.possessive:
+            nxt = _NEXT_WORD.match(text, first.end)
+            if nxt and nxt.group(1).casefold() in _COLLOCATIONS[first.key]:
+                return 0
+        return 1
+
+    def find_known(self, text: str) -> list[Span]:
+        """Spans of known e-mails, employee ids and phone numbers written in any format."""
+        out: list[Span] = []
+        if self.employee_ids:
+            out += [Span(*m.span(), EMPLOYEE_ID) for m in _ID_TOKEN.finditer(text) if m.group() in self.employee_ids]
+        if self.phones:
+            out += [Span(*m.span(), PHONE) for m in _PHONE_LIKE.finditer(text) if _digits10(m.group()) in self.phones]
+        if self.emails:
+            out += [
+                Span(*m.span(), EMAIL)
+                for m in _EMAIL_LIKE.finditer(text)
+                if m.group().casefold() in self.emails
+            ]
+        return out
+
+
+def _joined(text: str, seq: list[_Tok]) -> bool:
+    """True when only whitespace (or a comma plus whitespace) separates the tokens."""
+    for a, b in zip(seq, seq[1:]):
+        gap = text[a.end : b.start]
+        if gap and not gap.isspace():
+            return False
+        if "\n\n" in gap or len(gap) > 3:
+            return False
+    return True
