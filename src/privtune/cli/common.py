@@ -59,3 +59,31 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Progres
             prog.update(task, completed=step, total=tot, info=_fmt_metrics(metrics))
 
         yield update
+
+
+class RichReporter:
+    """Pipeline reporter showing one rich progress bar per stage."""
+
+    def stage(self, description: str, total: int | None = None):
+        return progress_bar(description, total)
+
+
+def print_figures(title: str, figures: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    for k, v in figures.items():
+        table.add_row(k, _fmt_value(v))
+    console.print(table)
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt_value(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt_value(x) for x in v)
+    return str(v)

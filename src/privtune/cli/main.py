@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from privtune import __version__
@@ -70,14 +69,18 @@ def run(argv: list[str] | None = None) -> int:
             raise
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted", highlight=False)
         code = 130
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+    except typer.TyperException as exc:  # usage errors: typer prints them like click does
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:  # pragma: no cover
+            err_console.print(f"error: {exc}", highlight=False)
+        code = getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         code = 130

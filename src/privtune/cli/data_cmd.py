@@ -1,0 +1,83 @@
+"""Data stages: ``privtune ingest``, ``scan``, ``deidentify`` and ``dataset build``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from privtune.cli.common import WorkspaceOpt, console, open_workspace, print_figures
+
+dataset_app = typer.Typer(help="Training datasets built from de-identified data.", no_args_is_help=True)
+
+RAW = ("employees", "leave", "reviews", "tickets", "policies")
+
+
+def _latest(ws, names, suffix: str = "") -> dict[str, str]:
+    refs = {}
+    for n in names:
+        if ws.vault.exists(n + suffix):
+            refs[n] = ws.vault.resolve(n + suffix)
+    return refs
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest(
+        export_dir: Path = typer.Argument(..., help="HRIS export: employees.csv|jsonl|parquet, reviews.jsonl, tickets.jsonl, policies/*.md"),
+        workspace: Path = WorkspaceOpt,
+    ) -> None:
+        """Read an HRIS export into the vault as versioned objects."""
+        from privtune.pipeline.ingest import ingest_export
+
+        with open_workspace(workspace) as ws:
+            res = ingest_export(ws, export_dir)
+        print_figures("ingested", {**res.outputs, "seconds": round(res.seconds, 2)})
+
+    @app.command("scan")
+    def scan_cmd(workspace: Path = WorkspaceOpt) -> None:
+        """Find personal data in the latest ingested tables and texts (counts only)."""
+        from privtune.pipeline.deid import scan
+
+        with open_workspace(workspace) as ws:
+            refs = _latest(ws, RAW)
+            if "employees" not in refs:
+                from privtune.errors import NotFoundError
+                raise NotFoundError("nothing ingested yet: run `privtune ingest EXPORT_DIR` first")
+            res = scan(ws, refs)
+        print_figures("PII scan", res.figures)
+
+    @app.command("deidentify")
+    def deidentify_cmd(workspace: Path = WorkspaceOpt) -> None:
+        """Write de-identified versions of the latest tables and texts to the vault."""
+        from privtune.pipeline.deid import deidentify
+
+        with open_workspace(workspace) as ws:
+            refs = _latest(ws, RAW)
+            if "employees" not in refs:
+                from privtune.errors import NotFoundError
+                raise NotFoundError("nothing ingested yet: run `privtune ingest EXPORT_DIR` first")
+            res = deidentify(ws, refs)
+        print_figures("de-identified", {**res.outputs, **res.figures})
+
+    @dataset_app.command("build")
+    def build(
+        overrides: list[str] = typer.Argument(None, help="Overrides of the dataset section, e.g. val_fraction=0.25"),
+        workspace: Path = WorkspaceOpt,
+    ) -> None:
+        """Build chat-format examples from the latest de-identified data, split by employee."""
+        from privtune.config import load_config
+        from privtune.errors import NotFoundError
+        from privtune.pipeline.config import DatasetSpec
+        from privtune.pipeline.dataset import build_dataset
+
+        spec = load_config(DatasetSpec, None, overrides or [])
+        with open_workspace(workspace) as ws:
+            deid = _latest(ws, ("employees", "tickets", "reviews"), "-deid")
+            if "employees" not in deid:
+                raise NotFoundError("no de-identified data yet: run `privtune deidentify` first")
+            pol = ws.vault.resolve("policies") if ws.vault.exists("policies") else None
+            res = build_dataset(ws, deid, pol, spec)
+        print_figures("dataset", {**res.outputs, **res.figures})
+
+    app.add_typer(dataset_app, name="dataset")

@@ -1,0 +1,158 @@
+"""The demo: the whole pipeline on a synthetic HR company, stage by stage, nothing else.
+
+Everything is built in ``OUT.partial/`` and moved to ``OUT/`` only when every stage has
+succeeded, so a failed or interrupted demo never leaves a half-written result (and a previous
+result stays as it was). ``OUT/`` holds ``summary.json``, ``report.html`` and ``workspace/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from privtune import __version__
+from privtune.fsutil import atomic_write_text
+from privtune.pipeline.base_model import prepare_base
+from privtune.pipeline.config import PipelineConfig
+from privtune.pipeline.dataset import build_dataset
+from privtune.pipeline.deid import deidentify, scan
+from privtune.pipeline.ingest import ingest_export
+from privtune.pipeline.result import Reporter, Silent, StageResult
+from privtune.pipeline.train import evaluate_adapter, train_adapter
+from privtune.reports import line_chart, render_report
+from privtune.synth import generate_company
+from privtune.tmp import private_tempdir
+from privtune.workspace import init_workspace
+
+#: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md).
+STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate")
+
+
+@dataclass
+class DemoResult:
+    out_dir: Path
+    summary: dict[str, Any]
+
+    @property
+    def summary_path(self) -> Path:
+        return self.out_dir / "summary.json"
+
+    @property
+    def report_path(self) -> Path:
+        return self.out_dir / "report.html"
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.out_dir / "workspace"
+
+
+def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
+             reporter: Reporter | None = None) -> DemoResult:
+    cfg = config or PipelineConfig()
+    rep = reporter or Silent()
+    out = Path(out_dir)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    t_start = time.perf_counter()
+    results: dict[str, StageResult] = {}
+    try:
+        ws = init_workspace(partial / "workspace", name="demo")
+        with ws:
+            # The export holds personal data in clear: it lives in a private temp dir only
+            # until it is in the vault.
+            with private_tempdir("export") as export:
+                with rep.stage("company") as p:
+                    t0 = time.perf_counter()
+                    files = generate_company(cfg.company.employees, cfg.company.seed, export,
+                                             fmt=cfg.company.format)
+                    results["company"] = StageResult("company", figures={
+                        "employees": cfg.company.employees, "seed": cfg.company.seed,
+                        "format": cfg.company.format, **_counts(files)},
+                        seconds=time.perf_counter() - t0)
+                    p(1, 1, {})
+                with rep.stage("ingest") as p:
+                    results["ingest"] = ingest_export(ws, export)
+                    p(1, 1, {})
+            raw = results["ingest"].outputs
+            with rep.stage("scan") as p:
+                results["scan"] = scan(ws, raw)
+                p(1, 1, {})
+            with rep.stage("deidentify") as p:
+                results["deidentify"] = deidentify(ws, raw)
+                p(1, 1, {})
+            with rep.stage("dataset") as p:
+                results["dataset"] = build_dataset(ws, results["deidentify"].outputs,
+                                                   raw.get("policies"), cfg.dataset)
+                p(1, 1, {})
+            with rep.stage("base model", cfg.model.tiny.steps) as p:
+                results["base_model"] = prepare_base(ws, cfg.model, policies_ref=raw.get("policies"),
+                                                     progress=p)
+            base_dir = results["base_model"].extra["dir"]
+            ds = results["dataset"].outputs
+            with rep.stage("train (LoRA)", cfg.train.steps) as p:
+                results["train"] = train_adapter(ws, base_dir, results["base_model"].figures["sha256"],
+                                                 ds, cfg.train, p)
+            tr = results["train"].figures
+            with rep.stage("evaluate") as p:
+                results["evaluate"] = evaluate_adapter(
+                    ws, base_dir, results["train"].outputs["adapter"], ds["val"],
+                    tr["initial_val_loss"], tr["final_val_loss"])
+                p(1, 1, {})
+            summary = _summary(cfg, results, time.perf_counter() - t_start)
+            atomic_write_text(partial / "summary.json", json.dumps(summary, indent=2))
+            _report(partial / "report.html", out / "workspace", summary,
+                    results["train"].extra.get("history", []))
+        if out.exists():
+            old = out.with_name(out.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            partial.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return DemoResult(out, summary)
+
+
+def _counts(files: Any) -> dict[str, Any]:
+    counts = getattr(files, "counts", None)
+    return dict(counts) if isinstance(counts, dict) else {}
+
+
+def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: float) -> dict[str, Any]:
+    return {
+        "privtune_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.model_dump(mode="json"),
+        "stages": {name: results[name].summary() for name in STAGES if name in results},
+        "checks": _checks(results),
+        "total_seconds": round(seconds, 2),
+    }
+
+
+def _checks(results: dict[str, StageResult]) -> list[dict[str, Any]]:
+    ds, ev = results["dataset"].figures, results["evaluate"].figures
+    return [
+        {"name": "split by employee", "ok": ds["employees_in_both"] == 0,
+         "detail": f"{ds['train_employees']} train / {ds['val_employees']} held-out employees, "
+                   f"{ds['employees_in_both']} in both"},
+        {"name": "validation loss falls", "ok": ev["val_loss_tuned"] < ev["val_loss_base"],
+         "detail": f"{ev['val_loss_base']} -> {ev['val_loss_tuned']} on held-out employees"},
+    ]
+
+
+def _report(path: Path, workspace: Path, summary: dict[str, Any], history: list[dict]) -> None:
+    train_pts = [(h["step"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
+    val_pts = [(h["step"], h["val_loss"]) for h in history if h.get("val_loss") is not None]
+    chart = line_chart({"train loss": train_pts, "validation loss (held-out employees)": val_pts})
+    stages = {name: {k: v for k, v in figs.items()} for name, figs in summary["stages"].items()}
+    render_report(path, title="demo run", stages=stages, workspace=str(workspace),
+                  created_at=summary["created_at"], chart=chart, verdicts=summary["checks"])

@@ -1,0 +1,79 @@
+"""Stage ``base model``: the local base checkpoint fine-tuning starts from.
+
+``model.base: tiny`` builds (or reuses from the cache) a tiny Mistral-architecture model
+pre-trained on NON-personal text only: generic HR language plus the policy documents. Employee
+records never reach the base, so the cached base needs no protection and no privacy budget.
+Any other value is the path of a local Hugging Face model directory (e.g. Mistral-7B).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from privtune.models.loading import check_model_dir, model_dir_hash
+from privtune.models.pretrain import base_metadata, ensure_tiny_base, is_complete
+from privtune.pipeline.config import TINY, ModelSection
+from privtune.pipeline.io import read_json
+from privtune.pipeline.result import ProgressFn, StageResult
+from privtune.synth import generic_hr_corpus
+from privtune.workspace import Workspace, default_cache_dir
+
+
+def pretraining_texts(ws: Workspace, policies_ref: str | None, seed: int) -> list[str]:
+    """Generic HR language + the workspace's policy documents (both free of personal data)."""
+    texts = generic_hr_corpus(seed, 3000)
+    if policies_ref is not None:
+        texts += list(read_json(ws.vault, policies_ref).values())
+    return texts
+
+
+def prepare_base(
+    ws: Workspace,
+    section: ModelSection,
+    *,
+    policies_ref: str | None,
+    progress: ProgressFn | None = None,
+) -> StageResult:
+    t0 = time.perf_counter()
+    res = StageResult("base_model")
+    if section.base != TINY:
+        path = check_model_dir(section.base)
+        res.figures = {"path": str(path), "kind": "local", "sha256": model_dir_hash(path)}
+        res.extra["dir"] = path
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    texts = pretraining_texts(ws, policies_ref, section.tiny.seed)
+    cache = default_cache_dir() / "bases"
+    calls = {"n": 0}
+
+    def counting(step: int, total: int, metrics: dict) -> None:
+        calls["n"] += 1
+        if progress is not None:
+            progress(step, total, metrics)
+
+    cached_dir = ensure_tiny_base(texts, section.tiny, cache, counting)
+    local = ws.models_dir / f"tiny-{cached_dir.name[:16]}"
+    if not is_complete(local):
+        tmp = local.with_name(local.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(cached_dir, tmp)
+        tmp.rename(local)
+    meta = base_metadata(local)
+    res.figures = {
+        "path": str(local.relative_to(ws.root)),
+        "kind": "tiny-mistral",
+        "params": meta["params"],
+        "vocab_size": meta["vocab_size"],
+        "pretrain_texts": meta["n_texts"],
+        "pretrain_tokens": meta["n_tokens"],
+        "pretrain_loss_start": round(meta["loss_start"], 4),
+        "pretrain_loss_end": round(meta["loss_end"], 4),
+        "from_cache": calls["n"] == 0,
+        "sha256": model_dir_hash(local),
+    }
+    res.extra["dir"] = local
+    res.seconds = time.perf_counter() - t0
+    return res
