@@ -1,0 +1,59 @@
+"""Settings of a LoRA fine-tuning run, as validated config sections.
+
+:class:`LoraSpec` is the adapter (PEFT ``LoraConfig``); :class:`TrainSpec` the optimisation.
+Both forbid unknown keys (:class:`~privtune.config.StrictModel`), so a typo in a YAML file or an
+override such as ``train.lora.rank=16`` is an error that names the key.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from privtune.config import StrictModel
+
+
+class LoraSpec(StrictModel):
+    """The LoRA adapter. ``target_modules="all-linear"`` adapts every linear projection of the
+    transformer blocks (q/k/v/o and gate/up/down in Mistral), not the output head; a list names
+    module suffixes instead (``[q_proj, v_proj]``)."""
+
+    r: int = Field(8, ge=1, le=1024, description="rank of the update matrices")
+    alpha: float = Field(16, gt=0, description="scaling numerator: update scale is alpha / r")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
+    target_modules: Literal["all-linear"] | list[str] = "all-linear"
+
+    @field_validator("target_modules")
+    @classmethod
+    def _non_empty(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list) and (not v or any(not m.strip() for m in v)):
+            raise ValueError("target_modules must be 'all-linear' or a non-empty list of names")
+        return v
+
+
+class TrainSpec(StrictModel):
+    """One fine-tuning run. A step is one optimizer update over ``batch_size * grad_accum``
+    examples. ``eval_every=0`` evaluates only at step 0 and at the end."""
+
+    steps: int = Field(200, ge=1, description="optimizer steps")
+    batch_size: int = Field(16, ge=1, description="examples per micro-batch")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    # 5e-3 suits the tiny CPU base; for a 7B model use ~1e-4..2e-4.
+    lr: float = Field(5e-3, gt=0, le=1, description="peak learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(10, ge=0)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    eval_every: int = Field(50, ge=0, description="evaluate validation loss every N steps")
+    eval_batch_size: int = Field(32, ge=1)
+    max_seq_len: int = Field(256, ge=8, description="examples are truncated to this many tokens")
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainSpec:
+        if self.warmup_steps >= self.steps and self.warmup_steps > 0:
+            raise ValueError("warmup_steps must be smaller than steps")
+        return self

@@ -1,0 +1,148 @@
+"""End to end: a small demo through the CLI, its outputs, and a planted-PII grep over them."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from privtune.cli.main import run
+from privtune.demo import STAGES
+from privtune.synth import generate_company
+from privtune.synth.identifiers import phone_forms, ssn_forms
+
+pytestmark = pytest.mark.slow
+
+EMPLOYEES, SEED = 40, 11
+SMALL = [
+    f"company.employees={EMPLOYEES}", f"company.seed={SEED}",
+    "model.tiny.steps=60", "train.steps=40", "train.eval_every=20",
+]
+
+
+def _tempdirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("privtune-*")}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    before = _tempdirs()
+    import contextlib
+    import io
+
+    buf_out, buf_err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buf_out), contextlib.redirect_stderr(buf_err):
+        code = run(["demo", "--out", str(out), *SMALL])
+    return {"out": out, "code": code, "stdout": buf_out.getvalue(), "stderr": buf_err.getvalue(),
+            "tempdirs_left": _tempdirs() - before}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """The same company the demo generated (same seed): its SSNs, emails and phones."""
+    import csv
+
+    d = tmp_path_factory.mktemp("planted")
+    files = generate_company(EMPLOYEES, SEED, d)
+    rows = list(csv.DictReader(files.employees.open()))
+    ssns = sorted({f for r in rows for f in ssn_forms(r["ssn"])})
+    emails = sorted({r["email"].lower() for r in rows})
+    phones = sorted({f for r in rows for p in (r["phone"], r["emergency_contact_phone"])
+                     for f in phone_forms(p)})
+    names = sorted({f"{r['first_name']} {r['last_name']}" for r in rows})
+    return {"ssn": ssns, "email": emails, "phone": phones, "name": names}
+
+
+def _leaks(text: str, planted: dict[str, list[str]]) -> list[str]:
+    low = text.lower()
+    found = []
+    for kind in ("ssn", "email", "phone"):
+        found += [f"{kind}#{i}" for i, v in enumerate(planted[kind]) if v.lower() in low]
+    return found
+
+
+def test_demo_succeeds_and_cleans_up(demo) -> None:
+    assert demo["code"] == 0, demo["stderr"][-2000:]
+    out: Path = demo["out"]
+    assert (out / "summary.json").is_file() and (out / "report.html").is_file()
+    assert (out / "workspace" / "privtune.yaml").is_file()
+    assert not out.with_name(out.name + ".partial").exists()
+    assert demo["tempdirs_left"] == set(), "private temp dirs must be removed"
+    assert "summary" in demo["stdout"] and "report" in demo["stdout"]
+
+
+def test_summary_has_every_stage_and_real_figures(demo) -> None:
+    s = json.loads((demo["out"] / "summary.json").read_text())
+    assert list(s["stages"]) == list(STAGES)
+    st = s["stages"]
+    assert st["company"]["employees"] == EMPLOYEES
+    assert st["ingest"]["rows"]["employees"] == EMPLOYEES
+    assert st["scan"]["entities_in_texts"]["SSN"] > 0
+    assert "ssn" in st["scan"]["direct_identifier_columns"]
+    assert st["deidentify"]["spans_masked"] > 0
+    assert st["dataset"]["employees_in_both"] == 0 and st["dataset"]["val_employees"] > 0
+    assert 1_000_000 <= st["base_model"]["params"] <= 5_000_000
+    assert st["base_model"]["pretrain_loss_end"] < st["base_model"]["pretrain_loss_start"]
+    assert st["train"]["steps"] == 40
+    ev = st["evaluate"]
+    assert ev["val_loss_tuned"] < ev["val_loss_base"], "fine-tuning must lower held-out loss"
+    assert 0.0 <= ev["triage_accuracy_tuned"] <= 1.0
+    assert {c["name"] for c in s["checks"]} >= {"split by employee", "validation loss falls"}
+    assert all(c["ok"] for c in s["checks"])
+
+
+def test_report_holds_the_figures(demo) -> None:
+    html = (demo["out"] / "report.html").read_text()
+    s = json.loads((demo["out"] / "summary.json").read_text())
+    assert "<svg" in html and "validation loss" in html
+    assert str(s["stages"]["evaluate"]["val_loss_tuned"]) in html
+    for stage in STAGES:
+        assert stage in html
+
+
+def test_no_planted_pii_outside_the_vault(demo, planted) -> None:
+    out: Path = demo["out"]
+    assert planted["ssn"] and planted["email"] and planted["phone"]
+    checked = 0
+    for path in out.rglob("*"):
+        if not path.is_file() or "vault" in path.relative_to(out).parts:
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        assert _leaks(text, planted) == [], f"planted PII in {path.relative_to(out)}"
+        checked += 1
+    assert checked >= 5
+    assert _leaks(demo["stdout"] + demo["stderr"], planted) == []
+
+
+def test_no_planted_pii_in_the_training_set(demo, planted) -> None:
+    from privtune.workspace import Workspace
+
+    with Workspace.open(demo["out"] / "workspace") as ws:
+        for ref in ("trainset", "valset", "tickets-deid", "reviews-deid", "employees-deid"):
+            text = ws.vault.get(ref).decode("utf-8", errors="ignore")
+            assert _leaks(text, planted) == [], ref
+            assert not any(re.search(re.escape(n), text, re.I) for n in planted["name"]), ref
+        # ...while the raw objects in the vault do hold it (so the grep can find it).
+        assert _leaks(ws.vault.get("tickets").decode(), planted)
+
+
+def test_other_commands_inspect_the_demo_workspace(demo, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(demo["out"] / "workspace")
+    assert run(["vault", "ls", "-w", ws]) == 0
+    listing = capsys.readouterr().out
+    for name in ("employees@1", "trainset@1", "adapter@1"):
+        assert name in listing
+
+
+def test_failed_demo_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = run(["demo", "--out", str(out), "company.employees=10",
+                f"model.base={tmp_path / 'no-such-model'}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and "Traceback" not in err
+    assert not out.exists() and not out.with_name("out.partial").exists()
