@@ -32,31 +32,46 @@ def open_workspace(path: Path | None) -> Workspace:
     return Workspace.open(path)
 
 
+#: Metrics shown next to a progress bar, with their short labels (the rest go to metrics files).
+SHOWN_METRICS = {"loss": "loss", "train_loss": "loss", "val_loss": "val", "tokens_per_s": "tok/s",
+                 "cache": "cache"}
+
+
 def _fmt_metrics(metrics: dict[str, Any]) -> str:
     parts = []
     for k, v in metrics.items():
-        parts.append(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}")
-    return " ".join(parts)
+        label = SHOWN_METRICS.get(k)
+        if label is None:
+            continue
+        if k == "tokens_per_s":
+            parts.append(f"{label} {v:,.0f}")
+        elif isinstance(v, float):
+            parts.append(f"{label} {v:.3f}")
+        else:
+            parts.append(f"{label} {v}")
+    return "  ".join(parts)
 
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator[ProgressFn]:
     """A rich progress bar; yields ``update(step, total, metrics)`` for library callbacks."""
     with Progress(
-        TextColumn("[bold]{task.description:<22}"),
-        BarColumn(),
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        TimeRemainingColumn(compact=True),
         TextColumn("{task.fields[info]}"),
         console=err_console,
         transient=False,
     ) as prog:
         task = prog.add_task(description, total=total, info="")
 
+        shown: dict[str, Any] = {}
+
         def update(step: int, tot: int, metrics: dict[str, Any]) -> None:
-            prog.update(task, completed=step, total=tot, info=_fmt_metrics(metrics))
+            shown.update(metrics)  # keep the last val loss visible between evaluations
+            prog.update(task, completed=step, total=tot, info=_fmt_metrics(shown))
 
         yield update
 

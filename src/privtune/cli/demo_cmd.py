@@ -3,12 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from privtune.cli.common import RichReporter, _fmt_value, console
 from privtune.config import load_config
+
+
+def headline(stage: str, f: dict[str, Any]) -> str:
+    """One readable line per stage for the terminal; summary.json has every figure."""
+    if stage == "company":
+        return (f"{f['employees']} employees, {f.get('reviews', 0)} reviews, {f.get('tickets', 0)} "
+                f"tickets, {f.get('policies', 0)} policies (seed {f['seed']}, {f['format']})")
+    if stage == "ingest":
+        return ", ".join(f"{k} {v:,}" for k, v in f["rows"].items()) + " -> vault"
+    if stage == "scan":
+        c = f["columns_by_class"]
+        spans = sum(f["entities_in_texts"].values())
+        return (f"{c.get('direct_identifier', 0)} direct-identifier, {c.get('quasi_identifier', 0)} "
+                f"quasi-identifier, {c.get('sensitive', 0)} sensitive columns; {spans:,} PII spans "
+                f"in {f['texts_scanned']:,} texts")
+    if stage == "deidentify":
+        return (f"{f['columns_dropped']} columns dropped, {f['columns_kept']} kept; "
+                f"{f['spans_masked']:,} spans masked; ids pseudonymised")
+    if stage == "dataset":
+        return (f"{f['train_examples']:,} train / {f['val_examples']:,} val examples; "
+                f"{f['train_employees']} / {f['val_employees']} employees, "
+                f"{f['employees_in_both']} in both")
+    if stage == "base_model":
+        cached = " (cached)" if f.get("from_cache") else ""
+        if "params" not in f:
+            return f"local model {f['path']}"
+        return (f"tiny Mistral, {f['params'] / 1e6:.2f}M params, pre-train loss "
+                f"{f['pretrain_loss_start']:.2f} -> {f['pretrain_loss_end']:.2f}{cached}")
+    if stage == "train":
+        return (f"LoRA {f['trainable_params']:,} trainable params, {f['steps']} steps, "
+                f"val loss {f['initial_val_loss']:.2f} -> {f['final_val_loss']:.2f}, "
+                f"{f.get('outputs', {}).get('adapter', '')}")
+    if stage == "evaluate":
+        return (f"held-out employees: val loss {f['val_loss_base']:.2f} -> {f['val_loss_tuned']:.2f}; "
+                f"ticket triage accuracy {f['triage_accuracy_base']:.0%} -> "
+                f"{f['triage_accuracy_tuned']:.0%}")
+    return _fmt_value({k: v for k, v in f.items() if k not in ("seconds", "outputs")})
 
 
 def register(app: typer.Typer) -> None:
@@ -30,14 +68,12 @@ def register(app: typer.Typer) -> None:
         result = run_demo(out, cfg, RichReporter())
         table = Table(title="privtune demo summary")
         table.add_column("stage", style="bold")
-        table.add_column("figures")
-        table.add_column("s", justify="right")
+        table.add_column("result")
+        table.add_column("seconds", justify="right")
         for name in STAGES:
-            figs = dict(result.summary["stages"].get(name, {}))
-            secs = figs.pop("seconds", "")
-            figs.pop("outputs", None)
-            shown = {k: v for k, v in figs.items() if not isinstance(v, (dict, list)) or name == "scan"}
-            table.add_row(name, _fmt_value(shown), f"{secs}")
+            figs = result.summary["stages"].get(name)
+            if figs is not None:
+                table.add_row(name, headline(name, figs), f"{figs.get('seconds', 0):.1f}")
         console.print(table)
         for check in result.summary["checks"]:
             mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"

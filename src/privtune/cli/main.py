@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -60,6 +61,11 @@ def run(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
+    if not debug:
+        # Library deprecation chatter (transformers, peft) is noise for users; --debug shows it.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(peft|transformers|torch)\.")
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="privtune", standalone_mode=False)

@@ -55,6 +55,8 @@ def prepare_base(
             progress(step, total, metrics)
 
     cached_dir = ensure_tiny_base(texts, section.tiny, cache, counting)
+    if calls["n"] == 0 and progress is not None:
+        progress(section.tiny.steps, section.tiny.steps, {"cache": "hit"})
     local = ws.models_dir / f"tiny-{cached_dir.name[:16]}"
     if not is_complete(local):
         tmp = local.with_name(local.name + ".tmp")

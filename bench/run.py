@@ -1,0 +1,21 @@
+"""``make bench``: run every benchmark; results land in bench/results/ as JSON + markdown."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pii_basic  # noqa: E402
+import pipeline  # noqa: E402
+
+BENCHES = {"pii_basic": pii_basic.main, "pipeline": pipeline.main}
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(BENCHES)
+    for name in chosen:
+        if name not in BENCHES:
+            sys.exit(f"unknown benchmark '{name}'; available: {', '.join(BENCHES)}")
+        print(f"== {name}")
+        BENCHES[name]()
