@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing $(TORCH_SPEC) (CPU build) into $(VENV)"
 	@$(PIP) install "$(TORCH_SPEC)" 2>&1 | grep -v "is ignored: it is neither" || true
-	@$(PY) -c "import torch" || { echo "torch failed to install"; exit 1; }
+	@$(PY) -W ignore -c "import torch" || { echo "torch failed to install"; exit 1; }
 	@echo ">> installing privtune and its test extras"
 	@$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(PY) -c "import privtune, transformers, peft" || { echo "privtune failed to install"; exit 1; }
