@@ -25,7 +25,7 @@ def line_chart(
         x1 = x0 + 1
     if y1 == y0:
         y1 = y0 + 1
-    pad_l, pad_r, pad_t, pad_b = 50, 16, 16, 36
+    pad_l, pad_r, pad_t, pad_b = 50, 16, 30, 40
 
     def sx(x: float) -> float:
         return pad_l + (x - x0) / (x1 - x0) * (width - pad_l - pad_r)
@@ -42,6 +42,11 @@ def line_chart(
                    'stroke="#e5e7eb"/>')
         out.append(f'<text x="{pad_l - 6}" y="{sy(yv) + 4:.1f}" font-size="11" '
                    f'text-anchor="end">{yv:.2f}</text>')
+    for i in range(6):
+        xv = x0 + (x1 - x0) * i / 5
+        xv = round(xv) if x1 - x0 >= 10 else round(xv, 2)
+        out.append(f'<text x="{sx(xv):.1f}" y="{height - pad_b + 14}" font-size="11" '
+                   f'text-anchor="middle">{xv:g}</text>')
     out.append(f'<text x="{width / 2}" y="{height - 6}" font-size="12" text-anchor="middle">'
                f'{escape(x_label)}</text>')
     for i, (name, s) in enumerate(series.items()):
@@ -50,7 +55,7 @@ def line_chart(
         color = colors[i % len(colors)]
         poly = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in s)
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{poly}"/>')
-        out.append(f'<text x="{pad_l + 10 + 120 * i}" y="{pad_t + 12}" font-size="12" '
+        out.append(f'<text x="{pad_l + 10 + 120 * i}" y="{pad_t - 12}" font-size="12" '
                    f'fill="{color}">{escape(name)}</text>')
     out.append("</svg>")
     return "".join(out)
