@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The vault's KEK: a fixed test passphrase and cheap Argon2id parameters (tests only).
+os.environ.setdefault("PRIVTUNE_PASSPHRASE", "test passphrase, not a secret")
+os.environ.setdefault("PRIVTUNE_KDF_PROFILE", "test")
 
 
 @pytest.fixture(scope="session", autouse=True)

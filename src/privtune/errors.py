@@ -109,3 +109,11 @@ class ResourceError(PrivtuneError):
     """The requested hardware or optional dependency is not available (e.g. QLoRA without CUDA)."""
 
     exit_code = 10
+
+
+class KeyMissing(WrongKey):
+    """No key to try: the passphrase, key file or Transit server is not available."""
+
+
+class KeyDestroyed(NotFoundError):
+    """The object's data key was destroyed (crypto-shredded): it can never be read again."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def fsync_dir(path: Path) -> None:
@@ -49,3 +51,28 @@ def atomic_write(path: str | Path, chunks: bytes | Iterable[bytes], *, mode: int
 
 def atomic_write_text(path: str | Path, text: str, *, mode: int = 0o644) -> int:
     return atomic_write(path, text.encode("utf-8"), mode=mode)
+
+
+@contextmanager
+def atomic_file(path: str | Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """Yield a file to write; on success it is fsynced and renamed onto ``path`` (dir fsynced).
+
+    On any error, or if the process dies, nothing appears under ``path`` (a ``.tmp-*`` file may
+    remain after a hard kill; it is never read).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb", buffering=0) as fh:
+            yield fh
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

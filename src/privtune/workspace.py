@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from privtune.config import StrictModel, read_yaml, validate
 from privtune.errors import InputError, WorkspaceError
 from privtune.fsutil import atomic_write_text
 from privtune.store import MetadataStore
-from privtune.vault import Vault
+from privtune.vault import KekSpec, Vault
+from privtune.vault.objects import VAULT_ID_KEY
 
 CONFIG_FILE = "privtune.yaml"
 ENV_WORKSPACE = "PRIVTUNE_WORKSPACE"
@@ -38,7 +40,7 @@ class WorkspaceConfig(StrictModel):
     """Settings stored in ``privtune.yaml``."""
 
     name: str = "privtune"
-    schema_version: int = 1
+    schema_version: int = 2
     created_at: str = ""
     db_url: str = Field(
         default="sqlite:///{workspace}/metadata.db",
@@ -63,8 +65,13 @@ def resolve_workspace_dir(path: str | Path | None) -> Path:
     return Path.cwd()
 
 
-def init_workspace(directory: str | Path, *, name: str | None = None, db_url: str | None = None) -> "Workspace":
-    """Create a workspace in ``directory`` (which may exist but must not hold one already)."""
+def init_workspace(directory: str | Path, *, name: str | None = None, db_url: str | None = None,
+                   kek: KekSpec | None = None) -> "Workspace":
+    """Create a workspace in ``directory`` (which may exist but must not hold one already).
+
+    ``kek`` chooses the key-encryption key (default: a passphrase from PRIVTUNE_PASSPHRASE or a
+    prompt). The vault is unlocked for the rest of this process.
+    """
     root = Path(directory)
     if (root / CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} already holds a privtune workspace")
@@ -81,6 +88,9 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
         cfg.db_url = db_url
     store = MetadataStore(_expand_url(cfg.db_url, root))
     store.create()
+    if store.get_meta(VAULT_ID_KEY) is None:
+        store.set_meta(VAULT_ID_KEY, uuid.uuid4().hex)
+    Vault(root / "vault", store).keyring.create(kek or KekSpec())
     store.dispose()
     # Written last: a workspace is "initialised" only once its config exists.
     atomic_write_text(root / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

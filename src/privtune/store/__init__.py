@@ -1,6 +1,6 @@
 """Metadata store: SQLAlchemy models and sessions (SQLite default, PostgreSQL by URL)."""
 
 from privtune.store.db import MetadataStore
-from privtune.store.models import ObjectVersion, Run
+from privtune.store.models import DataKey, Kek, ObjectVersion, Run
 
-__all__ = ["MetadataStore", "ObjectVersion", "Run"]
+__all__ = ["DataKey", "Kek", "MetadataStore", "ObjectVersion", "Run"]

@@ -42,6 +42,24 @@ class MetadataStore:
             raise WorkspaceError("metadata database has no privtune schema") from None
         if row is None or int(row.value) > SCHEMA_VERSION:
             raise WorkspaceError("metadata database schema is missing or newer than this privtune")
+        if int(row.value) < SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"metadata database schema {row.value} predates the encrypted vault (schema "
+                f"{SCHEMA_VERSION}); create a new workspace and ingest the data again"
+            )
+
+    def get_meta(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(Meta, key)
+            return None if row is None else row.value
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.session() as s:
+            row = s.get(Meta, key)
+            if row is None:
+                s.add(Meta(key=key, value=value))
+            else:
+                row.value = value
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: encrypted vault (keks, data_keys, ciphertext hashes)
 
 
 def utcnow() -> datetime:
@@ -40,10 +40,44 @@ class ObjectVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     parents: Mapped[list] = mapped_column(JSON, default=list)
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    ct_sha256: Mapped[str] = mapped_column(String(64), default="")
+    ct_size: Mapped[int] = mapped_column(Integer, default=0)
 
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+class Kek(Base):
+    """One version of the key-encryption key: provider, public parameters, check value.
+
+    The KEK itself is never stored: it is derived from a secret or held by a Transit engine.
+    """
+
+    __tablename__ = "keks"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    check: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | old | retired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DataKey(Base):
+    """The wrapped data key of one object version; ``wrapped`` is NULL once shredded."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_data_key_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Run(Base):

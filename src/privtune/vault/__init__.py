@@ -1,13 +1,15 @@
-"""The vault: versioned, immutable, hashed objects for everything that holds personal data.
+"""The vault: encrypted, versioned, tamper-evident storage for everything that holds personal data.
 
 Objects are addressed as ``name@version`` (``name`` alone means the latest version). Each
-version is written atomically and durably and has a manifest row in the metadata store
-(SHA-256 of the payload, size, schema, creator, parents).
-
-Encryption at rest (chunked AEAD with envelope keys) plugs in at :mod:`privtune.vault.codec`;
-this first version stores payloads through the identity codec.
+version is one container file (:mod:`privtune.vault.format`: AES-256-GCM STREAM, authenticated
+header bound to the object) encrypted under a fresh data key, wrapped by the workspace's
+key-encryption key (:mod:`privtune.vault.kek` providers, :mod:`privtune.vault.keyring`
+versions and rotation). Manifests (SHA-256 of plaintext and ciphertext, size, schema, creator,
+parents) and wrapped keys live in the metadata store. See docs/vault.md and
+docs/vault-format.md.
 """
 
-from privtune.vault.objects import ObjectRef, Vault, parse_ref
+from privtune.vault.kek import KekSpec
+from privtune.vault.objects import ObjectRef, Vault, VerifyResult, parse_ref
 
-__all__ = ["ObjectRef", "Vault", "parse_ref"]
+__all__ = ["KekSpec", "ObjectRef", "Vault", "VerifyResult", "parse_ref"]

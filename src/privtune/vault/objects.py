@@ -1,23 +1,38 @@
-"""Versioned vault objects: ``put`` writes a new immutable version, ``get`` reads one back."""
+"""Versioned vault objects: ``put`` writes a new immutable, encrypted version; ``get`` reads one.
+
+Each version is one container file (:mod:`privtune.vault.format`) under
+``root/objects/<name>/<version>-<token>.obj``, encrypted under a fresh data key that is
+wrapped by the workspace's KEK (:mod:`privtune.vault.keyring`) and stored in the metadata
+store, next to the manifest (SHA-256 of plaintext and ciphertext, size, schema, creator,
+parents). Writes are atomic and durable; a version becomes visible only when its manifest row
+commits, after its file was fsynced and renamed into place.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import secrets
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 from sqlalchemy import func, select
 
-from privtune.errors import InputError, IntegrityError, NotFoundError
-from privtune.fsutil import atomic_write
-from privtune.store import MetadataStore, ObjectVersion
+from privtune.errors import InputError, IntegrityError, KeyDestroyed, NotFoundError
+from privtune.fsutil import atomic_file
+from privtune.store import DataKey, MetadataStore, ObjectVersion
+from privtune.vault import format as fmt
+from privtune.vault.keyring import Keyring
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 KINDS = ("dataset", "table", "texts", "examples", "key", "adapter", "report", "blob")
+VAULT_ID_KEY = "vault_id"
 
 
 @dataclass(frozen=True)
@@ -45,67 +60,163 @@ def parse_ref(text: str) -> ObjectRef:
     return ObjectRef(name, int(ver))
 
 
-class Vault:
-    """Object versions under ``root/objects/<name>/<version>.obj`` with manifests in the store."""
+@dataclass(frozen=True)
+class VerifyResult:
+    ref: str
+    ok: bool
+    status: str  # ok | damaged | missing | shredded
+    message: str = ""
 
-    def __init__(self, root: Path, store: MetadataStore, *, creator: str = "local") -> None:
+
+class _EncryptingSink:
+    """A write-only file object that encrypts into ``fh`` and hashes the ciphertext."""
+
+    def __init__(self, enc: fmt.Encryptor, fh: BinaryIO) -> None:
+        self.enc, self.fh = enc, fh
+        self.ct_hash = hashlib.sha256()
+        self.ct_size = 0
+
+    def _out(self, data: bytes) -> None:
+        if data:
+            self.ct_hash.update(data)
+            self.fh.write(data)
+            self.ct_size += len(data)
+
+    def write(self, data: bytes) -> int:
+        self._out(self.enc.update(data))
+        return len(data)
+
+    def finish(self) -> fmt.StreamInfo:
+        self._out(self.enc.finish())
+        return fmt.StreamInfo(self.enc.size, self.enc.sha256, self.ct_size, self.ct_hash.hexdigest())
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file object over verified plaintext chunks (for tarfile streaming)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        while not len(self._buf):
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return 0
+            self._buf = memoryview(nxt)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class Vault:
+    """Encrypted object versions under ``root/objects/`` with manifests and keys in the store."""
+
+    def __init__(self, root: Path, store: MetadataStore, *, creator: str = "local",
+                 chunk_size: int = fmt.DEFAULT_CHUNK_SIZE) -> None:
         self.root = Path(root)
         self.store = store
         self.creator = creator
+        self.chunk_size = chunk_size
+        self._keyring: Keyring | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            vid = self.store.get_meta(VAULT_ID_KEY)
+            if vid is None:
+                raise IntegrityError("the metadata store has no vault id")
+            self._keyring = Keyring(self.store, vid)
+        return self._keyring
 
     # ------------------------------------------------------------------ write
-    def put(
-        self,
-        name: str,
-        data: bytes,
-        *,
-        kind: str = "blob",
-        schema: str = "",
-        parents: list[str] | tuple[str, ...] = (),
-        meta: dict[str, Any] | None = None,
-    ) -> str:
-        """Store ``data`` as the next version of ``name``; return its ``name@version``."""
+    def _write(self, name: str, writer: Callable[[_EncryptingSink], None], *, kind: str, schema: str,
+               parents: list[str] | tuple[str, ...], meta: dict[str, Any] | None) -> str:
         ref = parse_ref(name)
         if ref.version is not None:
             raise InputError("put takes a bare name; versions are assigned by the vault")
         if kind not in KINDS:
             raise InputError(f"unknown object kind; allowed: {', '.join(KINDS)}")
         resolved_parents = [self.resolve(p) for p in parents]
-        digest = hashlib.sha256(data).hexdigest()
+        keyring = self.keyring
+        keyring.unlock()
         with self.store.session() as s:
-            latest = s.scalar(
-                select(func.max(ObjectVersion.version)).where(ObjectVersion.name == ref.name)
-            )
+            latest = s.scalar(select(func.max(ObjectVersion.version)).where(ObjectVersion.name == ref.name))
             version = (latest or 0) + 1
-            relpath = f"objects/{ref.name}/{version}.obj"
-            atomic_write(self.root / relpath, data)
-            s.add(
-                ObjectVersion(
-                    name=ref.name,
-                    version=version,
-                    kind=kind,
-                    relpath=relpath,
-                    sha256=digest,
-                    size=len(data),
-                    schema=schema,
-                    creator=self.creator,
-                    parents=resolved_parents,
-                    meta=meta or {},
-                )
-            )
+            aad = keyring.aad(ref.name, version)
+            data_key = fmt.new_data_key()
+            kek_version, wrapped = keyring.wrap(data_key, aad)
+            relpath = f"objects/{ref.name}/{version}-{secrets.token_hex(4)}.obj"
+            path = self.root / relpath
+            try:
+                with atomic_file(path) as fh:
+                    sink = _EncryptingSink(fmt.Encryptor(data_key, aad.decode(), chunk_size=self.chunk_size), fh)
+                    writer(sink)
+                    info = sink.finish()
+                s.add(ObjectVersion(name=ref.name, version=version, kind=kind, relpath=relpath,
+                                    sha256=info.sha256, size=info.size, schema=schema,
+                                    creator=self.creator, parents=resolved_parents, meta=meta or {},
+                                    ct_sha256=info.ct_sha256, ct_size=info.ct_size))
+                s.add(DataKey(name=ref.name, version=version, kek_version=kek_version, wrapped=wrapped))
+                s.commit()
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         return f"{ref.name}@{version}"
 
+    def put(self, name: str, data: bytes, *, kind: str = "blob", schema: str = "",
+            parents: list[str] | tuple[str, ...] = (), meta: dict[str, Any] | None = None) -> str:
+        """Store ``data`` as the next version of ``name``; return its ``name@version``."""
+        return self._write(name, lambda sink: sink.write(data), kind=kind, schema=schema,
+                           parents=parents, meta=meta)
+
+    def put_file(self, name: str, source: str | Path | BinaryIO, *, kind: str = "blob", schema: str = "",
+                 parents: list[str] | tuple[str, ...] = (), meta: dict[str, Any] | None = None) -> str:
+        """Stream a file (path or binary file object) into the vault with bounded memory."""
+
+        def copy(fh: BinaryIO, sink: _EncryptingSink) -> None:
+            buf = bytearray(self.chunk_size)
+            view = memoryview(buf)
+            while n := fh.readinto(buf):
+                sink.write(view[:n])
+
+        if isinstance(source, (str, Path)):
+            p = Path(source)
+            if not p.is_file():
+                raise InputError("file not found", path=p)
+
+            def writer(sink: _EncryptingSink) -> None:
+                with p.open("rb", buffering=0) as fh:
+                    copy(fh, sink)
+        else:
+            def writer(sink: _EncryptingSink) -> None:
+                copy(source, sink)  # type: ignore[arg-type]
+
+        return self._write(name, writer, kind=kind, schema=schema, parents=parents, meta=meta)
+
     def put_dir(self, name: str, directory: Path, **kw: Any) -> str:
-        """Store a directory (e.g. a LoRA adapter) as one tar object."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for path in sorted(Path(directory).rglob("*")):
-                if path.is_file():
-                    info = tar.gettarinfo(str(path), arcname=str(path.relative_to(directory)))
-                    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-                    with path.open("rb") as fh:
-                        tar.addfile(info, fh)
-        return self.put(name, buf.getvalue(), schema=kw.pop("schema", "tar"), **kw)
+        """Store a directory (e.g. a LoRA adapter) as one tar object, streamed."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise InputError("not a directory", path=directory)
+
+        def writer(sink: _EncryptingSink) -> None:
+            with tarfile.open(fileobj=sink, mode="w|") as tar:  # type: ignore[call-overload]
+                for path in sorted(directory.rglob("*")):
+                    if path.is_file():
+                        info = tar.gettarinfo(str(path), arcname=str(path.relative_to(directory)))
+                        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                        info.mode = 0o600
+                        with path.open("rb") as fh:
+                            tar.addfile(info, fh)
+
+        kw.setdefault("schema", "tar")
+        return self._write(name, writer, kind=kw.pop("kind", "blob"), schema=kw.pop("schema"),
+                           parents=kw.pop("parents", ()), meta=kw.pop("meta", None))
 
     # ------------------------------------------------------------------ read
     def manifest(self, ref: str) -> ObjectVersion:
@@ -131,25 +242,159 @@ class Vault:
             return False
         return True
 
-    def get(self, ref: str) -> bytes:
+    def _data_key(self, row: ObjectVersion) -> bytes:
+        with self.store.session() as s:
+            dk = s.scalars(select(DataKey).where(DataKey.name == row.name,
+                                                 DataKey.version == row.version)).first()
+        if dk is None:
+            raise IntegrityError(f"vault object '{row.ref}' has no data key")
+        if dk.wrapped is None:
+            raise KeyDestroyed(f"vault object '{row.ref}' was crypto-shredded: its data key is destroyed")
+        return self.keyring.unwrap(dk.kek_version, dk.wrapped, self.keyring.aad(row.name, row.version))
+
+    def chunks(self, ref: str) -> Iterator[bytes]:
+        """Yield the verified plaintext chunks of a version (bounded memory).
+
+        The last yield happens only after the whole object authenticated and its plaintext hash
+        matched the manifest.
+        """
         row = self.manifest(ref)
+        data_key = self._data_key(row)
         path = self.root / row.relpath
         if not path.is_file():
             raise IntegrityError(f"vault object '{row.ref}' is missing its payload file")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != row.sha256:
+        binding = self.keyring.aad(row.name, row.version).decode()
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            try:
+                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            except (AttributeError, OSError):  # pragma: no cover - not on every platform
+                pass
+            held: bytes | None = None
+            for pt in fmt.decrypt_chunks(fh, data_key, binding):
+                h.update(pt)
+                if held is not None:
+                    yield held
+                held = pt
+        if h.hexdigest() != row.sha256:
             raise IntegrityError(f"vault object '{row.ref}' does not match its manifest hash")
-        return data
+        if held is not None:
+            yield held
+
+    def get(self, ref: str) -> bytes:
+        return b"".join(self.chunks(ref))
+
+    def get_to(self, ref: str, dest: str | Path | BinaryIO) -> int:
+        """Stream a version's plaintext to a file object, or atomically to a path; return bytes."""
+        if isinstance(dest, (str, Path)):
+            with atomic_file(Path(dest)) as fh:
+                return self.get_to(ref, fh)
+        n = 0
+        for pt in self.chunks(ref):
+            dest.write(pt)
+            n += len(pt)
+        return n
 
     def get_dir(self, ref: str, dest: Path) -> Path:
         """Unpack a directory object into ``dest`` (a private temp dir chosen by the caller)."""
-        with tarfile.open(fileobj=io.BytesIO(self.get(ref)), mode="r") as tar:
+        reader = io.BufferedReader(_ChunkReader(self.chunks(ref)), buffer_size=1 << 16)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
             tar.extractall(dest, filter="data")
         return dest
 
     def list(self) -> list[ObjectVersion]:
         with self.store.session() as s:
-            rows = s.scalars(
-                select(ObjectVersion).order_by(ObjectVersion.name, ObjectVersion.version)
-            ).all()
+            rows = s.scalars(select(ObjectVersion).order_by(ObjectVersion.name, ObjectVersion.version)).all()
         return list(rows)
+
+    # ------------------------------------------------------------------ checks and erasure
+    def shredded(self) -> set[str]:
+        with self.store.session() as s:
+            rows = s.execute(select(DataKey.name, DataKey.version).where(DataKey.wrapped.is_(None))).all()
+        return {f"{n}@{v}" for n, v in rows}
+
+    def verify(self, refs: list[str] | None = None) -> list[VerifyResult]:
+        """Check ciphertext hash, every chunk's tag and the plaintext hash of each version."""
+        rows = self.list() if refs is None else [self.manifest(r) for r in refs]
+        gone = self.shredded()
+        out = []
+        for row in rows:
+            if row.ref in gone:
+                out.append(VerifyResult(row.ref, True, "shredded", "data key destroyed"))
+                continue
+            path = self.root / row.relpath
+            if not path.is_file():
+                out.append(VerifyResult(row.ref, False, "missing", "payload file missing"))
+                continue
+            h = hashlib.sha256()
+            with path.open("rb") as fh:
+                while b := fh.read(1 << 20):
+                    h.update(b)
+            if row.ct_sha256 and h.hexdigest() != row.ct_sha256:
+                out.append(VerifyResult(row.ref, False, "damaged", "ciphertext hash differs from manifest"))
+                continue
+            try:
+                for _ in self.chunks(row.ref):
+                    pass
+            except IntegrityError as exc:
+                out.append(VerifyResult(row.ref, False, "damaged", exc.message))
+                continue
+            out.append(VerifyResult(row.ref, True, "ok"))
+        return out
+
+    def stray_files(self) -> list[Path]:
+        """Files under objects/ that no manifest names (left by a crash; never read)."""
+        known = {row.relpath for row in self.list()}
+        base = self.root / "objects"
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.rglob("*") if p.is_file() and str(p.relative_to(self.root)) not in known)
+
+    def shred(self, ref: str) -> str:
+        """Crypto-shred one version: destroy its wrapped data key and delete its file."""
+        row = self.manifest(ref)
+        with self.store.session() as s:
+            dk = s.scalars(select(DataKey).where(DataKey.name == row.name, DataKey.version == row.version)).first()
+            if dk is not None:
+                dk.wrapped = None
+                dk.destroyed_at = datetime.now(timezone.utc)
+        (self.root / row.relpath).unlink(missing_ok=True)
+        return row.ref
+
+    def reencrypt_all(self) -> int:
+        """``keys rotate --data``: re-encrypt every live version under a fresh data key.
+
+        The new file is written next to the old one; the manifest and key rows switch to it in
+        one transaction; then the old file is deleted (its key no longer exists anywhere).
+        """
+        count = 0
+        gone = self.shredded()
+        keyring = self.keyring
+        for row in self.list():
+            if row.ref in gone:
+                continue
+            aad = keyring.aad(row.name, row.version)
+            data_key = fmt.new_data_key()
+            kek_version, wrapped = keyring.wrap(data_key, aad)
+            relpath = f"objects/{row.name}/{row.version}-{secrets.token_hex(4)}.obj"
+            path = self.root / relpath
+            try:
+                with atomic_file(path) as fh:
+                    sink = _EncryptingSink(fmt.Encryptor(data_key, aad.decode(), chunk_size=self.chunk_size), fh)
+                    for pt in self.chunks(row.ref):
+                        sink.write(pt)
+                    info = sink.finish()
+                if info.sha256 != row.sha256:
+                    raise IntegrityError(f"re-encryption of '{row.ref}' changed its plaintext hash")
+                with self.store.session() as s:
+                    ov = s.get(ObjectVersion, row.id)
+                    ov.relpath, ov.ct_sha256, ov.ct_size = relpath, info.ct_sha256, info.ct_size
+                    dk = s.scalars(select(DataKey).where(DataKey.name == row.name,
+                                                         DataKey.version == row.version)).one()
+                    dk.wrapped, dk.kek_version = wrapped, kek_version
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            (self.root / row.relpath).unlink(missing_ok=True)
+            count += 1
+        return count
