@@ -19,9 +19,27 @@ def register(app: typer.Typer) -> None:
         db_url: str = typer.Option(
             None, "--db-url", help="SQLAlchemy URL of the metadata store (default: SQLite inside)."
         ),
+        key_file: Path = typer.Option(
+            None, "--key-file", help="Protect the vault with this key file (created if missing) "
+            "instead of a passphrase."),
+        transit_url: str = typer.Option(
+            None, "--transit-url", help="Protect the vault with an OpenBao/Vault Transit key at this URL."),
+        transit_key: str = typer.Option(None, "--transit-key", help="Transit key name (created if missing)."),
+        transit_mount: str = typer.Option("transit", "--transit-mount", help="Transit mount path."),
     ) -> None:
-        """Create a workspace: config, metadata database, vault, reports and runs folders."""
-        ws = init_workspace(directory, name=name, db_url=db_url)
+        """Create a workspace: config, metadata database, encrypted vault, reports and runs folders.
+
+        The vault key comes from a passphrase (PRIVTUNE_PASSPHRASE or a prompt) unless
+        --key-file or --transit-url/--transit-key name another provider.
+        """
+        from privtune.cli.keys_cmd import kek_spec
+        from privtune.vault.kek import create_key_file
+
+        if key_file is not None and not key_file.exists() and not (transit_url or transit_key):
+            create_key_file(key_file)
+            console.print(f"created key file {key_file}: back it up; without it the vault is unreadable")
+        spec = kek_spec(key_file, transit_url, transit_key, transit_mount)
+        ws = init_workspace(directory, name=name, db_url=db_url, kek=spec)
         console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {ws.root}")
         console.print(f"use it with --workspace {ws.root} or PRIVTUNE_WORKSPACE={ws.root}")
         ws.close()
