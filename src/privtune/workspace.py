@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,6 +78,17 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
         raise WorkspaceError(f"{root} already holds a privtune workspace")
     if root.exists() and not root.is_dir():
         raise InputError("not a directory", path=root)
+    existed = root.exists()
+    try:
+        return _init(root, name=name, db_url=db_url, kek=kek)
+    except BaseException:
+        # Nothing half-made stays behind: a failed init (no key, Transit down) leaves no workspace.
+        if not existed:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | None) -> "Workspace":
     root.mkdir(parents=True, exist_ok=True)
     for sub in SUBDIRS:
         (root / sub).mkdir(exist_ok=True)

@@ -123,3 +123,4 @@ def test_transit_wrong_token_and_unreachable_server(bao_server: str, transit_env
     spec_down = KekSpec("transit", transit_url=f"http://127.0.0.1:{_free_port()}", transit_key="k")
     with pytest.raises(KeyMissing, match="unreachable"):
         init_workspace(tmp_path / "ws-down", kek=spec_down)
+    assert not (tmp_path / "ws-down").exists()
