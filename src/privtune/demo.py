@@ -8,6 +8,7 @@ result stays as it was). ``OUT/`` holds ``summary.json``, ``report.html`` and ``
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ from privtune.pipeline.train import evaluate_adapter, train_adapter
 from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
 from privtune.tmp import private_tempdir
+from privtune.vault import KekSpec
+from privtune.vault.kek import ENV_PASSPHRASE
 from privtune.workspace import init_workspace
+
+#: The demo workspace's vault passphrase when PRIVTUNE_PASSPHRASE is not set. It protects
+#: synthetic data only and is printed by `privtune demo`: never use it for real data.
+DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"
 
 #: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md).
 STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate")
@@ -37,6 +44,8 @@ STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "t
 class DemoResult:
     out_dir: Path
     summary: dict[str, Any]
+    #: True when the workspace's vault uses DEMO_PASSPHRASE (PRIVTUNE_PASSPHRASE was not set).
+    demo_passphrase: bool = False
 
     @property
     def summary_path(self) -> Path:
@@ -62,7 +71,9 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     t_start = time.perf_counter()
     results: dict[str, StageResult] = {}
     try:
-        ws = init_workspace(partial / "workspace", name="demo")
+        passphrase = os.environ.get(ENV_PASSPHRASE) or DEMO_PASSPHRASE
+        ws = init_workspace(partial / "workspace", name="demo",
+                            kek=KekSpec("passphrase", passphrase=passphrase))
         with ws:
             # The export holds personal data in clear: it lives in a private temp dir only
             # until it is in the vault.
@@ -119,7 +130,7 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return DemoResult(out, summary)
+    return DemoResult(out, summary, demo_passphrase=passphrase == DEMO_PASSPHRASE)
 
 
 def _counts(files: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def released(blob: bytes, key: bytes = KEY, binding: str | None = BINDING) -> tu
     out: list[bytes] = []
     try:
         for pt in fmt.decrypt_chunks(io.BytesIO(blob), key, binding):
-            out.append(pt)
+            out.append(bytes(pt))
     except Exception as exc:  # noqa: BLE001 - the test inspects the type
         return out, exc
     return out, None

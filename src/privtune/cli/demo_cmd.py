@@ -78,6 +78,11 @@ def register(app: typer.Typer) -> None:
         for check in result.summary["checks"]:
             mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
             console.print(f"{mark}  {check['name']}: {check['detail']}")
+        if result.demo_passphrase:
+            from privtune.demo import DEMO_PASSPHRASE
+
+            console.print(f"the demo vault is encrypted under the DEMO passphrase (synthetic data only): "
+                          f"PRIVTUNE_PASSPHRASE='{DEMO_PASSPHRASE}'", highlight=False)
         console.print(f"\nsummary:   {result.summary_path}")
         console.print(f"report:    {result.report_path}")
         console.print(f"workspace: {result.workspace_dir}  (try: privtune status -w {result.workspace_dir})")

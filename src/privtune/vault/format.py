@@ -187,28 +187,60 @@ class Encryptor:
         return self._pt_hash.hexdigest() if self._pt_hash is not None else ""
 
 
-def encrypt_stream(src: BinaryIO, dst: BinaryIO, data_key: bytes, binding: str, *,
-                   chunk_size: int = DEFAULT_CHUNK_SIZE) -> StreamInfo:
-    """Read ``src`` to its end, write the container to ``dst``; memory ~ two chunks."""
-    enc = Encryptor(data_key, binding, chunk_size=chunk_size, hash_plaintext=True)
-    ct_hash = hashlib.sha256()
-    ct_size = 0
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
-    while True:
-        n = src.readinto(buf)
+def _fill(src: BinaryIO, buf: bytearray) -> int:
+    """``readinto`` until ``buf`` is full or the stream ends; return the bytes read."""
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        n = src.readinto(view[got:])
         if not n:
             break
-        out = enc.update(view[:n])
-        if out:
-            ct_hash.update(out)
-            dst.write(out)
-            ct_size += len(out)
-    out = enc.finish()
-    ct_hash.update(out)
-    dst.write(out)
-    ct_size += len(out)
-    return StreamInfo(size=enc.size, sha256=enc.sha256, ct_size=ct_size, ct_sha256=ct_hash.hexdigest())
+        got += n
+    return got
+
+
+def encrypt_stream(src: BinaryIO, dst: BinaryIO, data_key: bytes, binding: str, *,
+                   chunk_size: int = DEFAULT_CHUNK_SIZE, hash_plaintext: bool = True,
+                   hash_ciphertext: bool = True) -> StreamInfo:
+    """Read ``src`` to its end, write the container to ``dst``.
+
+    Memory is three preallocated buffers (two plaintext chunks for the one-chunk look-ahead that
+    finds the last chunk, one ciphertext chunk), reused for every chunk: ~3 MiB for any size.
+    """
+    enc = Encryptor(data_key, binding, chunk_size=chunk_size, hash_plaintext=False)
+    pt_hash = hashlib.sha256() if hash_plaintext else None
+    ct_hash = hashlib.sha256() if hash_ciphertext else None
+    head = enc.update(b"")
+    dst.write(head)
+    if ct_hash is not None:
+        ct_hash.update(head)
+    ct_size, size = len(head), 0
+    cur, nxt = bytearray(chunk_size), bytearray(chunk_size)
+    out = bytearray(chunk_size + TAG_SIZE)
+    out_view = memoryview(out)
+    prefix, aad = enc.header.nonce_prefix, enc._mac
+    n_cur = _fill(src, cur)
+    counter = 0
+    while True:
+        n_next = _fill(src, nxt) if n_cur == chunk_size else 0
+        last = n_next == 0
+        pt = memoryview(cur)[:n_cur]
+        if counter >= MAX_CHUNKS:
+            raise ValueError("object too large for one vault container")
+        ct = out_view[: n_cur + TAG_SIZE]
+        enc._aead.encrypt_into(nonce(prefix, counter, last), pt, aad, ct)
+        if pt_hash is not None:
+            pt_hash.update(pt)
+        if ct_hash is not None:
+            ct_hash.update(ct)
+        dst.write(ct)
+        size += n_cur
+        ct_size += len(ct)
+        counter += 1
+        if last:
+            break
+        cur, nxt, n_cur = nxt, cur, n_next
+    return StreamInfo(size=size, sha256=pt_hash.hexdigest() if pt_hash else "", ct_size=ct_size,
+                      ct_sha256=ct_hash.hexdigest() if ct_hash else "")
 
 
 def encrypt_bytes(data: bytes, data_key: bytes, binding: str, *,
@@ -256,41 +288,47 @@ def read_header(src: BinaryIO, data_key: bytes, binding: str | None) -> tuple[He
     return header, mac
 
 
-def decrypt_chunks(src: BinaryIO, data_key: bytes, binding: str | None) -> Iterator[bytes]:
+def decrypt_chunks(src: BinaryIO, data_key: bytes, binding: str | None) -> Iterator[memoryview]:
     """Yield verified plaintext chunks of the container in ``src``.
 
     A chunk is yielded only after its tag verified and, for the final chunk, after the end of
     the stream was confirmed; any damage raises :class:`IntegrityError` at the damaged chunk.
+
+    The chunks are views into two reused buffers (no allocation per chunk): a view stays valid
+    until the iteration after the next one. Copy what you keep (``bytes(view)``).
     """
     header, mac = read_header(src, data_key, binding)
     _, payload_key = derive_keys(data_key)
     aead = AESGCM(payload_key)
     block = header.chunk_size + TAG_SIZE
     prefix = header.nonce_prefix
-    cur = _read_exact(src, block)
+    cur, nxt = bytearray(block), bytearray(block)
+    outs = (bytearray(header.chunk_size), bytearray(header.chunk_size))
+    n_cur = _fill(src, cur)
     counter = 0
     while True:
-        if len(cur) < TAG_SIZE:
+        if n_cur < TAG_SIZE:
             raise IntegrityError(f"vault object is truncated (chunk {counter})")
-        nxt = _read_exact(src, block) if len(cur) == block else b""
-        last = not nxt
+        n_next = _fill(src, nxt) if n_cur == block else 0
+        last = n_next == 0
         if counter >= MAX_CHUNKS:
             raise IntegrityError("vault object has too many chunks")
+        out = memoryview(outs[counter & 1])[: n_cur - TAG_SIZE]
         try:
-            pt = aead.decrypt(nonce(prefix, counter, last), cur, mac)
+            aead.decrypt_into(nonce(prefix, counter, last), memoryview(cur)[:n_cur], mac, out)
         except InvalidTag:
             what = "final " if last else ""
             raise IntegrityError(
                 f"vault object failed authentication at {what}chunk {counter} "
                 "(damaged, truncated, reordered or extended)"
             ) from None
-        if last and not pt and counter > 0:
+        if last and not len(out) and counter > 0:
             raise IntegrityError("vault object ends with an empty chunk after data")
-        yield pt
+        yield out
         if last:
             return
         counter += 1
-        cur = nxt
+        cur, nxt, n_cur = nxt, cur, n_next
 
 
 def decrypt_stream(src: BinaryIO, dst: BinaryIO, data_key: bytes, binding: str | None) -> StreamInfo:
@@ -307,4 +345,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, data_key: bytes, binding: str |
 def decrypt_bytes(blob: bytes, data_key: bytes, binding: str | None) -> bytes:
     import io
 
-    return b"".join(decrypt_chunks(io.BytesIO(blob), data_key, binding))
+    out = bytearray()
+    for pt in decrypt_chunks(io.BytesIO(blob), data_key, binding):
+        out += pt
+    return bytes(out)

@@ -63,7 +63,8 @@ class KekSpec:
     transit_key: str | None = None
     transit_mount: str = "transit"
     new_passphrase: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: A passphrase given by the caller (the demo); else PRIVTUNE_PASSPHRASE or a prompt.
+    passphrase: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -159,26 +160,22 @@ def new_local_params(spec: KekSpec) -> tuple[dict[str, Any], bytes]:
     if spec.provider == "passphrase":
         params: dict[str, Any] = {"salt": salt.hex(), "kdf": "argon2id", **kdf_params()}
         env = ENV_NEW_PASSPHRASE if spec.new_passphrase else ENV_PASSPHRASE
-        secret = read_passphrase(confirm=True, env=env,
-                                 what="new passphrase" if spec.new_passphrase else "passphrase")
-        kek = argon2id(secret, salt, params)
-        if spec.new_passphrase:
-            # From now on this process unlocks with the new passphrase.
-            _SESSION_PASSPHRASE[0] = secret
-        return params, kek
+        if spec.passphrase:
+            secret = spec.passphrase.encode("utf-8")
+        else:
+            secret = read_passphrase(confirm=True, env=env,
+                                     what="new passphrase" if spec.new_passphrase else "passphrase")
+        # The keyring keeps the derived KEK unlocked for the rest of this process.
+        return params, argon2id(secret, salt, params)
     path = str(Path(spec.key_file).resolve())  # type: ignore[arg-type]
     params = {"salt": salt.hex(), "kdf": "hkdf-sha256", "path": path}
     return params, _hkdf(read_key_file(path), salt, b"privtune kek keyfile v1")
 
 
-_SESSION_PASSPHRASE: list[bytes | None] = [None]
-
-
 def derive_local(provider: str, params: dict[str, Any], check: str, version: int) -> bytes:
     salt = bytes.fromhex(params["salt"])
     if provider == "passphrase":
-        secret = _SESSION_PASSPHRASE[0] or read_passphrase()
-        kek = argon2id(secret, salt, params)
+        kek = argon2id(read_passphrase(), salt, params)
         if not hmac.compare_digest(check_value(kek), check):
             raise WrongKey(f"wrong vault passphrase (KEK version {version})")
         return kek

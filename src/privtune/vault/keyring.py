@@ -28,7 +28,6 @@ _UNLOCKED: dict[tuple[str, int], KekProvider] = {}
 def forget_unlocked() -> None:
     """Drop every unlocked KEK of this process (tests; long-lived servers on lock)."""
     _UNLOCKED.clear()
-    kekmod._SESSION_PASSPHRASE[0] = None
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ class Vault:
         return self._keyring
 
     # ------------------------------------------------------------------ write
-    def _write(self, name: str, writer: Callable[[_EncryptingSink], None], *, kind: str, schema: str,
+    def _write(self, name: str, writer: Callable[[BinaryIO, bytes, str], fmt.StreamInfo], *, kind: str, schema: str,
                parents: list[str] | tuple[str, ...], meta: dict[str, Any] | None) -> str:
         ref = parse_ref(name)
         if ref.version is not None:
@@ -154,9 +154,7 @@ class Vault:
             path = self.root / relpath
             try:
                 with atomic_file(path) as fh:
-                    sink = _EncryptingSink(fmt.Encryptor(data_key, aad.decode(), chunk_size=self.chunk_size), fh)
-                    writer(sink)
-                    info = sink.finish()
+                    info = writer(fh, data_key, aad.decode())
                 s.add(ObjectVersion(name=ref.name, version=version, kind=kind, relpath=relpath,
                                     sha256=info.sha256, size=info.size, schema=schema,
                                     creator=self.creator, parents=resolved_parents, meta=meta or {},
@@ -171,30 +169,36 @@ class Vault:
     def put(self, name: str, data: bytes, *, kind: str = "blob", schema: str = "",
             parents: list[str] | tuple[str, ...] = (), meta: dict[str, Any] | None = None) -> str:
         """Store ``data`` as the next version of ``name``; return its ``name@version``."""
-        return self._write(name, lambda sink: sink.write(data), kind=kind, schema=schema,
-                           parents=parents, meta=meta)
+        def writer(fh: BinaryIO, data_key: bytes, binding: str) -> fmt.StreamInfo:
+            sink = self._sink(fh, data_key, binding)
+            sink.write(data)
+            return sink.finish()
+
+        return self._write(name, writer, kind=kind, schema=schema, parents=parents, meta=meta)
+
+    def _sink(self, fh: BinaryIO, data_key: bytes, binding: str) -> _EncryptingSink:
+        return _EncryptingSink(fmt.Encryptor(data_key, binding, chunk_size=self.chunk_size), fh)
 
     def put_file(self, name: str, source: str | Path | BinaryIO, *, kind: str = "blob", schema: str = "",
                  parents: list[str] | tuple[str, ...] = (), meta: dict[str, Any] | None = None) -> str:
         """Stream a file (path or binary file object) into the vault with bounded memory."""
-
-        def copy(fh: BinaryIO, sink: _EncryptingSink) -> None:
-            buf = bytearray(self.chunk_size)
-            view = memoryview(buf)
-            while n := fh.readinto(buf):
-                sink.write(view[:n])
 
         if isinstance(source, (str, Path)):
             p = Path(source)
             if not p.is_file():
                 raise InputError("file not found", path=p)
 
-            def writer(sink: _EncryptingSink) -> None:
-                with p.open("rb", buffering=0) as fh:
-                    copy(fh, sink)
+            def writer(fh: BinaryIO, data_key: bytes, binding: str) -> fmt.StreamInfo:
+                with p.open("rb", buffering=0) as src:
+                    try:
+                        os.posix_fadvise(src.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+                    except (AttributeError, OSError):  # pragma: no cover - not on every platform
+                        pass
+                    return fmt.encrypt_stream(src, fh, data_key, binding, chunk_size=self.chunk_size)
         else:
-            def writer(sink: _EncryptingSink) -> None:
-                copy(source, sink)  # type: ignore[arg-type]
+            def writer(fh: BinaryIO, data_key: bytes, binding: str) -> fmt.StreamInfo:
+                return fmt.encrypt_stream(source, fh, data_key, binding,  # type: ignore[arg-type]
+                                          chunk_size=self.chunk_size)
 
         return self._write(name, writer, kind=kind, schema=schema, parents=parents, meta=meta)
 
@@ -204,15 +208,17 @@ class Vault:
         if not directory.is_dir():
             raise InputError("not a directory", path=directory)
 
-        def writer(sink: _EncryptingSink) -> None:
+        def writer(fh: BinaryIO, data_key: bytes, binding: str) -> fmt.StreamInfo:
+            sink = self._sink(fh, data_key, binding)
             with tarfile.open(fileobj=sink, mode="w|") as tar:  # type: ignore[call-overload]
                 for path in sorted(directory.rglob("*")):
                     if path.is_file():
                         info = tar.gettarinfo(str(path), arcname=str(path.relative_to(directory)))
                         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
                         info.mode = 0o600
-                        with path.open("rb") as fh:
-                            tar.addfile(info, fh)
+                        with path.open("rb") as src:
+                            tar.addfile(info, src)
+            return sink.finish()
 
         kw.setdefault("schema", "tar")
         return self._write(name, writer, kind=kw.pop("kind", "blob"), schema=kw.pop("schema"),
@@ -252,11 +258,13 @@ class Vault:
             raise KeyDestroyed(f"vault object '{row.ref}' was crypto-shredded: its data key is destroyed")
         return self.keyring.unwrap(dk.kek_version, dk.wrapped, self.keyring.aad(row.name, row.version))
 
-    def chunks(self, ref: str) -> Iterator[bytes]:
+    def chunks(self, ref: str, *, check_hash: bool = False) -> Iterator[memoryview]:
         """Yield the verified plaintext chunks of a version (bounded memory).
 
-        The last yield happens only after the whole object authenticated and its plaintext hash
-        matched the manifest.
+        Every chunk is authenticated (AES-GCM tag, position, end of stream, header bound to this
+        ``name@version``) before it is yielded. With ``check_hash`` the plaintext SHA-256 is
+        also compared with the manifest, and the last chunk is held back until it matched
+        (``verify`` does this). Chunks are views into reused buffers: copy what you keep.
         """
         row = self.manifest(ref)
         data_key = self._data_key(row)
@@ -264,28 +272,39 @@ class Vault:
         if not path.is_file():
             raise IntegrityError(f"vault object '{row.ref}' is missing its payload file")
         binding = self.keyring.aad(row.name, row.version).decode()
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
+        h = hashlib.sha256() if check_hash else None
+        with path.open("rb", buffering=0) as fh:
             try:
                 os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
             except (AttributeError, OSError):  # pragma: no cover - not on every platform
                 pass
-            held: bytes | None = None
+            held: memoryview | None = None
             for pt in fmt.decrypt_chunks(fh, data_key, binding):
+                if h is None:
+                    yield pt
+                    continue
                 h.update(pt)
                 if held is not None:
                     yield held
                 held = pt
-        if h.hexdigest() != row.sha256:
-            raise IntegrityError(f"vault object '{row.ref}' does not match its manifest hash")
-        if held is not None:
-            yield held
+        if h is not None:
+            if h.hexdigest() != row.sha256:
+                raise IntegrityError(f"vault object '{row.ref}' does not match its manifest hash")
+            if held is not None:
+                yield held
 
     def get(self, ref: str) -> bytes:
-        return b"".join(self.chunks(ref))
+        out = bytearray()
+        for pt in self.chunks(ref):
+            out += pt
+        return bytes(out)
 
     def get_to(self, ref: str, dest: str | Path | BinaryIO) -> int:
-        """Stream a version's plaintext to a file object, or atomically to a path; return bytes."""
+        """Stream a version's plaintext to a file object, or atomically to a path; return bytes.
+
+        A path is written through a temporary file renamed into place only once the whole
+        object authenticated: on damage nothing appears under ``dest``.
+        """
         if isinstance(dest, (str, Path)):
             with atomic_file(Path(dest)) as fh:
                 return self.get_to(ref, fh)
@@ -334,7 +353,7 @@ class Vault:
                 out.append(VerifyResult(row.ref, False, "damaged", "ciphertext hash differs from manifest"))
                 continue
             try:
-                for _ in self.chunks(row.ref):
+                for _ in self.chunks(row.ref, check_hash=True):
                     pass
             except IntegrityError as exc:
                 out.append(VerifyResult(row.ref, False, "damaged", exc.message))
@@ -380,9 +399,9 @@ class Vault:
             path = self.root / relpath
             try:
                 with atomic_file(path) as fh:
-                    sink = _EncryptingSink(fmt.Encryptor(data_key, aad.decode(), chunk_size=self.chunk_size), fh)
+                    sink = self._sink(fh, data_key, aad.decode())
                     for pt in self.chunks(row.ref):
-                        sink.write(pt)
+                        sink.write(pt)  # Encryptor copies what it buffers
                     info = sink.finish()
                 if info.sha256 != row.sha256:
                     raise IntegrityError(f"re-encryption of '{row.ref}' changed its plaintext hash")
