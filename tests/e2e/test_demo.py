@@ -146,3 +146,16 @@ def test_failed_demo_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "no-such-model" in err and "Traceback" not in err
     assert not out.exists() and not out.with_name("out.partial").exists()
+
+
+def test_vault_files_are_encrypted_and_verify(demo, planted, capsys: pytest.CaptureFixture[str]) -> None:
+    """The raw objects hold planted PII (see above), yet no vault file shows it in clear."""
+    vault_dir = demo["out"] / "workspace" / "vault"
+    files = [p for p in vault_dir.rglob("*") if p.is_file()]
+    assert len(files) >= 10
+    for path in files:
+        text = path.read_bytes().decode("latin-1")
+        assert _leaks(text, planted) == [], path.name
+        assert not any(n in text for n in planted["name"]), path.name
+    assert run(["vault", "verify", "-w", str(demo["out"] / "workspace")]) == 0
+    assert "versions verified" in capsys.readouterr().out

@@ -83,8 +83,11 @@ class _EncryptingSink:
             self.ct_size += len(data)
 
     def write(self, data: bytes) -> int:
-        self._out(self.enc.update(data))
-        return len(data)
+        view = memoryview(data)
+        step = 1 << 20  # feed at most 1 MiB at a time: the ciphertext is never held whole
+        for i in range(0, len(view), step):
+            self._out(self.enc.update(view[i:i + step]))
+        return len(view)
 
     def finish(self) -> fmt.StreamInfo:
         self._out(self.enc.finish())
