@@ -10,6 +10,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Access control: cheap Argon2 parameters, and one provisioned admin key that every workspace
+# made by the tests gets at init and that the CLI acts with (docs/access.md, "Tests").
+TEST_ADMIN_KEY = "ptk_0123456789ab_" + "T" * 43
+os.environ.setdefault("PRIVTUNE_KDF_PROFILE", "test")
+os.environ.setdefault("PRIVTUNE_INIT_ADMIN_KEY", TEST_ADMIN_KEY)
+os.environ.setdefault("PRIVTUNE_API_KEY", TEST_ADMIN_KEY)
 
 
 @pytest.fixture(scope="session", autouse=True)

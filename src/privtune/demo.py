@@ -37,6 +37,7 @@ STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "t
 class DemoResult:
     out_dir: Path
     summary: dict[str, Any]
+    admin_key: str = ""  # the demo workspace's admin API key, shown once by the CLI
 
     @property
     def summary_path(self) -> Path:
@@ -63,6 +64,7 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     results: dict[str, StageResult] = {}
     try:
         ws = init_workspace(partial / "workspace", name="demo")
+        admin_key = ws.initial_key.secret if ws.initial_key else ""
         with ws:
             # The export holds personal data in clear: it lives in a private temp dir only
             # until it is in the vault.
@@ -119,7 +121,7 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return DemoResult(out, summary)
+    return DemoResult(out, summary, admin_key)
 
 
 def _counts(files: Any) -> dict[str, Any]:

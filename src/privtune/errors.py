@@ -109,3 +109,7 @@ class ResourceError(PrivtuneError):
     """The requested hardware or optional dependency is not available (e.g. QLoRA without CUDA)."""
 
     exit_code = 10
+
+
+class AuditWriteFailed(PermissionDenied):
+    """The audit event could not be written, so the operation was refused (fail closed)."""

@@ -8,6 +8,7 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -52,6 +53,13 @@ class Vault:
         self.root = Path(root)
         self.store = store
         self.creator = creator
+        #: Permission + audit hook ``guard(action, ref, kind)``, set by the Workspace; it runs
+        #: before every read, write and listing and raises to refuse (privtune.access.guard).
+        self.guard: Callable[[str, str, str | None], None] | None = None
+
+    def _guard(self, action: str, ref: str, kind: str | None = None) -> None:
+        if self.guard is not None:
+            self.guard(action, ref, kind)
 
     # ------------------------------------------------------------------ write
     def put(
@@ -71,6 +79,7 @@ class Vault:
         if kind not in KINDS:
             raise InputError(f"unknown object kind; allowed: {', '.join(KINDS)}")
         resolved_parents = [self.resolve(p) for p in parents]
+        self._guard("write", ref.name, kind)
         digest = hashlib.sha256(data).hexdigest()
         with self.store.session() as s:
             latest = s.scalar(
@@ -133,6 +142,7 @@ class Vault:
 
     def get(self, ref: str) -> bytes:
         row = self.manifest(ref)
+        self._guard("read", row.ref, row.kind)
         path = self.root / row.relpath
         if not path.is_file():
             raise IntegrityError(f"vault object '{row.ref}' is missing its payload file")
@@ -148,6 +158,7 @@ class Vault:
         return dest
 
     def list(self) -> list[ObjectVersion]:
+        self._guard("list", "")
         with self.store.session() as s:
             rows = s.scalars(
                 select(ObjectVersion).order_by(ObjectVersion.name, ObjectVersion.version)
