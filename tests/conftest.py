@@ -38,3 +38,35 @@ def workspace(tmp_path: Path):
     ws = init_workspace(tmp_path / "ws")
     yield ws
     ws.close()
+
+
+# --- metadata backends: SQLite always, PostgreSQL too when PRIVTUNE_TEST_PG_URL is set (.ci/run
+# starts a server and sets it). Tests taking ``db_url`` run once per backend.
+PG_ENV = "PRIVTUNE_TEST_PG_URL"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        backends = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+        metafunc.parametrize("db_backend", backends)
+
+
+@pytest.fixture()
+def db_url(db_backend: str, tmp_path: Path):
+    """A fresh, empty metadata database URL: a SQLite file, or a new PostgreSQL database."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/meta.db"
+        return
+    import secrets
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(os.environ[PG_ENV])
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"privtune_t_{secrets.token_hex(6)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
