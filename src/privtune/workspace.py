@@ -23,6 +23,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import Field
@@ -58,6 +59,11 @@ class WorkspaceConfig(StrictModel):
         description="SQLAlchemy URL; '{workspace}' expands to the workspace directory",
     )
     employee_id_column: str = "employee_id"
+    audit_sync: Literal["full", "normal"] = Field(
+        default="full",
+        description="audit-log durability: 'full' fsyncs every event before its operation, "
+                    "'normal' survives process crashes only (see privtune/audit/log.py)",
+    )
 
 
 def default_cache_dir() -> Path:
@@ -125,7 +131,7 @@ class Workspace:
         self.root = root
         self.config = config
         self.store = store
-        self.audit = AuditLog(store.db_url, root)
+        self.audit = AuditLog(store.db_url, root, sync=config.audit_sync)
         self.access = Guard(root, self.audit, principal)
         self.initial_key: IssuedKey | None = None
         self.vault = Vault(root / "vault", store)

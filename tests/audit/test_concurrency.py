@@ -42,3 +42,21 @@ def test_concurrent_appends_keep_a_valid_chain(db_url: str, tmp_path: Path, monk
         per_worker.setdefault(r[2], []).append(int(r[6].split("@")[1]))
     assert all(v == list(range(EACH)) for v in per_worker.values())  # each worker's order kept
     log.close()
+
+
+def test_sync_modes(tmp_path: Path) -> None:
+    import pytest
+
+    from privtune.errors import WorkspaceError
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    store = MetadataStore(url)
+    store.create()
+    for sync, level in (("full", 2), ("normal", 1)):
+        log = AuditLog(url, None, sync=sync)
+        log.append(actor="u-1", role="admin", key_id="k", op="metadata.read")
+        assert log._connect().execute("PRAGMA synchronous").fetchone()[0] == level
+        log.close()
+    with pytest.raises(WorkspaceError, match="audit_sync"):
+        AuditLog(url, None, sync="off")
+    assert verify_log(AuditLog(url, None), None).events == 2

@@ -5,8 +5,16 @@ SQLite, a transaction-scoped advisory lock on PostgreSQL), read the last (seq, h
 the next event, sign a checkpoint every ``CHECKPOINT_EVERY`` events, commit. Any failure
 raises ``AuditWriteFailed``; callers treat that as a refusal (fail closed).
 
-Durability: SQLite in WAL mode with ``synchronous=FULL`` (the WAL is fsynced on every commit);
-PostgreSQL with its defaults (``fsync=on``, ``synchronous_commit=on``).
+Durability (``sync``, the workspace setting ``audit_sync``):
+
+* ``full`` (default): SQLite in WAL mode with ``synchronous=FULL`` (the WAL is fsynced on
+  every commit, so an event is on disk before the operation starts); PostgreSQL with
+  ``synchronous_commit=on``. One fsync per event: the disk's fsync latency bounds appends/s.
+* ``normal``: SQLite WAL with ``synchronous=NORMAL``; PostgreSQL ``synchronous_commit=off``.
+  Commits stay atomic and ordered and survive a crash of the process; an OS crash or power
+  loss can lose the most recent events (never corrupt the chain). The metadata store still
+  commits with fsync, and a WAL fsync covers every earlier frame, so an event is durable no
+  later than the manifest of the object version its operation wrote.
 
 The hot paths use the DB-API driver directly (sqlite3, psycopg 3) on the tables declared in
 ``privtune.store.audit_models``; SQLAlchemy creates the schema and runs the filtered queries.
@@ -28,6 +36,7 @@ from privtune.errors import AuditWriteFailed, WorkspaceError
 CHECKPOINT_EVERY = 1000
 PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on PostgreSQL
 SQLITE_BUSY_MS = 60_000
+SYNC_MODES = ("full", "normal")
 _COLS = ", ".join(ROW_COLUMNS)
 
 
@@ -48,7 +57,10 @@ class Appended:
 class AuditLog:
     """Append to and verify the chain stored at ``db_url``; ``keys_root`` holds the keys dir."""
 
-    def __init__(self, db_url: str, keys_root: Path | None = None) -> None:
+    def __init__(self, db_url: str, keys_root: Path | None = None, *, sync: str = "full") -> None:
+        if sync not in SYNC_MODES:
+            raise WorkspaceError(f"audit_sync must be one of {', '.join(SYNC_MODES)}")
+        self.sync = sync
         url = make_url(db_url)
         self.dialect = url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
@@ -67,13 +79,16 @@ class AuditLog:
             conn = sqlite3.connect(self._url.database or ":memory:", timeout=SQLITE_BUSY_MS / 1000,
                                    isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={self.sync.upper()}")
             conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         else:
             import psycopg
 
             conn = psycopg.connect(self._url.set(drivername="postgresql").render_as_string(
                 hide_password=False), autocommit=False)
+            if self.sync == "normal":
+                conn.execute("SET synchronous_commit = off")
+                conn.commit()
         self._conn = conn
         return conn
 
