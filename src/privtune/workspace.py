@@ -136,6 +136,10 @@ class Workspace:
         self.initial_key: IssuedKey | None = None
         self.vault = Vault(root / "vault", store)
         self.vault.guard = self.access.vault_hook
+        self.access.next_version = self._next_version
+
+    def _next_version(self, name: str) -> int:
+        return self.vault.manifest(name).version + 1 if self.vault.exists(name) else 1
 
     @property
     def principal(self) -> Principal | None:

@@ -37,8 +37,8 @@ def test_filters(ws) -> None:
     assert len(denied) == 1 and denied[0]["actor"] == viewer.user_id
     assert denied[0]["object"] == "employees@1" and denied[0]["op"] == "data.read"
     assert {e["op"] for e in api.show(w, EventFilter(op="data.*"))} == {"data.write", "data.read"}
-    assert [e["object"] for e in api.show(w, EventFilter(object="employees"))] == [
-        "employees", "employees", "employees@1"]
+    assert [(e["op"], e["object"]) for e in api.show(w, EventFilter(object="employees"))] == [
+        ("data.write", "employees@1"), ("data.write", "employees@2"), ("data.read", "employees@1")]
     assert [e["actor"] for e in api.show(w, EventFilter(actor=viewer.user_id))] == [viewer.user_id]
     assert len(api.show(w, EventFilter(limit=2))) == 2
     assert api.show(w, EventFilter(since="2000-01-01", until="2000-01-02")) == []

@@ -10,6 +10,7 @@ started, so nothing changed. Detail values must be ids, refs, counts or keyed ha
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from privtune.access.principal import Principal
@@ -27,6 +28,10 @@ class Guard:
         self.log = log
         self.principal = principal
         self._audit_key: bytes | None = None
+        #: ``name -> version the next put will get`` so write events name ``name@version``;
+        #: set by the Workspace (from the vault's manifests). Under concurrent writers of the
+        #: same name the vault's own numbering wins; the event then names the version raced for.
+        self.next_version: Callable[[str], int] | None = None
 
     def keyed(self, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the workspace's audit subkey (for identifiers)."""
@@ -65,5 +70,8 @@ class Guard:
         """The Vault's hook: ``read``/``write`` of an object of ``kind``; ``list`` of all."""
         if action == "list":
             self.check("metadata.read", "vault")
+        elif action == "write" and self.next_version is not None:
+            self.check(vault_operation(action, kind), f"{ref}@{self.next_version(ref)}",
+                       kind=kind or "")
         else:
             self.check(vault_operation(action, kind), ref, kind=kind or "")
