@@ -28,7 +28,7 @@ from typing import Literal
 import yaml
 from pydantic import Field
 
-from privtune.access.apikeys import ENV_BOOTSTRAP_KEY
+from privtune.access.apikeys import ENV_BOOTSTRAP_KEY, parse_key
 from privtune.access.guard import Guard
 from privtune.access.principal import Principal
 from privtune.access.roles import ADMIN
@@ -91,6 +91,9 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
     provisions it instead).
     """
     root = Path(directory)
+    bootstrap_key = os.environ.get(ENV_BOOTSTRAP_KEY) or None
+    if bootstrap_key is not None and parse_key(bootstrap_key) is None:
+        raise InputError(f"${ENV_BOOTSTRAP_KEY} must look like ptk_<12 hex>_<43 base64url chars>")
     if (root / CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} already holds a privtune workspace")
     if root.exists() and not root.is_dir():
@@ -107,7 +110,7 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
     store = MetadataStore(_expand_url(cfg.db_url, root))
     store.create()
     create_keys(root)
-    issued = create_user(store, admin, ADMIN, key=os.environ.get(ENV_BOOTSTRAP_KEY) or None)
+    issued = create_user(store, admin, ADMIN, key=bootstrap_key)
     store.dispose()
     # Written last: a workspace is "initialised" only once its config exists.
     atomic_write_text(root / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
