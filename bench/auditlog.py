@@ -34,7 +34,7 @@ from privtune.audit.verify import verify_log  # noqa: E402
 from privtune.store import MetadataStore  # noqa: E402
 
 APPENDS = int(os.environ.get("BENCH_AUDIT_APPENDS", "5000"))  # sync=normal; full: a fifth
-VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY", "500000"))
+VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY", "200000"))
 PROCS = 4
 
 
