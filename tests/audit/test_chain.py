@@ -124,6 +124,12 @@ def test_forged_checkpoint_signature(ws) -> None:
     assert pos == 11 and "signature" in why
 
 
+def test_removed_checkpoint(ws) -> None:
+    _exec(ws, "DELETE FROM audit_checkpoints WHERE seq = 20")
+    pos, why = _bad(ws)
+    assert pos == 20 and "removed" in why
+
+
 def test_cli_verify_names_the_position(ws, capsys) -> None:
     from privtune.cli.main import run
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 
+from privtune.access.wskeys import KEYS_DIR
 from privtune.audit.log import AuditLog, checkpoint_message
 
 
@@ -35,7 +36,7 @@ def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
     chain = log.verify_chain()
     cps = log.checkpoints()
     pub = None
-    if keys_root is not None and cps:
+    if keys_root is not None and (Path(keys_root) / KEYS_DIR).is_dir():
         from privtune.access.wskeys import public_key
 
         pub = public_key(keys_root)
@@ -62,6 +63,16 @@ def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
                                       f"event {seq} differs from its signed checkpoint)")
             break
         good_until = seq
+    if cp_bad is None and pub is not None:
+        # A checkpoint is signed in the same transaction as every CHECKPOINT_EVERY-th event.
+        from privtune.audit import log as _log
+
+        every = _log.CHECKPOINT_EVERY
+        limit = n_events if chain.bad_position is None else chain.bad_position - 1
+        present = {c[0] for c in cps}
+        missing = next((m for m in range(every, limit + 1, every) if m not in present), None)
+        if missing is not None:
+            cp_bad = (missing, f"the signed checkpoint at event {missing} was removed")
     if chain.bad_position is not None:
         if cp_bad is not None and cp_bad[0] < chain.bad_position:
             return VerifyReport(False, n_events, len(cps), cp_bad[0], cp_bad[1])
