@@ -46,6 +46,7 @@ class DemoResult:
     summary: dict[str, Any]
     #: True when the workspace's vault uses DEMO_PASSPHRASE (PRIVTUNE_PASSPHRASE was not set).
     demo_passphrase: bool = False
+    admin_key: str = ""  # the demo workspace's admin API key, shown once by the CLI
 
     @property
     def summary_path(self) -> Path:
@@ -74,6 +75,7 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
         passphrase = os.environ.get(ENV_PASSPHRASE) or DEMO_PASSPHRASE
         ws = init_workspace(partial / "workspace", name="demo",
                             kek=KekSpec("passphrase", passphrase=passphrase))
+        admin_key = ws.initial_key.secret if ws.initial_key else ""
         with ws:
             # The export holds personal data in clear: it lives in a private temp dir only
             # until it is in the vault.
@@ -130,7 +132,8 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return DemoResult(out, summary, demo_passphrase=passphrase == DEMO_PASSPHRASE)
+    return DemoResult(out, summary, demo_passphrase=passphrase == DEMO_PASSPHRASE,
+                      admin_key=admin_key)
 
 
 def _counts(files: Any) -> dict[str, Any]:

@@ -117,3 +117,5 @@ class KeyMissing(WrongKey):
 
 class KeyDestroyed(NotFoundError):
     """The object's data key was destroyed (crypto-shredded): it can never be read again."""
+class AuditWriteFailed(PermissionDenied):
+    """The audit event could not be written, so the operation was refused (fail closed)."""

@@ -9,6 +9,12 @@ uses. Layout::
     DIR/models/         base models (non-personal: built locally or copied in)
     DIR/reports/        HTML / JSON reports (counts and figures, never personal data)
     DIR/runs/           per-run logs and metrics
+    DIR/keys/           workspace secret and audit signing key (0700 / 0600, see access/wskeys.py)
+
+Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or an
+already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
+the audit event before the operation; the vault calls it on every read, write and listing.
+Opened without an identity, every guarded operation is refused (and the refusal audited).
 """
 
 from __future__ import annotations
@@ -19,12 +25,20 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import Field
 
+from privtune.access.apikeys import ENV_BOOTSTRAP_KEY, parse_key
+from privtune.access.guard import Guard
+from privtune.access.principal import Principal
+from privtune.access.roles import ADMIN
+from privtune.access.users import AuthFailure, IssuedKey, authenticate, create_user
+from privtune.access.wskeys import create_keys
+from privtune.audit.log import AuditLog
 from privtune.config import StrictModel, read_yaml, validate
-from privtune.errors import InputError, WorkspaceError
+from privtune.errors import InputError, PermissionDenied, WorkspaceError
 from privtune.fsutil import atomic_write_text
 from privtune.store import MetadataStore
 from privtune.vault import KekSpec, Vault
@@ -48,6 +62,11 @@ class WorkspaceConfig(StrictModel):
         description="SQLAlchemy URL; '{workspace}' expands to the workspace directory",
     )
     employee_id_column: str = "employee_id"
+    audit_sync: Literal["full", "normal"] = Field(
+        default="full",
+        description="audit-log durability: 'full' fsyncs every event before its operation, "
+                    "'normal' survives process crashes only (see privtune/audit/log.py)",
+    )
 
 
 def default_cache_dir() -> Path:
@@ -67,20 +86,28 @@ def resolve_workspace_dir(path: str | Path | None) -> Path:
 
 
 def init_workspace(directory: str | Path, *, name: str | None = None, db_url: str | None = None,
-                   kek: KekSpec | None = None) -> "Workspace":
+                   kek: KekSpec | None = None, admin: str = "admin") -> "Workspace":
     """Create a workspace in ``directory`` (which may exist but must not hold one already).
 
     ``kek`` chooses the key-encryption key (default: a passphrase from PRIVTUNE_PASSPHRASE or a
     prompt). The vault is unlocked for the rest of this process.
+
+    Creates the first user, ``admin`` with role admin; the returned workspace acts as it and
+    ``ws.initial_key.secret`` is its API key, to be shown once (PRIVTUNE_INIT_ADMIN_KEY
+    provisions it instead).
     """
     root = Path(directory)
+    bootstrap_key = os.environ.get(ENV_BOOTSTRAP_KEY) or None
+    if bootstrap_key is not None and parse_key(bootstrap_key) is None:
+        raise InputError(f"${ENV_BOOTSTRAP_KEY} must look like ptk_<12 hex>_<43 base64url chars>")
     if (root / CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} already holds a privtune workspace")
     if root.exists() and not root.is_dir():
         raise InputError("not a directory", path=root)
     existed = root.exists()
     try:
-        return _init(root, name=name, db_url=db_url, kek=kek)
+        return _init(root, name=name, db_url=db_url, kek=kek, admin=admin,
+                     bootstrap_key=bootstrap_key)
     except BaseException:
         # Nothing half-made stays behind: a failed init (no key, Transit down) leaves no workspace.
         if not existed:
@@ -88,7 +115,8 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
         raise
 
 
-def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | None) -> "Workspace":
+def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | None,
+          admin: str, bootstrap_key: str | None) -> "Workspace":
     root.mkdir(parents=True, exist_ok=True)
     for sub in SUBDIRS:
         (root / sub).mkdir(exist_ok=True)
@@ -103,10 +131,15 @@ def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | No
     if store.get_meta(VAULT_ID_KEY) is None:
         store.set_meta(VAULT_ID_KEY, uuid.uuid4().hex)
     Vault(root / "vault", store).keyring.create(kek or KekSpec())
+    create_keys(root)
+    issued = create_user(store, admin, ADMIN, key=bootstrap_key)
     store.dispose()
     # Written last: a workspace is "initialised" only once its config exists.
     atomic_write_text(root / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    ws = Workspace.open(root)
+    ws = Workspace.open(root, principal=Principal(issued.user_id, issued.handle, issued.role,
+                                                  issued.key_id))
+    ws.initial_key = issued
+    ws.guard("user.manage", "users", action="bootstrap-admin", key_id=issued.key_id)
     ws.vault.put(PSEUDONYM_KEY, secrets.token_bytes(32), kind="key", schema="hmac-sha256-key")
     return ws
 
@@ -118,14 +151,32 @@ def _expand_url(url: str, root: Path) -> str:
 class Workspace:
     """An opened workspace: config, metadata store and vault."""
 
-    def __init__(self, root: Path, config: WorkspaceConfig, store: MetadataStore) -> None:
+    def __init__(self, root: Path, config: WorkspaceConfig, store: MetadataStore,
+                 principal: Principal | None = None) -> None:
         self.root = root
         self.config = config
         self.store = store
+        self.audit = AuditLog(store.db_url, root, sync=config.audit_sync)
+        self.access = Guard(root, self.audit, principal)
+        self.initial_key: IssuedKey | None = None
         self.vault = Vault(root / "vault", store)
+        self.vault.guard = self.access.vault_hook
+        self.access.next_version = self._next_version
+
+    def _next_version(self, name: str) -> int:
+        return self.vault.manifest(name).version + 1 if self.vault.exists(name) else 1
+
+    @property
+    def principal(self) -> Principal | None:
+        return self.access.principal
+
+    def guard(self, op: str, obj: str = "", **detail: object) -> Principal:
+        """Check ``op`` on ``obj`` and write its audit event first (see privtune.access.guard)."""
+        return self.access.check(op, obj, **detail)
 
     @classmethod
-    def open(cls, directory: str | Path | None = None) -> "Workspace":
+    def open(cls, directory: str | Path | None = None, *, api_key: str | None = None,
+             principal: Principal | None = None) -> "Workspace":
         root = resolve_workspace_dir(directory)
         cfg_path = root / CONFIG_FILE
         if not cfg_path.is_file():
@@ -136,7 +187,15 @@ class Workspace:
         config = validate(WorkspaceConfig, read_yaml(cfg_path), source=str(cfg_path))
         store = MetadataStore(_expand_url(config.db_url, root))
         store.check()
-        return cls(root, config, store)
+        ws = cls(root, config, store, principal)
+        if api_key is not None and principal is None:
+            try:
+                ws.access.principal = authenticate(store, api_key)
+            except AuthFailure as exc:
+                ws.access.record_auth_failure(exc.key_id, exc.message)
+                ws.close()
+                raise PermissionDenied(f"permission denied: {exc.message}") from None
+        return ws
 
     # directories ---------------------------------------------------------
     @property
@@ -155,6 +214,7 @@ class Workspace:
         return self.vault.get(PSEUDONYM_KEY)
 
     def close(self) -> None:
+        self.audit.close()
         self.store.dispose()
 
     def __enter__(self) -> "Workspace":

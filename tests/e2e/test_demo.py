@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_no_planted_pii_outside_the_vault(demo, planted) -> None:
 def test_no_planted_pii_in_the_training_set(demo, planted) -> None:
     from privtune.workspace import Workspace
 
-    with Workspace.open(demo["out"] / "workspace") as ws:
+    with Workspace.open(demo["out"] / "workspace", api_key=os.environ["PRIVTUNE_API_KEY"]) as ws:
         for ref in ("trainset", "valset", "tickets-deid", "reviews-deid", "employees-deid"):
             text = ws.vault.get(ref).decode("utf-8", errors="ignore")
             assert _leaks(text, planted) == [], ref

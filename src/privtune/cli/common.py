@@ -28,8 +28,23 @@ WorkspaceOpt = typer.Option(
 )
 
 
+def api_key_from_env_or_prompt() -> str | None:
+    """The CLI's identity: $PRIVTUNE_API_KEY, else a hidden prompt on a terminal, else none."""
+    import os
+    import sys
+
+    from privtune.access.apikeys import ENV_API_KEY
+
+    key = os.environ.get(ENV_API_KEY, "").strip()
+    if key:
+        return key
+    if sys.stdin is not None and sys.stdin.isatty():
+        return typer.prompt("API key", hide_input=True, default="", show_default=False).strip() or None
+    return None
+
+
 def open_workspace(path: Path | None) -> Workspace:
-    return Workspace.open(path)
+    return Workspace.open(path, api_key=api_key_from_env_or_prompt())
 
 
 #: Metrics shown next to a progress bar, with their short labels (the rest go to metrics files).

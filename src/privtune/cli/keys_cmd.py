@@ -29,6 +29,7 @@ def kek_spec(key_file: Path | None, transit_url: str | None, transit_key: str | 
 def status(workspace: Path = WorkspaceOpt) -> None:
     """List KEK versions: provider, state, how many data keys each wraps."""
     with open_workspace(workspace) as ws:
+        ws.guard("metadata.read", "keyring", action="keys-status")
         infos = ws.vault.keyring.status()
     table = Table()
     for col in ("version", "provider", "status", "data keys", "created (UTC)", "parameters"):
@@ -53,6 +54,7 @@ def rotate(
     """Create a new KEK version and re-wrap every data key under it (payloads untouched)."""
     spec = kek_spec(key_file, transit_url, transit_key, transit_mount, new_passphrase)
     with open_workspace(workspace) as ws:
+        ws.guard("key.write", "keyring", action="rotate-data" if data else "rotate")
         version, n = ws.vault.keyring.rotate(spec)
         console.print(f"KEK version {version} active; {n} data keys re-wrapped")
         if data:
@@ -68,5 +70,6 @@ def retire(
 ) -> None:
     """Erase an old KEK version's parameters so it can never unwrap anything again."""
     with open_workspace(workspace) as ws:
+        ws.guard("key.write", "keyring", action="retire", kek_version=version)
         ws.vault.keyring.retire(version)
     console.print(f"KEK version {version} retired")

@@ -8,7 +8,22 @@ import typer
 from rich.table import Table
 
 from privtune.cli.common import WorkspaceOpt, console, open_workspace
-from privtune.workspace import init_workspace
+from privtune.workspace import Workspace, init_workspace
+
+
+def show_initial_key(ws: Workspace) -> None:
+    """Print the first admin's API key once (unless it was provisioned by the environment)."""
+    import os
+
+    from privtune.access.apikeys import ENV_BOOTSTRAP_KEY
+
+    if ws.initial_key is None:
+        return
+    if os.environ.get(ENV_BOOTSTRAP_KEY):
+        console.print(f"admin API key: provisioned from ${ENV_BOOTSTRAP_KEY} (key id {ws.initial_key.key_id})")
+        return
+    console.print(f"admin API key (shown once, store it now): [bold]{ws.initial_key.secret}[/]")
+    console.print("act as admin with: export PRIVTUNE_API_KEY=<that key>")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +57,7 @@ def register(app: typer.Typer) -> None:
         ws = init_workspace(directory, name=name, db_url=db_url, kek=spec)
         console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {ws.root}")
         console.print(f"use it with --workspace {ws.root} or PRIVTUNE_WORKSPACE={ws.root}")
+        show_initial_key(ws)
         ws.close()
 
     @app.command("status")

@@ -126,6 +126,13 @@ class Vault:
         self.creator = creator
         self.chunk_size = chunk_size
         self._keyring: Keyring | None = None
+        #: Permission + audit hook ``guard(action, ref, kind)``, set by the Workspace; it runs
+        #: before every read, write, listing and shred and raises to refuse (privtune.access.guard).
+        self.guard: Callable[[str, str, str | None], None] | None = None
+
+    def _guard(self, action: str, ref: str, kind: str | None = None) -> None:
+        if self.guard is not None:
+            self.guard(action, ref, kind)
 
     @property
     def keyring(self) -> Keyring:
@@ -145,6 +152,7 @@ class Vault:
         if kind not in KINDS:
             raise InputError(f"unknown object kind; allowed: {', '.join(KINDS)}")
         resolved_parents = [self.resolve(p) for p in parents]
+        self._guard("write", ref.name, kind)
         keyring = self.keyring
         keyring.unlock()
         with self.store.session() as s:
@@ -270,6 +278,7 @@ class Vault:
         (``verify`` does this). Chunks are views into reused buffers: copy what you keep.
         """
         row = self.manifest(ref)
+        self._guard("read", row.ref, row.kind)
         data_key = self._data_key(row)
         path = self.root / row.relpath
         if not path.is_file():
@@ -325,6 +334,7 @@ class Vault:
         return dest
 
     def list(self) -> list[ObjectVersion]:
+        self._guard("list", "")
         with self.store.session() as s:
             rows = s.scalars(select(ObjectVersion).order_by(ObjectVersion.name, ObjectVersion.version)).all()
         return list(rows)
@@ -375,6 +385,7 @@ class Vault:
     def shred(self, ref: str) -> str:
         """Crypto-shred one version: destroy its wrapped data key and delete its file."""
         row = self.manifest(ref)
+        self._guard("shred", row.ref, row.kind)
         with self.store.session() as s:
             dk = s.scalars(select(DataKey).where(DataKey.name == row.name, DataKey.version == row.version)).first()
             if dk is not None:

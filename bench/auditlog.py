@@ -1,0 +1,204 @@
+"""Audit-log throughput: appends/s (one process, and 4 concurrent processes) with durability
+on, and verification in events/s, on SQLite and (when a server is reachable) PostgreSQL.
+
+Durability, both modes of the ``audit_sync`` setting: ``full`` = SQLite WAL +
+synchronous=FULL / PostgreSQL synchronous_commit=on (one fsync per event); ``normal`` = SQLite
+WAL + synchronous=NORMAL / PostgreSQL synchronous_commit=off (survives process crashes).
+Peer, side by side: the same append done the ordinary way, one SQLAlchemy ORM session per
+event (what a straightforward implementation would do), and verification with a JSON
+canonical encoding per event instead of the joined-fields encoding.
+PostgreSQL: $PRIVTUNE_TEST_PG_URL, else `.ci/pg-start` is tried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import write  # noqa: E402
+
+from privtune.access.wskeys import create_keys  # noqa: E402
+from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash  # noqa: E402
+from privtune.audit.log import AuditLog  # noqa: E402
+from privtune.audit.verify import verify_log  # noqa: E402
+from privtune.store import MetadataStore  # noqa: E402
+
+APPENDS = int(os.environ.get("BENCH_AUDIT_APPENDS", "5000"))  # sync=normal; full: a fifth
+VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY", "200000"))
+PROCS = 4
+
+
+def _append_n(url: str, root: str, n: int, tag: int, sync: str = "full") -> float:
+    log = AuditLog(url, Path(root), sync=sync)
+    log.append(actor="u-warm", role="admin", key_id="k", op="metadata.read", object="warm")
+    t0 = time.perf_counter()
+    for i in range(n):
+        log.append(actor=f"u-{tag:04d}", role="admin", key_id="0123456789ab", op="data.read",
+                   object=f"employees@{i % 7 + 1}", detail={"kind": "table"})
+    dt = time.perf_counter() - t0
+    log.close()
+    return dt
+
+
+def _orm_append_n(url: str, n: int) -> float:
+    """The peer: one ORM session (transaction) per event, default SQLAlchemy handling."""
+    from sqlalchemy import select
+
+    from privtune.store.audit_models import AuditEvent
+
+    store = MetadataStore(url)
+    t0 = time.perf_counter()
+    for i in range(n):
+        with store.session() as s:
+            if store.engine.dialect.name == "postgresql":
+                from sqlalchemy import text
+                s.execute(text("SELECT pg_advisory_xact_lock(1)"))
+            last = s.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            fields = [seq, "2026-01-01T00:00:00.000000Z", "u-orm", "admin", "k", "data.read",
+                      f"employees@{i % 7 + 1}", "allow", "", '{"kind":"table"}']
+            s.add(AuditEvent(**dict(zip(ROW_COLUMNS, fields + [prev, event_hash(prev, fields)]))))
+    dt = time.perf_counter() - t0
+    store.dispose()
+    return dt
+
+
+def _fill(url: str, n: int) -> None:
+    """Write a valid chain of n events quickly (bulk, one transaction) for the verify bench."""
+    store = MetadataStore(url)
+    rows, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        f = [seq, f"2026-01-01T00:00:00.{seq % 1000000:06d}Z", f"u-{seq % 50:016x}", "ml-engineer",
+             "0123456789ab", "training.read", f"trainset@{seq % 9 + 1}", "allow", "", '{"kind":"examples"}']
+        h = event_hash(prev, f)
+        rows.append(dict(zip(ROW_COLUMNS, f + [prev, h])))
+        prev = h
+    from privtune.store.audit_models import AuditEvent
+
+    with store.engine.begin() as c:
+        for i in range(0, n, 20000):
+            c.execute(AuditEvent.__table__.insert(), rows[i:i + 20000])
+    store.dispose()
+
+
+def _json_verify(log: AuditLog) -> int:
+    """The peer verification: canonical JSON per event, then SHA-256."""
+    prev, n = GENESIS, 0
+    for r in log.iter_rows():
+        body = json.dumps(list(r[:10]), separators=(",", ":"), sort_keys=True)
+        hashlib.sha256((prev + body).encode()).hexdigest()
+        prev = r[11]
+        n += 1
+    return n
+
+
+def _new_db(backend: str, tmp: Path, pg_base: str | None) -> str:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp}/bench-{secrets.token_hex(4)}.db"
+    else:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        base = make_url(pg_base)
+        name = f"privtune_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(base.set(drivername="postgresql").render_as_string(hide_password=False),
+                             autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        url = base.set(database=name).render_as_string(hide_password=False)
+    store = MetadataStore(url)
+    store.create()
+    store.dispose()
+    return url
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get("PRIVTUNE_TEST_PG_URL")
+    if url:
+        return url
+    script = Path(__file__).resolve().parent.parent / ".ci" / "pg-start"
+    try:
+        return subprocess.run([str(script)], check=True, capture_output=True, text=True,
+                              timeout=600).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def bench_backend(backend: str, tmp: Path, pg: str | None) -> list[dict]:
+    rows = []
+    create_keys(tmp)
+    for sync in ("full", "normal"):
+        n = APPENDS if sync == "normal" else max(200, APPENDS // 5)
+        url = _new_db(backend, tmp, pg)
+        dt = _append_n(url, str(tmp), n, 0, sync)
+        rows.append({"backend": backend, "sync": sync, "what": "append, 1 process",
+                     "impl": "privtune", "events": n, "seconds": dt, "per_s": n / dt})
+        url = _new_db(backend, tmp, pg)
+        each = n // PROCS
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(PROCS) as pool:
+            pool.starmap(_append_n, [(url, str(tmp), 1, 100 + w, sync) for w in range(PROCS)])
+            t0 = time.perf_counter()
+            pool.starmap(_append_n, [(url, str(tmp), each, w, sync) for w in range(PROCS)])
+            dt = time.perf_counter() - t0
+        log = AuditLog(url, tmp)
+        rep = verify_log(log, tmp)
+        log.close()
+        assert rep.ok, rep.line()
+        rows.append({"backend": backend, "sync": sync, "what": f"append, {PROCS} processes",
+                     "impl": "privtune", "events": each * PROCS, "seconds": dt,
+                     "per_s": each * PROCS / dt})
+    url = _new_db(backend, tmp, pg)
+    n_peer = max(200, APPENDS // 10)
+    dt = _orm_append_n(url, n_peer)
+    rows.append({"backend": backend, "sync": "full", "what": "append, 1 process",
+                 "impl": "peer: ORM session/event", "events": n_peer, "seconds": dt,
+                 "per_s": n_peer / dt})
+    url = _new_db(backend, tmp, pg)
+    _fill(url, VERIFY_EVENTS)
+    log = AuditLog(url, tmp)
+    t0 = time.perf_counter()
+    res = log.verify_chain()
+    dt = time.perf_counter() - t0
+    assert res.bad_position is None and res.events == VERIFY_EVENTS
+    rows.append({"backend": backend, "sync": "", "what": "verify", "impl": "privtune",
+                 "events": VERIFY_EVENTS, "seconds": dt, "per_s": VERIFY_EVENTS / dt})
+    t0 = time.perf_counter()
+    n = _json_verify(log)
+    dt = time.perf_counter() - t0
+    rows.append({"backend": backend, "sync": "", "what": "verify", "impl": "peer: JSON canonical form",
+                 "events": n, "seconds": dt, "per_s": n / dt})
+    log.close()
+    return rows
+
+
+def main() -> None:
+    load = os.getloadavg()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="privtune-bench-audit-") as d:
+        (Path(d) / "s").mkdir()
+        rows += bench_backend("sqlite", Path(d) / "s", None)
+        pg = _pg_url()
+        if pg:
+            (Path(d) / "p").mkdir()
+            rows += bench_backend("postgresql", Path(d) / "p", pg)
+    write("auditlog", {"appends": APPENDS, "verify_events": VERIFY_EVENTS, "processes": PROCS,
+                       "loadavg_before": load, "loadavg_after": os.getloadavg(),
+                       "durability": {"full": "SQLite WAL + synchronous=FULL; PostgreSQL "
+                                              "synchronous_commit=on",
+                                      "normal": "SQLite WAL + synchronous=NORMAL; PostgreSQL "
+                                                "synchronous_commit=off"}},
+          rows, ["backend", "sync", "what", "impl", "events", "seconds", "per_s"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The one permission-and-audit hook every operation goes through: ``Guard.check``.
+
+``check(op, obj, **detail)`` decides with the role matrix, then writes the audit event
+(allow or deny, with the reason) and only then lets the caller act. If the event cannot be
+written the operation is refused with ``AuditWriteFailed`` (fail closed): the caller has not
+started, so nothing changed. Detail values must be ids, refs, counts or keyed hashes
+(``Guard.keyed``), never personal data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from privtune.access.principal import Principal
+from privtune.access.roles import allowed, vault_operation
+from privtune.access.wskeys import keyed_hash, subkey
+from privtune.audit.log import AuditLog
+from privtune.errors import PermissionDenied
+
+NO_IDENTITY = "no identity (set PRIVTUNE_API_KEY, or open the workspace with an API key)"
+
+
+class Guard:
+    def __init__(self, root: Path, log: AuditLog, principal: Principal | None) -> None:
+        self.root = root
+        self.log = log
+        self.principal = principal
+        self._audit_key: bytes | None = None
+        #: ``name -> version the next put will get`` so write events name ``name@version``;
+        #: set by the Workspace (from the vault's manifests). Under concurrent writers of the
+        #: same name the vault's own numbering wins; the event then names the version raced for.
+        self.next_version: Callable[[str], int] | None = None
+
+    def keyed(self, value: str) -> str:
+        """HMAC-SHA256 of ``value`` under the workspace's audit subkey (for identifiers)."""
+        if self._audit_key is None:
+            self._audit_key = subkey(self.root, "audit")
+        return keyed_hash(self._audit_key, value)
+
+    def check(self, op: str, obj: str = "", **detail: Any) -> Principal:
+        """Authorize ``op`` on ``obj`` for the workspace principal; audit first; raise if denied."""
+        p = self.principal
+        ok = p is not None and allowed(p.role, op)
+        if p is None:
+            reason = NO_IDENTITY
+        elif not ok:
+            reason = f"role {p.role} may not {op}"
+        else:
+            reason = ""
+        self.log.append(
+            actor=p.user_id if p else "-", role=p.role if p else "-", key_id=p.key_id if p else "",
+            op=op, object=obj, outcome="allow" if ok else "deny", reason=reason, detail=detail,
+        )
+        if not ok:
+            raise PermissionDenied(f"permission denied: {reason}")
+        assert p is not None
+        return p
+
+    def record_auth_failure(self, key_id: str, reason: str) -> None:
+        """Audit a failed authentication (best effort: the caller is refused either way)."""
+        try:
+            self.log.append(actor="-", role="-", key_id=key_id, op="auth", outcome="deny",
+                            reason=reason)
+        except PermissionDenied:
+            pass
+
+    def vault_hook(self, action: str, ref: str, kind: str | None) -> None:
+        """The Vault's hook: ``read``/``write``/``shred`` of an object of ``kind``; ``list`` of all."""
+        if action == "list":
+            self.check("metadata.read", "vault")
+        elif action == "shred":
+            self.check(vault_operation("write", kind), ref, kind=kind or "", action="shred")
+        elif action == "write" and self.next_version is not None:
+            self.check(vault_operation(action, kind), f"{ref}@{self.next_version(ref)}",
+                       kind=kind or "")
+        else:
+            self.check(vault_operation(action, kind), ref, kind=kind or "")

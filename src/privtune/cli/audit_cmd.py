@@ -1,0 +1,79 @@
+"""``privtune audit-log ...``: verify the chain, show events with filters, export, checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from privtune.audit import api
+from privtune.audit.query import EventFilter
+from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.errors import IntegrityError
+from privtune.fsutil import atomic_write_text
+
+app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def _filter(actor, op, obj, outcome, since, until, limit) -> EventFilter:
+    return EventFilter(actor=actor, op=op, object=obj, outcome=outcome, since=since, until=until,
+                       limit=limit)
+
+
+ActorOpt = typer.Option(None, "--actor", help="User id (u-...), or '-' for no identity.")
+OpOpt = typer.Option(None, "--op", help="Operation, or a prefix like 'data.*'.")
+ObjOpt = typer.Option(None, "--object", help="Object name or name@version.")
+OutcomeOpt = typer.Option(None, "--outcome", help="allow or deny.")
+SinceOpt = typer.Option(None, "--since", help="From this UTC date/time (ISO).")
+UntilOpt = typer.Option(None, "--until", help="Before this UTC date/time (ISO).")
+
+
+@app.command("verify")
+def verify(workspace: Path = WorkspaceOpt) -> None:
+    """Check the hash chain and the signed checkpoints; name the first bad position."""
+    with open_workspace(workspace) as ws:
+        report = api.verify(ws)
+    if not report.ok:
+        raise IntegrityError(report.line())
+    console.print(report.line())
+
+
+@app.command("show")
+def show(actor: str = ActorOpt, op: str = OpOpt, obj: str = ObjOpt, outcome: str = OutcomeOpt,
+         since: str = SinceOpt, until: str = UntilOpt,
+         limit: int = typer.Option(50, "--limit", "-n", help="The last N matching events."),
+         workspace: Path = WorkspaceOpt) -> None:
+    """Show events (the last --limit matching the filters)."""
+    with open_workspace(workspace) as ws:
+        events = api.show(ws, _filter(actor, op, obj, outcome, since, until, limit))
+    table = Table()
+    for col in ("seq", "time (UTC)", "actor", "role", "op", "object", "outcome", "reason"):
+        table.add_column(col)
+    for e in events:
+        table.add_row(str(e["seq"]), e["ts"][:19].replace("T", " "), e["actor"], e["role"], e["op"],
+                      e["object"], e["outcome"], e["reason"])
+    console.print(table)
+
+
+@app.command("export")
+def export(fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv."),
+           out: Path = typer.Option(None, "--out", "-o", help="File to write (default: stdout)."),
+           actor: str = ActorOpt, op: str = OpOpt, obj: str = ObjOpt, outcome: str = OutcomeOpt,
+           since: str = SinceOpt, until: str = UntilOpt, workspace: Path = WorkspaceOpt) -> None:
+    """Export events (with their hashes) as JSON Lines or CSV."""
+    with open_workspace(workspace) as ws:
+        text = api.export(ws, fmt, _filter(actor, op, obj, outcome, since, until, None))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        console.print(f"wrote {out}")
+
+
+@app.command("checkpoint")
+def checkpoint(workspace: Path = WorkspaceOpt) -> None:
+    """Sign a checkpoint at the current head of the log now."""
+    with open_workspace(workspace) as ws:
+        seq = api.checkpoint(ws)
+    console.print(f"signed checkpoint at event {seq}")
