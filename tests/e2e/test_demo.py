@@ -29,7 +29,18 @@ def _tempdirs() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
+def private_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """This module's own temp root, so other runs on the machine cannot race the leftover check."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tmproot"))
+    try:
+        yield Path(tempfile.tempdir)
+    finally:
+        tempfile.tempdir = saved
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, private_tmp: Path):
     out = tmp_path_factory.mktemp("demo") / "out"
     before = _tempdirs()
     import contextlib

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from privtune.workspace import Workspace
 
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
+
 TRIALS = 60
 CHUNK = 1024
 
@@ -22,7 +24,7 @@ def payload(version: int) -> bytes:
 
 
 def _writer(root: str, ready) -> None:  # runs in the forked child until killed
-    ws = Workspace.open(root)
+    ws = Workspace.open(root, api_key=ADMIN_KEY)
     ws.vault.chunk_size = CHUNK
     ws.vault.exists("obj")
     ready.send(True)
@@ -53,7 +55,7 @@ def test_sigkill_mid_write_keeps_previous_versions(small_ws) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
         assert proc.exitcode == -signal.SIGKILL
-        with Workspace.open(root) as ws:
+        with Workspace.open(root, api_key=ADMIN_KEY) as ws:
             rows = [r for r in ws.vault.list() if r.name == "obj"]
             versions = [r.version for r in rows]
             assert versions == list(range(1, len(versions) + 1))
@@ -61,7 +63,7 @@ def test_sigkill_mid_write_keeps_previous_versions(small_ws) -> None:
             for r in rows[seen - 1:]:  # the previous latest version and every new one
                 assert ws.vault.get(r.ref) == payload(r.version), r.ref
             seen = len(versions)
-    with Workspace.open(root) as ws:
+    with Workspace.open(root, api_key=ADMIN_KEY) as ws:
         assert all(r.ok for r in ws.vault.verify())
         # Whatever a kill left behind is named by no manifest and is never read.
         known = {r.relpath for r in ws.vault.list()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import hashlib
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from privtune.vault import kek as kekmod
 from privtune.vault.kek import create_key_file
 from privtune.vault.keyring import _UNLOCKED, forget_unlocked
 from privtune.workspace import Workspace, init_workspace
+
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 
 
 def payload_hashes(ws) -> dict[str, str]:
@@ -36,7 +40,7 @@ def test_rotate_rewraps_without_touching_payloads(small_ws) -> None:
     assert all(after[k] != keys_before[k] for k in after)
     small_ws.vault.keyring.retire(1)
     forget_unlocked()  # a new process: only KEK 2 can be unlocked and it opens everything
-    with Workspace.open(small_ws.root) as ws:
+    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:
         assert ws.vault.get("a") == b"alpha" * 100
         status = {i.version: (i.status, i.data_keys) for i in ws.vault.keyring.status()}
         assert status == {1: ("retired", 0), 2: ("active", 3)}
@@ -65,12 +69,12 @@ def test_rotate_data_reencrypts_payloads(small_ws) -> None:
 
 def test_wrong_and_missing_passphrase(small_ws, locked, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRIVTUNE_PASSPHRASE", "not the passphrase")
-    with Workspace.open(small_ws.root) as ws:
+    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:
         assert [r.ref for r in ws.vault.list()]  # metadata needs no key
         with pytest.raises(WrongKey, match="wrong vault passphrase"):
             ws.vault.get("pseudonym-key")
     monkeypatch.delenv("PRIVTUNE_PASSPHRASE")
-    with Workspace.open(small_ws.root) as ws, pytest.raises(KeyMissing, match="PRIVTUNE_PASSPHRASE"):
+    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws, pytest.raises(KeyMissing, match="PRIVTUNE_PASSPHRASE"):
         ws.vault.get("pseudonym-key")
 
 
@@ -79,7 +83,7 @@ def test_unlock_once_per_process(small_ws, locked, monkeypatch: pytest.MonkeyPat
     real = kekmod.argon2id
     monkeypatch.setattr(kekmod, "argon2id", lambda *a: calls.append(1) or real(*a))
     for _ in range(3):
-        with Workspace.open(small_ws.root) as ws:
+        with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:
             ws.vault.get("pseudonym-key")
             ws.vault.put("x", b"1")
     assert len(calls) == 1
@@ -109,16 +113,16 @@ def test_key_file_provider(tmp_path: Path, locked, monkeypatch: pytest.MonkeyPat
     ws.vault.put("a", b"data")
     ws.close()
     forget_unlocked()
-    with Workspace.open(tmp_path / "ws") as ws:
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws:
         assert ws.vault.get("a") == b"data"
     forget_unlocked()
     other = create_key_file(tmp_path / "other.key")
     monkeypatch.setenv("PRIVTUNE_KEY_FILE", str(other))
-    with Workspace.open(tmp_path / "ws") as ws, pytest.raises(WrongKey, match="does not open"):
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(WrongKey, match="does not open"):
         ws.vault.get("a")
     forget_unlocked()
     monkeypatch.setenv("PRIVTUNE_KEY_FILE", str(tmp_path / "absent.key"))
-    with Workspace.open(tmp_path / "ws") as ws, pytest.raises(KeyMissing, match="not found"):
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(KeyMissing, match="not found"):
         ws.vault.get("a")
 
 
@@ -128,17 +132,17 @@ def test_rotate_to_new_passphrase_and_to_key_file(small_ws, tmp_path: Path, monk
     small_ws.vault.keyring.rotate(KekSpec("passphrase", new_passphrase=True))
     small_ws.vault.keyring.retire(1)
     forget_unlocked()
-    with Workspace.open(small_ws.root) as ws, pytest.raises(WrongKey):
+    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws, pytest.raises(WrongKey):
         ws.vault.get("a")  # the old passphrase no longer opens it
     forget_unlocked()
     monkeypatch.setenv("PRIVTUNE_PASSPHRASE", "a brand new passphrase")
-    with Workspace.open(small_ws.root) as ws:
+    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:
         assert ws.vault.get("a") == b"data"
         key = create_key_file(tmp_path / "k")
         ws.vault.keyring.rotate(KekSpec("keyfile", key_file=str(key)))
     forget_unlocked()
     monkeypatch.delenv("PRIVTUNE_PASSPHRASE")
-    with Workspace.open(small_ws.root) as ws:
+    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:
         assert ws.vault.get("a") == b"data"
     forget_unlocked()
 

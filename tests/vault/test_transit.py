@@ -19,6 +19,8 @@ from privtune.vault import KekSpec
 from privtune.vault.keyring import forget_unlocked
 from privtune.workspace import Workspace, init_workspace
 
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
+
 TOKEN = "privtune-test-root"
 
 
@@ -89,7 +91,7 @@ def test_transit_round_trip_rotate_retire(bao_server: str, transit_env, tmp_path
     files = {r.ref: hashlib.sha256((ws.vault.root / r.relpath).read_bytes()).hexdigest() for r in ws.vault.list()}
     ws.close()
     forget_unlocked()
-    with Workspace.open(tmp_path / "ws") as ws:
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws:
         assert ws.vault.get("a") == b"payload" * 100
         version, n = ws.vault.keyring.rotate()
         assert (version, n) == (2, 2)
@@ -100,7 +102,7 @@ def test_transit_round_trip_rotate_retire(bao_server: str, transit_env, tmp_path
         key = client.secrets.transit.read_key(name="privtune-ws1")["data"]
         assert key["latest_version"] == 2 and key["min_decryption_version"] == 2
     forget_unlocked()
-    with Workspace.open(tmp_path / "ws") as ws:
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws:
         assert ws.vault.get("a") == b"payload" * 100
         assert all(r.ok for r in ws.vault.verify())
 
@@ -111,13 +113,13 @@ def test_transit_wrong_token_and_unreachable_server(bao_server: str, transit_env
     init_workspace(tmp_path / "ws", kek=spec).close()
     forget_unlocked()
     monkeypatch.setenv("PRIVTUNE_TRANSIT_TOKEN", "not-a-token")
-    with Workspace.open(tmp_path / "ws") as ws, pytest.raises(WrongKey, match="refused"):
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(WrongKey, match="refused"):
         ws.vault.get("pseudonym-key")
     forget_unlocked()
     monkeypatch.delenv("PRIVTUNE_TRANSIT_TOKEN")
     for env in ("BAO_TOKEN", "VAULT_TOKEN"):
         monkeypatch.delenv(env, raising=False)
-    with Workspace.open(tmp_path / "ws") as ws, pytest.raises(KeyMissing, match="Transit token"):
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(KeyMissing, match="Transit token"):
         ws.vault.get("pseudonym-key")
     monkeypatch.setenv("PRIVTUNE_TRANSIT_TOKEN", TOKEN)
     spec_down = KekSpec("transit", transit_url=f"http://127.0.0.1:{_free_port()}", transit_key="k")
