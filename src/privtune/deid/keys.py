@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 
 from privtune.errors import ConfigError
 
@@ -20,8 +21,13 @@ _WS = re.compile(r"\s+")
 
 
 def person_key(value: object) -> str:
-    """The normalised identity of a person: case-folded, whitespace collapsed, stripped."""
-    return _WS.sub(" ", str(value)).strip().casefold()
+    """The normalised identity of a person: case-folded, whitespace collapsed, stripped.
+
+    Upper-cased before case-folding (and NFKC-normalised around it) so that every case variant
+    of a string maps to the same key, even for letters whose cases do not round-trip
+    (Turkish dotless i, long s)."""
+    text = unicodedata.normalize("NFKC", str(value)).upper()
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 class KeyedHash:

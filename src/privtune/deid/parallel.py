@@ -39,10 +39,12 @@ def chunked_map(
     *,
     workers: int | None = None,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
-    chunk: int = CHUNK_RECORDS,
-    min_parallel: int = PARALLEL_MIN_RECORDS,
+    chunk: int | None = None,
+    min_parallel: int | None = None,
 ) -> list[T]:
     """``[fn(state, chunk) for chunk in chunks(items)]``, in parallel when worth it."""
+    chunk = chunk or CHUNK_RECORDS
+    min_parallel = PARALLEL_MIN_RECORDS if min_parallel is None else min_parallel
     n = len(items)
     chunks = [items[i : i + chunk] for i in range(0, n, chunk)]
     workers = workers if workers is not None else (os.cpu_count() or 1)
