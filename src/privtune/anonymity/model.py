@@ -1,8 +1,10 @@
 """k-anonymity, distinct l-diversity and prosecutor re-identification risk of a table.
 
 Rows are grouped into equivalence classes by their quasi-identifier values. A row whose
-quasi-identifiers are all ``*`` is *suppressed* (ARX convention): it is not counted in any
-class. Then
+quasi-identifiers are all ``*`` is *suppressed*; unlike ARX, which leaves suppressed rows out
+of the check, the suppressed rows are counted as the one class they look like (an attacker
+who sees that a target matches no other class knows the target is one of them), so
+suppressing fewer than k rows cannot pass. Then
 
 * ``k`` is the size of the smallest class (k-anonymity holds for any target <= k),
 * ``l`` per sensitive attribute is the smallest number of distinct values inside a class,
@@ -68,12 +70,10 @@ def assess(
     suppressed = 0
     for i, row in enumerate(qi_rows):
         key = _key(row)
-        if is_suppressed(key):
-            suppressed += 1
-            continue
+        suppressed += is_suppressed(key)
         members[key].append(i)
     sizes = Counter(len(m) for m in members.values())
-    kept = len(qi_rows) - suppressed
+    kept = len(qi_rows)
     k = min(sizes) if sizes else 0
     l_by: dict[str, int] = {}
     for name, values in sensitive.items():

@@ -4,7 +4,9 @@ ARX-style full-domain generalisation: every quasi-identifier has a hierarchy (le
 :mod:`~privtune.anonymity.hierarchy`); a *node* of the lattice picks one level per QI. At a
 node, rows in equivalence classes smaller than ``k`` (or with fewer than ``l`` distinct values
 of a sensitive attribute) are suppressed (all their QIs become ``*``). A node is *feasible*
-when at most ``max_suppression`` of the rows are suppressed. Among feasible nodes we return
+when at most ``max_suppression`` of the rows are suppressed and the suppressed rows, which
+form one class of their own (see :mod:`~privtune.anonymity.model`), are none or at least k
+(and l-diverse). Among feasible nodes we return
 the one with the least information loss:
 
     loss = (1 - s) * mean_q(level_q / height_q) + s
@@ -75,6 +77,13 @@ def _failing_rows(classes: np.ndarray, sens: Sequence[np.ndarray], k: int, l: in
     return bad_class[classes]
 
 
+def _suppressed_class_ok(failing: np.ndarray, sens: Sequence[np.ndarray], k: int, l: int) -> bool:  # noqa: E741
+    s = int(failing.sum())
+    if s == 0:
+        return True
+    return s >= k and all(np.unique(col[failing]).size >= l for col in sens)
+
+
 def anonymize(
     rows: Sequence[Mapping[str, Any]],
     quasi_identifiers: Sequence[str],
@@ -113,7 +122,7 @@ def anonymize(
         classes = _combine([codes[q][lv] for q, lv in zip(qis, node)], n)
         failing = _failing_rows(classes, sens, k, l)
         s = int(failing.sum())
-        if s > budget:
+        if s > budget or not _suppressed_class_ok(failing, sens, k, l):
             continue
         frac = s / n
         gen_loss = sum(lv / heights[q] for q, lv in zip(qis, node) if heights[q]) / max(1, len(qis))
