@@ -1,7 +1,8 @@
 """Who is who: person keys for keyed operators, from the HRIS employees table.
 
 A :class:`PersonIndex` maps every way a known employee is written (full name in any case,
-``LAST, FIRST``, e-mail, phone digits, employee id) to their employee id, so a mention in a
+``LAST, FIRST``, e-mail, phone digits, employee id, and a first or last name alone when no
+other employee shares it) to their employee id, so a mention in a
 text gets the same person key (and so the same token, surrogate and date offset) as their
 table row. Spans that carry a ``subject`` (the detector's roster match) use it directly;
 anyone else is keyed by the normalised surface form.
@@ -39,6 +40,7 @@ class PersonIndex:
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]], id_column: str = "employee_id") -> PersonIndex:
         idx = cls()
+        singles: dict[str, set[str]] = {}
         for r in rows:
             pid = r.get(id_column)
             if pid in (None, ""):
@@ -54,8 +56,15 @@ class PersonIndex:
                     forms.append(str(r[col]))
             for f in forms:
                 idx._by_form.setdefault(person_key(f), pid)
+            for part in (first, last):
+                if part:
+                    singles.setdefault(person_key(part), set()).add(pid)
             if r.get("phone"):
                 idx._by_form.setdefault("tel:" + _digits(str(r["phone"])), pid)
+        # A first or last name alone identifies an employee only when no one else has it.
+        for form, pids in singles.items():
+            if len(pids) == 1:
+                idx._by_form.setdefault(form, next(iter(pids)))
         return idx
 
     def __len__(self) -> int:
