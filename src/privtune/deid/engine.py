@@ -108,8 +108,11 @@ class Deidentifier:
     def text(self, text: str, record_person: Any = None, stats: Counter[str] | None = None) -> str:
         """``text`` with every detected span replaced by its entity rule's output."""
         spans = detect(text, self.roster)
-        if not spans:
-            return text
+        return self.replace(text, spans, record_person, stats) if spans else text
+
+    def replace(self, text: str, spans: Sequence[Any], record_person: Any = None,
+                stats: Counter[str] | None = None) -> str:
+        """``text`` with the given sorted, non-overlapping spans replaced by their rules' output."""
         pieces: list[str] = []
         pos = 0
         rec = person_key(record_person) if record_person not in (None, "") else None
