@@ -50,13 +50,16 @@ class Deidentifier:
         self.policy = policy
         self.roster = roster
         self.env = Env(keyed, Surrogates(keyed, forbidden_names=people.full_names()), people)
-        self._ops: dict[int, Any] = {}
+        self._ops: dict[int, tuple[Any, Any]] = {}
 
     def _op(self, spec: Any) -> Any:
-        op = self._ops.get(id(spec))
-        if op is None:
-            op = self._ops[id(spec)] = build_operator(spec, self.env)
-        return op
+        hit = self._ops.get(id(spec))
+        if hit is None or hit[0] is not spec:  # ids are only unique among live objects
+            hit = self._ops[id(spec)] = (spec, build_operator(spec, self.env))
+        return hit[1]
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: no operator cache
+        return {**self.__dict__, "_ops": {}}
 
     # ------------------------------------------------------------------ tables
 
