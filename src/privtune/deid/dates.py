@@ -15,6 +15,7 @@ from typing import Any
 FORMATS: tuple[str, ...] = (
     "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%m/%d/%y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y",
     "%b %d %Y", "%d %B %Y", "%d %b %Y", "%b. %d, %Y", "%Y/%m/%d", "%d.%m.%y",
+    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
 )  # fmt: skip
 _ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)(?:\s+of)?\b", re.IGNORECASE)
 
