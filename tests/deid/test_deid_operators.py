@@ -194,3 +194,14 @@ def test_date_shift_formats_and_unparseable_text(env) -> None:
     assert s.apply("13 Feb 2024", t) == (dt.date(2024, 2, 13) + dt.timedelta(days=off)).strftime("%d %b %Y")
     assert s.apply("sometime in spring", t) == "[DATE]"
     assert s.apply(dt.date(2020, 1, 1), Target(column="c", person="e00001")) == dt.date(2020, 1, 1) + dt.timedelta(days=off)
+
+
+def test_surrogate_locale_is_used() -> None:
+    env = make_env()
+    us = op({"operator": "surrogate"}, env).apply("Maria Garcia", Target(entity="PERSON", person="zz"))
+    de = op({"operator": "surrogate", "locale": "de_DE"}, env).apply("Maria Garcia", Target(entity="PERSON", person="zz"))
+    from privtune.deid.fakes import _name_pool
+
+    firsts, _, lasts, _ = _name_pool("de_DE")
+    assert de.split()[0] in firsts and de.split()[-1] in lasts
+    assert us == env.surrogates.full_name("zz") and de == env.surrogates.full_name("zz", "de_DE")

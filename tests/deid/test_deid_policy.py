@@ -72,3 +72,8 @@ def test_class_override_without_operator_uses_the_class_default() -> None:
                         "defaults": {"direct_identifier": {"operator": "redact"}}})
     assert pol.column_class("badge") == "direct_identifier"
     assert pol.column_op("badge", "direct_identifier").operator == "redact"
+
+
+def test_unknown_surrogate_locale() -> None:
+    e = _err({"entities": {"PERSON": {"operator": "surrogate", "locale": "xx_YY"}}})
+    assert e.key == "entities.PERSON.locale" and "de_DE" in str(e)

@@ -17,6 +17,14 @@ FORMATS: tuple[str, ...] = (
     "%b %d %Y", "%d %B %Y", "%d %b %Y", "%b. %d, %Y", "%Y/%m/%d", "%d.%m.%y",
     "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
 )  # fmt: skip
+
+
+def _literals(fmt: str) -> frozenset[str]:
+    return frozenset(re.sub(r"%.", "", fmt).replace(" ", ""))
+
+
+#: Per format: the literal characters a text must contain, and whether it names a month.
+_PLAN = tuple((fmt, _literals(fmt), "%b" in fmt or "%B" in fmt) for fmt in FORMATS)
 _ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)(?:\s+of)?\b", re.IGNORECASE)
 
 
@@ -29,7 +37,11 @@ def parse_date(value: Any) -> tuple[dt.date, str] | None:
     if value is None:
         return None
     text = " ".join(_ORDINAL.sub(r"\1", str(value)).split())
-    for fmt in FORMATS:
+    chars = set(text)
+    has_letters = any(c.isalpha() for c in text)
+    for fmt, needs, named_month in _PLAN:
+        if named_month != has_letters and "T" not in needs or not needs <= chars:
+            continue  # cheap pre-filter: strptime would fail anyway
         try:
             return dt.datetime.strptime(text, fmt).date(), fmt
         except ValueError:

@@ -84,12 +84,22 @@ class SurrogateOp(_Op):
     same fake name (and a matching e-mail) wherever and however their name is written.
 
     ``person``: whose surrogate a column holds: ``row`` (the row's ``person_column``) or ``value``
-    (the cell itself names the person, e.g. an emergency contact)."""
+    (the cell itself names the person, e.g. an emergency contact). ``locale``: the Faker locale
+    of fake names, e-mails, addresses and IBANs (phones and SSNs are US forms)."""
 
     operator: Literal["surrogate"]
     entity: Literal["auto", "name", "first_name", "last_name", "email", "phone", "ssn", "address", "iban"] = "auto"
     person: Literal["row", "value"] = "row"
     locale: str = "en_US"
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, v: str) -> str:
+        from faker.config import AVAILABLE_LOCALES
+
+        if v not in AVAILABLE_LOCALES:
+            raise ValueError("unknown Faker locale; e.g. en_US, en_GB, de_DE, fr_FR, es_ES")
+        return v
 
 
 class GeneralizeOp(_Op):

@@ -52,14 +52,16 @@ class Surrogate:
         s = self.env.surrogates
         if kind == "name" and target.entity is not None:
             return self._name_mention(str(value), person)
+        loc = self.spec.locale
         if kind in ("name", "first_name", "last_name"):
-            first, last = s.name(person)
+            first, last = s.name(person, loc)
             return {"name": f"{first} {last}", "first_name": first, "last_name": last}[kind]
-        return {"email": s.email, "phone": s.phone, "ssn": s.ssn, "address": s.address,
-                "iban": s.iban}[kind](person)
+        if kind in ("email", "address", "iban"):
+            return {"email": s.email, "address": s.address, "iban": s.iban}[kind](person, loc)
+        return {"phone": s.phone, "ssn": s.ssn}[kind](person)
 
     def _name_mention(self, surface: str, person: str) -> str:
-        first, last = self.env.surrogates.name(person)
+        first, last = self.env.surrogates.name(person, self.spec.locale)
         real = self.env.people.person(person)
         said = person_key(surface)
         possessive = ""
