@@ -139,3 +139,10 @@ def test_classify_evidence_and_override() -> None:
     assert c["remarks"].kind == "free_text" and c["remarks"].evidence.startswith("policy override")
     for col in c.values():  # evidence never quotes values
         assert "a.b@x" not in col.evidence and "02139" not in col.evidence
+
+
+def test_free_text_column_is_scrubbed_with_the_entity_rules() -> None:
+    t = pa.table({"employee_id": ["E00001"], "notes": ["Spoke with Maria Garcia, SSN 123-45-6789."]})
+    out = _deid().table(t).table.to_pylist()[0]
+    first, last = _deid().env.surrogates.name("e00001")
+    assert out["notes"] == f"Spoke with {first} {last}, SSN [SSN]."
