@@ -29,8 +29,8 @@ def _run(*args: str) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
-def _tempdirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("privtune-*")}
+def _tempdirs(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir()}  # anything left behind, privtune's or not
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +47,22 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "address": {r["home_address"].split(",")[0].lower() for r in rows if r.get("home_address")},
         "dob": {r["date_of_birth"] for r in rows},
     }
-    before = _tempdirs()
+    # A private temp root, so temp dirs of other processes on the machine do not count.
+    tmp_root = base / "tmp"
+    tmp_root.mkdir()
+    saved, tempfile.tempdir = tempfile.tempdir, str(tmp_root)
     w = base / "ws"
     log = []
-    for args in (("init", str(w)), ("ingest", str(base / "export"), "-w", str(w)),
-                 ("scan", "-w", str(w)),
-                 ("deidentify", "--policy", str(ROOT / "configs" / "deid-policy.yaml"), "-w", str(w))):
-        code, text = _run(*args)
-        assert code == 0, text[-2000:]
-        log.append(text)
-    return {"dir": w, "planted": planted, "log": "\n".join(log), "tempdirs_left": _tempdirs() - before,
+    try:
+        for args in (("init", str(w)), ("ingest", str(base / "export"), "-w", str(w)),
+                     ("scan", "-w", str(w)),
+                     ("deidentify", "--policy", str(ROOT / "configs" / "deid-policy.yaml"), "-w", str(w))):
+            code, text = _run(*args)
+            assert code == 0, text[-2000:]
+            log.append(text)
+    finally:
+        tempfile.tempdir = saved
+    return {"dir": w, "planted": planted, "log": "\n".join(log), "tempdirs_left": _tempdirs(tmp_root),
             "base": base}
 
 
