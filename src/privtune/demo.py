@@ -154,12 +154,16 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: floa
 
 def _checks(results: dict[str, StageResult]) -> list[dict[str, Any]]:
     ds, ev = results["dataset"].figures, results["evaluate"].figures
+    de = results["deidentify"].figures
     return [
         {"name": "split by employee", "ok": ds["employees_in_both"] == 0,
          "detail": f"{ds['train_employees']} train / {ds['val_employees']} held-out employees, "
                    f"{ds['employees_in_both']} in both"},
         {"name": "validation loss falls", "ok": ev["val_loss_tuned"] < ev["val_loss_base"],
          "detail": f"{ev['val_loss_base']} -> {ev['val_loss_tuned']} on held-out employees"},
+        {"name": "k-anonymity", "ok": de["k"] >= de["k_target"],
+         "detail": f"k={de['k']} (target {de['k_target']}), {de['suppressed_rows']} rows suppressed, "
+                   f"max re-identification risk {de['max_risk']}"},
     ]
 
 

@@ -35,8 +35,13 @@ def register(app: typer.Typer) -> None:
         print_figures("ingested", {**res.outputs, "seconds": round(res.seconds, 2)})
 
     @app.command("scan")
-    def scan_cmd(workspace: Path = WorkspaceOpt) -> None:
-        """Find personal data in the latest ingested tables and texts (counts only)."""
+    def scan_cmd(
+        policy: Path = typer.Option(None, "--policy", help="De-identification policy YAML (default: the shipped policy)"),
+        workers: int = typer.Option(None, "--workers", help="Worker processes for texts (default: all cores)"),
+        workspace: Path = WorkspaceOpt,
+    ) -> None:
+        """Find personal data in the latest ingested tables and texts; write an HTML report."""
+        from privtune.cli.common import progress_bar
         from privtune.pipeline.deid import scan
 
         with open_workspace(workspace) as ws:
@@ -44,12 +49,20 @@ def register(app: typer.Typer) -> None:
             if "employees" not in refs:
                 from privtune.errors import NotFoundError
                 raise NotFoundError("nothing ingested yet: run `privtune ingest EXPORT_DIR` first")
-            res = scan(ws, refs)
+            with progress_bar("scanning texts") as p:
+                res = scan(ws, refs, policy, workers=workers, progress=p)
         print_figures("PII scan", res.figures)
 
     @app.command("deidentify")
-    def deidentify_cmd(workspace: Path = WorkspaceOpt) -> None:
-        """Write de-identified versions of the latest tables and texts to the vault."""
+    def deidentify_cmd(
+        policy: Path = typer.Option(None, "--policy", help="De-identification policy YAML (default: the shipped policy, configs/deid-policy.yaml)"),
+        workers: int = typer.Option(None, "--workers", help="Worker processes for texts (default: all cores)"),
+        workspace: Path = WorkspaceOpt,
+    ) -> None:
+        """Apply the policy to the latest tables and texts: new vault versions plus a report.
+
+        Exit code 8 when the person table misses the policy's k (or l) even after the search."""
+        from privtune.cli.common import progress_bar
         from privtune.pipeline.deid import deidentify
 
         with open_workspace(workspace) as ws:
@@ -57,7 +70,8 @@ def register(app: typer.Typer) -> None:
             if "employees" not in refs:
                 from privtune.errors import NotFoundError
                 raise NotFoundError("nothing ingested yet: run `privtune ingest EXPORT_DIR` first")
-            res = deidentify(ws, refs)
+            with progress_bar("de-identifying") as p:
+                res = deidentify(ws, refs, policy, workers=workers, progress=p)
         print_figures("de-identified", {**res.outputs, **res.figures})
 
     @dataset_app.command("build")

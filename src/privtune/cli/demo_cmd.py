@@ -27,7 +27,7 @@ def headline(stage: str, f: dict[str, Any]) -> str:
                 f"in {f['texts_scanned']:,} texts")
     if stage == "deidentify":
         return (f"{f['columns_dropped']} columns dropped, {f['columns_kept']} kept; "
-                f"{f['spans_masked']:,} spans masked; ids pseudonymised")
+                f"{f['spans_masked']:,} spans replaced; k={f['k']} (target {f['k_target']})")
     if stage == "dataset":
         return (f"{f['train_examples']:,} train / {f['val_examples']:,} val examples; "
                 f"{f['train_employees']} / {f['val_employees']} employees, "

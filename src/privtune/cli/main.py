@@ -12,6 +12,7 @@ import sys
 import warnings
 
 import typer
+from rich.markup import escape
 
 from privtune import __version__
 from privtune.cli import data_cmd, demo_cmd, keys_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
@@ -78,7 +79,7 @@ def run(argv: list[str] | None = None) -> int:
     except PrivtuneError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         code = exc.exit_code
     except typer.Abort:
         err_console.print("aborted", highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from privtune.anonymity.gate import require_anonymous
 from privtune.datasets import build_examples, split_by_employee
 from privtune.pipeline.config import DatasetSpec
 from privtune.pipeline.io import jsonl_bytes, read_json, read_jsonl, read_table
@@ -15,6 +16,8 @@ from privtune.workspace import Workspace
 def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
                   spec: DatasetSpec) -> StageResult:
     t0 = time.perf_counter()
+    # Data missing the de-identification policy's k (or l) is refused for training (exit 8).
+    require_anonymous(ws.vault.manifest(deid["employees"]).meta, f"'{deid['employees']}'")
     employees = read_table(ws.vault, deid["employees"]).to_pylist()
     tickets = read_jsonl(ws.vault, deid["tickets"]) if "tickets" in deid else []
     policies = read_json(ws.vault, policies_ref) if policies_ref else {}

@@ -1,102 +1,188 @@
-"""Stages ``scan`` and ``deidentify``: find personal data, then remove or pseudonymise it.
+"""Stages ``scan`` and ``deidentify``: find personal data, then apply the de-identification
+policy (:mod:`privtune.deid`) and the privacy model (:mod:`privtune.anonymity`).
 
-``scan`` writes counts only (per column class, per entity type) to ``reports/pii-scan.json``.
-``deidentify`` writes de-identified versions of the tables and texts to the vault, with the
-raw versions as lineage parents. The pseudonym key lives in the vault.
+``scan`` writes ``reports/pii-scan.json`` and ``reports/pii-scan.html``: per column class,
+evidence and planned operator, entity counts, shape-masked examples, and re-identification
+risk of the raw table and of the table after the policy's declared transforms.
+
+``deidentify`` writes de-identified versions of the tables (``employees-deid``,
+``leave-deid``) and texts (``reviews-deid``, ``tickets-deid``) to the vault, with the raw
+versions, the pseudonym key and the policy as lineage parents, plus
+``reports/deidentify.{json,html}``. When the person table misses the policy's k (or l) even
+after the generalisation search, nothing is written to the vault and the stage raises
+:class:`~privtune.errors.PrivacyPolicyError` (exit 8) naming columns and class counts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
+from privtune.anonymity.apply import protect
+from privtune.anonymity.gate import META_KEY, enforce
+from privtune.anonymity.model import assess_table
+from privtune.deid import Deidentifier, DeidPolicy, PersonIndex, classify_table, load_policy
+from privtune.deid.scan import table_report, texts_report
 from privtune.fsutil import atomic_write_text
-from privtune.pii import (
-    ENTITY_TYPES,
-    Pseudonymizer,
-    Roster,
-    classify_columns,
-    deidentify_employees,
-    deidentify_texts,
-    scan_table,
-    scan_texts,
-)
+from privtune.pii import ENTITY_TYPES, Roster
 from privtune.pipeline.io import jsonl_bytes, read_jsonl, read_table, table_bytes
 from privtune.pipeline.result import StageResult
+from privtune.reports.deid import render_deid_report
 from privtune.workspace import PSEUDONYM_KEY, Workspace
 
+TABLES = ("employees", "leave")
 TEXT_SETS = ("reviews", "tickets")
 MASK_RE = re.compile(r"\[(?:%s)\]" % "|".join(ENTITY_TYPES))
+SCAN_REPORT = "pii-scan"
+DEID_REPORT = "deidentify"
 
 
-def scan(ws: Workspace, refs: dict[str, str]) -> StageResult:
+def _policy(policy: DeidPolicy | str | Path | None) -> tuple[DeidPolicy, str]:
+    if isinstance(policy, DeidPolicy):
+        return policy, "(given)"
+    p = load_policy(policy)
+    return p, str(policy) if policy is not None else "default"
+
+
+def _write_reports(ws: Workspace, stem: str, data: dict[str, Any], **html: Any) -> str:
+    ws.reports_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(ws.reports_dir / f"{stem}.json", json.dumps(data, indent=2, sort_keys=True, default=str))
+    render_deid_report(ws.reports_dir / f"{stem}.html", **html)
+    return f"reports/{stem}.html"
+
+
+def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,
+         workers: int | None = None, progress: Any = None) -> StageResult:
     t0 = time.perf_counter()
+    pol, pol_name = _policy(policy)
     employees = read_table(ws.vault, refs["employees"])
     roster = Roster.from_employees(employees)
-    classes = classify_columns(employees)
-    by_class: dict[str, list[str]] = {}
-    for col, cls in classes.items():
-        by_class.setdefault(str(getattr(cls, "kind", cls)), []).append(col)
-    table_report = scan_table(employees, roster)
+    tables: dict[str, Any] = {}
+    risk: dict[str, Any] = {}
+    for name in TABLES:
+        if name in refs:
+            t = employees if name == "employees" else read_table(ws.vault, refs[name])
+            tables[name] = table_report(t, pol, roster)
+    # Risk of the raw person table on its detected quasi-identifiers, and after the policy's
+    # declared transforms on the policy's quasi-identifiers (before any search).
+    classes = classify_table(employees, pol)
+    raw_qis = [c for c, k in classes.items() if k.kind == "quasi_identifier"]
+    risk["raw table"] = assess_table(employees.to_pylist(), raw_qis).as_dict()
+    deid = Deidentifier(pol, ws.pseudonym_key(), people=PersonIndex.from_rows(employees.to_pylist(),
+                                                                             pol.person_column))
+    planned = deid.table(employees).table
+    qis = [q for q in (pol.privacy.quasi_identifiers or []) if q in planned.column_names]
+    if qis:
+        risk["after policy transforms"] = assess_table(planned.to_pylist(), qis).as_dict()
+    texts: dict[str, Any] = {}
     entities: Counter[str] = Counter()
-    texts_scanned = 0
-    text_reports = {}
     for name in TEXT_SETS:
         if name in refs:
             records = read_jsonl(ws.vault, refs[name])
-            rep = scan_texts(records, roster)
-            text_reports[name] = rep
-            texts_scanned += len(records)
-            entities.update(rep.get("types", {}))
-    report = {
-        "objects": {k: v for k, v in refs.items() if k in ("employees", *TEXT_SETS)},
-        "column_classes": by_class,
-        "columns": table_report,
-        "texts": text_reports,
-    }
-    atomic_write_text(ws.reports_dir / "pii-scan.json", json.dumps(report, indent=2, sort_keys=True))
+            texts[name] = texts_report(records, roster, workers=workers, progress=progress)
+            entities.update(texts[name]["types"])
+    by_class: dict[str, list[str]] = {}
+    for col, info in tables["employees"]["columns"].items():
+        by_class.setdefault(info["class"], []).append(col)
+    report = {"policy": pol_name, "objects": {k: v for k, v in refs.items() if k in (*TABLES, *TEXT_SETS)},
+              "tables": tables, "texts": texts, "risk": risk, "column_classes": by_class}
+    page = _write_reports(ws, SCAN_REPORT, report, title="PII scan", tables=tables, texts=texts,
+                          risk=risk, policy=pol_name)
     res = StageResult("scan")
     res.figures = {
         "columns_by_class": {k: len(v) for k, v in sorted(by_class.items())},
         "direct_identifier_columns": sorted(by_class.get("direct_identifier", [])),
-        "texts_scanned": texts_scanned,
+        "texts_scanned": sum(t["records"] for t in texts.values()),
         "entities_in_texts": dict(sorted(entities.items())),
-        "report": "reports/pii-scan.json",
+        "raw_max_risk": risk["raw table"]["max_risk"],
+        "report": page,
     }
     res.seconds = time.perf_counter() - t0
     return res
 
 
-def deidentify(ws: Workspace, refs: dict[str, str]) -> StageResult:
+def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,
+               workers: int | None = None, progress: Any = None) -> StageResult:
     t0 = time.perf_counter()
+    pol, pol_name = _policy(policy)
     key_ref = ws.vault.resolve(PSEUDONYM_KEY)
-    pseudo = Pseudonymizer(ws.vault.get(key_ref))
     employees = read_table(ws.vault, refs["employees"])
-    roster = Roster.from_employees(employees)
+    rows = employees.to_pylist()
+    deid = Deidentifier(pol, ws.vault.get(key_ref), people=PersonIndex.from_rows(rows, pol.person_column),
+                        roster=Roster.from_employees(employees))
+    outcomes = {}
+    for name in TABLES:
+        if name in refs:
+            t = employees if name == "employees" else read_table(ws.vault, refs[name])
+            outcomes[name] = deid.table(t)
+    person = pol.privacy.table
+    if person not in outcomes:
+        from privtune.errors import ConfigError
+        raise ConfigError(f"privacy.table must be one of: {', '.join(outcomes)}", key="privacy.table")
+    oc = outcomes[person]
+    renames = {c: a.split(" -> ")[1] for c, a in oc.actions.items() if " -> " in a}
+    prot = protect(oc.table, oc.classes, renames, pol.privacy)
+    oc.table = prot.table
+    tables_html = {n: {"rows": o.table.num_rows, "columns": {
+        c: {"class": o.classes[c].kind, "evidence": o.classes[c].evidence, "operator": o.actions[c]}
+        for c in o.classes}} for n, o in outcomes.items()}
+    report: dict[str, Any] = {"policy": pol_name, "verdict": prot.verdict, "before_search": prot.before,
+                              "search": prot.search, "tables": tables_html}
+    html = dict(title="De-identification", tables=tables_html, verdict=prot.verdict, search=prot.search,
+                policy=pol_name, class_sizes=prot.class_sizes)
+    if not prot.verdict["ok"]:
+        _write_reports(ws, DEID_REPORT, report, **html)
+        enforce(prot.verdict, f"table '{person}'")
     res = StageResult("deidentify")
-    deid = deidentify_employees(employees, pseudo)
-    res.outputs["employees"] = ws.vault.put(
-        "employees-deid", table_bytes(deid), kind="table", schema="parquet",
-        parents=[refs["employees"], key_ref], meta={"rows": deid.num_rows},
-    )
-    dropped = sorted(set(employees.column_names) - set(deid.column_names))
+    policy_bytes = pol.model_dump_json(by_alias=True, exclude_none=True).encode()
+    pol_ref = ws.vault.put("deid-policy", policy_bytes, kind="blob", schema="deid-policy-json",
+                           meta={"sha256": hashlib.sha256(policy_bytes).hexdigest(), "source": pol_name})
+    parents_extra = [key_ref, pol_ref]
+    for name, o in outcomes.items():
+        meta: dict[str, Any] = {"rows": o.table.num_rows}
+        if name == person:
+            meta[META_KEY] = prot.verdict
+        res.outputs[name] = ws.vault.put(f"{name}-deid", table_bytes(o.table), kind="table", schema="parquet",
+                                         parents=[refs[name], *parents_extra], meta=meta)
     masked = 0
+    spans: Counter[str] = Counter()
+    texts_html: dict[str, Any] = {}
     for name in TEXT_SETS:
         if name not in refs:
             continue
         records = read_jsonl(ws.vault, refs[name])
-        out = deidentify_texts(records, roster, pseudo)
-        masked += sum(len(MASK_RE.findall(str(r.get("text", "")))) for r in out)
+        out, stats = deid.records(records, workers=workers, progress=progress)
+        spans.update(stats)
+        masked += sum(stats.values())
+        by_type: Counter[str] = Counter()
+        for k, c in stats.items():
+            by_type[k.split(":")[0]] += c
+        texts_html[name] = {"records": len(out), "spans": sum(stats.values()), "types": dict(by_type),
+                            "operators": dict(sorted(stats.items()))}
         res.outputs[name] = ws.vault.put(
             f"{name}-deid", jsonl_bytes(out), kind="texts", schema="jsonl",
-            parents=[refs[name], refs["employees"], key_ref], meta={"rows": len(out)},
+            parents=[refs[name], refs["employees"], *parents_extra], meta={"rows": len(out)},
         )
+    report["texts"] = texts_html
+    report["outputs"] = dict(res.outputs)
+    page = _write_reports(ws, DEID_REPORT, report, texts=texts_html, outputs=dict(res.outputs), **html)
+    emp_out = outcomes["employees"].table if "employees" in outcomes else None
     res.figures = {
-        "columns_dropped": len(dropped),
-        "columns_kept": deid.num_columns,
+        "columns_dropped": sum(a == "drop" for a in outcomes["employees"].actions.values()) if emp_out else 0,
+        "columns_kept": emp_out.num_columns if emp_out is not None else 0,
         "spans_masked": masked,
+        "k": prot.verdict["k"],
+        "k_target": prot.verdict["k_target"],
+        "suppressed_rows": prot.verdict["suppressed"],
+        "max_risk": prot.verdict["max_risk"],
+        "avg_risk": prot.verdict["avg_risk"],
+        "policy": pol_ref,
+        "report": page,
     }
     res.seconds = time.perf_counter() - t0
     return res

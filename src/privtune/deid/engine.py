@@ -1,0 +1,177 @@
+"""Apply a :class:`~privtune.deid.policy.DeidPolicy` to tables and text records.
+
+:class:`Deidentifier` holds the keyed environment (HMAC key, surrogates, person index) and
+the operators built from the policy. Tables stream in Arrow record batches; text records are
+processed in chunks on all cores (spawned worker processes) when there are many of them.
+Statistics are counts only (per entity type, per operator), never values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from privtune.deid.classify import classify_table
+from privtune.deid.fakes import Surrogates
+from privtune.deid.keys import KeyedHash, person_key
+from privtune.deid.operators import Env, Target, build_operator
+from privtune.deid.parallel import chunked_map
+from privtune.deid.people import PersonIndex
+from privtune.deid.policy import DeidPolicy, DropOp, SurrogateOp, TextOp
+from privtune.pii.columns import ColumnClass
+from privtune.pii.detect import detect
+from privtune.pii.roster import Roster
+
+#: Rows per Arrow batch when streaming a table.
+BATCH_ROWS = 4096
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass
+class TableOutcome:
+    table: pa.Table
+    classes: dict[str, ColumnClass]
+    actions: dict[str, str]  # input column -> "operator" or "operator -> new name"
+    stats: Counter[str] = field(default_factory=Counter)
+
+
+class Deidentifier:
+    """De-identify tables and texts with one policy and one key."""
+
+    def __init__(self, policy: DeidPolicy, key: bytes, *, people: PersonIndex | None = None,
+                 roster: Roster | None = None) -> None:
+        keyed = KeyedHash(key)
+        people = people or PersonIndex()
+        self.policy = policy
+        self.roster = roster
+        self.env = Env(keyed, Surrogates(keyed, forbidden_names=people.full_names()), people)
+        self._ops: dict[int, tuple[Any, Any]] = {}
+
+    def _op(self, spec: Any) -> Any:
+        hit = self._ops.get(id(spec))
+        if hit is None or hit[0] is not spec:  # ids are only unique among live objects
+            hit = self._ops[id(spec)] = (spec, build_operator(spec, self.env))
+        return hit[1]
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: no operator cache
+        return {**self.__dict__, "_ops": {}}
+
+    # ------------------------------------------------------------------ tables
+
+    def table(self, table: pa.Table, progress: Progress | None = None) -> TableOutcome:
+        """The de-identified table (streamed in batches of :data:`BATCH_ROWS`)."""
+        classes = classify_table(table, self.policy)
+        plan = [(c, self.policy.column_op(c, classes[c].kind)) for c in table.column_names]
+        actions = {c: ("drop" if isinstance(s, DropOp) else s.operator + (f" -> {s.rename}" if s.rename else ""))
+                   for c, s in plan}
+        kept = [(c, s) for c, s in plan if not isinstance(s, DropOp)]
+        stats: Counter[str] = Counter()
+        batches: list[pa.RecordBatch] = []
+        done = 0
+        pcol = self.policy.person_column
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            persons = batch.column(pcol).to_pylist() if pcol in batch.schema.names else [None] * batch.num_rows
+            arrays, names = [], []
+            for col, spec in kept:
+                values = batch.column(col)
+                if spec.operator == "keep":
+                    arrays.append(values)
+                else:
+                    arrays.append(pa.array(self._column(col, spec, values.to_pylist(), persons, stats)))
+                names.append(spec.rename or col)
+            batches.append(pa.RecordBatch.from_arrays(arrays, names=names))
+            done += batch.num_rows
+            if progress is not None:
+                progress(done, table.num_rows, {})
+        if batches:
+            out = pa.Table.from_batches(batches)
+        else:
+            out = pa.table({spec.rename or c: pa.array([], pa.string()) for c, spec in kept})
+        return TableOutcome(out, classes, actions, stats)
+
+    def _column(self, col: str, spec: Any, values: list[Any], persons: Sequence[Any],
+                stats: Counter[str]) -> list[Any]:
+        if isinstance(spec, TextOp):
+            return [self.text(v, p, stats) if isinstance(v, str) else v for v, p in zip(values, persons)]
+        op = self._op(spec)
+        by_value = isinstance(spec, SurrogateOp) and spec.person == "value"
+        out = []
+        for v, p in zip(values, persons):
+            who = v if (by_value or p is None or spec.operator == "pseudonymize") else p
+            out.append(op.apply(v, Target(column=col, person=person_key(who) if who is not None else None)))
+        return out
+
+    # ------------------------------------------------------------------ texts
+
+    def text(self, text: str, record_person: Any = None, stats: Counter[str] | None = None) -> str:
+        """``text`` with every detected span replaced by its entity rule's output."""
+        spans = detect(text, self.roster)
+        return self.replace(text, spans, record_person, stats) if spans else text
+
+    def replace(self, text: str, spans: Sequence[Any], record_person: Any = None,
+                stats: Counter[str] | None = None) -> str:
+        """``text`` with the given sorted, non-overlapping spans replaced by their rules' output."""
+        pieces: list[str] = []
+        pos = 0
+        rec = person_key(record_person) if record_person not in (None, "") else None
+        for s in spans:
+            surface = text[s.start : s.end]
+            spec = self.policy.entity_op(s.type)
+            if stats is not None:
+                stats[f"{s.type}:{spec.operator}"] += 1
+            pieces.append(text[pos : s.start])
+            if spec.operator == "keep" or isinstance(spec, TextOp):
+                pieces.append(surface)
+            else:
+                who = rec if s.type == "DATE" and rec else self._identity(s, surface)
+                new = self._op(spec).apply(surface, Target(entity=s.type, person=who, surface=surface))
+                pieces.append(f"[{s.type}]" if new is None else str(new))
+            pos = s.end
+        pieces.append(text[pos:])
+        return "".join(pieces)
+
+    def _identity(self, span: Any, surface: str) -> str:
+        subject = getattr(span, "subject", None)
+        if subject:
+            return person_key(subject)
+        known = self.env.people.lookup(surface)
+        if known is not None:
+            return person_key(known)
+        key = person_key(surface)
+        return key[:-2] if key.endswith(("'s", "’s")) else key
+
+    def record(self, rec: Mapping[str, Any], stats: Counter[str] | None = None) -> dict[str, Any]:
+        """A text record: policy columns by their rule, ``id`` kept, other strings scrubbed."""
+        person = rec.get(self.policy.person_column)
+        out: dict[str, Any] = {}
+        for key, value in rec.items():
+            rule = self.policy.columns.get(key)
+            if rule is not None and rule.op is not None and not isinstance(rule.op, TextOp):
+                if isinstance(rule.op, DropOp):
+                    continue
+                out[rule.op.rename or key] = self._column(key, rule.op, [value], [person], stats or Counter())[0]
+            elif key == "id" or not isinstance(value, str):
+                out[key] = value
+            else:
+                out[key] = self.text(value, person, stats)
+        return out
+
+    def records(self, records: Sequence[Mapping[str, Any]], *, workers: int | None = None,
+                progress: Progress | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
+        """De-identified copies of ``records`` (in order) and span counts per entity:operator."""
+        out: list[dict[str, Any]] = []
+        stats: Counter[str] = Counter()
+        for part, st in chunked_map(_run, self, records, workers=workers, progress=progress):
+            out += part
+            stats.update(st)
+        return out, stats
+
+
+def _run(deid: Deidentifier, chunk: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+    stats: Counter[str] = Counter()
+    return [deid.record(r, stats) for r in chunk], stats
