@@ -14,7 +14,7 @@ import warnings
 import typer
 
 from privtune import __version__
-from privtune.cli import data_cmd, demo_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli import data_cmd, demo_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
 
@@ -51,6 +51,7 @@ model_cmd.register(app)
 train_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
+pii_cmd.register(app)
 
 
 def _debug_requested(argv: list[str]) -> bool:

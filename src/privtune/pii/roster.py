@@ -17,6 +17,18 @@ Forms matched, with word boundaries:
 
 A possessive ``'s`` is left outside the span. The longest match at a position wins; matches
 never overlap.
+
+Every span carries ``subject``: the employee id of the person it names when the roster knows
+exactly one person with that name form (``None`` for an ambiguous first name shared by two
+employees, and for emergency contacts, who are not employees). Known e-mails, employee ids and
+phone numbers carry their employee's id too.
+
+Common-word policy (``May``, ``Long``, ``Grant``, ``Will``): a *full* name is matched in any
+case and is never skipped; a *single* word that is also a common English word must be
+capitalised, must not start a stock phrase (``Will be``, ``Grant access``, ``Best regards``),
+and a month name before a number is a date. So "Grant will review it" names Grant, "grant
+access" and "May 5" do not; at a sentence start a capitalised common-word name is taken (we
+prefer a masked word to a leaked name).
 """
 
 from __future__ import annotations
@@ -101,9 +113,13 @@ class Roster:
         employee_ids: Iterable[str] = (),
         phones: Iterable[str] = (),
     ) -> None:
-        self._full: set[tuple[str, ...]] = set()
+        self._full: dict[tuple[str, ...], str | None] = {}  # name form -> subject (None: ambiguous)
         self._single: dict[str, bool] = {}  # token -> must be capitalised
+        self._single_subject: dict[str, str | None] = {}
         self._max = 1
+        self._email_subject: dict[str, str] = {}
+        self._id_subject: dict[str, str] = {}
+        self._phone_subject: dict[str, str] = {}
         for name in names:
             if isinstance(name, tuple):
                 self.add_name(*name)
@@ -115,8 +131,12 @@ class Roster:
 
     # ------------------------------------------------------------ building
 
-    def add_name(self, first: str, last: str | None = None) -> None:
-        """Add a person: ``add_name("Maria", "Garcia")`` or ``add_name("Maria Garcia")``."""
+    def add_name(self, first: str, last: str | None = None, *, subject: str | None = None) -> None:
+        """Add a person: ``add_name("Maria", "Garcia")`` or ``add_name("Maria Garcia")``.
+
+        ``subject`` is the person's employee id; mentions of a name form that two different
+        people share get ``subject=None``.
+        """
         firsts = _name_parts(first or "")
         lasts = _name_parts(last or "") if last is not None else []
         if last is None and len(firsts) > 1:
@@ -124,16 +144,20 @@ class Roster:
         parts = firsts + lasts
         if not parts:
             return
+        forms: set[tuple[str, ...]] = set()
         if len(parts) > 1:
-            self._full.add(tuple(parts))
+            forms.add(tuple(parts))
         if firsts and lasts:
-            self._full.add((firsts[0], lasts[-1]))
-            self._full.add(tuple(lasts) + (",",) + tuple(firsts))
-            self._full.add((lasts[-1], ",", firsts[0]))
+            forms.add((firsts[0], lasts[-1]))
+            forms.add(tuple(lasts) + (",",) + tuple(firsts))
+            forms.add((lasts[-1], ",", firsts[0]))
             if len(lasts) > 1:
-                self._full.add(tuple(lasts))
+                forms.add(tuple(lasts))
+        for form in forms:
+            _claim(self._full, form, subject)
         for token in {parts[0], parts[-1], *lasts[-1:]}:
             self._single[token] = token in COMMON_WORDS or len(token) <= 2
+            _claim(self._single_subject, token, subject)
         self._max = max(self._max, *(len(k) for k in self._full)) if self._full else self._max
 
     @classmethod
@@ -149,16 +173,32 @@ class Roster:
         ids: list[str] = []
         phones: list[str] = []
         for r in rows:
-            roster.add_name(r.get("first_name") or "", r.get("last_name") or "")
+            eid = str(r["employee_id"]).strip() if r.get("employee_id") else None
+            roster.add_name(r.get("first_name") or "", r.get("last_name") or "", subject=eid)
             if r.get("emergency_contact_name"):
-                roster.add_name(str(r["emergency_contact_name"]))
-            emails += [str(r["email"])] if r.get("email") else []
-            ids += [str(r["employee_id"])] if r.get("employee_id") else []
+                roster.add_name(str(r["emergency_contact_name"]), subject=None)
+            if r.get("email"):
+                emails.append(str(r["email"]))
+                if eid:
+                    _claim(roster._email_subject, str(r["email"]).strip().casefold(), eid)
+            if eid:
+                ids.append(eid)
+                roster._id_subject[eid] = eid
             phones += [str(r[c]) for c in ("phone", "emergency_contact_phone") if r.get(c)]
+            digits = _digits10(str(r["phone"])) if r.get("phone") else None
+            if digits and eid:
+                _claim(roster._phone_subject, digits, eid)
         roster.emails = frozenset(e.strip().casefold() for e in emails)
         roster.employee_ids = frozenset(i.strip() for i in ids)
         roster.phones = frozenset(d for d in (_digits10(p) for p in phones) if d)
         return roster
+
+    def subject_of_name(self, name: str) -> str | None:
+        """The employee id that a mention ``name`` refers to, if exactly one person fits."""
+        parts = tuple(t.casefold() for t in _TOKEN.findall(name))
+        if len(parts) == 1:
+            return self._single_subject.get(parts[0])
+        return self._full.get(parts)
 
     def __len__(self) -> int:
         return len(self._single)
@@ -190,7 +230,11 @@ class Roster:
         while i < n:
             length = self._match_at(text, toks, i)
             if length:
-                out.append(Span(toks[i].start, toks[i + length - 1].end, PERSON))
+                if length == 1:
+                    subject = self._single_subject.get(toks[i].key)
+                else:
+                    subject = self._full.get(tuple(t.key for t in toks[i : i + length]))
+                out.append(Span(toks[i].start, toks[i + length - 1].end, PERSON, subject=subject, source="roster"))
                 i += length
             else:
                 i += 1
@@ -221,16 +265,30 @@ class Roster:
         """Spans of known e-mails, employee ids and phone numbers written in any format."""
         out: list[Span] = []
         if self.employee_ids:
-            out += [Span(*m.span(), EMPLOYEE_ID) for m in _ID_TOKEN.finditer(text) if m.group() in self.employee_ids]
-        if self.phones:
-            out += [Span(*m.span(), PHONE) for m in _PHONE_LIKE.finditer(text) if _digits10(m.group()) in self.phones]
-        if self.emails:
             out += [
-                Span(*m.span(), EMAIL)
-                for m in _EMAIL_LIKE.finditer(text)
-                if m.group().casefold() in self.emails
+                Span(*m.span(), EMPLOYEE_ID, subject=self._id_subject.get(m.group()), source="roster")
+                for m in _ID_TOKEN.finditer(text)
+                if m.group() in self.employee_ids
             ]
+        if self.phones:
+            for m in _PHONE_LIKE.finditer(text):
+                digits = _digits10(m.group())
+                if digits in self.phones:
+                    out.append(Span(*m.span(), PHONE, subject=self._phone_subject.get(digits), source="roster"))
+        if self.emails and "@" in text:
+            for m in _EMAIL_LIKE.finditer(text):
+                key = m.group().casefold()
+                if key in self.emails:
+                    out.append(Span(*m.span(), EMAIL, subject=self._email_subject.get(key), source="roster"))
         return out
+
+
+def _claim(table: dict, key, subject: str | None) -> None:  # type: ignore[type-arg]
+    """Record ``subject`` for ``key``; two different subjects make it ambiguous (``None``)."""
+    if key in table and table[key] != subject:
+        table[key] = None
+    else:
+        table[key] = subject
 
 
 def _joined(text: str, seq: list[_Tok]) -> bool:
