@@ -7,10 +7,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pii  # noqa: E402
 import pii_basic  # noqa: E402
 import pipeline  # noqa: E402
 
-BENCHES = {"pii_basic": pii_basic.main, "pipeline": pipeline.main}
+BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -29,13 +29,14 @@ _STREET_SUFFIXES = (
     "Trafficway Tunnel Turnpike Underpass Union Unions Valley Valleys Via Viaduct View Views "
     "Village Villages Ville Vista Walk Walks Wall Ways Well Wells"
 ).split()
+_ABBREVIATIONS = frozenset("St Ave Rd Blvd Dr Ln Ct Pl Ter Cir Hwy Pkwy Sq Trl".split())
 _NAME_WORD = r"[A-Z][A-Za-z'’-]*\.?"
 ADDRESS_RE = re.compile(
     rf"""
     (?<![\w#$.,-])\d{{1,5}}[ ]
     (?:(?:N|S|E|W|North|South|East|West)\.?[ ])?
     (?:{_NAME_WORD}[ ]){{1,3}}
-    (?:{'|'.join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))})\b\.?
+    (?:(?:{'|'.join(sorted(_ABBREVIATIONS, key=len, reverse=True))})\b\.?|(?:{'|'.join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))})\b)
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?|\#)[ ]?\d{{1,5}}[A-Za-z]?\b)?
     (?:,[ ][A-Z][A-Za-z]+(?:[ ][A-Z][A-Za-z]+)*,[ ][A-Z]{{2}}[ ]\d{{5}}(?:-\d{{4}})?\b)?
     """,

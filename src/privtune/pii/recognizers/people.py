@@ -46,8 +46,21 @@ CUE_WORDS: frozenset[str] = frozenset(
 _NOT_NAMES: frozenset[str] = frozenset(
     "i he she they we it his her their my our your the a an and or but is was who which that this".split()
 )
+#: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
+PARTICLES: frozenset[str] = frozenset("van von der den de del della di da dos das du la le ten ter bin al".split())
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
-_MAX_NAME_TOKENS = 3
+_MAX_NAME_TOKENS = 4
+#: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
+#: that never start or continue a name in HR prose.
+TITLE_WORDS: frozenset[str] = frozenset(
+    """
+    junior senior lead chief head principal staff associate assistant intern manager director
+    engineer developer analyst accountant specialist consultant software hardware data support
+    customer sales marketing operations finance legal officer executive president vice
+    coordinator administrator representative designer scientist architect technician recruiter
+    team department group office hr it payroll benefits engineering product services service
+    """.split()
+)
 
 
 def _names(attr: str) -> set[str]:
@@ -100,18 +113,11 @@ class PeopleRecognizer:
                 out.append(self._span(text, toks, i + 1, taken, score))
                 i += 1 + taken
                 continue
-            if word[:1].isupper() and key in self.first and i + 1 < n:
-                ns, ne, nxt = toks[i + 1]
-                nkey = nxt.casefold()
-                if (
-                    nxt[:1].isupper()
-                    and nkey in self.last
-                    and _gap(text, e, ns)
-                    and (key not in COMMON_WORDS or nkey not in COMMON_WORDS)
-                    and not (word.isupper() and len(word) > 1 and not nxt.isupper())
-                ):
-                    out.append(self._span(text, toks, i, 2, 0.85))
-                    i += 2
+            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS and i + 1 < n and word[-2:] not in ("'s", "’s"):
+                rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS)
+                if rest:
+                    out.append(self._span(text, toks, i, 1 + rest, 0.85))
+                    i += 1 + rest
                     continue
             i += 1
         return out
@@ -126,6 +132,11 @@ class PeopleRecognizer:
             if count and toks[j + count - 1][2][-2:] in ("'s", "’s"):
                 break
             key = _strip_possessive(word).casefold()
+            if word in PARTICLES and j + count + 1 < len(toks) and _gap(text, e, toks[j + count + 1][0]):
+                nxt = toks[j + count + 1][2]
+                if nxt[:1].isupper() or nxt in PARTICLES:
+                    count += 1
+                    continue
             if key in _NOT_NAMES or key in HONORIFICS:
                 break
             cap = word[:1].isupper()
@@ -137,6 +148,36 @@ class PeopleRecognizer:
             else:
                 break
         return count
+
+    def _surname_run(self, text: str, toks: list[tuple[int, int, str]], j: int, first_is_word: bool) -> int:
+        """Tokens from ``j`` that continue a first name into a full name (0 if none).
+
+        Capitalised tokens (or particles before one), up to two; each must be a gazetteer last
+        name, or an unknown word that is not common English. After a first name that is itself
+        a common word (``Will``, ``Grant``) only gazetteer last names count.
+        """
+        count = good = 0
+        while j + count < len(toks) and count < _MAX_NAME_TOKENS - 1:
+            s, e, word = toks[j + count]
+            if not _gap(text, toks[j + count - 1][1], s) or toks[j + count - 1][2][-2:] in ("'s", "’s"):
+                break
+            if word in PARTICLES:
+                count += 1
+                continue
+            key = _strip_possessive(word).casefold()
+            if not word[:1].isupper() or (word.isupper() and len(word) > 1) or len(key) < 2 or key in TITLE_WORDS:
+                break
+            if key in self.last and not (first_is_word and key in COMMON_WORDS):
+                count += 1
+                good = count
+            elif not first_is_word and key not in COMMON_WORDS and key not in self.first and key not in _NOT_NAMES:
+                count += 1
+                good = count
+            elif key in self.first and key not in COMMON_WORDS:
+                count += 1  # a middle name: kept only if a surname follows
+            else:
+                break
+        return good
 
     def _span(self, text: str, toks: list[tuple[int, int, str]], j: int, count: int, score: float) -> Span:
         start = toks[j][0]
