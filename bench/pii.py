@@ -87,7 +87,7 @@ def roster_deny_list(rows: list[dict[str, Any]]) -> list[str]:
         if r.get("emergency_contact_name"):
             full = str(r["emergency_contact_name"])
             names |= {full, *full.split()}
-    return sorted(n for n in names if n.strip())
+    return sorted((n for n in names if n.strip()), key=lambda n: (-len(n), n))  # longest first: regex alternation
 
 
 def build_presidio(rows: list[dict[str, Any]]):  # type: ignore[no-untyped-def]

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -45,6 +44,8 @@ from privtune.pii.spans import EMAIL, EMPLOYEE_ID, PERSON, PHONE, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*|,")
+# Word tokens not glued to a digit or underscore (atomic group: no shorter match by backtracking).
+_WORD = re.compile(r"(?<![\d_])(?>[^\W\d_]+(?:['’\-][^\W\d_]+)*)(?![\d_])|,")
 _HONORIFICS = frozenset(
     "mr mrs ms miss mx dr prof sir jr sr ii iii iv md phd dds dvm esq".split()
 )
@@ -75,7 +76,7 @@ _COLLOCATIONS: dict[str, frozenset[str]] = {
         "faith": "effort",
     }.items()
 }
-_ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")
+_ID_TOKEN = re.compile(r"(?<![\w-])(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")
 _PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?!\w)")
 _EMAIL_LIKE = re.compile(r"[^\s@<>(),;:\"']+@[^\s@<>(),;:\"']+[A-Za-z]")
 
@@ -93,15 +94,6 @@ def _digits10(value: str) -> str | None:
     return d if len(d) == 10 else None
 
 
-@dataclass(frozen=True)
-class _Tok:
-    start: int
-    end: int  # end of the name part (a possessive 's excluded)
-    key: str  # casefolded text, "," for a comma
-    possessive: bool
-    capitalised: bool
-
-
 class Roster:
     """Known people and identifiers of one company; :meth:`find` locates their names."""
 
@@ -116,7 +108,7 @@ class Roster:
         self._full: dict[tuple[str, ...], str | None] = {}  # name form -> subject (None: ambiguous)
         self._single: dict[str, bool] = {}  # token -> must be capitalised
         self._single_subject: dict[str, str | None] = {}
-        self._max = 1
+        self._lengths: dict[str, list[int]] = {}  # first token of a full form -> its lengths, longest first
         self._email_subject: dict[str, str] = {}
         self._id_subject: dict[str, str] = {}
         self._phone_subject: dict[str, str] = {}
@@ -155,10 +147,13 @@ class Roster:
                 forms.add(tuple(lasts))
         for form in forms:
             _claim(self._full, form, subject)
+            known = self._lengths.setdefault(form[0], [])
+            if len(form) not in known:
+                known.append(len(form))
+                known.sort(reverse=True)
         for token in {parts[0], parts[-1], *lasts[-1:]}:
             self._single[token] = token in COMMON_WORDS or len(token) <= 2
             _claim(self._single_subject, token, subject)
-        self._max = max(self._max, *(len(k) for k in self._full)) if self._full else self._max
 
     @classmethod
     def from_employees(cls, table: pa.Table | Iterable[Mapping[str, Any]]) -> Roster:
@@ -205,59 +200,67 @@ class Roster:
 
     # ------------------------------------------------------------ matching
 
-    def _tokens(self, text: str) -> list[_Tok]:
+    def _tokens(self, text: str) -> list[tuple[int, int, str, bool, bool]]:
+        """``(start, end, key, possessive, capitalised)`` per word token (and per comma)."""
         toks = []
-        for m in _TOKEN.finditer(text):
+        for m in _WORD.finditer(text):
             s, e = m.span()
-            if (s > 0 and (text[s - 1].isdigit() or text[s - 1] == "_")) or (
-                e < len(text) and (text[e].isdigit() or text[e] == "_")
-            ):
-                continue
             word = m.group()
             possessive = len(word) > 2 and word[-2] in "'’" and word[-1] in "sS"
             if possessive:
                 word, e = word[:-2], e - 2
-            toks.append(_Tok(s, e, word.casefold(), possessive, word[:1].isupper()))
+            toks.append((s, e, word.casefold(), possessive, word[:1].isupper()))
         return toks
 
     def find(self, text: str) -> list[Span]:
-        """PERSON spans of roster names in ``text``, sorted, non-overlapping."""
+        """PERSON spans of roster names in ``text``, sorted, non-overlapping.
+
+        One pass over the word tokens; at each token only the name-form lengths that start
+        with that token are tried (longest first), so the cost is O(tokens), independent of
+        the roster size (a token-level Aho-Corasick without failure links: forms are at most
+        a few tokens long).
+        """
         if not self._single:
             return []
         toks = self._tokens(text)
         out: list[Span] = []
         i, n = 0, len(toks)
+        lengths, single = self._lengths, self._single
         while i < n:
+            key = toks[i][2]
+            if key not in single and key not in lengths:
+                i += 1
+                continue
             length = self._match_at(text, toks, i)
             if length:
                 if length == 1:
-                    subject = self._single_subject.get(toks[i].key)
+                    subject = self._single_subject.get(key)
                 else:
-                    subject = self._full.get(tuple(t.key for t in toks[i : i + length]))
-                out.append(Span(toks[i].start, toks[i + length - 1].end, PERSON, subject=subject, source="roster"))
+                    subject = self._full.get(tuple(t[2] for t in toks[i : i + length]))
+                out.append(Span(toks[i][0], toks[i + length - 1][1], PERSON, subject=subject, source="roster"))
                 i += length
             else:
                 i += 1
         return out
 
-    def _match_at(self, text: str, toks: list[_Tok], i: int) -> int:
-        first = toks[i]
-        if first.key == ",":
-            return 0
-        for length in range(min(self._max, len(toks) - i), 1, -1):
-            seq = toks[i : i + length]
-            if seq[-1].key == "," or any(t.possessive for t in seq[:-1]):
+    def _match_at(self, text: str, toks: list[tuple[int, int, str, bool, bool]], i: int) -> int:
+        start, end, key, possessive, capitalised = toks[i]
+        for length in self._lengths.get(key, ()):
+            if i + length > len(toks):
                 continue
-            if tuple(t.key for t in seq) in self._full and _joined(text, seq):
+            seq = toks[i : i + length]
+            if seq[-1][2] == "," or any(t[3] for t in seq[:-1]):
+                continue
+            if tuple(t[2] for t in seq) in self._full and _joined(text, seq):
                 return length
-        must_cap = self._single.get(first.key)
-        if must_cap is None or (must_cap and not first.capitalised):
+        must_cap = self._single.get(key)
+        if must_cap is None or (must_cap and not capitalised):
             return 0
-        if first.key in _MONTHS and _AFTER_MONTH.match(text, first.end):
+        if key in _MONTHS and _AFTER_MONTH.match(text, end):
             return 0
-        if must_cap and first.key in _COLLOCATIONS and not first.possessive:
-            nxt = _NEXT_WORD.match(text, first.end)
-            if nxt and nxt.group(1).casefold() in _COLLOCATIONS[first.key]:
+        if must_cap and key in _COLLOCATIONS and not possessive:
+            nxt = _NEXT_WORD.match(text, end)
+            if nxt and nxt.group(1).casefold() in _COLLOCATIONS[key]:
                 return 0
         return 1
 
@@ -291,10 +294,10 @@ def _claim(table: dict, key, subject: str | None) -> None:  # type: ignore[type-
         table[key] = subject
 
 
-def _joined(text: str, seq: list[_Tok]) -> bool:
+def _joined(text: str, seq: list[tuple[int, int, str, bool, bool]]) -> bool:
     """True when only whitespace (or a comma plus whitespace) separates the tokens."""
     for a, b in zip(seq, seq[1:]):
-        gap = text[a.end : b.start]
+        gap = text[a[1] : b[0]]
         if gap and not gap.isspace():
             return False
         if "\n\n" in gap or len(gap) > 3:

@@ -14,7 +14,16 @@ import re
 
 from privtune.pii.spans import CREDIT_CARD, Span
 
-CARD_RE = re.compile(r"(?<![\w#$€£.,/-])\d(?:[ -]?\d){12,18}(?![\w/])(?![.,-]\d)")
+CARD_RE = re.compile(
+    r"(?<![\w#$€£.,/-])(?:"
+    r"\d{13,19}"
+    r"|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?"
+    r"|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5}"
+    r")(?![\w/])(?![.,-]\d)"
+)
+
+
+_NEXT_GROUP = re.compile(r"[ -]\d")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -61,11 +70,14 @@ class CreditCardRecognizer:
 
     def find(self, text: str) -> list[Span]:
         out = []
-        for m in CARD_RE.finditer(text):
-            value = m.group()
-            seps = set(re.sub(r"\d", "", value))
-            if len(seps) > 1:  # "1234-5678 9012" mixes separators: not a card
-                continue
-            if card_is_valid(value):
+        pos = 0
+        while True:
+            m = CARD_RE.search(text, pos)
+            if m is None:
+                return out
+            if card_is_valid(m.group()):
                 out.append(Span(m.start(), m.end(), CREDIT_CARD, source=self.name))
-        return out
+                pos = m.end()
+            else:  # "123-45-6789 4111 ..." : retry from the next digit group
+                nxt = _NEXT_GROUP.search(text, m.start() + 1)
+                pos = nxt.start() + 1 if nxt else m.end()

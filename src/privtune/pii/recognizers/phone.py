@@ -31,6 +31,7 @@ US_PHONE_RE = re.compile(
     """,
     re.X | re.I,
 )
+_DOUBLE_ZERO = re.compile(r"(?<![\w.,])00[1-9]")
 INTL_RE = re.compile(r"(?<![\w+])(?:\+|00)[1-9](?:[ .-]?(?:\(\d{1,4}\)|\d)){6,16}(?![\w])(?![-.]\d)")
 
 
@@ -49,11 +50,12 @@ class PhoneRecognizer:
     types = (PHONE,)
 
     def find(self, text: str) -> list[Span]:
-        out = [Span(m.start(), m.end(), PHONE, source=self.name) for m in US_PHONE_RE.finditer(text)]
-        if "+" in text or "00" in text:
+        out: list[Span] = []
+        if "+" in text or _DOUBLE_ZERO.search(text):
             for m in INTL_RE.finditer(text):
-                if any(o.start <= m.start() < o.end for o in out):
-                    continue
                 if intl_phone_is_valid(m.group()):
                     out.append(Span(m.start(), m.end(), PHONE, source=self.name))
+        for m in US_PHONE_RE.finditer(text):
+            if not any(o.start < m.end() and m.start() < o.end for o in out):
+                out.append(Span(m.start(), m.end(), PHONE, source=self.name))
         return out
