@@ -66,3 +66,29 @@ def test_detector_and_detect_agree() -> None:
     text = "Maria Garcia (E00001) wrote to may.long@acme.com on March 8, 2023 from 10.0.0.7."
     assert Detector(roster).detect(text) == detect(text, roster)
     assert [s.type for s in detect(text, roster, types=["PERSON", "DATE"])] == ["PERSON", "DATE"]
+
+
+from faker.providers.person.en_US import Provider as _EnUS  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FIRST = sorted(set(_EnUS.first_names))
+_LAST = sorted(set(_EnUS.last_names))
+_FORMS = {
+    "full": lambda f, l: f"{f} {l}",
+    "lower": lambda f, l: f"{f} {l}".lower(),
+    "upper": lambda f, l: f"{f} {l}".upper(),
+    "last_first": lambda f, l: f"{l}, {f}",
+    "LAST_FIRST": lambda f, l: f"{l}, {f}".upper(),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(_FIRST), st.sampled_from(_LAST), st.sampled_from(sorted(_FORMS)), st.booleans())
+def test_any_roster_full_name_in_any_form_is_found_with_its_subject(first: str, last: str, form: str, poss: bool) -> None:
+    roster = Roster.from_employees([{"employee_id": "E00042", "first_name": first, "last_name": last}])
+    value = _FORMS[form](first, last)
+    suffix = "'s file" if poss and "," not in value else " signed"
+    text = f"Note: {value}{suffix}."
+    spans = [s for s in roster.find(text)]
+    assert [(text[s.start : s.end], s.subject) for s in spans] == [(value, "E00042")]
