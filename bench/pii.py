@@ -19,7 +19,8 @@ Metrics per entity type:
   predicted span is right when it overlaps a gold span of its type;
 * covered: the share of gold PII characters inside *any* predicted span (what masking hides);
 * texts/s on one core: each detector runs in a child process pinned to one CPU
-  (``os.sched_setaffinity``, one torch/BLAS thread); building the detector is not timed.
+  (``os.sched_setaffinity``, one torch/BLAS thread); building the detector is not timed; each
+  side is timed twice (alternating) and the faster run is kept, as the machine is shared.
 
 Run: ``python bench/run.py pii`` (writes results/pii.json and results/pii.md).
 """
@@ -156,14 +157,29 @@ def _child(name: str, rows: list[dict[str, Any]], texts: list[str], cpu: int, co
     conn.close()
 
 
-def run_pinned(name: str, rows: list[dict[str, Any]], texts: list[str]) -> dict[str, Any]:
+def _child_timing(name: str, rows: list[dict[str, Any]], texts: list[str], cpu: int, conn: Any) -> None:
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except (AttributeError, OSError):
+        pass
+    run = BUILDERS[name](rows)
+    run(texts[0])
+    t0 = time.perf_counter()
+    for t in texts:
+        run(t)
+    conn.send({"seconds": time.perf_counter() - t0})
+    conn.close()
+
+
+def run_pinned(name: str, rows: list[dict[str, Any]], texts: list[str], target: Any = None) -> dict[str, Any]:
     """Run one detector over ``texts`` in a child process pinned to one CPU."""
+    target = target or _child
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     cpu = sorted(os.sched_getaffinity(0))[-1] if hasattr(os, "sched_getaffinity") else 0
     env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    proc = ctx.Process(target=_child, args=(name, rows, texts, cpu, child))
+    proc = ctx.Process(target=target, args=(name, rows, texts, cpu, child))
     proc.start()
     child.close()
     result = parent.recv()
@@ -226,6 +242,11 @@ def main(employees: int = EMPLOYEES, notes: int = NOTES, seed: int = SEED) -> di
     ids = [d["id"] for d in docs]
     texts = [d["text"] for d in docs]
     results = {name: run_pinned(name, rows, texts) for name in BUILDERS}
+    # The machine is shared: time each detector once more, alternating, and keep the faster run.
+    for name in BUILDERS:
+        again = run_pinned(name, rows, texts, _child_timing)["seconds"]
+        results[name]["seconds_runs"] = [results[name]["seconds"], again]
+        results[name]["seconds"] = min(results[name]["seconds"], again)
     scores = {name: score(ids, texts, gold, r["preds"]) for name, r in results.items()}
     speed = {name: len(texts) / r["seconds"] for name, r in results.items()}
     types = [t for t in _ORDER if t in scores["privtune"] or t in scores["presidio"]]
@@ -251,6 +272,7 @@ def main(employees: int = EMPLOYEES, notes: int = NOTES, seed: int = SEED) -> di
         "texts": len(texts), "employees": employees, "notes": notes, "seed": seed,
         "texts_per_s": speed, "speedup": speed["privtune"] / speed["presidio"],
         "build_s": {n: r["build_s"] for n, r in results.items()},
+        "seconds_runs": {n: r["seconds_runs"] for n, r in results.items()},
         "load_avg_at_end": os.getloadavg(), "scores": scores, "overall": total,
         "matching": "P/R/F1 exact bounds and type; 'F1 overlap' same type, any overlap; covered: gold chars inside any predicted span",
     }  # fmt: skip

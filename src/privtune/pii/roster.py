@@ -202,15 +202,13 @@ class Roster:
 
     def _tokens(self, text: str) -> list[tuple[int, int, str, bool, bool]]:
         """``(start, end, key, possessive, capitalised)`` per word token (and per comma)."""
-        toks = []
-        for m in _WORD.finditer(text):
-            s, e = m.span()
-            word = m.group()
-            possessive = len(word) > 2 and word[-2] in "'’" and word[-1] in "sS"
-            if possessive:
-                word, e = word[:-2], e - 2
-            toks.append((s, e, word.casefold(), possessive, word[:1].isupper()))
-        return toks
+        raw = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        return [
+            (s, e - 2, w[:-2].casefold(), True, w[:1].isupper())
+            if len(w) > 2 and w[-1] in "sS" and w[-2] in "'’"
+            else (s, e, w.casefold(), False, w[:1].isupper())
+            for s, e, w in raw
+        ]
 
     def find(self, text: str) -> list[Span]:
         """PERSON spans of roster names in ``text``, sorted, non-overlapping.

@@ -9,7 +9,7 @@ to the more specific type in :data:`TYPE_PRIORITY`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 PERSON = "PERSON"
 EMAIL = "EMAIL"
@@ -126,4 +126,4 @@ def _merge(cluster: list[Span]) -> Span:
         return cluster[0]
     best = min(cluster, key=_rank)
     subject = best.subject or next((s.subject for s in cluster if s.subject), None)
-    return replace(best, start=min(s.start for s in cluster), end=max(s.end for s in cluster), subject=subject)
+    return Span(min(s.start for s in cluster), max(s.end for s in cluster), best.type, subject, best.score, best.source)
