@@ -94,6 +94,7 @@ class PeopleRecognizer:
             first_names, last_names = gazetteer()
         self.first = first_names
         self.last = last_names
+        self._anchors = HONORIFICS | CUE_WORDS | first_names
 
     def find(self, text: str) -> list[Span]:
         toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
@@ -102,6 +103,9 @@ class PeopleRecognizer:
         while i < n:
             s, e, word = toks[i]
             key = word.casefold()
+            if key not in self._anchors:
+                i += 1
+                continue
             taken = 0
             if key in HONORIFICS and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_dot=True):
                 taken = self._name_run(text, toks, i + 1, need_cap=True, any_word=True)
