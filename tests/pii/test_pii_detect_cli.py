@@ -109,6 +109,14 @@ def test_missing_files_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFix
     assert "none.jsonl" in err and "NOPE" in err and "LABEL=REGEX" in err
 
 
+def test_roster_without_name_columns_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "people.csv"
+    bad.write_text("employee_id,email\nE00001,zelda.q@example.org\n")
+    assert run(["pii", "detect", "--roster", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "people.csv" in err and "first_name" in err and "zelda" not in err
+
+
 def test_invalid_utf8_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
     src.write_bytes(b'{"id": 1, "text": "ok"}\n{"id": 2, "text": "\xff\xfe"}\n')

@@ -50,7 +50,7 @@ def detect_cmd(
 
         if not roster.is_file():
             raise InputError("roster file not found", path=roster)
-        the_roster = Roster.from_employees(read_table(roster))
+        the_roster = Roster.from_employees(read_table(roster, required=("first_name", "last_name")))
     patterns = PatternDetector(employee_id_regex or DEFAULT_EMPLOYEE_ID_REGEX, org)
     detector = Detector(the_roster, patterns=patterns, types=wanted, ner=load_ner_backend(ner) if ner else None)
 
