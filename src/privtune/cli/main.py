@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from privtune import __version__
-from privtune.cli import data_cmd, demo_cmd, keys_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli import data_cmd, demo_cmd, keys_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
 from privtune.cli import access_cmd, audit_cmd, lineage_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
@@ -57,6 +57,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(access_cmd.app, name="access")
 app.add_typer(audit_cmd.app, name="audit-log")
 lineage_cmd.register(app)
+pii_cmd.register(app)
 
 
 def _debug_requested(argv: list[str]) -> bool:

@@ -1,12 +1,14 @@
 """privtune.pii: find, mask and pseudonymise personal data in HR tables and texts.
 
-Basic detector: validated regexes (:mod:`patterns`) plus the company roster (:mod:`roster`),
-combined by :func:`detect`. :mod:`deidentify` applies them to an export.
+Detection: validated pattern recognizers (:mod:`recognizers`, one per file), the company roster
+(:mod:`roster`), a name gazetteer for people outside it and an optional NER backend, combined by
+:class:`Detector` and :func:`detect`. :mod:`deidentify` applies them to an export.
 """
 
 from privtune.pii.columns import COLUMN_CLASSES, ColumnClass, classify_column, classify_columns
 from privtune.pii.deidentify import deidentify_employees, deidentify_texts
 from privtune.pii.detect import detect
+from privtune.pii.detector import Detector
 from privtune.pii.iban import iban_is_valid
 from privtune.pii.mask import Pseudonymizer, mask_text
 from privtune.pii.patterns import DEFAULT_EMPLOYEE_ID_REGEX, PatternDetector, find_patterns
@@ -19,6 +21,7 @@ __all__ = [
     "DEFAULT_EMPLOYEE_ID_REGEX",
     "ENTITY_TYPES",
     "ColumnClass",
+    "Detector",
     "PatternDetector",
     "Pseudonymizer",
     "Roster",

@@ -17,13 +17,24 @@ Forms matched, with word boundaries:
 
 A possessive ``'s`` is left outside the span. The longest match at a position wins; matches
 never overlap.
+
+Every span carries ``subject``: the employee id of the person it names when the roster knows
+exactly one person with that name form (``None`` for an ambiguous first name shared by two
+employees, and for emergency contacts, who are not employees). Known e-mails, employee ids and
+phone numbers carry their employee's id too.
+
+Common-word policy (``May``, ``Long``, ``Grant``, ``Will``): a *full* name is matched in any
+case and is never skipped; a *single* word that is also a common English word must be
+capitalised, must not start a stock phrase (``Will be``, ``Grant access``, ``Best regards``),
+and a month name before a number is a date. So "Grant will review it" names Grant, "grant
+access" and "May 5" do not; at a sentence start a capitalised common-word name is taken (we
+prefer a masked word to a leaked name).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +44,8 @@ from privtune.pii.spans import EMAIL, EMPLOYEE_ID, PERSON, PHONE, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*|,")
+# Word tokens not glued to a digit or underscore (atomic group: no shorter match by backtracking).
+_WORD = re.compile(r"(?<![\d_])(?>[^\W\d_]+(?:['’\-][^\W\d_]+)*)(?![\d_])|,")
 _HONORIFICS = frozenset(
     "mr mrs ms miss mx dr prof sir jr sr ii iii iv md phd dds dvm esq".split()
 )
@@ -63,7 +76,7 @@ _COLLOCATIONS: dict[str, frozenset[str]] = {
         "faith": "effort",
     }.items()
 }
-_ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")
+_ID_TOKEN = re.compile(r"(?<![\w-])(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")
 _PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?!\w)")
 _EMAIL_LIKE = re.compile(r"[^\s@<>(),;:\"']+@[^\s@<>(),;:\"']+[A-Za-z]")
 
@@ -81,15 +94,6 @@ def _digits10(value: str) -> str | None:
     return d if len(d) == 10 else None
 
 
-@dataclass(frozen=True)
-class _Tok:
-    start: int
-    end: int  # end of the name part (a possessive 's excluded)
-    key: str  # casefolded text, "," for a comma
-    possessive: bool
-    capitalised: bool
-
-
 class Roster:
     """Known people and identifiers of one company; :meth:`find` locates their names."""
 
@@ -101,9 +105,13 @@ class Roster:
         employee_ids: Iterable[str] = (),
         phones: Iterable[str] = (),
     ) -> None:
-        self._full: set[tuple[str, ...]] = set()
+        self._full: dict[tuple[str, ...], str | None] = {}  # name form -> subject (None: ambiguous)
         self._single: dict[str, bool] = {}  # token -> must be capitalised
-        self._max = 1
+        self._single_subject: dict[str, str | None] = {}
+        self._lengths: dict[str, list[int]] = {}  # first token of a full form -> its lengths, longest first
+        self._email_subject: dict[str, str] = {}
+        self._id_subject: dict[str, str] = {}
+        self._phone_subject: dict[str, str] = {}
         for name in names:
             if isinstance(name, tuple):
                 self.add_name(*name)
@@ -115,8 +123,12 @@ class Roster:
 
     # ------------------------------------------------------------ building
 
-    def add_name(self, first: str, last: str | None = None) -> None:
-        """Add a person: ``add_name("Maria", "Garcia")`` or ``add_name("Maria Garcia")``."""
+    def add_name(self, first: str, last: str | None = None, *, subject: str | None = None) -> None:
+        """Add a person: ``add_name("Maria", "Garcia")`` or ``add_name("Maria Garcia")``.
+
+        ``subject`` is the person's employee id; mentions of a name form that two different
+        people share get ``subject=None``.
+        """
         firsts = _name_parts(first or "")
         lasts = _name_parts(last or "") if last is not None else []
         if last is None and len(firsts) > 1:
@@ -124,17 +136,24 @@ class Roster:
         parts = firsts + lasts
         if not parts:
             return
+        forms: set[tuple[str, ...]] = set()
         if len(parts) > 1:
-            self._full.add(tuple(parts))
+            forms.add(tuple(parts))
         if firsts and lasts:
-            self._full.add((firsts[0], lasts[-1]))
-            self._full.add(tuple(lasts) + (",",) + tuple(firsts))
-            self._full.add((lasts[-1], ",", firsts[0]))
+            forms.add((firsts[0], lasts[-1]))
+            forms.add(tuple(lasts) + (",",) + tuple(firsts))
+            forms.add((lasts[-1], ",", firsts[0]))
             if len(lasts) > 1:
-                self._full.add(tuple(lasts))
+                forms.add(tuple(lasts))
+        for form in forms:
+            _claim(self._full, form, subject)
+            known = self._lengths.setdefault(form[0], [])
+            if len(form) not in known:
+                known.append(len(form))
+                known.sort(reverse=True)
         for token in {parts[0], parts[-1], *lasts[-1:]}:
             self._single[token] = token in COMMON_WORDS or len(token) <= 2
-        self._max = max(self._max, *(len(k) for k in self._full)) if self._full else self._max
+            _claim(self._single_subject, token, subject)
 
     @classmethod
     def from_employees(cls, table: pa.Table | Iterable[Mapping[str, Any]]) -> Roster:
@@ -149,71 +168,97 @@ class Roster:
         ids: list[str] = []
         phones: list[str] = []
         for r in rows:
-            roster.add_name(r.get("first_name") or "", r.get("last_name") or "")
+            eid = str(r["employee_id"]).strip() if r.get("employee_id") else None
+            roster.add_name(r.get("first_name") or "", r.get("last_name") or "", subject=eid)
             if r.get("emergency_contact_name"):
-                roster.add_name(str(r["emergency_contact_name"]))
-            emails += [str(r["email"])] if r.get("email") else []
-            ids += [str(r["employee_id"])] if r.get("employee_id") else []
+                roster.add_name(str(r["emergency_contact_name"]), subject=None)
+            if r.get("email"):
+                emails.append(str(r["email"]))
+                if eid:
+                    _claim(roster._email_subject, str(r["email"]).strip().casefold(), eid)
+            if eid:
+                ids.append(eid)
+                roster._id_subject[eid] = eid
             phones += [str(r[c]) for c in ("phone", "emergency_contact_phone") if r.get(c)]
+            digits = _digits10(str(r["phone"])) if r.get("phone") else None
+            if digits and eid:
+                _claim(roster._phone_subject, digits, eid)
         roster.emails = frozenset(e.strip().casefold() for e in emails)
         roster.employee_ids = frozenset(i.strip() for i in ids)
         roster.phones = frozenset(d for d in (_digits10(p) for p in phones) if d)
         return roster
+
+    def subject_of_name(self, name: str) -> str | None:
+        """The employee id that a mention ``name`` refers to, if exactly one person fits."""
+        parts = tuple(t.casefold() for t in _TOKEN.findall(name))
+        if len(parts) == 1:
+            return self._single_subject.get(parts[0])
+        return self._full.get(parts)
 
     def __len__(self) -> int:
         return len(self._single)
 
     # ------------------------------------------------------------ matching
 
-    def _tokens(self, text: str) -> list[_Tok]:
-        toks = []
-        for m in _TOKEN.finditer(text):
-            s, e = m.span()
-            if (s > 0 and (text[s - 1].isdigit() or text[s - 1] == "_")) or (
-                e < len(text) and (text[e].isdigit() or text[e] == "_")
-            ):
-                continue
-            word = m.group()
-            possessive = len(word) > 2 and word[-2] in "'’" and word[-1] in "sS"
-            if possessive:
-                word, e = word[:-2], e - 2
-            toks.append(_Tok(s, e, word.casefold(), possessive, word[:1].isupper()))
-        return toks
+    def _tokens(self, text: str) -> list[tuple[int, int, str, bool, bool]]:
+        """``(start, end, key, possessive, capitalised)`` per word token (and per comma)."""
+        raw = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        return [
+            (s, e - 2, w[:-2].casefold(), True, w[:1].isupper())
+            if len(w) > 2 and w[-1] in "sS" and w[-2] in "'’"
+            else (s, e, w.casefold(), False, w[:1].isupper())
+            for s, e, w in raw
+        ]
 
     def find(self, text: str) -> list[Span]:
-        """PERSON spans of roster names in ``text``, sorted, non-overlapping."""
+        """PERSON spans of roster names in ``text``, sorted, non-overlapping.
+
+        One pass over the word tokens; at each token only the name-form lengths that start
+        with that token are tried (longest first), so the cost is O(tokens), independent of
+        the roster size (a token-level Aho-Corasick without failure links: forms are at most
+        a few tokens long).
+        """
         if not self._single:
             return []
         toks = self._tokens(text)
         out: list[Span] = []
         i, n = 0, len(toks)
+        lengths, single = self._lengths, self._single
         while i < n:
+            key = toks[i][2]
+            if key not in single and key not in lengths:
+                i += 1
+                continue
             length = self._match_at(text, toks, i)
             if length:
-                out.append(Span(toks[i].start, toks[i + length - 1].end, PERSON))
+                if length == 1:
+                    subject = self._single_subject.get(key)
+                else:
+                    subject = self._full.get(tuple(t[2] for t in toks[i : i + length]))
+                out.append(Span(toks[i][0], toks[i + length - 1][1], PERSON, subject=subject, source="roster"))
                 i += length
             else:
                 i += 1
         return out
 
-    def _match_at(self, text: str, toks: list[_Tok], i: int) -> int:
-        first = toks[i]
-        if first.key == ",":
-            return 0
-        for length in range(min(self._max, len(toks) - i), 1, -1):
-            seq = toks[i : i + length]
-            if seq[-1].key == "," or any(t.possessive for t in seq[:-1]):
+    def _match_at(self, text: str, toks: list[tuple[int, int, str, bool, bool]], i: int) -> int:
+        start, end, key, possessive, capitalised = toks[i]
+        for length in self._lengths.get(key, ()):
+            if i + length > len(toks):
                 continue
-            if tuple(t.key for t in seq) in self._full and _joined(text, seq):
+            seq = toks[i : i + length]
+            if seq[-1][2] == "," or any(t[3] for t in seq[:-1]):
+                continue
+            if tuple(t[2] for t in seq) in self._full and _joined(text, seq):
                 return length
-        must_cap = self._single.get(first.key)
-        if must_cap is None or (must_cap and not first.capitalised):
+        must_cap = self._single.get(key)
+        if must_cap is None or (must_cap and not capitalised):
             return 0
-        if first.key in _MONTHS and _AFTER_MONTH.match(text, first.end):
+        if key in _MONTHS and _AFTER_MONTH.match(text, end):
             return 0
-        if must_cap and first.key in _COLLOCATIONS and not first.possessive:
-            nxt = _NEXT_WORD.match(text, first.end)
-            if nxt and nxt.group(1).casefold() in _COLLOCATIONS[first.key]:
+        if must_cap and key in _COLLOCATIONS and not possessive:
+            nxt = _NEXT_WORD.match(text, end)
+            if nxt and nxt.group(1).casefold() in _COLLOCATIONS[key]:
                 return 0
         return 1
 
@@ -221,22 +266,36 @@ class Roster:
         """Spans of known e-mails, employee ids and phone numbers written in any format."""
         out: list[Span] = []
         if self.employee_ids:
-            out += [Span(*m.span(), EMPLOYEE_ID) for m in _ID_TOKEN.finditer(text) if m.group() in self.employee_ids]
-        if self.phones:
-            out += [Span(*m.span(), PHONE) for m in _PHONE_LIKE.finditer(text) if _digits10(m.group()) in self.phones]
-        if self.emails:
             out += [
-                Span(*m.span(), EMAIL)
-                for m in _EMAIL_LIKE.finditer(text)
-                if m.group().casefold() in self.emails
+                Span(*m.span(), EMPLOYEE_ID, subject=self._id_subject.get(m.group()), source="roster")
+                for m in _ID_TOKEN.finditer(text)
+                if m.group() in self.employee_ids
             ]
+        if self.phones:
+            for m in _PHONE_LIKE.finditer(text):
+                digits = _digits10(m.group())
+                if digits in self.phones:
+                    out.append(Span(*m.span(), PHONE, subject=self._phone_subject.get(digits), source="roster"))
+        if self.emails and "@" in text:
+            for m in _EMAIL_LIKE.finditer(text):
+                key = m.group().casefold()
+                if key in self.emails:
+                    out.append(Span(*m.span(), EMAIL, subject=self._email_subject.get(key), source="roster"))
         return out
 
 
-def _joined(text: str, seq: list[_Tok]) -> bool:
+def _claim(table: dict, key, subject: str | None) -> None:  # type: ignore[type-arg]
+    """Record ``subject`` for ``key``; two different subjects make it ambiguous (``None``)."""
+    if key in table and table[key] != subject:
+        table[key] = None
+    else:
+        table[key] = subject
+
+
+def _joined(text: str, seq: list[tuple[int, int, str, bool, bool]]) -> bool:
     """True when only whitespace (or a comma plus whitespace) separates the tokens."""
     for a, b in zip(seq, seq[1:]):
-        gap = text[a.end : b.start]
+        gap = text[a[1] : b[0]]
         if gap and not gap.isspace():
             return False
         if "\n\n" in gap or len(gap) > 3:

@@ -9,7 +9,7 @@ to the more specific type in :data:`TYPE_PRIORITY`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PERSON = "PERSON"
 EMAIL = "EMAIL"
@@ -20,12 +20,56 @@ DATE = "DATE"
 MONEY = "MONEY"
 EMPLOYEE_ID = "EMPLOYEE_ID"
 ADDRESS = "ADDRESS"
+CREDIT_CARD = "CREDIT_CARD"
+IP_ADDRESS = "IP_ADDRESS"
+URL = "URL"
+ORG_ID = "ORG_ID"
 
 #: Every entity type, in a fixed order.
-ENTITY_TYPES: tuple[str, ...] = (PERSON, EMAIL, PHONE, SSN, IBAN, DATE, MONEY, EMPLOYEE_ID, ADDRESS)
+ENTITY_TYPES: tuple[str, ...] = (
+    PERSON, EMAIL, PHONE, SSN, IBAN, DATE, MONEY, EMPLOYEE_ID, ADDRESS,
+    CREDIT_CARD, IP_ADDRESS, URL, ORG_ID,
+)  # fmt: skip
 
 #: Tie-break between equally long overlapping spans: earlier wins.
-TYPE_PRIORITY: tuple[str, ...] = (EMAIL, IBAN, SSN, PHONE, EMPLOYEE_ID, ADDRESS, PERSON, MONEY, DATE)
+TYPE_PRIORITY: tuple[str, ...] = (
+    EMAIL, URL, IBAN, CREDIT_CARD, SSN, PHONE, IP_ADDRESS, EMPLOYEE_ID, ORG_ID, ADDRESS, PERSON,
+    MONEY, DATE,
+)  # fmt: skip
+
+#: HIPAA Safe Harbor identifier category (45 CFR 164.514(b)(2)(i), letters A-R) of each type.
+HIPAA_CATEGORY: dict[str, str] = {
+    PERSON: "A names",
+    ADDRESS: "B geographic subdivisions smaller than a state",
+    DATE: "C dates (except year) directly related to an individual",
+    PHONE: "D telephone numbers",
+    EMAIL: "F electronic mail addresses",
+    SSN: "G social security numbers",
+    IBAN: "J account numbers",
+    CREDIT_CARD: "J account numbers",
+    EMPLOYEE_ID: "R any other unique identifying number, characteristic, or code",
+    ORG_ID: "R any other unique identifying number, characteristic, or code",
+    URL: "N web universal resource locators (URLs)",
+    IP_ADDRESS: "O internet protocol (IP) address numbers",
+    MONEY: "none (not a Safe Harbor identifier; confidential pay data in HR)",
+}
+
+#: Presidio entity names that correspond to each type (empty: Presidio has no such entity).
+PRESIDIO_ENTITIES: dict[str, tuple[str, ...]] = {
+    PERSON: ("PERSON",),
+    EMAIL: ("EMAIL_ADDRESS",),
+    PHONE: ("PHONE_NUMBER",),
+    SSN: ("US_SSN",),
+    IBAN: ("IBAN_CODE",),
+    DATE: ("DATE_TIME",),
+    MONEY: (),
+    EMPLOYEE_ID: (),
+    ADDRESS: ("LOCATION",),
+    CREDIT_CARD: ("CREDIT_CARD",),
+    IP_ADDRESS: ("IP_ADDRESS",),
+    URL: ("URL",),
+    ORG_ID: (),
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -35,6 +79,12 @@ class Span:
     start: int
     end: int
     type: str
+    #: Roster employee id when the span mentions a known employee (for per-person surrogates).
+    subject: str | None = field(default=None, compare=False)
+    #: Confidence in [0, 1]; validated patterns and roster matches are 1.0.
+    score: float = field(default=1.0, compare=False)
+    #: Name of the recognizer that found the span.
+    source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not (0 <= self.start < self.end):
@@ -56,7 +106,7 @@ def _rank(span: Span) -> tuple[int, int]:
 
 def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
     """Sorted, non-overlapping spans; each overlapping cluster becomes its union span."""
-    ordered = sorted(set(spans))
+    ordered = sorted(spans)
     out: list[Span] = []
     cluster: list[Span] = []
     end = -1
@@ -75,4 +125,5 @@ def _merge(cluster: list[Span]) -> Span:
     if len(cluster) == 1:
         return cluster[0]
     best = min(cluster, key=_rank)
-    return Span(min(s.start for s in cluster), max(s.end for s in cluster), best.type)
+    subject = best.subject or next((s.subject for s in cluster if s.subject), None)
+    return Span(min(s.start for s in cluster), max(s.end for s in cluster), best.type, subject, best.score, best.source)

@@ -26,7 +26,8 @@ class Span:
 class TextBuilder:
     """Accumulate text segments and the spans of the personal ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, types: tuple[str, ...] = PII_TYPES) -> None:
+        self._types = types
         self._parts: list[str] = []
         self._spans: list[Span] = []
         self._len = 0
@@ -39,7 +40,7 @@ class TextBuilder:
 
     def pii(self, value: str, pii_type: str) -> TextBuilder:
         """Append a personal value and record its span."""
-        if pii_type not in PII_TYPES:
+        if pii_type not in self._types:
             raise ValueError(f"unknown PII type {pii_type!r}")
         if not value or value != value.strip():
             raise ValueError("a PII value must be non-empty and unpadded")

@@ -1,0 +1,205 @@
+"""PERSON for people who are not in the roster: relatives, candidates, references.
+
+Three cues, each producing a span over the name only (titles and cue words stay outside, a
+possessive ``'s`` too):
+
+* an honorific: ``Mr. Okafor``, ``Dr Jane Doe``, ``Mrs. Long`` (any capitalised words follow);
+* a context word right before the name: ``my husband Tom``, ``candidate Priya Patel``,
+  ``reference: Lena Fischer``, ``her son, Max`` (relatives, candidates, references, roles).
+  The name must be capitalised, or be a gazetteer name that is not a common English word;
+* a capitalised bigram of a gazetteer first name and a gazetteer last name (``Lena Fischer``);
+  the first name must not be a common English word (``Will``, ``Grant``) unless the last name
+  is not one either and is capitalised.
+
+The gazetteer is the union of Faker's per-locale first and last names (English, German,
+French, Spanish, Italian, Dutch, Portuguese, Polish, Indian English, ...), read once, so
+no data is downloaded. Names Faker does not know are still found after an honorific or a
+context word; without any cue they need the roster or an NER backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from functools import lru_cache
+
+from privtune.pii.spans import PERSON, Span
+from privtune.pii.wordlist import COMMON_WORDS
+
+GAZETTEER_LOCALES: tuple[str, ...] = (
+    "en_US", "en_GB", "en_IE", "en_CA", "en_AU", "en_IN", "de_DE", "fr_FR", "es_ES", "es_MX",
+    "it_IT", "nl_NL", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK", "no_NO", "fi_FI", "tr_TR",
+)  # fmt: skip
+
+HONORIFICS: frozenset[str] = frozenset("mr mrs ms miss mx dr prof sir madam dame".split())
+CUE_WORDS: frozenset[str] = frozenset(
+    """
+    husband wife spouse partner fiance fiancé fiancee fiancée boyfriend girlfriend son daughter
+    mother father mom mum dad brother sister sibling stepson stepdaughter stepmother stepfather
+    uncle aunt cousin nephew niece grandmother grandfather grandma grandpa grandson granddaughter
+    child baby candidate applicant interviewee reference referee recruiter contractor consultant
+    intern neighbour neighbor friend landlord landlady tenant caregiver nanny guardian named called
+    contact
+    """.split()
+)
+# Words that often follow a cue but are not names.
+_NOT_NAMES: frozenset[str] = frozenset(
+    "i he she they we it his her their my our your the a an and or but is was who which that this".split()
+)
+#: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
+PARTICLES: frozenset[str] = frozenset("van von der den de del della di da dos das du la le ten ter bin al".split())
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_MAX_NAME_TOKENS = 4
+#: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
+#: that never start or continue a name in HR prose.
+TITLE_WORDS: frozenset[str] = frozenset(
+    """
+    junior senior lead chief head principal staff associate assistant intern manager director
+    engineer developer analyst accountant specialist consultant software hardware data support
+    customer sales marketing operations finance legal officer executive president vice
+    coordinator administrator representative designer scientist architect technician recruiter
+    team department group office hr it payroll benefits engineering product services service
+    """.split()
+)
+
+
+def _names(attr: str) -> set[str]:
+    out: set[str] = set()
+    for loc in GAZETTEER_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        except ImportError:
+            continue
+        for a in (attr, f"{attr}_female", f"{attr}_male", f"{attr}_nonbinary"):
+            values = getattr(provider, a, None)
+            if values:
+                out.update(str(v).casefold() for v in values if str(v).isalpha() or "-" in str(v))
+    return out
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names), casefolded, from Faker's locales."""
+    return frozenset(_names("first_names")), frozenset(_names("last_names"))
+
+
+class PeopleRecognizer:
+    """Names of people outside the roster, found by honorifics, context words and bigrams."""
+
+    name = "people"
+    types = (PERSON,)
+
+    def __init__(self, first_names: frozenset[str] | None = None, last_names: frozenset[str] | None = None) -> None:
+        if first_names is None or last_names is None:
+            first_names, last_names = gazetteer()
+        self.first = first_names
+        self.last = last_names
+        self._anchors = HONORIFICS | CUE_WORDS | first_names
+
+    def find(self, text: str) -> list[Span]:
+        toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        out: list[Span] = []
+        i, n = 0, len(toks)
+        while i < n:
+            s, e, word = toks[i]
+            key = word.casefold()
+            if key not in self._anchors:
+                i += 1
+                continue
+            taken = 0
+            if key in HONORIFICS and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_dot=True):
+                taken = self._name_run(text, toks, i + 1, need_cap=True, any_word=True)
+                score = 0.95
+            elif key in CUE_WORDS and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_punct=True):
+                taken = self._name_run(text, toks, i + 1, need_cap=False, any_word=False)
+                score = 0.9
+            if taken:
+                out.append(self._span(text, toks, i + 1, taken, score))
+                i += 1 + taken
+                continue
+            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS and i + 1 < n and word[-2:] not in ("'s", "’s"):
+                rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS)
+                if rest:
+                    out.append(self._span(text, toks, i, 1 + rest, 0.85))
+                    i += 1 + rest
+                    continue
+            i += 1
+        return out
+
+    def _name_run(self, text: str, toks: list[tuple[int, int, str]], j: int, *, need_cap: bool, any_word: bool) -> int:
+        """How many tokens from ``j`` on form a name (0 if none)."""
+        count = 0
+        while j + count < len(toks) and count < _MAX_NAME_TOKENS:
+            s, e, word = toks[j + count]
+            if count and not _gap(text, toks[j + count - 1][1], s):
+                break
+            if count and toks[j + count - 1][2][-2:] in ("'s", "’s"):
+                break
+            key = _strip_possessive(word).casefold()
+            if word in PARTICLES and j + count + 1 < len(toks) and _gap(text, e, toks[j + count + 1][0]):
+                nxt = toks[j + count + 1][2]
+                if nxt[:1].isupper() or nxt in PARTICLES:
+                    count += 1
+                    continue
+            if key in _NOT_NAMES or key in HONORIFICS:
+                break
+            cap = word[:1].isupper()
+            known = key in self.first or key in self.last
+            if cap and (any_word or known or key not in COMMON_WORDS):
+                count += 1
+            elif not need_cap and known and key not in COMMON_WORDS:
+                count += 1
+            else:
+                break
+        return count
+
+    def _surname_run(self, text: str, toks: list[tuple[int, int, str]], j: int, first_is_word: bool) -> int:
+        """Tokens from ``j`` that continue a first name into a full name (0 if none).
+
+        Capitalised tokens (or particles before one), up to two; each must be a gazetteer last
+        name, or an unknown word that is not common English. After a first name that is itself
+        a common word (``Will``, ``Grant``) only gazetteer last names count.
+        """
+        count = good = 0
+        while j + count < len(toks) and count < _MAX_NAME_TOKENS - 1:
+            s, e, word = toks[j + count]
+            if not _gap(text, toks[j + count - 1][1], s) or toks[j + count - 1][2][-2:] in ("'s", "’s"):
+                break
+            if word in PARTICLES:
+                count += 1
+                continue
+            key = _strip_possessive(word).casefold()
+            if not word[:1].isupper() or (word.isupper() and len(word) > 1) or len(key) < 2 or key in TITLE_WORDS:
+                break
+            if key in self.last and not (first_is_word and key in COMMON_WORDS):
+                count += 1
+                good = count
+            elif not first_is_word and key not in COMMON_WORDS and key not in self.first and key not in _NOT_NAMES:
+                count += 1
+                good = count
+            elif key in self.first and key not in COMMON_WORDS:
+                count += 1  # a middle name: kept only if a surname follows
+            else:
+                break
+        return good
+
+    def _span(self, text: str, toks: list[tuple[int, int, str]], j: int, count: int, score: float) -> Span:
+        start = toks[j][0]
+        last = toks[j + count - 1]
+        end = last[1] - 2 if last[2][-2:] in ("'s", "’s") and len(last[2]) > 2 else last[1]
+        return Span(start, end, PERSON, score=score, source=self.name)
+
+
+def _strip_possessive(word: str) -> str:
+    return word[:-2] if len(word) > 2 and word[-2:] in ("'s", "’s") else word
+
+
+def _gap(text: str, a: int, b: int, *, allow_dot: bool = False, allow_punct: bool = False) -> bool:
+    gap = text[a:b]
+    if gap == " ":
+        return True
+    if allow_dot and gap in (". ", "."):
+        return gap == ". "
+    if allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n"):
+        return True
+    return False
