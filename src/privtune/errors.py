@@ -109,3 +109,9 @@ class ResourceError(PrivtuneError):
     """The requested hardware or optional dependency is not available (e.g. QLoRA without CUDA)."""
 
     exit_code = 10
+
+
+class TrainingError(PrivtuneError):
+    """Fine-tuning cannot go on (diverged loss, nothing to adapt)."""
+
+    exit_code = 11
