@@ -17,8 +17,8 @@ from privtune.train.lora import finetune_lora
 from privtune.train.metrics import MlflowLogger
 from privtune.train.spec import TrainSpec
 
-SPEC = TrainSpec(steps=16, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=2, eval_every=4,
-                 checkpoint_every=8, max_seq_len=64, seed=5, schedule="cosine")
+SPEC = TrainSpec(steps=12, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=2, eval_every=4,
+                 checkpoint_every=6, max_seq_len=64, seed=5, schedule="cosine")
 
 
 class Interrupt(Exception):
@@ -32,21 +32,21 @@ def _curve(history):
 def test_resume_reproduces_the_uninterrupted_loss_curve(tiny_base, colour_data, tmp_path):
     train, val = colour_data
     full = finetune_lora(tiny_base, train, val, SPEC, tmp_path / "full")
-    assert [Path(c).name for c in full.checkpoints] == ["step-8"]
+    assert [Path(c).name for c in full.checkpoints] == ["step-6"]
 
     def crash(step, total, metrics):
-        if step == 11:
+        if step == 9:
             raise Interrupt()
 
     with pytest.raises(Interrupt):
         finetune_lora(tiny_base, train, val, SPEC, tmp_path / "cut", crash)
-    ckpt_dir = tmp_path / "cut" / "checkpoints" / "step-8"
+    ckpt_dir = tmp_path / "cut" / "checkpoints" / "step-6"
     ck = load_checkpoint(ckpt_dir)
-    assert ck.step == 8 and len(ck.history) == 9
+    assert ck.step == 6 and len(ck.history) == 7
     resumed = finetune_lora(tiny_base, train, val, SPEC, tmp_path / "resumed", resume=ckpt_dir)
-    assert resumed.resumed_from_step == 8 and resumed.steps == 16
+    assert resumed.resumed_from_step == 6 and resumed.steps == 12
     a, b = _curve(full.history), _curve(resumed.history)
-    assert [r[0] for r in a] == [r[0] for r in b] == list(range(17))
+    assert [r[0] for r in a] == [r[0] for r in b] == list(range(13))
     for ra, rb in zip(a, b):
         for x, y in zip(ra[1:], rb[1:]):
             assert (x is None and y is None) or x == pytest.approx(y, rel=1e-5, abs=1e-6)
@@ -60,7 +60,7 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(tiny_base, colour_data, 
 
 def test_resume_refuses_other_settings_or_data(tiny_base, colour_data, tmp_path):
     train, val = colour_data
-    spec = SPEC.model_copy(update={"steps": 10, "checkpoint_every": 5, "eval_every": 5})
+    spec = SPEC.model_copy(update={"steps": 4, "checkpoint_every": 2, "eval_every": 0})
     r = finetune_lora(tiny_base, train, val, spec, tmp_path / "a")
     ck = Path(r.checkpoints[0])
     with pytest.raises(ConfigError, match="train.lr") as err:
@@ -74,7 +74,7 @@ def test_resume_refuses_other_settings_or_data(tiny_base, colour_data, tmp_path)
     # checkpoint_every and eval batch size may change on resume
     ok = finetune_lora(tiny_base, train, val, spec.model_copy(update={"checkpoint_every": 0}),
                        tmp_path / "e", resume=ck)
-    assert ok.steps == 10 and ok.checkpoints == []
+    assert ok.steps == 4 and ok.resumed_from_step == 2 and ok.checkpoints == []
 
 
 def test_early_stopping_stops_after_patience(tiny_base, colour_data, tmp_path):

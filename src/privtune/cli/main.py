@@ -14,7 +14,7 @@ import warnings
 import typer
 
 from privtune import __version__
-from privtune.cli import data_cmd, demo_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli import adapter_cmd, data_cmd, demo_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
 
@@ -49,6 +49,7 @@ synth_cmd.register(app)
 data_cmd.register(app)
 model_cmd.register(app)
 train_cmd.register(app)
+adapter_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
 
