@@ -19,7 +19,7 @@ from privtune.train.early_stop import EarlyStopping
 from privtune.train.hardware import resolve_precision
 from privtune.train.loss import labelled_per_sequence_loss, per_sequence_loss
 from privtune.train.qlora import check_qlora_available
-from privtune.train.sampler import BatchSampler
+from privtune.train.sampler import BatchSampler, split_by_length
 from privtune.train.schedule import lr_factor
 
 
@@ -171,3 +171,25 @@ def test_labelled_loss_gradients_match_full_loss(model):
     w.grad = None
     assert torch.allclose(grads[0], grads[1], atol=1e-5)
     assert not math.isnan(float(grads[0].sum()))
+
+
+@given(lengths=st.lists(st.integers(1, 300), min_size=1, max_size=20), overhead=st.integers(0, 200))
+@settings(max_examples=60, deadline=None)
+def test_split_by_length_partitions_and_never_costs_more(lengths, overhead):
+    chunks = split_by_length(lengths, overhead)
+    assert sorted(k for c in chunks for k in c) == list(range(len(lengths)))
+    cost = sum(len(c) * max(lengths[k] for k in c) + overhead for c in chunks)
+    assert cost <= len(lengths) * max(lengths) + overhead  # never worse than one padded batch
+    if overhead == 0:  # free calls: no padding at all
+        assert all(len({lengths[k] for k in c}) == 1 for c in chunks)
+
+
+def test_left_padding_keeps_the_mask(model):
+    ids = torch.randint(0, model.config.vocab_size, (2, 8))
+    mask = torch.ones_like(ids)
+    mask[1, :3] = 0  # left padded row: the mask matters and must be honoured
+    labels = ids.clone()
+    labels[:, :4] = IGNORE_INDEX
+    full = per_sequence_loss(model(input_ids=ids, attention_mask=mask).logits, labels)
+    sparse = labelled_per_sequence_loss(model, ids, mask, labels)
+    assert torch.allclose(full[0], sparse[0], atol=1e-5)

@@ -40,7 +40,7 @@ from privtune.train.evaluate import eval_encoded
 from privtune.train.hardware import resolve_device, resolve_precision
 from privtune.train.lora import wrap_with_lora
 from privtune.train.metrics import MetricLogger
-from privtune.train.sampler import BatchSampler
+from privtune.train.sampler import BatchSampler, split_by_length
 from privtune.train.schedule import make_scheduler
 from privtune.train.spec import TrainSpec
 from privtune.train.step import train_step
@@ -216,8 +216,10 @@ def train_lora(
             lr = sched.get_last_lr()[0]
             micro = []
             for _ in range(spec.grad_accum):
-                b = collate([train_enc[i] for i in sampler.next_batch()], pad_id)
-                micro.append({k: v.to(device, non_blocking=True) for k, v in b.items()})
+                idx = sampler.next_batch()
+                for part in split_by_length([len(train_enc[i].input_ids) for i in idx]):
+                    b = collate([train_enc[idx[k]] for k in part], pad_id)
+                    micro.append({k: v.to(device, non_blocking=True) for k, v in b.items()})
             stats = train_step(peft_model, micro, params, opt, sched, precision, scaler,
                                spec.max_grad_norm)
             if not math.isfinite(stats.loss):

@@ -56,6 +56,13 @@ def split_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module
     return decoder, head
 
 
+def _right_padded(mask: torch.Tensor | None) -> bool:
+    """True when every row of ``mask`` is ones followed by zeros (or ``mask`` is None)."""
+    if mask is None:
+        return True
+    return bool((mask[:, 1:] <= mask[:, :-1]).all()) and bool((mask[:, 0] == 1).all())
+
+
 def labelled_per_sequence_loss(
     model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
     labels: torch.Tensor,
@@ -74,6 +81,10 @@ def labelled_per_sequence_loss(
         logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
         return per_sequence_loss(logits, labels)
     decoder, head = parts
+    if _right_padded(attention_mask):
+        # Causal attention never lets a token see the padding that follows it, so the mask
+        # changes nothing for the labelled positions; without it SDPA takes its causal path.
+        attention_mask = None
     hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)[0]
     shift_labels = labels[:, 1:]
     mask = shift_labels != IGNORE_INDEX
