@@ -205,7 +205,7 @@ def child(which: str, model_dir: Path, data: Path, out: Path) -> None:
 
 def main(repeats: int = 2) -> None:
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="privtune-bench-train-") as d:
+    with tempfile.TemporaryDirectory(prefix="ptbench-train-") as d:
         model_dir, data = prepare(Path(d))
         runs: dict[str, list[dict]] = {"privtune": [], "trl": []}
         for i in range(repeats):
