@@ -39,7 +39,7 @@ test: $(STAMP) ## Run the test suite
 	@$(PY) -m pytest -q
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (JSON + markdown in bench/results/)
-	@$(PIP) install -e ".[bench]" 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PIP) install -e ".[test,bench]" 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(PY) bench/run.py
 
 clean: ## Remove .venv, demo output and caches

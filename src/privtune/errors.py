@@ -117,5 +117,13 @@ class KeyMissing(WrongKey):
 
 class KeyDestroyed(NotFoundError):
     """The object's data key was destroyed (crypto-shredded): it can never be read again."""
+
+
 class AuditWriteFailed(PermissionDenied):
     """The audit event could not be written, so the operation was refused (fail closed)."""
+
+
+class TrainingError(PrivtuneError):
+    """Fine-tuning cannot go on (diverged loss, nothing to adapt)."""
+
+    exit_code = 11

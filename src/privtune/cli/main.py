@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from privtune import __version__
-from privtune.cli import data_cmd, demo_cmd, keys_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli import adapter_cmd, data_cmd, demo_cmd, keys_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
 from privtune.cli import access_cmd, audit_cmd, lineage_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
@@ -51,6 +51,7 @@ synth_cmd.register(app)
 data_cmd.register(app)
 model_cmd.register(app)
 train_cmd.register(app)
+adapter_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
 app.add_typer(keys_cmd.app, name="keys")

@@ -14,9 +14,14 @@ def register(app: typer.Typer) -> None:
     def train(
         config: Path = typer.Argument(..., help="Pipeline config YAML (see configs/tiny-demo.yaml)."),
         overrides: list[str] = typer.Argument(None, help="Overrides, e.g. train.steps=300 train.lora.r=16"),
+        name: str = typer.Option("adapter", "--name", help="Vault name of the adapter."),
         workspace: Path = WorkspaceOpt,
     ) -> None:
-        """Fine-tune a LoRA adapter on the vault's training set; the adapter goes to the vault."""
+        """Fine-tune a LoRA adapter on the vault's training set, offline; register it in the vault.
+
+        The adapter's record holds the base model's hash, the data versions, the resolved
+        config, metrics and privacy settings. Outbound network access is blocked meanwhile.
+        """
         from privtune.config import load_config
         from privtune.pipeline.base_model import prepare_base
         from privtune.pipeline.config import PipelineConfig
@@ -31,6 +36,7 @@ def register(app: typer.Typer) -> None:
             with progress_bar("base model", cfg.model.tiny.steps) as p:
                 base = prepare_base(ws, cfg.model, policies_ref=pol, progress=p)
             with progress_bar("train (LoRA)", cfg.train.steps) as p:
-                res = train_adapter(ws, base.extra["dir"], base.figures["sha256"], data, cfg.train, p)
+                res = train_adapter(ws, base.extra["dir"], base.figures["sha256"], data, cfg.train, p,
+                                    name=name)
         print_figures("training", {**res.outputs, **res.figures})
         console.print(f"metrics: {Path(ws.runs_dir) / res.figures['run_id'] / 'metrics.jsonl'}")

@@ -23,46 +23,23 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from privtune.datasets import templates as _T
 from privtune.datasets.policy_sections import parse_policy
+from privtune.datasets.templates import TemplatesSpec
 
 MAX_TOKENS = 120
 #: Characters per token assumed by :func:`approx_tokens` (pessimistic for English + tokens).
 CHARS_PER_TOKEN = 3.5
 MAX_TICKET_CHARS = 260
 
-SYSTEM_POLICY = "You are an HR assistant. Answer from the company's HR policies."
-SYSTEM_FACT = "You are an HR staff assistant. Employees are referred to by pseudonymous tokens."
-SYSTEM_TRIAGE = "You are an HR helpdesk assistant. Reply with the ticket's category."
-
-POLICY_QUESTIONS: tuple[str, ...] = (
-    "What does the {title} say about {heading}?",
-    "Under the {title}, what is the rule on {heading}?",
-    "Can you summarise the {heading} section of the {title}?",
-    "What is company policy on {heading}?",
-)
-
+# The texts of the default templates (kept as module constants for callers and tests).
+SYSTEM_POLICY = _T.SYSTEM_POLICY
+SYSTEM_FACT = _T.SYSTEM_FACT
+SYSTEM_TRIAGE = _T.SYSTEM_TRIAGE
+POLICY_QUESTIONS: tuple[str, ...] = tuple(_T.PolicyQATemplate().questions)
 # field -> (question phrasings, answer template); {e} = employee token, {v} = value.
 FACT_TEMPLATES: dict[str, tuple[tuple[str, ...], str]] = {
-    "department": (
-        ("Which department is {e} in?", "What department does {e} work in?", "{e} belongs to which team?"),
-        "{e} works in the {v} department.",
-    ),
-    "job_title": (
-        ("What is {e}'s job title?", "What role does {e} have?", "What position does {e} hold?"),
-        "{e} is employed as {v}.",
-    ),
-    "manager_id": (
-        ("Who is {e}'s manager?", "Who does {e} report to?", "Who manages {e}?"),
-        "{e} reports to {v}.",
-    ),
-    "salary_band": (
-        ("What is {e}'s salary band?", "Which pay band is {e} in?", "How much does {e} earn, as a band?"),
-        "{e} is in the {v} salary band.",
-    ),
-    "performance_rating": (
-        ("What was {e}'s last performance rating?", "How was {e} rated in the last review?"),
-        "{e} received a performance rating of {v}.",
-    ),
+    k: (tuple(f.questions), f.answer) for k, f in _T._default_fields().items()
 }
 
 
@@ -92,43 +69,49 @@ def _shorten(text: str, limit: int) -> str:
     return cut + " ..."
 
 
-def policy_examples(policies: Mapping[str, str], rng: random.Random, per_section: int = 2) -> list[dict]:
+def policy_examples(policies: Mapping[str, str], rng: random.Random, per_section: int = 2,
+                    template: _T.PolicyQATemplate | None = None) -> list[dict]:
     """``policy_qa`` examples: ``per_section`` distinct phrasings per section."""
+    t = template or _T.PolicyQATemplate(per_section=per_section)
+    per_section, questions = t.per_section, t.questions
     out = []
     for doc in sorted(policies):
         for i, sec in enumerate(parse_policy(doc, policies[doc])):
             answer = _shorten(sec.key_sentence, 200)
-            for k, q in enumerate(rng.sample(POLICY_QUESTIONS, min(per_section, len(POLICY_QUESTIONS)))):
+            for k, q in enumerate(rng.sample(questions, min(per_section, len(questions)))):
                 question = q.format(title=sec.title, heading=sec.heading.lower())
                 out.append(
                     {
                         "id": f"policy_qa:{doc}:{i}:{k}",
                         "kind": "policy_qa",
-                        "messages": _chat(SYSTEM_POLICY, question, answer),
+                        "messages": _chat(t.system, question, answer),
                         "employee_ids": [],
                     }
                 )
     return out
 
 
-def fact_examples(employees: Sequence[Mapping[str, Any]], rng: random.Random) -> list[dict]:
+def fact_examples(employees: Sequence[Mapping[str, Any]], rng: random.Random,
+                  template: _T.EmployeeFactTemplate | None = None) -> list[dict]:
     """``employee_fact`` examples: one per known fact per employee, phrasing drawn by ``rng``."""
+    t = template or _T.EmployeeFactTemplate()
     out = []
     for row in sorted(employees, key=lambda r: str(r.get("employee_id") or "")):
         e = row.get("employee_id")
         if not e:
             continue
-        for field, (questions, answer) in FACT_TEMPLATES.items():
+        for field, spec in t.fields.items():
+            questions, answer = spec.questions, spec.answer
             v = row.get(field)
             if v is None or str(v).strip() == "":
                 continue
-            ids = [e, str(v)] if field == "manager_id" else [e]
+            ids = [e, str(v)] if spec.value_is_employee else [e]
             out.append(
                 {
                     "id": f"employee_fact:{e}:{field}",
                     "kind": "employee_fact",
                     "messages": _chat(
-                        SYSTEM_FACT, rng.choice(questions).format(e=e), answer.format(e=e, v=v)
+                        t.system, rng.choice(questions).format(e=e), answer.format(e=e, v=v)
                     ),
                     "employee_ids": ids,
                 }
@@ -136,19 +119,21 @@ def fact_examples(employees: Sequence[Mapping[str, Any]], rng: random.Random) ->
     return out
 
 
-def triage_examples(tickets: Sequence[Mapping[str, Any]]) -> list[dict]:
+def triage_examples(tickets: Sequence[Mapping[str, Any]],
+                    template: _T.TicketTriageTemplate | None = None) -> list[dict]:
     """``ticket_triage`` examples from masked tickets that have a category and an employee."""
+    tpl = template or _T.TicketTriageTemplate()
     out = []
     for t in sorted(tickets, key=lambda r: str(r.get("id"))):
         e, category, text = t.get("employee_id"), t.get("category"), t.get("text")
         if not (e and category and isinstance(text, str) and text.strip()):
             continue
-        user = "Ticket: " + _shorten(text, MAX_TICKET_CHARS)
+        user = tpl.user.format(text=_shorten(text, tpl.max_chars))
         out.append(
             {
                 "id": f"ticket_triage:{t.get('id')}",
                 "kind": "ticket_triage",
-                "messages": _chat(SYSTEM_TRIAGE, user, f"Category: {category}"),
+                "messages": _chat(tpl.system, user, tpl.answer.format(category=category)),
                 "employee_ids": [e],
             }
         )
@@ -160,9 +145,17 @@ def build_examples(
     tickets_deid: Sequence[Mapping[str, Any]],
     policies: Mapping[str, str],
     seed: int,
+    templates: TemplatesSpec | None = None,
 ) -> list[dict]:
-    """All three kinds of examples, in a seeded shuffled order."""
+    """The enabled kinds of examples (all three by default), in a seeded shuffled order."""
+    t = templates or TemplatesSpec()
     rng = random.Random(f"privtune-datasets-{seed}")
-    examples = policy_examples(policies, rng) + fact_examples(employees_deid, rng) + triage_examples(tickets_deid)
+    examples: list[dict] = []
+    if t.policy_qa.enabled:
+        examples += policy_examples(policies, rng, template=t.policy_qa)
+    if t.employee_fact.enabled:
+        examples += fact_examples(employees_deid, rng, t.employee_fact)
+    if t.ticket_triage.enabled:
+        examples += triage_examples(tickets_deid, t.ticket_triage)
     rng.shuffle(examples)
     return examples

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from privtune.config import StrictModel
+from privtune.datasets.templates import TemplatesSpec
 from privtune.models.pretrain import TinyBaseSpec
 from privtune.train.spec import TrainSpec
 
@@ -30,6 +31,7 @@ class DatasetSpec(StrictModel):
 
     val_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="share of employees held out")
     seed: int = 0
+    templates: TemplatesSpec = Field(default_factory=TemplatesSpec)
 
 
 class DataRefs(StrictModel):

@@ -21,7 +21,7 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
     employees = read_table(ws.vault, deid["employees"]).to_pylist()
     tickets = read_jsonl(ws.vault, deid["tickets"]) if "tickets" in deid else []
     policies = read_json(ws.vault, policies_ref) if policies_ref else {}
-    examples = build_examples(employees, tickets, policies, spec.seed)
+    examples = build_examples(employees, tickets, policies, spec.seed, spec.templates)
     split = split_by_employee(examples, spec.val_fraction, spec.seed)
     train, val = split.train, split.val
     parents = list(deid.values()) + ([policies_ref] if policies_ref else [])

@@ -1,7 +1,12 @@
 """Stages ``train`` and ``evaluate``: LoRA fine-tuning into the vault, then held-out evaluation.
 
 The adapter is written by PEFT into a private temporary directory, packed into the vault and
-the directory removed. Per-step metrics (numbers only) go to ``runs/<run-id>/metrics.jsonl``.
+the directory removed. It is registered (vault manifest ``meta`` and the ``runs`` table) with
+the base model's hash, the dataset versions, the resolved train config, the metrics and the
+privacy settings. Checkpoints go to the vault as ``ckpt-<run-id>@N``; ``train.resume_from``
+names one. Per-step metrics (numbers only) go to ``runs/<run-id>/metrics.jsonl`` (and to a local
+MLflow file store under ``runs/<run-id>/`` when ``train.metrics.mlflow`` is on). Training and
+evaluation run inside the network guard.
 """
 
 from __future__ import annotations
@@ -10,16 +15,31 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+from privtune.errors import InputError
+from privtune.netguard import network_guard
 from privtune.pipeline.io import read_jsonl
 from privtune.pipeline.result import ProgressFn, StageResult
 from privtune.store.models import Run, utcnow
 from privtune.tmp import private_tempdir
 from privtune.train.spec import TrainSpec
+from privtune.vault.objects import parse_ref
 from privtune.workspace import Workspace
 
 TRIAGE_KIND = "ticket_triage"
 MAX_TRIAGE_EVAL = 40
+CKPT_PREFIX = "ckpt-"
+CKPT_SCHEMA = "privtune-train-checkpoint"
+
+
+def _loggers(spec: TrainSpec, run_dir: Path, config: dict[str, Any]) -> list[Any]:
+    if not spec.metrics.mlflow:
+        return []
+    from privtune.train.metrics import MlflowLogger, flatten
+
+    return [MlflowLogger(run_dir / spec.metrics.mlflow_dir, spec.metrics.experiment,
+                         flatten(config))]
 
 
 def train_adapter(
@@ -29,25 +49,55 @@ def train_adapter(
     data: dict[str, str],
     spec: TrainSpec,
     progress: ProgressFn | None = None,
+    *,
+    name: str = "adapter",
 ) -> StageResult:
     from privtune.train.lora import finetune_lora
 
     t0 = time.perf_counter()
     train_ref, val_ref = ws.vault.resolve(data["train"]), ws.vault.resolve(data["val"])
+    if spec.quantization == "4bit":
+        from privtune.train.qlora import check_qlora_available
+
+        check_qlora_available()  # before reading anything
     train, val = read_jsonl(ws.vault, train_ref), read_jsonl(ws.vault, val_ref)
     run_id = f"train-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    ckpt_name = f"{CKPT_PREFIX}{run_id}"
+    resume_ref = None
+    if spec.resume_from:
+        resume_ref = ws.vault.resolve(spec.resume_from)
+        m = ws.vault.manifest(resume_ref)
+        if m.schema != CKPT_SCHEMA:
+            raise InputError(f"'{resume_ref}' is not a training checkpoint", field="train.resume_from")
+        if (m.meta or {}).get("base_model_sha256") != base_sha256:
+            raise InputError("the checkpoint was trained on another base model",
+                             field="train.resume_from")
+        ckpt_name = parse_ref(resume_ref).name  # a resumed run continues the same series
     run_dir = ws.runs_dir / run_id
+    privacy = spec.privacy.model_dump(mode="json")
     config = {"train": spec.model_dump(mode="json"), "train_data": train_ref, "val_data": val_ref,
-              "base_model_sha256": base_sha256}
+              "base_model_sha256": base_sha256, "privacy": privacy}
+    if resume_ref:
+        config["resumed_from"] = resume_ref
     with ws.store.session() as s:
         s.add(Run(id=run_id, kind="train", config=config))
+
+    def sink(step: int, directory: Path) -> str:
+        return ws.vault.put_dir(ckpt_name, directory, kind="adapter", schema=CKPT_SCHEMA,
+                                parents=[train_ref, val_ref],
+                                meta={"step": step, "run_id": run_id,
+                                      "base_model_sha256": base_sha256})
+
     try:
-        with private_tempdir("adapter") as out:
-            result = finetune_lora(base_dir, train, val, spec, out, progress)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            metrics_file = out / "metrics.jsonl"
-            if metrics_file.is_file():
-                shutil.copyfile(metrics_file, run_dir / "metrics.jsonl")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with network_guard(), private_tempdir("adapter") as out:
+            resume_dir = ws.vault.get_dir(resume_ref, out / "resume") if resume_ref else None
+            result = finetune_lora(base_dir, train, val, spec, out / "adapter", progress,
+                                   resume=resume_dir, checkpoint_sink=sink,
+                                   loggers=_loggers(spec, run_dir, config),
+                                   checkpoint_meta={"base_model_sha256": base_sha256})
+            adapter_dir = out / "adapter"
+            shutil.copyfile(adapter_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
             figures = {
                 "run_id": run_id,
                 "steps": result.steps,
@@ -58,10 +108,18 @@ def train_adapter(
                 "initial_val_loss": round(result.initial_val_loss, 4),
                 "final_val_loss": round(result.final_val_loss, 4),
                 "train_seconds": round(result.seconds, 2),
+                "tokens_per_s": result.tokens_per_s,
+                "precision": result.precision,
+                "device": result.device,
+                "stopped_early": result.stopped_early,
+                "resumed_from_step": result.resumed_from_step,
+                "checkpoints": len(result.checkpoints),
             }
             ref = ws.vault.put_dir(
-                "adapter", out, kind="adapter", parents=[train_ref, val_ref],
-                meta={**config, "metrics": figures, "base_model": str(base_dir)},
+                name, adapter_dir, kind="adapter", schema="peft-lora",
+                parents=[train_ref, val_ref],
+                meta={**config, "metrics": figures, "base_model": str(base_dir),
+                      "checkpoints": result.checkpoints},
             )
     except BaseException:
         with ws.store.session() as s:
@@ -73,6 +131,7 @@ def train_adapter(
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]
     res = StageResult("train", outputs={"adapter": ref}, figures=figures)
     res.extra["history"] = result.history
+    res.extra["checkpoints"] = result.checkpoints
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -85,7 +144,7 @@ def evaluate_adapter(ws: Workspace, base_dir: Path, adapter_ref: str, val_ref: s
     t0 = time.perf_counter()
     val = read_jsonl(ws.vault, val_ref)
     triage = [ex for ex in val if ex["kind"] == TRIAGE_KIND][:MAX_TRIAGE_EVAL]
-    with private_tempdir("eval") as tmp:
+    with network_guard(), private_tempdir("eval") as tmp:
         adapter_dir = ws.vault.get_dir(adapter_ref, tmp / "adapter")
         model, tokenizer = load_adapter(base_dir, adapter_dir)
         correct_tuned = correct_base = 0

@@ -6,16 +6,22 @@ example's mean loss on its assistant tokens (see :mod:`privtune.train.loss`).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 
 from privtune.train.data import Encoded, collate, encode_examples
-from privtune.train.loss import per_sequence_loss
+from privtune.train.loss import labelled_per_sequence_loss
+
+
+def _null() -> contextlib.nullcontext:
+    return contextlib.nullcontext()
 
 
 @torch.no_grad()
-def eval_encoded(model: Any, encoded: list[Encoded], pad_token_id: int, batch_size: int) -> float:
+def eval_encoded(model: Any, encoded: list[Encoded], pad_token_id: int, batch_size: int,
+                 autocast: Any = None) -> float:
     """Mean per-sequence loss over already encoded examples (``nan`` when there are none)."""
     if not encoded:
         return float("nan")
@@ -26,9 +32,10 @@ def eval_encoded(model: Any, encoded: list[Encoded], pad_token_id: int, batch_si
     try:
         for i in range(0, len(encoded), batch_size):
             batch = {k: v.to(device) for k, v in collate(encoded[i : i + batch_size], pad_token_id).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            per_seq, has = per_sequence_loss(logits, batch["labels"])
-            total += float((per_seq * has).sum())
+            with autocast() if autocast is not None else _null():
+                per_seq, has = labelled_per_sequence_loss(
+                    model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+            total += float((per_seq.float() * has).sum())
             n += int(has.sum())
     finally:
         model.train(was_training)

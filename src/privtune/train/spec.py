@@ -1,8 +1,11 @@
 """Settings of a LoRA fine-tuning run, as validated config sections.
 
-:class:`LoraSpec` is the adapter (PEFT ``LoraConfig``); :class:`TrainSpec` the optimisation.
-Both forbid unknown keys (:class:`~privtune.config.StrictModel`), so a typo in a YAML file or an
-override such as ``train.lora.rank=16`` is an error that names the key.
+:class:`LoraSpec` is the adapter (PEFT ``LoraConfig``); :class:`TrainSpec` the optimisation,
+precision, evaluation, early stopping, checkpoints and metric sinks; :class:`PrivacySpec` the
+privacy settings recorded with the adapter (differential privacy arrives with its own issue:
+today ``dp`` must be false). All forbid unknown keys (:class:`~privtune.config.StrictModel`),
+so a typo in a YAML file or an override such as ``train.lora.rank=16`` is an error that names
+the key and lists the allowed ones.
 """
 
 from __future__ import annotations
@@ -32,6 +35,22 @@ class LoraSpec(StrictModel):
         return v
 
 
+class MetricsSpec(StrictModel):
+    """Where per-step metrics go. JSONL is always written; MLflow only when asked, and only to a
+    local file store (``mlflow_dir``, relative to the run directory): never a tracking server."""
+
+    mlflow: bool = False
+    mlflow_dir: str = "mlruns"
+    experiment: str = "privtune"
+
+
+class PrivacySpec(StrictModel):
+    """Privacy settings of the run, recorded with the adapter. Differential privacy (per-employee
+    clipping and noise) is a later stage; until then only ``dp: false`` is accepted."""
+
+    dp: Literal[False] = False
+
+
 class TrainSpec(StrictModel):
     """One fine-tuning run. A step is one optimizer update over ``batch_size * grad_accum``
     examples. ``eval_every=0`` evaluates only at step 0 and at the end."""
@@ -50,7 +69,20 @@ class TrainSpec(StrictModel):
     max_grad_norm: float = Field(1.0, gt=0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU")
+    quantization: Literal["none", "4bit"] = Field(
+        "none", description="4bit = QLoRA (bitsandbytes NF4 base weights; needs CUDA)")
+    group_by_length: bool = Field(
+        False, description="batch examples of similar length (less padding; see docs/training.md)")
+    early_stopping_patience: int = Field(
+        0, ge=0, description="stop after N evaluations without improvement (0 = off)")
+    early_stopping_min_delta: float = Field(0.0, ge=0)
+    checkpoint_every: int = Field(0, ge=0, description="save a resumable checkpoint every N steps (0 = off)")
+    resume_from: str | None = Field(None, description="checkpoint to resume: vault ref ckpt-<run>@N")
     lora: LoraSpec = Field(default_factory=LoraSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
 
     @model_validator(mode="after")
     def _check(self) -> TrainSpec:

@@ -1,0 +1,148 @@
+"""A guard that blocks outbound network connections while privtune trains or evaluates.
+
+:func:`network_guard` is a context manager. Inside it, ``socket.socket.connect`` /
+``connect_ex``, ``socket.create_connection`` and ``socket.getaddrinfo`` refuse every address
+that is not loopback (``127.0.0.0/8``, ``::1``, ``localhost``) or a Unix socket, and raise
+:class:`~privtune.errors.OfflineViolation`. The violation is also *recorded* (host and port
+only: no payload) in :data:`violations` so that a library that swallows the exception and
+retries cannot hide it: the caller checks :func:`raise_if_violated` at the end of the block and
+fails loudly. Nothing is retried. The Hugging Face offline variables are set as well.
+
+The guard nests (a counter) and restores the original functions on exit. It is process-wide
+(sockets are), so other threads are blocked too while it is active, which is what we want.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from privtune.errors import OfflineViolation
+from privtune.models.offline import enable_offline_mode
+
+_LOCK = threading.Lock()
+_DEPTH = 0
+_ORIGINAL: dict[str, Any] = {}
+#: ``(host, port)`` of every blocked attempt since the outermost guard was entered.
+violations: list[tuple[str, int | None]] = []
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+
+
+def is_loopback(host: Any) -> bool:
+    """True for loopback addresses and names (and for Unix-socket paths)."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    h = host.strip("[]").split("%")[0].lower()
+    if h in _LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse(host: Any, port: Any) -> None:
+    h = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+    p = port if isinstance(port, int) else None
+    violations.append((h, p))
+    raise OfflineViolation(
+        f"blocked an outbound connection to {h}:{p if p is not None else '?'} "
+        "(privtune trains and evaluates offline; nothing may reach the network)"
+    )
+
+
+def _check_address(sock: socket.socket, address: Any) -> None:
+    if getattr(sock, "family", None) == getattr(socket, "AF_UNIX", object()):
+        return
+    if isinstance(address, tuple) and address:
+        host, port = address[0], address[1] if len(address) > 1 else None
+        if not is_loopback(host):
+            _refuse(host, port)
+    elif isinstance(address, (str, bytes)):  # a Unix path on an AF_UNIX-like socket
+        return
+
+
+def _install() -> None:
+    orig_connect = socket.socket.connect
+    orig_connect_ex = socket.socket.connect_ex
+    orig_create = socket.create_connection
+    orig_gai = socket.getaddrinfo
+    _ORIGINAL.update(connect=orig_connect, connect_ex=orig_connect_ex,
+                     create_connection=orig_create, getaddrinfo=orig_gai)
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        _check_address(self, address)
+        return orig_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> Any:
+        _check_address(self, address)
+        return orig_connect_ex(self, address)
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_loopback(address[0]):
+            _refuse(address[0], address[1] if len(address) > 1 else None)
+        return orig_create(address, *args, **kwargs)
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not is_loopback(host):
+            _refuse(host, port)
+        return orig_gai(host, port, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.create_connection = create_connection  # type: ignore[assignment]
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
+
+def _uninstall() -> None:
+    socket.socket.connect = _ORIGINAL["connect"]  # type: ignore[method-assign]
+    socket.socket.connect_ex = _ORIGINAL["connect_ex"]  # type: ignore[method-assign]
+    socket.create_connection = _ORIGINAL["create_connection"]  # type: ignore[assignment]
+    socket.getaddrinfo = _ORIGINAL["getaddrinfo"]  # type: ignore[assignment]
+    _ORIGINAL.clear()
+
+
+def is_active() -> bool:
+    return _DEPTH > 0
+
+
+def raise_if_violated() -> None:
+    """Raise :class:`OfflineViolation` if any connection was blocked (even if it was caught)."""
+    if violations:
+        host, port = violations[0]
+        raise OfflineViolation(
+            f"{len(violations)} outbound connection attempt(s) were blocked during an offline "
+            f"run, first to {host}:{port if port is not None else '?'}"
+        )
+
+
+@contextlib.contextmanager
+def network_guard() -> Iterator[None]:
+    """Block non-loopback connections inside the block; on a clean exit, fail if any attempt
+    was blocked (and swallowed by a library) meanwhile."""
+    global _DEPTH
+    enable_offline_mode()
+    with _LOCK:
+        if _DEPTH == 0:
+            violations.clear()
+            _install()
+        _DEPTH += 1
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        with _LOCK:
+            _DEPTH -= 1
+            outermost = _DEPTH == 0
+            if outermost:
+                _uninstall()
+        if ok and outermost:
+            raise_if_violated()

@@ -1,0 +1,59 @@
+"""The model card (``README.md``) of an exported adapter or merged model.
+
+Hugging Face front matter (``base_model``, ``library_name``, ``tags``) followed by what was
+trained on what, the metrics and a privacy section. Numbers, names of vault objects and hashes
+only: never an example, never a person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: bool,
+                      meta: dict[str, Any]) -> str:
+    train = meta.get("train", {})
+    lora = train.get("lora", {})
+    metrics = meta.get("metrics", {})
+    privacy = meta.get("privacy", {"dp": False})
+    front = {
+        "base_model": base_model,
+        "library_name": "transformers" if merged else "peft",
+        "tags": ["privtune", "lora", "mistral", "hr", "private-fine-tuning"]
+        + (["merged"] if merged else []),
+        "license": "other",
+    }
+    dp = bool(privacy.get("dp"))
+    lines = [
+        "---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
+        f"# {name}", "",
+        ("A Mistral-family model with a LoRA adapter merged into its weights"
+         if merged else "A LoRA adapter (PEFT) for a Mistral-family base model")
+        + ", fine-tuned locally with privtune on de-identified HR data.", "",
+        "## Training", "",
+        f"- base model: `{base_model}` (sha256 of config, tokenizer and weights: `{base_sha256}`)",
+        f"- training data: `{meta.get('train_data', '?')}`, validation data: "
+        f"`{meta.get('val_data', '?')}` (vault versions; split by employee, never by row)",
+        f"- LoRA: r={lora.get('r')}, alpha={lora.get('alpha')}, dropout={lora.get('dropout')}, "
+        f"target modules: {lora.get('target_modules')}",
+        f"- steps: {metrics.get('steps')}, batch {train.get('batch_size')} x accumulation "
+        f"{train.get('grad_accum')}, lr {train.get('lr')} ({train.get('schedule')}, "
+        f"{train.get('warmup_steps')} warm-up steps), precision {metrics.get('precision')}, "
+        f"quantization {train.get('quantization')}",
+        "",
+        "## Evaluation (held-out employees)", "",
+        f"- validation loss: {metrics.get('initial_val_loss')} (base) -> "
+        f"{metrics.get('final_val_loss')} (tuned)", "",
+        "## Privacy", "",
+        "- Direct identifiers were removed and employee ids pseudonymised (keyed HMAC) before "
+        "any example was built; free texts were masked.",
+        "- Validation employees never appear in the training set.",
+        "- Trained offline: network access was blocked during training and evaluation.",
+        f"- Differential privacy: {'yes' if dp else 'no'}"
+        + ("" if dp else " (this model can memorise training examples; do not release it "
+                         "outside the organisation without a privacy audit)"),
+        "",
+    ]
+    return "\n".join(lines)

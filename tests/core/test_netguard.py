@@ -1,0 +1,79 @@
+"""The network guard blocks outbound connections, reports them, and lets loopback through."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+from privtune import netguard
+from privtune.errors import OfflineViolation
+from privtune.models.offline import is_offline
+
+
+def test_outbound_connection_fails_and_is_reported():
+    with pytest.raises(OfflineViolation, match="203.0.113.5:443"):
+        with netguard.network_guard():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.connect(("203.0.113.5", 443))
+            finally:
+                s.close()
+    assert not netguard.is_active()
+    assert socket.socket.connect is not None and netguard.violations == [("203.0.113.5", 443)]
+
+
+@pytest.mark.parametrize("attempt", [
+    lambda: socket.create_connection(("example.com", 80), timeout=1),
+    lambda: socket.getaddrinfo("huggingface.co", 443),
+    lambda: urllib.request.urlopen("http://example.com/", timeout=1),
+])
+def test_every_entry_point_is_blocked(attempt):
+    with pytest.raises(OfflineViolation):
+        with netguard.network_guard():
+            attempt()
+
+
+def test_a_swallowed_violation_is_still_reported_at_the_end():
+    """A library that catches the error (and might retry) cannot hide the attempt."""
+    tries = []
+    with pytest.raises(OfflineViolation, match="1 outbound connection attempt"):
+        with netguard.network_guard():
+            try:
+                socket.create_connection(("198.51.100.7", 80))
+            except OSError:
+                tries.append("retry would happen here")
+            except OfflineViolation:
+                tries.append("caught")
+    assert tries == ["caught"]
+
+
+def test_loopback_is_allowed_and_the_guard_nests_and_restores():
+    original = socket.socket.connect
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    accepted = []
+    t = threading.Thread(target=lambda: accepted.append(srv.accept()[0].close()))
+    t.start()
+    with netguard.network_guard():
+        with netguard.network_guard():
+            assert netguard.is_active() and is_offline()
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.close()
+        assert netguard.is_active()
+        socket.getaddrinfo("localhost", port)
+    t.join(5)
+    srv.close()
+    assert len(accepted) == 1
+    assert not netguard.is_active() and socket.socket.connect is original
+
+
+@pytest.mark.parametrize("host,ok", [("127.0.0.1", True), ("127.8.9.1", True), ("::1", True),
+                                     ("[::1]", True), ("localhost", True), ("10.0.0.1", False),
+                                     ("8.8.8.8", False), ("example.com", False), (None, False)])
+def test_is_loopback(host, ok):
+    assert netguard.is_loopback(host) is ok
