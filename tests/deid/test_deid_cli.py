@@ -3,6 +3,8 @@ refusal of data missing k, and a planted-PII grep over every output file."""
 
 from __future__ import annotations
 
+import os
+
 import contextlib
 import csv
 import io
@@ -17,6 +19,8 @@ from privtune.cli.main import run
 from privtune.synth import generate_company
 from privtune.synth.identifiers import email_forms, iban_forms, phone_forms, ssn_forms
 from privtune.workspace import Workspace
+
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 
 N, SEED = 80, 7
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +77,7 @@ def _leaks(text: str, planted: dict[str, set[str]], kinds=("ssn", "email", "phon
 
 def test_round_trip_writes_versions_and_reports(ws) -> None:
     w: Path = ws["dir"]
-    with Workspace.open(w) as space:
+    with Workspace.open(w, api_key=ADMIN_KEY) as space:
         for name in ("employees-deid@1", "leave-deid@1", "tickets-deid@1", "reviews-deid@1", "deid-policy@1"):
             assert space.vault.exists(name), name
         m = space.vault.manifest("employees-deid@1")
@@ -98,7 +102,7 @@ def test_no_planted_pii_in_any_output_file(ws) -> None:
         checked += 1
     assert checked >= 5
     assert _leaks(ws["log"], planted) == []
-    with Workspace.open(w) as space:
+    with Workspace.open(w, api_key=ADMIN_KEY) as space:
         for ref in ("employees-deid", "leave-deid", "tickets-deid", "reviews-deid", "deid-policy"):
             text = space.vault.get(ref).decode("utf-8", "ignore")
             assert _leaks(text, planted) == [], ref
@@ -112,7 +116,7 @@ def test_deidentified_texts_keep_tokens_joinable(ws) -> None:
 
     from privtune.pipeline.io import read_table
 
-    with Workspace.open(ws["dir"]) as space:
+    with Workspace.open(ws["dir"], api_key=ADMIN_KEY) as space:
         emp = read_table(space.vault, "employees-deid").to_pylist()
         tokens = {r["employee_id"] for r in emp}
         tickets = [json.loads(x) for x in space.vault.get("tickets-deid").decode().splitlines()]
@@ -130,7 +134,7 @@ def test_policy_missing_k_is_refused_and_nothing_is_written(ws, tmp_path: Path) 
     assert code == 8
     assert "birth_year, gender, zip3, state, hire_year" in text and f"k={N * 10}" in text
     assert "equivalence classes" in text and _leaks(text, ws["planted"]) == []
-    with Workspace.open(ws["dir"]) as space:
+    with Workspace.open(ws["dir"], api_key=ADMIN_KEY) as space:
         assert not space.vault.exists("employees-deid@2") and not space.vault.exists("tickets-deid@2")
     assert "REFUSED" in (ws["dir"] / "reports" / "deidentify.html").read_text()
 
@@ -147,7 +151,7 @@ def test_training_data_without_a_passing_verdict_is_refused(ws) -> None:
     from privtune.pipeline.config import DatasetSpec
     from privtune.pipeline.dataset import build_dataset
 
-    with Workspace.open(ws["dir"]) as space:
+    with Workspace.open(ws["dir"], api_key=ADMIN_KEY) as space:
         ref = space.vault.put("employees-deid", space.vault.get("employees-deid@1"), kind="table",
                               schema="parquet", meta={"rows": N})
         with pytest.raises(PrivacyPolicyError, match="no privacy-model verdict"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from privtune.models.loading import load_local_model, model_dir_hash
 from privtune.pipeline.io import jsonl_bytes
 from privtune.train.evaluate import eval_loss
 from privtune.workspace import Workspace, init_workspace
+
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +46,7 @@ def trained_ws(tiny_base, colour_data, tmp_path_factory):
 def test_train_registers_the_adapter_with_its_lineage(trained_ws, tiny_base):
     root, _, code = trained_ws
     assert code == 0
-    with Workspace.open(root / "ws") as ws:
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
         m = ws.vault.manifest("adapter")
         ckpts = [o for o in ws.vault.list() if o.name.startswith("ckpt-")]
     assert m.ref == "adapter@1" and m.schema == "peft-lora"
@@ -61,11 +65,11 @@ def test_train_registers_the_adapter_with_its_lineage(trained_ws, tiny_base):
 
 def test_resume_from_a_vault_checkpoint(trained_ws):
     root, cfg, _ = trained_ws
-    with Workspace.open(root / "ws") as ws:
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
         ck = next(o.ref for o in ws.vault.list() if o.name.startswith("ckpt-"))
     assert run(["train", str(cfg), "-w", str(root / "ws"), "train.lr=0.01",
                 f"train.resume_from={ck}", "--name", "resumed"]) == 0
-    with Workspace.open(root / "ws") as ws:
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
         a, b = ws.vault.manifest("adapter@1").meta, ws.vault.manifest("resumed@1").meta
     assert b["resumed_from"] == ck and b["metrics"]["resumed_from_step"] == 3
     assert b["metrics"]["final_val_loss"] == pytest.approx(a["metrics"]["final_val_loss"], abs=1e-4)
@@ -129,7 +133,7 @@ def test_export_adapter_only_and_merged(trained_ws, tiny_base, colour_data):
     assert _front_matter(m / "README.md")["library_name"] == "transformers"
     assert not (root / "export-merged.partial").exists()
     merged, tok = load_local_model(m)
-    with Workspace.open(root / "ws") as ws:
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
         want = ws.vault.manifest("adapter").meta["metrics"]["final_val_loss"]
     val = _with_ids(colour_data[1], "V")
     assert eval_loss(merged, tok, val, 64) == pytest.approx(want, abs=1e-3)
