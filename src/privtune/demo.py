@@ -97,7 +97,7 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
             ds = results["dataset"].outputs
             with rep.stage("train (LoRA)", cfg.train.steps) as p:
                 results["train"] = train_adapter(ws, base_dir, results["base_model"].figures["sha256"],
-                                                 ds, cfg.train, p)
+                                                 ds, cfg.train, p, dp=cfg.dp)
             tr = results["train"].figures
             with rep.stage("evaluate") as p:
                 results["evaluate"] = evaluate_adapter(

@@ -1,7 +1,8 @@
 """The pipeline config: one validated document, flowing one way from YAML to every stage.
 
 ``configs/tiny-demo.yaml`` spells out the defaults. Each section belongs to one stage:
-``company`` (synthetic data, demo only), ``dataset``, ``model``, ``train``.
+``company`` (synthetic data, demo only), ``dataset``, ``model``, ``train``, ``dp``
+(differential privacy of the training run, :mod:`privtune.dp`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import Field
 
 from privtune.config import StrictModel
 from privtune.datasets.templates import TemplatesSpec
+from privtune.dp.config import DPSpec
 from privtune.models.pretrain import TinyBaseSpec
 from privtune.train.spec import TrainSpec
 
@@ -54,3 +56,4 @@ class PipelineConfig(StrictModel):
     data: DataRefs = Field(default_factory=DataRefs)
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSpec = Field(default_factory=TrainSpec)
+    dp: DPSpec = Field(default_factory=DPSpec)
