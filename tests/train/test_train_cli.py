@@ -83,7 +83,9 @@ def test_malformed_config_names_the_key_and_allowed_values(trained_ws, capsys):
     err = capsys.readouterr().err
     assert "train.schedule" in err and "'cosine', 'linear' or 'constant'" in err
     assert run(["train", str(cfg), "-w", str(root / "ws"), "train.privacy.dp=true"]) == 2
-    assert "train.privacy.dp" in capsys.readouterr().err
+    assert "train.privacy" in capsys.readouterr().err  # DP has its own section, dp:
+    assert run(["train", str(cfg), "-w", str(root / "ws"), "dp.unit=person"]) == 2
+    assert "dp.unit" in capsys.readouterr().err
 
 
 def test_generate_and_chat(trained_ws, capsys, monkeypatch):
