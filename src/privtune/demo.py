@@ -139,8 +139,11 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: floa
 
 
 def _checks(results: dict[str, StageResult]) -> list[dict[str, Any]]:
-    ds, ev = results["dataset"].figures, results["evaluate"].figures
-    return [
+    ds, ev, tr = results["dataset"].figures, results["evaluate"].figures, results["train"].figures
+    dp = [{"name": "differential privacy", "ok": tr["epsilon"] <= tr["target_epsilon"] + 1e-9,
+           "detail": f"per {tr['dp_unit']}: epsilon {tr['epsilon']:g} <= target "
+                     f"{tr['target_epsilon']:g}, delta {tr['delta']:g}"}] if tr.get("dp") else []
+    return dp + [
         {"name": "split by employee", "ok": ds["employees_in_both"] == 0,
          "detail": f"{ds['train_employees']} train / {ds['val_employees']} held-out employees, "
                    f"{ds['employees_in_both']} in both"},

@@ -34,6 +34,7 @@ def trained_ws(tiny_base, colour_data, tmp_path_factory):
         "model": {"base": str(tiny_base)},
         "train": {"steps": 6, "batch_size": 4, "warmup_steps": 1, "eval_every": 3,
                   "checkpoint_every": 3, "max_seq_len": 64},
+        "dp": {"enabled": False},  # DP runs: tests/train/test_train_dp.py
     }))
     code = run(["train", str(cfg), "-w", str(root / "ws"), "train.lr=0.01"])
     return root, cfg, code

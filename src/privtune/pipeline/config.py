@@ -19,6 +19,13 @@ from privtune.train.spec import TrainSpec
 
 TINY = "tiny"
 
+#: The pipeline trains with employee-level DP by default (docs/dp.md): DP-SGD wants few, large,
+#: noisy steps and a higher learning rate than non-private LoRA (``TrainSpec``'s own defaults).
+DP_TRAIN_DEFAULTS = {"steps": 40, "batch_size": 64, "lr": 0.01, "warmup_steps": 2,
+                     "eval_every": 20}
+DP_DEFAULTS = {"enabled": True, "unit": "employee", "target_epsilon": 8.0,
+               "expected_batch_size": 32, "max_examples_per_unit": 2}
+
 
 class CompanySpec(StrictModel):
     """The synthetic company the demo generates."""
@@ -55,5 +62,5 @@ class PipelineConfig(StrictModel):
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     data: DataRefs = Field(default_factory=DataRefs)
     model: ModelSection = Field(default_factory=ModelSection)
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    dp: DPSpec = Field(default_factory=DPSpec)
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(**DP_TRAIN_DEFAULTS))
+    dp: DPSpec = Field(default_factory=lambda: DPSpec(**DP_DEFAULTS))

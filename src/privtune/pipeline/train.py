@@ -143,7 +143,8 @@ def train_adapter(
             }
             if plan is not None:
                 figures.update(epsilon=privacy["epsilon"], delta=privacy["delta"],
-                               dp_unit=privacy["unit"],
+                               dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
+                               or privacy["epsilon"],
                                noise_multiplier=privacy["noise_multiplier"])
             ref = ws.vault.put_dir(
                 name, adapter_dir, kind="adapter", schema="peft-lora",
