@@ -41,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write  # noqa: E402
 
-STEPS = int(os.environ.get("PRIVTUNE_BENCH_DP_STEPS", "6"))
+#: Timed steps per expected batch size (plus one warm-up step).
+STEPS = {8: int(os.environ.get("PRIVTUNE_BENCH_DP_STEPS_8", "12")),
+         64: int(os.environ.get("PRIVTUNE_BENCH_DP_STEPS_64", "4"))}
 BATCHES = (8, 64)
 SEQ_LEN, LR, SEED, SIGMA, CLIP, CAP = 256, 1e-3, 0, 1.0, 1.0, 4
 LORA = {"r": 8, "alpha": 16.0, "dropout": 0.0}
@@ -74,7 +76,7 @@ def torch_seed(seed: int) -> None:
 
 def _timed(step, n: int) -> tuple[float, list[int]]:
     times, rows = [], []
-    for i in range(n):
+    for i in range(n + 1):
         t0 = time.perf_counter()
         r = step()
         if i:  # the first step warms up allocators and caches
@@ -112,12 +114,13 @@ def run_privtune(which: str, B: int, model_dir: Path, data: Path) -> dict:
         spec = DPSpec(enabled=True, unit=which.split("-")[1], noise_multiplier=SIGMA,
                       max_grad_norm=CLIP, expected_batch_size=B, max_examples_per_unit=CAP,
                       accountant="rdp", delta=1e-6, noise_seed=SEED)
-        plan = make_plan(spec, [e.get("employee_ids") or [] for e in examples], STEPS)
-        sess = DPSession(plan, model, enc, max(2 * B, CAP), SEED, torch.device("cpu"))
+        plan = make_plan(spec, [e.get("employee_ids") or [] for e in examples], STEPS[B] + 1)
+        # at most B rows per forward, like (a): a larger Poisson batch takes two forwards
+        sess = DPSession(plan, model, enc, max(B, CAP), SEED, torch.device("cpu"))
 
         def step() -> int:
             return sess.step(opt, sched, prec, pad).rows
-    sec, rows = _timed(step, STEPS)
+    sec, rows = _timed(step, STEPS[B])
     return {"step_s": sec, "rows_per_step": sum(rows) / len(rows)}
 
 
@@ -134,8 +137,9 @@ def run_opacus(which: str, B: int, model_dir: Path, data: Path) -> dict:
     warnings.simplefilter("ignore")
     examples, enc, model, pad = _setup(model_dir, data)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR)
-    loader = torch.utils.data.DataLoader(list(range(len(enc))), batch_size=B,
-                                         collate_fn=lambda idx: collate([enc[i] for i in idx], pad))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.arange(len(enc))), batch_size=B,
+        collate_fn=lambda items: collate([enc[int(i)] for (i,) in items], pad))
     engine = PrivacyEngine(accountant="rdp")
     mode = "ghost" if which == "opacus-ghost" else "hooks"
     kw = {"criterion": torch.nn.CrossEntropyLoss()} if mode == "ghost" else {}
@@ -153,7 +157,7 @@ def run_opacus(which: str, B: int, model_dir: Path, data: Path) -> dict:
         except StopIteration:
             it = iter(dl)
             b = next(it)
-        if b["input_ids"].numel() == 0:  # an empty Poisson batch
+        if not isinstance(b, dict):  # an empty Poisson batch (Opacus gives empty tensors)
             dpopt.zero_grad()
             return 0
         per_seq, has = labelled_per_sequence_loss(inner, b["input_ids"], b["attention_mask"],
@@ -166,7 +170,7 @@ def run_opacus(which: str, B: int, model_dir: Path, data: Path) -> dict:
         dpopt.step()
         dpopt.zero_grad()
         return int(b["input_ids"].shape[0])
-    sec, rows = _timed(step, STEPS)
+    sec, rows = _timed(step, STEPS[B])
     return {"step_s": sec, "rows_per_step": sum(rows) / len(rows)}
 
 
@@ -252,7 +256,7 @@ def main(repeats: int = 1) -> None:
                              "RSS vs (a)": round(r["peak_rss_mb"] / base["peak_rss_mb"], 3)})
         load_mid = os.getloadavg()
         util = utility(Path(d))
-    write("dp", {"steps": STEPS, "seq_len": SEQ_LEN, "lora": LORA, "noise_multiplier": SIGMA,
+    write("dp", {"timed_steps": STEPS, "seq_len": SEQ_LEN, "lora": LORA, "noise_multiplier": SIGMA,
                  "max_grad_norm": CLIP, "max_examples_per_unit": CAP, "model": trainbench.MODEL,
                  "threads": 1, "loadavg_before": load_before, "loadavg_mid": load_mid,
                  "loadavg_after": os.getloadavg(), "runs": runs, "utility": util},

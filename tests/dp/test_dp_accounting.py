@@ -67,3 +67,14 @@ def test_spec_rejects_both_epsilon_and_sigma():
         DPSpec(enabled=True, target_epsilon=3.0, noise_multiplier=1.0)
     assert DPSpec(enabled=True).epsilon_goal() == 8.0
     assert DPSpec(enabled=True, noise_multiplier=1.0).epsilon_goal() is None
+
+
+def test_cli_epsilon(capsys):
+    from privtune.cli.main import run
+
+    assert run(["dp", "epsilon", "--sigma", "1.0", "-q", "0.01", "--steps", "1000",
+                "--delta", "1e-5", "--accountant", "rdp"]) == 0
+    assert "epsilon 2.1014" in capsys.readouterr().out
+    assert run(["dp", "epsilon", "--sigma", "1.0", "-q", "0.01", "--steps", "10",
+                "--accountant", "gdp"]) == 2
+    assert "accountant" in capsys.readouterr().err

@@ -1,11 +1,12 @@
 """Per-unit gradient clipping for the trainable Linear (LoRA) layers, through hooks.
 
 :class:`UnitClipper` taps every trainable ``nn.Linear`` of the model (PEFT's ``lora_A`` /
-``lora_B``): a forward hook binds the layer's input to a hook on the layer's output tensor, so
-when the backward pass reaches that output the hook has exactly the activations of *that*
-forward and its output gradient. Nothing is kept between forwards: a forward that failed
-half-way leaves no stale activation behind (its tensors, and the hooks on them, are freed),
-and :meth:`begin` clears whatever a failed backward left.
+``lora_B``): while attached, the layer runs through :class:`_TappedLinear`, an autograd
+function whose backward gets exactly the input saved by *that* forward and the output
+gradient, hands both to the clipper and returns the input gradient only: autograd never forms
+the (unclipped, summed) weight gradient, which DP would throw away. Nothing is kept between
+forwards: a forward that failed half-way leaves no stale activation behind (its saved tensors
+are freed with its graph), and :meth:`begin` clears whatever a failed backward left.
 
 One micro-batch is a set of whole units (the caller never splits a unit's rows across
 micro-batches). Per micro-batch: :meth:`begin` (``slots``: the unit of each row), forward,
@@ -24,10 +25,12 @@ embedding) is refused rather than trained without clipping.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from privtune.dp.grad_norms import (GHOST, MATERIALISE, choose, ghost_sq_norms,
@@ -36,6 +39,26 @@ from privtune.dp.grad_norms import (GHOST, MATERIALISE, choose, ghost_sq_norms,
 from privtune.errors import TrainingError
 
 EPS = 1e-6
+
+
+class _TappedLinear(torch.autograd.Function):
+    """``F.linear`` whose backward reports ``(input, output grad)`` to the clipper and returns
+    no weight or bias gradient (the clipper forms the clipped ones)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, clipper, layer):  # noqa: ANN001, ANN205
+        ctx.save_for_backward(x, weight)
+        ctx.clipper, ctx.layer = clipper, layer
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, g):  # noqa: ANN001, ANN205
+        x, weight = ctx.saved_tensors
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = (g @ weight.to(g.dtype)).to(x.dtype)
+        ctx.clipper._on_grad(ctx.layer, x.detach(), g)
+        return gx, None, None, None, None
 
 
 @dataclass
@@ -84,26 +107,30 @@ class UnitClipper:
         self._active = False
         self.methods: dict[str, int] = {MATERIALISE: 0, GHOST: 0}
 
-    # ------------------------------------------------------------------ hooks
+    # ------------------------------------------------------------------ taps
     def attach(self) -> "UnitClipper":
+        """Route the tapped layers through :class:`_TappedLinear` (plain ``forward`` whenever no
+        micro-batch is open or gradients are off, e.g. evaluation)."""
         if not self._handles:
             for L in self.layers:
-                self._handles.append(L.module.register_forward_hook(self._forward_hook(L)))
+                L.module.forward = types.MethodType(self._forward(L), L.module)
+                self._handles.append(L.module)
         return self
 
     def detach(self) -> None:
-        for h in self._handles:
-            h.remove()
+        for m in self._handles:
+            del m.forward  # back to the class's forward
         self._handles.clear()
 
-    def _forward_hook(self, L: _Layer):
-        def hook(_mod: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            if not self._active or not torch.is_grad_enabled() or not out.requires_grad:
-                return
+    def _forward(self, L: _Layer):
+        plain = type(L.module).forward
+
+        def forward(mod: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+            if not self._active or not torch.is_grad_enabled():
+                return plain(mod, x)
             L.calls += 1
-            a = inputs[0].detach()
-            out.register_hook(lambda g, a=a: self._on_grad(L, a, g))
-        return hook
+            return _TappedLinear.apply(x, mod.weight, mod.bias, self, L)
+        return forward
 
     # ------------------------------------------------------------------ micro-batches
     def begin(self, slots: torch.Tensor, units: int) -> None:
