@@ -106,22 +106,22 @@ def test_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
 
     train, val = colour_data
     train = _with_ids(train, "T")
-    spec = TrainSpec(steps=6, batch_size=8, warmup_steps=0, eval_every=0, max_seq_len=64,
-                     lr=0.02, checkpoint_every=3)
+    spec = TrainSpec(steps=4, batch_size=8, warmup_steps=0, eval_every=0, max_seq_len=64,
+                     lr=0.02, checkpoint_every=2)
     dp = DPSpec(enabled=True, noise_multiplier=0.8, accountant="rdp", expected_batch_size=4,
                 max_examples_per_unit=2, noise_seed=3)
 
     def go(out, resume=None):
         model, tok = load_local_model(tiny_base)
         plan = make_plan(dp, [e["employee_ids"] for e in train], spec.steps)
-        return train_lora(model, tok, train, val, spec, out, resume=resume, dp_plan=plan)
+        return train_lora(model, tok, train, val[:4], spec, out, resume=resume, dp_plan=plan)
 
     full, m1 = go(tmp_path / "full")
-    resumed, m2 = go(tmp_path / "resumed", resume=tmp_path / "full" / "checkpoints" / "step-3")
-    assert resumed.resumed_from_step == 3
+    resumed, m2 = go(tmp_path / "resumed", resume=tmp_path / "full" / "checkpoints" / "step-2")
+    assert resumed.resumed_from_step == 2
     assert [r["units"] for r in full.history[1:]] == [r["units"] for r in resumed.history[1:]]
     for (n1, p1), (n2, p2) in zip(m1.named_parameters(), m2.named_parameters()):
         if p1.requires_grad:
             assert n1 == n2
             assert (p1 - p2).abs().max().item() < 1e-6
-    assert full.extra["privacy"]["steps"] == 6
+    assert full.extra["privacy"]["steps"] == 4
