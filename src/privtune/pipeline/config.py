@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from privtune.config import StrictModel
 from privtune.datasets.templates import TemplatesSpec
@@ -64,3 +64,19 @@ class PipelineConfig(StrictModel):
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(**DP_TRAIN_DEFAULTS))
     dp: DPSpec = Field(default_factory=lambda: DPSpec(**DP_DEFAULTS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe_defaults(cls, data: Any) -> Any:
+        """The DP recipe's values are the defaults of every key a ``train:`` / ``dp:`` section
+        (or an override such as ``train.steps=20``) leaves out, not only of absent sections."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key, defaults in (("train", DP_TRAIN_DEFAULTS), ("dp", DP_DEFAULTS)):
+            section = data.get(key)
+            if isinstance(section, dict):
+                if key == "dp" and section.get("noise_multiplier") is not None:
+                    defaults = {k: v for k, v in defaults.items() if k != "target_epsilon"}
+                data[key] = {**defaults, **section}
+        return data
