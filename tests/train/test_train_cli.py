@@ -70,8 +70,9 @@ def test_resume_from_a_vault_checkpoint(trained_ws):
         a, b = ws.vault.manifest("adapter@1").meta, ws.vault.manifest("resumed@1").meta
     assert b["resumed_from"] == ck and b["metrics"]["resumed_from_step"] == 3
     assert b["metrics"]["final_val_loss"] == pytest.approx(a["metrics"]["final_val_loss"], abs=1e-4)
-    code = run(["train", str(cfg), "-w", str(root / "ws"), f"train.resume_from={ck}"])
-    assert code == 2  # lr differs from the checkpoint's
+    code = run(["train", str(cfg), "-w", str(root / "ws"), "train.lr=0.02",
+                f"train.resume_from={ck}"])
+    assert code == 2  # lr differs from the checkpoint's (the pipeline default is now 0.01)
 
 
 def test_malformed_config_names_the_key_and_allowed_values(trained_ws, capsys):
