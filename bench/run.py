@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import auditlog  # noqa: E402
 import deid_policy  # noqa: E402
+import dp  # noqa: E402
 import pii  # noqa: E402
 import pii_basic  # noqa: E402
 import pipeline  # noqa: E402
@@ -16,7 +17,7 @@ import train  # noqa: E402
 import vault  # noqa: E402
 
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
-           "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main}
+           "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

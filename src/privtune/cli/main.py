@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from privtune import __version__
 from privtune.cli import adapter_cmd, data_cmd, demo_cmd, keys_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
-from privtune.cli import access_cmd, audit_cmd, lineage_cmd
+from privtune.cli import access_cmd, audit_cmd, dp_cmd, lineage_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
 
@@ -59,6 +59,7 @@ app.add_typer(access_cmd.app, name="access")
 app.add_typer(audit_cmd.app, name="audit-log")
 lineage_cmd.register(app)
 pii_cmd.register(app)
+app.add_typer(dp_cmd.app, name="dp")
 
 
 def _debug_requested(argv: list[str]) -> bool:
