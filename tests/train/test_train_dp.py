@@ -3,6 +3,8 @@ budget refusal before anything starts, and exact resume of a DP run."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 
@@ -15,6 +17,8 @@ from privtune.store.models import Run
 from privtune.train.loop import train_lora
 from privtune.train.spec import TrainSpec
 from privtune.workspace import Workspace, init_workspace
+
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +57,7 @@ def test_dp_train_records_privacy_in_metadata_ledger_and_card(dp_ws, capsys):
     root, cfg = dp_ws
     ws_dir = str(root / "ws")
     assert run(["train", str(cfg), "-w", ws_dir]) == 0
-    with Workspace.open(ws_dir) as ws:
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
         meta = ws.vault.manifest("adapter@1").meta
         rows = ledger.entries(ws)
     p = meta["privacy"]
@@ -77,7 +81,7 @@ def test_dp_train_records_privacy_in_metadata_ledger_and_card(dp_ws, capsys):
 def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
     root, cfg = dp_ws
     ws_dir = str(root / "ws")
-    with Workspace.open(ws_dir) as ws:
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
         spent = ledger.spent(ws, "trainset").epsilon
         n_runs = len(ws.store.session().__enter__().query(Run).all())
         versions = len([o for o in ws.vault.list() if o.name == "adapter"])
@@ -91,7 +95,7 @@ def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
     # a small run that fits is accepted
     assert run(["train", str(cfg), "-w", ws_dir, "dp.target_epsilon=0.9", "train.steps=1",
                 "--name", "small"]) == 0
-    with Workspace.open(ws_dir) as ws:
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
         after = ledger.spent(ws, "trainset")
         assert len([o for o in ws.vault.list() if o.name == "adapter"]) == versions
         assert len(ws.store.session().__enter__().query(Run).all()) == n_runs + 1
