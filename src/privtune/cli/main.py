@@ -15,6 +15,7 @@ import typer
 
 from privtune import __version__
 from privtune.cli import adapter_cmd, data_cmd, demo_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli import privacy_audit_cmd, release_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
 
@@ -51,6 +52,8 @@ model_cmd.register(app)
 train_cmd.register(app)
 adapter_cmd.register(app)
 demo_cmd.register(app)
+privacy_audit_cmd.register(app)
+release_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
 
 

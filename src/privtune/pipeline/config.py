@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from privtune.attacks.canaries import CanarySpec
+from privtune.attacks.spec import AuditSpec
 from privtune.config import StrictModel
 from privtune.datasets.templates import TemplatesSpec
 from privtune.models.pretrain import TinyBaseSpec
@@ -32,6 +34,7 @@ class DatasetSpec(StrictModel):
     val_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="share of employees held out")
     seed: int = 0
     templates: TemplatesSpec = Field(default_factory=TemplatesSpec)
+    canaries: CanarySpec = Field(default_factory=CanarySpec)
 
 
 class DataRefs(StrictModel):
@@ -54,3 +57,4 @@ class PipelineConfig(StrictModel):
     data: DataRefs = Field(default_factory=DataRefs)
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSpec = Field(default_factory=TrainSpec)
+    audit: AuditSpec = Field(default_factory=AuditSpec)
