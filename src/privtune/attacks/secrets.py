@@ -22,7 +22,7 @@ from typing import Any
 NUMERIC_FIELDS = ("ssn", "phone", "iban", "date_of_birth", "salary", "bonus")
 TEXT_FIELDS = ("email", "full_name", "home_address")
 MIN_NEAR_DIGITS = 6
-_DIGIT_RUN = re.compile(r"\d(?:[\d\s\-./()]*\d)?")
+_DIGIT_RUN = re.compile(r"\d(?:[\d\s\-.,/()]*\d)?")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
 _ALNUM = re.compile(r"[^0-9a-z]+")
 _B64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")

@@ -12,7 +12,7 @@ from privtune.config import StrictModel
 
 
 class ExposureSpec(StrictModel):
-    candidates: int = Field(1000, ge=10, le=1_000_000,
+    candidates: int = Field(500, ge=10, le=1_000_000,
                             description="candidates sampled per canary (extrapolated exposure)")
     exact_limit: int = Field(10_000, ge=0, description="rank among all candidates when the "
                              "secret space has at most this many members")
@@ -22,12 +22,12 @@ class MiaSpec(StrictModel):
     max_employees: int = Field(0, ge=0, description="cap per side (members, non-members); 0 = all")
     reference_models: int = Field(2, ge=0, le=16, description="LiRA reference adapters "
                                   "(complementary pairs of random halves of the employees); 0 = off")
-    reference_steps: int | None = Field(None, ge=1, description="steps per reference adapter; "
-                                        "None = half of the target's steps")
+    reference_steps: int | None = Field(40, ge=1, description="steps per reference adapter; "
+                                        "None = half of the target's steps (cheap default: 40)")
 
 
 class ExtractionSpec(StrictModel):
-    employees: int = Field(20, ge=0, description="training employees probed (canaries always are)")
+    employees: int = Field(12, ge=0, description="training employees probed (canaries always are)")
     prefixes_per_employee: int = Field(2, ge=0, description="own training examples used as prompts")
     samples: int = Field(1, ge=0, le=16, description="sampled decodings per prompt, besides greedy")
     temperature: float = Field(1.0, gt=0.0, le=2.0)

@@ -32,7 +32,7 @@ from privtune.attacks.mia import (
     reference_scores,
 )
 from privtune.attacks.prompt_attacks import run_prompt_attacks
-from privtune.attacks.scoring import example_nll
+from privtune.attacks.scoring import score_encoded
 from privtune.attacks.spec import AuditSpec
 from privtune.attacks.subjects import load_subjects
 from privtune.errors import InputError
@@ -44,6 +44,7 @@ from privtune.netguard import network_guard
 from privtune.pipeline.result import ProgressFn
 from privtune.store.models import Audit, utcnow
 from privtune.tmp import private_tempdir
+from privtune.train.data import encode_example
 
 AUDIT_DIR = "audits"
 STEPS = ("load", "exposure", "membership", "references", "extraction", "prompt attacks", "report")
@@ -123,9 +124,11 @@ def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
         members = _cap(subjects.members & set(index), spec.mia.max_employees, spec.seed)
         non_members = _cap(subjects.non_members & set(index), spec.mia.max_employees, spec.seed + 1)
 
+        encoded = [encode_example(tok, ex, train_spec.max_seq_len, i)
+                   for i, ex in enumerate(mia_examples)]   # once: every model shares the tokenizer
+
         def score(m: Any, tk: Any) -> list[float]:
-            return example_nll(m, tk, mia_examples, max_seq_len=train_spec.max_seq_len,
-                               batch_size=spec.batch_size).mean()
+            return score_encoded(m, encoded, tk.pad_token_id, spec.batch_size).mean()
 
         target = employee_losses(score(model, tok), index)
         with model.disable_adapter():
