@@ -13,6 +13,7 @@ from pydantic import Field
 from privtune.attacks.canaries import CanarySpec
 from privtune.attacks.spec import AuditSpec
 from privtune.config import StrictModel
+from privtune.gate.policy import GatePolicy
 from privtune.datasets.templates import TemplatesSpec
 from privtune.models.pretrain import TinyBaseSpec
 from privtune.train.spec import TrainSpec
@@ -58,3 +59,4 @@ class PipelineConfig(StrictModel):
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSpec = Field(default_factory=TrainSpec)
     audit: AuditSpec = Field(default_factory=AuditSpec)
+    gate: GatePolicy = Field(default_factory=GatePolicy)
