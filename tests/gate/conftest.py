@@ -14,7 +14,8 @@ enable_offline_mode()
 EMPLOYEES, SEED = 40, 5
 SMALL = [
     f"company.employees={EMPLOYEES}", f"company.seed={SEED}",
-    "model.tiny.steps=40", "model.tiny.model.hidden_size=64", "model.tiny.model.intermediate_size=128",
+    "model.tiny.steps=30", "model.tiny.warmup=3", "model.tiny.batch_size=8", "model.tiny.seq_len=64",
+    "model.tiny.model.hidden_size=64", "model.tiny.model.intermediate_size=128",
     "model.tiny.model.num_hidden_layers=2", "model.tiny.model.vocab_size=1024",
     "dataset.canaries.repetitions=[1,32]", "dataset.canaries.per_repetition=1",
     "dataset.canaries.seed=3",
@@ -22,7 +23,7 @@ SMALL = [
     "train.lora.dropout=0.0",
 ]
 # A quick audit: enough to see the memorised canary, cheap enough for the test suite.
-QUICK_AUDIT = ["exposure.candidates=200", "mia.reference_models=2", "mia.reference_steps=8",
+QUICK_AUDIT = ["exposure.candidates=200", "mia.reference_models=2", "mia.reference_steps=4",
                "extraction.employees=4", "extraction.prefixes_per_employee=1",
                "extraction.samples=1", "prompt_attacks.targets=1", "prompt_attacks.samples=0"]
 NO_REF_AUDIT = [o for o in QUICK_AUDIT if not o.startswith("mia.")] + ["mia.reference_models=0"]

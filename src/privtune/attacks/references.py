@@ -19,7 +19,7 @@ from privtune.attacks.canaries import is_canary
 from privtune.attacks.mia import employee_examples
 from privtune.tmp import private_tempdir
 
-MAX_REF_VAL = 32
+MAX_REF_VAL = 8
 
 
 def reference_spec(target: Any, steps: int) -> Any:
