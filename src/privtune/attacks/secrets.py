@@ -172,8 +172,7 @@ def _match(s: _Secret, runs: list[str], flat: str, locals_: list[str], words: li
     if s.field == "email":
         if s.value.lower() in lower:
             return "exact"
-        cands = locals_ or [w for w in words if len(w) >= len(s.norm) - 2]
-        if any(levenshtein(s.norm, c, 2) <= 2 for c in cands) and len(s.norm) >= 5:
+        if len(s.norm) >= 5 and any(levenshtein(s.norm, c, 2) <= 2 for c in locals_):
             return "near"
         return None
     return "exact" if s.norm in flat else None
