@@ -54,6 +54,7 @@ def memorising(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ws.close()
     return {"root": root, "ws_dir": root / "ws", "export": export, "cfg": cfg,
             "adapter": tr.outputs["adapter"], "base_dir": Path(base.extra["dir"]),
+            "base_sha256": base.figures["sha256"],
             "dataset": ds.outputs, "train": tr.figures}
 
 

@@ -11,6 +11,9 @@ from pydantic import Field
 from privtune.config import StrictModel
 
 
+DEFAULT_REFERENCE_STEPS = 40
+
+
 class ExposureSpec(StrictModel):
     candidates: int = Field(500, ge=10, le=1_000_000,
                             description="candidates sampled per canary (extrapolated exposure)")
@@ -19,11 +22,13 @@ class ExposureSpec(StrictModel):
 
 
 class MiaSpec(StrictModel):
+    """Employee-level membership inference."""
+
     max_employees: int = Field(0, ge=0, description="cap per side (members, non-members); 0 = all")
     reference_models: int = Field(2, ge=0, le=16, description="LiRA reference adapters "
                                   "(complementary pairs of random halves of the employees); 0 = off")
-    reference_steps: int | None = Field(40, ge=1, description="steps per reference adapter; "
-                                        "None = half of the target's steps (cheap default: 40)")
+    reference_steps: int | None = Field(None, ge=1, description="steps per reference adapter; "
+                                        "None = half of the target's steps, at most 40 (cheap)")
 
 
 class ExtractionSpec(StrictModel):

@@ -33,7 +33,7 @@ from privtune.attacks.mia import (
 )
 from privtune.attacks.prompt_attacks import run_prompt_attacks
 from privtune.attacks.scoring import score_encoded
-from privtune.attacks.spec import AuditSpec
+from privtune.attacks.spec import DEFAULT_REFERENCE_STEPS, AuditSpec
 from privtune.attacks.subjects import load_subjects
 from privtune.errors import InputError
 from privtune.fsutil import atomic_write_text
@@ -145,7 +145,8 @@ def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
         if spec.mia.reference_models and members and non_members:
             from privtune.attacks.references import train_references
 
-            steps = spec.mia.reference_steps or max(1, train_spec.steps // 2)
+            steps = spec.mia.reference_steps or max(1, min(DEFAULT_REFERENCE_STEPS,
+                                                           train_spec.steps // 2))
             in_l, out_l = train_references(info.base_dir, mia_examples, train_spec,
                                            spec.mia.reference_models, steps, spec.seed, score)
             attacks.append(evaluate_attack("LiRA (reference adapters)",
