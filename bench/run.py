@@ -7,12 +7,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dp  # noqa: E402
 import audit  # noqa: E402
 import pii_basic  # noqa: E402
 import pipeline  # noqa: E402
 import train  # noqa: E402
 
 BENCHES = {"pii_basic": pii_basic.main, "pipeline": pipeline.main, "train": train.main,
+           "dp": dp.main,
            "audit": audit.main}
 
 if __name__ == "__main__":

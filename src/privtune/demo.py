@@ -99,7 +99,7 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
             ds = results["dataset"].outputs
             with rep.stage("train (LoRA)", cfg.train.steps) as p:
                 results["train"] = train_adapter(ws, base_dir, results["base_model"].figures["sha256"],
-                                                 ds, cfg.train, p)
+                                                 ds, cfg.train, p, dp=cfg.dp)
             tr = results["train"].figures
             with rep.stage("evaluate") as p:
                 results["evaluate"] = evaluate_adapter(
@@ -144,8 +144,11 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: floa
 
 
 def _checks(results: dict[str, StageResult]) -> list[dict[str, Any]]:
-    ds, ev = results["dataset"].figures, results["evaluate"].figures
-    return [
+    ds, ev, tr = results["dataset"].figures, results["evaluate"].figures, results["train"].figures
+    dp = [{"name": "differential privacy", "ok": tr["epsilon"] <= tr["target_epsilon"] + 1e-9,
+           "detail": f"per {tr['dp_unit']}: epsilon {tr['epsilon']:g} <= target "
+                     f"{tr['target_epsilon']:g}, delta {tr['delta']:g}"}] if tr.get("dp") else []
+    return dp + [
         {"name": "split by employee", "ok": ds["employees_in_both"] == 0,
          "detail": f"{ds['train_employees']} train / {ds['val_employees']} held-out employees, "
                    f"{ds['employees_in_both']} in both"},

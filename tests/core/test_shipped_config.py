@@ -21,5 +21,5 @@ def test_gpu_example_configs_are_valid() -> None:
     assert lora.train.quantization == "none" and qlora.train.quantization == "4bit"
     for cfg in (lora, qlora):
         assert cfg.train.device == "cuda" and cfg.model.base != "tiny"
-        assert cfg.train.lora.target_modules == "all-linear" and cfg.train.privacy.dp is False
+        assert cfg.train.lora.target_modules == "all-linear" and cfg.dp.enabled is False
         assert cfg.train.checkpoint_every > 0 and cfg.train.lr <= 2e-4

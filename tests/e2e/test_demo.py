@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 EMPLOYEES, SEED = 40, 11
 SMALL = [
     f"company.employees={EMPLOYEES}", f"company.seed={SEED}",
-    "model.tiny.steps=60", "train.steps=40", "train.eval_every=20",
+    "model.tiny.steps=60", "train.steps=20", "train.eval_every=10",
+    # employee-level DP stays on (the default); a smaller Poisson batch keeps the test short
+    "dp.expected_batch_size=16", "dp.max_examples_per_unit=1", "dp.accountant=rdp",
 ]
 
 
@@ -87,7 +89,8 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     assert st["dataset"]["employees_in_both"] == 0 and st["dataset"]["val_employees"] > 0
     assert 1_000_000 <= st["base_model"]["params"] <= 5_000_000
     assert st["base_model"]["pretrain_loss_end"] < st["base_model"]["pretrain_loss_start"]
-    assert st["train"]["steps"] == 40
+    assert st["train"]["steps"] == 20
+    assert st["train"]["dp"] is True and 0 < st["train"]["epsilon"] <= 8.0
     ev = st["evaluate"]
     assert ev["val_loss_tuned"] < ev["val_loss_base"], "fine-tuning must lower held-out loss"
     assert 0.0 <= ev["triage_accuracy_tuned"] <= 1.0

@@ -34,6 +34,7 @@ def trained_ws(tiny_base, colour_data, tmp_path_factory):
         "model": {"base": str(tiny_base)},
         "train": {"steps": 6, "batch_size": 4, "warmup_steps": 1, "eval_every": 3,
                   "checkpoint_every": 3, "max_seq_len": 64},
+        "dp": {"enabled": False},  # DP runs: tests/train/test_train_dp.py
     }))
     code = run(["train", str(cfg), "-w", str(root / "ws"), "train.lr=0.01"])
     return root, cfg, code
@@ -83,7 +84,9 @@ def test_malformed_config_names_the_key_and_allowed_values(trained_ws, capsys):
     err = capsys.readouterr().err
     assert "train.schedule" in err and "'cosine', 'linear' or 'constant'" in err
     assert run(["train", str(cfg), "-w", str(root / "ws"), "train.privacy.dp=true"]) == 2
-    assert "train.privacy.dp" in capsys.readouterr().err
+    assert "train.privacy" in capsys.readouterr().err  # DP has its own section, dp:
+    assert run(["train", str(cfg), "-w", str(root / "ws"), "dp.unit=person"]) == 2
+    assert "dp.unit" in capsys.readouterr().err
 
 
 def test_generate_and_chat(trained_ws, capsys, monkeypatch):

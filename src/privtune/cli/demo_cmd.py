@@ -39,7 +39,9 @@ def headline(stage: str, f: dict[str, Any]) -> str:
         return (f"tiny Mistral, {f['params'] / 1e6:.2f}M params, pre-train loss "
                 f"{f['pretrain_loss_start']:.2f} -> {f['pretrain_loss_end']:.2f}{cached}")
     if stage == "train":
-        return (f"LoRA {f['trainable_params']:,} trainable params, {f['steps']} steps, "
+        dp = (f"DP per {f['dp_unit']} (epsilon {f['epsilon']:g}, delta {f['delta']:g}), "
+              if f.get("dp") else "no DP, ")
+        return (f"LoRA {f['trainable_params']:,} trainable params, {dp}{f['steps']} steps, "
                 f"val loss {f['initial_val_loss']:.2f} -> {f['final_val_loss']:.2f}, "
                 f"{f.get('outputs', {}).get('adapter', '')}")
     if stage == "evaluate":

@@ -15,6 +15,7 @@ import typer
 
 from privtune import __version__
 from privtune.cli import adapter_cmd, data_cmd, demo_cmd, model_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
+from privtune.cli import dp_cmd
 from privtune.cli import privacy_audit_cmd, release_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
@@ -55,6 +56,7 @@ demo_cmd.register(app)
 privacy_audit_cmd.register(app)
 release_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
+app.add_typer(dp_cmd.app, name="dp")
 
 
 def _debug_requested(argv: list[str]) -> bool:

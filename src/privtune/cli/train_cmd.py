@@ -37,6 +37,6 @@ def register(app: typer.Typer) -> None:
                 base = prepare_base(ws, cfg.model, policies_ref=pol, progress=p)
             with progress_bar("train (LoRA)", cfg.train.steps) as p:
                 res = train_adapter(ws, base.extra["dir"], base.figures["sha256"], data, cfg.train, p,
-                                    name=name)
+                                    name=name, dp=cfg.dp)
         print_figures("training", {**res.outputs, **res.figures})
         console.print(f"metrics: {Path(ws.runs_dir) / res.figures['run_id'] / 'metrics.jsonl'}")

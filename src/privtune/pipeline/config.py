@@ -1,24 +1,33 @@
 """The pipeline config: one validated document, flowing one way from YAML to every stage.
 
 ``configs/tiny-demo.yaml`` spells out the defaults. Each section belongs to one stage:
-``company`` (synthetic data, demo only), ``dataset``, ``model``, ``train``.
+``company`` (synthetic data, demo only), ``dataset``, ``model``, ``train``, ``dp``
+(differential privacy of the training run, :mod:`privtune.dp`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from privtune.attacks.canaries import CanarySpec
 from privtune.attacks.spec import AuditSpec
 from privtune.config import StrictModel
 from privtune.gate.policy import GatePolicy
 from privtune.datasets.templates import TemplatesSpec
+from privtune.dp.config import DPSpec
 from privtune.models.pretrain import TinyBaseSpec
 from privtune.train.spec import TrainSpec
 
 TINY = "tiny"
+
+#: The pipeline trains with employee-level DP by default (docs/dp.md): DP-SGD wants few, large,
+#: noisy steps and a higher learning rate than non-private LoRA (``TrainSpec``'s own defaults).
+DP_TRAIN_DEFAULTS = {"steps": 40, "batch_size": 64, "lr": 0.01, "warmup_steps": 2,
+                     "eval_every": 20}
+DP_DEFAULTS = {"enabled": True, "unit": "employee", "target_epsilon": 8.0,
+               "expected_batch_size": 32, "max_examples_per_unit": 2}
 
 
 class CompanySpec(StrictModel):
@@ -57,6 +66,23 @@ class PipelineConfig(StrictModel):
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     data: DataRefs = Field(default_factory=DataRefs)
     model: ModelSection = Field(default_factory=ModelSection)
-    train: TrainSpec = Field(default_factory=TrainSpec)
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(**DP_TRAIN_DEFAULTS))
+    dp: DPSpec = Field(default_factory=lambda: DPSpec(**DP_DEFAULTS))
     audit: AuditSpec = Field(default_factory=AuditSpec)
     gate: GatePolicy = Field(default_factory=GatePolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe_defaults(cls, data: Any) -> Any:
+        """The DP recipe's values are the defaults of every key a ``train:`` / ``dp:`` section
+        (or an override such as ``train.steps=20``) leaves out, not only of absent sections."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key, defaults in (("train", DP_TRAIN_DEFAULTS), ("dp", DP_DEFAULTS)):
+            section = data.get(key)
+            if isinstance(section, dict):
+                if key == "dp" and section.get("noise_multiplier") is not None:
+                    defaults = {k: v for k, v in defaults.items() if k != "target_epsilon"}
+                data[key] = {**defaults, **section}
+        return data

@@ -7,6 +7,13 @@ privacy settings. Checkpoints go to the vault as ``ckpt-<run-id>@N``; ``train.re
 names one. Per-step metrics (numbers only) go to ``runs/<run-id>/metrics.jsonl`` (and to a local
 MLflow file store under ``runs/<run-id>/`` when ``train.metrics.mlflow`` is on). Training and
 evaluation run inside the network guard.
+
+With ``dp.enabled`` the run is planned first (:func:`privtune.dp.plan.make_plan`: units,
+sampling rate, delta, calibrated noise), checked against the dataset's privacy budget and
+charged to the privacy ledger (:mod:`privtune.dp.ledger`) **before** the base model is loaded;
+the ``privacy`` block recorded with the adapter holds epsilon, delta, unit, accountant, noise
+multiplier, clipping norm, sampling rate, steps and expected batch size. A run without DP is
+recorded in the ledger as unbounded (``{"dp": false}``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from privtune.dp import ledger
+from privtune.dp.config import DPSpec
 from privtune.errors import InputError
 from privtune.netguard import network_guard
 from privtune.pipeline.io import read_jsonl
@@ -51,6 +60,7 @@ def train_adapter(
     progress: ProgressFn | None = None,
     *,
     name: str = "adapter",
+    dp: DPSpec | None = None,
 ) -> StageResult:
     from privtune.train.lora import finetune_lora
 
@@ -74,13 +84,25 @@ def train_adapter(
                              field="train.resume_from")
         ckpt_name = parse_ref(resume_ref).name  # a resumed run continues the same series
     run_dir = ws.runs_dir / run_id
-    privacy = spec.privacy.model_dump(mode="json")
+    plan = None
+    if dp is not None and dp.enabled:
+        from privtune.dp.plan import make_plan
+
+        plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps)
+        ledger.check_budget(ws, train_ref, plan.epsilon, dp.budget_epsilon)
+        privacy = plan.record()
+    else:
+        ledger.check_budget(ws, train_ref, None, dp.budget_epsilon if dp is not None else None)
+        privacy = {"dp": False}
     config = {"train": spec.model_dump(mode="json"), "train_data": train_ref, "val_data": val_ref,
               "base_model_sha256": base_sha256, "privacy": privacy}
     if resume_ref:
         config["resumed_from"] = resume_ref
     with ws.store.session() as s:
         s.add(Run(id=run_id, kind="train", config=config))
+    ledger.reserve(ws, run_id, train_ref, plan.epsilon if plan else None,
+                   plan.delta if plan else 0.0, plan.spec.unit if plan else "",
+                   plan.spec.accountant if plan else "")
 
     def sink(step: int, directory: Path) -> str:
         return ws.vault.put_dir(ckpt_name, directory, kind="adapter", schema=CKPT_SCHEMA,
@@ -95,7 +117,10 @@ def train_adapter(
             result = finetune_lora(base_dir, train, val, spec, out / "adapter", progress,
                                    resume=resume_dir, checkpoint_sink=sink,
                                    loggers=_loggers(spec, run_dir, config),
-                                   checkpoint_meta={"base_model_sha256": base_sha256})
+                                   checkpoint_meta={"base_model_sha256": base_sha256},
+                                   dp_plan=plan)
+            if plan is not None:
+                config["privacy"] = privacy = result.extra["privacy"]
             adapter_dir = out / "adapter"
             shutil.copyfile(adapter_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
             figures = {
@@ -114,7 +139,13 @@ def train_adapter(
                 "stopped_early": result.stopped_early,
                 "resumed_from_step": result.resumed_from_step,
                 "checkpoints": len(result.checkpoints),
+                "dp": privacy["dp"],
             }
+            if plan is not None:
+                figures.update(epsilon=privacy["epsilon"], delta=privacy["delta"],
+                               dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
+                               or privacy["epsilon"],
+                               noise_multiplier=privacy["noise_multiplier"])
             ref = ws.vault.put_dir(
                 name, adapter_dir, kind="adapter", schema="peft-lora",
                 parents=[train_ref, val_ref],
@@ -125,10 +156,13 @@ def train_adapter(
         with ws.store.session() as s:
             row = s.get(Run, run_id)
             row.status, row.finished_at = "failed", utcnow()
+        ledger.settle(ws, run_id, "failed")  # stays charged at the planned epsilon
         raise
+    ledger.settle(ws, run_id, "done", privacy.get("epsilon"))
     with ws.store.session() as s:
         row = s.get(Run, run_id)
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]
+        row.config = config
     res = StageResult("train", outputs={"adapter": ref}, figures=figures)
     res.extra["history"] = result.history
     res.extra["checkpoints"] = result.checkpoints

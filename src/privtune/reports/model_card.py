@@ -54,6 +54,30 @@ def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: b
         f"- Differential privacy: {'yes' if dp else 'no'}"
         + ("" if dp else " (this model can memorise training examples; do not release it "
                          "outside the organisation without a privacy audit)"),
+        *(_dp_lines(privacy) if dp else []),
         "",
     ]
     return "\n".join(lines)
+
+
+def _dp_lines(p: dict[str, Any]) -> list[str]:
+    unit = p.get("unit")
+    who = ("one employee (every training example about them)" if unit == "employee"
+           else "one training example")
+    lines = [
+        f"- (epsilon, delta) = ({p.get('epsilon')}, {p.get('delta')}) with the privacy unit "
+        f"`{unit}`: the adapter's distribution changes by at most that much whether or not "
+        f"{who} was in the training data.",
+        f"- DP-SGD: accountant `{p.get('accountant')}`, noise multiplier "
+        f"{p.get('noise_multiplier')}, clipping norm {p.get('max_grad_norm')} per unit, "
+        f"Poisson sampling rate {p.get('sampling_rate')} (expected batch "
+        f"{p.get('expected_batch_size')} units, at most {p.get('max_examples_per_unit')} "
+        f"examples per unit and step), {p.get('steps')} steps.",
+    ]
+    if unit == "employee" and p.get("multi_employee") == "each" and p.get("max_co_units"):
+        lines.append(
+            f"- Examples about several employees count in each one's unit; an employee shares "
+            f"examples with at most {p['max_co_units']} others, so hiding everything that "
+            f"mentions one employee is covered by group privacy over "
+            f"{p['max_co_units'] + 1} units.")
+    return lines

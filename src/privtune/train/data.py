@@ -34,10 +34,12 @@ ROLES = ("system", "user", "assistant")
 
 @dataclass(frozen=True)
 class Encoded:
-    """One tokenised example: ``input_ids`` and ``labels`` of equal length (plain lists)."""
+    """One tokenised example: ``input_ids`` and ``labels`` of equal length (plain lists);
+    ``index`` is the example's position in the list it was encoded from (-1 if unknown)."""
 
     input_ids: list[int]
     labels: list[int]
+    index: int = -1
 
     @property
     def n_labels(self) -> int:
@@ -121,7 +123,7 @@ def encode_examples(
     for i, ex in enumerate(examples):
         e = encode_example(tokenizer, ex, max_seq_len, i)
         if e.n_labels:
-            out.append(e)
+            out.append(Encoded(e.input_ids, e.labels, i))
         else:
             dropped += 1
     return out, dropped

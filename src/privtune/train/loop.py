@@ -13,6 +13,10 @@ It writes into ``out_dir``: the adapter (``adapter_config.json`` +
 ``adapter_model.safetensors``), ``metrics.jsonl`` (step 0 holds the initial ``val_loss``; then
 one row per step with ``train_loss``, ``lr``, ``tokens_per_s``, ``grad_norm`` and ``val_loss``
 on evaluation steps) and ``train_spec.json``. Only numbers are logged; texts never leave memory.
+
+With a :class:`~privtune.dp.plan.DPPlan` (``dp.enabled``), a :class:`~privtune.dp.session.DPSession`
+takes the place of the batch sampler and step: Poisson batches of privacy units, per-unit
+clipping and noise (:mod:`privtune.dp`); rows then also log ``units`` (sampled) and ``clipped``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from peft import PeftModel
 from transformers import set_seed
 
 from privtune.errors import InputError, TrainingError
+from privtune.train.step import StepStats
 from privtune.models.tiny import count_params
 from privtune.tmp import private_tempdir
 from privtune.train.checkpoint import (Checkpoint, capture_rng, check_resumable, data_fingerprint,
@@ -110,12 +115,14 @@ def train_lora(
     loggers: list[MetricLogger] | None = None,
     checkpoint_meta: dict[str, Any] | None = None,
     quantized: bool = False,
+    dp_plan: Any = None,
 ) -> tuple[TrainResult, PeftModel]:
     """Wrap the (unwrapped) ``model`` with LoRA, train it, save the adapter to ``out_dir``.
 
     ``resume`` is a checkpoint directory to continue from; ``checkpoint_sink`` stores the
     checkpoints taken every ``spec.checkpoint_every`` steps (default: under
-    ``out_dir/checkpoints/``). PEFT injects the LoRA layers into ``model`` in place: use the
+    ``out_dir/checkpoints/``). ``dp_plan`` (:class:`privtune.dp.plan.DPPlan`, made from the same
+    ``train`` list) turns on differentially private training. PEFT injects the LoRA layers into ``model`` in place: use the
     returned model afterwards.
     """
     t_start = time.perf_counter()
@@ -141,8 +148,16 @@ def train_lora(
         raise TrainingError("LoRA found no module to adapt: check train.lora.target_modules")
     opt = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
     sched = make_scheduler(opt, spec.schedule, spec.warmup_steps, spec.steps)
-    sampler = BatchSampler([len(e.input_ids) for e in train_enc], spec.batch_size, spec.seed,
-                           spec.group_by_length)
+    dp = None
+    if dp_plan is not None:
+        from privtune.dp.session import DPSession, check_compatible
+
+        check_compatible(spec, precision, quantized)
+        dp = DPSession(dp_plan, peft_model, train_enc, spec.batch_size, spec.seed, device)
+        sampler: Any = dp
+    else:
+        sampler = BatchSampler([len(e.input_ids) for e in train_enc], spec.batch_size,
+                               spec.seed, spec.group_by_length)
     stopper = EarlyStopping(spec.early_stopping_patience, spec.early_stopping_min_delta)
     scaler = torch.amp.GradScaler("cuda") if precision.needs_scaler else None
 
@@ -214,15 +229,22 @@ def train_lora(
         for step in range(start, spec.steps + 1):
             t0 = time.perf_counter()
             lr = sched.get_last_lr()[0]
-            micro = []
-            for _ in range(spec.grad_accum):
-                idx = sampler.next_batch()
-                for part in split_by_length([len(train_enc[i].input_ids) for i in idx]):
-                    b = collate([train_enc[idx[k]] for k in part], pad_id)
-                    micro.append({k: v.to(device, non_blocking=True) for k, v in b.items()})
-            stats = train_step(peft_model, micro, params, opt, sched, precision, scaler,
-                               spec.max_grad_norm)
-            if not math.isfinite(stats.loss):
+            extra: dict[str, float] = {}
+            if dp is not None:
+                dstats = dp.step(opt, sched, precision, pad_id)
+                stats = StepStats(dstats.loss if dstats.rows else 0.0, dstats.tokens,
+                                  dstats.grad_norm)
+                extra = {"units": dstats.units, "clipped": dstats.clipped}
+            else:
+                micro = []
+                for _ in range(spec.grad_accum):
+                    idx = sampler.next_batch()
+                    for part in split_by_length([len(train_enc[i].input_ids) for i in idx]):
+                        b = collate([train_enc[idx[k]] for k in part], pad_id)
+                        micro.append({k: v.to(device, non_blocking=True) for k, v in b.items()})
+                stats = train_step(peft_model, micro, params, opt, sched, precision, scaler,
+                                   spec.max_grad_norm)
+            if not math.isfinite(stats.loss) or not math.isfinite(stats.grad_norm):
                 raise TrainingError(f"fine-tuning diverged at step {step} (loss is not finite); "
                                     "lower train.lr or raise train.warmup_steps")
             dt = time.perf_counter() - t0
@@ -230,7 +252,9 @@ def train_lora(
             train_seconds += dt
             row: dict[str, float] = {"step": step, "train_loss": stats.loss, "lr": lr,
                                      "tokens_per_s": round(stats.tokens / dt, 1),
-                                     "grad_norm": round(stats.grad_norm, 6)}
+                                     "grad_norm": round(stats.grad_norm, 6), **extra}
+            if dp is not None and not extra["units"]:
+                del row["train_loss"]  # an empty Poisson batch: noise only, no loss
             stop = False
             if step == spec.steps or (spec.eval_every and step % spec.eval_every == 0):
                 row["val_loss"] = last_val = evaluate()
@@ -249,6 +273,8 @@ def train_lora(
         jsonl.close()
         for lg in sinks:
             lg.close()
+        if dp is not None:
+            dp.close()
 
     peft_model.eval()
     peft_model.save_pretrained(str(out_dir))
@@ -258,4 +284,6 @@ def train_lora(
     result.tokens = tokens_total
     result.tokens_per_s = round(tokens_total / train_seconds, 1) if train_seconds else 0.0
     result.seconds = round(time.perf_counter() - t_start, 3)
+    if dp is not None:
+        result.extra["privacy"] = dp_plan.record(step)
     return result, peft_model

@@ -1,9 +1,8 @@
 """Settings of a LoRA fine-tuning run, as validated config sections.
 
 :class:`LoraSpec` is the adapter (PEFT ``LoraConfig``); :class:`TrainSpec` the optimisation,
-precision, evaluation, early stopping, checkpoints and metric sinks; :class:`PrivacySpec` the
-privacy settings recorded with the adapter (differential privacy arrives with its own issue:
-today ``dp`` must be false). All forbid unknown keys (:class:`~privtune.config.StrictModel`),
+precision, evaluation, early stopping, checkpoints and metric sinks. Differential privacy has
+its own top-level section, ``dp:`` (:class:`privtune.dp.config.DPSpec`). All forbid unknown keys (:class:`~privtune.config.StrictModel`),
 so a typo in a YAML file or an override such as ``train.lora.rank=16`` is an error that names
 the key and lists the allowed ones.
 """
@@ -44,13 +43,6 @@ class MetricsSpec(StrictModel):
     experiment: str = "privtune"
 
 
-class PrivacySpec(StrictModel):
-    """Privacy settings of the run, recorded with the adapter. Differential privacy (per-employee
-    clipping and noise) is a later stage; until then only ``dp: false`` is accepted."""
-
-    dp: Literal[False] = False
-
-
 class TrainSpec(StrictModel):
     """One fine-tuning run. A step is one optimizer update over ``batch_size * grad_accum``
     examples. ``eval_every=0`` evaluates only at step 0 and at the end."""
@@ -82,7 +74,6 @@ class TrainSpec(StrictModel):
     resume_from: str | None = Field(None, description="checkpoint to resume: vault ref ckpt-<run>@N")
     lora: LoraSpec = Field(default_factory=LoraSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
-    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
 
     @model_validator(mode="after")
     def _check(self) -> TrainSpec:

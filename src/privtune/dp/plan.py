@@ -1,0 +1,81 @@
+"""A DP training plan: units, sampling rate, delta and the calibrated noise, before any work.
+
+:func:`make_plan` is called before the model is loaded, so a run whose privacy settings are
+impossible (or whose budget is spent, :mod:`privtune.dp.ledger`) fails before it starts. The
+plan's :meth:`DPPlan.record` is the ``privacy`` block every trained model carries (vault
+metadata, run record, model card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from privtune.dp.accountant import calibrate, epsilon
+from privtune.dp.config import DPSpec, default_delta
+from privtune.dp.units import Units, build_units
+from privtune.errors import ConfigError
+
+
+@dataclass
+class DPPlan:
+    spec: DPSpec
+    units: Units
+    sampling_rate: float
+    delta: float
+    noise_multiplier: float
+    steps: int
+    epsilon: float  # for the planned steps
+
+    @property
+    def noise_std(self) -> float:
+        return self.noise_multiplier * self.spec.max_grad_norm
+
+    def epsilon_after(self, steps: int) -> float:
+        """Epsilon actually spent after ``steps`` steps (early stopping spends less)."""
+        if steps == self.steps:
+            return self.epsilon
+        return epsilon(self.noise_multiplier, self.sampling_rate, steps, self.delta,
+                       self.spec.accountant)
+
+    def record(self, steps: int | None = None) -> dict[str, Any]:
+        """The ``privacy`` block of a model's metadata."""
+        steps = self.steps if steps is None else steps
+        return {
+            "dp": True,
+            "epsilon": round(self.epsilon_after(steps), 4),
+            "delta": self.delta,
+            "unit": self.spec.unit,
+            "accountant": self.spec.accountant,
+            "noise_multiplier": round(self.noise_multiplier, 6),
+            "max_grad_norm": self.spec.max_grad_norm,
+            "sampling_rate": round(self.sampling_rate, 8),
+            "steps": steps,
+            "expected_batch_size": self.spec.expected_batch_size,
+            "max_examples_per_unit": self.spec.max_examples_per_unit,
+            "units": len(self.units),
+            "employee_units": self.units.employee_units,
+            "multi_employee": self.spec.multi_employee,
+            "max_co_units": self.units.max_co_units,
+            "target_epsilon": self.spec.epsilon_goal(),
+        }
+
+
+def make_plan(spec: DPSpec, employee_ids: Sequence[Sequence[str]], steps: int) -> DPPlan:
+    """Units from each training example's ``employee_ids``, then sampling rate, delta, sigma."""
+    units = build_units(employee_ids, spec.unit, spec.multi_employee)
+    n = len(units)
+    if n == 0:
+        raise ConfigError("differential privacy needs at least one privacy unit", key="dp.unit")
+    q = min(1.0, spec.expected_batch_size / n)
+    delta = spec.delta if spec.delta is not None else default_delta(n)
+    if delta >= 1.0 / n:
+        raise ConfigError(f"dp.delta must be below 1 / number of units (1/{n})", key="dp.delta")
+    goal = spec.epsilon_goal()
+    if goal is None:
+        sigma = float(spec.noise_multiplier)
+    else:
+        sigma = calibrate(goal, q, steps, delta, spec.accountant)
+    eps = epsilon(sigma, q, steps, delta, spec.accountant)
+    return DPPlan(spec, units, q, delta, sigma, steps, eps)

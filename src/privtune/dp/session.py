@@ -1,0 +1,73 @@
+"""The DP side of a training run: what :func:`privtune.train.loop.train_lora` holds when
+``dp.enabled`` is on, in place of the plain batch sampler and step.
+
+:class:`DPSession` owns the Poisson unit sampler, the per-unit clipper (hooked into the LoRA
+layers) and the noise generator, checks the settings DP cannot run with, and runs one step at a
+time through :func:`~privtune.dp.step.dp_train_step`. ``state_dict`` / ``load_state_dict``
+(sampler and noise generator) make a resumed run continue exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from privtune.dp.clip import UnitClipper
+from privtune.dp.noise import noise_generator
+from privtune.dp.plan import DPPlan
+from privtune.dp.sampler import PoissonUnitSampler
+from privtune.dp.step import DPStepStats, dp_train_step
+from privtune.errors import ConfigError
+from privtune.train.data import Encoded
+from privtune.train.hardware import Precision
+
+
+def check_compatible(spec: Any, precision: Precision, quantized: bool) -> None:
+    """Refuse training settings DP does not support (before any step)."""
+    if spec.grad_accum != 1:
+        raise ConfigError("with dp.enabled the batch is dp.expected_batch_size units; set "
+                          "train.grad_accum to 1 (train.batch_size caps rows per forward)",
+                          key="train.grad_accum")
+    if precision.needs_scaler:
+        raise ConfigError("dp.enabled needs fp32 or bf16 (fp16 loss scaling would scale the "
+                          "clipping bound)", key="train.precision")
+    if quantized:
+        raise ConfigError("dp.enabled is not supported with 4-bit quantization yet",
+                          key="train.quantization")
+
+
+class DPSession:
+    def __init__(self, plan: DPPlan, model: torch.nn.Module, encoded: list[Encoded],
+                 batch_rows: int, seed: int, device: torch.device) -> None:
+        if plan.spec.max_examples_per_unit > batch_rows:
+            raise ConfigError("dp.max_examples_per_unit must not exceed train.batch_size (a "
+                              "unit's examples share one forward)", key="dp.max_examples_per_unit")
+        self.plan = plan
+        self.encoded = encoded
+        self.device = device
+        self.batch_rows = batch_rows
+        self.position = {e.index: k for k, e in enumerate(encoded)}  # raw index -> encoded
+        self.sampler = PoissonUnitSampler(plan.units, plan.sampling_rate,
+                                          plan.spec.max_examples_per_unit, seed)
+        self.clipper = UnitClipper(model, plan.spec.max_grad_norm).attach()
+        self.gen = noise_generator(plan.spec.noise_seed, device)
+        self.model = model
+
+    def step(self, opt: torch.optim.Optimizer, sched: Any, precision: Precision,
+             pad_id: int) -> DPStepStats:
+        rows = [(self.position[i], slot) for i, slot in self.sampler.next_batch()
+                if i in self.position]  # examples cut by max_seq_len are simply absent
+        return dp_train_step(self.model, rows, self.encoded, pad_id, self.device, self.clipper,
+                             opt, sched, precision, self.plan.noise_std,
+                             float(self.plan.spec.expected_batch_size), self.gen, self.batch_rows)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sampler": self.sampler.state_dict(), "noise": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+        self.gen.set_state(state["noise"])
+
+    def close(self) -> None:
+        self.clipper.detach()
