@@ -19,7 +19,7 @@ SMALL = [
     "model.tiny.model.num_hidden_layers=2", "model.tiny.model.vocab_size=1024",
     "dataset.canaries.repetitions=[1,32]", "dataset.canaries.per_repetition=1",
     "dataset.canaries.seed=3", "dataset.val_fraction=0.5",
-    "train.steps=120", "train.lr=0.01", "train.eval_every=0", "train.warmup_steps=5",
+    "train.steps=120", "train.batch_size=16", "train.lr=0.01", "train.eval_every=0", "train.warmup_steps=5",
     "train.lora.dropout=0.0",
 ]
 # A quick audit: enough to see the memorised canary, cheap enough for the test suite.
