@@ -11,13 +11,15 @@ import auditlog  # noqa: E402
 import deid_policy  # noqa: E402
 import dp  # noqa: E402
 import pii  # noqa: E402
+import audit  # noqa: E402
 import pii_basic  # noqa: E402
 import pipeline  # noqa: E402
 import train  # noqa: E402
 import vault  # noqa: E402
 
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
-           "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main}
+           "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
+           "audit": audit.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

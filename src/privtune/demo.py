@@ -24,6 +24,7 @@ from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.result import Reporter, Silent, StageResult
+from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.train import evaluate_adapter, train_adapter
 from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
@@ -37,7 +38,8 @@ from privtune.workspace import init_workspace
 DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"
 
 #: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md).
-STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate")
+STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate",
+          "audit")
 
 
 @dataclass
@@ -117,6 +119,8 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                     ws, base_dir, results["train"].outputs["adapter"], ds["val"],
                     tr["initial_val_loss"], tr["final_val_loss"])
                 p(1, 1, {})
+            with rep.stage("privacy audit", 7) as p:
+                results["audit"] = audit_stage(ws, results["train"].outputs["adapter"], cfg, p)
             summary = _summary(cfg, results, time.perf_counter() - t_start)
             atomic_write_text(partial / "summary.json", json.dumps(summary, indent=2))
             _report(partial / "report.html", out / "workspace", summary,
@@ -148,6 +152,7 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: floa
         "config": cfg.model_dump(mode="json"),
         "stages": {name: results[name].summary() for name in STAGES if name in results},
         "checks": _checks(results),
+        "gate": results["audit"].extra.get("gate") if "audit" in results else None,
         "total_seconds": round(seconds, 2),
     }
 

@@ -23,6 +23,9 @@ SMALL = [
     "model.tiny.steps=60", "train.steps=20", "train.eval_every=10",
     # employee-level DP stays on (the default); a smaller Poisson batch keeps the test short
     "dp.expected_batch_size=16", "dp.max_examples_per_unit=1", "dp.accountant=rdp",
+    # the privacy audit runs every attack, with fewer probes
+    "audit.exposure.candidates=100", "audit.extraction.employees=4", "audit.prompt_attacks.targets=1",
+    "audit.mia.reference_steps=5",
 ]
 
 
@@ -108,6 +111,10 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     assert 0.0 <= ev["triage_accuracy_tuned"] <= 1.0
     assert {c["name"] for c in s["checks"]} >= {"split by employee", "validation loss falls"}
     assert all(c["ok"] for c in s["checks"])
+    au = st["audit"]
+    assert au["passed"] == s["gate"]["passed"] and set(au["exposure_max_by_repetitions"]) == {"1", "4", "16"}
+    assert 0.0 <= au["mia_auc_max"] <= 1.0 and au["epsilon"] == pytest.approx(st["train"]["epsilon"], abs=1e-3)
+    assert (demo["out"] / "workspace" / au["report"]).is_file() and "privacy gate" in demo["stdout"]
 
 
 def test_report_holds_the_figures(demo) -> None:

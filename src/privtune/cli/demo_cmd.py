@@ -48,6 +48,11 @@ def headline(stage: str, f: dict[str, Any]) -> str:
         return (f"held-out employees: val loss {f['val_loss_base']:.2f} -> {f['val_loss_tuned']:.2f}; "
                 f"ticket triage accuracy {f['triage_accuracy_base']:.0%} -> "
                 f"{f['triage_accuracy_tuned']:.0%}")
+    if stage == "audit":
+        exp = ", ".join(f"{k}x {v:.1f}" for k, v in f.get("exposure_max_by_repetitions", {}).items())
+        return (f"gate {'PASS' if f['passed'] else 'FAIL'}; canary exposure (bits) {exp or '—'}; "
+                f"MIA AUC {_fmt_value(f['mia_auc_max'])}; extraction {f['extraction_exact']} exact / "
+                f"{f['extraction_near']} near; prompt attacks {f['prompt_attack_leaks']} leaks")
     return _fmt_value({k: v for k, v in f.items() if k not in ("seconds", "outputs")})
 
 
@@ -85,6 +90,11 @@ def register(app: typer.Typer) -> None:
 
             console.print(f"the demo vault is encrypted under the DEMO passphrase (synthetic data only): "
                           f"PRIVTUNE_PASSPHRASE='{DEMO_PASSPHRASE}'", highlight=False)
+        gate = result.summary.get("gate")
+        if gate:
+            mark = "[green]PASS[/]" if gate["passed"] else "[bold red]FAIL[/]"
+            failed = f" (failed: {', '.join(gate['failed'])})" if gate["failed"] else ""
+            console.print(f"privacy gate: {mark}{failed}; report: {gate['report']}")
         console.print(f"\nsummary:   {result.summary_path}")
         console.print(f"report:    {result.report_path}")
         console.print(f"workspace: {result.workspace_dir}  (try: privtune status -w {result.workspace_dir})")

@@ -17,6 +17,7 @@ from rich.markup import escape
 from privtune import __version__
 from privtune.cli import adapter_cmd, data_cmd, demo_cmd, keys_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
 from privtune.cli import access_cmd, audit_cmd, dp_cmd, lineage_cmd
+from privtune.cli import privacy_audit_cmd, release_cmd
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
 
@@ -53,6 +54,8 @@ model_cmd.register(app)
 train_cmd.register(app)
 adapter_cmd.register(app)
 demo_cmd.register(app)
+privacy_audit_cmd.register(app)
+release_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(access_cmd.app, name="access")

@@ -11,7 +11,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from privtune.attacks.canaries import CanarySpec
+from privtune.attacks.spec import AuditSpec
 from privtune.config import StrictModel
+from privtune.gate.policy import GatePolicy
 from privtune.datasets.templates import TemplatesSpec
 from privtune.dp.config import DPSpec
 from privtune.models.pretrain import TinyBaseSpec
@@ -41,6 +44,7 @@ class DatasetSpec(StrictModel):
     val_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="share of employees held out")
     seed: int = 0
     templates: TemplatesSpec = Field(default_factory=TemplatesSpec)
+    canaries: CanarySpec = Field(default_factory=CanarySpec)
 
 
 class DataRefs(StrictModel):
@@ -64,6 +68,8 @@ class PipelineConfig(StrictModel):
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(**DP_TRAIN_DEFAULTS))
     dp: DPSpec = Field(default_factory=lambda: DPSpec(**DP_DEFAULTS))
+    audit: AuditSpec = Field(default_factory=AuditSpec)
+    gate: GatePolicy = Field(default_factory=GatePolicy)
 
     @model_validator(mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 2  # 2: encrypted vault (keks, data_keys, ciphertext hashes)
@@ -102,3 +102,20 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+
+
+class Audit(Base):
+    """A privacy audit of one model version: its verdict (numbers only) and the hashes it binds."""
+
+    __tablename__ = "audits"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128), index=True)
+    model_ref: Mapped[str] = mapped_column(String(160), index=True)
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    base_sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    verdict_sha256: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[dict] = mapped_column(JSON, default=dict)
+    report: Mapped[str] = mapped_column(String(512), default="")

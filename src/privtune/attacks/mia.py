@@ -1,0 +1,103 @@
+"""Membership inference at the employee level: was this employee's data in the training set?
+
+Members are the training employees, non-members the held-out (validation) employees: the
+dataset is split by employee, so both sides are real employees of the same company, treated
+the same way. An employee's loss is the mean, over their examples, of the example's mean
+assistant-token loss. Attacks (higher score = "member"):
+
+* ``loss`` — the loss-threshold attack (Yeom et al.): ``-loss_target``;
+* ``reference`` — calibrated by the base model (no adapter): ``loss_base - loss_target``; it
+  removes how hard an employee's examples are anyway;
+* ``lira`` — reference-calibrated with adapters trained on random halves of the employees
+  (complementary pairs, so each employee is "in" for half of them and "out" for the rest):
+  the Gaussian likelihood ratio with a global variance, which ranks like
+  ``(l - mu_out)^2 - (l - mu_in)^2`` (see :mod:`privtune.attacks.references`).
+
+Each attack reports AUC, TPR at 1% and 0.1% FPR, the employee counts and the FPR resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from privtune.attacks.canaries import is_canary
+from privtune.attacks.roc import auc, roc_curve, tpr_at_fpr
+
+
+def employee_examples(examples: Iterable[dict[str, Any]]) -> dict[str, list[int]]:
+    """``{employee_id: [example index, ...]}`` (canaries and policy examples left out)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        for e in ex.get("employee_ids") or []:
+            if not is_canary(e):
+                out[str(e)].append(i)
+    return dict(out)
+
+
+def employee_losses(per_example: list[float], index: Mapping[str, list[int]]) -> dict[str, float]:
+    """Mean of the per-example losses of each employee."""
+    out = {}
+    for e, idx in index.items():
+        vals = [per_example[i] for i in idx if not math.isnan(per_example[i])]
+        if vals:
+            out[e] = sum(vals) / len(vals)
+    return out
+
+
+def loss_scores(target: Mapping[str, float]) -> dict[str, float]:
+    return {e: -v for e, v in target.items()}
+
+
+def reference_scores(target: Mapping[str, float], reference: Mapping[str, float]) -> dict[str, float]:
+    return {e: reference[e] - v for e, v in target.items() if e in reference}
+
+
+def lira_scores(target: Mapping[str, float], in_losses: Mapping[str, list[float]],
+                out_losses: Mapping[str, list[float]]) -> dict[str, float]:
+    """Global-variance LiRA: ``(l - mu_out)^2 - (l - mu_in)^2`` (twice sigma^2 times the log
+    likelihood ratio; the constant does not change any ranking). Employees without both kinds
+    of reference fall back to ``mu_out - l`` or ``mu_in``-free offline form."""
+    out = {}
+    for e, l in target.items():
+        ins, outs = in_losses.get(e) or [], out_losses.get(e) or []
+        if ins and outs:
+            mu_in, mu_out = sum(ins) / len(ins), sum(outs) / len(outs)
+            out[e] = (l - mu_out) ** 2 - (l - mu_in) ** 2
+        elif outs:
+            out[e] = sum(outs) / len(outs) - l
+    return out
+
+
+@dataclass
+class AttackResult:
+    name: str
+    auc: float
+    tpr_at_1pct_fpr: float
+    tpr_at_01pct_fpr: float
+    members: int
+    non_members: int
+    roc: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def fpr_resolution(self) -> float:
+        return 1.0 / self.non_members
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"attack": self.name, "auc": round(self.auc, 4),
+                "tpr_at_1pct_fpr": round(self.tpr_at_1pct_fpr, 4),
+                "tpr_at_0.1pct_fpr": round(self.tpr_at_01pct_fpr, 4),
+                "members": self.members, "non_members": self.non_members,
+                "fpr_resolution": round(self.fpr_resolution, 5)}
+
+
+def evaluate_attack(name: str, scores: Mapping[str, float], members: set[str],
+                    non_members: set[str]) -> AttackResult:
+    s_in = [v for e, v in scores.items() if e in members]
+    s_out = [v for e, v in scores.items() if e in non_members]
+    return AttackResult(name, auc(s_in, s_out), tpr_at_fpr(s_in, s_out, 0.01),
+                        tpr_at_fpr(s_in, s_out, 0.001), len(s_in), len(s_out),
+                        roc_curve(s_in, s_out))

@@ -1,0 +1,94 @@
+"""Who the audit is about, read from the vault: training and held-out employees, canaries, and
+the secrets of each (raw identifiers), linked to the pseudonyms the training data uses.
+
+The raw employees table is found through lineage: an ancestor of the training set named
+``employees`` (what ``ingest`` writes). Pseudonyms are recomputed with the workspace's
+pseudonym key, so a training example's ``EMP-...`` token maps back to a raw row in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from privtune.attacks.canaries import VAULT_NAME, Canary, CanarySpec, is_canary, load_canaries
+from privtune.attacks.secrets import SecretIndex
+from privtune.errors import NotFoundError
+from privtune.pipeline.io import read_jsonl, read_table
+
+RAW_EMPLOYEES = "employees"
+MAX_DEPTH = 6
+
+
+@dataclass
+class Subjects:
+    train: list[dict[str, Any]]
+    val: list[dict[str, Any]]
+    members: set[str]                  # pseudonyms of training employees
+    non_members: set[str]              # pseudonyms of held-out employees
+    index: SecretIndex
+    canaries: list[Canary] = field(default_factory=list)
+    canary_spec: CanarySpec | None = None
+    canaries_ref: str | None = None
+    by_pseudonym: dict[str, str] = field(default_factory=dict)   # pseudonym -> index subject
+
+    def own_examples(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        rev = self.by_pseudonym
+        for ex in self.train:
+            for e in ex.get("employee_ids") or []:
+                subj = e if is_canary(e) else rev.get(e)
+                if subj:
+                    out.setdefault(subj, []).append(ex)
+        return out
+
+    def pseudonyms(self) -> dict[str, str]:
+        return {subj: p for p, subj in self.by_pseudonym.items() if not is_canary(p)}
+
+
+def _raw_employees_ref(ws: Any, start: str) -> str | None:
+    seen, frontier = set(), [start]
+    for _ in range(MAX_DEPTH):
+        nxt = []
+        for ref in frontier:
+            if ref in seen:
+                continue
+            seen.add(ref)
+            m = ws.vault.manifest(ref)
+            if m.name == RAW_EMPLOYEES and m.kind == "table":
+                return m.ref
+            nxt += list(m.parents or [])
+        frontier = nxt
+    return None
+
+
+def load_subjects(ws: Any, train_ref: str, val_ref: str) -> Subjects:
+    train, val = read_jsonl(ws.vault, train_ref), read_jsonl(ws.vault, val_ref)
+    members = {e for ex in train for e in ex.get("employee_ids") or [] if not is_canary(e)}
+    non_members = {e for ex in val for e in ex.get("employee_ids") or []} - members
+    index = SecretIndex()
+    subjects = Subjects(train, val, members, non_members, index)
+    meta = ws.vault.manifest(train_ref).meta or {}
+    if meta.get("canaries"):
+        subjects.canaries_ref = meta["canaries"]
+        subjects.canaries, subjects.canary_spec = load_canaries(ws.vault.get(meta["canaries"]))
+        for c in subjects.canaries:
+            index.add_canary(c.id, c.name, c.secret)
+            subjects.by_pseudonym[c.id] = c.id
+    raw_ref = _raw_employees_ref(ws, train_ref)
+    if raw_ref is not None:
+        from privtune.pii.mask import Pseudonymizer
+
+        try:
+            pseudo = Pseudonymizer(ws.pseudonym_key())
+        except NotFoundError:
+            pseudo = None
+        if pseudo is not None:
+            wanted = members | non_members
+            for row in read_table(ws.vault, raw_ref).to_pylist():
+                rid = str(row.get("employee_id") or "")
+                token = pseudo.token(rid) if rid else ""
+                if token in wanted:
+                    index.add_employee(rid, row)
+                    subjects.by_pseudonym[token] = rid
+    return subjects

@@ -1,0 +1,220 @@
+"""``privtune audit MODEL``: run every attack on a registered adapter, judge it by the policy,
+write the HTML report and the JSON verdict, record the audit in the store.
+
+The audit reads the model's training and validation sets and the canaries from the vault (the
+adapter's record names them), rebuilds the secrets index in memory, loads base + adapter inside
+the network guard and runs: canary exposure, employee-level membership inference (loss,
+base-model-calibrated, LiRA with reference adapters), PII extraction and prompt attacks. What
+leaves the process is numbers, metric names and masked examples: ``reports/audits/<id>.json``
+(the verdict), ``reports/audits/<id>.html`` and the ``audits`` row (with the adapter hash).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from privtune.attacks.canaries import is_canary
+from privtune.attacks.exposure import by_repetition, measure_exposure
+from privtune.attacks.extraction import run_extraction
+from privtune.attacks.mia import (
+    employee_examples,
+    employee_losses,
+    evaluate_attack,
+    lira_scores,
+    loss_scores,
+    reference_scores,
+)
+from privtune.attacks.prompt_attacks import run_prompt_attacks
+from privtune.attacks.scoring import score_encoded
+from privtune.attacks.spec import DEFAULT_REFERENCE_STEPS, AuditSpec
+from privtune.attacks.subjects import load_subjects
+from privtune.errors import InputError
+from privtune.fsutil import atomic_write_text
+from privtune.gate.hashing import adapter_hash
+from privtune.gate.policy import GatePolicy
+from privtune.gate.verdict import digest, make_verdict
+from privtune.netguard import network_guard
+from privtune.pipeline.result import ProgressFn
+from privtune.store.models import Audit, utcnow
+from privtune.tmp import private_tempdir
+from privtune.train.data import encode_example
+
+AUDIT_DIR = "audits"
+STEPS = ("load", "exposure", "membership", "references", "extraction", "prompt attacks", "report")
+
+
+@dataclass
+class AuditOutcome:
+    audit_id: str
+    model_ref: str
+    passed: bool
+    verdict: dict[str, Any]
+    verdict_path: Path
+    report_path: Path
+    seconds: float
+
+
+def _epsilon(privacy: dict[str, Any]) -> float:
+    if privacy.get("dp") or privacy.get("enabled"):
+        eps = privacy.get("epsilon")
+        if isinstance(eps, (int, float)) and eps > 0:
+            return float(eps)
+    return math.inf
+
+
+def _cap(items: set[str], n: int, seed: int) -> set[str]:
+    if not n or len(items) <= n:
+        return set(items)
+    return set(random.Random(seed).sample(sorted(items), n))
+
+
+def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
+              policy: GatePolicy | None = None, *, base: Path | None = None,
+              progress: ProgressFn | None = None) -> AuditOutcome:
+    from privtune.pipeline.adapters import adapter_info
+    from privtune.train.generate import load_adapter
+    from privtune.train.spec import TrainSpec
+
+    spec, policy = spec or AuditSpec(), policy or GatePolicy()
+    t0 = time.perf_counter()
+    step = 0
+
+    def tick(name: str) -> None:
+        nonlocal step
+        step += 1
+        if progress:
+            progress(step, len(STEPS), {"stage": name})
+
+    info = adapter_info(ws, ws.vault.resolve(model_ref), base)
+    meta = info.meta
+    if "train_data" not in meta or "val_data" not in meta:
+        raise InputError(f"'{info.ref}' does not record its training data; cannot audit it")
+    subjects = load_subjects(ws, meta["train_data"], meta["val_data"])
+    train_spec = TrainSpec.model_validate(meta["train"])
+    privacy = dict(meta.get("privacy") or {})
+    timings: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    with network_guard(), private_tempdir("audit") as tmp:
+        adir = ws.vault.get_dir(info.ref, tmp / "adapter")
+        model_sha = adapter_hash(adir)
+        model, tok = load_adapter(info.base_dir, adir)
+        tick("load")
+
+        t = time.perf_counter()
+        exposures = []
+        if subjects.canaries and subjects.canary_spec is not None:
+            exposures, _ = measure_exposure(model, tok, subjects.canaries, subjects.canary_spec,
+                                            candidates=spec.exposure.candidates,
+                                            exact_limit=spec.exposure.exact_limit,
+                                            seed=spec.seed, batch_size=spec.batch_size)
+        timings["exposure"] = time.perf_counter() - t
+        tick("exposure")
+
+        t = time.perf_counter()
+        mia_examples = [ex for ex in subjects.train + subjects.val
+                        if ex.get("employee_ids") and not any(is_canary(e) for e in ex["employee_ids"])]
+        index = employee_examples(mia_examples)
+        members = _cap(subjects.members & set(index), spec.mia.max_employees, spec.seed)
+        non_members = _cap(subjects.non_members & set(index), spec.mia.max_employees, spec.seed + 1)
+
+        encoded = [encode_example(tok, ex, train_spec.max_seq_len, i)
+                   for i, ex in enumerate(mia_examples)]   # once: every model shares the tokenizer
+
+        def score(m: Any, tk: Any) -> list[float]:
+            return score_encoded(m, encoded, tk.pad_token_id, spec.batch_size).mean()
+
+        target = employee_losses(score(model, tok), index)
+        with model.disable_adapter():
+            base_l = employee_losses(score(model, tok), index)
+        attacks = []
+        if members and non_members:
+            attacks.append(evaluate_attack("loss", loss_scores(target), members, non_members))
+            attacks.append(evaluate_attack("reference (base model)",
+                                           reference_scores(target, base_l), members, non_members))
+        timings["membership"] = time.perf_counter() - t
+        tick("membership")
+
+        t = time.perf_counter()
+        if spec.mia.reference_models and members and non_members:
+            from privtune.attacks.references import train_references
+
+            steps = spec.mia.reference_steps or max(1, min(DEFAULT_REFERENCE_STEPS,
+                                                           train_spec.steps // 2))
+            in_l, out_l = train_references(info.base_dir, mia_examples, train_spec,
+                                           spec.mia.reference_models, steps, spec.seed, score)
+            attacks.append(evaluate_attack("LiRA (reference adapters)",
+                                           lira_scores(target, in_l, out_l), members, non_members))
+            details["reference_models"] = {"count": 2 * ((spec.mia.reference_models + 1) // 2),
+                                           "steps": steps}
+        timings["references"] = time.perf_counter() - t
+        tick("references")
+
+        t = time.perf_counter()
+        employees = sorted(subjects.by_pseudonym[p] for p in subjects.members
+                           if p in subjects.by_pseudonym)
+        extraction = run_extraction(model, tok, subjects.index, employees,
+                                    [c.id for c in subjects.canaries], subjects.pseudonyms(),
+                                    subjects.own_examples(), spec.extraction, seed=spec.seed,
+                                    batch_size=spec.batch_size)
+        timings["extraction"] = time.perf_counter() - t
+        tick("extraction")
+        t = time.perf_counter()
+        attacks_pi = run_prompt_attacks(model, tok, subjects.index, employees, spec.prompt_attacks,
+                                        seed=spec.seed, batch_size=spec.batch_size)
+        timings["prompt_attacks"] = time.perf_counter() - t
+        tick("prompt attacks")
+        del model
+
+    flagged = [e.canary_id for e in exposures
+               if policy.canary_exposure_max is not None and e.exposure > policy.canary_exposure_max]
+    values: dict[str, Any] = {
+        "canary_exposure_max": max((e.exposure for e in exposures), default=None),
+        "mia_auc_max": max((a.auc for a in attacks), default=None),
+        "mia_tpr_at_1pct_fpr_max": max((a.tpr_at_1pct_fpr for a in attacks), default=None),
+        "extraction_exact": extraction.exact,
+        "extraction_near": extraction.near,
+        "prompt_attack_leaks": attacks_pi.exact + attacks_pi.near,
+        "epsilon": _epsilon(privacy),
+    }
+    metrics = meta.get("metrics") or {}
+    details.update({
+        "canaries": [e.as_dict() for e in exposures],
+        "canaries_flagged": flagged,
+        "exposure_by_repetitions": {str(k): v for k, v in by_repetition(exposures).items()},
+        "membership": [a.as_dict() for a in attacks],
+        "extraction": extraction.as_dict(),
+        "prompt_attacks": attacks_pi.as_dict(),
+        "privacy": privacy,
+        "utility": {"val_loss_base": metrics.get("initial_val_loss"),
+                    "val_loss_tuned": metrics.get("final_val_loss")},
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    })
+    model_doc = {"ref": info.ref, "adapter_sha256": model_sha, "base_sha256": info.base_sha256,
+                 "train_data": meta["train_data"], "val_data": meta["val_data"]}
+    verdict = make_verdict(model_doc, values, policy, details)
+    audit_id = f"audit-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    verdict["audit_id"] = audit_id
+    verdict["created_at"] = utcnow().isoformat(timespec="seconds")
+    verdict["seconds"] = round(time.perf_counter() - t0, 2)
+    out_dir = ws.reports_dir / AUDIT_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    verdict_path, report_path = out_dir / f"{audit_id}.json", out_dir / f"{audit_id}.html"
+    from privtune.gate.report import render_audit_report
+
+    render_audit_report(report_path, verdict, {a.name: a.roc for a in attacks})
+    atomic_write_text(verdict_path, json.dumps(verdict, indent=2, sort_keys=True))
+    with ws.store.session() as s:
+        s.add(Audit(id=audit_id, model_name=info.ref.split("@")[0], model_ref=info.ref,
+                    model_sha256=model_sha, base_sha256=info.base_sha256,
+                    passed=bool(verdict["passed"]), verdict_sha256=digest(verdict),
+                    verdict=verdict, report=str(report_path.relative_to(ws.root))))
+    tick("report")
+    return AuditOutcome(audit_id, info.ref, bool(verdict["passed"]), verdict, verdict_path,
+                        report_path, time.perf_counter() - t0)

@@ -1,0 +1,52 @@
+"""A DP run (epsilon <= 8, per-employee units) on the same data and seed as the memorising run
+shows lower canary exposure and lower membership-inference AUC."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from privtune.gate.audit import run_audit
+from privtune.gate.policy import GatePolicy
+from privtune.workspace import Workspace
+
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dp_audit(memorising, failed_audit) -> dict:
+    from privtune.pipeline.train import train_adapter
+
+    cfg = memorising["cfg"]
+    dp = cfg.dp.model_copy(update={"enabled": True, "unit": "employee", "target_epsilon": 8.0,
+                                   "noise_multiplier": None, "expected_batch_size": 8,
+                                   "noise_seed": 0})
+    with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
+        tr = train_adapter(ws, memorising["base_dir"], memorising["base_sha256"],
+                           memorising["dataset"], cfg.train, name="adapter-dp", dp=dp)
+        out = run_audit(ws, tr.outputs["adapter"], cfg.audit, GatePolicy())
+    return {"dp": out.verdict, "plain": failed_audit["outcome"].verdict}
+
+
+def _hot(v: dict) -> float:
+    return max(c["exposure"] for c in v["details"]["canaries"] if c["repetitions"] == 32)
+
+
+def _auc(v: dict) -> float:
+    return max(a["auc"] for a in v["details"]["membership"])
+
+
+def test_dp_run_is_private_and_leaks_less(dp_audit) -> None:
+    dp, plain = dp_audit["dp"], dp_audit["plain"]
+    privacy = dp["details"]["privacy"]
+    assert privacy["dp"] is True and 0 < privacy["epsilon"] <= 8.0
+    eps_row = next(m for m in dp["metrics"] if m["name"] == "epsilon")
+    assert eps_row["value"] == pytest.approx(privacy["epsilon"], abs=1e-3)
+    assert _hot(dp) < _hot(plain)
+    assert _hot(dp) < 10.0                       # the repeated canary is no longer flagged
+    assert _auc(dp) < _auc(plain)
+    assert [a["attack"] for a in dp["details"]["membership"]] == \
+        [a["attack"] for a in plain["details"]["membership"]]

@@ -1,0 +1,137 @@
+"""The gate can fail: a memorising run (no DP, a canary repeated 32 times, low loss) is flagged;
+the audit's outputs hold no personal data; release refuses what the gate did not pass."""
+
+from __future__ import annotations
+
+import os
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from privtune.attacks.canaries import load_canaries
+from privtune.errors import IntegrityError, PrivacyPolicyError
+from privtune.gate.audit import run_audit
+from privtune.gate.policy import GatePolicy
+from privtune.gate.release import PUBKEY_FILE, load_public_key, release, verify_release
+from privtune.store.models import Audit
+from privtune.workspace import Workspace
+
+ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
+
+pytestmark = pytest.mark.slow
+
+PERMISSIVE = GatePolicy(canary_exposure_max=None, mia_auc_max=None, mia_tpr_at_1pct_fpr_max=None,
+                        extraction_exact=None, extraction_near=None, prompt_attack_leaks=None)
+
+
+def _canaries(ws_dir: Path):
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
+        return load_canaries(ws.vault.get("canaries"))[0]
+
+
+def test_memorising_run_fails_with_the_repeated_canary_flagged(memorising, failed_audit) -> None:
+    v = failed_audit["outcome"].verdict
+    assert v["passed"] is False and failed_audit["outcome"].passed is False
+    assert "canary_exposure_max" in v["failed"]
+    canaries = {c["canary"]: c for c in v["details"]["canaries"]}
+    reps = {c.id: c.repetitions for c in _canaries(memorising["ws_dir"])}
+    hot = next(cid for cid, r in reps.items() if r == 32)
+    cold = next(cid for cid, r in reps.items() if r == 1)
+    assert hot in v["details"]["canaries_flagged"]
+    assert canaries[hot]["exposure"] > 12.0              # of at most 29.9 bits (9-digit secret)
+    assert canaries[hot]["sample_rank"] == 1
+    assert canaries[cold]["exposure"] < canaries[hot]["exposure"]
+    row = next(m for m in v["metrics"] if m["name"] == "canary_exposure_max")
+    assert row["value"] == pytest.approx(canaries[hot]["exposure"], abs=1e-3)
+    assert row["threshold"] == 10.0 and row["passed"] is False
+
+
+def test_membership_attacks_report_counts_and_resolution(memorising, failed_audit) -> None:
+    d = failed_audit["outcome"].verdict["details"]
+    names = [a["attack"] for a in d["membership"]]
+    assert names == ["loss", "reference (base model)", "LiRA (reference adapters)"]
+    ds = memorising["dataset"]
+    for a in d["membership"]:
+        assert 0.0 <= a["auc"] <= 1.0
+        assert a["members"] + a["non_members"] <= 40 and a["non_members"] >= 15
+        assert a["fpr_resolution"] == pytest.approx(1 / a["non_members"], abs=1e-5)
+    assert d["reference_models"] == {"count": 2, "steps": 4}
+    assert ds["train"] and ds["canaries"]
+
+
+def test_verdict_is_recorded_with_the_model_hash(memorising, failed_audit) -> None:
+    out = failed_audit["outcome"]
+    on_disk = json.loads(out.verdict_path.read_text())
+    assert on_disk["passed"] is False and on_disk["audit_id"] == out.audit_id
+    with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
+        with ws.store.session() as s:
+            row = s.get(Audit, out.audit_id)
+            assert row is not None and row.passed is False
+            assert row.model_ref == memorising["adapter"]
+            assert row.model_sha256 == on_disk["model"]["adapter_sha256"]
+            assert len(row.model_sha256) == 64
+    html = out.report_path.read_text()
+    assert "FAIL" in html and "<svg" in html and "canary_exposure_max" in html
+
+
+def _planted(export: Path) -> list[str]:
+    with (export / "employees.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    values = []
+    for r in rows:
+        values += [r["ssn"], r["email"], r["phone"], f"{r['first_name']} {r['last_name']}",
+                   r["iban"], r["home_address"]]
+    return values
+
+
+def test_no_pii_in_report_verdict_store_or_logs(memorising, failed_audit) -> None:
+    planted = _planted(memorising["export"])
+    canaries = _canaries(memorising["ws_dir"])
+    planted += [c.secret for c in canaries] + [c.name for c in canaries]
+    out = failed_audit["outcome"]
+    texts = {"verdict": out.verdict_path.read_text(), "report": out.report_path.read_text(),
+             "store": json.dumps(out.verdict)}
+    runs = memorising["ws_dir"] / "runs"
+    for p in runs.rglob("*"):
+        if p.is_file():
+            texts[str(p)] = p.read_text(errors="ignore")
+    for name, text in texts.items():
+        for value in planted:
+            assert value not in text, f"a planted value leaked into {name}"
+    # the masked examples are shapes only
+    for key in ("extraction", "prompt_attacks"):
+        for ex in out.verdict["details"][key]["examples"]:
+            assert set(ex["value"]) <= set("*-@. ,/()+")
+
+
+def test_release_refuses_failed_unaudited_and_stale(memorising, failed_audit, tmp_path) -> None:
+    with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
+        with pytest.raises(PrivacyPolicyError, match="failed the privacy gate") as exc:
+            release(ws, memorising["adapter"], tmp_path / "r1")
+        assert exc.value.exit_code == 8
+        assert not (tmp_path / "r1").exists()
+        m = ws.vault.manifest(memorising["adapter"])
+        d = ws.vault.get_dir(m.ref, tmp_path / "unpacked")
+        other = ws.vault.put_dir("unaudited", d, kind="adapter", schema="peft-lora", meta=m.meta)
+        shutil.rmtree(d)
+        with pytest.raises(PrivacyPolicyError, match="never been audited"):
+            release(ws, other, tmp_path / "r2")
+        assert not (tmp_path / "r2").exists()
+
+
+def test_release_refuses_an_audit_that_predates_the_model(memorising, failed_audit, tmp_path) -> None:
+    ws_dir = tmp_path / "ws"
+    shutil.copytree(memorising["ws_dir"], ws_dir)
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
+        m = ws.vault.manifest(memorising["adapter"])
+        d = ws.vault.get_dir(m.ref, tmp_path / "unpacked")
+        newer = ws.vault.put_dir(m.name, d, kind="adapter", schema="peft-lora", meta=m.meta)
+        for ref in (newer, m.name):          # the bare name resolves to the newer version
+            with pytest.raises(PrivacyPolicyError, match="predates") as exc:
+                release(ws, ref, tmp_path / "r")
+            assert exc.value.exit_code == 8
+        assert not (tmp_path / "r").exists()
