@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's)")
     args = ap.parse_args(argv or [])
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # The bench's workspace is throwaway and holds synthetic data only: a fixed passphrase lets it
+    # run unattended (as the demo does) when PRIVTUNE_PASSPHRASE is not set.
+    os.environ.setdefault("PRIVTUNE_PASSPHRASE", "privtune bench (synthetic data only, not a secret)")
     from privtune.gate.audit import run_audit
     from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
