@@ -11,7 +11,7 @@ DEMO_OUT ?= demo-out
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test bench clean
+.PHONY: help venv demo test test-fast lint bench clean
 
 help: ## Show this help
 	@echo "privtune — private, local fine-tuning on HR data"
@@ -35,8 +35,16 @@ venv: $(STAMP) ## Create or refresh .venv (torch first, pinned, then privtune)
 demo: $(STAMP) ## Run the whole pipeline on a synthetic HR company (outputs in $(DEMO_OUT)/)
 	@$(VENV)/bin/privtune demo --out $(DEMO_OUT)
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) ## Run the whole test suite (unit + slow end-to-end tests; ~10 min on 2 cores)
 	@$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## Run the unit tests only (no training, no pipeline runs; under a minute)
+	@$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP) ## ruff, mypy on src/ and the import-layer contracts (import-linter)
+	@$(VENV)/bin/ruff check src tests bench
+	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (JSON + markdown in bench/results/)
 	@$(PIP) install -e ".[test,bench]" 2>&1 | grep -v "is ignored: it is neither" || true

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
+from common import write
 
 VARIANTS = {"nonprivate": ("non-private", None), "dp8": ("DP eps=8", 8.0), "dp1": ("DP eps=1", 1.0)}
 

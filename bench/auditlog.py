@@ -25,13 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
-
-from privtune.access.wskeys import create_keys  # noqa: E402
-from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash  # noqa: E402
-from privtune.audit.log import AuditLog  # noqa: E402
-from privtune.audit.verify import verify_log  # noqa: E402
-from privtune.store import MetadataStore  # noqa: E402
+from common import write
+from privtune.access.wskeys import create_keys
+from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash
+from privtune.audit.log import AuditLog
+from privtune.audit.verify import verify_log
+from privtune.store import MetadataStore
 
 APPENDS = int(os.environ.get("BENCH_AUDIT_APPENDS", "5000"))  # sync=normal; full: a fifth
 VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY", "200000"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def machine() -> dict[str, Any]:
 def write(name: str, data: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> Path:
     """Write ``results/<name>.json`` and ``results/<name>.md`` (a markdown table of ``rows``)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = {"benchmark": name, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    data = {"benchmark": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(), **data, "rows": rows}
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

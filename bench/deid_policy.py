@@ -27,14 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
-
-from privtune.anonymity import anonymize, assess_table  # noqa: E402
-from privtune.deid import Deidentifier, PersonIndex, load_policy, parse_policy, person_key  # noqa: E402
-from privtune.ingest import read_table, read_texts  # noqa: E402
-from privtune.pii import Roster, detect  # noqa: E402
-from privtune.synth import generate_company  # noqa: E402
-from privtune.synth.vocab import TODAY  # noqa: E402
+from common import write
+from privtune.anonymity import anonymize, assess_table
+from privtune.deid import Deidentifier, PersonIndex, load_policy, parse_policy, person_key
+from privtune.ingest import read_table, read_texts
+from privtune.pii import Roster, detect
+from privtune.synth import generate_company
+from privtune.synth.vocab import TODAY
 
 KEY = b"bench-key-0123456789abcdef"
 

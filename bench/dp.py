@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
+from common import write
 
 #: Timed steps per expected batch size (plus one warm-up step).
 STEPS = {8: int(os.environ.get("PRIVTUNE_BENCH_DP_STEPS_8", "12")),
@@ -192,7 +192,6 @@ UTILITY_EPS = (1.0, 3.0, 8.0)
 
 def utility(d: Path) -> list[dict]:
     """Validation loss of the demo's training recipe: non-private vs employee-level DP."""
-    from privtune.config import apply_overrides
     from privtune.dp.plan import make_plan
     from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig

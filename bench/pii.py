@@ -40,7 +40,7 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # Presidio's URL recogniz
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
+from common import write
 
 EMPLOYEES = 1500
 NOTES = 2600

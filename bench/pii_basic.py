@@ -16,11 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
-
-from privtune.ingest import read_table, read_texts  # noqa: E402
-from privtune.pii import Roster, detect  # noqa: E402
-from privtune.synth import generate_company  # noqa: E402
+from common import write
+from privtune.ingest import read_table, read_texts
+from privtune.pii import Roster, detect
+from privtune.synth import generate_company
 
 
 def main(employees: int = 2500, seed: int = 7) -> None:

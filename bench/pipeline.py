@@ -12,10 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
-
-from privtune.demo import STAGES, run_demo  # noqa: E402
-from privtune.pipeline.config import PipelineConfig  # noqa: E402
+from common import write
+from privtune.demo import STAGES, run_demo
+from privtune.pipeline.config import PipelineConfig
 
 
 def main() -> None:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import auditlog  # noqa: E402
-import deid_policy  # noqa: E402
-import dp  # noqa: E402
-import pii  # noqa: E402
-import audit  # noqa: E402
-import pii_basic  # noqa: E402
-import pipeline  # noqa: E402
-import train  # noqa: E402
-import vault  # noqa: E402
+import audit
+import auditlog
+import deid_policy
+import dp
+import pii
+import pii_basic
+import pipeline
+import train
+import vault
 
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,

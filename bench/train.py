@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
+from common import write
 
 STEPS = int(os.environ.get("PRIVTUNE_BENCH_STEPS", "12"))
 BATCH, SEQ_LEN, LR, WARMUP, SEED = 8, 256, 1e-3, 2, 0
@@ -127,10 +127,11 @@ def run_privtune(model_dir: Path, data: Path) -> dict:
 
 def run_trl(model_dir: Path, data: Path) -> dict:
     import torch
-    from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
+
+    from datasets import Dataset
 
     rows = []
     for line in data.read_text().splitlines():
@@ -184,8 +185,9 @@ def child(which: str, model_dir: Path, data: Path, out: Path) -> None:
 
     torch.set_num_threads(THREADS)
     try:
-        import datasets
         from transformers.utils import logging as hf_logging
+
+        import datasets
 
         datasets.disable_progress_bars()
         hf_logging.set_verbosity_error()

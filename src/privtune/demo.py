@@ -12,19 +12,19 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from privtune import __version__
 from privtune.fsutil import atomic_write_text
+from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
 from privtune.pipeline.config import PipelineConfig
 from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.result import Reporter, Silent, StageResult
-from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.train import evaluate_adapter, train_adapter
 from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
@@ -148,7 +148,7 @@ def _counts(files: Any) -> dict[str, Any]:
 def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: float) -> dict[str, Any]:
     return {
         "privtune_version": __version__,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": cfg.model_dump(mode="json"),
         "stages": {name: results[name].summary() for name in STAGES if name in results},
         "checks": _checks(results),

@@ -23,7 +23,7 @@ import os
 import secrets
 import shutil
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -86,7 +86,7 @@ def resolve_workspace_dir(path: str | Path | None) -> Path:
 
 
 def init_workspace(directory: str | Path, *, name: str | None = None, db_url: str | None = None,
-                   kek: KekSpec | None = None, admin: str = "admin") -> "Workspace":
+                   kek: KekSpec | None = None, admin: str = "admin") -> Workspace:
     """Create a workspace in ``directory`` (which may exist but must not hold one already).
 
     ``kek`` chooses the key-encryption key (default: a passphrase from PRIVTUNE_PASSPHRASE or a
@@ -116,13 +116,13 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
 
 
 def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | None,
-          admin: str, bootstrap_key: str | None) -> "Workspace":
+          admin: str, bootstrap_key: str | None) -> Workspace:
     root.mkdir(parents=True, exist_ok=True)
     for sub in SUBDIRS:
         (root / sub).mkdir(exist_ok=True)
     cfg = WorkspaceConfig(
         name=name or root.resolve().name,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if db_url:
         cfg.db_url = db_url
@@ -176,7 +176,7 @@ class Workspace:
 
     @classmethod
     def open(cls, directory: str | Path | None = None, *, api_key: str | None = None,
-             principal: Principal | None = None) -> "Workspace":
+             principal: Principal | None = None) -> Workspace:
         root = resolve_workspace_dir(directory)
         cfg_path = root / CONFIG_FILE
         if not cfg_path.is_file():
@@ -217,7 +217,7 @@ class Workspace:
         self.audit.close()
         self.store.dispose()
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,7 +3,7 @@ revoked and expired keys; each decision audited with its outcome and reason."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def team(tmp_path_factory: pytest.TempPathFactory):
     admin.revoke_key(ws, keys["revoked"].key_id)
     keys["expired"] = admin.add_user(ws, "old", "admin")
     with ws.store.session() as s:
-        s.get(ApiKey, keys["expired"].key_id).expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        s.get(ApiKey, keys["expired"].key_id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
     ws.close()
     return root, keys
 

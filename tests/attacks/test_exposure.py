@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from privtune.attacks.canaries import CanarySpec
 from privtune.attacks.exposure import (
+    CanaryExposure,
     by_repetition,
     candidate_secrets,
-    CanaryExposure,
     exact_exposure,
     extrapolated_exposure,
     fit_normal,

@@ -22,9 +22,8 @@ def ws(db_url, tmp_path):
     w.vault.put("employees", b"b", kind="table")
     w.vault.put("trainset", b"c", kind="examples", parents=["employees@2"])
     viewer = admin.add_user(w, "vic", "viewer")
-    with Workspace.open(w.root, api_key=viewer.secret) as v:
-        with pytest.raises(PermissionDenied):
-            v.vault.get("employees@1")
+    with Workspace.open(w.root, api_key=viewer.secret) as v, pytest.raises(PermissionDenied):
+        v.vault.get("employees@1")
     yield w, viewer
     w.close()
 

@@ -14,13 +14,12 @@ from privtune.models.offline import is_offline
 
 
 def test_outbound_connection_fails_and_is_reported():
-    with pytest.raises(OfflineViolation, match="203.0.113.5:443"):
-        with netguard.network_guard():
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.connect(("203.0.113.5", 443))
-            finally:
-                s.close()
+    with pytest.raises(OfflineViolation, match="203.0.113.5:443"), netguard.network_guard():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.connect(("203.0.113.5", 443))
+        finally:
+            s.close()
     assert not netguard.is_active()
     assert socket.socket.connect is not None and netguard.violations == [("203.0.113.5", 443)]
 
@@ -31,22 +30,20 @@ def test_outbound_connection_fails_and_is_reported():
     lambda: urllib.request.urlopen("http://example.com/", timeout=1),
 ])
 def test_every_entry_point_is_blocked(attempt):
-    with pytest.raises(OfflineViolation):
-        with netguard.network_guard():
-            attempt()
+    with pytest.raises(OfflineViolation), netguard.network_guard():
+        attempt()
 
 
 def test_a_swallowed_violation_is_still_reported_at_the_end():
     """A library that catches the error (and might retry) cannot hide the attempt."""
     tries = []
-    with pytest.raises(OfflineViolation, match="1 outbound connection attempt"):
-        with netguard.network_guard():
-            try:
-                socket.create_connection(("198.51.100.7", 80))
-            except OSError:
-                tries.append("retry would happen here")
-            except OfflineViolation:
-                tries.append("caught")
+    with pytest.raises(OfflineViolation, match="1 outbound connection attempt"), netguard.network_guard():
+        try:
+            socket.create_connection(("198.51.100.7", 80))
+        except OSError:
+            tries.append("retry would happen here")
+        except OfflineViolation:
+            tries.append("caught")
     assert tries == ["caught"]
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from privtune.datasets import MAX_TOKENS, build_examples, example_tokens, parse_policy
 
 POLICY = """# Acme Annual Leave Policy

@@ -3,11 +3,10 @@ refusal of data missing k, and a planted-PII grep over every output file."""
 
 from __future__ import annotations
 
-import os
-
 import contextlib
 import csv
 import io
+import os
 import re
 import tempfile
 from pathlib import Path

@@ -4,7 +4,6 @@ times, a small base trained to low loss. Built once per session; the audits shar
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import pytest

@@ -3,20 +3,18 @@ the audit's outputs hold no personal data; release refuses what the gate did not
 
 from __future__ import annotations
 
-import os
-
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from privtune.attacks.canaries import load_canaries
-from privtune.errors import IntegrityError, PrivacyPolicyError
-from privtune.gate.audit import run_audit
+from privtune.errors import PrivacyPolicyError
 from privtune.gate.policy import GatePolicy
-from privtune.gate.release import PUBKEY_FILE, load_public_key, release, verify_release
+from privtune.gate.release import release
 from privtune.store.models import Audit
 from privtune.workspace import Workspace
 
@@ -67,13 +65,12 @@ def test_verdict_is_recorded_with_the_model_hash(memorising, failed_audit) -> No
     out = failed_audit["outcome"]
     on_disk = json.loads(out.verdict_path.read_text())
     assert on_disk["passed"] is False and on_disk["audit_id"] == out.audit_id
-    with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
-        with ws.store.session() as s:
-            row = s.get(Audit, out.audit_id)
-            assert row is not None and row.passed is False
-            assert row.model_ref == memorising["adapter"]
-            assert row.model_sha256 == on_disk["model"]["adapter_sha256"]
-            assert len(row.model_sha256) == 64
+    with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws, ws.store.session() as s:
+        row = s.get(Audit, out.audit_id)
+        assert row is not None and row.passed is False
+        assert row.model_ref == memorising["adapter"]
+        assert row.model_sha256 == on_disk["model"]["adapter_sha256"]
+        assert len(row.model_sha256) == 64
     html = out.report_path.read_text()
     assert "FAIL" in html and "<svg" in html and "canary_exposure_max" in html
 

@@ -3,11 +3,10 @@ Also the CLI: ``privtune audit --json`` exit codes and ``privtune release`` / ``
 
 from __future__ import annotations
 
-import os
-
 import contextlib
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from privtune.ingest import REQUIRED_COLUMNS, discover_export, read_table, read_texts
-
 import privtune.synth as synth
+from privtune.ingest import REQUIRED_COLUMNS, discover_export, read_table, read_texts
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])

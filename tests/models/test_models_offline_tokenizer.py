@@ -31,7 +31,7 @@ def test_tokenizer_loads_with_autotokenizer_and_has_special_tokens(tok_dir: Path
     tok = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
     for t in SPECIAL_TOKENS:
         ids = tok.convert_tokens_to_ids([t])
-        assert ids[0] is not None and ids[0] != tok.unk_token_id or t == "<unk>"
+        assert (ids[0] is not None and ids[0] != tok.unk_token_id) or t == "<unk>"
         assert tok(t, add_special_tokens=False).input_ids == ids  # one token each
     assert tok.bos_token == "<s>" and tok.eos_token == "</s>" and tok.pad_token == "<pad>"
     assert len(tok) <= 512

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from privtune.synth import COMMON_WORD_NAMES, TICKET_CATEGORIES, generate_company, generic_hr_corpus, read_table
+from privtune.synth import (
+    COMMON_WORD_NAMES,
+    TICKET_CATEGORIES,
+    generate_company,
+    generic_hr_corpus,
+    read_table,
+)
 from privtune.synth.vocab import DEPARTMENTS
 
 IDENTIFIER_SHAPES = [
@@ -41,7 +47,7 @@ def _names_in(text: str, emps: list[dict]) -> list[str]:
     return hits
 
 
-def test_policies_shape(company) -> None:  # noqa: ANN001
+def test_policies_shape(company) -> None:
     paths = company.files.policies
     assert 6 <= len(paths) <= 8
     for p in paths:
@@ -55,7 +61,7 @@ def test_policies_shape(company) -> None:  # noqa: ANN001
     assert "parental leave" in joined and "remote" in joined.lower()
 
 
-def test_policies_have_no_personal_data(company, big_company) -> None:  # noqa: ANN001
+def test_policies_have_no_personal_data(company, big_company) -> None:
     for co in (company, big_company):
         text = "\n".join(p.read_text() for p in co.files.policies)
         assert _names_in(text, co.employees) == []
@@ -106,6 +112,6 @@ def test_corpus_has_no_names_of_a_company(tmp_path_factory: pytest.TempPathFacto
     assert _names_in(text, emps) == []
 
 
-def test_corpus_has_no_names_of_the_big_company(big_company) -> None:  # noqa: ANN001
+def test_corpus_has_no_names_of_the_big_company(big_company) -> None:
     text = "\n".join(generic_hr_corpus(3, 2000))
     assert _names_in(text, big_company.employees) == []

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privtune.synth import COMMON_WORD_NAMES, EMPLOYEE_COLUMNS, LEAVE_TYPES, TODAY, iban_checksum_ok, ssn_is_valid
+from privtune.synth import (
+    COMMON_WORD_NAMES,
+    EMPLOYEE_COLUMNS,
+    LEAVE_TYPES,
+    TODAY,
+    iban_checksum_ok,
+    ssn_is_valid,
+)
 from privtune.synth.identifiers import make_iban, make_ssn
 from privtune.synth.vocab import CEO_TITLE, DEPARTMENTS, EXECUTIVE, RELATIONS
 
@@ -24,13 +31,13 @@ def _iban_ok(iban: str) -> bool:
     return int("".join(str(int(c, 36)) for c in s)) % 97 == 1
 
 
-def test_columns_exact(company) -> None:  # noqa: ANN001
+def test_columns_exact(company) -> None:
     header = company.files.employees.read_text().splitlines()[0]
     assert header.split(",") == list(EMPLOYEE_COLUMNS)
     assert list(company.employees[0]) == list(EMPLOYEE_COLUMNS)
 
 
-def test_identifiers_well_formed_and_unique(company) -> None:  # noqa: ANN001
+def test_identifiers_well_formed_and_unique(company) -> None:
     emps = company.employees
     assert [e["employee_id"] for e in emps] == [f"E{i:05d}" for i in range(1, len(emps) + 1)]
     for key in ("email", "ssn", "phone", "iban"):
@@ -46,7 +53,7 @@ def test_identifiers_well_formed_and_unique(company) -> None:  # noqa: ANN001
         assert re.match(r"\d+ \S", e["home_address"])
 
 
-def test_ssn_rules(company) -> None:  # noqa: ANN001
+def test_ssn_rules(company) -> None:
     for e in company.employees:
         area, group, serial = e["ssn"].split("-")
         assert len(area) == 3 and len(group) == 2 and len(serial) == 4
@@ -55,7 +62,7 @@ def test_ssn_rules(company) -> None:  # noqa: ANN001
         assert ssn_is_valid(e["ssn"])
 
 
-def test_iban_mod97(company) -> None:  # noqa: ANN001
+def test_iban_mod97(company) -> None:
     countries = Counter()
     for e in company.employees:
         assert _iban_ok(e["iban"]) and iban_checksum_ok(e["iban"])
@@ -76,7 +83,7 @@ def test_generators_always_valid(seed: int) -> None:
     assert not iban_checksum_ok(iban[:-1] + str((int(iban[-1]) + 1) % 10))
 
 
-def test_ages_and_hire_dates(company) -> None:  # noqa: ANN001
+def test_ages_and_hire_dates(company) -> None:
     for e in company.employees:
         dob, hire = D(e["date_of_birth"]), D(e["hire_date"])
         age = TODAY.year - dob.year - ((TODAY.month, TODAY.day) < (dob.month, dob.day))
@@ -115,12 +122,12 @@ def _check_tree(emps: list[dict]) -> None:
     assert len(head_depts) == len(set(head_depts)) >= 2
 
 
-def test_manager_tree(company, big_company, small_company) -> None:  # noqa: ANN001
+def test_manager_tree(company, big_company, small_company) -> None:
     for co in (company, big_company, small_company):
         _check_tree(co.employees)
 
 
-def test_titles_match_departments_and_pay_follows_seniority(big_company) -> None:  # noqa: ANN001
+def test_titles_match_departments_and_pay_follows_seniority(big_company) -> None:
     level_of = {}
     for dept, info in DEPARTMENTS.items():
         level_of[(dept, info["head"])] = "head"
@@ -145,7 +152,7 @@ def test_titles_match_departments_and_pay_follows_seniority(big_company) -> None
             assert e["salary"] < heads[e["department"]]["salary"]
 
 
-def test_names_realistic_mix(big_company) -> None:  # noqa: ANN001
+def test_names_realistic_mix(big_company) -> None:
     emps = big_company.employees
     firsts = Counter(e["first_name"] for e in emps)
     assert any(c > 1 for c in firsts.values()), "some first names repeat"
@@ -160,7 +167,7 @@ def test_names_realistic_mix(big_company) -> None:  # noqa: ANN001
             assert e["marital_status"] == "Married"
 
 
-def test_leave_consistent_with_employees(company, big_company) -> None:  # noqa: ANN001
+def test_leave_consistent_with_employees(company, big_company) -> None:
     for co in (company, big_company):
         emps = {e["employee_id"]: e for e in co.employees}
         days: Counter[str] = Counter()
@@ -193,5 +200,5 @@ def test_leave_consistent_with_employees(company, big_company) -> None:  # noqa:
 
 
 @pytest.mark.parametrize("key", ["gender", "ethnicity", "marital_status", "department"])
-def test_categorical_columns_vary(big_company, key: str) -> None:  # noqa: ANN001
+def test_categorical_columns_vary(big_company, key: str) -> None:
     assert len({e[key] for e in big_company.employees}) >= 3

@@ -21,7 +21,7 @@ def _digits(s: str) -> str:
     return re.sub(r"\D", "", s)
 
 
-def test_every_span_is_exact_and_typed(company, big_company, small_company) -> None:  # noqa: ANN001
+def test_every_span_is_exact_and_typed(company, big_company, small_company) -> None:
     for co in (company, big_company, small_company):
         texts = co.texts
         for tid, spans in co.spans_by_text().items():
@@ -37,7 +37,7 @@ def test_every_span_is_exact_and_typed(company, big_company, small_company) -> N
         assert {s["text_id"] for s in co.spans} <= set(texts)
 
 
-def test_span_values_are_the_employees_own(company) -> None:  # noqa: ANN001
+def test_span_values_are_the_employees_own(company) -> None:
     emps = company.employees
     ssns = {_digits(e["ssn"]) for e in emps}
     phones = {_digits(e["phone"]) for e in emps}
@@ -72,7 +72,7 @@ def test_span_values_are_the_employees_own(company) -> None:  # noqa: ANN001
     assert set(seen) == set(PII_TYPES)
 
 
-def test_planted_identifiers_are_all_labelled(company, big_company) -> None:  # noqa: ANN001
+def test_planted_identifiers_are_all_labelled(company, big_company) -> None:
     """Grep every employee SSN / phone / email / id in the texts: each hit is inside a span."""
     for co in (company, big_company):
         emps = co.employees
@@ -111,7 +111,7 @@ def test_planted_identifiers_are_all_labelled(company, big_company) -> None:  # 
         assert hits["SSN"] and hits["PHONE"] and hits["EMAIL"] and hits["IBAN"]
 
 
-def test_varied_written_forms(big_company) -> None:  # noqa: ANN001
+def test_varied_written_forms(big_company) -> None:
     texts = big_company.texts
     vals: dict[str, list[str]] = {t: [] for t in PII_TYPES}
     for s in big_company.spans:
@@ -140,7 +140,7 @@ def test_varied_written_forms(big_company) -> None:  # noqa: ANN001
     assert any(", " in v and re.search(r"[A-Z]{2} \d{5}$", v) for v in vals["ADDRESS"])
 
 
-def test_reviews_fields_and_mentions(company) -> None:  # noqa: ANN001
+def test_reviews_fields_and_mentions(company) -> None:
     emps = {e["employee_id"]: e for e in company.employees}
     by_text = company.spans_by_text()
     assert len(company.reviews) == len(emps) - 1
@@ -160,7 +160,7 @@ def test_reviews_fields_and_mentions(company) -> None:  # noqa: ANN001
     assert rel_mentions, "some reviews mention a relative"
 
 
-def test_tickets_categories_match_content(company, small_company) -> None:  # noqa: ANN001
+def test_tickets_categories_match_content(company, small_company) -> None:
     keywords = {
         "payroll": ("payroll", "payslip", "deposit", "w-2"),
         "leave": ("leave",),
@@ -181,7 +181,7 @@ def test_tickets_categories_match_content(company, small_company) -> None:  # no
             assert any(k in t["text"].lower() for k in keywords[t["category"]]), t["id"]
 
 
-def test_decoys_present_and_unlabelled(company, small_company) -> None:  # noqa: ANN001
+def test_decoys_present_and_unlabelled(company, small_company) -> None:
     for co in (company, small_company):
         by_text = co.spans_by_text()
         found: Counter[str] = Counter()

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.vault.conftest import PII_ROW, PLANTED
 
 from privtune.errors import IntegrityError, KeyDestroyed, NotFoundError
 from privtune.tmp import PREFIX, private_tempdir
-from tests.vault.conftest import PII_ROW, PLANTED
 
 
 def files_under(root: Path) -> list[Path]:

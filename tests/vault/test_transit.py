@@ -56,7 +56,7 @@ def bao_server(tmp_path_factory: pytest.TempPathFactory):
             try:
                 if client.sys.is_initialized():
                     break
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 pass
             assert proc.poll() is None, "bao server exited at start"
             assert time.monotonic() < deadline, "bao server did not start in 60 s"

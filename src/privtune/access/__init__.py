@@ -3,4 +3,4 @@
 from privtune.access.principal import Principal
 from privtune.access.roles import MATRIX, OPERATIONS, ROLES, allowed
 
-__all__ = ["MATRIX", "OPERATIONS", "Principal", "ROLES", "allowed"]
+__all__ = ["MATRIX", "OPERATIONS", "ROLES", "Principal", "allowed"]

@@ -9,8 +9,8 @@ started, so nothing changed. Detail values must be ids, refs, counts or keyed ha
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from privtune.access.principal import Principal

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -44,12 +44,12 @@ class AuthFailure(PermissionDenied):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(t: datetime | None) -> datetime | None:
     if t is not None and t.tzinfo is None:  # SQLite drops the zone; values are stored in UTC
-        return t.replace(tzinfo=timezone.utc)
+        return t.replace(tzinfo=UTC)
     return t
 
 

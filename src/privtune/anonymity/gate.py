@@ -18,7 +18,7 @@ def verdict(a: Assessment, k: int, l: int = 1) -> dict[str, Any]:  # noqa: E741
     """A JSON-ready verdict: targets, achieved values, failing classes, ok."""
     small_classes, small_rows = a.classes_below(k) if a.classes else (0, 0)
     failing_l = sorted(name for name, got in a.l_by_attribute.items() if got < l)
-    ok = (a.k >= k or a.classes == 0 and a.rows == 0) and not failing_l
+    ok = (a.k >= k or (a.classes == 0 and a.rows == 0)) and not failing_l
     return {"ok": ok, "k_target": k, "l_target": l, "k": a.k, "l_by_attribute": dict(a.l_by_attribute),
             "classes_below_k": small_classes, "rows_in_classes_below_k": small_rows,
             "failing_l": failing_l, "quasi_identifiers": list(a.quasi_identifiers),

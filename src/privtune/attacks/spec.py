@@ -10,7 +10,6 @@ from pydantic import Field
 
 from privtune.config import StrictModel
 
-
 DEFAULT_REFERENCE_STEPS = 40
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from privtune.attacks.canaries import VAULT_NAME, Canary, CanarySpec, is_canary, load_canaries
+from privtune.attacks.canaries import Canary, CanarySpec, is_canary, load_canaries
 from privtune.attacks.secrets import SecretIndex
 from privtune.errors import NotFoundError
 from privtune.pipeline.io import read_jsonl, read_table

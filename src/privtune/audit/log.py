@@ -24,13 +24,21 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from privtune.audit.chain import GENESIS, ROW_COLUMNS, ChainResult, canonical_detail, check_field, event_hash, verify_rows
+from privtune.audit.chain import (
+    GENESIS,
+    ROW_COLUMNS,
+    ChainResult,
+    canonical_detail,
+    check_field,
+    event_hash,
+    verify_rows,
+)
 from privtune.errors import AuditWriteFailed, WorkspaceError
 
 CHECKPOINT_EVERY = 1000
@@ -41,7 +49,7 @@ _COLS = ", ".join(ROW_COLUMNS)
 
 
 def now_ts() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def checkpoint_message(seq: int, hash_: str, ts: str) -> bytes:
@@ -121,7 +129,7 @@ class AuditLog:
                     conn.execute("ROLLBACK")
             else:
                 conn.rollback()
-        except Exception:  # noqa: BLE001 - the connection is dropped below anyway
+        except Exception:
             pass
         self.close()
 
@@ -141,7 +149,7 @@ class AuditLog:
         except AuditWriteFailed:
             self._rollback()
             raise
-        except Exception as exc:  # noqa: BLE001 - any driver error means: not written
+        except Exception as exc:
             self._rollback()
             raise AuditWriteFailed(
                 f"audit event could not be written ({type(exc).__name__}); operation refused"
@@ -194,7 +202,7 @@ class AuditLog:
                 self._insert_checkpoint(cur, last[0], last[1])
             self._commit(conn, cur)
             return int(last[0])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._rollback()
             raise AuditWriteFailed(f"checkpoint could not be written ({type(exc).__name__})") from None
 

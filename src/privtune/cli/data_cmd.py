@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from privtune.cli.common import WorkspaceOpt, console, open_workspace, print_figures
+from privtune.cli.common import WorkspaceOpt, open_workspace, print_figures
 
 dataset_app = typer.Typer(help="Training datasets built from de-identified data.", no_args_is_help=True)
 

@@ -15,9 +15,24 @@ import typer
 from rich.markup import escape
 
 from privtune import __version__
-from privtune.cli import adapter_cmd, data_cmd, demo_cmd, keys_cmd, model_cmd, pii_cmd, synth_cmd, train_cmd, vault_cmd, workspace_cmd
-from privtune.cli import access_cmd, audit_cmd, dp_cmd, lineage_cmd
-from privtune.cli import privacy_audit_cmd, release_cmd
+from privtune.cli import (
+    access_cmd,
+    adapter_cmd,
+    audit_cmd,
+    data_cmd,
+    demo_cmd,
+    dp_cmd,
+    keys_cmd,
+    lineage_cmd,
+    model_cmd,
+    pii_cmd,
+    privacy_audit_cmd,
+    release_cmd,
+    synth_cmd,
+    train_cmd,
+    vault_cmd,
+    workspace_cmd,
+)
 from privtune.cli.common import err_console
 from privtune.errors import PrivtuneError
 
@@ -102,7 +117,7 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         code = 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+    except Exception as exc:
         if debug:
             raise
         err_console.print(

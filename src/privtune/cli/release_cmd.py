@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         """Release a model whose latest audit passed: adapter + verdict + signed manifest
         (Ed25519 over adapter hash, audit hash, epsilon). Refuses (exit 8) a model never
         audited, whose audit failed, or whose audit predates it."""
-        from privtune.gate.release import PUBKEY_FILE, release as do_release
+        from privtune.gate.release import PUBKEY_FILE
+        from privtune.gate.release import release as do_release
 
         with open_workspace(workspace) as ws:
             res = do_release(ws, model, out)
@@ -43,7 +44,8 @@ def register(app: typer.Typer) -> None:
         """Check a release: signature by the trusted key, then every file's hash (exit 5 if
         anything was changed)."""
         from privtune.errors import InputError, WorkspaceError
-        from privtune.gate.release import PUBKEY_FILE, load_public_key, verify_release as verify
+        from privtune.gate.release import PUBKEY_FILE, load_public_key
+        from privtune.gate.release import verify_release as verify
 
         if pubkey is None:
             pubkey = Path(workspace or Path.cwd()) / PUBKEY_FILE

@@ -40,7 +40,7 @@ def parse_date(value: Any) -> tuple[dt.date, str] | None:
     chars = set(text)
     has_letters = any(c.isalpha() for c in text)
     for fmt, needs, named_month in _PLAN:
-        if named_month != has_letters and "T" not in needs or not needs <= chars:
+        if (named_month != has_letters and "T" not in needs) or not needs <= chars:
             continue  # cheap pre-filter: strptime would fail anyway
         try:
             return dt.datetime.strptime(text, fmt).date(), fmt

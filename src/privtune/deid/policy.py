@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -135,8 +135,7 @@ class TextOp(_Op):
 
 
 OperatorSpec = Annotated[
-    Union[DropOp, KeepOp, RedactOp, MaskOp, PseudonymizeOp, SurrogateOp, GeneralizeOp, DateShiftOp,
-          SuppressOp, TextOp],
+    DropOp | KeepOp | RedactOp | MaskOp | PseudonymizeOp | SurrogateOp | GeneralizeOp | DateShiftOp | SuppressOp | TextOp,
     Field(discriminator="operator"),
 ]
 OPERATORS: tuple[str, ...] = ("drop", "keep", "redact", "mask", "pseudonymize", "surrogate",

@@ -33,9 +33,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from privtune.dp.grad_norms import (GHOST, MATERIALISE, choose, ghost_sq_norms,
-                                    per_unit_bias_grads, per_unit_grads, weighted_grad,
-                                    work_dtype)
+from privtune.dp.grad_norms import (
+    GHOST,
+    MATERIALISE,
+    choose,
+    ghost_sq_norms,
+    per_unit_bias_grads,
+    per_unit_grads,
+    weighted_grad,
+    work_dtype,
+)
 from privtune.errors import TrainingError
 
 EPS = 1e-6
@@ -46,13 +53,13 @@ class _TappedLinear(torch.autograd.Function):
     no weight or bias gradient (the clipper forms the clipped ones)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, clipper, layer):  # noqa: ANN001, ANN205
+    def forward(ctx, x, weight, bias, clipper, layer):
         ctx.save_for_backward(x, weight)
         ctx.clipper, ctx.layer = clipper, layer
         return F.linear(x, weight, bias)
 
     @staticmethod
-    def backward(ctx, g):  # noqa: ANN001, ANN205
+    def backward(ctx, g):
         x, weight = ctx.saved_tensors
         gx = None
         if ctx.needs_input_grad[0]:
@@ -108,7 +115,7 @@ class UnitClipper:
         self.methods: dict[str, int] = {MATERIALISE: 0, GHOST: 0}
 
     # ------------------------------------------------------------------ taps
-    def attach(self) -> "UnitClipper":
+    def attach(self) -> UnitClipper:
         """Route the tapped layers through :class:`_TappedLinear` (plain ``forward`` whenever no
         micro-batch is open or gradients are off, e.g. evaluation)."""
         if not self._handles:

@@ -10,10 +10,10 @@ from privtune.ingest.tables import TABLE_EXTENSIONS, read_table
 from privtune.ingest.texts import TEXT_EXTENSIONS, read_texts
 
 __all__ = [
-    "ExportFiles",
     "REQUIRED_COLUMNS",
     "TABLE_EXTENSIONS",
     "TEXT_EXTENSIONS",
+    "ExportFiles",
     "discover_export",
     "read_table",
     "read_texts",

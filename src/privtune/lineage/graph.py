@@ -37,7 +37,7 @@ def _walk(start: str, edges: dict[str, list[str]]) -> list[str]:
     return list(seen)
 
 
-def build_graph(ws: "Workspace", ref: str = "") -> Lineage:
+def build_graph(ws: Workspace, ref: str = "") -> Lineage:
     """The whole graph of the workspace (one ``metadata.read`` audit event via vault.list)."""
     g = Lineage(ref)
     for row in ws.vault.list():
@@ -49,7 +49,7 @@ def build_graph(ws: "Workspace", ref: str = "") -> Lineage:
     return g
 
 
-def lineage_of(ws: "Workspace", ref: str) -> Lineage:
+def lineage_of(ws: Workspace, ref: str) -> Lineage:
     """Upstream and downstream of one object version (``name`` means the latest version)."""
     resolved = ws.vault.resolve(ref)
     g = build_graph(ws, resolved)

@@ -28,15 +28,15 @@ if TYPE_CHECKING:
 LABEL = "subject-index"
 
 
-def _key(ws: "Workspace") -> bytes:
+def _key(ws: Workspace) -> bytes:
     return subkey(ws.root, LABEL)
 
 
-def subject_hash(ws: "Workspace", employee_id: str) -> str:
+def subject_hash(ws: Workspace, employee_id: str) -> str:
     return keyed_hash(_key(ws), str(employee_id).strip())
 
 
-def index_subjects(ws: "Workspace", ref: str, employee_ids: Iterable[object]) -> int:
+def index_subjects(ws: Workspace, ref: str, employee_ids: Iterable[object]) -> int:
     """Record that ``ref`` holds data on these employees; returns the number indexed."""
     key = _key(ws)
     hashes = {keyed_hash(key, str(e).strip()) for e in employee_ids if e is not None and str(e).strip()}
@@ -58,7 +58,7 @@ class SubjectHits:
         return self.direct + [r for r in self.derived if r not in self.direct]
 
 
-def find_subject(ws: "Workspace", employee_id: str) -> SubjectHits:
+def find_subject(ws: Workspace, employee_id: str) -> SubjectHits:
     if not str(employee_id).strip():
         raise InputError("an employee id is required", field="subject")
     h = subject_hash(ws, employee_id)

@@ -30,7 +30,7 @@ def enable_offline_mode() -> None:
 
         constants.HF_HUB_OFFLINE = True
         constants.HF_HUB_DISABLE_TELEMETRY = True
-    except Exception:  # noqa: BLE001 - hub missing or constants renamed: env vars still apply
+    except Exception:
         pass
 
 

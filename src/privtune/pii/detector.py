@@ -79,7 +79,7 @@ class Detector:
 def _drop_inside(guesses: list[Span], anchors: list[Span]) -> list[Span]:
     if not anchors:
         return guesses
-    return [g for g in guesses if not any(a.start <= g.start and g.end <= a.end or g.overlaps(a) for a in anchors)]
+    return [g for g in guesses if not any((a.start <= g.start and g.end <= a.end) or g.overlaps(a) for a in anchors)]
 
 
 def _drop_urls_in_emails(spans: list[Span]) -> list[Span]:

@@ -47,10 +47,10 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*|,")
 # Word tokens not glued to a digit or underscore (atomic group: no shorter match by backtracking).
 _WORD = re.compile(r"(?<![\d_])(?>[^\W\d_]+(?:['’\-][^\W\d_]+)*)(?![\d_])|,")
 _HONORIFICS = frozenset(
-    "mr mrs ms miss mx dr prof sir jr sr ii iii iv md phd dds dvm esq".split()
+    ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "md", "phd", "dds", "dvm", "esq"]
 )
 _MONTHS = frozenset(
-    "january february march april may june july august september october november december".split()
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
 )
 _AFTER_MONTH = re.compile(r"\s+\d")
 _NEXT_WORD = re.compile(r"[ \t]+([A-Za-z']+)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 from privtune.models.loading import check_model_dir, model_dir_hash
 from privtune.models.pretrain import base_metadata, ensure_tiny_base, is_complete

@@ -14,9 +14,9 @@ from pydantic import Field, model_validator
 from privtune.attacks.canaries import CanarySpec
 from privtune.attacks.spec import AuditSpec
 from privtune.config import StrictModel
-from privtune.gate.policy import GatePolicy
 from privtune.datasets.templates import TemplatesSpec
 from privtune.dp.config import DPSpec
+from privtune.gate.policy import GatePolicy
 from privtune.models.pretrain import TinyBaseSpec
 from privtune.train.spec import TrainSpec
 

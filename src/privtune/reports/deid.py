@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,6 @@ def render_deid_report(path: Path, *, title: str, tables: dict[str, Any] | None 
     html = _env.get_template("deid.html.j2").render(
         title=title, tables=tables or {}, texts=texts or {}, verdict=verdict, search=search,
         risk=risk or {}, outputs=outputs or {}, policy=policy, chart=chart, version=__version__,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), fmt=_fmt)
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"), fmt=_fmt)
     atomic_write_text(path, html)
     return path

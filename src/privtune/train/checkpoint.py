@@ -98,7 +98,7 @@ def load_checkpoint(directory: Path) -> Checkpoint:
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
         adapter = load_file(str(directory / ADAPTER_FILE))
         state = torch.load(directory / STATE_FILE, weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - any decoding failure is a damaged checkpoint
+    except Exception as exc:
         raise IntegrityError(f"training checkpoint is damaged ({type(exc).__name__})") from None
     if meta.get("format") != FORMAT:
         raise InputError("unsupported checkpoint format", path=directory)

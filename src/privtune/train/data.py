@@ -70,7 +70,7 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], gen_prompt: bool,
         return tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=gen_prompt
         )
-    except Exception as exc:  # noqa: BLE001 - jinja errors carry no data, but keep ours uniform
+    except Exception as exc:
         raise InputError(
             f"the chat template rejects this conversation ({type(exc).__name__}); roles must "
             "alternate user/assistant after an optional system message",

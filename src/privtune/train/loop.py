@@ -34,11 +34,17 @@ from peft import PeftModel
 from transformers import set_seed
 
 from privtune.errors import InputError, TrainingError
-from privtune.train.step import StepStats
 from privtune.models.tiny import count_params
 from privtune.tmp import private_tempdir
-from privtune.train.checkpoint import (Checkpoint, capture_rng, check_resumable, data_fingerprint,
-                                       load_checkpoint, restore_rng, save_checkpoint)
+from privtune.train.checkpoint import (
+    Checkpoint,
+    capture_rng,
+    check_resumable,
+    data_fingerprint,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from privtune.train.data import Encoded, collate, encode_examples
 from privtune.train.early_stop import EarlyStopping
 from privtune.train.evaluate import eval_encoded
@@ -48,7 +54,7 @@ from privtune.train.metrics import MetricLogger
 from privtune.train.sampler import BatchSampler, split_by_length
 from privtune.train.schedule import make_scheduler
 from privtune.train.spec import TrainSpec
-from privtune.train.step import train_step
+from privtune.train.step import StepStats, train_step
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 #: ``sink(step, directory) -> reference``: stores a checkpoint directory (e.g. in the vault).

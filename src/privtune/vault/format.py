@@ -88,7 +88,7 @@ class Header:
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     @classmethod
-    def decode(cls, raw: bytes) -> "Header":
+    def decode(cls, raw: bytes) -> Header:
         try:
             doc = json.loads(raw.decode("utf-8"))
             if doc.get("v") != FORMAT_VERSION or doc.get("cipher") != CIPHER:

@@ -11,7 +11,7 @@ kept in memory for the life of the process, never on disk).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -167,7 +167,7 @@ class Keyring:
             r.status = "retired"
             r.params = {k: v for k, v in r.params.items() if k in ("url", "key", "mount", "transit_version")}
             r.check = ""
-            r.retired_at = datetime.now(timezone.utc)
+            r.retired_at = datetime.now(UTC)
         _UNLOCKED.pop((self.vault_id, version), None)
 
     def _retire_transit(self, row: Kek) -> None:

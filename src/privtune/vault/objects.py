@@ -16,11 +16,11 @@ import os
 import re
 import secrets
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 
@@ -390,7 +390,7 @@ class Vault:
             dk = s.scalars(select(DataKey).where(DataKey.name == row.name, DataKey.version == row.version)).first()
             if dk is not None:
                 dk.wrapped = None
-                dk.destroyed_at = datetime.now(timezone.utc)
+                dk.destroyed_at = datetime.now(UTC)
         (self.root / row.relpath).unlink(missing_ok=True)
         return row.ref
 

@@ -37,7 +37,11 @@ def default_recognizers(
     from privtune.pii.recognizers.iban import IbanRecognizer
     from privtune.pii.recognizers.ip import IpRecognizer
     from privtune.pii.recognizers.money import MoneyRecognizer
-    from privtune.pii.recognizers.org_id import DEFAULT_EMPLOYEE_ID_REGEX, EmployeeIdRecognizer, OrgIdRecognizer
+    from privtune.pii.recognizers.org_id import (
+        DEFAULT_EMPLOYEE_ID_REGEX,
+        EmployeeIdRecognizer,
+        OrgIdRecognizer,
+    )
     from privtune.pii.recognizers.phone import PhoneRecognizer
     from privtune.pii.recognizers.ssn import SsnRecognizer
     from privtune.pii.recognizers.url import UrlRecognizer

@@ -12,24 +12,8 @@ import re
 
 from privtune.pii.spans import ADDRESS, Span
 
-_STREET_SUFFIXES = (
-    "Street St Avenue Ave Road Rd Boulevard Blvd Drive Dr Lane Ln Court Ct Place Pl Way Terrace "
-    "Ter Circle Cir Highway Hwy Parkway Pkwy Square Sq Trail Trl Alley Branch Bridge Brook Brooks "
-    "Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers Circles Cliff Cliffs Club Common "
-    "Corner Corners Course Courts Cove Coves Creek Crescent Crest Crossing Crossroad Curve Dale Dam "
-    "Divide Drives Estate Estates Expressway Extension Extensions Fall Falls Ferry Field Fields "
-    "Flat Flats Ford Fords Forest Forge Forges Fork Forks Fort Freeway Garden Gardens Gateway Glen "
-    "Glens Green Greens Grove Groves Harbor Harbors Haven Heights Hill Hills Hollow Inlet Island "
-    "Islands Isle Junction Junctions Key Keys Knoll Knolls Lake Lakes Land Landing Light Lights "
-    "Loaf Lock Locks Lodge Loop Mall Manor Manors Meadow Meadows Mews Mill Mills Mission Motorway "
-    "Mount Mountain Mountains Neck Orchard Oval Overpass Park Parks Parkways Pass Passage Path Pike "
-    "Pine Pines Plain Plains Plaza Point Points Port Ports Prairie Radial Ramp Ranch Rapid Rapids "
-    "Rest Ridge Ridges River Roads Route Row Rue Run Shoal Shoals Shore Shores Skyway Spring "
-    "Springs Spur Spurs Squares Station Stravenue Stream Streets Summit Throughway Trace Track "
-    "Trafficway Tunnel Turnpike Underpass Union Unions Valley Valleys Via Viaduct View Views "
-    "Village Villages Ville Vista Walk Walks Wall Ways Well Wells"
-).split()
-_ABBREVIATIONS = frozenset("St Ave Rd Blvd Dr Ln Ct Pl Ter Cir Hwy Pkwy Sq Trl".split())
+_STREET_SUFFIXES = ["Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Drive", "Dr", "Lane", "Ln", "Court", "Ct", "Place", "Pl", "Way", "Terrace", "Ter", "Circle", "Cir", "Highway", "Hwy", "Parkway", "Pkwy", "Square", "Sq", "Trail", "Trl", "Alley", "Branch", "Bridge", "Brook", "Brooks", "Burg", "Burgs", "Bypass", "Camp", "Canyon", "Cape", "Causeway", "Center", "Centers", "Circles", "Cliff", "Cliffs", "Club", "Common", "Corner", "Corners", "Course", "Courts", "Cove", "Coves", "Creek", "Crescent", "Crest", "Crossing", "Crossroad", "Curve", "Dale", "Dam", "Divide", "Drives", "Estate", "Estates", "Expressway", "Extension", "Extensions", "Fall", "Falls", "Ferry", "Field", "Fields", "Flat", "Flats", "Ford", "Fords", "Forest", "Forge", "Forges", "Fork", "Forks", "Fort", "Freeway", "Garden", "Gardens", "Gateway", "Glen", "Glens", "Green", "Greens", "Grove", "Groves", "Harbor", "Harbors", "Haven", "Heights", "Hill", "Hills", "Hollow", "Inlet", "Island", "Islands", "Isle", "Junction", "Junctions", "Key", "Keys", "Knoll", "Knolls", "Lake", "Lakes", "Land", "Landing", "Light", "Lights", "Loaf", "Lock", "Locks", "Lodge", "Loop", "Mall", "Manor", "Manors", "Meadow", "Meadows", "Mews", "Mill", "Mills", "Mission", "Motorway", "Mount", "Mountain", "Mountains", "Neck", "Orchard", "Oval", "Overpass", "Park", "Parks", "Parkways", "Pass", "Passage", "Path", "Pike", "Pine", "Pines", "Plain", "Plains", "Plaza", "Point", "Points", "Port", "Ports", "Prairie", "Radial", "Ramp", "Ranch", "Rapid", "Rapids", "Rest", "Ridge", "Ridges", "River", "Roads", "Route", "Row", "Rue", "Run", "Shoal", "Shoals", "Shore", "Shores", "Skyway", "Spring", "Springs", "Spur", "Spurs", "Squares", "Station", "Stravenue", "Stream", "Streets", "Summit", "Throughway", "Trace", "Track", "Trafficway", "Tunnel", "Turnpike", "Underpass", "Union", "Unions", "Valley", "Valleys", "Via", "Viaduct", "View", "Views", "Village", "Villages", "Ville", "Vista", "Walk", "Walks", "Wall", "Ways", "Well", "Wells"]
+_ABBREVIATIONS = frozenset(["St", "Ave", "Rd", "Blvd", "Dr", "Ln", "Ct", "Pl", "Ter", "Cir", "Hwy", "Pkwy", "Sq", "Trl"])
 _NAME_WORD = r"[A-Z][A-Za-z'’-]*\.?"
 ADDRESS_RE = re.compile(
     rf"""

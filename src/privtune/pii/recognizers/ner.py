@@ -54,7 +54,7 @@ class NerRecognizer:
 
 class SpacyBackend:
     def __init__(self, model: str) -> None:
-        import spacy  # noqa: PLC0415 - optional dependency
+        import spacy
 
         self.nlp = spacy.load(model)
 
@@ -64,7 +64,7 @@ class SpacyBackend:
 
 class GlinerBackend:
     def __init__(self, path: str, labels: tuple[str, ...] = ("person",), threshold: float = 0.5) -> None:
-        from gliner import GLiNER  # noqa: PLC0415 - optional dependency
+        from gliner import GLiNER
 
         self.model = GLiNER.from_pretrained(path, local_files_only=True)
         self.labels = list(labels)

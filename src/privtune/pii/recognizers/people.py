@@ -31,35 +31,22 @@ GAZETTEER_LOCALES: tuple[str, ...] = (
     "it_IT", "nl_NL", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK", "no_NO", "fi_FI", "tr_TR",
 )  # fmt: skip
 
-HONORIFICS: frozenset[str] = frozenset("mr mrs ms miss mx dr prof sir madam dame".split())
+HONORIFICS: frozenset[str] = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "dame"])
 CUE_WORDS: frozenset[str] = frozenset(
-    """
-    husband wife spouse partner fiance fiancé fiancee fiancée boyfriend girlfriend son daughter
-    mother father mom mum dad brother sister sibling stepson stepdaughter stepmother stepfather
-    uncle aunt cousin nephew niece grandmother grandfather grandma grandpa grandson granddaughter
-    child baby candidate applicant interviewee reference referee recruiter contractor consultant
-    intern neighbour neighbor friend landlord landlady tenant caregiver nanny guardian named called
-    contact
-    """.split()
+    ["husband", "wife", "spouse", "partner", "fiance", "fiancé", "fiancee", "fiancée", "boyfriend", "girlfriend", "son", "daughter", "mother", "father", "mom", "mum", "dad", "brother", "sister", "sibling", "stepson", "stepdaughter", "stepmother", "stepfather", "uncle", "aunt", "cousin", "nephew", "niece", "grandmother", "grandfather", "grandma", "grandpa", "grandson", "granddaughter", "child", "baby", "candidate", "applicant", "interviewee", "reference", "referee", "recruiter", "contractor", "consultant", "intern", "neighbour", "neighbor", "friend", "landlord", "landlady", "tenant", "caregiver", "nanny", "guardian", "named", "called", "contact"]
 )
 # Words that often follow a cue but are not names.
 _NOT_NAMES: frozenset[str] = frozenset(
-    "i he she they we it his her their my our your the a an and or but is was who which that this".split()
+    ["i", "he", "she", "they", "we", "it", "his", "her", "their", "my", "our", "your", "the", "a", "an", "and", "or", "but", "is", "was", "who", "which", "that", "this"]
 )
 #: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
-PARTICLES: frozenset[str] = frozenset("van von der den de del della di da dos das du la le ten ter bin al".split())
+PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _MAX_NAME_TOKENS = 4
 #: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
 #: that never start or continue a name in HR prose.
 TITLE_WORDS: frozenset[str] = frozenset(
-    """
-    junior senior lead chief head principal staff associate assistant intern manager director
-    engineer developer analyst accountant specialist consultant software hardware data support
-    customer sales marketing operations finance legal officer executive president vice
-    coordinator administrator representative designer scientist architect technician recruiter
-    team department group office hr it payroll benefits engineering product services service
-    """.split()
+    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service"]
 )
 
 
@@ -145,9 +132,7 @@ class PeopleRecognizer:
                 break
             cap = word[:1].isupper()
             known = key in self.first or key in self.last
-            if cap and (any_word or known or key not in COMMON_WORDS):
-                count += 1
-            elif not need_cap and known and key not in COMMON_WORDS:
+            if (cap and (any_word or known or key not in COMMON_WORDS)) or (not need_cap and known and key not in COMMON_WORDS):
                 count += 1
             else:
                 break
@@ -171,10 +156,7 @@ class PeopleRecognizer:
             key = _strip_possessive(word).casefold()
             if not word[:1].isupper() or (word.isupper() and len(word) > 1) or len(key) < 2 or key in TITLE_WORDS:
                 break
-            if key in self.last and not (first_is_word and key in COMMON_WORDS):
-                count += 1
-                good = count
-            elif not first_is_word and key not in COMMON_WORDS and key not in self.first and key not in _NOT_NAMES:
+            if (key in self.last and not (first_is_word and key in COMMON_WORDS)) or (not first_is_word and key not in COMMON_WORDS and key not in self.first and key not in _NOT_NAMES):
                 count += 1
                 good = count
             elif key in self.first and key not in COMMON_WORDS:
