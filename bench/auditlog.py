@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write
-from privtune.access.wskeys import create_keys
+from privtune.vault.wskeys import create_keys
 from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash
 from privtune.audit.log import AuditLog
 from privtune.audit.verify import verify_log

@@ -9,7 +9,7 @@ uses. Layout::
     DIR/models/         base models (non-personal: built locally or copied in)
     DIR/reports/        HTML / JSON reports (counts and figures, never personal data)
     DIR/runs/           per-run logs and metrics
-    DIR/keys/           workspace secret and audit signing key (0700 / 0600, see access/wskeys.py)
+    DIR/keys/           workspace secret and audit signing key (0700 / 0600, see vault/wskeys.py)
 
 Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or an
 already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
@@ -35,7 +35,7 @@ from privtune.access.guard import Guard
 from privtune.access.principal import Principal
 from privtune.access.roles import ADMIN
 from privtune.access.users import AuthFailure, IssuedKey, authenticate, create_user
-from privtune.access.wskeys import create_keys
+from privtune.vault.wskeys import create_keys
 from privtune.audit.log import AuditLog
 from privtune.config import StrictModel, read_yaml, validate
 from privtune.errors import InputError, PermissionDenied, WorkspaceError

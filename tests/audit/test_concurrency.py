@@ -22,7 +22,7 @@ def _worker(url: str, root: str, wid: int) -> int:
 
 
 def test_concurrent_appends_keep_a_valid_chain(db_url: str, tmp_path: Path, monkeypatch) -> None:
-    from privtune.access.wskeys import create_keys
+    from privtune.vault.wskeys import create_keys
 
     store = MetadataStore(db_url)
     store.create()

@@ -15,7 +15,7 @@ from typing import Any
 
 from privtune.access.principal import Principal
 from privtune.access.roles import allowed, vault_operation
-from privtune.access.wskeys import keyed_hash, subkey
+from privtune.vault.wskeys import keyed_hash, subkey
 from privtune.audit.log import AuditLog
 from privtune.errors import PermissionDenied
 

@@ -40,6 +40,7 @@ from privtune.audit.chain import (
     verify_rows,
 )
 from privtune.errors import AuditWriteFailed, WorkspaceError
+from privtune.vault.wskeys import signing_key
 
 CHECKPOINT_EVERY = 1000
 PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on PostgreSQL
@@ -177,8 +178,6 @@ class AuditLog:
         if self.keys_root is None:
             return
         if self._signer is None:
-            from privtune.access.wskeys import signing_key
-
             self._signer = signing_key(self.keys_root)
         ts = now_ts()
         sig = self._signer.sign(checkpoint_message(seq, h, ts)).hex()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from privtune.access.wskeys import keyed_hash, subkey
+from privtune.vault.wskeys import keyed_hash, subkey
 from privtune.errors import InputError
 from privtune.lineage.graph import build_graph
 from privtune.store.audit_models import SubjectIndex
