@@ -18,11 +18,14 @@ Durability (``sync``, the workspace setting ``audit_sync``):
 
 The hot paths use the DB-API driver directly (sqlite3, psycopg 3) on the tables declared in
 ``privtune.store.audit_models``; SQLAlchemy creates the schema and runs the filtered queries.
+Each event is written from an ``AuditRecord`` (``privtune.audit.events``) and read back as one
+(``iter_events``); only the chain walker reads raw row tuples (``iter_rows``), for speed.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,7 @@ from privtune.audit.chain import (
     event_hash,
     verify_rows,
 )
+from privtune.audit.events import AuditRecord
 from privtune.errors import AuditWriteFailed, WorkspaceError
 from privtune.vault.wskeys import signing_key
 
@@ -166,9 +170,13 @@ class AuditLog:
         ts = now_ts()
         fields = [seq, ts, *values, det]
         h = event_hash(prev, fields)
+        actor, role, key_id, op, obj, outcome, reason = values
+        event = AuditRecord(seq=seq, ts=ts, actor=actor, role=role, key_id=key_id, op=op,
+                            object=obj, outcome=outcome, reason=reason, detail=det,
+                            prev_hash=prev, hash=h)
         ph = self.ph
         cur.execute(f"INSERT INTO audit_events ({_COLS}) VALUES ({', '.join([ph] * 12)})",
-                    (*fields, prev, h))
+                    event.row())
         if seq % CHECKPOINT_EVERY == 0:
             self._insert_checkpoint(cur, seq, h)
         self._commit(conn, cur)
@@ -206,7 +214,13 @@ class AuditLog:
             raise AuditWriteFailed(f"checkpoint could not be written ({type(exc).__name__})") from None
 
     # ------------------------------------------------------------ verify
-    def iter_rows(self, batch: int = 20_000):
+    def iter_events(self, batch: int = 20_000) -> Iterator[AuditRecord]:
+        """Every event, in order, as a typed record."""
+        for row in self.iter_rows(batch):
+            yield AuditRecord.from_row(row)
+
+    def iter_rows(self, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
+        """Raw row tuples (``ROW_COLUMNS`` order) for the chain walker's tight loop."""
         conn = self._connect()
         sql = f"SELECT {_COLS} FROM audit_events ORDER BY seq"
         if self.dialect == "sqlite":
