@@ -112,9 +112,8 @@ def _child(mode: str, workdir: str) -> dict:
             while n := s.readinto(buf):
                 fo.write(memoryview(buf)[:n])
     elif mode == "vault_put":
-        from privtune.workspace import init_workspace
-
         from privtune.vault.kdf import Argon2Params
+        from privtune.workspace import init_workspace
 
         os.environ.setdefault("PRIVTUNE_PASSPHRASE", "bench")
         # A throwaway workspace: cheap Argon2id (the KEK's cost is not what this measures).

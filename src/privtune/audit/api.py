@@ -21,7 +21,7 @@ class Check(Protocol):
     """``check(op, obj, **detail)``: authorize and audit first; raise PermissionDenied if refused
     (``Guard.check``; the layers below access take it as this callable)."""
 
-    def __call__(self, op: str, obj: str = "", /, **detail: Any) -> object: ...
+    def __call__(self, op: str, obj: str = "", **detail: Any) -> object: ...
 
 
 def verify(check: Check, log: AuditLog, keys_root: Path | None) -> VerifyReport:

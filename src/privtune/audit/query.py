@@ -10,6 +10,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+
 from sqlalchemy import select
 
 from privtune.audit.chain import ROW_COLUMNS

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 
-from privtune.vault.wskeys import KEYS_DIR, public_key
 from privtune.audit.log import AuditLog, checkpoint_message
+from privtune.vault.wskeys import KEYS_DIR, public_key
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from rich.table import Table
 from privtune.access import admin
 from privtune.access.roles import MATRIX, OPERATIONS, ROLES
 from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.store.access_models import ApiKey
 
 app = typer.Typer(help="Users, roles and API keys.", no_args_is_help=True)
 
@@ -62,7 +63,8 @@ def users(workspace: Path = WorkspaceOpt) -> None:
         for col in ("user", "id", "role", "key id", "expires", "revoked"):
             table.add_column(col)
         for user, keys in admin.list_users(ws.access, ws.store):
-            for k in keys or [None]:
+            shown: list[ApiKey | None] = [*keys] or [None]
+            for k in shown:
                 table.add_row(user.handle, user.id, user.role, k.key_id if k else "",
                               k.expires_at.strftime("%Y-%m-%d %H:%M") if k and k.expires_at else "",
                               "yes" if k and k.revoked_at else "")

@@ -30,8 +30,8 @@ from privtune.errors import ConfigError, IntegrityError, KeyMissing, ResourceErr
 from privtune.vault import kdf as _kdf
 from privtune.vault.kdf import Argon2Params
 
-ENV_PASSPHRASE = "PRIVTUNE_PASSPHRASE"
-ENV_NEW_PASSPHRASE = "PRIVTUNE_NEW_PASSPHRASE"
+ENV_PASSPHRASE = "PRIVTUNE_PASSPHRASE"  # noqa: S105  (a variable's name, not a secret)
+ENV_NEW_PASSPHRASE = "PRIVTUNE_NEW_PASSPHRASE"  # noqa: S105  (a variable's name, not a secret)
 ENV_KEY_FILE = "PRIVTUNE_KEY_FILE"
 ENV_TRANSIT_TOKENS = ("PRIVTUNE_TRANSIT_TOKEN", "BAO_TOKEN", "VAULT_TOKEN")
 PROVIDERS = ("passphrase", "keyfile", "transit")

@@ -26,7 +26,7 @@ from privtune.errors import WorkspaceError
 from privtune.fsutil import atomic_write
 
 KEYS_DIR = "keys"
-SECRET_FILE = "workspace.key"
+SECRET_FILE = "workspace.key"  # noqa: S105  (a file name, not a secret)
 SIGNING_FILE = "audit-signing.pem"
 
 
