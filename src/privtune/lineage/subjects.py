@@ -3,7 +3,7 @@
 Only ``HMAC-SHA256(subject key, employee id)`` is stored (table ``subject_index``), with the
 subject key derived from the workspace secret (``keys/workspace.key``); the raw id is never
 stored, and without the key the index cannot be searched by id. Ingest indexes the raw tables
-and texts; ``find_subject`` returns those objects plus everything derived from them
+and texts; ``Subjects.find`` returns those objects plus everything derived from them
 (de-identified versions, training sets, adapters, reports), i.e. every artefact whose inputs
 included that employee. Derived training sets are included whole (a validation split that
 left the employee out is still listed): an over-approximation, never a miss.
