@@ -26,11 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write
-from privtune.access.wskeys import create_keys
 from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash
 from privtune.audit.log import AuditLog
 from privtune.audit.verify import verify_log
 from privtune.store import MetadataStore
+from privtune.vault.wskeys import create_keys
 
 APPENDS = int(os.environ.get("BENCH_AUDIT_APPENDS", "5000"))  # sync=normal; full: a fifth
 VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY", "200000"))

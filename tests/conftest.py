@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,33 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# The vault's KEK: a fixed test passphrase and cheap Argon2id parameters (tests only; the same
-# profile makes API-key hashing cheap too).
+# The vault's KEK: a fixed test passphrase.
 os.environ.setdefault("PRIVTUNE_PASSPHRASE", "test passphrase, not a secret")
-os.environ.setdefault("PRIVTUNE_KDF_PROFILE", "test")
 # Access control: one provisioned admin key that every workspace made by the tests gets at init
 # and that the CLI acts with (docs/access.md, "Tests").
 TEST_ADMIN_KEY = "ptk_0123456789ab_" + "T" * 43
 os.environ.setdefault("PRIVTUNE_INIT_ADMIN_KEY", TEST_ADMIN_KEY)
 os.environ.setdefault("PRIVTUNE_API_KEY", TEST_ADMIN_KEY)
+
+from privtune.vault import kdf  # noqa: E402  (after the environment above is set)
+from privtune.vault.kdf import Argon2Params  # noqa: E402
+
+# Cheap Argon2id for the KEK and API-key hashes (tests only). Production code takes it only as
+# an explicit argument (``init_workspace(..., kdf=TEST_KDF)``, ``KekSpec(kdf=...)``); no
+# environment variable selects it.
+TEST_KDF = Argon2Params(time_cost=1, memory_kib=64, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_kdf() -> Iterator[Argon2Params]:
+    """Calls that cannot take an argument (the in-process CLI, key rotation, users added later)
+    use the module default: this test-only fixture sets it to ``TEST_KDF`` for the session
+    (session-scoped and autouse, so it is in place before any other session fixture). A
+    workspace opened later, in this process or another, needs no setting: the parameters are
+    stored with what they protect."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kdf, "DEFAULT", TEST_KDF)
+        yield TEST_KDF
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,7 +57,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def workspace(tmp_path: Path):
     from privtune.workspace import init_workspace
 
-    ws = init_workspace(tmp_path / "ws")
+    ws = init_workspace(tmp_path / "ws", kdf=TEST_KDF)
     yield ws
     ws.close()
 

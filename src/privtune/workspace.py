@@ -9,7 +9,7 @@ uses. Layout::
     DIR/models/         base models (non-personal: built locally or copied in)
     DIR/reports/        HTML / JSON reports (counts and figures, never personal data)
     DIR/runs/           per-run logs and metrics
-    DIR/keys/           workspace secret and audit signing key (0700 / 0600, see access/wskeys.py)
+    DIR/keys/           workspace secret and audit signing key (0700 / 0600, see vault/wskeys.py)
 
 Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or an
 already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -35,14 +36,16 @@ from privtune.access.guard import Guard
 from privtune.access.principal import Principal
 from privtune.access.roles import ADMIN
 from privtune.access.users import AuthFailure, IssuedKey, authenticate, create_user
-from privtune.access.wskeys import create_keys
 from privtune.audit.log import AuditLog
 from privtune.config import StrictModel, read_yaml, validate
 from privtune.errors import InputError, PermissionDenied, WorkspaceError
 from privtune.fsutil import atomic_write_text
+from privtune.lineage import Subjects, subject_key
 from privtune.store import MetadataStore
 from privtune.vault import KekSpec, Vault
+from privtune.vault.kdf import Argon2Params
 from privtune.vault.objects import VAULT_ID_KEY
+from privtune.vault.wskeys import create_keys
 
 CONFIG_FILE = "privtune.yaml"
 ENV_WORKSPACE = "PRIVTUNE_WORKSPACE"
@@ -86,7 +89,8 @@ def resolve_workspace_dir(path: str | Path | None) -> Path:
 
 
 def init_workspace(directory: str | Path, *, name: str | None = None, db_url: str | None = None,
-                   kek: KekSpec | None = None, admin: str = "admin") -> Workspace:
+                   kek: KekSpec | None = None, admin: str = "admin",
+                   kdf: Argon2Params | None = None) -> Workspace:
     """Create a workspace in ``directory`` (which may exist but must not hold one already).
 
     ``kek`` chooses the key-encryption key (default: a passphrase from PRIVTUNE_PASSPHRASE or a
@@ -95,6 +99,10 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
     Creates the first user, ``admin`` with role admin; the returned workspace acts as it and
     ``ws.initial_key.secret`` is its API key, to be shown once (PRIVTUNE_INIT_ADMIN_KEY
     provisions it instead).
+
+    ``kdf`` sets the Argon2id cost of the passphrase KEK (unless ``kek`` names its own) and of
+    the admin's API-key hash; default RFC 9106 (``privtune.vault.kdf``). Both are stored with
+    what they protect, so ``Workspace.open`` needs no setting.
     """
     root = Path(directory)
     bootstrap_key = os.environ.get(ENV_BOOTSTRAP_KEY) or None
@@ -107,7 +115,7 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
     existed = root.exists()
     try:
         return _init(root, name=name, db_url=db_url, kek=kek, admin=admin,
-                     bootstrap_key=bootstrap_key)
+                     bootstrap_key=bootstrap_key, kdf=kdf)
     except BaseException:
         # Nothing half-made stays behind: a failed init (no key, Transit down) leaves no workspace.
         if not existed:
@@ -116,7 +124,7 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
 
 
 def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | None,
-          admin: str, bootstrap_key: str | None) -> Workspace:
+          admin: str, bootstrap_key: str | None, kdf: Argon2Params | None) -> Workspace:
     root.mkdir(parents=True, exist_ok=True)
     for sub in SUBDIRS:
         (root / sub).mkdir(exist_ok=True)
@@ -130,9 +138,12 @@ def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | No
     store.create()
     if store.get_meta(VAULT_ID_KEY) is None:
         store.set_meta(VAULT_ID_KEY, uuid.uuid4().hex)
-    Vault(root / "vault", store).keyring.create(kek or KekSpec())
+    spec = kek or KekSpec()
+    if kdf is not None and spec.kdf is None:
+        spec = replace(spec, kdf=kdf)
+    Vault(root / "vault", store).keyring.create(spec)
     create_keys(root)
-    issued = create_user(store, admin, ADMIN, key=bootstrap_key)
+    issued = create_user(store, admin, ADMIN, key=bootstrap_key, kdf=kdf)
     store.dispose()
     # Written last: a workspace is "initialised" only once its config exists.
     atomic_write_text(root / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
@@ -209,6 +220,11 @@ class Workspace:
     @property
     def runs_dir(self) -> Path:
         return self.root / "runs"
+
+    def subjects(self) -> Subjects:
+        """The subject index, checked and audited as this workspace's principal."""
+        return Subjects(self.store, self.vault, self.access.check, self.access.keyed,
+                        subject_key(self.root))
 
     def pseudonym_key(self) -> bytes:
         return self.vault.get(PSEUDONYM_KEY)

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from privtune.access import admin
 from privtune.access.apikeys import KEY_RE, SECRET_BYTES, hasher, new_key, parse_key, verify_key
 from privtune.store.access_models import ApiKey
+from privtune.vault import kdf
+from privtune.vault.kdf import Argon2Params
 from privtune.workspace import Workspace
 
 
@@ -26,7 +28,7 @@ def test_new_keys_have_at_least_128_bits_and_are_unique() -> None:
 
 
 def test_stored_only_as_argon2id_hash(workspace, tmp_path: Path) -> None:
-    issued = admin.add_user(workspace, "dana", "viewer")
+    issued = admin.add_user(workspace.access, workspace.store, "dana", "viewer")
     with workspace.store.session() as s:
         row = s.scalar(select(ApiKey).where(ApiKey.key_id == issued.key_id))
     assert row.secret_hash.startswith("$argon2id$")
@@ -41,18 +43,28 @@ def test_stored_only_as_argon2id_hash(workspace, tmp_path: Path) -> None:
 
 
 def test_default_kdf_profile_is_rfc9106(monkeypatch) -> None:
-    monkeypatch.delenv("PRIVTUNE_KDF_PROFILE", raising=False)
+    monkeypatch.setattr(kdf, "DEFAULT", kdf.RFC9106)  # undo the test suite's cheap default
     h = hasher()
     assert (h.time_cost, h.memory_cost, h.parallelism) == (3, 65536, 4)
+    assert hasher(Argon2Params(1, 1024, 1)).memory_cost == 1024  # only by an explicit argument
+
+
+def test_no_environment_variable_selects_a_weak_kdf(monkeypatch) -> None:
+    monkeypatch.setattr(kdf, "DEFAULT", kdf.RFC9106)
     monkeypatch.setenv("PRIVTUNE_KDF_PROFILE", "test")
-    assert hasher().memory_cost == 1024
+    h = hasher()
+    assert (h.time_cost, h.memory_cost, h.parallelism) == (3, 65536, 4)
+    from privtune.vault.kek import kdf_params
+
+    assert kdf_params() == {"t": 3, "m_kib": 65536, "p": 4}
+    assert kdf_params(Argon2Params(1, 64, 1)) == {"t": 1, "m_kib": 64, "p": 1}
 
 
 def test_issue_and_revoke_second_key(workspace) -> None:
-    first = admin.add_user(workspace, "erin", "auditor")
-    second = admin.issue_key(workspace, "erin", expires_days=30)
+    first = admin.add_user(workspace.access, workspace.store, "erin", "auditor")
+    second = admin.issue_key(workspace.access, workspace.store, "erin", expires_days=30)
     assert second.expires_at is not None
-    admin.revoke_key(workspace, first.key_id)
+    admin.revoke_key(workspace.access, workspace.store, first.key_id)
     with Workspace.open(workspace.root, api_key=second.secret) as ws:
         assert ws.principal.handle == "erin" and ws.principal.role == "auditor"
 

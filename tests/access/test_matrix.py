@@ -36,10 +36,10 @@ EXPECTED_OPERATIONS = {
 def team(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("matrix") / "ws"
     ws = init_workspace(root)
-    keys = {role: admin.add_user(ws, f"u-{role}", role) for role in ROLES}
-    keys["revoked"] = admin.add_user(ws, "gone", "admin")
-    admin.revoke_key(ws, keys["revoked"].key_id)
-    keys["expired"] = admin.add_user(ws, "old", "admin")
+    keys = {role: admin.add_user(ws.access, ws.store, f"u-{role}", role) for role in ROLES}
+    keys["revoked"] = admin.add_user(ws.access, ws.store, "gone", "admin")
+    admin.revoke_key(ws.access, ws.store, keys["revoked"].key_id)
+    keys["expired"] = admin.add_user(ws.access, ws.store, "old", "admin")
     with ws.store.session() as s:
         s.get(ApiKey, keys["expired"].key_id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
     ws.close()
@@ -151,7 +151,7 @@ def test_cli_acts_as_the_key_in_the_environment(tmp_path: Path, monkeypatch: pyt
 
     assert run(["init", str(tmp_path / "w")]) == 0
     with Workspace.open(tmp_path / "w", api_key=_env_key()) as ws:
-        viewer = admin.add_user(ws, "vera", "viewer")
+        viewer = admin.add_user(ws.access, ws.store, "vera", "viewer")
     capsys.readouterr()
     monkeypatch.setenv("PRIVTUNE_API_KEY", viewer.secret)
     assert run(["vault", "ls", "-w", str(tmp_path / "w")]) == 0

@@ -22,7 +22,7 @@ def _worker(url: str, root: str, wid: int) -> int:
 
 
 def test_concurrent_appends_keep_a_valid_chain(db_url: str, tmp_path: Path, monkeypatch) -> None:
-    from privtune.access.wskeys import create_keys
+    from privtune.vault.wskeys import create_keys
 
     store = MetadataStore(db_url)
     store.create()
@@ -35,11 +35,11 @@ def test_concurrent_appends_keep_a_valid_chain(db_url: str, tmp_path: Path, monk
     report = verify_log(log, tmp_path)
     assert report.ok, report.line()
     assert report.events == PROCS * EACH
-    rows = list(log.iter_rows())
-    assert [r[0] for r in rows] == list(range(1, PROCS * EACH + 1))
+    rows = list(log.iter_events())
+    assert [r.seq for r in rows] == list(range(1, PROCS * EACH + 1))
     per_worker: dict[str, list[int]] = {}
     for r in rows:
-        per_worker.setdefault(r[2], []).append(int(r[6].split("@")[1]))
+        per_worker.setdefault(r.actor, []).append(int(r.object.split("@")[1]))
     assert all(v == list(range(EACH)) for v in per_worker.values())  # each worker's order kept
     log.close()
 

@@ -11,7 +11,6 @@ from sqlalchemy import inspect, text
 from privtune.access import admin
 from privtune.audit import api
 from privtune.errors import PermissionDenied
-from privtune.lineage import find_subject
 from privtune.pipeline.deid import deidentify
 from privtune.pipeline.ingest import ingest_export
 from privtune.synth import generate_company
@@ -36,23 +35,23 @@ def test_no_planted_pii_in_audit_log_or_metadata(db_url, tmp_path) -> None:
         refs = ingest_export(ws, export).outputs
         deidentify(ws, refs)
         for eid in ids[:5]:
-            hits = find_subject(ws, eid)
+            hits = ws.subjects().find(eid)
             assert refs["employees"] in hits.direct and "employees-deid@1" in hits.derived
-        assert find_subject(ws, "E99999").all == []
-        viewer = admin.add_user(ws, "viewer1", "viewer")
+        assert ws.subjects().find("E99999").all == []
+        viewer = admin.add_user(ws.access, ws.store, "viewer1", "viewer")
         with Workspace.open(ws.root, api_key=viewer.secret) as v:
             with pytest.raises(PermissionDenied):
-                find_subject(v, ids[0])
+                v.subjects().find(ids[0])
             with pytest.raises(PermissionDenied):
                 v.vault.get(refs["employees"])
-        texts = [api.export(ws, "jsonl"), api.export(ws, "csv")]
+        texts = [api.export(ws.guard, ws.store, "jsonl"), api.export(ws.guard, ws.store, "csv")]
         with ws.store.engine.connect() as c:
             for table in inspect(c).get_table_names():
                 texts += [repr(tuple(r)) for r in c.execute(text(f'SELECT * FROM "{table}"')).all()]
         if db_url.startswith("sqlite"):
             for p in ws.root.glob("metadata.db*"):
                 texts.append(p.read_bytes().decode("latin-1"))
-        assert len(api.show(ws)) > 20
+        assert len(api.show(ws.guard, ws.store)) > 20
     blob = "\n".join(texts)
     leaks = [i for i, v in enumerate(planted) if v in blob]
     assert leaks == [], f"{len(leaks)} planted values found in the audit log / metadata"

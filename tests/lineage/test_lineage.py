@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from privtune.lineage import find_subject, index_subjects, lineage_of
+from privtune.lineage import lineage_of
 from privtune.store.audit_models import SubjectIndex
 
 
@@ -24,12 +24,12 @@ def test_upstream_and_downstream(db_url, tmp_path) -> None:
 
     with init_workspace(tmp_path / "w", db_url=db_url) as ws:
         _graph(ws)
-        g = lineage_of(ws, "trainset")
+        g = lineage_of(ws.vault, "trainset")
         assert g.ref == "trainset@1"
         assert set(g.upstream()) == {"employees-deid@1", "tickets@1", "employees@1", "pseudonym-key@1"}
         assert g.downstream() == ["adapter@1"]
-        assert lineage_of(ws, "employees@1").downstream() == ["employees-deid@1", "trainset@1", "adapter@1"]
-        assert lineage_of(ws, "employees").downstream() == []  # latest = @2
+        assert lineage_of(ws.vault, "employees@1").downstream() == ["employees-deid@1", "trainset@1", "adapter@1"]
+        assert lineage_of(ws.vault, "employees").downstream() == []  # latest = @2
 
 
 def test_subject_lookup_goes_through_keyed_hashes(db_url, tmp_path) -> None:
@@ -37,14 +37,14 @@ def test_subject_lookup_goes_through_keyed_hashes(db_url, tmp_path) -> None:
 
     with init_workspace(tmp_path / "w", db_url=db_url) as ws:
         _graph(ws)
-        assert index_subjects(ws, "employees@1", ["E00017", "E00018", None, ""]) == 2
-        assert index_subjects(ws, "tickets@1", ["E00018"]) == 1
-        index_subjects(ws, "employees@1", ["E00017"])  # idempotent
-        hits = find_subject(ws, "E00017")
+        assert ws.subjects().index("employees@1", ["E00017", "E00018", None, ""]) == 2
+        assert ws.subjects().index("tickets@1", ["E00018"]) == 1
+        ws.subjects().index("employees@1", ["E00017"])  # idempotent
+        hits = ws.subjects().find("E00017")
         assert hits.direct == ["employees@1"]
         assert hits.derived == ["adapter@1", "employees-deid@1", "trainset@1"]
-        assert find_subject(ws, "E00018").direct == ["employees@1", "tickets@1"]
-        assert find_subject(ws, "E99999").all == []
+        assert ws.subjects().find("E00018").direct == ["employees@1", "tickets@1"]
+        assert ws.subjects().find("E99999").all == []
         with ws.store.session() as s:
             stored = s.scalars(select(SubjectIndex.subject)).all()
         assert len(stored) == 3 and all(len(h) == 64 and "E000" not in h for h in stored)
@@ -60,7 +60,7 @@ def test_cli_lineage(tmp_path, capsys) -> None:
 
     with init_workspace(tmp_path / "w") as ws:
         _graph(ws)
-        index_subjects(ws, "employees@1", ["E00042"])
+        ws.subjects().index("employees@1", ["E00042"])
     root = str(tmp_path / "w")
     capsys.readouterr()
     assert run(["lineage", "trainset", "-w", root]) == 0
@@ -76,7 +76,7 @@ def test_subject_lookup_needs_permission(workspace) -> None:
     from privtune.errors import PermissionDenied
     from privtune.workspace import Workspace
 
-    eng = admin.add_user(workspace, "mle", "ml-engineer")
+    eng = admin.add_user(workspace.access, workspace.store, "mle", "ml-engineer")
     with Workspace.open(workspace.root, api_key=eng.secret) as ws:
         with pytest.raises(PermissionDenied, match="subject.lookup"):
-            find_subject(ws, "E00001")
+            ws.subjects().find("E00001")

@@ -156,3 +156,23 @@ def test_wrapped_key_moved_between_objects_is_refused(small_ws) -> None:
         rows["a"].wrapped, rows["b"].wrapped = rows["b"].wrapped, rows["a"].wrapped
     with pytest.raises(IntegrityError):
         small_ws.vault.get("a")
+
+
+def test_kdf_cost_is_an_argument_stored_with_the_kek(tmp_path: Path, locked, monkeypatch) -> None:
+    """Weak Argon2id only by an explicit argument; opening reads the cost from the KEK's row."""
+    from privtune.store import Kek
+    from privtune.vault import kdf
+
+    cheap = kdf.Argon2Params(time_cost=1, memory_kib=32, parallelism=1)
+    monkeypatch.setattr(kdf, "DEFAULT", kdf.RFC9106)  # production default while opening
+    monkeypatch.setenv("PRIVTUNE_KDF_PROFILE", "test")  # ignored: no variable selects a cost
+    ws = init_workspace(tmp_path / "ws", kdf=cheap)
+    ref = ws.vault.put("obj", b"payload")
+    with ws.store.session() as s:
+        params = s.get(Kek, 1).params
+    assert (params["kdf"], params["t"], params["m_kib"], params["p"]) == ("argon2id", 1, 32, 1)
+    ws.close()
+    forget_unlocked()
+    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as w2:
+        assert w2.vault.get(ref) == b"payload"
+    assert kekmod.kdf_params() == {"t": 3, "m_kib": 65536, "p": 4}

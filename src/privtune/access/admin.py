@@ -1,36 +1,38 @@
-"""Library API for identities, each call checked and audited through the workspace guard."""
+"""Library API for identities: each call is checked and audited by the ``Guard`` first, then
+made on the metadata ``store`` (``privtune.access.users``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from privtune.access import users
+from privtune.access.guard import Guard
 from privtune.access.users import IssuedKey
-
-if TYPE_CHECKING:
-    from privtune.workspace import Workspace
-
-
-def add_user(ws: Workspace, handle: str, role: str, *, expires_days: float | None = None) -> IssuedKey:
-    ws.guard("user.manage", "users", action="create", role=role)
-    return users.create_user(ws.store, handle, role, expires_days=expires_days)
+from privtune.store import MetadataStore
+from privtune.store.access_models import ApiKey, User
+from privtune.vault.kdf import Argon2Params
 
 
-def issue_key(ws: Workspace, handle: str, *, expires_days: float | None = None) -> IssuedKey:
-    ws.guard("user.manage", "users", action="issue-key")
-    return users.issue_key(ws.store, handle, expires_days=expires_days)
+def add_user(guard: Guard, store: MetadataStore, handle: str, role: str, *,
+             expires_days: float | None = None, kdf: Argon2Params | None = None) -> IssuedKey:
+    guard.check("user.manage", "users", action="create", role=role)
+    return users.create_user(store, handle, role, expires_days=expires_days, kdf=kdf)
 
 
-def revoke_key(ws: Workspace, key_id: str) -> None:
-    ws.guard("user.manage", "users", action="revoke-key", key_id=key_id[:16])
-    users.revoke_key(ws.store, key_id)
+def issue_key(guard: Guard, store: MetadataStore, handle: str, *,
+              expires_days: float | None = None, kdf: Argon2Params | None = None) -> IssuedKey:
+    guard.check("user.manage", "users", action="issue-key")
+    return users.issue_key(store, handle, expires_days=expires_days, kdf=kdf)
 
 
-def set_role(ws: Workspace, handle: str, role: str) -> None:
-    ws.guard("user.manage", "users", action="set-role", role=role)
-    users.set_role(ws.store, handle, role)
+def revoke_key(guard: Guard, store: MetadataStore, key_id: str) -> None:
+    guard.check("user.manage", "users", action="revoke-key", key_id=key_id[:16])
+    users.revoke_key(store, key_id)
 
 
-def list_users(ws: Workspace):
-    ws.guard("user.manage", "users", action="list")
-    return users.list_users(ws.store)
+def set_role(guard: Guard, store: MetadataStore, handle: str, role: str) -> None:
+    guard.check("user.manage", "users", action="set-role", role=role)
+    users.set_role(store, handle, role)
+
+
+def list_users(guard: Guard, store: MetadataStore) -> list[tuple[User, list[ApiKey]]]:
+    guard.check("user.manage", "users", action="list")
+    return users.list_users(store)

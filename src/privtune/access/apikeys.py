@@ -3,15 +3,14 @@
 Format ``ptk_<key id: 12 hex>_<secret: 43 url-safe base64 chars>``. The key id is public and
 indexes the stored hash, so authentication hashes once instead of against every key.
 
-Argon2id parameters: RFC 9106's second recommended option (t=3, 64 MiB, p=4) by default.
-``PRIVTUNE_KDF_PROFILE=test`` selects cheap parameters (t=1, 1 MiB, p=1); it exists for the
-test suite only, and the hash string records its parameters, so a production check verifies
-such a hash correctly but ``needs_rehash`` flags it.
+Argon2id parameters: RFC 9106's second recommended option (t=3, 64 MiB, p=4) by default
+(``privtune.vault.kdf``); other costs only by an explicit ``params`` argument (the test suite
+passes cheap ones). The hash string records its parameters, so a check verifies any hash
+without a setting, and ``needs_rehash`` flags one made with other parameters.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,15 +18,12 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-ENV_KDF_PROFILE = "PRIVTUNE_KDF_PROFILE"
+from privtune.vault import kdf
+from privtune.vault.kdf import Argon2Params
+
 PREFIX = "ptk"
 SECRET_BYTES = 32  # 256 bits; the issue asks for at least 128
 KEY_RE = re.compile(r"^ptk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-
-KDF_PROFILES = {
-    "default": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
-    "test": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
-}
 
 
 @dataclass(frozen=True)
@@ -36,10 +32,11 @@ class ParsedKey:
     full: str
 
 
-def hasher() -> PasswordHasher:
-    profile = os.environ.get(ENV_KDF_PROFILE, "default")
-    params = KDF_PROFILES.get(profile, KDF_PROFILES["default"])
-    return PasswordHasher(hash_len=32, salt_len=16, **params)
+def hasher(params: Argon2Params | None = None) -> PasswordHasher:
+    """The Argon2id hasher for new keys (``params`` default: ``privtune.vault.kdf.DEFAULT``)."""
+    p = kdf.resolve(params)
+    return PasswordHasher(time_cost=p.time_cost, memory_cost=p.memory_kib,
+                          parallelism=p.parallelism, hash_len=32, salt_len=16)
 
 
 def new_key() -> ParsedKey:
@@ -53,8 +50,8 @@ def parse_key(text: str) -> ParsedKey | None:
     return ParsedKey(m.group(1), m.group(0)) if m else None
 
 
-def hash_key(key: ParsedKey) -> str:
-    return hasher().hash(key.full)
+def hash_key(key: ParsedKey, params: Argon2Params | None = None) -> str:
+    return hasher(params).hash(key.full)
 
 
 def verify_key(stored_hash: str, key: ParsedKey) -> bool:

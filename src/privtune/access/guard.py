@@ -15,9 +15,9 @@ from typing import Any
 
 from privtune.access.principal import Principal
 from privtune.access.roles import allowed, vault_operation
-from privtune.access.wskeys import keyed_hash, subkey
 from privtune.audit.log import AuditLog
 from privtune.errors import PermissionDenied
+from privtune.vault.wskeys import keyed_hash, subkey
 
 NO_IDENTITY = "no identity (set PRIVTUNE_API_KEY, or open the workspace with an API key)"
 

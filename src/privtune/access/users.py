@@ -19,6 +19,7 @@ from privtune.access.roles import ROLES
 from privtune.errors import InputError, NotFoundError, PermissionDenied
 from privtune.store import MetadataStore
 from privtune.store.access_models import ApiKey, User
+from privtune.vault.kdf import Argon2Params
 
 HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
 
@@ -54,7 +55,7 @@ def _aware(t: datetime | None) -> datetime | None:
 
 
 def create_user(store: MetadataStore, handle: str, role: str, *, expires_days: float | None = None,
-                key: str | None = None) -> IssuedKey:
+                key: str | None = None, kdf: Argon2Params | None = None) -> IssuedKey:
     if not HANDLE_RE.match(handle):
         raise InputError("user handles are 1-64 characters of a-z, 0-9, '.', '_' or '-'",
                          field="handle")
@@ -65,12 +66,13 @@ def create_user(store: MetadataStore, handle: str, role: str, *, expires_days: f
             raise InputError("a user with this handle exists", field="handle")
         user = User(id=f"u-{secrets.token_hex(8)}", handle=handle, role=role)
         s.add(user)
-    return issue_key(store, handle, expires_days=expires_days, key=key)
+    return issue_key(store, handle, expires_days=expires_days, key=key, kdf=kdf)
 
 
 def issue_key(store: MetadataStore, handle: str, *, expires_days: float | None = None,
-              key: str | None = None) -> IssuedKey:
-    """A new key for ``handle``. ``key`` provisions a caller-made key (bootstrap, tests)."""
+              key: str | None = None, kdf: Argon2Params | None = None) -> IssuedKey:
+    """A new key for ``handle``. ``key`` provisions a caller-made key (bootstrap, tests);
+    ``kdf`` the Argon2id cost of its stored hash (default: ``privtune.vault.kdf.DEFAULT``)."""
     if expires_days is not None and expires_days <= 0:
         raise InputError("expiry must be a positive number of days", field="expires_days")
     parsed: ParsedKey | None = parse_key(key) if key is not None else new_key()
@@ -83,7 +85,7 @@ def issue_key(store: MetadataStore, handle: str, *, expires_days: float | None =
             raise NotFoundError("no such user")
         if s.get(ApiKey, parsed.key_id) is not None:
             raise InputError("an API key with this key id exists")
-        s.add(ApiKey(key_id=parsed.key_id, user_id=user.id, secret_hash=hash_key(parsed),
+        s.add(ApiKey(key_id=parsed.key_id, user_id=user.id, secret_hash=hash_key(parsed, kdf),
                      expires_at=expires))
         return IssuedKey(user.id, user.handle, user.role, parsed.key_id, parsed.full, expires)
 

@@ -1,32 +1,44 @@
-"""Library API over the audit log; every call is itself checked (``audit.read``) and audited."""
+"""Library API over the audit log; every call is itself checked (``audit.read``) and audited.
+
+Each call takes the parts it needs: ``check`` (the permission-and-audit hook, normally
+``Guard.check``), and the log, its keys directory or the metadata store.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
+from privtune.audit.events import AuditRecord
+from privtune.audit.log import AuditLog
 from privtune.audit.query import EventFilter, select_events
 from privtune.audit.query import export as _export
 from privtune.audit.verify import VerifyReport, verify_log
-
-if TYPE_CHECKING:
-    from privtune.workspace import Workspace
+from privtune.store import MetadataStore
 
 
-def verify(ws: Workspace) -> VerifyReport:
-    ws.guard("audit.read", "audit-log", action="verify")
-    return verify_log(ws.audit, ws.root)
+class Check(Protocol):
+    """``check(op, obj, **detail)``: authorize and audit first; raise PermissionDenied if refused
+    (``Guard.check``; the layers below access take it as this callable)."""
+
+    def __call__(self, op: str, obj: str = "", **detail: Any) -> object: ...
 
 
-def show(ws: Workspace, f: EventFilter | None = None) -> list[dict[str, Any]]:
-    ws.guard("audit.read", "audit-log", action="show")
-    return select_events(ws.store, f or EventFilter())
+def verify(check: Check, log: AuditLog, keys_root: Path | None) -> VerifyReport:
+    check("audit.read", "audit-log", action="verify")
+    return verify_log(log, keys_root)
 
 
-def export(ws: Workspace, fmt: str, f: EventFilter | None = None) -> str:
-    ws.guard("audit.read", "audit-log", action="export", format=fmt[:8])
-    return _export(select_events(ws.store, f or EventFilter()), fmt)
+def show(check: Check, store: MetadataStore, f: EventFilter | None = None) -> list[AuditRecord]:
+    check("audit.read", "audit-log", action="show")
+    return select_events(store, f or EventFilter())
 
 
-def checkpoint(ws: Workspace) -> int:
-    ws.guard("audit.read", "audit-log", action="checkpoint")
-    return ws.audit.checkpoint()
+def export(check: Check, store: MetadataStore, fmt: str, f: EventFilter | None = None) -> str:
+    check("audit.read", "audit-log", action="export", format=fmt[:8])
+    return _export(select_events(store, f or EventFilter()), fmt)
+
+
+def checkpoint(check: Check, log: AuditLog) -> int:
+    check("audit.read", "audit-log", action="checkpoint")
+    return log.checkpoint()

@@ -18,11 +18,15 @@ Durability (``sync``, the workspace setting ``audit_sync``):
 
 The hot paths use the DB-API driver directly (sqlite3, psycopg 3) on the tables declared in
 ``privtune.store.audit_models``; SQLAlchemy creates the schema and runs the filtered queries.
+Each event is written from an ``AuditRecord`` (``privtune.audit.events``) and read back as one
+(``iter_events``); only the chain walker reads raw row tuples (``iter_rows``), for speed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +43,9 @@ from privtune.audit.chain import (
     event_hash,
     verify_rows,
 )
+from privtune.audit.events import AuditRecord
 from privtune.errors import AuditWriteFailed, WorkspaceError
+from privtune.vault.wskeys import signing_key
 
 CHECKPOINT_EVERY = 1000
 PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on PostgreSQL
@@ -83,6 +89,7 @@ class AuditLog:
     def _connect(self) -> Any:
         if self._conn is not None:
             return self._conn
+        conn: Any
         if self.dialect == "sqlite":
             conn = sqlite3.connect(self._url.database or ":memory:", timeout=SQLITE_BUSY_MS / 1000,
                                    isolation_level=None, check_same_thread=False)
@@ -123,14 +130,12 @@ class AuditLog:
         conn = self._conn
         if conn is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # the connection is dropped below either way
             if self.dialect == "sqlite":
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             else:
                 conn.rollback()
-        except Exception:
-            pass
         self.close()
 
     # ------------------------------------------------------------ append
@@ -165,9 +170,13 @@ class AuditLog:
         ts = now_ts()
         fields = [seq, ts, *values, det]
         h = event_hash(prev, fields)
+        actor, role, key_id, op, obj, outcome, reason = values
+        event = AuditRecord(seq=seq, ts=ts, actor=actor, role=role, key_id=key_id, op=op,
+                            object=obj, outcome=outcome, reason=reason, detail=det,
+                            prev_hash=prev, hash=h)
         ph = self.ph
-        cur.execute(f"INSERT INTO audit_events ({_COLS}) VALUES ({', '.join([ph] * 12)})",
-                    (*fields, prev, h))
+        sql = f"INSERT INTO audit_events ({_COLS}) VALUES ({', '.join([ph] * 12)})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+        cur.execute(sql, event.row())
         if seq % CHECKPOINT_EVERY == 0:
             self._insert_checkpoint(cur, seq, h)
         self._commit(conn, cur)
@@ -177,14 +186,12 @@ class AuditLog:
         if self.keys_root is None:
             return
         if self._signer is None:
-            from privtune.access.wskeys import signing_key
-
             self._signer = signing_key(self.keys_root)
         ts = now_ts()
         sig = self._signer.sign(checkpoint_message(seq, h, ts)).hex()
         ph = self.ph
-        cur.execute(f"INSERT INTO audit_checkpoints (seq, hash, ts, signature) VALUES "
-                    f"({ph}, {ph}, {ph}, {ph})", (seq, h, ts, sig))
+        sql = f"INSERT INTO audit_checkpoints (seq, hash, ts, signature) VALUES ({ph}, {ph}, {ph}, {ph})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+        cur.execute(sql, (seq, h, ts, sig))
 
     def checkpoint(self) -> int:
         """Sign a checkpoint at the current head now (e.g. before an export); return its seq."""
@@ -197,7 +204,8 @@ class AuditLog:
             if last is None:
                 self._commit(conn, cur)
                 return 0
-            cur.execute(f"SELECT 1 FROM audit_checkpoints WHERE seq = {self.ph}", (last[0],))
+            sql = f"SELECT 1 FROM audit_checkpoints WHERE seq = {self.ph}"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+            cur.execute(sql, (last[0],))
             if cur.fetchone() is None:
                 self._insert_checkpoint(cur, last[0], last[1])
             self._commit(conn, cur)
@@ -207,9 +215,15 @@ class AuditLog:
             raise AuditWriteFailed(f"checkpoint could not be written ({type(exc).__name__})") from None
 
     # ------------------------------------------------------------ verify
-    def iter_rows(self, batch: int = 20_000):
+    def iter_events(self, batch: int = 20_000) -> Iterator[AuditRecord]:
+        """Every event, in order, as a typed record."""
+        for row in self.iter_rows(batch):
+            yield AuditRecord.from_row(row)
+
+    def iter_rows(self, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
+        """Raw row tuples (``ROW_COLUMNS`` order) for the chain walker's tight loop."""
         conn = self._connect()
-        sql = f"SELECT {_COLS} FROM audit_events ORDER BY seq"
+        sql = f"SELECT {_COLS} FROM audit_events ORDER BY seq"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
         if self.dialect == "sqlite":
             cur = conn.execute(sql)
         else:
@@ -245,8 +259,8 @@ class AuditLog:
         out: dict[int, str] = {}
         for i in range(0, len(seqs), 500):
             part = seqs[i:i + 500]
-            cur.execute(f"SELECT seq, hash FROM audit_events WHERE seq IN "
-                        f"({', '.join([self.ph] * len(part))})", part)
+            sql = f"SELECT seq, hash FROM audit_events WHERE seq IN ({', '.join([self.ph] * len(part))})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+            cur.execute(sql, part)
             out.update({int(s): h for s, h in cur.fetchall()})
         if self.dialect != "sqlite":
             conn.commit()

@@ -1,4 +1,7 @@
-"""Reading the audit log: filtered listing, JSONL and CSV export (no PII is ever in it)."""
+"""Reading the audit log: filtered listing, JSONL and CSV export (no PII is ever in it).
+
+Events come back as ``AuditRecord``s (``privtune.audit.events``), never as loose dicts.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from privtune.audit.chain import ROW_COLUMNS
+from privtune.audit.events import AuditRecord
 from privtune.errors import InputError
 from privtune.store import MetadataStore
 from privtune.store.audit_models import AuditEvent
@@ -39,7 +42,7 @@ def _ts(text: str, field: str) -> str:
                          field=field) from None
 
 
-def select_events(store: MetadataStore, f: EventFilter) -> list[dict[str, Any]]:
+def select_events(store: MetadataStore, f: EventFilter) -> list[AuditRecord]:
     q = select(AuditEvent).order_by(AuditEvent.seq)
     if f.actor:
         q = q.where(AuditEvent.actor == f.actor)
@@ -64,30 +67,30 @@ def select_events(store: MetadataStore, f: EventFilter) -> list[dict[str, Any]]:
         q = q.order_by(None).order_by(AuditEvent.seq.desc()).limit(f.limit)
     with store.session() as s:
         rows = s.scalars(q).all()
-    out = [{c: getattr(r, c) for c in ROW_COLUMNS} for r in rows]
-    out.sort(key=lambda e: e["seq"])
+    out = [AuditRecord.from_mapping({c: getattr(r, c) for c in ROW_COLUMNS}) for r in rows]
+    out.sort(key=lambda e: e.seq)
     return out
 
 
-def to_jsonl(events: list[dict[str, Any]]) -> str:
+def to_jsonl(events: list[AuditRecord]) -> str:
     lines = []
     for e in events:
-        rec = dict(e)
-        rec["detail"] = json.loads(rec["detail"] or "{}")
+        rec = e.to_dict()
+        rec["detail"] = e.detail_map()
         lines.append(json.dumps(rec, sort_keys=False, ensure_ascii=True))
     return "".join(line + "\n" for line in lines)
 
 
-def to_csv(events: list[dict[str, Any]]) -> str:
+def to_csv(events: list[AuditRecord]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(ROW_COLUMNS)
     for e in events:
-        w.writerow([e[c] for c in ROW_COLUMNS])
+        w.writerow(e.row())
     return buf.getvalue()
 
 
-def export(events: list[dict[str, Any]], fmt: str) -> str:
+def export(events: list[AuditRecord], fmt: str) -> str:
     if fmt not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}", field="format")
     return to_jsonl(events) if fmt == "jsonl" else to_csv(events)

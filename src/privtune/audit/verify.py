@@ -14,8 +14,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 
-from privtune.access.wskeys import KEYS_DIR
 from privtune.audit.log import AuditLog, checkpoint_message
+from privtune.vault.wskeys import KEYS_DIR, public_key
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,6 @@ def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
     cps = log.checkpoints()
     pub = None
     if keys_root is not None and (Path(keys_root) / KEYS_DIR).is_dir():
-        from privtune.access.wskeys import public_key
-
         pub = public_key(keys_root)
     n_events = chain.events
     good_until = 0  # highest position covered by a valid, matching checkpoint

@@ -10,6 +10,7 @@ from rich.table import Table
 from privtune.access import admin
 from privtune.access.roles import MATRIX, OPERATIONS, ROLES
 from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.store.access_models import ApiKey
 
 app = typer.Typer(help="Users, roles and API keys.", no_args_is_help=True)
 
@@ -27,7 +28,7 @@ def add_user(handle: str = typer.Argument(..., help="Login handle (a-z, 0-9, . _
              workspace: Path = WorkspaceOpt) -> None:
     """Create a user with a role and print its first API key once."""
     with open_workspace(workspace) as ws:
-        _show_key(admin.add_user(ws, handle, role, expires_days=expires_days))
+        _show_key(admin.add_user(ws.access, ws.store, handle, role, expires_days=expires_days))
 
 
 @app.command("issue-key")
@@ -35,14 +36,14 @@ def issue_key(handle: str, expires_days: float = typer.Option(None, "--expires-d
               workspace: Path = WorkspaceOpt) -> None:
     """Issue another API key for a user (printed once)."""
     with open_workspace(workspace) as ws:
-        _show_key(admin.issue_key(ws, handle, expires_days=expires_days))
+        _show_key(admin.issue_key(ws.access, ws.store, handle, expires_days=expires_days))
 
 
 @app.command("revoke-key")
 def revoke_key(key_id: str, workspace: Path = WorkspaceOpt) -> None:
     """Revoke an API key by its key id (the 12 hex characters after 'ptk_')."""
     with open_workspace(workspace) as ws:
-        admin.revoke_key(ws, key_id)
+        admin.revoke_key(ws.access, ws.store, key_id)
         console.print(f"revoked key {key_id}")
 
 
@@ -50,7 +51,7 @@ def revoke_key(key_id: str, workspace: Path = WorkspaceOpt) -> None:
 def set_role(handle: str, role: str, workspace: Path = WorkspaceOpt) -> None:
     """Change a user's role."""
     with open_workspace(workspace) as ws:
-        admin.set_role(ws, handle, role)
+        admin.set_role(ws.access, ws.store, handle, role)
         console.print(f"{handle} is now {role}")
 
 
@@ -61,8 +62,9 @@ def users(workspace: Path = WorkspaceOpt) -> None:
         table = Table()
         for col in ("user", "id", "role", "key id", "expires", "revoked"):
             table.add_column(col)
-        for user, keys in admin.list_users(ws):
-            for k in keys or [None]:
+        for user, keys in admin.list_users(ws.access, ws.store):
+            shown: list[ApiKey | None] = [*keys] or [None]
+            for k in shown:
                 table.add_row(user.handle, user.id, user.role, k.key_id if k else "",
                               k.expires_at.strftime("%Y-%m-%d %H:%M") if k and k.expires_at else "",
                               "yes" if k and k.revoked_at else "")

@@ -33,7 +33,7 @@ UntilOpt = typer.Option(None, "--until", help="Before this UTC date/time (ISO)."
 def verify(workspace: Path = WorkspaceOpt) -> None:
     """Check the hash chain and the signed checkpoints; name the first bad position."""
     with open_workspace(workspace) as ws:
-        report = api.verify(ws)
+        report = api.verify(ws.guard, ws.audit, ws.root)
     if not report.ok:
         raise IntegrityError(report.line())
     console.print(report.line())
@@ -46,13 +46,13 @@ def show(actor: str = ActorOpt, op: str = OpOpt, obj: str = ObjOpt, outcome: str
          workspace: Path = WorkspaceOpt) -> None:
     """Show events (the last --limit matching the filters)."""
     with open_workspace(workspace) as ws:
-        events = api.show(ws, _filter(actor, op, obj, outcome, since, until, limit))
+        events = api.show(ws.guard, ws.store, _filter(actor, op, obj, outcome, since, until, limit))
     table = Table()
     for col in ("seq", "time (UTC)", "actor", "role", "op", "object", "outcome", "reason"):
         table.add_column(col)
     for e in events:
-        table.add_row(str(e["seq"]), e["ts"][:19].replace("T", " "), e["actor"], e["role"], e["op"],
-                      e["object"], e["outcome"], e["reason"])
+        table.add_row(str(e.seq), e.ts[:19].replace("T", " "), e.actor, e.role, e.op, e.object,
+                      e.outcome, e.reason)
     console.print(table)
 
 
@@ -63,7 +63,7 @@ def export(fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv
            since: str = SinceOpt, until: str = UntilOpt, workspace: Path = WorkspaceOpt) -> None:
     """Export events (with their hashes) as JSON Lines or CSV."""
     with open_workspace(workspace) as ws:
-        text = api.export(ws, fmt, _filter(actor, op, obj, outcome, since, until, None))
+        text = api.export(ws.guard, ws.store, fmt, _filter(actor, op, obj, outcome, since, until, None))
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -75,5 +75,5 @@ def export(fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv
 def checkpoint(workspace: Path = WorkspaceOpt) -> None:
     """Sign a checkpoint at the current head of the log now."""
     with open_workspace(workspace) as ws:
-        seq = api.checkpoint(ws)
+        seq = api.checkpoint(ws.guard, ws.audit)
     console.print(f"signed checkpoint at event {seq}")

@@ -19,13 +19,13 @@ def register(app: typer.Typer) -> None:
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Show where an artefact came from and what was made from it."""
-        from privtune.lineage import find_subject, lineage_of
+        from privtune.lineage import lineage_of
 
         if (obj is None) == (subject is None):
             raise InputError("give either an OBJECT or --subject EMPLOYEE_ID")
         with open_workspace(workspace) as ws:
             if subject is not None:
-                hits = find_subject(ws, subject)
+                hits = ws.subjects().find(subject)
                 if not hits.direct:
                     console.print("no object holds data on this employee")
                     return
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
                 for r in hits.derived:
                     console.print(f"  {r}")
                 return
-            g = lineage_of(ws, obj)
+            g = lineage_of(ws.vault, obj)
         console.print(f"[bold]{g.ref}[/] ({g.kinds.get(g.ref, '?')})")
         console.print("upstream:")
         for r in g.upstream():

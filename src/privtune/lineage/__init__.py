@@ -2,6 +2,6 @@
 (``subjects``) that finds every object whose data included one employee."""
 
 from privtune.lineage.graph import Lineage, lineage_of
-from privtune.lineage.subjects import find_subject, index_subjects
+from privtune.lineage.subjects import SubjectHits, Subjects, subject_key
 
-__all__ = ["Lineage", "find_subject", "index_subjects", "lineage_of"]
+__all__ = ["Lineage", "SubjectHits", "Subjects", "lineage_of", "subject_key"]

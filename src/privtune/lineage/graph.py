@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from privtune.workspace import Workspace
+from privtune.vault import Vault
 
 
 @dataclass
@@ -37,10 +35,10 @@ def _walk(start: str, edges: dict[str, list[str]]) -> list[str]:
     return list(seen)
 
 
-def build_graph(ws: Workspace, ref: str = "") -> Lineage:
-    """The whole graph of the workspace (one ``metadata.read`` audit event via vault.list)."""
+def build_graph(vault: Vault, ref: str = "") -> Lineage:
+    """The whole graph of the vault (one ``metadata.read`` audit event via vault.list)."""
     g = Lineage(ref)
-    for row in ws.vault.list():
+    for row in vault.list():
         g.kinds[row.ref] = row.kind
         g.parents[row.ref] = list(row.parents or [])
         g.children.setdefault(row.ref, [])
@@ -49,8 +47,6 @@ def build_graph(ws: Workspace, ref: str = "") -> Lineage:
     return g
 
 
-def lineage_of(ws: Workspace, ref: str) -> Lineage:
+def lineage_of(vault: Vault, ref: str) -> Lineage:
     """Upstream and downstream of one object version (``name`` means the latest version)."""
-    resolved = ws.vault.resolve(ref)
-    g = build_graph(ws, resolved)
-    return g
+    return build_graph(vault, vault.resolve(ref))

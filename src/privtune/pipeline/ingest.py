@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from privtune.ingest import discover_export, read_table, read_texts
-from privtune.lineage import index_subjects
 from privtune.pipeline.io import json_bytes, jsonl_bytes, table_bytes
 from privtune.pipeline.result import StageResult
 from privtune.workspace import Workspace
@@ -31,7 +30,8 @@ def ingest_export(ws: Workspace, export_dir: str | Path) -> StageResult:
               "source_format": files.employees.suffix.lstrip(".")},
     )
     rows["employees"] = employees.num_rows
-    index_subjects(ws, res.outputs["employees"], employees.column(EMPLOYEE_ID).to_pylist())
+    subjects = ws.subjects()
+    subjects.index(res.outputs["employees"], employees.column(EMPLOYEE_ID).to_pylist())
     if files.leave is not None:
         leave = read_table(files.leave, required=[EMPLOYEE_ID])
         res.outputs["leave"] = ws.vault.put(
@@ -39,7 +39,7 @@ def ingest_export(ws: Workspace, export_dir: str | Path) -> StageResult:
             meta={"rows": leave.num_rows},
         )
         rows["leave"] = leave.num_rows
-        index_subjects(ws, res.outputs["leave"], leave.column(EMPLOYEE_ID).to_pylist())
+        subjects.index(res.outputs["leave"], leave.column(EMPLOYEE_ID).to_pylist())
     for name in ("reviews", "tickets"):
         path = getattr(files, name)
         if path is None:
@@ -49,7 +49,7 @@ def ingest_export(ws: Workspace, export_dir: str | Path) -> StageResult:
             name, jsonl_bytes(records), kind="texts", schema="jsonl", meta={"rows": len(records)}
         )
         rows[name] = len(records)
-        index_subjects(ws, res.outputs[name], [r.get(EMPLOYEE_ID) for r in records])
+        subjects.index(res.outputs[name], [r.get(EMPLOYEE_ID) for r in records])
     policies = files.read_policies()
     if policies:
         res.outputs["policies"] = ws.vault.put(

@@ -191,7 +191,7 @@ def _fill(src: BinaryIO, buf: bytearray) -> int:
     """``readinto`` until ``buf`` is full or the stream ends; return the bytes read."""
     view, got = memoryview(buf), 0
     while got < len(buf):
-        n = src.readinto(view[got:])
+        n = src.readinto(view[got:])  # type: ignore[attr-defined]  # typing.BinaryIO lacks readinto
         if not n:
             break
         got += n

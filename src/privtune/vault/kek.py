@@ -27,18 +27,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from privtune.errors import ConfigError, IntegrityError, KeyMissing, ResourceError, WrongKey
+from privtune.vault import kdf as _kdf
+from privtune.vault.kdf import Argon2Params
 
-ENV_PASSPHRASE = "PRIVTUNE_PASSPHRASE"
-ENV_NEW_PASSPHRASE = "PRIVTUNE_NEW_PASSPHRASE"
+ENV_PASSPHRASE = "PRIVTUNE_PASSPHRASE"  # noqa: S105  (a variable's name, not a secret)
+ENV_NEW_PASSPHRASE = "PRIVTUNE_NEW_PASSPHRASE"  # noqa: S105  (a variable's name, not a secret)
 ENV_KEY_FILE = "PRIVTUNE_KEY_FILE"
-ENV_KDF_PROFILE = "PRIVTUNE_KDF_PROFILE"
 ENV_TRANSIT_TOKENS = ("PRIVTUNE_TRANSIT_TOKEN", "BAO_TOKEN", "VAULT_TOKEN")
 PROVIDERS = ("passphrase", "keyfile", "transit")
 
-#: Argon2id cost (RFC 9106, second recommended option: 3 passes over 64 MiB, 4 lanes).
-KDF_DEFAULT = {"t": 3, "m_kib": 65536, "p": 4}
-#: Cheap parameters for the test suite only (selected by PRIVTUNE_KDF_PROFILE=test).
-KDF_TEST = {"t": 1, "m_kib": 64, "p": 1}
 KEY_FILE_MIN = 32
 _CHECK = b"privtune kek check v1"
 
@@ -65,6 +62,9 @@ class KekSpec:
     new_passphrase: bool = False
     #: A passphrase given by the caller (the demo); else PRIVTUNE_PASSPHRASE or a prompt.
     passphrase: str | None = field(default=None, repr=False)
+    #: Argon2id cost of a passphrase KEK (default ``privtune.vault.kdf.DEFAULT``, RFC 9106);
+    #: stored in the KEK's row, so unlocking needs no setting.
+    kdf: Argon2Params | None = None
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -92,8 +92,10 @@ def read_passphrase(*, confirm: bool = False, env: str = ENV_PASSPHRASE, what: s
     return first.encode("utf-8")
 
 
-def kdf_params() -> dict[str, int]:
-    return dict(KDF_TEST if os.environ.get(ENV_KDF_PROFILE) == "test" else KDF_DEFAULT)
+def kdf_params(params: Argon2Params | None = None) -> dict[str, int]:
+    """The stored form of Argon2id parameters (``t``, ``m_kib``, ``p`` in the KEK's row)."""
+    p = _kdf.resolve(params)
+    return {"t": p.time_cost, "m_kib": p.memory_kib, "p": p.parallelism}
 
 
 def argon2id(secret: bytes, salt: bytes, params: dict[str, int]) -> bytes:
@@ -158,7 +160,7 @@ def new_local_params(spec: KekSpec) -> tuple[dict[str, Any], bytes]:
     """Fresh public parameters and the derived KEK for a passphrase or key-file version."""
     salt = os.urandom(16)
     if spec.provider == "passphrase":
-        params: dict[str, Any] = {"salt": salt.hex(), "kdf": "argon2id", **kdf_params()}
+        params: dict[str, Any] = {"salt": salt.hex(), "kdf": "argon2id", **kdf_params(spec.kdf)}
         env = ENV_NEW_PASSPHRASE if spec.new_passphrase else ENV_PASSPHRASE
         if spec.passphrase:
             secret = spec.passphrase.encode("utf-8")

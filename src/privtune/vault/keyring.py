@@ -92,8 +92,9 @@ class Keyring:
             raise NotFoundError(f"KEK version {version} is retired")
         if row.provider == "transit":
             p = row.params
-            prov: KekProvider = TransitKek(p["url"], p["key"], p.get("mount", "transit"))
-            prov.latest_version()  # fails here, clearly, when the server or token is wrong
+            transit = TransitKek(p["url"], p["key"], p.get("mount", "transit"))
+            transit.latest_version()  # fails here, clearly, when the server or token is wrong
+            prov: KekProvider = transit
         else:
             prov = LocalKek(row.provider, kekmod.derive_local(row.provider, row.params, row.check, version))
         _UNLOCKED[key] = prov
@@ -164,6 +165,8 @@ class Keyring:
             self._retire_transit(row)
         with self.store.session() as s:
             r = s.get(Kek, version)
+            if r is None:
+                raise NotFoundError(f"no KEK version {version}")
             r.status = "retired"
             r.params = {k: v for k, v in r.params.items() if k in ("url", "key", "mount", "transit_version")}
             r.check = ""

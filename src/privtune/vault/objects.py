@@ -10,6 +10,7 @@ commits, after its file was fsynced and renamed into place.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import os
@@ -82,7 +83,7 @@ class _EncryptingSink:
             self.fh.write(data)
             self.ct_size += len(data)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         view = memoryview(data)
         step = 1 << 20  # feed at most 1 MiB at a time: the ciphertext is never held whole
         for i in range(0, len(view), step):
@@ -97,14 +98,14 @@ class _EncryptingSink:
 class _ChunkReader(io.RawIOBase):
     """A read-only file object over verified plaintext chunks (for tarfile streaming)."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes | memoryview]) -> None:
         self._chunks = chunks
         self._buf = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         while not len(self._buf):
             nxt = next(self._chunks, None)
             if nxt is None:
@@ -208,7 +209,7 @@ class Vault:
                     return fmt.encrypt_stream(src, fh, data_key, binding, chunk_size=self.chunk_size)
         else:
             def writer(fh: BinaryIO, data_key: bytes, binding: str) -> fmt.StreamInfo:
-                return fmt.encrypt_stream(source, fh, data_key, binding,  # type: ignore[arg-type]
+                return fmt.encrypt_stream(source, fh, data_key, binding,
                                           chunk_size=self.chunk_size)
 
         return self._write(name, writer, kind=kind, schema=schema, parents=parents, meta=meta)
@@ -345,7 +346,7 @@ class Vault:
             rows = s.execute(select(DataKey.name, DataKey.version).where(DataKey.wrapped.is_(None))).all()
         return {f"{n}@{v}" for n, v in rows}
 
-    def verify(self, refs: list[str] | None = None) -> list[VerifyResult]:
+    def verify(self, refs: builtins.list[str] | None = None) -> builtins.list[VerifyResult]:
         """Check ciphertext hash, every chunk's tag and the plaintext hash of each version."""
         rows = self.list() if refs is None else [self.manifest(r) for r in refs]
         gone = self.shredded()
@@ -374,7 +375,7 @@ class Vault:
             out.append(VerifyResult(row.ref, True, "ok"))
         return out
 
-    def stray_files(self) -> list[Path]:
+    def stray_files(self) -> builtins.list[Path]:
         """Files under objects/ that no manifest names (left by a crash; never read)."""
         known = {row.relpath for row in self.list()}
         base = self.root / "objects"
@@ -421,6 +422,8 @@ class Vault:
                     raise IntegrityError(f"re-encryption of '{row.ref}' changed its plaintext hash")
                 with self.store.session() as s:
                     ov = s.get(ObjectVersion, row.id)
+                    if ov is None:
+                        raise NotFoundError(f"'{row.ref}' vanished during re-encryption")
                     ov.relpath, ov.ct_sha256, ov.ct_size = relpath, info.ct_sha256, info.ct_size
                     dk = s.scalars(select(DataKey).where(DataKey.name == row.name,
                                                          DataKey.version == row.version)).one()

@@ -1,4 +1,4 @@
-"""Workspace secrets kept outside the vault: ``DIR/keys/`` (0700), files 0600, not encrypted.
+"""Workspace secrets kept beside the vault: ``DIR/keys/`` (0700), files 0600, not encrypted.
 
 * ``workspace.key``: 32 random bytes; subkeys for keyed hashes are derived from it with
   HMAC-SHA256 and a label (``audit`` for hashes inside audit events, ``subject-index`` for the
@@ -26,7 +26,7 @@ from privtune.errors import WorkspaceError
 from privtune.fsutil import atomic_write
 
 KEYS_DIR = "keys"
-SECRET_FILE = "workspace.key"
+SECRET_FILE = "workspace.key"  # noqa: S105  (a file name, not a secret)
 SIGNING_FILE = "audit-signing.pem"
 
 
