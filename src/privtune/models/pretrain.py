@@ -39,9 +39,9 @@ from transformers import get_scheduler
 from privtune.config import StrictModel
 from privtune.errors import InputError
 from privtune.models.loading import quiet_progress_bars
-from privtune.models.offline import enable_offline_mode
 from privtune.models.tiny import TinyModelSpec, build_tiny_model, count_params
 from privtune.models.tokenizer import train_tokenizer
+from privtune.netguard import enable_offline_mode
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
