@@ -12,9 +12,10 @@ from privtune.cli.main import run
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
 from privtune.dp.plan import make_plan
+from privtune.dp.strategy import DPStepStrategy
 from privtune.pipeline.io import jsonl_bytes
 from privtune.store.models import Run
-from privtune.train.loop import train_lora
+from privtune.train.lora import train_lora
 from privtune.train.spec import TrainSpec
 from privtune.workspace import Workspace, init_workspace
 
@@ -118,7 +119,8 @@ def test_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
     def go(out, resume=None):
         model, tok = load_local_model(tiny_base)
         plan = make_plan(dp, [e["employee_ids"] for e in train], spec.steps)
-        return train_lora(model, tok, train, val[:4], spec, out, resume=resume, dp_plan=plan)
+        return train_lora(model, tok, train, val[:4], spec, out, resume=resume,
+                          strategy=DPStepStrategy(plan))
 
     full, m1 = go(tmp_path / "full")
     resumed, m2 = go(tmp_path / "resumed", resume=tmp_path / "full" / "checkpoints" / "step-2")

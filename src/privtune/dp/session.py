@@ -1,4 +1,4 @@
-"""The DP side of a training run: what :func:`privtune.train.loop.train_lora` holds when
+"""The DP side of a training run: what :class:`~privtune.dp.strategy.DPStepStrategy` runs when
 ``dp.enabled`` is on, in place of the plain batch sampler and step.
 
 :class:`DPSession` owns the Poisson unit sampler, the per-unit clipper (hooked into the LoRA
@@ -21,9 +21,10 @@ from privtune.dp.step import DPStepStats, dp_train_step
 from privtune.errors import ConfigError
 from privtune.train.data import Encoded
 from privtune.train.hardware import Precision
+from privtune.train.spec import TrainSpec
 
 
-def check_compatible(spec: Any, precision: Precision, quantized: bool) -> None:
+def check_compatible(spec: TrainSpec, precision: Precision, quantized: bool) -> None:
     """Refuse training settings DP does not support (before any step)."""
     if spec.grad_accum != 1:
         raise ConfigError("with dp.enabled the batch is dp.expected_batch_size units; set "

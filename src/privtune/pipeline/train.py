@@ -62,6 +62,7 @@ def train_adapter(
     name: str = "adapter",
     dp: DPSpec | None = None,
 ) -> StageResult:
+    from privtune.dp.strategy import DPStepStrategy
     from privtune.train.lora import finetune_lora
 
     t0 = time.perf_counter()
@@ -118,7 +119,7 @@ def train_adapter(
                                    resume=resume_dir, checkpoint_sink=sink,
                                    loggers=_loggers(spec, run_dir, config),
                                    checkpoint_meta={"base_model_sha256": base_sha256},
-                                   dp_plan=plan)
+                                   strategy=DPStepStrategy(plan) if plan is not None else None)
             if plan is not None:
                 config["privacy"] = privacy = result.extra["privacy"]
             adapter_dir = out / "adapter"
