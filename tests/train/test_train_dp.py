@@ -60,7 +60,7 @@ def test_dp_train_records_privacy_in_metadata_ledger_and_card(dp_ws, capsys):
     assert run(["train", str(cfg), "-w", ws_dir]) == 0
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
         meta = ws.vault.manifest("adapter@1").meta
-        rows = ledger.entries(ws)
+        rows = ledger.entries(ws.store)
     p = meta["privacy"]
     assert set(p) >= PRIVACY_KEYS and p["dp"] is True
     assert p["unit"] == "employee" and p["accountant"] == "rdp" and p["steps"] == 4
@@ -83,7 +83,7 @@ def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
     root, cfg = dp_ws
     ws_dir = str(root / "ws")
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
-        spent = ledger.spent(ws, "trainset").epsilon
+        spent = ledger.spent(ws.store, "trainset").epsilon
         n_runs = len(ws.store.session().__enter__().query(Run).all())
         versions = len([o for o in ws.vault.list() if o.name == "adapter"])
     assert run(["dp", "budget", "trainset", "--epsilon", str(spent + 1.0), "-w", ws_dir]) == 0
@@ -97,7 +97,7 @@ def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
     assert run(["train", str(cfg), "-w", ws_dir, "dp.target_epsilon=0.9", "train.steps=1",
                 "--name", "small"]) == 0
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
-        after = ledger.spent(ws, "trainset")
+        after = ledger.spent(ws.store, "trainset")
         assert len([o for o in ws.vault.list() if o.name == "adapter"]) == versions
         assert len(ws.store.session().__enter__().query(Run).all()) == n_runs + 1
     assert spent < after.epsilon <= spent + 1.0 and after.runs == 2
