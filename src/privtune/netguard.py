@@ -108,11 +108,11 @@ def _install() -> None:
     _ORIGINAL.update(connect=orig_connect, connect_ex=orig_connect_ex,
                      create_connection=orig_create, getaddrinfo=orig_gai)
 
-    def connect(self: socket.socket, address: Any) -> Any:
+    def connect(self: Any, address: Any) -> None:
         _check_address(self, address)
         return orig_connect(self, address)
 
-    def connect_ex(self: socket.socket, address: Any) -> Any:
+    def connect_ex(self: Any, address: Any) -> int:
         _check_address(self, address)
         return orig_connect_ex(self, address)
 
@@ -126,17 +126,18 @@ def _install() -> None:
             _refuse(host, port)
         return orig_gai(host, port, *args, **kwargs)
 
+    # patching the class is the point of the guard (mypy forbids assigning to a method)
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.create_connection = create_connection  # type: ignore[assignment]
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.create_connection = create_connection
+    socket.getaddrinfo = getaddrinfo
 
 
 def _uninstall() -> None:
     socket.socket.connect = _ORIGINAL["connect"]  # type: ignore[method-assign]
     socket.socket.connect_ex = _ORIGINAL["connect_ex"]  # type: ignore[method-assign]
-    socket.create_connection = _ORIGINAL["create_connection"]  # type: ignore[assignment]
-    socket.getaddrinfo = _ORIGINAL["getaddrinfo"]  # type: ignore[assignment]
+    socket.create_connection = _ORIGINAL["create_connection"]
+    socket.getaddrinfo = _ORIGINAL["getaddrinfo"]
     _ORIGINAL.clear()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.clip import UnitClipper
 from privtune.dp.noise import noise_generator
@@ -55,7 +56,7 @@ class DPSession:
         self.gen = noise_generator(plan.spec.noise_seed, device)
         self.model = model
 
-    def step(self, opt: torch.optim.Optimizer, sched: Any, precision: Precision,
+    def step(self, opt: torch.optim.Optimizer, sched: LRScheduler, precision: Precision,
              pad_id: int) -> DPStepStats:
         rows = [(self.position[i], slot) for i, slot in self.sampler.next_batch()
                 if i in self.position]  # examples cut by max_seq_len are simply absent

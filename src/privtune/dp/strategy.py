@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.plan import DPPlan
 from privtune.dp.session import DPSession, check_compatible
@@ -37,7 +38,7 @@ class DPStepStrategy:
             raise RuntimeError("DPStepStrategy.prepare() was not called")
         return self._ctx, self._session
 
-    def step(self, opt: torch.optim.Optimizer, sched: Any) -> StepOutcome:
+    def step(self, opt: torch.optim.Optimizer, sched: LRScheduler) -> StepOutcome:
         ctx, session = self._ready()
         s = session.step(opt, sched, ctx.precision, ctx.pad_id)
         return StepOutcome(s.loss if s.rows else None, s.tokens, s.grad_norm,

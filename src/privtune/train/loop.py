@@ -175,7 +175,7 @@ def run_loop(
     tokens_total, train_seconds = 0, 0.0
     try:
         if ckpt is None:
-            record({"step": 0, "val_loss": evaluate(), "lr": sched.get_last_lr()[0]})
+            record({"step": 0, "val_loss": evaluate(), "lr": float(sched.get_last_lr()[0])})
         else:
             for past in history:
                 record(past, log_only=True)

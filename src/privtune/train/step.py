@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.train.data import IGNORE_INDEX, collate
 from privtune.train.hardware import Precision
@@ -29,8 +30,9 @@ class StepStats:
 
 
 def train_step(model: torch.nn.Module, micro_batches: list[dict[str, torch.Tensor]],
-               params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, sched: Any,
-               precision: Precision, scaler: Any, max_grad_norm: float) -> StepStats:
+               params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, sched: LRScheduler,
+               precision: Precision, scaler: torch.amp.GradScaler | None,
+               max_grad_norm: float) -> StepStats:
     n_seq = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).any(dim=1).sum()) for b in micro_batches)
     n_seq = max(1, n_seq)
     loss_sum = torch.zeros(())
@@ -74,7 +76,7 @@ class PlainStep:
             raise RuntimeError("PlainStep.prepare() was not called")
         return self._ctx, self._sampler
 
-    def step(self, opt: torch.optim.Optimizer, sched: Any) -> StepOutcome:
+    def step(self, opt: torch.optim.Optimizer, sched: LRScheduler) -> StepOutcome:
         ctx, sampler = self._ready()
         enc = ctx.encoded
         micro = []

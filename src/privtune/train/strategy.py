@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.train.data import Encoded
 from privtune.train.hardware import Precision
@@ -31,7 +32,7 @@ class StepContext:
     device: torch.device
     precision: Precision
     pad_id: int
-    scaler: Any  # a torch GradScaler with fp16 autocast, else None
+    scaler: torch.amp.GradScaler | None  # with fp16 autocast only
     quantized: bool
 
 
@@ -49,7 +50,7 @@ class StepStrategy(Protocol):
     def prepare(self, ctx: StepContext) -> None:
         """Set up before the first step; refuse (ConfigError) settings it cannot run with."""
 
-    def step(self, opt: torch.optim.Optimizer, sched: Any) -> StepOutcome:
+    def step(self, opt: torch.optim.Optimizer, sched: LRScheduler) -> StepOutcome:
         """Take one optimizer step (and one scheduler step)."""
 
     def state_dict(self) -> dict[str, Any]:
