@@ -193,6 +193,7 @@ UTILITY_EPS = (1.0, 3.0, 8.0)
 def utility(d: Path) -> list[dict]:
     """Validation loss of the demo's training recipe: non-private vs employee-level DP."""
     from privtune.dp.plan import make_plan
+    from privtune.dp.strategy import DPStepStrategy
     from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
     from privtune.pipeline.dataset import build_dataset
@@ -219,7 +220,8 @@ def utility(d: Path) -> list[dict]:
             dp = cfg.dp.model_copy(update={"enabled": True, "target_epsilon": eps})
             plan = make_plan(dp, ids, spec.steps)
         t0 = time.perf_counter()
-        res = finetune_lora(base, train, val, spec, d / f"u-{eps}", dp_plan=plan)
+        res = finetune_lora(base, train, val, spec, d / f"u-{eps}",
+                            strategy=None if plan is None else DPStepStrategy(plan))
         rows.append({"training": "non-private" if eps is None else f"DP employee, eps={eps:g}",
                      "epsilon": "inf" if eps is None else round(plan.epsilon, 3),
                      "noise multiplier": 0.0 if plan is None else round(plan.noise_multiplier, 3),

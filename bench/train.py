@@ -104,7 +104,7 @@ def _param_counts(model) -> tuple[int, int]:
 
 def run_privtune(model_dir: Path, data: Path) -> dict:
     from privtune.models.loading import load_local_model
-    from privtune.train.loop import train_lora
+    from privtune.train.lora import train_lora
     from privtune.train.spec import TrainSpec
 
     examples = [json.loads(x) for x in data.read_text().splitlines()]

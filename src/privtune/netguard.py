@@ -6,7 +6,12 @@ that is not loopback (``127.0.0.0/8``, ``::1``, ``localhost``) or a Unix socket,
 :class:`~privtune.errors.OfflineViolation`. The violation is also *recorded* (host and port
 only: no payload) in :data:`violations` so that a library that swallows the exception and
 retries cannot hide it: the caller checks :func:`raise_if_violated` at the end of the block and
-fails loudly. Nothing is retried. The Hugging Face offline variables are set as well.
+fails loudly. Nothing is retried.
+
+privtune never talks to a model hub either: every model, tokenizer and adapter comes from a local
+directory. :func:`enable_offline_mode` sets the environment variables that make
+``huggingface_hub``, ``transformers`` and ``datasets`` refuse network access (and turn off
+telemetry); the guard calls it on entry, and model loaders call it before loading anything.
 
 The guard nests (a counter) and restores the original functions on exit. It is process-wide
 (sockets are), so other threads are blocked too while it is active, which is what we want.
@@ -16,13 +21,20 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from privtune.errors import OfflineViolation
-from privtune.models.offline import enable_offline_mode
+
+OFFLINE_ENV: dict[str, str] = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
 
 _LOCK = threading.Lock()
 _DEPTH = 0
@@ -31,6 +43,25 @@ _ORIGINAL: dict[str, Any] = {}
 violations: list[tuple[str, int | None]] = []
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+
+
+def enable_offline_mode() -> None:
+    """Set the Hugging Face offline/telemetry variables in ``os.environ`` (idempotent).
+
+    ``huggingface_hub`` reads ``HF_HUB_OFFLINE`` into a module constant at import time, so the
+    constant is patched as well when the library is already imported.
+    """
+    os.environ.update(OFFLINE_ENV)
+    with contextlib.suppress(Exception):  # pragma: no cover - depends on import order
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = True
+        constants.HF_HUB_DISABLE_TELEMETRY = True
+
+
+def is_offline() -> bool:
+    """True when every offline variable is set to ``"1"``."""
+    return all(os.environ.get(k) == v for k, v in OFFLINE_ENV.items())
 
 
 def is_loopback(host: Any) -> bool:
@@ -77,11 +108,11 @@ def _install() -> None:
     _ORIGINAL.update(connect=orig_connect, connect_ex=orig_connect_ex,
                      create_connection=orig_create, getaddrinfo=orig_gai)
 
-    def connect(self: socket.socket, address: Any) -> Any:
+    def connect(self: Any, address: Any) -> None:
         _check_address(self, address)
         return orig_connect(self, address)
 
-    def connect_ex(self: socket.socket, address: Any) -> Any:
+    def connect_ex(self: Any, address: Any) -> int:
         _check_address(self, address)
         return orig_connect_ex(self, address)
 
@@ -95,17 +126,18 @@ def _install() -> None:
             _refuse(host, port)
         return orig_gai(host, port, *args, **kwargs)
 
+    # patching the class is the point of the guard (mypy forbids assigning to a method)
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.create_connection = create_connection  # type: ignore[assignment]
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.create_connection = create_connection
+    socket.getaddrinfo = getaddrinfo
 
 
 def _uninstall() -> None:
     socket.socket.connect = _ORIGINAL["connect"]  # type: ignore[method-assign]
     socket.socket.connect_ex = _ORIGINAL["connect_ex"]  # type: ignore[method-assign]
-    socket.create_connection = _ORIGINAL["create_connection"]  # type: ignore[assignment]
-    socket.getaddrinfo = _ORIGINAL["getaddrinfo"]  # type: ignore[assignment]
+    socket.create_connection = _ORIGINAL["create_connection"]
+    socket.getaddrinfo = _ORIGINAL["getaddrinfo"]
     _ORIGINAL.clear()
 
 

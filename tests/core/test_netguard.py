@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import urllib.request
@@ -10,7 +11,7 @@ import pytest
 
 from privtune import netguard
 from privtune.errors import OfflineViolation
-from privtune.models.offline import is_offline
+from privtune.netguard import OFFLINE_ENV, enable_offline_mode, is_offline
 
 
 def test_outbound_connection_fails_and_is_reported():
@@ -74,3 +75,12 @@ def test_loopback_is_allowed_and_the_guard_nests_and_restores():
                                      ("8.8.8.8", False), ("example.com", False), (None, False)])
 def test_is_loopback(host, ok):
     assert netguard.is_loopback(host) is ok
+
+
+def test_enable_offline_mode_sets_all_variables_idempotently(monkeypatch):
+    for k in OFFLINE_ENV:
+        monkeypatch.delenv(k, raising=False)
+    enable_offline_mode()
+    enable_offline_mode()
+    assert is_offline()
+    assert all(os.environ[k] == "1" for k in OFFLINE_ENV)

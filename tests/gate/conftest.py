@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from privtune.models.offline import enable_offline_mode
+from privtune.netguard import enable_offline_mode
 
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 

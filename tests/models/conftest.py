@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from privtune.models.offline import enable_offline_mode
 from privtune.models.pretrain import TinyBaseSpec
 from privtune.models.tiny import TinyModelSpec
+from privtune.netguard import enable_offline_mode
 
 enable_offline_mode()
 

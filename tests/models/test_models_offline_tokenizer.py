@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from privtune.models.offline import OFFLINE_ENV, enable_offline_mode, is_offline
 from privtune.models.tokenizer import SPECIAL_TOKENS, train_tokenizer
 
 MSGS = [
@@ -16,15 +14,6 @@ MSGS = [
     {"role": "user", "content": "How many leave days?"},
     {"role": "assistant", "content": "Twenty days."},
 ]
-
-
-def test_enable_offline_mode_sets_all_variables_idempotently(monkeypatch):
-    for k in OFFLINE_ENV:
-        monkeypatch.delenv(k, raising=False)
-    enable_offline_mode()
-    enable_offline_mode()
-    assert is_offline()
-    assert all(os.environ[k] == "1" for k in OFFLINE_ENV)
 
 
 def test_tokenizer_loads_with_autotokenizer_and_has_special_tokens(tok_dir: Path):

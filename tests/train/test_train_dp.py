@@ -12,9 +12,10 @@ from privtune.cli.main import run
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
 from privtune.dp.plan import make_plan
+from privtune.dp.strategy import DPStepStrategy
 from privtune.pipeline.io import jsonl_bytes
 from privtune.store.models import Run
-from privtune.train.loop import train_lora
+from privtune.train.lora import train_lora
 from privtune.train.spec import TrainSpec
 from privtune.workspace import Workspace, init_workspace
 
@@ -59,7 +60,7 @@ def test_dp_train_records_privacy_in_metadata_ledger_and_card(dp_ws, capsys):
     assert run(["train", str(cfg), "-w", ws_dir]) == 0
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
         meta = ws.vault.manifest("adapter@1").meta
-        rows = ledger.entries(ws)
+        rows = ledger.entries(ws.store)
     p = meta["privacy"]
     assert set(p) >= PRIVACY_KEYS and p["dp"] is True
     assert p["unit"] == "employee" and p["accountant"] == "rdp" and p["steps"] == 4
@@ -82,7 +83,7 @@ def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
     root, cfg = dp_ws
     ws_dir = str(root / "ws")
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
-        spent = ledger.spent(ws, "trainset").epsilon
+        spent = ledger.spent(ws.store, "trainset").epsilon
         n_runs = len(ws.store.session().__enter__().query(Run).all())
         versions = len([o for o in ws.vault.list() if o.name == "adapter"])
     assert run(["dp", "budget", "trainset", "--epsilon", str(spent + 1.0), "-w", ws_dir]) == 0
@@ -96,7 +97,7 @@ def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
     assert run(["train", str(cfg), "-w", ws_dir, "dp.target_epsilon=0.9", "train.steps=1",
                 "--name", "small"]) == 0
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
-        after = ledger.spent(ws, "trainset")
+        after = ledger.spent(ws.store, "trainset")
         assert len([o for o in ws.vault.list() if o.name == "adapter"]) == versions
         assert len(ws.store.session().__enter__().query(Run).all()) == n_runs + 1
     assert spent < after.epsilon <= spent + 1.0 and after.runs == 2
@@ -118,7 +119,8 @@ def test_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
     def go(out, resume=None):
         model, tok = load_local_model(tiny_base)
         plan = make_plan(dp, [e["employee_ids"] for e in train], spec.steps)
-        return train_lora(model, tok, train, val[:4], spec, out, resume=resume, dp_plan=plan)
+        return train_lora(model, tok, train, val[:4], spec, out, resume=resume,
+                          strategy=DPStepStrategy(plan))
 
     full, m1 = go(tmp_path / "full")
     resumed, m2 = go(tmp_path / "resumed", resume=tmp_path / "full" / "checkpoints" / "step-2")

@@ -11,8 +11,7 @@ import torch
 from privtune.models.loading import load_local_model
 from privtune.train.evaluate import eval_loss
 from privtune.train.generate import generate, load_adapter
-from privtune.train.loop import train_lora
-from privtune.train.lora import finetune_lora
+from privtune.train.lora import finetune_lora, train_lora
 from privtune.train.spec import TrainSpec
 
 SPEC = TrainSpec(steps=60, batch_size=8, lr=1e-2, warmup_steps=3, eval_every=20,

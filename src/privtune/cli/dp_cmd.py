@@ -25,8 +25,8 @@ def budget(
     from privtune.dp import ledger
 
     with open_workspace(workspace) as ws:
-        ledger.set_budget(ws, dataset, epsilon)
-        sp = ledger.spent(ws, dataset)
+        ledger.set_budget(ws.store, dataset, epsilon)
+        sp = ledger.spent(ws.store, dataset)
     console.print(f"budget of '{sp.dataset}': epsilon {epsilon:g} (spent so far: {sp.epsilon:.4g})")
 
 
@@ -39,9 +39,9 @@ def show_ledger(
     from privtune.dp import ledger
 
     with open_workspace(workspace) as ws:
-        rows = ledger.entries(ws, dataset)
+        rows = ledger.entries(ws.store, dataset)
         names = sorted({r.dataset for r in rows} | ({dataset} if dataset else set()))
-        totals = [ledger.spent(ws, n) for n in names]
+        totals = [ledger.spent(ws.store, n) for n in names]
     t = Table(title="privacy ledger")
     for col in ("run", "dataset", "epsilon", "delta", "unit", "accountant", "status"):
         t.add_column(col)

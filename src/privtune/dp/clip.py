@@ -68,6 +68,14 @@ class _TappedLinear(torch.autograd.Function):
         return gx, None, None, None, None
 
 
+def _total(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of ``tensors``, added left to right (as ``sum()`` would, without its ``0``)."""
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out + t
+    return out
+
+
 @dataclass
 class _Layer:
     name: str
@@ -120,7 +128,8 @@ class UnitClipper:
         micro-batch is open or gradients are off, e.g. evaluation)."""
         if not self._handles:
             for L in self.layers:
-                L.module.forward = types.MethodType(self._forward(L), L.module)
+                # an instance attribute shadowing the class's forward (``detach`` deletes it)
+                L.module.__dict__["forward"] = types.MethodType(self._forward(L), L.module)
                 self._handles.append(L.module)
         return self
 
@@ -189,11 +198,12 @@ class UnitClipper:
         for L in self.layers:
             parts = []
             if L.mats:
-                w = sum(m[0] for m in L.mats)
+                w = _total([m[0] for m in L.mats])
                 parts.append(w.pow(2).sum(dim=(1, 2)))
-                if L.has_bias:
-                    parts.append(sum(m[1] for m in L.mats).pow(2).sum(dim=1))
-                L.mats = [(w, sum(m[1] for m in L.mats) if L.has_bias else None)]
+                b = _total([m[1] for m in L.mats if m[1] is not None]) if L.has_bias else None
+                if b is not None:
+                    parts.append(b.pow(2).sum(dim=1))
+                L.mats = [(w, b)]
             if L.sq is not None:
                 if L.mats:  # mixed methods within one micro-batch cannot happen for one call
                     raise TrainingError("internal error: mixed clipping methods in one layer")

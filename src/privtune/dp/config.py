@@ -45,21 +45,21 @@ class DPSpec(StrictModel):
 
     enabled: bool = False
     unit: Literal["employee", "example"] = Field(
-        "employee", description="privacy unit: every example about one employee, or one example")
-    target_epsilon: float | None = Field(None, gt=0, le=1000)
-    noise_multiplier: float | None = Field(None, ge=0, le=1000)
-    delta: float | None = Field(None, gt=0, lt=1, description="default: <= 1/(10*units)")
-    max_grad_norm: float = Field(1.0, gt=0, description="clipping bound of a unit's gradient")
-    expected_batch_size: int = Field(64, ge=1, description="expected units per step (Poisson)")
+        default="employee", description="privacy unit: every example about one employee, or one example")
+    target_epsilon: float | None = Field(default=None, gt=0, le=1000)
+    noise_multiplier: float | None = Field(default=None, ge=0, le=1000)
+    delta: float | None = Field(default=None, gt=0, lt=1, description="default: <= 1/(10*units)")
+    max_grad_norm: float = Field(default=1.0, gt=0, description="clipping bound of a unit's gradient")
+    expected_batch_size: int = Field(default=64, ge=1, description="expected units per step (Poisson)")
     max_examples_per_unit: int = Field(
-        4, ge=1, description="examples of a sampled unit used in one step (chosen at random)")
+        default=4, ge=1, description="examples of a sampled unit used in one step (chosen at random)")
     accountant: Literal["rdp", "prv", "pld"] = "prv"
     multi_employee: Literal["each", "drop"] = Field(
-        "each", description="an example about several employees: in each one's unit, or dropped")
+        default="each", description="an example about several employees: in each one's unit, or dropped")
     budget_epsilon: float | None = Field(
-        None, gt=0, description="refuse a run that would take the training set past this epsilon")
+        default=None, gt=0, description="refuse a run that would take the training set past this epsilon")
     noise_seed: int | None = Field(
-        None, description="seed of the noise generator (tests only); default: from the OS")
+        default=None, description="seed of the noise generator (tests only); default: from the OS")
 
     @model_validator(mode="after")
     def _check(self) -> DPSpec:

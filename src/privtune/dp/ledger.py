@@ -1,8 +1,9 @@
 """The privacy ledger: epsilon spent per training-set version, and per-dataset budgets.
 
-Two tables in the workspace's metadata store (created on first use, so older workspaces get
-them too): ``privacy_ledger`` has one row per training run on a dataset version (``epsilon``
-NULL for a run **without** DP: unbounded), ``privacy_budgets`` one epsilon budget per dataset
+Two tables in the metadata store (a :class:`~privtune.store.MetadataStore`, every function's
+first argument; created on first use, so older workspaces get them too): ``privacy_ledger``
+has one row per training run on a dataset version (``epsilon`` NULL for a run **without** DP:
+unbounded), ``privacy_budgets`` one epsilon budget per dataset
 name. Every version of a dataset is about the same employees, so spending is summed over all
 versions of its name (basic composition: epsilons and deltas add up; a conservative bound).
 
@@ -24,6 +25,7 @@ from sqlalchemy import DateTime, Float, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privtune.errors import ConfigError, PrivacyPolicyError
+from privtune.store.db import MetadataStore
 from privtune.store.models import Base, utcnow
 from privtune.vault.objects import parse_ref
 
@@ -62,20 +64,21 @@ class Spent:
     budget: float | None
 
 
-def _ensure(ws) -> None:
-    Base.metadata.create_all(ws.store.engine, tables=[LedgerEntry.__table__, Budget.__table__])
+def _ensure(store: MetadataStore) -> None:
+    tables = [Base.metadata.tables[t.__tablename__] for t in (LedgerEntry, Budget)]
+    Base.metadata.create_all(store.engine, tables=tables)
 
 
 def dataset_name(ref: str) -> str:
     return parse_ref(ref).name
 
 
-def set_budget(ws, dataset: str, epsilon: float) -> None:
+def set_budget(store: MetadataStore, dataset: str, epsilon: float) -> None:
     if not (epsilon > 0 and math.isfinite(epsilon)):
         raise ConfigError("a privacy budget must be a positive, finite epsilon", key="epsilon")
-    _ensure(ws)
+    _ensure(store)
     name = dataset_name(dataset) if "@" in dataset else dataset
-    with ws.store.session() as s:
+    with store.session() as s:
         row = s.get(Budget, name)
         if row is None:
             s.add(Budget(dataset=name, epsilon=float(epsilon)))
@@ -83,11 +86,11 @@ def set_budget(ws, dataset: str, epsilon: float) -> None:
             row.epsilon, row.set_at = float(epsilon), utcnow()
 
 
-def spent(ws, dataset: str) -> Spent:
+def spent(store: MetadataStore, dataset: str) -> Spent:
     """What every recorded run has spent on ``dataset`` (a name, or a ref: its name counts)."""
-    _ensure(ws)
+    _ensure(store)
     name = dataset_name(dataset) if "@" in dataset else dataset
-    with ws.store.session() as s:
+    with store.session() as s:
         rows = s.scalars(select(LedgerEntry).where(LedgerEntry.dataset == name)).all()
         budget = s.get(Budget, name)
     eps = sum(math.inf if r.epsilon is None else r.epsilon for r in rows)
@@ -95,20 +98,20 @@ def spent(ws, dataset: str) -> Spent:
                  budget.epsilon if budget is not None else None)
 
 
-def entries(ws, dataset: str | None = None) -> list[LedgerEntry]:
-    _ensure(ws)
-    with ws.store.session() as s:
+def entries(store: MetadataStore, dataset: str | None = None) -> list[LedgerEntry]:
+    _ensure(store)
+    with store.session() as s:
         q = select(LedgerEntry).order_by(LedgerEntry.id)
         if dataset:
             q = q.where(LedgerEntry.dataset == (dataset_name(dataset) if "@" in dataset else dataset))
         return list(s.scalars(q).all())
 
 
-def check_budget(ws, dataset_ref: str, epsilon: float | None,
+def check_budget(store: MetadataStore, dataset_ref: str, epsilon: float | None,
                  config_budget: float | None = None) -> Spent:
     """Refuse (PrivacyPolicyError) a run spending ``epsilon`` (None: no DP) on the dataset of
     ``dataset_ref`` when that would exceed its budget. Returns what was spent before."""
-    before = spent(ws, dataset_ref)
+    before = spent(store, dataset_ref)
     budgets = [b for b in (before.budget, config_budget) if b is not None]
     if not budgets:
         return before
@@ -126,19 +129,19 @@ def check_budget(ws, dataset_ref: str, epsilon: float | None,
     return before
 
 
-def reserve(ws, run_id: str, dataset_ref: str, epsilon: float | None, delta: float,
+def reserve(store: MetadataStore, run_id: str, dataset_ref: str, epsilon: float | None, delta: float,
             unit: str, accountant: str) -> None:
-    _ensure(ws)
-    with ws.store.session() as s:
+    _ensure(store)
+    with store.session() as s:
         s.add(LedgerEntry(run_id=run_id, dataset=dataset_name(dataset_ref),
                           dataset_ref=dataset_ref, epsilon=epsilon, delta=delta, unit=unit,
                           accountant=accountant, status="running"))
 
 
-def settle(ws, run_id: str, status: str, epsilon: float | None = None) -> None:
+def settle(store: MetadataStore, run_id: str, status: str, epsilon: float | None = None) -> None:
     """Close a run's entry; ``epsilon`` (when given) replaces the planned figure."""
-    _ensure(ws)
-    with ws.store.session() as s:
+    _ensure(store)
+    with store.session() as s:
         for row in s.scalars(select(LedgerEntry).where(LedgerEntry.run_id == run_id)):
             row.status = status
             if epsilon is not None and row.epsilon is not None:

@@ -74,6 +74,7 @@ def make_plan(spec: DPSpec, employee_ids: Sequence[Sequence[str]], steps: int) -
         raise ConfigError(f"dp.delta must be below 1 / number of units (1/{n})", key="dp.delta")
     goal = spec.epsilon_goal()
     if goal is None:
+        assert spec.noise_multiplier is not None  # epsilon_goal() is None only when it is set
         sigma = float(spec.noise_multiplier)
     else:
         sigma = calibrate(goal, q, steps, delta, spec.accountant)

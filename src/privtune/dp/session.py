@@ -1,4 +1,4 @@
-"""The DP side of a training run: what :func:`privtune.train.loop.train_lora` holds when
+"""The DP side of a training run: what :class:`~privtune.dp.strategy.DPStepStrategy` runs when
 ``dp.enabled`` is on, in place of the plain batch sampler and step.
 
 :class:`DPSession` owns the Poisson unit sampler, the per-unit clipper (hooked into the LoRA
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.clip import UnitClipper
 from privtune.dp.noise import noise_generator
@@ -21,9 +22,10 @@ from privtune.dp.step import DPStepStats, dp_train_step
 from privtune.errors import ConfigError
 from privtune.train.data import Encoded
 from privtune.train.hardware import Precision
+from privtune.train.spec import TrainSpec
 
 
-def check_compatible(spec: Any, precision: Precision, quantized: bool) -> None:
+def check_compatible(spec: TrainSpec, precision: Precision, quantized: bool) -> None:
     """Refuse training settings DP does not support (before any step)."""
     if spec.grad_accum != 1:
         raise ConfigError("with dp.enabled the batch is dp.expected_batch_size units; set "
@@ -54,7 +56,7 @@ class DPSession:
         self.gen = noise_generator(plan.spec.noise_seed, device)
         self.model = model
 
-    def step(self, opt: torch.optim.Optimizer, sched: Any, precision: Precision,
+    def step(self, opt: torch.optim.Optimizer, sched: LRScheduler, precision: Precision,
              pad_id: int) -> DPStepStats:
         rows = [(self.position[i], slot) for i, slot in self.sampler.next_batch()
                 if i in self.position]  # examples cut by max_seq_len are simply absent

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.clip import UnitClipper
 from privtune.dp.config import CALL_OVERHEAD_TOKENS
@@ -64,7 +65,7 @@ def split_units(unit_lengths: Sequence[Sequence[int]], max_rows: int,
 
 def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
                   encoded: Sequence[Encoded], pad_id: int, device: torch.device,
-                  clipper: UnitClipper, opt: torch.optim.Optimizer, sched: object,
+                  clipper: UnitClipper, opt: torch.optim.Optimizer, sched: LRScheduler,
                   precision: Precision, noise_std: float, expected_batch: float,
                   gen: torch.Generator, max_rows: int) -> DPStepStats:
     by_unit: dict[int, list[int]] = {}

@@ -1,6 +1,5 @@
 """privtune.models: local-only model handling.
 
-* :mod:`~privtune.models.offline` - Hugging Face offline mode;
 * :mod:`~privtune.models.tokenizer` - byte-level BPE tokenizer with a Mistral chat template;
 * :mod:`~privtune.models.tiny` - the tiny Mistral-architecture model;
 * :mod:`~privtune.models.pretrain` - pre-training and caching of the tiny base;

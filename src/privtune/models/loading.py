@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from transformers.utils import logging as hf_logging
 
 from privtune.errors import InputError
-from privtune.models.offline import enable_offline_mode
+from privtune.netguard import enable_offline_mode
 
 # Files whose bytes define a model for lineage: its architecture, weights and tokenizer.
 _HASHED_NAMES = (

@@ -39,9 +39,9 @@ from transformers import get_scheduler
 from privtune.config import StrictModel
 from privtune.errors import InputError
 from privtune.models.loading import quiet_progress_bars
-from privtune.models.offline import enable_offline_mode
 from privtune.models.tiny import TinyModelSpec, build_tiny_model, count_params
 from privtune.models.tokenizer import train_tokenizer
+from privtune.netguard import enable_offline_mode
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -57,14 +57,14 @@ class TinyBaseSpec(StrictModel):
     """
 
     model: TinyModelSpec = Field(default_factory=TinyModelSpec)
-    steps: int = Field(300, ge=1, description="optimizer steps")
-    batch_size: int = Field(16, ge=1)
-    seq_len: int = Field(128, ge=8, description="tokens per packed sequence")
-    lr: float = Field(3e-3, gt=0)
-    warmup: int = Field(30, ge=0, description="linear warm-up steps, then cosine decay")
-    weight_decay: float = Field(0.01, ge=0)
+    steps: int = Field(default=300, ge=1, description="optimizer steps")
+    batch_size: int = Field(default=16, ge=1)
+    seq_len: int = Field(default=128, ge=8, description="tokens per packed sequence")
+    lr: float = Field(default=3e-3, gt=0)
+    warmup: int = Field(default=30, ge=0, description="linear warm-up steps, then cosine decay")
+    weight_decay: float = Field(default=0.01, ge=0)
     copy_fraction: float = Field(
-        0.25, ge=0, lt=1, description="share of each batch made of random-token copy rows"
+        default=0.25, ge=0, lt=1, description="share of each batch made of random-token copy rows"
     )
     seed: int = 0
 
@@ -171,7 +171,7 @@ def pretrain(
         starts = torch.randint(0, high + 1, (n_text,), generator=gen)
         batch = stream[starts[:, None] + offsets[None, :]]
         labels = batch.clone()
-        if n_copy:
+        if n_copy and pool is not None:  # n_copy > 0 only with a pool
             rows, row_labels = copy_rows(n_copy, spec.seq_len, pool, bos_id, eos_id, gen)
             batch = torch.cat([batch, rows])
             labels = torch.cat([labels, row_labels])

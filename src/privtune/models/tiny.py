@@ -19,13 +19,13 @@ from privtune.config import StrictModel
 class TinyModelSpec(StrictModel):
     """Sizes of the tiny Mistral. ``vocab_size`` is also the tokenizer's target size."""
 
-    vocab_size: int = Field(4096, ge=300, description="embedding rows (tokenizer target size)")
-    hidden_size: int = Field(128, ge=8)
-    intermediate_size: int = Field(384, ge=8)
-    num_hidden_layers: int = Field(4, ge=1)
-    num_attention_heads: int = Field(4, ge=1)
-    num_key_value_heads: int = Field(2, ge=1)
-    max_position_embeddings: int = Field(256, ge=16)
+    vocab_size: int = Field(default=4096, ge=300, description="embedding rows (tokenizer target size)")
+    hidden_size: int = Field(default=128, ge=8)
+    intermediate_size: int = Field(default=384, ge=8)
+    num_hidden_layers: int = Field(default=4, ge=1)
+    num_attention_heads: int = Field(default=4, ge=1)
+    num_key_value_heads: int = Field(default=2, ge=1)
+    max_position_embeddings: int = Field(default=256, ge=16)
     tie_word_embeddings: bool = True
     seed: int = 0
 
@@ -72,7 +72,7 @@ def build_tiny_model(spec: TinyModelSpec, tokenizer: PreTrainedTokenizerBase) ->
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         model = MistralForCausalLM(config)
-    model.to(torch.float32)
+    model.to(torch.float32)  # type: ignore[arg-type]  # transformers' decorator on .to hides the bound self
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

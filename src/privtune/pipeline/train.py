@@ -62,6 +62,7 @@ def train_adapter(
     name: str = "adapter",
     dp: DPSpec | None = None,
 ) -> StageResult:
+    from privtune.dp.strategy import DPStepStrategy
     from privtune.train.lora import finetune_lora
 
     t0 = time.perf_counter()
@@ -89,10 +90,10 @@ def train_adapter(
         from privtune.dp.plan import make_plan
 
         plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps)
-        ledger.check_budget(ws, train_ref, plan.epsilon, dp.budget_epsilon)
+        ledger.check_budget(ws.store, train_ref, plan.epsilon, dp.budget_epsilon)
         privacy = plan.record()
     else:
-        ledger.check_budget(ws, train_ref, None, dp.budget_epsilon if dp is not None else None)
+        ledger.check_budget(ws.store, train_ref, None, dp.budget_epsilon if dp is not None else None)
         privacy = {"dp": False}
     config = {"train": spec.model_dump(mode="json"), "train_data": train_ref, "val_data": val_ref,
               "base_model_sha256": base_sha256, "privacy": privacy}
@@ -100,7 +101,7 @@ def train_adapter(
         config["resumed_from"] = resume_ref
     with ws.store.session() as s:
         s.add(Run(id=run_id, kind="train", config=config))
-    ledger.reserve(ws, run_id, train_ref, plan.epsilon if plan else None,
+    ledger.reserve(ws.store, run_id, train_ref, plan.epsilon if plan else None,
                    plan.delta if plan else 0.0, plan.spec.unit if plan else "",
                    plan.spec.accountant if plan else "")
 
@@ -118,7 +119,7 @@ def train_adapter(
                                    resume=resume_dir, checkpoint_sink=sink,
                                    loggers=_loggers(spec, run_dir, config),
                                    checkpoint_meta={"base_model_sha256": base_sha256},
-                                   dp_plan=plan)
+                                   strategy=DPStepStrategy(plan) if plan is not None else None)
             if plan is not None:
                 config["privacy"] = privacy = result.extra["privacy"]
             adapter_dir = out / "adapter"
@@ -156,9 +157,9 @@ def train_adapter(
         with ws.store.session() as s:
             row = s.get(Run, run_id)
             row.status, row.finished_at = "failed", utcnow()
-        ledger.settle(ws, run_id, "failed")  # stays charged at the planned epsilon
+        ledger.settle(ws.store, run_id, "failed")  # stays charged at the planned epsilon
         raise
-    ledger.settle(ws, run_id, "done", privacy.get("epsilon"))
+    ledger.settle(ws.store, run_id, "done", privacy.get("epsilon"))
     with ws.store.session() as s:
         row = s.get(Run, run_id)
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]

@@ -16,7 +16,7 @@ from transformers import GenerationConfig
 
 from privtune.errors import InputError
 from privtune.models.loading import load_local_model, quiet_progress_bars
-from privtune.models.offline import enable_offline_mode
+from privtune.netguard import enable_offline_mode
 
 
 def load_adapter(base_dir: Path, adapter_dir: Path) -> tuple[PeftModel, Any]:

@@ -1,22 +1,20 @@
-"""The fine-tuning recipe: the components of :mod:`privtune.train` composed into one loop.
+"""The fine-tuning loop: an already LoRA-wrapped model trained step by step.
 
-:func:`train_lora` encodes the examples (:mod:`~privtune.train.data`), wraps the model with
-LoRA, resolves device and precision (:mod:`~privtune.train.hardware`), then repeats
-:func:`~privtune.train.step.train_step` over micro-batches from the
-:class:`~privtune.train.sampler.BatchSampler` under the warm-up schedule
-(:mod:`~privtune.train.schedule`), evaluates every ``eval_every`` steps, stops early when
-:class:`~privtune.train.early_stop.EarlyStopping` says so, saves resumable checkpoints
-(:mod:`~privtune.train.checkpoint`) and logs metrics (:mod:`~privtune.train.metrics`). There is
-no trainer class: each of those pieces is a small function or object a test can drive alone.
+:func:`run_loop` takes the model built by :func:`privtune.train.lora.train_lora` and the
+:class:`~privtune.train.inputs.TrainInputs` prepared before it, then repeats the step of a
+:class:`~privtune.train.strategy.StepStrategy` (default :class:`~privtune.train.step.PlainStep`)
+under the warm-up schedule (:mod:`~privtune.train.schedule`), evaluates every ``eval_every``
+steps, stops early when :class:`~privtune.train.early_stop.EarlyStopping` says so, saves
+resumable checkpoints (:mod:`~privtune.train.checkpoint`) and logs metrics
+(:mod:`~privtune.train.metrics`). There is no trainer class: each of those pieces is a small
+function or object a test can drive alone.
 
 It writes into ``out_dir``: the adapter (``adapter_config.json`` +
 ``adapter_model.safetensors``), ``metrics.jsonl`` (step 0 holds the initial ``val_loss``; then
-one row per step with ``train_loss``, ``lr``, ``tokens_per_s``, ``grad_norm`` and ``val_loss``
-on evaluation steps) and ``train_spec.json``. Only numbers are logged; texts never leave memory.
-
-With a :class:`~privtune.dp.plan.DPPlan` (``dp.enabled``), a :class:`~privtune.dp.session.DPSession`
-takes the place of the batch sampler and step: Poisson batches of privacy units, per-unit
-clipping and noise (:mod:`privtune.dp`); rows then also log ``units`` (sampled) and ``clipped``.
+one row per step with ``train_loss``, ``lr``, ``tokens_per_s``, ``grad_norm``, the strategy's
+extra numbers (DP: ``units`` sampled and ``clipped``) and ``val_loss`` on evaluation steps) and
+``train_spec.json``. Only numbers are logged; texts never leave memory. A step that saw no
+example (an empty Poisson batch) logs no ``train_loss``.
 """
 
 from __future__ import annotations
@@ -31,30 +29,19 @@ from typing import Any
 
 import torch
 from peft import PeftModel
-from transformers import set_seed
 
 from privtune.errors import InputError, TrainingError
 from privtune.models.tiny import count_params
 from privtune.tmp import private_tempdir
-from privtune.train.checkpoint import (
-    Checkpoint,
-    capture_rng,
-    check_resumable,
-    data_fingerprint,
-    load_checkpoint,
-    restore_rng,
-    save_checkpoint,
-)
-from privtune.train.data import Encoded, collate, encode_examples
+from privtune.train.checkpoint import Checkpoint, capture_rng, restore_rng, save_checkpoint
 from privtune.train.early_stop import EarlyStopping
 from privtune.train.evaluate import eval_encoded
-from privtune.train.hardware import resolve_device, resolve_precision
-from privtune.train.lora import wrap_with_lora
+from privtune.train.inputs import TrainInputs
 from privtune.train.metrics import MetricLogger
-from privtune.train.sampler import BatchSampler, split_by_length
 from privtune.train.schedule import make_scheduler
 from privtune.train.spec import TrainSpec
-from privtune.train.step import StepStats, train_step
+from privtune.train.step import PlainStep
+from privtune.train.strategy import StepContext, StepStrategy
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 #: ``sink(step, directory) -> reference``: stores a checkpoint directory (e.g. in the vault).
@@ -92,83 +79,48 @@ class TrainResult:
         return d
 
 
-def _encode(tokenizer: Any, examples: list[dict[str, Any]], spec: TrainSpec,
-            what: str) -> tuple[list[Encoded], int]:
-    if not examples:
-        raise InputError(f"no {what} examples given")
-    encoded, dropped = encode_examples(tokenizer, examples, spec.max_seq_len)
-    if not encoded:
-        raise InputError(
-            f"no {what} example keeps an answer token within max_seq_len={spec.max_seq_len}")
-    return encoded, dropped
-
-
 def _trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
     return {n: p for n, p in model.named_parameters() if p.requires_grad}
 
 
-def train_lora(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    train: list[dict[str, Any]],
-    val: list[dict[str, Any]],
+def run_loop(
+    peft_model: PeftModel,
+    inputs: TrainInputs,
     spec: TrainSpec,
     out_dir: Path,
     progress: ProgressFn | None = None,
     *,
-    resume: Path | None = None,
     checkpoint_sink: CheckpointSink | None = None,
     loggers: list[MetricLogger] | None = None,
     checkpoint_meta: dict[str, Any] | None = None,
     quantized: bool = False,
-    dp_plan: Any = None,
-) -> tuple[TrainResult, PeftModel]:
-    """Wrap the (unwrapped) ``model`` with LoRA, train it, save the adapter to ``out_dir``.
+    strategy: StepStrategy | None = None,
+) -> TrainResult:
+    """Train ``peft_model`` (wrapped, on ``inputs.device``) and save the adapter to ``out_dir``.
 
-    ``resume`` is a checkpoint directory to continue from; ``checkpoint_sink`` stores the
-    checkpoints taken every ``spec.checkpoint_every`` steps (default: under
-    ``out_dir/checkpoints/``). ``dp_plan`` (:class:`privtune.dp.plan.DPPlan`, made from the same
-    ``train`` list) turns on differentially private training. PEFT injects the LoRA layers into ``model`` in place: use the
-    returned model afterwards.
+    ``checkpoint_sink`` stores the checkpoints taken every ``spec.checkpoint_every`` steps
+    (default: under ``out_dir/checkpoints/``); ``strategy`` takes each step (default
+    :class:`~privtune.train.step.PlainStep`) and gives the run's ``privacy`` block
+    (``result.extra["privacy"]``).
     """
-    t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    train_enc, dropped_train = _encode(tokenizer, train, spec, "training")
-    val_enc, dropped_val = _encode(tokenizer, val, spec, "validation")
-    fingerprint = data_fingerprint([e.input_ids for e in train_enc])
-    device = resolve_device(spec.device)
-    precision = resolve_precision(spec.precision, device)
-    pad_id = tokenizer.pad_token_id
-    spec_dump = spec.model_dump(mode="json")
-    ckpt = load_checkpoint(resume) if resume is not None else None
-    if ckpt is not None:
-        check_resumable(ckpt, spec_dump, fingerprint)
-
-    set_seed(spec.seed)  # python, numpy and torch: LoRA init and dropout draw from them
-    peft_model = wrap_with_lora(model, spec.lora, quantized=quantized)
-    if not quantized:
-        peft_model.to(device=device, dtype=torch.float32)
+    ckpt, precision = inputs.checkpoint, inputs.precision
+    spec_dump, pad_id = inputs.spec_dump, inputs.pad_id
     named = _trainable(peft_model)
     params = list(named.values())
     if not params:
         raise TrainingError("LoRA found no module to adapt: check train.lora.target_modules")
     opt = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
     sched = make_scheduler(opt, spec.schedule, spec.warmup_steps, spec.steps)
-    dp = None
-    if dp_plan is not None:
-        from privtune.dp.session import DPSession, check_compatible
-
-        check_compatible(spec, precision, quantized)
-        dp = DPSession(dp_plan, peft_model, train_enc, spec.batch_size, spec.seed, device)
-        sampler: Any = dp
-    else:
-        sampler = BatchSampler([len(e.input_ids) for e in train_enc], spec.batch_size,
-                               spec.seed, spec.group_by_length)
-    stopper = EarlyStopping(spec.early_stopping_patience, spec.early_stopping_min_delta)
     scaler = torch.amp.GradScaler("cuda") if precision.needs_scaler else None
+    stepper: StepStrategy = strategy if strategy is not None else PlainStep()
+    stepper.prepare(StepContext(peft_model, params, inputs.train, spec, inputs.device,
+                                precision, pad_id, scaler, quantized))
+    stopper = EarlyStopping(spec.early_stopping_patience, spec.early_stopping_min_delta)
 
     def evaluate() -> float:
-        return eval_encoded(peft_model, val_enc, pad_id, spec.eval_batch_size, precision.autocast)
+        return eval_encoded(peft_model, inputs.val, pad_id, spec.eval_batch_size,
+                            precision.autocast)
 
     history: list[dict[str, float]] = []
     start = 1
@@ -180,7 +132,7 @@ def train_lora(
                 named[name].copy_(value.to(named[name].device))
         opt.load_state_dict(ckpt.state["optimizer"])
         sched.load_state_dict(ckpt.state["scheduler"])
-        sampler.load_state_dict(ckpt.state["sampler"])
+        stepper.load_state_dict(ckpt.state["sampler"])
         stopper.load_state_dict(ckpt.state["early_stop"])
         if scaler is not None and ckpt.state.get("scaler"):
             scaler.load_state_dict(ckpt.state["scaler"])
@@ -202,10 +154,10 @@ def train_lora(
 
     def save(step: int) -> None:
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                 "sampler": sampler.state_dict(), "early_stop": stopper.state_dict(),
+                 "sampler": stepper.state_dict(), "early_stop": stopper.state_dict(),
                  "scaler": scaler.state_dict() if scaler is not None else {},
                  "rng": capture_rng()}
-        ck = Checkpoint(step, spec_dump, history, fingerprint,
+        ck = Checkpoint(step, spec_dump, history, inputs.fingerprint,
                         {n: p.detach() for n, p in named.items()}, state, checkpoint_meta or {})
         if checkpoint_sink is None:
             result.checkpoints.append(str(save_checkpoint(out_dir / "checkpoints" / f"step-{step}", ck)))
@@ -216,16 +168,17 @@ def train_lora(
     result = TrainResult(history=history, initial_val_loss=math.nan, final_val_loss=math.nan,
                          steps=0, trainable_params=count_params(peft_model, trainable_only=True),
                          total_params=count_params(peft_model), seconds=0.0, adapter_dir=out_dir,
-                         n_train=len(train_enc), n_val=len(val_enc), dropped_train=dropped_train,
-                         dropped_val=dropped_val, device=str(device), precision=precision.name,
+                         n_train=len(inputs.train), n_val=len(inputs.val),
+                         dropped_train=inputs.dropped_train, dropped_val=inputs.dropped_val,
+                         device=str(inputs.device), precision=precision.name,
                          resumed_from_step=start - 1)
     tokens_total, train_seconds = 0, 0.0
     try:
         if ckpt is None:
-            record({"step": 0, "val_loss": evaluate(), "lr": sched.get_last_lr()[0]})
+            record({"step": 0, "val_loss": evaluate(), "lr": float(sched.get_last_lr()[0])})
         else:
-            for row in history:
-                record(row, log_only=True)
+            for past in history:
+                record(past, log_only=True)
         initial = history[0]["val_loss"]
         last_val = next((r["val_loss"] for r in reversed(history) if "val_loss" in r), initial)
         if progress is not None:
@@ -234,33 +187,20 @@ def train_lora(
         step = start - 1
         for step in range(start, spec.steps + 1):
             t0 = time.perf_counter()
-            lr = sched.get_last_lr()[0]
-            extra: dict[str, float] = {}
-            if dp is not None:
-                dstats = dp.step(opt, sched, precision, pad_id)
-                stats = StepStats(dstats.loss if dstats.rows else 0.0, dstats.tokens,
-                                  dstats.grad_norm)
-                extra = {"units": dstats.units, "clipped": dstats.clipped}
-            else:
-                micro = []
-                for _ in range(spec.grad_accum):
-                    idx = sampler.next_batch()
-                    for part in split_by_length([len(train_enc[i].input_ids) for i in idx]):
-                        b = collate([train_enc[idx[k]] for k in part], pad_id)
-                        micro.append({k: v.to(device, non_blocking=True) for k, v in b.items()})
-                stats = train_step(peft_model, micro, params, opt, sched, precision, scaler,
-                                   spec.max_grad_norm)
-            if not math.isfinite(stats.loss) or not math.isfinite(stats.grad_norm):
+            lr = float(sched.get_last_lr()[0])
+            out = stepper.step(opt, sched)
+            if ((out.loss is not None and not math.isfinite(out.loss))
+                    or not math.isfinite(out.grad_norm)):
                 raise TrainingError(f"fine-tuning diverged at step {step} (loss is not finite); "
                                     "lower train.lr or raise train.warmup_steps")
             dt = time.perf_counter() - t0
-            tokens_total += stats.tokens
+            tokens_total += out.tokens
             train_seconds += dt
-            row: dict[str, float] = {"step": step, "train_loss": stats.loss, "lr": lr,
-                                     "tokens_per_s": round(stats.tokens / dt, 1),
-                                     "grad_norm": round(stats.grad_norm, 6), **extra}
-            if dp is not None and not extra["units"]:
-                del row["train_loss"]  # an empty Poisson batch: noise only, no loss
+            row: dict[str, float] = {"step": step}
+            if out.loss is not None:
+                row["train_loss"] = out.loss
+            row.update({"lr": lr, "tokens_per_s": round(out.tokens / dt, 1),
+                        "grad_norm": round(out.grad_norm, 6), **out.extra})
             stop = False
             if step == spec.steps or (spec.eval_every and step % spec.eval_every == 0):
                 row["val_loss"] = last_val = evaluate()
@@ -279,8 +219,7 @@ def train_lora(
         jsonl.close()
         for lg in sinks:
             lg.close()
-        if dp is not None:
-            dp.close()
+        stepper.close()
 
     peft_model.eval()
     peft_model.save_pretrained(str(out_dir))
@@ -289,7 +228,8 @@ def train_lora(
     result.steps = step
     result.tokens = tokens_total
     result.tokens_per_s = round(tokens_total / train_seconds, 1) if train_seconds else 0.0
-    result.seconds = round(time.perf_counter() - t_start, 3)
-    if dp is not None:
-        result.extra["privacy"] = dp_plan.record(step)
-    return result, peft_model
+    result.seconds = round(time.perf_counter() - inputs.started, 3)
+    privacy = stepper.privacy(step)
+    if privacy is not None:
+        result.extra["privacy"] = privacy
+    return result

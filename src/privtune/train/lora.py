@@ -1,9 +1,11 @@
-"""LoRA through PEFT: the adapter config, wrapping a model, and the one-call entry point.
+"""LoRA through PEFT: the adapter config, wrapping a model, and the entry points of a run.
 
-:func:`finetune_lora` loads the base model from a local directory (fp32, or 4-bit through
-:mod:`~privtune.train.qlora` when ``quantization: 4bit``), runs the recipe of
-:mod:`~privtune.train.loop` inside the network guard, and returns its
-:class:`~privtune.train.loop.TrainResult`.
+:func:`train_lora` builds the trainable model (seeded LoRA wrapping, on the resolved device) and
+hands it to the loop (:func:`privtune.train.loop.run_loop`); :func:`finetune_lora` first loads
+the base model from a local directory (fp32, or 4-bit through :mod:`~privtune.train.qlora`
+when ``quantization: 4bit``) inside the network guard. Both return the loop's
+:class:`~privtune.train.loop.TrainResult`. A ``strategy``
+(:class:`~privtune.train.strategy.StepStrategy`, e.g. DP's) replaces the plain step.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import set_seed
 
+from privtune.train.inputs import prepare_inputs
+from privtune.train.loop import CheckpointSink, ProgressFn, TrainResult, run_loop
+from privtune.train.metrics import MetricLogger
 from privtune.train.spec import LoraSpec, TrainSpec
+from privtune.train.strategy import StepStrategy
 
 
 def lora_config(spec: LoraSpec) -> LoraConfig:
     """The PEFT ``LoraConfig`` of ``spec`` (causal LM, no bias, output head not adapted)."""
     return LoraConfig(
         r=spec.r,
-        lora_alpha=spec.alpha,
+        lora_alpha=spec.alpha,  # type: ignore[arg-type]  # peft annotates int; it scales by alpha / r as a float
         lora_dropout=spec.dropout,
         target_modules=spec.target_modules,
         bias="none",
@@ -41,20 +48,59 @@ def wrap_with_lora(model: torch.nn.Module, spec: LoraSpec, quantized: bool = Fal
         return get_peft_model(model, lora_config(spec))
 
 
+def train_lora(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    train: list[dict[str, Any]],
+    val: list[dict[str, Any]],
+    spec: TrainSpec,
+    out_dir: Path,
+    progress: ProgressFn | None = None,
+    *,
+    resume: Path | None = None,
+    checkpoint_sink: CheckpointSink | None = None,
+    loggers: list[MetricLogger] | None = None,
+    checkpoint_meta: dict[str, Any] | None = None,
+    quantized: bool = False,
+    strategy: StepStrategy | None = None,
+) -> tuple[TrainResult, PeftModel]:
+    """Wrap the (unwrapped) ``model`` with LoRA, train it, save the adapter to ``out_dir``.
+
+    ``resume`` is a checkpoint directory to continue from; ``checkpoint_sink`` stores the
+    checkpoints taken every ``spec.checkpoint_every`` steps (default: under
+    ``out_dir/checkpoints/``). ``strategy`` takes each step (default: the plain LoRA step;
+    :class:`privtune.dp.strategy.DPStepStrategy` for differentially private training). PEFT
+    injects the LoRA layers into ``model`` in place: use the returned model afterwards.
+    """
+    inputs = prepare_inputs(tokenizer, train, val, spec, resume)
+    set_seed(spec.seed)  # python, numpy and torch: LoRA init and dropout draw from them
+    peft_model = wrap_with_lora(model, spec.lora, quantized=quantized)
+    if not quantized:
+        peft_model.to(device=inputs.device, dtype=torch.float32)
+    result = run_loop(peft_model, inputs, spec, out_dir, progress,
+                      checkpoint_sink=checkpoint_sink, loggers=loggers,
+                      checkpoint_meta=checkpoint_meta, quantized=quantized, strategy=strategy)
+    return result, peft_model
+
+
 def finetune_lora(
     base_dir: Path,
     train: list[dict[str, Any]],
     val: list[dict[str, Any]],
     spec: TrainSpec,
     out_dir: Path,
-    progress: Any = None,
-    **kw: Any,
-) -> Any:
+    progress: ProgressFn | None = None,
+    *,
+    resume: Path | None = None,
+    checkpoint_sink: CheckpointSink | None = None,
+    loggers: list[MetricLogger] | None = None,
+    checkpoint_meta: dict[str, Any] | None = None,
+    strategy: StepStrategy | None = None,
+) -> TrainResult:
     """Fine-tune a LoRA adapter on the local base model in ``base_dir``; see
-    :func:`privtune.train.loop.train_lora` for the keyword arguments."""
+    :func:`train_lora` for the keyword arguments."""
     from privtune.models.loading import load_local_model
     from privtune.netguard import network_guard
-    from privtune.train.loop import train_lora
     from privtune.train.qlora import load_quantized
 
     with network_guard():
@@ -63,8 +109,10 @@ def finetune_lora(
         else:
             model, tokenizer = load_local_model(base_dir)
         result, _ = train_lora(model, tokenizer, train, val, spec, out_dir, progress,
-                               quantized=spec.quantization == "4bit", **kw)
+                               resume=resume, checkpoint_sink=checkpoint_sink, loggers=loggers,
+                               checkpoint_meta=checkpoint_meta,
+                               quantized=spec.quantization == "4bit", strategy=strategy)
     return result
 
 
-__all__ = ["finetune_lora", "lora_config", "wrap_with_lora"]
+__all__ = ["finetune_lora", "lora_config", "train_lora", "wrap_with_lora"]

@@ -42,7 +42,8 @@ def sequence_mean_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tens
 def split_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
     """``(decoder, lm_head)`` of a causal LM whose logits are ``lm_head(decoder(x))`` (Mistral,
     Llama, ...), looking through PEFT wrappers; ``None`` when the model does not expose them."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    get_base = getattr(model, "get_base_model", None)  # PEFT wrappers
+    base = get_base() if get_base is not None else model
     get_decoder = getattr(base, "get_decoder", None)
     get_head = getattr(base, "get_output_embeddings", None)
     if get_decoder is None or get_head is None:
@@ -81,11 +82,11 @@ def labelled_per_sequence_loss(
         logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
         return per_sequence_loss(logits, labels)
     decoder, head = parts
-    if _right_padded(attention_mask):
-        # Causal attention never lets a token see the padding that follows it, so the mask
-        # changes nothing for the labelled positions; without it SDPA takes its causal path.
-        attention_mask = None
-    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)[0]
+    # Causal attention never lets a token see the padding that follows it, so on right-padded
+    # rows the mask changes nothing for the labelled positions; without it SDPA takes its
+    # causal path.
+    mask_arg = None if _right_padded(attention_mask) else attention_mask
+    hidden = decoder(input_ids=input_ids, attention_mask=mask_arg, use_cache=False)[0]
     shift_labels = labels[:, 1:]
     mask = shift_labels != IGNORE_INDEX
     rows, cols = mask.nonzero(as_tuple=True)

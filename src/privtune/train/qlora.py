@@ -14,7 +14,7 @@ import torch
 
 from privtune.errors import InputError, ResourceError
 from privtune.models.loading import check_model_dir, load_local_tokenizer, quiet_progress_bars
-from privtune.models.offline import enable_offline_mode
+from privtune.netguard import enable_offline_mode
 
 
 def check_qlora_available() -> None:

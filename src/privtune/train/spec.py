@@ -21,9 +21,9 @@ class LoraSpec(StrictModel):
     transformer blocks (q/k/v/o and gate/up/down in Mistral), not the output head; a list names
     module suffixes instead (``[q_proj, v_proj]``)."""
 
-    r: int = Field(8, ge=1, le=1024, description="rank of the update matrices")
-    alpha: float = Field(16, gt=0, description="scaling numerator: update scale is alpha / r")
-    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
+    r: int = Field(default=8, ge=1, le=1024, description="rank of the update matrices")
+    alpha: float = Field(default=16, gt=0, description="scaling numerator: update scale is alpha / r")
+    dropout: float = Field(default=0.05, ge=0, lt=1, description="dropout on the LoRA input")
     target_modules: Literal["all-linear"] | list[str] = "all-linear"
 
     @field_validator("target_modules")
@@ -47,31 +47,31 @@ class TrainSpec(StrictModel):
     """One fine-tuning run. A step is one optimizer update over ``batch_size * grad_accum``
     examples. ``eval_every=0`` evaluates only at step 0 and at the end."""
 
-    steps: int = Field(200, ge=1, description="optimizer steps")
-    batch_size: int = Field(16, ge=1, description="examples per micro-batch")
-    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    steps: int = Field(default=200, ge=1, description="optimizer steps")
+    batch_size: int = Field(default=16, ge=1, description="examples per micro-batch")
+    grad_accum: int = Field(default=1, ge=1, description="micro-batches per optimizer step")
     # 5e-3 suits the tiny CPU base; for a 7B model use ~1e-4..2e-4.
-    lr: float = Field(5e-3, gt=0, le=1, description="peak learning rate")
-    weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(10, ge=0)
+    lr: float = Field(default=5e-3, gt=0, le=1, description="peak learning rate")
+    weight_decay: float = Field(default=0.0, ge=0)
+    warmup_steps: int = Field(default=10, ge=0)
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
-    eval_every: int = Field(50, ge=0, description="evaluate validation loss every N steps")
-    eval_batch_size: int = Field(32, ge=1)
-    max_seq_len: int = Field(256, ge=8, description="examples are truncated to this many tokens")
-    max_grad_norm: float = Field(1.0, gt=0)
+    eval_every: int = Field(default=50, ge=0, description="evaluate validation loss every N steps")
+    eval_batch_size: int = Field(default=32, ge=1)
+    max_seq_len: int = Field(default=256, ge=8, description="examples are truncated to this many tokens")
+    max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU")
+        default="auto", description="auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU")
     quantization: Literal["none", "4bit"] = Field(
-        "none", description="4bit = QLoRA (bitsandbytes NF4 base weights; needs CUDA)")
+        default="none", description="4bit = QLoRA (bitsandbytes NF4 base weights; needs CUDA)")
     group_by_length: bool = Field(
-        False, description="batch examples of similar length (less padding; see docs/training.md)")
+        default=False, description="batch examples of similar length (less padding; see docs/training.md)")
     early_stopping_patience: int = Field(
-        0, ge=0, description="stop after N evaluations without improvement (0 = off)")
-    early_stopping_min_delta: float = Field(0.0, ge=0)
-    checkpoint_every: int = Field(0, ge=0, description="save a resumable checkpoint every N steps (0 = off)")
-    resume_from: str | None = Field(None, description="checkpoint to resume: vault ref ckpt-<run>@N")
+        default=0, ge=0, description="stop after N evaluations without improvement (0 = off)")
+    early_stopping_min_delta: float = Field(default=0.0, ge=0)
+    checkpoint_every: int = Field(default=0, ge=0, description="save a resumable checkpoint every N steps (0 = off)")
+    resume_from: str | None = Field(default=None, description="checkpoint to resume: vault ref ckpt-<run>@N")
     lora: LoraSpec = Field(default_factory=LoraSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
 

@@ -1,0 +1,58 @@
+"""DP-SGD as a step strategy of the training loop (:class:`privtune.train.strategy.StepStrategy`).
+
+:class:`DPStepStrategy` is built from a :class:`~privtune.dp.plan.DPPlan` by whoever wires DP
+in (the train stage, a benchmark, a test) and handed to :func:`privtune.train.lora.train_lora`
+/ :func:`~privtune.train.lora.finetune_lora`. On :meth:`~DPStepStrategy.prepare` it refuses
+settings DP cannot run with (:func:`~privtune.dp.session.check_compatible`) and opens a
+:class:`~privtune.dp.session.DPSession`: Poisson batches of privacy units, per-unit clipping and
+noise take the place of the plain batch sampler and step. Each step logs ``units`` (sampled)
+and ``clipped``; the run's ``privacy`` block is :meth:`DPPlan.record` at the steps taken.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LRScheduler
+
+from privtune.dp.plan import DPPlan
+from privtune.dp.session import DPSession, check_compatible
+from privtune.train.strategy import StepContext, StepOutcome
+
+
+class DPStepStrategy:
+    def __init__(self, plan: DPPlan) -> None:
+        self.plan = plan
+        self._ctx: StepContext | None = None
+        self._session: DPSession | None = None
+
+    def prepare(self, ctx: StepContext) -> None:
+        check_compatible(ctx.spec, ctx.precision, ctx.quantized)
+        self._ctx = ctx
+        self._session = DPSession(self.plan, ctx.model, ctx.encoded, ctx.spec.batch_size,
+                                  ctx.spec.seed, ctx.device)
+
+    def _ready(self) -> tuple[StepContext, DPSession]:
+        if self._ctx is None or self._session is None:
+            raise RuntimeError("DPStepStrategy.prepare() was not called")
+        return self._ctx, self._session
+
+    def step(self, opt: torch.optim.Optimizer, sched: LRScheduler) -> StepOutcome:
+        ctx, session = self._ready()
+        s = session.step(opt, sched, ctx.precision, ctx.pad_id)
+        return StepOutcome(s.loss if s.rows else None, s.tokens, s.grad_norm,
+                           {"units": s.units, "clipped": s.clipped})
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._ready()[1].state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._ready()[1].load_state_dict(state)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    def privacy(self, steps: int) -> dict[str, Any]:
+        return self.plan.record(steps)
