@@ -65,9 +65,9 @@ def test_reading_the_log_is_itself_audited_and_needs_audit_read(ws) -> None:
     w, viewer = ws
     api.show(w)
     assert api.show(w, EventFilter(op="audit.read"))[-1]["outcome"] == "allow"
-    with Workspace.open(w.root, api_key=viewer.secret) as v:
-        with pytest.raises(PermissionDenied, match="audit.read"):
-            api.export(v, "jsonl")
+    with Workspace.open(w.root, api_key=viewer.secret) as v, \
+            pytest.raises(PermissionDenied, match=r"audit\.read"):
+        api.export(v, "jsonl")
 
 
 def test_cli_show_and_export(ws, tmp_path, capsys) -> None:

@@ -159,5 +159,5 @@ def test_training_data_without_a_passing_verdict_is_refused(ws) -> None:
                    classes_below_k=3, rows_in_classes_below_k=3)
         ref = space.vault.put("employees-deid", space.vault.get("employees-deid@1"), kind="table",
                               schema="parquet", meta={"rows": N, "privacy": bad})
-        with pytest.raises(PrivacyPolicyError, match="3 of .* equivalence classes"):
+        with pytest.raises(PrivacyPolicyError, match=r"3 of .* equivalence classes"):
             build_dataset(space, {"employees": ref}, None, DatasetSpec())

@@ -3,6 +3,7 @@ precision rules, QLoRA availability, the labelled-positions loss and gradient ac
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 
@@ -32,7 +33,7 @@ def test_schedules_warm_up_then_decay(kind, warmup, total):
         assert f[:warmup] == [(s + 1) / warmup for s in range(warmup)]
     assert f[warmup] == 1.0
     tail = f[warmup:]
-    assert all(a >= b for a, b in zip(tail, tail[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(tail))
     if kind == "constant":
         assert set(tail) == {1.0}
     else:

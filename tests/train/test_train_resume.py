@@ -63,7 +63,7 @@ def test_resume_refuses_other_settings_or_data(tiny_base, colour_data, tmp_path)
     spec = SPEC.model_copy(update={"steps": 4, "checkpoint_every": 2, "eval_every": 0})
     r = finetune_lora(tiny_base, train, val, spec, tmp_path / "a")
     ck = Path(r.checkpoints[0])
-    with pytest.raises(ConfigError, match="train.lr") as err:
+    with pytest.raises(ConfigError, match=r"train\.lr") as err:
         finetune_lora(tiny_base, train, val, spec.model_copy(update={"lr": 2e-2}), tmp_path / "b",
                       resume=ck)
     assert err.value.key == "train.lr"
