@@ -19,6 +19,8 @@ from privtune.synth import generate_company
 from privtune.synth.identifiers import email_forms, iban_forms, phone_forms, ssn_forms
 from privtune.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # runs the CLI end to end on a generated company
+
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 
 N, SEED = 80, 7

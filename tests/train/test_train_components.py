@@ -134,6 +134,7 @@ def model(tiny_base):
 
 @given(data=st.data())
 @settings(max_examples=15, deadline=None)
+@pytest.mark.slow  # pre-trains the tiny base (the `model` fixture)
 def test_labelled_positions_loss_equals_full_logits_loss(model, data):
     b = data.draw(st.integers(1, 4))
     t = data.draw(st.integers(3, 24))
@@ -152,6 +153,7 @@ def test_labelled_positions_loss_equals_full_logits_loss(model, data):
     assert torch.allclose(full[0], sparse[0], atol=1e-5)
 
 
+@pytest.mark.slow  # pre-trains the tiny base (the `model` fixture)
 def test_labelled_loss_gradients_match_full_loss(model):
     torch.manual_seed(1)
     ids = torch.randint(0, model.config.vocab_size, (3, 12))

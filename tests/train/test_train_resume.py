@@ -17,6 +17,8 @@ from privtune.train.lora import finetune_lora
 from privtune.train.metrics import MlflowLogger
 from privtune.train.spec import TrainSpec
 
+pytestmark = pytest.mark.slow  # trains (and resumes) LoRA adapters on a tiny base
+
 SPEC = TrainSpec(steps=12, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=2, eval_every=4,
                  checkpoint_every=6, max_seq_len=64, seed=5, schedule="cosine")
 
