@@ -187,6 +187,7 @@ def test_split_by_length_partitions_and_never_costs_more(lengths, overhead):
         assert all(len({lengths[k] for k in c}) == 1 for c in chunks)
 
 
+@pytest.mark.slow  # pre-trains the tiny base (the `model` fixture)
 def test_left_padding_keeps_the_mask(model):
     ids = torch.randint(0, model.config.vocab_size, (2, 8))
     mask = torch.ones_like(ids)
