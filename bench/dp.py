@@ -135,7 +135,7 @@ def run_opacus(which: str, B: int, model_dir: Path, data: Path) -> dict:
     from privtune.train.loss import labelled_per_sequence_loss
 
     warnings.simplefilter("ignore")
-    examples, enc, model, pad = _setup(model_dir, data)
+    _examples, enc, model, pad = _setup(model_dir, data)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.arange(len(enc))), batch_size=B,

@@ -68,7 +68,7 @@ def test_l_diversity_is_part_of_feasibility() -> None:
 
 
 def test_unreachable_k_is_refused() -> None:
-    with pytest.raises(PrivacyPolicyError, match="age, zip.*k=5"):
+    with pytest.raises(PrivacyPolicyError, match=r"age, zip.*k=5"):
         anonymize(ROWS, ["age", "zip"], k=5, hierarchies=H)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,7 +43,7 @@ def test_auc_equals_the_pair_count_and_is_antisymmetric(a: list[float], b: list[
 def test_roc_is_monotone_from_origin_to_corner(a: list[float], b: list[float]) -> None:
     pts = roc_curve(a, b)
     assert pts[0] == (0.0, 0.0) and pts[-1] == (1.0, 1.0)
-    assert all(x0 <= x1 and y0 <= y1 for (x0, y0), (x1, y1) in zip(pts, pts[1:]))
+    assert all(x0 <= x1 and y0 <= y1 for (x0, y0), (x1, y1) in itertools.pairwise(pts))
 
 
 def test_tpr_at_fpr_with_honest_resolution() -> None:

@@ -197,7 +197,7 @@ def test_property_first_bad_position(n: int, data) -> None:
         expect = k
     else:
         forged = [k, "2026-01-01T00:00:00.000000Z", "u-9", "admin", "k", "data.read", "x@1", "allow",
-                  "", "{}", t[k - 2][11] if k > 1 else GENESIS, "%064x" % random.getrandbits(256)]
+                  "", "{}", t[k - 2][11] if k > 1 else GENESIS, f"{random.getrandbits(256):064x}"]
         for r in t[k - 1:]:
             r[0] += 1
         t.insert(k - 1, forged)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import pytest
+
 from privtune.audit.log import AuditLog
 from privtune.audit.verify import verify_log
 from privtune.store import MetadataStore
@@ -21,6 +23,7 @@ def _worker(url: str, root: str, wid: int) -> int:
     return wid
 
 
+@pytest.mark.slow  # several writer processes, end to end
 def test_concurrent_appends_keep_a_valid_chain(db_url: str, tmp_path: Path, monkeypatch) -> None:
     from privtune.vault.wskeys import create_keys
 

@@ -114,6 +114,7 @@ def test_init_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "already" in _one_line_error(capsys)
 
 
+@pytest.mark.slow  # runs the CLI in a subprocess
 def test_debug_shows_traceback_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, "-m", "privtune", "status", "-w", str(tmp_path / "nope")]

@@ -15,7 +15,7 @@ from privtune.netguard import OFFLINE_ENV, enable_offline_mode, is_offline
 
 
 def test_outbound_connection_fails_and_is_reported():
-    with pytest.raises(OfflineViolation, match="203.0.113.5:443"), netguard.network_guard():
+    with pytest.raises(OfflineViolation, match=r"203\.0\.113\.5:443"), netguard.network_guard():
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.connect(("203.0.113.5", 443))

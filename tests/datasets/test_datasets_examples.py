@@ -74,16 +74,18 @@ def test_deterministic_for_seed():
 
 def test_pipeline_on_generated_company(tmp_path):
     import privtune.synth as synth
+    from privtune.deid import Deidentifier, PersonIndex, load_policy
     from privtune.ingest import discover_export, read_table, read_texts
-    from privtune.pii import Pseudonymizer, Roster, deidentify_employees, deidentify_texts
+    from privtune.pii import Roster
 
     synth.generate_company(60, 5, tmp_path)
     ex = discover_export(tmp_path)
     emp = read_table(ex.employees)
-    p = Pseudonymizer(b"k" * 32)
+    d = Deidentifier(load_policy(None), b"k" * 32, people=PersonIndex.from_rows(emp.to_pylist()),
+                     roster=Roster.from_employees(emp))
     examples = build_examples(
-        deidentify_employees(emp, p).to_pylist(),
-        deidentify_texts(read_texts(ex.tickets), Roster.from_employees(emp), p),
+        d.table(emp).table.to_pylist(),
+        d.records(read_texts(ex.tickets), workers=1)[0],
         ex.read_policies(),
         seed=0,
     )

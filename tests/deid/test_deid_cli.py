@@ -19,6 +19,8 @@ from privtune.synth import generate_company
 from privtune.synth.identifiers import email_forms, iban_forms, phone_forms, ssn_forms
 from privtune.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # runs the CLI end to end on a generated company
+
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 
 N, SEED = 80, 7
@@ -159,5 +161,5 @@ def test_training_data_without_a_passing_verdict_is_refused(ws) -> None:
                    classes_below_k=3, rows_in_classes_below_k=3)
         ref = space.vault.put("employees-deid", space.vault.get("employees-deid@1"), kind="table",
                               schema="parquet", meta={"rows": N, "privacy": bad})
-        with pytest.raises(PrivacyPolicyError, match="3 of .* equivalence classes"):
+        with pytest.raises(PrivacyPolicyError, match=r"3 of .* equivalence classes"):
             build_dataset(space, {"employees": ref}, None, DatasetSpec())

@@ -41,6 +41,7 @@ def clipper_sum(model, encoded, units, C, strategy, micro: list[list[int]] | Non
 
 @pytest.mark.parametrize("strategy", ["auto", MATERIALISE, GHOST])
 @pytest.mark.parametrize("C", [0.05, 1e6])  # every unit clipped / none clipped
+@pytest.mark.slow  # a naive per-example backward pass per unit on a model
 def test_example_level_matches_naive(strategy, C):
     model = tiny_lora_mistral()
     enc = random_encoded(7, seed=1)
@@ -51,6 +52,7 @@ def test_example_level_matches_naive(strategy, C):
     assert norms == pytest.approx(ref_norms, rel=1e-6)
 
 
+@pytest.mark.slow  # a naive per-employee backward pass across micro-batches
 @pytest.mark.parametrize("strategy", [MATERIALISE, GHOST])
 def test_employee_level_matches_naive_across_micro_batches(strategy):
     model = tiny_lora_mistral(seed=3)

@@ -22,7 +22,7 @@ def test_sigma_instead_of_epsilon_and_bad_keys():
     assert cfg.dp.epsilon_goal() is None and cfg.dp.target_epsilon is None
     with pytest.raises(ConfigError, match="dp"):
         load_config(PipelineConfig, None, ["dp.noise_multiplier=1.0", "dp.target_epsilon=3"])
-    with pytest.raises(ConfigError, match="dp.unit"):
+    with pytest.raises(ConfigError, match=r"dp\.unit"):
         load_config(PipelineConfig, None, ["dp.unit=person"])
-    with pytest.raises(ConfigError, match="dp.epsilon"):
+    with pytest.raises(ConfigError, match=r"dp\.epsilon"):
         load_config(PipelineConfig, None, ["dp.epsilon=3"])

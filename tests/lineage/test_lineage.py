@@ -77,6 +77,6 @@ def test_subject_lookup_needs_permission(workspace) -> None:
     from privtune.workspace import Workspace
 
     eng = admin.add_user(workspace.access, workspace.store, "mle", "ml-engineer")
-    with Workspace.open(workspace.root, api_key=eng.secret) as ws:
-        with pytest.raises(PermissionDenied, match="subject.lookup"):
-            ws.subjects().find("E00001")
+    with Workspace.open(workspace.root, api_key=eng.secret) as ws, \
+            pytest.raises(PermissionDenied, match=r"subject\.lookup"):
+        ws.subjects().find("E00001")

@@ -21,6 +21,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, texts: list[str], small_base
     return cache, d, calls
 
 
+@pytest.mark.slow  # pre-trains a tiny base
 def test_pretraining_lowers_the_loss_and_reports_progress(built, small_base):
     _, d, calls = built
     assert [c[0] for c in calls] == list(range(1, small_base.steps + 1))
@@ -31,6 +32,7 @@ def test_pretraining_lowers_the_loss_and_reports_progress(built, small_base):
     assert meta["loss_end"] < meta["loss_start"]
 
 
+@pytest.mark.slow  # pre-trains a tiny base
 def test_cached_base_is_a_complete_local_model_dir(built, small_base):
     cache, d, _ = built
     assert d.parent == cache
@@ -46,6 +48,7 @@ def test_cached_base_is_a_complete_local_model_dir(built, small_base):
     assert json.loads((d / MARKER).read_text())["spec"] == small_base.model_dump(mode="json")
 
 
+@pytest.mark.slow  # pre-trains a tiny base
 def test_cache_is_reused_without_training(built, texts, small_base):
     cache, d, _ = built
     calls = []
@@ -53,6 +56,7 @@ def test_cache_is_reused_without_training(built, texts, small_base):
     assert again == d and calls == []
 
 
+@pytest.mark.slow  # pre-trains a tiny base
 def test_other_texts_or_spec_get_another_key(built, texts, small_base):
     from privtune.models.pretrain import cache_key
 
@@ -61,6 +65,7 @@ def test_other_texts_or_spec_get_another_key(built, texts, small_base):
     assert cache_key(texts, small_base.model_copy(update={"seed": 1})) != built[1].name
 
 
+@pytest.mark.slow  # pre-trains a tiny base
 def test_incomplete_cache_entry_is_rebuilt(tmp_path: Path, texts, small_base):
     from privtune.models.pretrain import cache_key
 

@@ -86,7 +86,7 @@ def test_hub_id_is_refused_without_touching_the_network(monkeypatch, tmp_path):
 
 
 def test_not_a_model_directory(tmp_path: Path):
-    with pytest.raises(InputError, match="config.json"):
+    with pytest.raises(InputError, match=r"config\.json"):
         load_local_model(tmp_path)
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(InputError, match="safetensors") as err:

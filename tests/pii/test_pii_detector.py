@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +27,7 @@ def test_spans_are_sorted_non_overlapping_and_in_bounds(parts: list[str], noise:
     text = "".join(parts) + noise
     spans = Detector().detect(text)
     assert spans == sorted(spans)
-    for a, b in zip(spans, spans[1:]):
+    for a, b in itertools.pairwise(spans):
         assert a.end <= b.start
     assert all(0 <= s.start < s.end <= len(text) and s.type in ENTITY_TYPES for s in spans)
 

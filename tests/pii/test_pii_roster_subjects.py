@@ -75,11 +75,11 @@ from hypothesis import strategies as st  # noqa: E402
 _FIRST = sorted(set(_EnUS.first_names))
 _LAST = sorted(set(_EnUS.last_names))
 _FORMS = {
-    "full": lambda f, l: f"{f} {l}",
-    "lower": lambda f, l: f"{f} {l}".lower(),
-    "upper": lambda f, l: f"{f} {l}".upper(),
-    "last_first": lambda f, l: f"{l}, {f}",
-    "LAST_FIRST": lambda f, l: f"{l}, {f}".upper(),
+    "full": lambda f, last: f"{f} {last}",
+    "lower": lambda f, last: f"{f} {last}".lower(),
+    "upper": lambda f, last: f"{f} {last}".upper(),
+    "last_first": lambda f, last: f"{last}, {f}",
+    "LAST_FIRST": lambda f, last: f"{last}, {f}".upper(),
 }
 
 

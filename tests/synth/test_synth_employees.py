@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections import Counter, defaultdict
 from statistics import median
@@ -194,7 +195,7 @@ def test_leave_consistent_with_employees(company, big_company) -> None:
             assert e["leave_days_taken"] == days[eid]
             assert e["medical_leave"] == (eid in medical)
             ps = sorted(periods[eid])
-            assert all(a[1] < b[0] for a, b in zip(ps, ps[1:])), "leave periods overlap"
+            assert all(a[1] < b[0] for a, b in itertools.pairwise(ps)), "leave periods overlap"
         assert {r["leave_type"] for r in co.leave} >= {"annual", "sick"}
         assert any(e["medical_leave"] for e in emps.values())
 

@@ -3,6 +3,7 @@ precision rules, QLoRA availability, the labelled-positions loss and gradient ac
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 
@@ -32,7 +33,7 @@ def test_schedules_warm_up_then_decay(kind, warmup, total):
         assert f[:warmup] == [(s + 1) / warmup for s in range(warmup)]
     assert f[warmup] == 1.0
     tail = f[warmup:]
-    assert all(a >= b for a, b in zip(tail, tail[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(tail))
     if kind == "constant":
         assert set(tail) == {1.0}
     else:
@@ -133,6 +134,7 @@ def model(tiny_base):
 
 @given(data=st.data())
 @settings(max_examples=15, deadline=None)
+@pytest.mark.slow  # pre-trains the tiny base (the `model` fixture)
 def test_labelled_positions_loss_equals_full_logits_loss(model, data):
     b = data.draw(st.integers(1, 4))
     t = data.draw(st.integers(3, 24))
@@ -151,6 +153,7 @@ def test_labelled_positions_loss_equals_full_logits_loss(model, data):
     assert torch.allclose(full[0], sparse[0], atol=1e-5)
 
 
+@pytest.mark.slow  # pre-trains the tiny base (the `model` fixture)
 def test_labelled_loss_gradients_match_full_loss(model):
     torch.manual_seed(1)
     ids = torch.randint(0, model.config.vocab_size, (3, 12))
@@ -184,6 +187,7 @@ def test_split_by_length_partitions_and_never_costs_more(lengths, overhead):
         assert all(len({lengths[k] for k in c}) == 1 for c in chunks)
 
 
+@pytest.mark.slow  # pre-trains the tiny base (the `model` fixture)
 def test_left_padding_keeps_the_mask(model):
     ids = torch.randint(0, model.config.vocab_size, (2, 8))
     mask = torch.ones_like(ids)

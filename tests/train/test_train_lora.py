@@ -14,6 +14,8 @@ from privtune.train.generate import generate, load_adapter
 from privtune.train.lora import finetune_lora, train_lora
 from privtune.train.spec import TrainSpec
 
+pytestmark = pytest.mark.slow  # trains LoRA adapters on a tiny base
+
 SPEC = TrainSpec(steps=60, batch_size=8, lr=1e-2, warmup_steps=3, eval_every=20,
                  max_seq_len=64, seed=0)
 

@@ -22,7 +22,7 @@ def test_spec_defaults_and_validation():
                 {"warmup_steps": 5, "steps": 5}, {"lora": {"r": 0}}, {"lora": {"target_modules": []}}):
         with pytest.raises(ValidationError):
             TrainSpec(**bad)
-    with pytest.raises(ConfigError, match="lora.rank"):
+    with pytest.raises(ConfigError, match=r"lora\.rank"):
         validate(TrainSpec, {"lora": {"rank": 4}})
     assert TrainSpec(lora={"target_modules": ["q_proj", "v_proj"]}).lora.target_modules == [
         "q_proj", "v_proj"]

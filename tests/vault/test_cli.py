@@ -68,7 +68,7 @@ def test_wrong_passphrase_is_one_line(cli_ws: Path, tmp_path: Path, capsys: pyte
     assert run(["vault", "get", "pseudonym-key", "-o", str(tmp_path / "k"), "-w", str(cli_ws)]) == 6
     assert "wrong vault passphrase" in one_line_error(capsys)
     monkeypatch.delenv("PRIVTUNE_PASSPHRASE")
-    monkeypatch.setattr("sys.stdin", open(os.devnull))
+    monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 (pytest closes it with the patch)
     assert run(["vault", "get", "pseudonym-key", "-o", str(tmp_path / "k"), "-w", str(cli_ws)]) == 6
     assert "PRIVTUNE_PASSPHRASE" in one_line_error(capsys)
     assert not (tmp_path / "k").exists()

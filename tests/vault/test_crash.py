@@ -10,6 +10,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from privtune.workspace import Workspace
 
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
@@ -34,6 +36,7 @@ def _writer(root: str, ready) -> None:  # runs in the forked child until killed
     time.sleep(3600)
 
 
+@pytest.mark.slow  # kills a real writer process mid-write
 def test_sigkill_mid_write_keeps_previous_versions(small_ws) -> None:
     root = Path(small_ws.root)
     small_ws.vault.chunk_size = CHUNK

@@ -126,4 +126,4 @@ def _band_width(sample: Sequence[Any]) -> int:
     mult = 1000 if m.group(2) else 1
     lo, hi = float(m.group(1)) * mult, float(m.group(3)) * mult
     width = hi - lo if mult == 1000 else hi - lo + 1
-    return max(1, int(round(width)))
+    return max(1, round(width))

@@ -77,17 +77,18 @@ def load_subjects(ws: Any, train_ref: str, val_ref: str) -> Subjects:
             subjects.by_pseudonym[c.id] = c.id
     raw_ref = _raw_employees_ref(ws, train_ref)
     if raw_ref is not None:
-        from privtune.pii.mask import Pseudonymizer
+        from privtune.deid.keys import KeyedHash
+        from privtune.deid.operators.pseudonymize import pseudonym
 
         try:
-            pseudo = Pseudonymizer(ws.pseudonym_key())
+            pseudo = KeyedHash(ws.pseudonym_key())
         except NotFoundError:
             pseudo = None
         if pseudo is not None:
             wanted = members | non_members
             for row in read_table(ws.vault, raw_ref).to_pylist():
                 rid = str(row.get("employee_id") or "")
-                token = pseudo.token(rid) if rid else ""
+                token = pseudonym(pseudo, rid) if rid else ""
                 if token in wanted:
                     index.add_employee(rid, row)
                     subjects.by_pseudonym[token] = rid

@@ -11,8 +11,8 @@ an assistant message:
   names the manager;
 * ``ticket_triage``: a masked ticket text -> its category; ``employee_ids`` is ``[token]``.
 
-Inputs are the outputs of :mod:`privtune.pii.deidentify` (employee rows as dicts, masked
-tickets) and ``{name: markdown}`` policies. Output is a deterministic function of the inputs
+Inputs are the outputs of :class:`privtune.deid.Deidentifier` (employee rows as dicts,
+de-identified tickets) and ``{name: markdown}`` policies. Output is a deterministic function of the inputs
 and ``seed``; each example is short (:data:`MAX_TOKENS` estimated tokens at most; long tickets
 are cut at a word boundary).
 """

@@ -56,7 +56,7 @@ class PolicyQATemplate(StrictModel):
         "Can you summarise the {heading} section of the {title}?",
         "What is company policy on {heading}?",
     ], min_length=1)
-    per_section: int = Field(2, ge=1)
+    per_section: int = Field(default=2, ge=1)
 
     @field_validator("questions")
     @classmethod
@@ -115,7 +115,7 @@ class TicketTriageTemplate(StrictModel):
     system: str = SYSTEM_TRIAGE
     user: str = "Ticket: {text}"
     answer: str = "Category: {category}"
-    max_chars: int = Field(260, ge=20)
+    max_chars: int = Field(default=260, ge=20)
 
     @field_validator("user")
     @classmethod

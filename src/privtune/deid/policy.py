@@ -66,9 +66,9 @@ class MaskOp(_Op):
     """Mask letters and digits with ``char``, keeping the first/last N of them (separators stay)."""
 
     operator: Literal["mask"]
-    keep_last: int = Field(4, ge=0)
-    keep_first: int = Field(0, ge=0)
-    char: str = Field("*", min_length=1, max_length=1)
+    keep_last: int = Field(default=4, ge=0)
+    keep_first: int = Field(default=0, ge=0)
+    char: str = Field(default="*", min_length=1, max_length=1)
 
 
 class PseudonymizeOp(_Op):
@@ -76,7 +76,7 @@ class PseudonymizeOp(_Op):
     token in every table and text (the hex part does not depend on ``kind``)."""
 
     operator: Literal["pseudonymize"]
-    kind: str = Field("ID", pattern=r"^[A-Z][A-Z0-9]{0,15}$")
+    kind: str = Field(default="ID", pattern=r"^[A-Z][A-Z0-9]{0,15}$")
 
 
 class SurrogateOp(_Op):
@@ -109,7 +109,7 @@ class GeneralizeOp(_Op):
 
     operator: Literal["generalize"]
     method: Literal["year", "month", "age_band", "zip3", "band", "prefix"]
-    width: int = Field(10, ge=1)
+    width: int = Field(default=10, ge=1)
     hipaa: bool = False
     reference_date: dt.date | None = None
 
@@ -119,7 +119,7 @@ class DateShiftOp(_Op):
     between one person's dates survive, calendar dates do not."""
 
     operator: Literal["date_shift"]
-    max_days: int = Field(180, ge=1, le=3650)
+    max_days: int = Field(default=180, ge=1, le=3650)
 
 
 class SuppressOp(_Op):
@@ -145,7 +145,7 @@ OPERATORS: tuple[str, ...] = ("drop", "keep", "redact", "mask", "pseudonymize", 
 class ColumnRule(StrictModel):
     """One column: an optional class override and an optional operator (else the class default)."""
 
-    class_: ColumnKind | None = Field(None, alias="class")
+    class_: ColumnKind | None = Field(default=None, alias="class")
     op: OperatorSpec | None = None
 
     @model_validator(mode="before")
@@ -177,11 +177,11 @@ class PrivacyModel(StrictModel):
     """The privacy model the de-identified person table must satisfy."""
 
     table: str = "employees"
-    k: int = Field(5, ge=1)
-    l: int = Field(1, ge=1)  # noqa: E741 - the name of the model
+    k: int = Field(default=5, ge=1)
+    l: int = Field(default=1, ge=1)  # noqa: E741 - the name of the model
     quasi_identifiers: list[str] | None = None  # output names; None: columns classed quasi_identifier
     sensitive: list[str] | None = None  # None: columns classed sensitive
-    max_suppression: float = Field(0.05, ge=0.0, le=1.0)
+    max_suppression: float = Field(default=0.05, ge=0.0, le=1.0)
     search: bool = True
     hierarchies: dict[str, Hierarchy] = Field(default_factory=dict)
 
@@ -217,7 +217,7 @@ class DeidPolicy(StrictModel):
         if rule is not None and rule.op is not None:
             return rule.op
         if kind in self.defaults:
-            return self.defaults[kind]  # type: ignore[index]
+            return self.defaults[kind]
         return _BUILTIN_DEFAULTS[kind]
 
     def entity_op(self, entity: str) -> Any:

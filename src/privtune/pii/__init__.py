@@ -1,19 +1,17 @@
-"""privtune.pii: find, mask and pseudonymise personal data in HR tables and texts.
+"""privtune.pii: find personal data in HR tables and texts.
 
 Detection: validated pattern recognizers (:mod:`recognizers`, one per file), the company roster
 (:mod:`roster`), a name gazetteer for people outside it and an optional NER backend, combined by
-:class:`Detector` and :func:`detect`. :mod:`deidentify` applies them to an export.
+:class:`Detector` and :func:`detect`; :mod:`columns` classifies whole columns. Replacing what
+is found (tokens, surrogates, placeholders) is :mod:`privtune.deid`'s job.
 """
 
 from privtune.pii.columns import COLUMN_CLASSES, ColumnClass, classify_column, classify_columns
-from privtune.pii.deidentify import deidentify_employees, deidentify_texts
 from privtune.pii.detect import detect
 from privtune.pii.detector import Detector
 from privtune.pii.iban import iban_is_valid
-from privtune.pii.mask import Pseudonymizer, mask_text
 from privtune.pii.patterns import DEFAULT_EMPLOYEE_ID_REGEX, PatternDetector, find_patterns
 from privtune.pii.roster import Roster
-from privtune.pii.scan import scan_table, scan_texts
 from privtune.pii.spans import ENTITY_TYPES, Span, resolve_overlaps
 
 __all__ = [
@@ -23,18 +21,12 @@ __all__ = [
     "ColumnClass",
     "Detector",
     "PatternDetector",
-    "Pseudonymizer",
     "Roster",
     "Span",
     "classify_column",
     "classify_columns",
-    "deidentify_employees",
-    "deidentify_texts",
     "detect",
     "find_patterns",
     "iban_is_valid",
-    "mask_text",
     "resolve_overlaps",
-    "scan_table",
-    "scan_texts",
 ]

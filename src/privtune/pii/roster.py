@@ -33,6 +33,7 @@ prefer a masked word to a leaked name).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -242,7 +243,7 @@ class Roster:
         return out
 
     def _match_at(self, text: str, toks: list[tuple[int, int, str, bool, bool]], i: int) -> int:
-        start, end, key, possessive, capitalised = toks[i]
+        _start, end, key, possessive, capitalised = toks[i]
         for length in self._lengths.get(key, ()):
             if i + length > len(toks):
                 continue
@@ -284,7 +285,7 @@ class Roster:
         return out
 
 
-def _claim(table: dict, key, subject: str | None) -> None:  # type: ignore[type-arg]
+def _claim(table: dict, key, subject: str | None) -> None:
     """Record ``subject`` for ``key``; two different subjects make it ambiguous (``None``)."""
     if key in table and table[key] != subject:
         table[key] = None
@@ -294,7 +295,7 @@ def _claim(table: dict, key, subject: str | None) -> None:  # type: ignore[type-
 
 def _joined(text: str, seq: list[tuple[int, int, str, bool, bool]]) -> bool:
     """True when only whitespace (or a comma plus whitespace) separates the tokens."""
-    for a, b in zip(seq, seq[1:]):
+    for a, b in itertools.pairwise(seq):
         gap = text[a[1] : b[0]]
         if gap and not gap.isspace():
             return False

@@ -229,7 +229,7 @@ def make_employees(n: int, fake: Faker, rng: random.Random, domain: str) -> list
         age = rng.randint(amin, amax)
         dob = ids.random_date(rng, _years_before(TODAY, age + 1) + dt.timedelta(days=1), _years_before(TODAY, age))
         # names: a few reused first names, a few that are ordinary words; full names unique
-        def _name() -> str:
+        def _name(gender: str = gender) -> str:
             pool = first_by_gender[gender]
             if pool and rng.random() < DUPLICATE_FIRST_RATE:
                 first = rng.choice(pool)
@@ -259,12 +259,12 @@ def make_employees(n: int, fake: Faker, rng: random.Random, domain: str) -> list
         elif level == "head":
             title, mult = str(info["head"]), float(info["pay"])  # type: ignore[arg-type]
         else:
-            title, mult = rng.choice(info[level]), float(info["pay"])  # type: ignore[arg-type,index]
+            title, mult = rng.choice(info[level]), float(info["pay"])  # type: ignore[arg-type]
         lo, hi, target = LEVELS[level]
         tenure = (TODAY - hire).days / 365.25
-        salary = int(round(rng.uniform(lo, hi) * mult * (1 + min(tenure, 15) * 0.006) / 500.0)) * 500
+        salary = round(rng.uniform(lo, hi) * mult * (1 + min(tenure, 15) * 0.006) / 500.0) * 500
         rating = rng.choices((1, 2, 3, 4, 5), weights=_RATING_WEIGHTS)[0]
-        bonus = int(round(salary * target * _BONUS_BY_RATING[rating] * rng.uniform(0.85, 1.15) / 100.0)) * 100
+        bonus = round(salary * target * _BONUS_BY_RATING[rating] * rng.uniform(0.85, 1.15) / 100.0) * 100
         state = hq_state if rng.random() < 0.65 else fake.state_abbr(include_territories=False, include_freely_associated_states=False)
         marital = _marital(rng, age)
         relation = _relation(rng, marital, age)

@@ -151,7 +151,7 @@ def _pay(b: TextBuilder, c: _Ctx) -> None:
         b.add(" salary from ")
         P.plant_money(b, rng, e.salary)
         b.add(" to ")
-        P.plant_money(b, rng, int(round(e.salary * (1 + 0.01 * e.performance_rating) / 500)) * 500)
+        P.plant_money(b, rng, round(e.salary * (1 + 0.01 * e.performance_rating) / 500) * 500)
         b.add(".")
     elif k == 1:
         b.add(f"The {REVIEW_PERIOD} bonus of ")
@@ -244,7 +244,7 @@ def make_reviews(employees: list[Employee], leave: list[LeaveRecord], rng: rando
     leaves_of: dict[str, list[LeaveRecord]] = {}
     for r in leave:
         leaves_of.setdefault(r.employee_id, []).append(r)
-    out = []
+    out: list[tuple[dict, list[Span]]] = []
     for e in employees:
         if not e.manager_id:
             continue

@@ -18,8 +18,11 @@ from privtune.pii.spans import Span
 class Recognizer(Protocol):
     """Finds spans of some entity types in a text."""
 
-    name: str
-    types: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def types(self) -> tuple[str, ...]: ...
 
     def find(self, text: str) -> list[Span]:
         """Every span found (may overlap; the detector resolves overlaps)."""

@@ -69,7 +69,7 @@ class CreditCardRecognizer:
     types = (CREDIT_CARD,)
 
     def find(self, text: str) -> list[Span]:
-        out = []
+        out: list[Span] = []
         pos = 0
         while True:
             m = CARD_RE.search(text, pos)

@@ -88,7 +88,7 @@ class PeopleRecognizer:
         out: list[Span] = []
         i, n = 0, len(toks)
         while i < n:
-            s, e, word = toks[i]
+            _s, e, word = toks[i]
             key = word.casefold()
             if key not in self._anchors:
                 i += 1
@@ -147,7 +147,7 @@ class PeopleRecognizer:
         """
         count = good = 0
         while j + count < len(toks) and count < _MAX_NAME_TOKENS - 1:
-            s, e, word = toks[j + count]
+            s, _e, word = toks[j + count]
             if not _gap(text, toks[j + count - 1][1], s) or toks[j + count - 1][2][-2:] in ("'s", "’s"):
                 break
             if word in PARTICLES:
@@ -182,6 +182,4 @@ def _gap(text: str, a: int, b: int, *, allow_dot: bool = False, allow_punct: boo
         return True
     if allow_dot and gap in (". ", "."):
         return gap == ". "
-    if allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n"):
-        return True
-    return False
+    return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n"))
