@@ -198,7 +198,7 @@ def utility(d: Path) -> list[dict]:
     from privtune.pipeline.dataset import build_dataset
     from privtune.pipeline.deid import deidentify
     from privtune.pipeline.ingest import ingest_export
-    from privtune.pipeline.io import read_jsonl
+    from privtune.io import read_jsonl
     from privtune.synth import generate_company
     from privtune.train.lora import finetune_lora
     from privtune.workspace import init_workspace

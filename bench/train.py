@@ -61,7 +61,7 @@ def prepare(d: Path, employees: int = 300) -> tuple[Path, Path]:
     from privtune.pipeline.dataset import build_dataset
     from privtune.pipeline.deid import deidentify
     from privtune.pipeline.ingest import ingest_export
-    from privtune.pipeline.io import read_jsonl
+    from privtune.io import read_jsonl
     from privtune.synth import generate_company, generic_hr_corpus
     from privtune.workspace import init_workspace
 

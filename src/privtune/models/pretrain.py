@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from transformers import get_scheduler
 
+from privtune.progress import ProgressFn
 from privtune.config import StrictModel
 from privtune.errors import InputError
 from privtune.models.loading import quiet_progress_bars
@@ -43,7 +44,6 @@ from privtune.models.offline import enable_offline_mode
 from privtune.models.tiny import TinyModelSpec, build_tiny_model, count_params
 from privtune.models.tokenizer import train_tokenizer
 
-ProgressFn = Callable[[int, int, dict[str, float]], None]
 
 #: Bump when the on-disk layout or the training recipe changes: old cache entries are ignored.
 CACHE_FORMAT = 2

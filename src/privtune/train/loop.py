@@ -33,6 +33,7 @@ import torch
 from peft import PeftModel
 from transformers import set_seed
 
+from privtune.progress import ProgressFn
 from privtune.errors import InputError, TrainingError
 from privtune.models.tiny import count_params
 from privtune.tmp import private_tempdir
@@ -56,7 +57,6 @@ from privtune.train.schedule import make_scheduler
 from privtune.train.spec import TrainSpec
 from privtune.train.step import StepStats, train_step
 
-ProgressFn = Callable[[int, int, dict[str, float]], None]
 #: ``sink(step, directory) -> reference``: stores a checkpoint directory (e.g. in the vault).
 CheckpointSink = Callable[[int, Path], str]
 
