@@ -27,7 +27,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +35,13 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from transformers import get_scheduler
 
-from privtune.progress import ProgressFn
 from privtune.config import StrictModel
 from privtune.errors import InputError
 from privtune.models.loading import quiet_progress_bars
 from privtune.models.offline import enable_offline_mode
 from privtune.models.tiny import TinyModelSpec, build_tiny_model, count_params
 from privtune.models.tokenizer import train_tokenizer
-
+from privtune.progress import ProgressFn
 
 #: Bump when the on-disk layout or the training recipe changes: old cache entries are ignored.
 CACHE_FORMAT = 2

@@ -11,16 +11,15 @@ from __future__ import annotations
 import shutil
 import time
 
+from privtune.io import read_json
 from privtune.models.loading import check_model_dir, model_dir_hash
 from privtune.models.pretrain import base_metadata, ensure_tiny_base, is_complete
 from privtune.pipeline.config import TINY, ModelSection
-from privtune.io import read_json
 from privtune.pipeline.result import StageResult
-from privtune.records import BaseModelRef
 from privtune.progress import ProgressFn
+from privtune.records import BaseModelRef
 from privtune.synth import generic_hr_corpus
 from privtune.workspace import Workspace, default_cache_dir
-
 
 #: What a base model saw before fine-tuning (:attr:`BaseModelRef.trained_on`).
 TINY_BASE_DATA = "non-personal text only: generic HR language and the policy documents"

@@ -11,8 +11,8 @@ from privtune.attacks.canaries import SCHEMA as CANARY_SCHEMA
 from privtune.attacks.canaries import VAULT_NAME as CANARY_NAME
 from privtune.attacks.canaries import canaries_bytes, is_canary, plant_canaries
 from privtune.datasets import build_examples, split_by_employee
-from privtune.pipeline.config import DatasetSpec
 from privtune.io import jsonl_bytes, read_json, read_jsonl, read_table
+from privtune.pipeline.config import DatasetSpec
 from privtune.pipeline.result import StageResult
 from privtune.records import DatasetRecord
 from privtune.workspace import Workspace

@@ -29,8 +29,8 @@ from privtune.anonymity.model import assess_table
 from privtune.deid import Deidentifier, DeidPolicy, PersonIndex, classify_table, load_policy
 from privtune.deid.scan import table_report, texts_report
 from privtune.fsutil import atomic_write_text
-from privtune.pii import ENTITY_TYPES, Roster
 from privtune.io import jsonl_bytes, read_jsonl, read_table, table_bytes
+from privtune.pii import ENTITY_TYPES, Roster
 from privtune.pipeline.result import StageResult
 from privtune.progress import ProgressFn
 from privtune.reports.deid import render_deid_report
@@ -38,7 +38,7 @@ from privtune.workspace import PSEUDONYM_KEY, Workspace
 
 TABLES = ("employees", "leave")
 TEXT_SETS = ("reviews", "tickets")
-MASK_RE = re.compile(r"\[(?:%s)\]" % "|".join(ENTITY_TYPES))
+MASK_RE = re.compile(r"\[(?:{})\]".format("|".join(ENTITY_TYPES)))
 SCAN_REPORT = "pii-scan"
 DEID_REPORT = "deidentify"
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from privtune.ingest import discover_export, read_table, read_texts
-from privtune.lineage import index_subjects
 from privtune.io import json_bytes, jsonl_bytes, table_bytes
+from privtune.lineage import index_subjects
 from privtune.pipeline.result import StageResult
 from privtune.workspace import Workspace
 

@@ -28,8 +28,8 @@ from typing import Any
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
 from privtune.errors import InputError
-from privtune.netguard import network_guard
 from privtune.io import read_jsonl
+from privtune.netguard import network_guard
 from privtune.pipeline.result import StageResult
 from privtune.progress import ProgressFn
 from privtune.records import AdapterRecord, BaseModelRef

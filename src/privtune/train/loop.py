@@ -33,9 +33,9 @@ import torch
 from peft import PeftModel
 from transformers import set_seed
 
-from privtune.progress import ProgressFn
 from privtune.errors import InputError, TrainingError
 from privtune.models.tiny import count_params
+from privtune.progress import ProgressFn
 from privtune.tmp import private_tempdir
 from privtune.train.checkpoint import (
     Checkpoint,
