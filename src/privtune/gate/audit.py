@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from privtune.attacks.canaries import is_canary
-from privtune.attacks.exposure import by_repetition, measure_exposure
+from privtune.attacks.exposure import CanaryExposure, by_repetition, measure_exposure
 from privtune.attacks.extraction import run_extraction
 from privtune.attacks.mia import (
     employee_examples,
@@ -108,7 +108,7 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         tick("load")
 
         t = time.perf_counter()
-        exposures = []
+        exposures: list[CanaryExposure] = []
         if subjects.canaries and subjects.canary_spec is not None:
             exposures, _ = measure_exposure(model, tok, subjects.canaries, subjects.canary_spec,
                                             candidates=spec.exposure.candidates,

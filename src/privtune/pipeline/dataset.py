@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets as _secrets
 import time
 from collections import Counter
+from typing import Any
 
 from privtune.anonymity.gate import require_anonymous
 from privtune.attacks.canaries import SCHEMA as CANARY_SCHEMA
 from privtune.attacks.canaries import VAULT_NAME as CANARY_NAME
-from privtune.attacks.canaries import canaries_bytes, is_canary, plant_canaries
+from privtune.attacks.canaries import Canary, canaries_bytes, is_canary, plant_canaries
 from privtune.datasets import build_examples, split_by_employee
 from privtune.io import jsonl_bytes, read_json, read_jsonl, read_table
 from privtune.pipeline.config import DatasetSpec
@@ -31,8 +32,9 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
     train, val = split.train, split.val
     parents = list(deid.values()) + ([policies_ref] if policies_ref else [])
     outputs: dict[str, str] = {}
-    train_meta = {"examples": len(train), "val_fraction": spec.val_fraction, "seed": spec.seed}
-    canaries = []
+    train_meta: dict[str, Any] = {"examples": len(train), "val_fraction": spec.val_fraction,
+                                  "seed": spec.seed}
+    canaries: list[Canary] = []
     if spec.canaries.enabled:
         # Secret canaries (training split only): their secrets live in the vault only.
         seed = spec.canaries.seed if spec.canaries.seed is not None else _secrets.randbits(48)

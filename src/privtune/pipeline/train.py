@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
-from privtune.errors import InputError
+from privtune.errors import InputError, WorkspaceError
 from privtune.io import read_jsonl
 from privtune.netguard import network_guard
 from privtune.pipeline.result import StageResult
@@ -170,18 +172,25 @@ def train_adapter(
                                    parents=[train_ref, val_ref], meta=record.to_dict())
     except BaseException:
         with ws.store.session() as s:
-            row = s.get(Run, run_id)
+            row = _run_row(s, run_id)
             row.status, row.finished_at = "failed", utcnow()
         ledger.settle(ws, run_id, "failed")  # stays charged at the planned epsilon
         raise
     ledger.settle(ws, run_id, "done", privacy.get("epsilon"))
     with ws.store.session() as s:
-        row = s.get(Run, run_id)
+        row = _run_row(s, run_id)
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]
         row.config = config
     trained = TrainedAdapter(ref, record, list(result.history))
     return StageResult("train", trained, outputs={"adapter": ref}, figures=figures,
                        seconds=time.perf_counter() - t0)
+
+
+def _run_row(s: Session, run_id: str) -> Run:
+    row = s.get(Run, run_id)
+    if row is None:  # added at the start of this run, in the same store
+        raise WorkspaceError(f"the runs table lost run {run_id}")
+    return row
 
 
 def evaluate_adapter(ws: Workspace, base: BaseModelRef, trained: TrainedAdapter) -> StageResult[None]:
