@@ -45,11 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     # run unattended (as the demo does) when PRIVTUNE_PASSPHRASE is not set.
     os.environ.setdefault("PRIVTUNE_PASSPHRASE", "privtune bench (synthetic data only, not a secret)")
     from privtune.gate.audit import run_audit
-    from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
-    from privtune.pipeline.dataset import build_dataset
-    from privtune.pipeline.deid import deidentify
-    from privtune.pipeline.ingest import ingest_export
+    from privtune.pipeline.run import run_stages
+    from privtune.pipeline.site import gate_site
     from privtune.pipeline.train import train_adapter
     from privtune.synth import generate_company
     from privtune.workspace import init_workspace
@@ -64,10 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         generate_company(cfg.company.employees, cfg.company.seed, root / "export", fmt=cfg.company.format)
         ws = init_workspace(root / "ws", name="bench")
-        raw = ingest_export(ws, root / "export").outputs
-        deid = deidentify(ws, raw).outputs
-        ds = build_dataset(ws, deid, raw.get("policies"), cfg.dataset)
-        base = prepare_base(ws, cfg.model, policies_ref=raw.get("policies"))
+        stages = run_stages(ws, cfg, root / "export", stop="base_model", skip=("scan",))
+        assert stages.dataset is not None and stages.base_model is not None
+        ds, base = stages.dataset.record, stages.base_model.record
         for key in args.variants.split(","):
             label, eps = VARIANTS[key]
             dp = _dp(cfg, eps)
@@ -76,10 +73,9 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             kw = {"dp": dp} if dp is not None else {}
             t0 = time.perf_counter()
-            tr = train_adapter(ws, base.extra["dir"], base.figures["sha256"], ds.outputs, cfg.train,
-                               name=f"adapter-{key}", **kw)
+            tr = train_adapter(ws, base, ds.train, ds.val, cfg.train, name=f"adapter-{key}", **kw)
             train_s = time.perf_counter() - t0
-            out = run_audit(ws, tr.outputs["adapter"], cfg.audit, cfg.gate)
+            out = run_audit(gate_site(ws), tr.record.ref, cfg.audit, cfg.gate)
             results[label] = (tr.figures, out, train_s)
             columns.append(label)
             print(f"{label}: gate {'PASS' if out.passed else 'FAIL'} {out.verdict['failed']} "

@@ -194,12 +194,10 @@ def utility(d: Path) -> list[dict]:
     """Validation loss of the demo's training recipe: non-private vs employee-level DP."""
     from privtune.dp.plan import make_plan
     from privtune.dp.strategy import DPStepStrategy
+    from privtune.io import read_jsonl
     from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
-    from privtune.pipeline.dataset import build_dataset
-    from privtune.pipeline.deid import deidentify
-    from privtune.pipeline.ingest import ingest_export
-    from privtune.pipeline.io import read_jsonl
+    from privtune.pipeline.run import run_stages
     from privtune.synth import generate_company
     from privtune.train.lora import finetune_lora
     from privtune.workspace import init_workspace
@@ -208,10 +206,10 @@ def utility(d: Path) -> list[dict]:
     generate_company(cfg.company.employees, cfg.company.seed, d / "export")
     rows = []
     with init_workspace(d / "uws") as ws:
-        raw = ingest_export(ws, d / "export").outputs
-        ds = build_dataset(ws, deidentify(ws, raw).outputs, raw.get("policies"), cfg.dataset).outputs
-        base = prepare_base(ws, cfg.model, policies_ref=raw.get("policies")).extra["dir"]
-        train, val = read_jsonl(ws.vault, ds["train"]), read_jsonl(ws.vault, ds["val"])
+        stages = run_stages(ws, cfg, d / "export", stop="base_model", skip=("scan",))
+        assert stages.dataset is not None and stages.base_model is not None
+        ds, base = stages.dataset.record, stages.base_model.record.dir
+        train, val = read_jsonl(ws.vault, ds.train), read_jsonl(ws.vault, ds.val)
     ids = [e.get("employee_ids") or [] for e in train]
     for eps in (None, *UTILITY_EPS):
         spec = cfg.train.model_copy(update={"eval_every": 0})

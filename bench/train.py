@@ -55,13 +55,13 @@ MODEL = {"vocab_size": 32000, "hidden_size": 256, "intermediate_size": 768,
 # ----------------------------------------------------------------------------- preparation
 def prepare(d: Path, employees: int = 300) -> tuple[Path, Path]:
     """A local model directory and a JSONL of de-identified chat examples (train split)."""
+    from privtune.io import read_jsonl
     from privtune.models.tiny import TinyModelSpec, build_tiny_model
     from privtune.models.tokenizer import train_tokenizer
     from privtune.pipeline.config import DatasetSpec
     from privtune.pipeline.dataset import build_dataset
     from privtune.pipeline.deid import deidentify
     from privtune.pipeline.ingest import ingest_export
-    from privtune.pipeline.io import read_jsonl
     from privtune.synth import generate_company, generic_hr_corpus
     from privtune.workspace import init_workspace
 

@@ -18,14 +18,11 @@ from typing import Any
 
 from privtune import __version__
 from privtune.fsutil import atomic_write_text
-from privtune.pipeline.audit import audit_stage
-from privtune.pipeline.base_model import prepare_base
 from privtune.pipeline.config import PipelineConfig
-from privtune.pipeline.dataset import build_dataset
-from privtune.pipeline.deid import deidentify, scan
-from privtune.pipeline.ingest import ingest_export
-from privtune.pipeline.result import Reporter, Silent, StageResult
-from privtune.pipeline.train import evaluate_adapter, train_adapter
+from privtune.pipeline.result import StageResult
+from privtune.pipeline.run import run_stages
+from privtune.progress import Reporter, Silent
+from privtune.records import AuditVerdict
 from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
 from privtune.tmp import private_tempdir
@@ -35,7 +32,7 @@ from privtune.workspace import init_workspace
 
 #: The demo workspace's vault passphrase when PRIVTUNE_PASSPHRASE is not set. It protects
 #: synthetic data only and is printed by `privtune demo`: never use it for real data.
-DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"
+DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"  # noqa: S105 (public by design)
 
 #: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md).
 STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate",
@@ -72,7 +69,6 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     t_start = time.perf_counter()
-    results: dict[str, StageResult] = {}
     try:
         passphrase = os.environ.get(ENV_PASSPHRASE) or DEMO_PASSPHRASE
         ws = init_workspace(partial / "workspace", name="demo",
@@ -86,45 +82,20 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                     t0 = time.perf_counter()
                     files = generate_company(cfg.company.employees, cfg.company.seed, export,
                                              fmt=cfg.company.format)
-                    results["company"] = StageResult("company", figures={
+                    company = StageResult("company", None, figures={
                         "employees": cfg.company.employees, "seed": cfg.company.seed,
                         "format": cfg.company.format, **_counts(files)},
                         seconds=time.perf_counter() - t0)
                     p(1, 1, {})
-                with rep.stage("ingest") as p:
-                    results["ingest"] = ingest_export(ws, export)
-                    p(1, 1, {})
-            raw = results["ingest"].outputs
-            with rep.stage("scan") as p:
-                results["scan"] = scan(ws, raw)
-                p(1, 1, {})
-            with rep.stage("deidentify") as p:
-                results["deidentify"] = deidentify(ws, raw)
-                p(1, 1, {})
-            with rep.stage("dataset") as p:
-                results["dataset"] = build_dataset(ws, results["deidentify"].outputs,
-                                                   raw.get("policies"), cfg.dataset)
-                p(1, 1, {})
-            with rep.stage("base model", cfg.model.tiny.steps) as p:
-                results["base_model"] = prepare_base(ws, cfg.model, policies_ref=raw.get("policies"),
-                                                     progress=p)
-            base_dir = results["base_model"].extra["dir"]
-            ds = results["dataset"].outputs
-            with rep.stage("train (LoRA)", cfg.train.steps) as p:
-                results["train"] = train_adapter(ws, base_dir, results["base_model"].figures["sha256"],
-                                                 ds, cfg.train, p, dp=cfg.dp)
-            tr = results["train"].figures
-            with rep.stage("evaluate") as p:
-                results["evaluate"] = evaluate_adapter(
-                    ws, base_dir, results["train"].outputs["adapter"], ds["val"],
-                    tr["initial_val_loss"], tr["final_val_loss"])
-                p(1, 1, {})
-            with rep.stage("privacy audit", 7) as p:
-                results["audit"] = audit_stage(ws, results["train"].outputs["adapter"], cfg, p)
-            summary = _summary(cfg, results, time.perf_counter() - t_start)
+                stages = run_stages(ws, cfg, export, rep, stop="ingest")
+            stages = run_stages(ws, cfg, None, rep, start="scan", prior=stages)
+            results = {"company": company, **stages.ran()}
+            trained = stages.train.record if stages.train is not None else None
+            verdict = stages.audit.record if stages.audit is not None else None
+            summary = _summary(cfg, results, verdict, time.perf_counter() - t_start)
             atomic_write_text(partial / "summary.json", json.dumps(summary, indent=2))
             _report(partial / "report.html", out / "workspace", summary,
-                    results["train"].extra.get("history", []))
+                    trained.history if trained is not None else [])
         if out.exists():
             old = out.with_name(out.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
@@ -145,19 +116,27 @@ def _counts(files: Any) -> dict[str, Any]:
     return dict(counts) if isinstance(counts, dict) else {}
 
 
-def _summary(cfg: PipelineConfig, results: dict[str, StageResult], seconds: float) -> dict[str, Any]:
+def _gate(verdict: AuditVerdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {"passed": verdict.passed, "failed": list(verdict.failed),
+            "report": f"workspace/{verdict.report}"}
+
+
+def _summary(cfg: PipelineConfig, results: dict[str, StageResult[Any]],
+             verdict: AuditVerdict | None, seconds: float) -> dict[str, Any]:
     return {
         "privtune_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": cfg.model_dump(mode="json"),
         "stages": {name: results[name].summary() for name in STAGES if name in results},
         "checks": _checks(results),
-        "gate": results["audit"].extra.get("gate") if "audit" in results else None,
+        "gate": _gate(verdict),
         "total_seconds": round(seconds, 2),
     }
 
 
-def _checks(results: dict[str, StageResult]) -> list[dict[str, Any]]:
+def _checks(results: dict[str, StageResult[Any]]) -> list[dict[str, Any]]:
     ds, ev, tr = results["dataset"].figures, results["evaluate"].figures, results["train"].figures
     de = results["deidentify"].figures
     dp = [{"name": "differential privacy", "ok": tr["epsilon"] <= tr["target_epsilon"] + 1e-9,
@@ -175,7 +154,7 @@ def _checks(results: dict[str, StageResult]) -> list[dict[str, Any]]:
     ]
 
 
-def _report(path: Path, workspace: Path, summary: dict[str, Any], history: list[dict]) -> None:
+def _report(path: Path, workspace: Path, summary: dict[str, Any], history: list[dict[str, Any]]) -> None:
     train_pts = [(h["step"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
     val_pts = [(h["step"], h["val_loss"]) for h in history if h.get("val_loss") is not None]
     chart = line_chart({"train loss": train_pts, "validation loss (held-out employees)": val_pts})

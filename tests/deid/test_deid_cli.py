@@ -115,7 +115,7 @@ def test_no_planted_pii_in_any_output_file(ws) -> None:
 def test_deidentified_texts_keep_tokens_joinable(ws) -> None:
     import json
 
-    from privtune.pipeline.io import read_table
+    from privtune.io import read_table
 
     with Workspace.open(ws["dir"], api_key=ADMIN_KEY) as space:
         emp = read_table(space.vault, "employees-deid").to_pylist()

@@ -23,7 +23,7 @@ SMALL = [
     "dataset.canaries.repetitions=[1,32]", "dataset.canaries.per_repetition=1",
     "dataset.canaries.seed=3", "dataset.val_fraction=0.5",
     "train.steps=120", "train.batch_size=16", "train.lr=0.01", "train.eval_every=0", "train.warmup_steps=5",
-    "train.lora.dropout=0.0",
+    "train.lora.dropout=0.0", "dp.enabled=false",
 ]
 # A quick audit: enough to see the memorised canary, cheap enough for the test suite.
 QUICK_AUDIT = ["exposure.candidates=200", "mia.reference_models=2", "mia.reference_steps=4",
@@ -35,12 +35,8 @@ NO_REF_AUDIT = [o for o in QUICK_AUDIT if not o.startswith("mia.")] + ["mia.refe
 @pytest.fixture(scope="session")
 def memorising(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from privtune.config import load_config
-    from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
-    from privtune.pipeline.dataset import build_dataset
-    from privtune.pipeline.deid import deidentify
-    from privtune.pipeline.ingest import ingest_export
-    from privtune.pipeline.train import train_adapter
+    from privtune.pipeline.run import run_stages
     from privtune.synth import generate_company
     from privtune.workspace import init_workspace
 
@@ -49,24 +45,24 @@ def memorising(tmp_path_factory: pytest.TempPathFactory) -> dict:
     export = root / "export"
     generate_company(EMPLOYEES, SEED, export, fmt="csv")
     ws = init_workspace(root / "ws")
-    raw = ingest_export(ws, export).outputs
-    deid = deidentify(ws, raw).outputs
-    ds = build_dataset(ws, deid, raw.get("policies"), cfg.dataset)
-    base = prepare_base(ws, cfg.model, policies_ref=raw.get("policies"))
-    tr = train_adapter(ws, base.extra["dir"], base.figures["sha256"], ds.outputs, cfg.train)
+    stages = run_stages(ws, cfg, export, stop="train", skip=("scan",))
     ws.close()
+    assert stages.dataset and stages.base_model and stages.train
+    base = stages.base_model.record
     return {"root": root, "ws_dir": root / "ws", "export": export, "cfg": cfg,
-            "adapter": tr.outputs["adapter"], "base_dir": Path(base.extra["dir"]),
-            "base_sha256": base.figures["sha256"],
-            "dataset": ds.outputs, "train": tr.figures}
+            "adapter": stages.train.record.ref, "base": base, "base_dir": Path(base.dir),
+            "base_sha256": base.sha256,
+            "dataset": stages.dataset.outputs, "dataset_record": stages.dataset.record,
+            "train": stages.train.figures}
 
 
 @pytest.fixture(scope="session")
 def failed_audit(memorising: dict) -> dict:
     from privtune.gate.audit import run_audit
     from privtune.gate.policy import GatePolicy
+    from privtune.pipeline.site import gate_site
     from privtune.workspace import Workspace
 
     with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
-        out = run_audit(ws, memorising["adapter"], memorising["cfg"].audit, GatePolicy())
+        out = run_audit(gate_site(ws), memorising["adapter"], memorising["cfg"].audit, GatePolicy())
     return {"outcome": out}

@@ -9,6 +9,7 @@ import pytest
 
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy
+from privtune.pipeline.site import gate_site
 from privtune.workspace import Workspace
 
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
@@ -25,9 +26,10 @@ def dp_audit(memorising, failed_audit) -> dict:
                                    "noise_multiplier": None, "expected_batch_size": 8,
                                    "noise_seed": 0})
     with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
-        tr = train_adapter(ws, memorising["base_dir"], memorising["base_sha256"],
-                           memorising["dataset"], cfg.train, name="adapter-dp", dp=dp)
-        out = run_audit(ws, tr.outputs["adapter"], cfg.audit, GatePolicy())
+        ds = memorising["dataset_record"]
+        tr = train_adapter(ws, memorising["base"], ds.train, ds.val, cfg.train, name="adapter-dp",
+                           dp=dp)
+        out = run_audit(gate_site(ws), tr.outputs["adapter"], cfg.audit, GatePolicy())
     return {"dp": out.verdict, "plain": failed_audit["outcome"].verdict}
 
 

@@ -15,6 +15,7 @@ from privtune.attacks.canaries import load_canaries
 from privtune.errors import PrivacyPolicyError
 from privtune.gate.policy import GatePolicy
 from privtune.gate.release import release
+from privtune.pipeline.site import gate_site
 from privtune.store.models import Audit
 from privtune.workspace import Workspace
 
@@ -108,7 +109,7 @@ def test_no_pii_in_report_verdict_store_or_logs(memorising, failed_audit) -> Non
 def test_release_refuses_failed_unaudited_and_stale(memorising, failed_audit, tmp_path) -> None:
     with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
         with pytest.raises(PrivacyPolicyError, match="failed the privacy gate") as exc:
-            release(ws, memorising["adapter"], tmp_path / "r1")
+            release(gate_site(ws), memorising["adapter"], tmp_path / "r1")
         assert exc.value.exit_code == 8
         assert not (tmp_path / "r1").exists()
         m = ws.vault.manifest(memorising["adapter"])
@@ -116,7 +117,7 @@ def test_release_refuses_failed_unaudited_and_stale(memorising, failed_audit, tm
         other = ws.vault.put_dir("unaudited", d, kind="adapter", schema="peft-lora", meta=m.meta)
         shutil.rmtree(d)
         with pytest.raises(PrivacyPolicyError, match="never been audited"):
-            release(ws, other, tmp_path / "r2")
+            release(gate_site(ws), other, tmp_path / "r2")
         assert not (tmp_path / "r2").exists()
 
 
@@ -129,6 +130,6 @@ def test_release_refuses_an_audit_that_predates_the_model(memorising, failed_aud
         newer = ws.vault.put_dir(m.name, d, kind="adapter", schema="peft-lora", meta=m.meta)
         for ref in (newer, m.name):          # the bare name resolves to the newer version
             with pytest.raises(PrivacyPolicyError, match="predates") as exc:
-                release(ws, ref, tmp_path / "r")
+                release(gate_site(ws), ref, tmp_path / "r")
             assert exc.value.exit_code == 8
         assert not (tmp_path / "r").exists()

@@ -27,6 +27,7 @@ from privtune.gate.release import (
     release,
     verify_release,
 )
+from privtune.pipeline.site import gate_site
 from privtune.workspace import Workspace
 
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
@@ -45,9 +46,9 @@ def released(memorising, tmp_path_factory) -> dict:
     ws_dir = root / "ws"
     shutil.copytree(memorising["ws_dir"], ws_dir)
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
-        out = run_audit(ws, memorising["adapter"], load_config(AuditSpec, None, CHEAP), PERMISSIVE)
+        out = run_audit(gate_site(ws), memorising["adapter"], load_config(AuditSpec, None, CHEAP), PERMISSIVE)
         assert out.passed
-        res = release(ws, memorising["adapter"], root / "rel")
+        res = release(gate_site(ws), memorising["adapter"], root / "rel")
     return {"ws_dir": ws_dir, "dir": res.directory, "manifest": res.manifest, "audit": out,
             "root": root}
 

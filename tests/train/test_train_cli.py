@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from privtune.cli.main import run
+from privtune.io import jsonl_bytes
 from privtune.models.loading import load_local_model, model_dir_hash
-from privtune.pipeline.io import jsonl_bytes
 from privtune.train.evaluate import eval_loss
 from privtune.workspace import Workspace, init_workspace
 

@@ -13,7 +13,7 @@ from privtune.dp import ledger
 from privtune.dp.config import DPSpec
 from privtune.dp.plan import make_plan
 from privtune.dp.strategy import DPStepStrategy
-from privtune.pipeline.io import jsonl_bytes
+from privtune.io import jsonl_bytes
 from privtune.store.models import Run
 from privtune.train.lora import train_lora
 from privtune.train.spec import TrainSpec

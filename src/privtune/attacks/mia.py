@@ -62,13 +62,13 @@ def lira_scores(target: Mapping[str, float], in_losses: Mapping[str, list[float]
     likelihood ratio; the constant does not change any ranking). Employees without both kinds
     of reference fall back to ``mu_out - l`` or ``mu_in``-free offline form."""
     out = {}
-    for e, l in target.items():
+    for e, loss in target.items():
         ins, outs = in_losses.get(e) or [], out_losses.get(e) or []
         if ins and outs:
             mu_in, mu_out = sum(ins) / len(ins), sum(outs) / len(outs)
-            out[e] = (l - mu_out) ** 2 - (l - mu_in) ** 2
+            out[e] = (loss - mu_out) ** 2 - (loss - mu_in) ** 2
         elif outs:
-            out[e] = sum(outs) / len(outs) - l
+            out[e] = sum(outs) / len(outs) - loss
     return out
 
 

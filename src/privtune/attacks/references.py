@@ -58,7 +58,7 @@ def train_references(base_dir: Path, examples: list[dict[str, Any]], target_spec
     in_l: dict[str, list[float]] = {e: [] for e in employees}
     out_l: dict[str, list[float]] = {e: [] for e in employees}
     for k, members in enumerate(halves(employees, (n + 1) // 2, seed)):
-        def inside(ex: dict[str, Any]) -> bool:
+        def inside(ex: dict[str, Any], members: set[str] = members) -> bool:
             ids = [e for e in ex.get("employee_ids") or [] if not is_canary(e)]
             return all(e in members for e in ids) and not any(
                 is_canary(e) for e in ex.get("employee_ids") or [])

@@ -8,13 +8,15 @@ pseudonym key, so a training example's ``EMP-...`` token maps back to a raw row 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from privtune.attacks.canaries import Canary, CanarySpec, is_canary, load_canaries
 from privtune.attacks.secrets import SecretIndex
 from privtune.errors import NotFoundError
-from privtune.pipeline.io import read_jsonl, read_table
+from privtune.io import read_jsonl, read_table
+from privtune.vault import Vault
 
 RAW_EMPLOYEES = "employees"
 MAX_DEPTH = 6
@@ -46,7 +48,7 @@ class Subjects:
         return {subj: p for p, subj in self.by_pseudonym.items() if not is_canary(p)}
 
 
-def _raw_employees_ref(ws: Any, start: str) -> str | None:
+def _raw_employees_ref(vault: Vault, start: str) -> str | None:
     seen, frontier = set(), [start]
     for _ in range(MAX_DEPTH):
         nxt = []
@@ -54,7 +56,7 @@ def _raw_employees_ref(ws: Any, start: str) -> str | None:
             if ref in seen:
                 continue
             seen.add(ref)
-            m = ws.vault.manifest(ref)
+            m = vault.manifest(ref)
             if m.name == RAW_EMPLOYEES and m.kind == "table":
                 return m.ref
             nxt += list(m.parents or [])
@@ -62,31 +64,34 @@ def _raw_employees_ref(ws: Any, start: str) -> str | None:
     return None
 
 
-def load_subjects(ws: Any, train_ref: str, val_ref: str) -> Subjects:
-    train, val = read_jsonl(ws.vault, train_ref), read_jsonl(ws.vault, val_ref)
+def load_subjects(vault: Vault, train_ref: str, val_ref: str,
+                  pseudonym_key: Callable[[], bytes]) -> Subjects:
+    """Who ``train_ref`` / ``val_ref`` are about; ``pseudonym_key`` reads the workspace's key
+    (raising NotFoundError when there is none: then only the canaries are linked)."""
+    train, val = read_jsonl(vault, train_ref), read_jsonl(vault, val_ref)
     members = {e for ex in train for e in ex.get("employee_ids") or [] if not is_canary(e)}
     non_members = {e for ex in val for e in ex.get("employee_ids") or []} - members
     index = SecretIndex()
     subjects = Subjects(train, val, members, non_members, index)
-    meta = ws.vault.manifest(train_ref).meta or {}
+    meta = vault.manifest(train_ref).meta or {}
     if meta.get("canaries"):
         subjects.canaries_ref = meta["canaries"]
-        subjects.canaries, subjects.canary_spec = load_canaries(ws.vault.get(meta["canaries"]))
+        subjects.canaries, subjects.canary_spec = load_canaries(vault.get(meta["canaries"]))
         for c in subjects.canaries:
             index.add_canary(c.id, c.name, c.secret)
             subjects.by_pseudonym[c.id] = c.id
-    raw_ref = _raw_employees_ref(ws, train_ref)
+    raw_ref = _raw_employees_ref(vault, train_ref)
     if raw_ref is not None:
         from privtune.deid.keys import KeyedHash
         from privtune.deid.operators.pseudonymize import pseudonym
 
         try:
-            pseudo = KeyedHash(ws.pseudonym_key())
+            pseudo = KeyedHash(pseudonym_key())
         except NotFoundError:
             pseudo = None
         if pseudo is not None:
             wanted = members | non_members
-            for row in read_table(ws.vault, raw_ref).to_pylist():
+            for row in read_table(vault, raw_ref).to_pylist():
                 rid = str(row.get("employee_id") or "")
                 token = pseudonym(pseudo, rid) if rid else ""
                 if token in wanted:

@@ -27,9 +27,10 @@ def register(app: typer.Typer) -> None:
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Talk to base + adapter interactively (/reset clears the history, /exit or Ctrl-D quits)."""
-        from privtune.pipeline.adapters import ChatSession, open_adapter
+        from privtune.gate.adapters import open_adapter
+        from privtune.pipeline.adapters import ChatSession
 
-        with open_workspace(workspace) as ws, open_adapter(ws, model, base) as (m, tok, info):
+        with open_workspace(workspace) as ws, open_adapter(ws.vault, model, base) as (m, tok, info):
             session = ChatSession(m, tok, system, max_new_tokens)
             console.print(f"chatting with {info.ref} (offline). /reset, /exit")
             while True:

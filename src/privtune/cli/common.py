@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from privtune.progress import ProgressFn
 from privtune.workspace import ENV_WORKSPACE, Workspace
 
 console = Console()
 err_console = Console(stderr=True)
 
-ProgressFn = Callable[[int, int, dict[str, Any]], None]
 
 WorkspaceOpt = typer.Option(
     None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import typer
@@ -71,7 +72,7 @@ def detect_cmd(
             stream.close()
 
 
-def _lines(stream, source: str):  # type: ignore[no-untyped-def]
+def _lines(stream: Iterable[str], source: str) -> Iterator[str]:
     lineno = 0
     try:
         for lineno, line in enumerate(stream, start=1):  # noqa: B007

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         from privtune.errors import PrivacyPolicyError
         from privtune.gate.audit import STEPS, run_audit
         from privtune.gate.policy import load_policy
+        from privtune.pipeline.site import gate_site
 
         if config is not None:
             from privtune.pipeline.config import PipelineConfig
@@ -45,10 +46,10 @@ def register(app: typer.Typer) -> None:
         pol = load_policy(policy)
         with open_workspace(workspace) as ws:
             if as_json:
-                out = run_audit(ws, model, spec, pol, base=base)
+                out = run_audit(gate_site(ws), model, spec, pol, base=base)
             else:
                 with progress_bar("privacy audit", len(STEPS)) as p:
-                    out = run_audit(ws, model, spec, pol, base=base, progress=p)
+                    out = run_audit(gate_site(ws), model, spec, pol, base=base, progress=p)
         if as_json:
             typer.echo(json.dumps(out.verdict, indent=2, sort_keys=True))
         else:

@@ -23,9 +23,10 @@ def register(app: typer.Typer) -> None:
         audited, whose audit failed, or whose audit predates it."""
         from privtune.gate.release import PUBKEY_FILE
         from privtune.gate.release import release as do_release
+        from privtune.pipeline.site import gate_site
 
         with open_workspace(workspace) as ws:
-            res = do_release(ws, model, out)
+            res = do_release(gate_site(ws), model, out)
             pub = Path(ws.root) / PUBKEY_FILE
         m = res.manifest
         print_figures("release", {"directory": str(res.directory), "model": m["model_ref"],

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from privtune.cli.common import WorkspaceOpt, console, open_workspace, print_figures, progress_bar
+from privtune.cli.common import (
+    RichReporter,
+    WorkspaceOpt,
+    console,
+    open_workspace,
+    print_figures,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,20 +29,14 @@ def register(app: typer.Typer) -> None:
         config, metrics and privacy settings. Outbound network access is blocked meanwhile.
         """
         from privtune.config import load_config
-        from privtune.pipeline.base_model import prepare_base
         from privtune.pipeline.config import PipelineConfig
-        from privtune.pipeline.train import train_adapter
+        from privtune.pipeline.run import run_stages
 
         cfg = load_config(PipelineConfig, config, overrides or [])
         with open_workspace(workspace) as ws:
-            data = {"train": cfg.data.train, "val": cfg.data.val}
-            for ref in data.values():
-                ws.vault.resolve(ref)  # fail before any work if the data is missing
-            pol = ws.vault.resolve("policies") if ws.vault.exists("policies") else None
-            with progress_bar("base model", cfg.model.tiny.steps) as p:
-                base = prepare_base(ws, cfg.model, policies_ref=pol, progress=p)
-            with progress_bar("train (LoRA)", cfg.train.steps) as p:
-                res = train_adapter(ws, base.extra["dir"], base.figures["sha256"], data, cfg.train, p,
-                                    name=name, dp=cfg.dp)
+            stages = run_stages(ws, cfg, None, RichReporter(), start="base_model", stop="train",
+                                adapter_name=name)
+        assert stages.train is not None
+        res = stages.train
         print_figures("training", {**res.outputs, **res.figures})
         console.print(f"metrics: {Path(ws.runs_dir) / res.figures['run_id'] / 'metrics.jsonl'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -70,7 +71,7 @@ def register(app: typer.Typer) -> None:
             table.add_column("kind")
             table.add_column("size", justify="right")
             table.add_column("created (UTC)")
-            latest: dict[str, object] = {}
+            latest: dict[str, Any] = {}
             for row in objects:
                 latest[row.name] = row
             for row in latest.values():

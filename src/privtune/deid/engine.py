@@ -9,7 +9,7 @@ Statistics are counts only (per entity type, per operator), never values.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,19 +25,18 @@ from privtune.deid.policy import DeidPolicy, DropOp, SurrogateOp, TextOp
 from privtune.pii.columns import ColumnClass
 from privtune.pii.detect import detect
 from privtune.pii.roster import Roster
+from privtune.progress import ProgressFn
 
 #: Rows per Arrow batch when streaming a table.
 BATCH_ROWS = 4096
-
-Progress = Callable[[int, int, dict[str, Any]], None]
-
 
 @dataclass
 class TableOutcome:
     table: pa.Table
     classes: dict[str, ColumnClass]
-    actions: dict[str, str]  # input column -> "operator" or "operator -> new name"
+    actions: dict[str, str]  # input column -> "operator" or "operator -> new name" (for reports)
     stats: Counter[str] = field(default_factory=Counter)
+    renames: dict[str, str] = field(default_factory=dict)  # input column -> output column
 
 
 class Deidentifier:
@@ -63,13 +62,14 @@ class Deidentifier:
 
     # ------------------------------------------------------------------ tables
 
-    def table(self, table: pa.Table, progress: Progress | None = None) -> TableOutcome:
+    def table(self, table: pa.Table, progress: ProgressFn | None = None) -> TableOutcome:
         """The de-identified table (streamed in batches of :data:`BATCH_ROWS`)."""
         classes = classify_table(table, self.policy)
         plan = [(c, self.policy.column_op(c, classes[c].kind)) for c in table.column_names]
         actions = {c: ("drop" if isinstance(s, DropOp) else s.operator + (f" -> {s.rename}" if s.rename else ""))
                    for c, s in plan}
         kept = [(c, s) for c, s in plan if not isinstance(s, DropOp)]
+        renames = {c: s.rename for c, s in kept if s.rename}
         stats: Counter[str] = Counter()
         batches: list[pa.RecordBatch] = []
         done = 0
@@ -92,7 +92,7 @@ class Deidentifier:
             out = pa.Table.from_batches(batches)
         else:
             out = pa.table({spec.rename or c: pa.array([], pa.string()) for c, spec in kept})
-        return TableOutcome(out, classes, actions, stats)
+        return TableOutcome(out, classes, actions, stats, renames)
 
     def _column(self, col: str, spec: Any, values: list[Any], persons: Sequence[Any],
                 stats: Counter[str]) -> list[Any]:
@@ -162,7 +162,7 @@ class Deidentifier:
         return out
 
     def records(self, records: Sequence[Mapping[str, Any]], *, workers: int | None = None,
-                progress: Progress | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
+                progress: ProgressFn | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
         """De-identified copies of ``records`` (in order) and span counts per entity:operator."""
         out: list[dict[str, Any]] = []
         stats: Counter[str] = Counter()

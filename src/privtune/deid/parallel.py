@@ -13,6 +13,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
+from privtune.progress import ProgressFn
+
 T = TypeVar("T")
 #: Records per work unit sent to a worker process.
 CHUNK_RECORDS = 500
@@ -38,7 +40,7 @@ def chunked_map(
     items: Sequence[Any],
     *,
     workers: int | None = None,
-    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+    progress: ProgressFn | None = None,
     chunk: int | None = None,
     min_parallel: int | None = None,
 ) -> list[T]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from privtune.attacks.canaries import is_canary
-from privtune.attacks.exposure import by_repetition, measure_exposure
+from privtune.attacks.exposure import CanaryExposure, by_repetition, measure_exposure
 from privtune.attacks.extraction import run_extraction
 from privtune.attacks.mia import (
     employee_examples,
@@ -35,13 +35,15 @@ from privtune.attacks.prompt_attacks import run_prompt_attacks
 from privtune.attacks.scoring import score_encoded
 from privtune.attacks.spec import DEFAULT_REFERENCE_STEPS, AuditSpec
 from privtune.attacks.subjects import load_subjects
-from privtune.errors import InputError
 from privtune.fsutil import atomic_write_text
+from privtune.gate.adapters import adapter_info
 from privtune.gate.hashing import adapter_hash
 from privtune.gate.policy import GatePolicy
+from privtune.gate.site import GateSite
 from privtune.gate.verdict import digest, make_verdict
 from privtune.netguard import network_guard
-from privtune.pipeline.result import ProgressFn
+from privtune.progress import ProgressFn
+from privtune.records import AuditVerdict
 from privtune.store.models import Audit, utcnow
 from privtune.tmp import private_tempdir
 from privtune.train.data import encode_example
@@ -59,6 +61,7 @@ class AuditOutcome:
     verdict_path: Path
     report_path: Path
     seconds: float
+    record: AuditVerdict
 
 
 def _epsilon(privacy: dict[str, Any]) -> float:
@@ -75,10 +78,9 @@ def _cap(items: set[str], n: int, seed: int) -> set[str]:
     return set(random.Random(seed).sample(sorted(items), n))
 
 
-def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
+def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
               policy: GatePolicy | None = None, *, base: Path | None = None,
               progress: ProgressFn | None = None) -> AuditOutcome:
-    from privtune.pipeline.adapters import adapter_info
     from privtune.train.generate import load_adapter
     from privtune.train.spec import TrainSpec
 
@@ -92,23 +94,21 @@ def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
         if progress:
             progress(step, len(STEPS), {"stage": name})
 
-    info = adapter_info(ws, ws.vault.resolve(model_ref), base)
-    meta = info.meta
-    if "train_data" not in meta or "val_data" not in meta:
-        raise InputError(f"'{info.ref}' does not record its training data; cannot audit it")
-    subjects = load_subjects(ws, meta["train_data"], meta["val_data"])
-    train_spec = TrainSpec.model_validate(meta["train"])
-    privacy = dict(meta.get("privacy") or {})
+    info = adapter_info(site.vault, site.vault.resolve(model_ref), base)
+    record = info.record
+    subjects = load_subjects(site.vault, record.train_data, record.val_data, site.pseudonym_key)
+    train_spec = TrainSpec.model_validate(record.train)
+    privacy = dict(record.privacy)
     timings: dict[str, float] = {}
     details: dict[str, Any] = {}
     with network_guard(), private_tempdir("audit") as tmp:
-        adir = ws.vault.get_dir(info.ref, tmp / "adapter")
+        adir = site.vault.get_dir(info.ref, tmp / "adapter")
         model_sha = adapter_hash(adir)
         model, tok = load_adapter(info.base_dir, adir)
         tick("load")
 
         t = time.perf_counter()
-        exposures = []
+        exposures: list[CanaryExposure] = []
         if subjects.canaries and subjects.canary_spec is not None:
             exposures, _ = measure_exposure(model, tok, subjects.canaries, subjects.canary_spec,
                                             candidates=spec.exposure.candidates,
@@ -183,7 +183,7 @@ def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
         "prompt_attack_leaks": attacks_pi.exact + attacks_pi.near,
         "epsilon": _epsilon(privacy),
     }
-    metrics = meta.get("metrics") or {}
+    metrics = record.metrics
     details.update({
         "canaries": [e.as_dict() for e in exposures],
         "canaries_flagged": flagged,
@@ -197,24 +197,30 @@ def run_audit(ws: Any, model_ref: str, spec: AuditSpec | None = None,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     })
     model_doc = {"ref": info.ref, "adapter_sha256": model_sha, "base_sha256": info.base_sha256,
-                 "train_data": meta["train_data"], "val_data": meta["val_data"]}
+                 "train_data": record.train_data, "val_data": record.val_data}
     verdict = make_verdict(model_doc, values, policy, details)
     audit_id = f"audit-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     verdict["audit_id"] = audit_id
     verdict["created_at"] = utcnow().isoformat(timespec="seconds")
     verdict["seconds"] = round(time.perf_counter() - t0, 2)
-    out_dir = ws.reports_dir / AUDIT_DIR
+    out_dir = site.reports_dir / AUDIT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     verdict_path, report_path = out_dir / f"{audit_id}.json", out_dir / f"{audit_id}.html"
     from privtune.gate.report import render_audit_report
 
     render_audit_report(report_path, verdict, {a.name: a.roc for a in attacks})
     atomic_write_text(verdict_path, json.dumps(verdict, indent=2, sort_keys=True))
-    with ws.store.session() as s:
+    outcome = AuditVerdict(
+        audit_id=audit_id, model_ref=info.ref, adapter_sha256=model_sha,
+        base_sha256=info.base_sha256, passed=bool(verdict["passed"]),
+        failed=list(verdict["failed"]), verdict_sha256=digest(verdict),
+        report=str(report_path.relative_to(site.root)), dp=record.dp, epsilon=record.epsilon,
+        delta=privacy.get("delta") if record.dp else None)
+    with site.store.session() as s:
         s.add(Audit(id=audit_id, model_name=info.ref.split("@")[0], model_ref=info.ref,
                     model_sha256=model_sha, base_sha256=info.base_sha256,
-                    passed=bool(verdict["passed"]), verdict_sha256=digest(verdict),
-                    verdict=verdict, report=str(report_path.relative_to(ws.root))))
+                    passed=outcome.passed, verdict_sha256=outcome.verdict_sha256,
+                    verdict=verdict, report=outcome.report))
     tick("report")
-    return AuditOutcome(audit_id, info.ref, bool(verdict["passed"]), verdict, verdict_path,
-                        report_path, time.perf_counter() - t0)
+    return AuditOutcome(audit_id, info.ref, outcome.passed, verdict, verdict_path,
+                        report_path, time.perf_counter() - t0, outcome)

@@ -29,15 +29,19 @@ from sqlalchemy import select
 
 from privtune.errors import InputError, IntegrityError, NotFoundError, PrivacyPolicyError
 from privtune.fsutil import atomic_write, atomic_write_text
+from privtune.gate.adapters import adapter_record
 from privtune.gate.hashing import ADAPTER_FILES, adapter_hash, file_sha256
+from privtune.gate.site import GateSite
 from privtune.gate.verdict import canonical, digest
+from privtune.records import ReleaseRecord
+from privtune.store.db import MetadataStore
 from privtune.store.models import Audit, utcnow
 from privtune.tmp import private_tempdir
+from privtune.vault import Vault
 
 KEY_NAME = "release-signing-key"
 PUBKEY_FILE = "release-signing-key.pub"
 RELEASES_DIR = "releases"
-SCHEMA = "privtune-release/1"
 MANIFEST, SIGNATURE, VERDICT = "release.json", "release.sig", "verdict.json"
 
 
@@ -45,20 +49,22 @@ MANIFEST, SIGNATURE, VERDICT = "release.json", "release.sig", "verdict.json"
 class ReleaseResult:
     directory: Path
     manifest: dict[str, Any]
+    record: ReleaseRecord
 
 
 # ------------------------------------------------------------------ keys
-def signing_key(ws: Any) -> Ed25519PrivateKey:
-    """The workspace's release key (created, stored in the vault and published on first use)."""
-    if ws.vault.exists(KEY_NAME):
-        key = Ed25519PrivateKey.from_private_bytes(ws.vault.get(KEY_NAME))
+def signing_key(vault: Vault, root: Path) -> Ed25519PrivateKey:
+    """The workspace's release key (created, stored in the vault and published under ``root``
+    on first use)."""
+    if vault.exists(KEY_NAME):
+        key = Ed25519PrivateKey.from_private_bytes(vault.get(KEY_NAME))
     else:
         key = Ed25519PrivateKey.generate()
         raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())
-        ws.vault.put(KEY_NAME, raw, kind="key", schema="ed25519-private-raw")
+        vault.put(KEY_NAME, raw, kind="key", schema="ed25519-private-raw")
     pub = public_pem(key.public_key())
-    path = Path(ws.root) / PUBKEY_FILE
+    path = Path(root) / PUBKEY_FILE
     if not path.is_file() or path.read_bytes() != pub:
         atomic_write_text(path, pub.decode())
     return key
@@ -80,18 +86,17 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 
 
 # ------------------------------------------------------------------ the gate
-def latest_audit(ws: Any, name: str) -> Audit | None:
-    with ws.store.session() as s:
+def latest_audit(store: MetadataStore, name: str) -> Audit | None:
+    with store.session() as s:
         return s.scalars(select(Audit).where(Audit.model_name == name)
                          .order_by(Audit.created_at.desc()).limit(1)).first()
 
 
-def check_releasable(ws: Any, model_ref: str, current_sha256: str | None = None) -> Audit:
+def check_releasable(site: GateSite, model_ref: str, current_sha256: str | None = None) -> Audit:
     """The audit that allows releasing ``model_ref``, or :class:`PrivacyPolicyError`."""
-    m = ws.vault.manifest(model_ref)
-    if m.schema != "peft-lora":
-        raise InputError(f"'{m.ref}' is not a LoRA adapter")
-    audit = latest_audit(ws, m.name)
+    m = site.vault.manifest(model_ref)
+    _, record = adapter_record(site.vault, m.ref)
+    audit = latest_audit(site.store, m.name)
     if audit is None:
         raise PrivacyPolicyError(f"'{m.ref}' has never been audited; run: privtune audit {m.ref}")
     if audit.model_ref != m.ref:
@@ -104,7 +109,7 @@ def check_releasable(ws: Any, model_ref: str, current_sha256: str | None = None)
     if current_sha256 is not None and current_sha256 != audit.model_sha256:
         raise PrivacyPolicyError(f"'{m.ref}' is not the adapter that audit {audit.id} measured "
                                  "(hash differs): the audit is stale")
-    if (m.meta or {}).get("base_model_sha256", audit.base_sha256) != audit.base_sha256:
+    if record.base_model_sha256 != audit.base_sha256:
         raise PrivacyPolicyError(f"the base model of '{m.ref}' changed since audit {audit.id}")
     if not audit.passed:
         failed = ", ".join((audit.verdict or {}).get("failed", [])) or "see the report"
@@ -117,20 +122,20 @@ def _naive(ts: Any) -> Any:
     return ts.replace(tzinfo=None) if getattr(ts, "tzinfo", None) else ts
 
 
-def release(ws: Any, model_ref: str, dest: Path | None = None) -> ReleaseResult:
+def release(site: GateSite, model_ref: str, dest: Path | None = None) -> ReleaseResult:
     """Check the gate, then write the signed release directory (built aside, renamed in)."""
-    m = ws.vault.manifest(model_ref)
+    m = site.vault.manifest(model_ref)
     with private_tempdir("release") as tmp:
-        adir = ws.vault.get_dir(m.ref, tmp / "adapter")
+        adir = site.vault.get_dir(m.ref, tmp / "adapter")
         sha = adapter_hash(adir)
-        audit = check_releasable(ws, m.ref, sha)
+        audit = check_releasable(site, m.ref, sha)
         verdict_bytes = canonical(audit.verdict)
         if digest(audit.verdict) != audit.verdict_sha256:
             raise IntegrityError(f"the stored verdict of audit {audit.id} does not match its hash")
         privacy = (audit.verdict.get("details") or {}).get("privacy") or {}
         dp = bool(privacy.get("dp") or privacy.get("enabled"))
-        key = signing_key(ws)
-        out = Path(dest) if dest is not None else Path(ws.root) / RELEASES_DIR / m.ref.replace("@", "-v")
+        key = signing_key(site.vault, site.root)
+        out = Path(dest) if dest is not None else Path(site.root) / RELEASES_DIR / m.ref.replace("@", "-v")
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise InputError("the release directory exists and is not empty", path=out)
         partial = out.with_name(out.name + ".partial")
@@ -140,22 +145,22 @@ def release(ws: Any, model_ref: str, dest: Path | None = None) -> ReleaseResult:
             for name in ADAPTER_FILES:
                 shutil.copyfile(adir / name, partial / name)
             atomic_write(partial / VERDICT, verdict_bytes, mode=0o644)
-            doc = {
-                "schema": SCHEMA,
-                "model_ref": m.ref,
-                "adapter_sha256": sha,
-                "files": {name: file_sha256(partial / name) for name in ADAPTER_FILES},
-                "base_sha256": audit.base_sha256,
-                "audit_id": audit.id,
-                "audit_sha256": audit.verdict_sha256,
-                "audit_passed": True,
-                "dp": dp,
-                "epsilon": privacy.get("epsilon") if dp else None,
-                "delta": privacy.get("delta") if dp else None,
-                "released_at": utcnow().isoformat(timespec="seconds"),
-                "public_key": base64.b64encode(key.public_key().public_bytes(
+            rec = ReleaseRecord(
+                model_ref=m.ref,
+                adapter_sha256=sha,
+                files={name: file_sha256(partial / name) for name in ADAPTER_FILES},
+                base_sha256=audit.base_sha256,
+                audit_id=audit.id,
+                audit_sha256=audit.verdict_sha256,
+                audit_passed=True,
+                dp=dp,
+                epsilon=privacy.get("epsilon") if dp else None,
+                delta=privacy.get("delta") if dp else None,
+                released_at=utcnow().isoformat(timespec="seconds"),
+                public_key=base64.b64encode(key.public_key().public_bytes(
                     serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode(),
-            }
+            )
+            doc = rec.to_dict()
             body = canonical(doc)
             atomic_write(partial / MANIFEST, body, mode=0o644)
             atomic_write(partial / SIGNATURE, base64.b64encode(key.sign(body)) + b"\n", mode=0o644)
@@ -166,7 +171,7 @@ def release(ws: Any, model_ref: str, dest: Path | None = None) -> ReleaseResult:
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
-    return ReleaseResult(out, doc)
+    return ReleaseResult(out, doc, rec)
 
 
 def verify_release(directory: Path, public_key: Ed25519PublicKey) -> dict[str, Any]:
@@ -185,12 +190,13 @@ def verify_release(directory: Path, public_key: Ed25519PublicKey) -> dict[str, A
         raise IntegrityError(f"{d}: the release signature does not verify (tampered manifest, "
                              "or signed by another key)") from None
     doc = json.loads(body)
-    for name, want in doc["files"].items():
+    rec = ReleaseRecord.from_dict(doc)
+    for name, want in rec.files.items():
         if file_sha256(d / name) != want:
             raise IntegrityError(f"{d / name}: does not match the signed hash (tampered)")
-    if adapter_hash(d) != doc["adapter_sha256"]:
+    if adapter_hash(d) != rec.adapter_sha256:
         raise IntegrityError(f"{d}: the adapter does not match the signed adapter hash")
     verdict = json.loads((d / VERDICT).read_bytes())
-    if digest(verdict) != doc["audit_sha256"] or not verdict.get("passed"):
+    if digest(verdict) != rec.audit_sha256 or not verdict.get("passed"):
         raise IntegrityError(f"{d / VERDICT}: does not match the signed audit hash")
     return doc

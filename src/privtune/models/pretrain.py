@@ -27,7 +27,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,7 @@ from privtune.models.loading import quiet_progress_bars
 from privtune.models.tiny import TinyModelSpec, build_tiny_model, count_params
 from privtune.models.tokenizer import train_tokenizer
 from privtune.netguard import enable_offline_mode
-
-ProgressFn = Callable[[int, int, dict[str, float]], None]
+from privtune.progress import ProgressFn
 
 #: Bump when the on-disk layout or the training recipe changes: old cache entries are ignored.
 CACHE_FORMAT = 2

@@ -1,65 +1,24 @@
-"""Registered adapters: open one with its base (for chat and batch generation), export one.
+"""Using registered adapters: chat with one, generate for a prompts file, export one.
 
-An adapter is a vault object (``adapter@N``) whose manifest records its base model's path and
-hash, its data versions, its config and metrics (see :mod:`privtune.pipeline.train`). Opening it
-checks that the base model directory still hashes to what it was trained on, unpacks the adapter
-into a private temp dir and loads base + adapter, all inside the network guard.
+Opening an adapter (its record, its base checked by hash, base + adapter loaded inside the
+network guard) is :mod:`privtune.gate.adapters`; this module is what the CLI does with it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privtune.errors import InputError, IntegrityError, WorkspaceError
+from privtune.errors import InputError
 from privtune.fsutil import atomic_write_text
-from privtune.models.loading import model_dir_hash
-from privtune.netguard import network_guard
+from privtune.gate.adapters import adapter_info, open_adapter
 from privtune.reports.model_card import render_model_card
 from privtune.tmp import private_tempdir
 from privtune.workspace import Workspace
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-
-
-@dataclass
-class AdapterInfo:
-    ref: str
-    base_dir: Path
-    base_sha256: str
-    meta: dict[str, Any]
-
-
-def adapter_info(ws: Workspace, ref: str, base: Path | None = None) -> AdapterInfo:
-    m = ws.vault.manifest(ref)
-    if m.schema != "peft-lora":
-        raise InputError(f"'{m.ref}' is not a LoRA adapter")
-    meta = dict(m.meta or {})
-    base_dir = Path(base) if base is not None else Path(meta.get("base_model", ""))
-    want = meta.get("base_model_sha256", "")
-    if not base_dir.is_dir():
-        raise WorkspaceError(f"the base model of '{m.ref}' is not at {base_dir}; pass --base DIR")
-    if model_dir_hash(base_dir) != want:
-        raise IntegrityError(f"the base model at {base_dir} is not the one '{m.ref}' was "
-                             "trained on (hash differs)")
-    return AdapterInfo(m.ref, base_dir, want, meta)
-
-
-@contextlib.contextmanager
-def open_adapter(ws: Workspace, ref: str, base: Path | None = None) -> Iterator[tuple[Any, Any, AdapterInfo]]:
-    """``(model, tokenizer, info)`` of base + adapter, eval mode, inside the network guard."""
-    from privtune.train.generate import load_adapter
-
-    info = adapter_info(ws, ref, base)
-    with network_guard(), private_tempdir("adapter") as tmp:
-        d = ws.vault.get_dir(info.ref, tmp / "adapter")
-        model, tok = load_adapter(info.base_dir, d)
-        yield model, tok, info
 
 
 def read_prompts(path: Path) -> list[list[dict[str, str]]]:
@@ -99,7 +58,7 @@ def generate_batch(ws: Workspace, ref: str, prompts: list[list[dict[str, str]]],
                    base: Path | None = None, max_new_tokens: int = 64) -> list[str]:
     from privtune.train.generate import generate
 
-    with open_adapter(ws, ref, base) as (model, tok, _):
+    with open_adapter(ws.vault, ref, base) as (model, tok, _):
         return [generate(model, tok, msgs, max_new_tokens=max_new_tokens) for msgs in prompts]
 
 
@@ -134,12 +93,12 @@ def export_adapter(ws: Workspace, ref: str, dest: Path, *, merged: bool = False,
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise InputError("the export directory exists and is not empty", path=dest)
-    info = adapter_info(ws, ref, base)
+    info = adapter_info(ws.vault, ref, base)
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
         if merged:
-            with open_adapter(ws, ref, base) as (model, tok, _):
+            with open_adapter(ws.vault, ref, base) as (model, tok, _):
                 merged_model = model.merge_and_unload()
                 merged_model.save_pretrained(str(partial), safe_serialization=True)
                 tok.save_pretrained(str(partial))
@@ -150,7 +109,7 @@ def export_adapter(ws: Workspace, ref: str, dest: Path, *, merged: bool = False,
                 for name in ADAPTER_FILES:
                     shutil.copyfile(d / name, partial / name)
         card = render_model_card(name=info.ref.replace("@", "-v"), base_model=info.base_dir.name,
-                                 base_sha256=info.base_sha256, merged=merged, meta=info.meta)
+                                 base_sha256=info.base_sha256, merged=merged, record=info.record)
         atomic_write_text(partial / "README.md", card)
         if dest.exists():
             dest.rmdir()

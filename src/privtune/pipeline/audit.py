@@ -1,25 +1,28 @@
 """Stage ``audit``: the privacy audit of the trained adapter and the gate's verdict.
 
 A thin stage over :func:`privtune.gate.audit.run_audit` with the pipeline config's ``audit``
-settings and ``gate`` policy; its figures are numbers only (see docs/audit-gate.md).
+settings and ``gate`` policy; its record is the :class:`~privtune.records.AuditVerdict`, its
+figures are numbers only (see docs/audit-gate.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from privtune.attacks.spec import AuditSpec
+from privtune.gate.audit import run_audit
+from privtune.gate.policy import GatePolicy
+from privtune.gate.site import GateSite
+from privtune.pipeline.result import StageResult
+from privtune.progress import ProgressFn
+from privtune.records import AuditVerdict
 
-from privtune.pipeline.result import ProgressFn, StageResult
 
-
-def audit_stage(ws: Any, adapter_ref: str, cfg: Any, progress: ProgressFn | None = None) -> StageResult:
-    from privtune.gate.audit import run_audit
-
-    out = run_audit(ws, adapter_ref, cfg.audit, cfg.gate, progress=progress)
+def audit_stage(site: GateSite, adapter_ref: str, spec: AuditSpec, policy: GatePolicy,
+                progress: ProgressFn | None = None) -> StageResult[AuditVerdict]:
+    out = run_audit(site, adapter_ref, spec, policy, progress=progress)
     v = out.verdict
     values = {m["name"]: m["value"] for m in v["metrics"]}
     d = v["details"]
-    res = StageResult("audit")
-    res.figures = {
+    figures = {
         "passed": out.passed,
         "failed": v["failed"],
         "audit_id": out.audit_id,
@@ -33,9 +36,6 @@ def audit_stage(ws: Any, adapter_ref: str, cfg: Any, progress: ProgressFn | None
         "extraction_near": values["extraction_near"],
         "prompt_attack_leaks": values["prompt_attack_leaks"],
         "epsilon": values["epsilon"],
-        "report": str(out.report_path.relative_to(ws.root)),
+        "report": out.record.report,
     }
-    res.extra["gate"] = {"passed": out.passed, "failed": v["failed"],
-                         "report": f"workspace/{res.figures['report']}"}
-    res.seconds = out.seconds
-    return res
+    return StageResult("audit", out.record, figures=figures, seconds=out.seconds)

@@ -11,13 +11,19 @@ from __future__ import annotations
 import shutil
 import time
 
+from privtune.io import read_json
 from privtune.models.loading import check_model_dir, model_dir_hash
 from privtune.models.pretrain import base_metadata, ensure_tiny_base, is_complete
 from privtune.pipeline.config import TINY, ModelSection
-from privtune.pipeline.io import read_json
-from privtune.pipeline.result import ProgressFn, StageResult
+from privtune.pipeline.result import StageResult
+from privtune.progress import ProgressFn
+from privtune.records import BaseModelRef
 from privtune.synth import generic_hr_corpus
 from privtune.workspace import Workspace, default_cache_dir
+
+#: What a base model saw before fine-tuning (:attr:`BaseModelRef.trained_on`).
+TINY_BASE_DATA = "non-personal text only: generic HR language and the policy documents"
+GIVEN_BASE = "unknown: a local model directory given by the user"
 
 
 def pretraining_texts(ws: Workspace, policies_ref: str | None, seed: int) -> list[str]:
@@ -34,15 +40,15 @@ def prepare_base(
     *,
     policies_ref: str | None,
     progress: ProgressFn | None = None,
-) -> StageResult:
+) -> StageResult[BaseModelRef]:
     t0 = time.perf_counter()
-    res = StageResult("base_model")
     if section.base != TINY:
         path = check_model_dir(section.base)
-        res.figures = {"path": str(path), "kind": "local", "sha256": model_dir_hash(path)}
-        res.extra["dir"] = path
-        res.seconds = time.perf_counter() - t0
-        return res
+        sha = model_dir_hash(path)
+        record = BaseModelRef(dir=path, sha256=sha, kind="local", trained_on=GIVEN_BASE)
+        return StageResult("base_model", record,
+                           figures={"path": str(path), "kind": "local", "sha256": sha},
+                           seconds=time.perf_counter() - t0)
 
     texts = pretraining_texts(ws, policies_ref, section.tiny.seed)
     cache = default_cache_dir() / "bases"
@@ -63,7 +69,8 @@ def prepare_base(
         shutil.copytree(cached_dir, tmp)
         tmp.rename(local)
     meta = base_metadata(local)
-    res.figures = {
+    sha = model_dir_hash(local)
+    figures = {
         "path": str(local.relative_to(ws.root)),
         "kind": "tiny-mistral",
         "params": meta["params"],
@@ -73,8 +80,7 @@ def prepare_base(
         "pretrain_loss_start": round(meta["loss_start"], 4),
         "pretrain_loss_end": round(meta["loss_end"], 4),
         "from_cache": calls["n"] == 0,
-        "sha256": model_dir_hash(local),
+        "sha256": sha,
     }
-    res.extra["dir"] = local
-    res.seconds = time.perf_counter() - t0
-    return res
+    record = BaseModelRef(dir=local, sha256=sha, kind="tiny-mistral", trained_on=TINY_BASE_DATA)
+    return StageResult("base_model", record, figures=figures, seconds=time.perf_counter() - t0)

@@ -29,15 +29,16 @@ from privtune.anonymity.model import assess_table
 from privtune.deid import Deidentifier, DeidPolicy, PersonIndex, classify_table, load_policy
 from privtune.deid.scan import table_report, texts_report
 from privtune.fsutil import atomic_write_text
+from privtune.io import jsonl_bytes, read_jsonl, read_table, table_bytes
 from privtune.pii import ENTITY_TYPES, Roster
-from privtune.pipeline.io import jsonl_bytes, read_jsonl, read_table, table_bytes
 from privtune.pipeline.result import StageResult
+from privtune.progress import ProgressFn
 from privtune.reports.deid import render_deid_report
 from privtune.workspace import PSEUDONYM_KEY, Workspace
 
 TABLES = ("employees", "leave")
 TEXT_SETS = ("reviews", "tickets")
-MASK_RE = re.compile(r"\[(?:%s)\]" % "|".join(ENTITY_TYPES))
+MASK_RE = re.compile(r"\[(?:{})\]".format("|".join(ENTITY_TYPES)))
 SCAN_REPORT = "pii-scan"
 DEID_REPORT = "deidentify"
 
@@ -57,7 +58,7 @@ def _write_reports(ws: Workspace, stem: str, data: dict[str, Any], **html: Any) 
 
 
 def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,
-         workers: int | None = None, progress: Any = None) -> StageResult:
+         workers: int | None = None, progress: ProgressFn | None = None) -> StageResult[None]:
     t0 = time.perf_counter()
     pol, pol_name = _policy(policy)
     employees = read_table(ws.vault, refs["employees"])
@@ -93,7 +94,7 @@ def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | 
               "tables": tables, "texts": texts, "risk": risk, "column_classes": by_class}
     page = _write_reports(ws, SCAN_REPORT, report, title="PII scan", tables=tables, texts=texts,
                           risk=risk, policy=pol_name)
-    res = StageResult("scan")
+    res = StageResult("scan", None)
     res.figures = {
         "columns_by_class": {k: len(v) for k, v in sorted(by_class.items())},
         "direct_identifier_columns": sorted(by_class.get("direct_identifier", [])),
@@ -107,7 +108,7 @@ def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | 
 
 
 def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,
-               workers: int | None = None, progress: Any = None) -> StageResult:
+               workers: int | None = None, progress: ProgressFn | None = None) -> StageResult[None]:
     t0 = time.perf_counter()
     pol, pol_name = _policy(policy)
     key_ref = ws.vault.resolve(PSEUDONYM_KEY)
@@ -125,8 +126,7 @@ def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | P
         from privtune.errors import ConfigError
         raise ConfigError(f"privacy.table must be one of: {', '.join(outcomes)}", key="privacy.table")
     oc = outcomes[person]
-    renames = {c: a.split(" -> ")[1] for c, a in oc.actions.items() if " -> " in a}
-    prot = protect(oc.table, oc.classes, renames, pol.privacy)
+    prot = protect(oc.table, oc.classes, oc.renames, pol.privacy)
     oc.table = prot.table
     tables_html = {n: {"rows": o.table.num_rows, "columns": {
         c: {"class": o.classes[c].kind, "evidence": o.classes[c].evidence, "operator": o.actions[c]}
@@ -138,7 +138,7 @@ def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | P
     if not prot.verdict["ok"]:
         _write_reports(ws, DEID_REPORT, report, **html)
         enforce(prot.verdict, f"table '{person}'")
-    res = StageResult("deidentify")
+    res = StageResult("deidentify", None)
     policy_bytes = pol.model_dump_json(by_alias=True, exclude_none=True).encode()
     pol_ref = ws.vault.put("deid-policy", policy_bytes, kind="blob", schema="deid-policy-json",
                            meta={"sha256": hashlib.sha256(policy_bytes).hexdigest(), "source": pol_name})

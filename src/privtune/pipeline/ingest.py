@@ -10,17 +10,17 @@ import time
 from pathlib import Path
 
 from privtune.ingest import discover_export, read_table, read_texts
-from privtune.pipeline.io import json_bytes, jsonl_bytes, table_bytes
+from privtune.io import json_bytes, jsonl_bytes, table_bytes
 from privtune.pipeline.result import StageResult
 from privtune.workspace import Workspace
 
 EMPLOYEE_ID = "employee_id"
 
 
-def ingest_export(ws: Workspace, export_dir: str | Path) -> StageResult:
+def ingest_export(ws: Workspace, export_dir: str | Path) -> StageResult[None]:
     t0 = time.perf_counter()
     files = discover_export(export_dir)
-    res = StageResult("ingest")
+    res = StageResult("ingest", None)
     rows: dict[str, int] = {}
 
     employees = read_table(files.employees, required=[EMPLOYEE_ID])

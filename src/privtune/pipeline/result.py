@@ -1,24 +1,24 @@
-"""What a stage returns, and how stages report progress without knowing about terminals."""
+"""What a stage returns: its typed record (what the next stage takes), its vault outputs, and
+its figures (counts and numbers only, never PII: what goes into summary.json)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
-ProgressFn = Callable[[int, int, dict[str, Any]], None]
+R = TypeVar("R")
 
 
 @dataclass
-class StageResult:
-    """A stage's outputs (vault refs) and figures (counts and numbers only, never PII)."""
+class StageResult(Generic[R]):
+    """A stage's record (``None`` for stages whose outputs are plain vault refs), outputs
+    (vault refs) and figures (counts and numbers only, never PII)."""
 
     name: str
+    record: R
     outputs: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)  # in-process only, never serialised
 
     def summary(self) -> dict[str, Any]:
         out = dict(self.figures)
@@ -26,20 +26,3 @@ class StageResult:
             out["outputs"] = dict(self.outputs)
         out["seconds"] = round(self.seconds, 2)
         return out
-
-
-class Reporter(Protocol):
-    """Progress sink: the CLI shows rich bars, tests and library users can pass ``Silent()``."""
-
-    def stage(self, description: str, total: int | None = None) -> Any: ...
-
-
-class Silent:
-    """A reporter that shows nothing."""
-
-    @contextmanager
-    def stage(self, description: str, total: int | None = None) -> Iterator[ProgressFn]:
-        def update(step: int, tot: int, metrics: dict[str, Any]) -> None:
-            return None
-
-        yield update

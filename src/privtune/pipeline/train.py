@@ -21,15 +21,20 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
-from privtune.errors import InputError
+from privtune.errors import InputError, WorkspaceError
+from privtune.io import read_jsonl
 from privtune.netguard import network_guard
-from privtune.pipeline.io import read_jsonl
-from privtune.pipeline.result import ProgressFn, StageResult
+from privtune.pipeline.result import StageResult
+from privtune.progress import ProgressFn
+from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.models import Run, utcnow
 from privtune.tmp import private_tempdir
 from privtune.train.spec import TrainSpec
@@ -40,6 +45,17 @@ TRIAGE_KIND = "ticket_triage"
 MAX_TRIAGE_EVAL = 40
 CKPT_PREFIX = "ckpt-"
 CKPT_SCHEMA = "privtune-train-checkpoint"
+ADAPTER_SCHEMA = "peft-lora"
+
+
+@dataclass(frozen=True)
+class TrainedAdapter:
+    """The train stage's record: the adapter's vault ref and stored record, plus the per-step
+    history (numbers only, in-process: the report's loss chart)."""
+
+    ref: str
+    adapter: AdapterRecord
+    history: list[dict[str, Any]]
 
 
 def _loggers(spec: TrainSpec, run_dir: Path, config: dict[str, Any]) -> list[Any]:
@@ -53,20 +69,21 @@ def _loggers(spec: TrainSpec, run_dir: Path, config: dict[str, Any]) -> list[Any
 
 def train_adapter(
     ws: Workspace,
-    base_dir: Path,
-    base_sha256: str,
-    data: dict[str, str],
+    base: BaseModelRef,
+    train_data: str,
+    val_data: str,
     spec: TrainSpec,
     progress: ProgressFn | None = None,
     *,
     name: str = "adapter",
     dp: DPSpec | None = None,
-) -> StageResult:
+) -> StageResult[TrainedAdapter]:
     from privtune.dp.strategy import DPStepStrategy
     from privtune.train.lora import finetune_lora
 
     t0 = time.perf_counter()
-    train_ref, val_ref = ws.vault.resolve(data["train"]), ws.vault.resolve(data["val"])
+    base_dir, base_sha256 = base.dir, base.sha256
+    train_ref, val_ref = ws.vault.resolve(train_data), ws.vault.resolve(val_data)
     if spec.quantization == "4bit":
         from privtune.train.qlora import check_qlora_available
 
@@ -147,36 +164,44 @@ def train_adapter(
                                dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
                                or privacy["epsilon"],
                                noise_multiplier=privacy["noise_multiplier"])
-            ref = ws.vault.put_dir(
-                name, adapter_dir, kind="adapter", schema="peft-lora",
-                parents=[train_ref, val_ref],
-                meta={**config, "metrics": figures, "base_model": str(base_dir),
-                      "checkpoints": result.checkpoints},
-            )
+            record = AdapterRecord(
+                train=config["train"], train_data=train_ref, val_data=val_ref,
+                base_model=str(base_dir), base_model_sha256=base_sha256, privacy=privacy,
+                metrics=figures, checkpoints=list(result.checkpoints),
+                resumed_from=resume_ref)
+            ref = ws.vault.put_dir(name, adapter_dir, kind="adapter", schema=ADAPTER_SCHEMA,
+                                   parents=[train_ref, val_ref], meta=record.to_dict())
     except BaseException:
         with ws.store.session() as s:
-            row = s.get(Run, run_id)
+            row = _run_row(s, run_id)
             row.status, row.finished_at = "failed", utcnow()
         ledger.settle(ws.store, run_id, "failed")  # stays charged at the planned epsilon
         raise
     ledger.settle(ws.store, run_id, "done", privacy.get("epsilon"))
     with ws.store.session() as s:
-        row = s.get(Run, run_id)
+        row = _run_row(s, run_id)
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]
         row.config = config
-    res = StageResult("train", outputs={"adapter": ref}, figures=figures)
-    res.extra["history"] = result.history
-    res.extra["checkpoints"] = result.checkpoints
-    res.seconds = time.perf_counter() - t0
-    return res
+    trained = TrainedAdapter(ref, record, list(result.history))
+    return StageResult("train", trained, outputs={"adapter": ref}, figures=figures,
+                       seconds=time.perf_counter() - t0)
 
 
-def evaluate_adapter(ws: Workspace, base_dir: Path, adapter_ref: str, val_ref: str,
-                     initial_val_loss: float, final_val_loss: float) -> StageResult:
+def _run_row(s: Session, run_id: str) -> Run:
+    row = s.get(Run, run_id)
+    if row is None:  # added at the start of this run, in the same store
+        raise WorkspaceError(f"the runs table lost run {run_id}")
+    return row
+
+
+def evaluate_adapter(ws: Workspace, base: BaseModelRef, trained: TrainedAdapter) -> StageResult[None]:
     """Held-out employees: validation loss base vs tuned, and ticket-triage accuracy."""
     from privtune.train.generate import generate, load_adapter
 
     t0 = time.perf_counter()
+    base_dir, adapter_ref, val_ref = base.dir, trained.ref, trained.adapter.val_data
+    initial_val_loss = float(trained.adapter.metrics["initial_val_loss"])
+    final_val_loss = float(trained.adapter.metrics["final_val_loss"])
     val = read_jsonl(ws.vault, val_ref)
     triage = [ex for ex in val if ex["kind"] == TRIAGE_KIND][:MAX_TRIAGE_EVAL]
     with network_guard(), private_tempdir("eval") as tmp:
@@ -192,7 +217,7 @@ def evaluate_adapter(ws: Workspace, base_dir: Path, adapter_ref: str, val_ref: s
                 if _norm(generate(model, tokenizer, prompt, max_new_tokens=8)) == want:
                     correct_base += 1
     n = max(1, len(triage))
-    res = StageResult("evaluate")
+    res = StageResult("evaluate", None)
     res.figures = {
         "val_employees_only": True,
         "val_loss_base": round(initial_val_loss, 4),

@@ -11,13 +11,15 @@ from typing import Any
 
 import yaml
 
+from privtune.records import AdapterRecord
+
 
 def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: bool,
-                      meta: dict[str, Any]) -> str:
-    train = meta.get("train", {})
+                      record: AdapterRecord) -> str:
+    train = record.train
     lora = train.get("lora", {})
-    metrics = meta.get("metrics", {})
-    privacy = meta.get("privacy", {"dp": False})
+    metrics = record.metrics
+    privacy = record.privacy
     front = {
         "base_model": base_model,
         "library_name": "transformers" if merged else "peft",
@@ -34,8 +36,8 @@ def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: b
         + ", fine-tuned locally with privtune on de-identified HR data.", "",
         "## Training", "",
         f"- base model: `{base_model}` (sha256 of config, tokenizer and weights: `{base_sha256}`)",
-        f"- training data: `{meta.get('train_data', '?')}`, validation data: "
-        f"`{meta.get('val_data', '?')}` (vault versions; split by employee, never by row)",
+        f"- training data: `{record.train_data}`, validation data: "
+        f"`{record.val_data}` (vault versions; split by employee, never by row)",
         f"- LoRA: r={lora.get('r')}, alpha={lora.get('alpha')}, dropout={lora.get('dropout')}, "
         f"target modules: {lora.get('target_modules')}",
         f"- steps: {metrics.get('steps')}, batch {train.get('batch_size')} x accumulation "

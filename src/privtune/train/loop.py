@@ -32,6 +32,7 @@ from peft import PeftModel
 
 from privtune.errors import InputError, TrainingError
 from privtune.models.tiny import count_params
+from privtune.progress import ProgressFn
 from privtune.tmp import private_tempdir
 from privtune.train.checkpoint import Checkpoint, capture_rng, restore_rng, save_checkpoint
 from privtune.train.early_stop import EarlyStopping
@@ -43,7 +44,6 @@ from privtune.train.spec import TrainSpec
 from privtune.train.step import PlainStep
 from privtune.train.strategy import StepContext, StepStrategy
 
-ProgressFn = Callable[[int, int, dict[str, float]], None]
 #: ``sink(step, directory) -> reference``: stores a checkpoint directory (e.g. in the vault).
 CheckpointSink = Callable[[int, Path], str]
 

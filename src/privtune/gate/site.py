@@ -1,0 +1,24 @@
+"""The parts of a workspace the gate works with, handed over by the caller (never the Workspace):
+the vault (models, data, the release key), the metadata store (the ``audits`` table), where
+reports go, and the pseudonym key that links training tokens to raw rows in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from privtune.store.db import MetadataStore
+from privtune.vault import Vault
+
+
+@dataclass(frozen=True)
+class GateSite:
+    vault: Vault
+    store: MetadataStore
+    #: The workspace root: reports are recorded relative to it; the release key's public half
+    #: and the default release directories live under it.
+    root: Path
+    reports_dir: Path
+    #: Reads the workspace's pseudonym key (raises NotFoundError when there is none).
+    pseudonym_key: Callable[[], bytes]

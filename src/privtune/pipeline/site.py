@@ -1,0 +1,12 @@
+"""Hand a workspace's parts to the layers below: the pipeline holds the Workspace, the gate and
+the attacks take only what they need (:class:`privtune.gate.site.GateSite`)."""
+
+from __future__ import annotations
+
+from privtune.gate.site import GateSite
+from privtune.workspace import Workspace
+
+
+def gate_site(ws: Workspace) -> GateSite:
+    return GateSite(vault=ws.vault, store=ws.store, root=ws.root, reports_dir=ws.reports_dir,
+                    pseudonym_key=ws.pseudonym_key)

@@ -1,0 +1,205 @@
+"""Typed records: what passes between the stages, and what is stored about it.
+
+Each record is a frozen pydantic model with a schema version. It is written only through
+:meth:`Record.to_dict` (a vault manifest's ``meta``, a row's JSON, ``release.json``) and read back
+only through :meth:`Record.from_dict`, which migrates older versions step by step and refuses
+unknown or missing keys with an :class:`~privtune.errors.IntegrityError` naming the record.
+
+- :class:`BaseModelRef`: the base checkpoint fine-tuning starts from (directory, hash, what it
+  was trained on).
+- :class:`DatasetRecord`: the training and validation sets (refs), canaries, split, privacy unit.
+- :class:`AdapterRecord`: a trained adapter (the ``peft-lora`` vault object's ``meta``).
+- :class:`AuditVerdict`: the outcome of a privacy audit (the verdict document stays as it is:
+  its hash is what a release signs).
+- :class:`ReleaseRecord`: the signed ``release.json`` of a released adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from privtune.errors import IntegrityError
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+VERSION_KEY = "schema_version"
+
+
+class Record(BaseModel):
+    """A stored record: frozen, strict about its keys, versioned, migrated on read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
+
+    #: The name errors use, and the current schema version.
+    KIND: ClassVar[str] = "record"
+    VERSION: ClassVar[int] = 1
+    #: ``MIGRATIONS[n]`` turns a version-``n`` dict into a version-``n + 1`` dict.
+    MIGRATIONS: ClassVar[Mapping[int, Migration]] = {}
+
+    # -- the version stamp (overridden where the stored form already names its schema)
+    @classmethod
+    def _read_version(cls, data: dict[str, Any]) -> int:
+        v = data.pop(VERSION_KEY, None)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise IntegrityError(f"{cls.KIND} record: missing or invalid '{VERSION_KEY}'")
+        return v
+
+    @classmethod
+    def _stamp(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {VERSION_KEY: cls.VERSION, **data}
+
+    # -- reading and writing
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: JSON-ready, with the schema version."""
+        return self._stamp(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Self:
+        """Read a stored record (any known version) or raise :class:`IntegrityError`."""
+        if not isinstance(data, Mapping):
+            raise IntegrityError(f"{cls.KIND} record: expected an object, got {type(data).__name__}")
+        doc = dict(data)
+        version = cls._read_version(doc)
+        if version > cls.VERSION or version < 1:
+            raise IntegrityError(f"{cls.KIND} record: unknown schema version {version} "
+                                 f"(this privtune reads up to {cls.VERSION})")
+        for v in range(version, cls.VERSION):
+            doc = cls.MIGRATIONS[v](doc)
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as e:
+            raise IntegrityError(f"{cls.KIND} record: {_problems(e)}") from None
+
+
+def _problems(e: ValidationError) -> str:
+    """Which keys are wrong (never their values: a record may sit next to personal data)."""
+    out = []
+    for err in e.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(record)"
+        what = {"missing": "missing key", "extra_forbidden": "unknown key"}.get(
+            err["type"], err["type"].replace("_", " "))
+        out.append(f"{what} '{where}'")
+    return "; ".join(out)
+
+
+class BaseModelRef(Record):
+    """The local base checkpoint: where it is, its hash, and what it was trained on."""
+
+    KIND: ClassVar[str] = "base model"
+
+    dir: Path
+    sha256: str
+    kind: Literal["tiny-mistral", "local"]
+    #: What the base saw: never employee records (``tiny``), or "unknown" for a given directory.
+    trained_on: str
+
+
+class DatasetRecord(Record):
+    """The training and validation sets of one dataset build (vault refs)."""
+
+    KIND: ClassVar[str] = "dataset"
+
+    train: str
+    val: str
+    canaries: str | None
+    #: What the split holds apart: no subject is in both sets.
+    split_by: Literal["employee"] = "employee"
+    val_fraction: float
+    seed: int
+    #: The unit differential privacy protects by default (docs/dp.md).
+    privacy_unit: Literal["employee", "example"] = "employee"
+
+
+def _adapter_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 is the untyped manifest meta written before records: ``resumed_from`` only
+    when a run resumed."""
+    return {"resumed_from": None, **doc}
+
+
+class AdapterRecord(Record):
+    """A trained LoRA adapter: the ``peft-lora`` vault object's ``meta``."""
+
+    KIND: ClassVar[str] = "adapter"
+    VERSION: ClassVar[int] = 2
+    MIGRATIONS: ClassVar[Mapping[int, Migration]] = {1: _adapter_v1}
+
+    train: dict[str, Any]                # the resolved train config (TrainSpec as JSON)
+    train_data: str
+    val_data: str
+    base_model: str                      # the base model directory it was trained on
+    base_model_sha256: str
+    privacy: dict[str, Any]              # {"dp": False} or the DP plan's record
+    metrics: dict[str, Any]              # the train stage's figures (numbers only)
+    checkpoints: list[str]
+    resumed_from: str | None = None
+
+    @classmethod
+    def _read_version(cls, data: dict[str, Any]) -> int:
+        if VERSION_KEY not in data:
+            return 1  # written before adapter records had a version
+        return super()._read_version(data)
+
+    @property
+    def dp(self) -> bool:
+        return bool(self.privacy.get("dp") or self.privacy.get("enabled"))
+
+    @property
+    def epsilon(self) -> float | None:
+        eps = self.privacy.get("epsilon")
+        return float(eps) if self.dp and isinstance(eps, (int, float)) else None
+
+
+class AuditVerdict(Record):
+    """A privacy audit's outcome: which model, pass or fail, where the report is."""
+
+    KIND: ClassVar[str] = "audit verdict"
+
+    audit_id: str
+    model_ref: str
+    adapter_sha256: str
+    base_sha256: str
+    passed: bool
+    failed: list[str]
+    verdict_sha256: str
+    report: str                          # relative to the workspace root
+    dp: bool
+    epsilon: float | None
+    delta: float | None
+
+
+RELEASE_SCHEMA = "privtune-release"
+
+
+class ReleaseRecord(Record):
+    """``release.json``: what a signed release vouches for. The stored form keeps the schema
+    name ``privtune-release/<version>`` in its ``schema`` key."""
+
+    KIND: ClassVar[str] = "release"
+
+    model_ref: str
+    adapter_sha256: str
+    files: dict[str, str]
+    base_sha256: str
+    audit_id: str
+    audit_sha256: str
+    audit_passed: bool
+    dp: bool
+    epsilon: float | None
+    delta: float | None
+    released_at: str
+    public_key: str
+
+    @classmethod
+    def _read_version(cls, data: dict[str, Any]) -> int:
+        schema = data.pop("schema", None)
+        name, _, v = str(schema).partition("/")
+        if name != RELEASE_SCHEMA or not v.isdigit():
+            raise IntegrityError(f"{cls.KIND} record: missing or invalid 'schema'")
+        return int(v)
+
+    @classmethod
+    def _stamp(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {"schema": f"{RELEASE_SCHEMA}/{cls.VERSION}", **data}
