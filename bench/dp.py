@@ -195,7 +195,6 @@ def utility(d: Path) -> list[dict]:
     from privtune.dp.plan import make_plan
     from privtune.dp.strategy import DPStepStrategy
     from privtune.io import read_jsonl
-    from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
     from privtune.pipeline.run import run_stages
     from privtune.synth import generate_company
