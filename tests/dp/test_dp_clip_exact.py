@@ -66,6 +66,7 @@ def test_employee_level_matches_naive_across_micro_batches(strategy):
     assert norms == pytest.approx(ref_norms, rel=1e-6)
 
 
+@pytest.mark.slow  # builds a model and runs a naive per-unit reference loop
 def test_lora_a_gradients_are_checked_too():
     """With lora_B perturbed, lora_A has non-zero gradients and they match the reference."""
     model = tiny_lora_mistral(seed=5)
@@ -79,6 +80,7 @@ def test_lora_a_gradients_are_checked_too():
     assert rel_err([got[k] for k in a_idx], [ref[k] for k in a_idx]) < 1e-5
 
 
+@pytest.mark.slow  # builds a model and runs a naive per-unit reference loop
 def test_float32_model_matches_float64_reference():
     m64 = tiny_lora_mistral(seed=6)
     m32 = tiny_lora_mistral(seed=6, dtype=torch.float32)
@@ -117,6 +119,7 @@ def _small_loss(model, ids):
     ).view(ids.shape[0], -1).mean(dim=1)
 
 
+@pytest.mark.slow  # 15 hypothesis examples, each a naive per-unit reference loop
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.integers(1, 3), min_size=1, max_size=5), st.integers(2, 9),
        st.floats(0.01, 10.0), st.integers(0, 10_000))
@@ -145,6 +148,7 @@ def test_random_small_models_with_bias_and_reuse(sizes, T, C, seed):
         assert rel_err(got, ref) < 1e-7
 
 
+@pytest.mark.slow  # builds a model and runs a naive per-unit reference loop
 def test_stale_activations_after_a_failed_forward_do_not_leak_into_the_next_step():
     model = tiny_lora_mistral(seed=7)
     enc = random_encoded(4, seed=7)

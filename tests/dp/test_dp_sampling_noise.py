@@ -116,6 +116,7 @@ def test_empty_batch_still_adds_noise_and_counts_without_a_forward():
     assert float(x.std()) == pytest.approx(0.3, rel=0.1)
 
 
+@pytest.mark.slow  # builds a model and runs a naive per-unit reference loop
 def test_dp_step_applies_clipped_sum_plus_noise_over_expected_batch():
     model = tiny_lora_mistral(seed=4)
     enc = random_encoded(6, seed=9)

@@ -38,6 +38,7 @@ def _ex(*turns: tuple[str, str]) -> dict:
             "messages": [{"role": r, "content": c} for r, c in turns]}
 
 
+@pytest.mark.slow  # needs the pre-trained tiny base's tokenizer
 def test_loss_mask_covers_exactly_the_answer_and_eos(tok):
     ex = _ex(("system", "Be brief."), ("user", "Where does Zoë Ñúñez work?"),
              ("assistant", "Zoë Ñúñez works in Logistics, Building 7."))
