@@ -92,3 +92,29 @@ def db_url(db_backend: str, tmp_path: Path):
     yield base.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def two_employees():
+    """A two-row HRIS employees table with every identifier column (PII tests and deid tests)."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "employee_id": ["E00001", "E00002"],
+            "first_name": ["Maria", "Tom"],
+            "last_name": ["Garcia", "Okafor"],
+            "email": ["maria.garcia@acme.com", "tom.okafor@acme.com"],
+            "phone": ["(415) 372-0134", "(212) 555-0199"],
+            "ssn": ["123-45-6789", "234-56-7890"],
+            "date_of_birth": ["1985-03-14", "1990-12-01"],
+            "zip": ["02134", "10001"],
+            "department": ["Sales", "Legal"],
+            "manager_id": [None, "E00001"],
+            "salary": ["85000", "123456"],
+            "iban": ["DE89370400440532013000", "GB82WEST12345698765432"],
+            "emergency_contact_name": ["Carlos Garcia", "Ada Okafor"],
+            "notes": ["Maria Garcia prefers remote work on Fridays in the summer", "Tom Okafor asked about parking passes again"],
+            "shirt_size": ["M", "L"],
+        }
+    )

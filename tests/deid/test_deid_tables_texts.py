@@ -28,36 +28,13 @@ REDACT = parse_policy({
 })
 
 
-def _employees() -> pa.Table:
-    return pa.table(
-        {
-            "employee_id": ["E00001", "E00002"],
-            "first_name": ["Maria", "Tom"],
-            "last_name": ["Garcia", "Okafor"],
-            "email": ["maria.garcia@acme.com", "tom.okafor@acme.com"],
-            "phone": ["(415) 372-0134", "(212) 555-0199"],
-            "ssn": ["123-45-6789", "234-56-7890"],
-            "date_of_birth": ["1985-03-14", "1990-12-01"],
-            "zip": ["02134", "10001"],
-            "department": ["Sales", "Legal"],
-            "manager_id": [None, "E00001"],
-            "salary": ["85000", "123456"],
-            "iban": ["DE89370400440532013000", "GB82WEST12345698765432"],
-            "emergency_contact_name": ["Carlos Garcia", "Ada Okafor"],
-            "notes": ["Maria Garcia prefers remote work on Fridays in the summer", "Tom Okafor asked about parking passes again"],
-            "shirt_size": ["M", "L"],
-        }
-    )
-
-
-def _deid(policy=None) -> Deidentifier:
-    t = _employees()
+def _deid(t: pa.Table, policy=None) -> Deidentifier:
     return Deidentifier(policy or load_policy(None), KEY, people=PersonIndex.from_rows(t.to_pylist()),
                         roster=Roster.from_employees(t))
 
 
-def test_redact_replaces_spans_with_placeholders():
-    d = _deid(REDACT)
+def test_redact_replaces_spans_with_placeholders(two_employees):
+    d = _deid(two_employees, REDACT)
     text = "Mail bob@x.com now"
     assert d.replace(text, [Span(5, 14, "EMAIL")]) == "Mail [EMAIL] now"
     assert d.replace(text, []) == text
@@ -81,8 +58,8 @@ def test_pseudonym_deterministic_and_keyed():
         KeyedHash("a string key of enough length")  # type: ignore[arg-type]
 
 
-def test_default_policy_on_employees():
-    out = _deid().table(_employees()).table.to_pylist()
+def test_default_policy_on_employees(two_employees):
+    out = _deid(two_employees).table(two_employees).table.to_pylist()
     token = pseudonym(KeyedHash(KEY), "E00001")
     assert out[0]["employee_id"] == token == out[1]["manager_id"]
     assert out[0]["manager_id"] is None
@@ -96,26 +73,26 @@ def test_default_policy_on_employees():
     assert "Garcia" not in out[0]["notes"] and "Okafor" not in out[1]["notes"]
 
 
-def test_redact_policy_on_texts():
+def test_redact_policy_on_texts(two_employees):
     recs = [{"id": "T1", "employee_id": "E00002", "category": "payroll",
              "text": "Hi, I'm Tom (E00002), call 212.555.0199 or tom.okafor@acme.com; manager GARCIA, MARIA."}]
-    out, _ = _deid(REDACT).records(recs, workers=1)
+    out, _ = _deid(two_employees, REDACT).records(recs, workers=1)
     assert out[0]["employee_id"] == pseudonym(KeyedHash(KEY), "E00002")
     assert out[0]["text"] == "Hi, I'm [PERSON] ([EMPLOYEE_ID]), call [PHONE] or [EMAIL]; manager [PERSON]."
     assert out[0]["category"] == "payroll" and recs[0]["employee_id"] == "E00002"
-    assert detect(out[0]["text"], Roster.from_employees(_employees())) == []
+    assert detect(out[0]["text"], Roster.from_employees(two_employees)) == []
 
 
-def test_default_policy_on_texts_uses_the_column_token():
+def test_default_policy_on_texts_uses_the_column_token(two_employees):
     recs = [{"id": "T1", "employee_id": "E00002", "text": "Ticket from E00002, SSN 234-56-7890."}]
-    out, _ = _deid().records(recs, workers=1)
+    out, _ = _deid(two_employees).records(recs, workers=1)
     token = pseudonym(KeyedHash(KEY), "E00002")
     assert out[0]["employee_id"] == token
     assert out[0]["text"] == f"Ticket from {token}, SSN [SSN]."
 
 
-def test_scan_reports_counts_not_values():
-    t = _employees()
+def test_scan_reports_counts_not_values(two_employees):
+    t = two_employees
     r = Roster.from_employees(t)
     report = table_report(t, load_policy(None), r)
     assert report["rows"] == 2
