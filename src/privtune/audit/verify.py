@@ -75,7 +75,7 @@ def verify_log(log: AuditLog, keys_root: Path | None, *, upto: int | None = None
             break
         prev_cp = seq
         if seq not in stored or seq > last:
-            pos = n_events + 1 if chain.bad_position is None else chain.bad_position
+            pos = last + 1 if chain.bad_position is None else chain.bad_position
             cp_bad = (pos, f"the log was truncated or events removed: a checkpoint signed event "
                            f"{seq}, which is not in the log")
             break
