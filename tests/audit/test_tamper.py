@@ -196,17 +196,13 @@ def test_swapped_signing_key_is_detected(made, capsys) -> None:
     assert _cli_verify(root, capsys)[0] == 5
 
 
-def test_removed_keys_are_a_failure_never_a_skip(made) -> None:
+def test_removed_keys_are_a_failure_never_a_skip(made, capsys) -> None:
     root, _, _ = made
     shutil.rmtree(root / "keys")
-    with Workspace.open(root) as w:
-        w.audit._dirty = False
-        try:
-            r = verify_log(w.audit, w.root)
-        except Exception as exc:  # noqa: BLE001  (a typed failure is as good as a report)
-            assert "intact" not in str(exc)
-        else:
-            assert not r.ok and "key" in r.reason
+    r = _verify(root)
+    assert not r.ok and "signing key is missing" in r.reason
+    code, out = _cli_verify(root, capsys)
+    assert code == 5 and "intact" not in out
 
 
 def test_restoring_an_old_database_copy_is_detected(tmp_path, capsys) -> None:
@@ -336,3 +332,14 @@ def test_a_damaged_or_forged_head_file_is_detected(made) -> None:
     path.unlink()
     r = _verify(root)
     assert not r.ok and "head file" in r.reason and "missing" in r.reason
+
+
+def test_wiping_checkpoints_and_head_file_is_caught_by_the_anchor(made, tmp_path, capsys) -> None:
+    root, principal, _ = made
+    _set_anchor(root, f"file:{tmp_path / 'anchor.log'}")
+    _session(root, principal)
+    _sql(root, "DELETE FROM audit_checkpoint_meta")
+    _sql(root, "DELETE FROM audit_checkpoints")
+    (root / HEAD_FILE).unlink()
+    code, out = _cli_verify(root, capsys)
+    assert code == 5 and "anchor" in out and "removed" in out

@@ -44,6 +44,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from privtune.audit.anchor import Anchor, open_anchor
 from privtune.audit.chain import (
     GENESIS,
     ROW_COLUMNS,
@@ -53,7 +54,6 @@ from privtune.audit.chain import (
     event_hash,
     verify_rows,
 )
-from privtune.audit.anchor import Anchor, open_anchor
 from privtune.audit.events import AuditRecord
 from privtune.audit.head import (
     SignedHead,
@@ -249,15 +249,23 @@ class AuditLog:
         row = cur.fetchone()
         return None if row is None else str(row[0])
 
-    def _rollback_problem(self, cur: Any, last_seq: int) -> str | None:
-        """Why the log ending at ``last_seq`` may not be signed: it no longer extends the head
-        kept in the head file or the anchor (truncated, rolled back, rewritten); None if fine."""
+    def _rollback_problem(self, cur: Any, last_seq: int,
+                          heads: dict[str, int] | None = None) -> str | None:
+        """Why the log ending at ``last_seq`` (with vault ``heads``) may not be signed: it no
+        longer extends the head kept in the head file or the anchor (truncated, rolled back,
+        rewritten), or a vault name's latest version went below its signed one; None if fine."""
         assert self.keys_root is not None
         pub = self.public_key()
         try:
             kept = read_head_file(head_path(self.keys_root))
         except IntegrityError as exc:
             return exc.message
+        if heads is not None:
+            for prior in (kept, self._db_head(cur)):
+                for name, v in sorted((prior.heads or {}).items() if prior else ()):
+                    if heads.get(name, 0) < v:
+                        return (f"vault object '{name}' was rolled back below its signed version "
+                                f"{v} (checkpoint at event {prior.seq})")  # type: ignore[union-attr]
         if kept is None:
             cur.execute("SELECT 1 FROM audit_checkpoint_meta")
             if cur.fetchone() is not None:
@@ -284,7 +292,9 @@ class AuditLog:
         keys, or the log was rolled back: ``self.rollback`` says why)."""
         if self.keys_root is None:
             return None
-        problem = self._rollback_problem(cur, seq)
+        cur.execute("SELECT name, MAX(version) FROM object_versions GROUP BY name")
+        heads = {str(n): int(v) for n, v in cur.fetchall()}
+        problem = self._rollback_problem(cur, seq, heads)
         self.rollback = problem
         if problem is not None:
             return None
@@ -292,8 +302,6 @@ class AuditLog:
             self._signer = signing_key(self.keys_root)
         cur.execute("SELECT MAX(seq) FROM audit_checkpoints")
         prev = int(cur.fetchone()[0] or 0)
-        cur.execute("SELECT name, MAX(version) FROM object_versions GROUP BY name")
-        heads = {str(n): int(v) for n, v in cur.fetchall()}
         ts = now_ts()
         digest = heads_digest(heads)
         sig = self._signer.sign(checkpoint_message_v2(seq, h, ts, prev, digest)).hex()

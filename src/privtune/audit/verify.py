@@ -116,6 +116,7 @@ def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
         return log.hashes_at([seq]).get(seq)
 
     notes: list[str] = []
+    sig = {c[0]: c[3] for c in cps}
     path = head_path(keys_root)
     try:
         head = read_head_file(path)
@@ -129,7 +130,6 @@ def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
         bad = compare(head, "the head file", last, hash_at, pub)
         if bad is not None:
             return bad
-        sig = {c[0]: c[3] for c in cps}
         if head.seq and sig.get(head.seq) != head.signature:
             return (head.seq, f"the signed checkpoint at event {head.seq} (the head file's) was "
                               "removed from the database")
@@ -154,5 +154,8 @@ def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
             bad = compare(top, f"the anchor {anchor.spec}", last, hash_at, pub)
             if bad is not None:
                 return bad
+            if top.seq and sig.get(top.seq) != top.signature:
+                return (top.seq, f"the signed checkpoint at event {top.seq} (the anchor's) was "
+                                 "removed from the database")
             notes.append(f"anchor {anchor.spec} at event {top.seq} matches")
     return notes
