@@ -10,6 +10,8 @@ uses. Layout::
     DIR/reports/        HTML / JSON reports (counts and figures, never personal data)
     DIR/runs/           per-run logs and metrics
     DIR/keys/           workspace secret and audit signing key (0700 / 0600, see vault/wskeys.py)
+    DIR/audit-head.json the audit log's newest signed head, kept outside the database (0600,
+                        see audit/head.py; ``audit_anchor`` names an external copy)
 
 Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or an
 already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
