@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write
 from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash
+from privtune.audit.head import HEAD_FILE
 from privtune.audit.log import AuditLog
 from privtune.audit.verify import verify_log
 from privtune.store import MetadataStore
@@ -102,6 +103,8 @@ def _json_verify(log: AuditLog) -> int:
 
 
 def _new_db(backend: str, tmp: Path, pg_base: str | None) -> str:
+    # A new database is a new log: the previous one's head file (privtune.audit.head) goes.
+    (tmp / HEAD_FILE).unlink(missing_ok=True)
     if backend == "sqlite":
         url = f"sqlite:///{tmp}/bench-{secrets.token_hex(4)}.db"
     else:

@@ -10,6 +10,8 @@ uses. Layout::
     DIR/reports/        HTML / JSON reports (counts and figures, never personal data)
     DIR/runs/           per-run logs and metrics
     DIR/keys/           workspace secret and audit signing key (0700 / 0600, see vault/wskeys.py)
+    DIR/audit-head.json the audit log's newest signed head, kept outside the database (0600,
+                        see audit/head.py; ``audit_anchor`` names an external copy)
 
 Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or an
 already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
@@ -69,6 +71,12 @@ class WorkspaceConfig(StrictModel):
         default="full",
         description="audit-log durability: 'full' fsyncs every event before its operation, "
                     "'normal' survives process crashes only (see privtune/audit/log.py)",
+    )
+    audit_anchor: str = Field(
+        default="",
+        description="external anchor of the audit-log head: '' (none), 'file:/ABSOLUTE/PATH' "
+                    "(an append-only file, e.g. on another mount) or 'syslog[:FACILITY]' "
+                    "(see privtune/audit/anchor.py)",
     )
 
 
@@ -167,11 +175,12 @@ class Workspace:
         self.root = root
         self.config = config
         self.store = store
-        self.audit = AuditLog(store.db_url, root, sync=config.audit_sync)
+        self.audit = AuditLog(store.db_url, root, sync=config.audit_sync, anchor=config.audit_anchor)
         self.access = Guard(root, self.audit, principal)
         self.initial_key: IssuedKey | None = None
         self.vault = Vault(root / "vault", store)
         self.vault.guard = self.access.vault_hook
+        self.vault.signed_heads = self.audit.signed_heads
         self.access.next_version = self._next_version
 
     def _next_version(self, name: str) -> int:
@@ -230,11 +239,21 @@ class Workspace:
         return self.vault.get(PSEUDONYM_KEY)
 
     def close(self) -> None:
-        self.audit.close()
-        self.store.dispose()
+        """Sign the audit log's head if this session appended (``AuditLog.seal``), then close."""
+        try:
+            self.audit.seal()
+        finally:
+            self.audit.close()
+            self.store.dispose()
 
     def __enter__(self) -> Workspace:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # an error is on its way out: seal what was done, but let that error be the one shown
+            self.close()
+        except Exception:  # noqa: S110  (the propagating error is the one to report)
+            pass

@@ -53,6 +53,8 @@ def test_missing_audit_table_refuses_and_rolls_back(workspace) -> None:
     with pytest.raises(AuditWriteFailed):
         workspace.vault.put("leave", b"x", kind="table")
     assert _state(workspace) == before
+    with pytest.raises(AuditWriteFailed):  # nor can the session's head be signed at close
+        workspace.close()
 
 
 def test_locked_database_refuses(workspace, monkeypatch) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from privtune.audit.anchor import open_anchor
 from privtune.audit.events import AuditRecord
 from privtune.audit.log import AuditLog
 from privtune.audit.query import EventFilter, select_events
@@ -24,9 +25,13 @@ class Check(Protocol):
     def __call__(self, op: str, obj: str = "", **detail: Any) -> object: ...
 
 
-def verify(check: Check, log: AuditLog, keys_root: Path | None) -> VerifyReport:
+def verify(check: Check, log: AuditLog, keys_root: Path | None, anchor: str = "") -> VerifyReport:
+    """Verify the log as it was before this call's own audit event (which must not stand in for
+    a deleted one); ``anchor``: an anchor spec to compare with instead of the configured one."""
+    before = log.last_seq()
     check("audit.read", "audit-log", action="verify")
-    return verify_log(log, keys_root)
+    other = open_anchor(anchor, log.workspace_id()) if anchor else None
+    return verify_log(log, keys_root, upto=before, anchor=other)
 
 
 def show(check: Check, store: MetadataStore, f: EventFilter | None = None) -> list[AuditRecord]:

@@ -2,8 +2,16 @@
 
 ``append`` runs one short transaction per event: take the log's lock (``BEGIN IMMEDIATE`` on
 SQLite, a transaction-scoped advisory lock on PostgreSQL), read the last (seq, hash), insert
-the next event, sign a checkpoint every ``CHECKPOINT_EVERY`` events, commit. Any failure
-raises ``AuditWriteFailed``; callers treat that as a refusal (fail closed).
+the next event, sign a checkpoint every ``CHECKPOINT_EVERY`` events or when the last one is
+``CHECKPOINT_SECONDS`` old, commit. Any failure raises ``AuditWriteFailed``; callers treat that
+as a refusal (fail closed).
+
+Checkpoints (``privtune.audit.head``): each signs the head, the previous checkpoint and the vault
+heads; after its commit the head is written to the head file ``DIR/audit-head.json`` and to the
+external anchor, if one is configured. ``seal()`` (called when a Workspace closes, i.e. after
+every CLI command) signs the head if this log appended since its last checkpoint. A checkpoint is
+never signed over a log that no longer extends the head file's or the anchor's head (a truncated
+or rolled-back log): its events stay unsigned and ``verify`` keeps reporting the rollback.
 
 Durability (``sync``, the workspace setting ``audit_sync``):
 
@@ -25,7 +33,9 @@ Each event is written from an ``AuditRecord`` (``privtune.audit.events``) and re
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +44,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from privtune.audit.anchor import Anchor, open_anchor
 from privtune.audit.chain import (
     GENESIS,
     ROW_COLUMNS,
@@ -44,10 +55,22 @@ from privtune.audit.chain import (
     verify_rows,
 )
 from privtune.audit.events import AuditRecord
-from privtune.errors import AuditWriteFailed, WorkspaceError
-from privtune.vault.wskeys import signing_key
+from privtune.audit.head import (
+    SignedHead,
+    canonical_heads,
+    checkpoint_message_v2,
+    compare,
+    head_path,
+    heads_digest,
+    read_head_file,
+    write_head_file,
+)
+from privtune.errors import AuditWriteFailed, IntegrityError, PrivtuneError, WorkspaceError
+from privtune.vault.wskeys import public_key, signing_key
 
 CHECKPOINT_EVERY = 1000
+CHECKPOINT_SECONDS = 60.0  # a long run signs its head at least this often (on its next event)
+ANCHOR_TAIL_BYTES = 1 << 16  # the anchor's tail read before each checkpoint (verify reads it all)
 PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on PostgreSQL
 SQLITE_BUSY_MS = 60_000
 SYNC_MODES = ("full", "normal")
@@ -69,9 +92,11 @@ class Appended:
 
 
 class AuditLog:
-    """Append to and verify the chain stored at ``db_url``; ``keys_root`` holds the keys dir."""
+    """Append to and verify the chain stored at ``db_url``; ``keys_root`` holds the keys dir
+    (and the head file); ``anchor`` is the ``audit_anchor`` config line ('' for none)."""
 
-    def __init__(self, db_url: str, keys_root: Path | None = None, *, sync: str = "full") -> None:
+    def __init__(self, db_url: str, keys_root: Path | None = None, *, sync: str = "full",
+                 anchor: str = "") -> None:
         if sync not in SYNC_MODES:
             raise WorkspaceError(f"audit_sync must be one of {', '.join(SYNC_MODES)}")
         self.sync = sync
@@ -83,7 +108,15 @@ class AuditLog:
         self.keys_root = keys_root
         self._conn: Any = None
         self._signer: Any = None
+        self._pub: Any = None
         self.ph = "?" if self.dialect == "sqlite" else "%s"
+        self.anchor_spec = anchor
+        self._anchor: Anchor | None = None
+        self._dirty = False  # appended since this log's last checkpoint
+        self._last_cp = time.monotonic()
+        self._valid_sigs: set[str] = set()  # signatures of heads already checked
+        #: why the last checkpoint attempt was refused (the log no longer extends a kept head)
+        self.rollback: str | None = None
 
     # ------------------------------------------------------------ connection
     def _connect(self) -> Any:
@@ -177,24 +210,146 @@ class AuditLog:
         ph = self.ph
         sql = f"INSERT INTO audit_events ({_COLS}) VALUES ({', '.join([ph] * 12)})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
         cur.execute(sql, event.row())
-        if seq % CHECKPOINT_EVERY == 0:
-            self._insert_checkpoint(cur, seq, h)
+        cp = None
+        if seq % CHECKPOINT_EVERY == 0 or (
+                self.keys_root is not None and time.monotonic() - self._last_cp >= CHECKPOINT_SECONDS):
+            cp = self._insert_checkpoint(cur, seq, h)
         self._commit(conn, cur)
+        self._dirty = cp is None
+        if cp is not None:
+            self._publish(cp)
         return Appended(seq, h)
 
-    def _insert_checkpoint(self, cur: Any, seq: int, h: str) -> None:
+    # ------------------------------------------------------------ checkpoints
+    def public_key(self) -> Any:
+        if self._pub is None:
+            if self.keys_root is None:
+                raise WorkspaceError("this audit log has no keys")
+            self._pub = public_key(self.keys_root)
+        return self._pub
+
+    def workspace_id(self) -> str:
+        """The vault id: what names this workspace's lines in a shared anchor."""
+        conn = self._connect()
+        cur = conn.cursor()
+        cur.execute(f"SELECT value FROM store_meta WHERE key = {self.ph}", ("vault_id",))  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+        row = cur.fetchone()
+        if self.dialect != "sqlite":
+            conn.commit()
+        return str(row[0]) if row else "-"
+
+    def anchor(self) -> Anchor | None:
+        """The configured external anchor (opened once)."""
+        if self._anchor is None and self.anchor_spec.strip():
+            self._anchor = open_anchor(self.anchor_spec, self.workspace_id())
+        return self._anchor
+
+    def _hash_at(self, cur: Any, seq: int) -> str | None:
+        cur.execute(f"SELECT hash FROM audit_events WHERE seq = {self.ph}", (seq,))  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
+    def _rollback_problem(self, cur: Any, last_seq: int,
+                          heads: dict[str, int] | None = None) -> str | None:
+        """Why the log ending at ``last_seq`` (with vault ``heads``) may not be signed: it no
+        longer extends the head kept in the head file or the anchor (truncated, rolled back,
+        rewritten), or a vault name's latest version went below its signed one; None if fine."""
+        assert self.keys_root is not None
+        pub = self.public_key()
+        try:
+            kept = read_head_file(head_path(self.keys_root))
+        except IntegrityError as exc:
+            return exc.message
+        if heads is not None:
+            for prior in (kept, self._db_head(cur)):
+                for name, v in sorted((prior.heads or {}).items() if prior else ()):
+                    if heads.get(name, 0) < v:
+                        return (f"vault object '{name}' was rolled back below its signed version "
+                                f"{v} (checkpoint at event {prior.seq})")  # type: ignore[union-attr]
+        if kept is None:
+            cur.execute("SELECT 1 FROM audit_checkpoint_meta")
+            if cur.fetchone() is not None:
+                return "the audit-log head file is missing"
+        else:
+            bad = compare(kept, "the head file", last_seq, lambda s: self._hash_at(cur, s), pub)
+            if bad is not None:
+                return bad[1]
+        anchor = self.anchor()
+        if anchor is not None and anchor.readable:
+            try:
+                top = anchor.latest(pub, tail_bytes=ANCHOR_TAIL_BYTES)
+            except IntegrityError as exc:
+                return exc.message
+            if top is not None:
+                bad = compare(top, f"the anchor {anchor.spec}", last_seq,
+                              lambda s: self._hash_at(cur, s), pub)
+                if bad is not None:
+                    return bad[1]
+        return None
+
+    def _insert_checkpoint(self, cur: Any, seq: int, h: str) -> SignedHead | None:
+        """Sign the head ``(seq, h)`` inside the caller's transaction; None if not signed (no
+        keys, or the log was rolled back: ``self.rollback`` says why)."""
         if self.keys_root is None:
-            return
+            return None
+        cur.execute("SELECT name, MAX(version) FROM object_versions GROUP BY name")
+        heads = {str(n): int(v) for n, v in cur.fetchall()}
+        problem = self._rollback_problem(cur, seq, heads)
+        self.rollback = problem
+        if problem is not None:
+            return None
         if self._signer is None:
             self._signer = signing_key(self.keys_root)
+        cur.execute("SELECT MAX(seq) FROM audit_checkpoints")
+        prev = int(cur.fetchone()[0] or 0)
         ts = now_ts()
-        sig = self._signer.sign(checkpoint_message(seq, h, ts)).hex()
+        digest = heads_digest(heads)
+        sig = self._signer.sign(checkpoint_message_v2(seq, h, ts, prev, digest)).hex()
         ph = self.ph
         sql = f"INSERT INTO audit_checkpoints (seq, hash, ts, signature) VALUES ({ph}, {ph}, {ph}, {ph})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
         cur.execute(sql, (seq, h, ts, sig))
+        sql = f"INSERT INTO audit_checkpoint_meta (seq, prev_seq, heads_digest, heads) VALUES ({ph}, {ph}, {ph}, {ph})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+        cur.execute(sql, (seq, prev, digest, canonical_heads(heads)))
+        self._last_cp = time.monotonic()
+        return SignedHead(seq, h, ts, prev, digest, sig, heads)
 
-    def checkpoint(self) -> int:
-        """Sign a checkpoint at the current head now (e.g. before an export); return its seq."""
+    def _db_head(self, cur: Any, seq: int | None = None) -> SignedHead | None:
+        """The signed head stored with the (newest, or ``seq``'s) v2 checkpoint."""
+        where = "" if seq is None else f"WHERE c.seq = {self.ph} "
+        sql = ("SELECT c.seq, c.hash, c.ts, m.prev_seq, m.heads_digest, c.signature, m.heads "  # noqa: S608  (constant names and the driver's placeholders; values are bound)
+               "FROM audit_checkpoints c JOIN audit_checkpoint_meta m ON m.seq = c.seq "
+               f"{where}ORDER BY c.seq DESC LIMIT 1")
+        cur.execute(sql, () if seq is None else (seq,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        try:
+            heads = json.loads(row[6])
+        except ValueError:
+            heads = None
+        if not isinstance(heads, dict):
+            raise IntegrityError(f"the vault heads of the audit-log checkpoint at event {row[0]} "
+                                 "are damaged")
+        return SignedHead(int(row[0]), row[1], row[2], int(row[3]), row[4], row[5], heads)
+
+    def _publish(self, head: SignedHead, *, to_anchor: bool = False) -> None:
+        """Keep ``head`` outside the database: the head file, then (if the file moved, or
+        ``to_anchor``) the anchor."""
+        assert self.keys_root is not None
+        try:
+            written = write_head_file(head_path(self.keys_root), head)
+        except OSError as exc:
+            raise AuditWriteFailed(f"the audit-log head file could not be written "
+                                   f"({type(exc).__name__})") from None
+        anchor = self.anchor()
+        if (written or to_anchor) and anchor is not None:
+            anchor.publish(head)
+
+    def checkpoint(self, *, strict: bool = True) -> int:
+        """Sign a checkpoint at the current head now and keep it outside the database; return
+        its seq. If the log no longer extends the kept head (truncated or rolled back), nothing
+        is signed: ``strict`` raises IntegrityError, otherwise the refusal is left in
+        ``self.rollback`` for ``verify`` to report."""
         try:
             conn = self._connect()
             cur = conn.cursor()
@@ -207,12 +362,78 @@ class AuditLog:
             sql = f"SELECT 1 FROM audit_checkpoints WHERE seq = {self.ph}"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
             cur.execute(sql, (last[0],))
             if cur.fetchone() is None:
-                self._insert_checkpoint(cur, last[0], last[1])
+                cp = self._insert_checkpoint(cur, last[0], last[1])
+            elif self.keys_root is not None:  # signed already: make sure it is kept outside too
+                self.rollback = self._rollback_problem(cur, last[0])
+                cp = None if self.rollback else self._db_head(cur, last[0])
+            else:
+                cp = None
             self._commit(conn, cur)
-            return int(last[0])
+        except PrivtuneError as exc:
+            self._rollback()
+            raise AuditWriteFailed(f"checkpoint could not be written: {exc.message}") from None
         except Exception as exc:
             self._rollback()
             raise AuditWriteFailed(f"checkpoint could not be written ({type(exc).__name__})") from None
+        if cp is not None:
+            self._publish(cp, to_anchor=strict)
+        self._dirty = False
+        if self.rollback is not None and strict:
+            raise IntegrityError(f"checkpoint refused: {self.rollback} (see privtune audit-log verify)")
+        return int(last[0])
+
+    def seal(self) -> None:
+        """Sign the head if this log appended since its last checkpoint (end of a session)."""
+        if self._dirty and self.keys_root is not None:
+            self._dirty = False  # tried once: a failure is raised here, not again at every close
+            self.checkpoint(strict=False)
+
+    def signed_heads(self) -> tuple[str, dict[str, int]]:
+        """The vault heads of the newest signed head (database or head file), checked.
+
+        Returns ``(where, {name: latest version})``; an invalid signature is an IntegrityError.
+        """
+        if self.keys_root is None:
+            return "", {}
+        conn = self._connect()
+        cur = conn.cursor()
+        try:
+            found = [(h, f"the audit-log checkpoint at event {h.seq}") for h in [self._db_head(cur)]
+                     if h is not None]
+        finally:
+            if self.dialect != "sqlite":
+                conn.commit()
+        kept = read_head_file(head_path(self.keys_root))
+        if kept is not None:
+            found.append((kept, f"the audit-log head file (event {kept.seq})"))
+        if not found:
+            return "", {}
+        for h, label in found:
+            if h.signature not in self._valid_sigs:
+                if h.heads is None or not h.valid(self.public_key()):
+                    raise IntegrityError(f"{label} has an invalid signature or vault heads")
+                self._valid_sigs.add(h.signature)
+        head, label = max(found, key=lambda x: x[0].seq)
+        return label, dict(head.heads or {})
+
+    def last_seq(self) -> int:
+        conn = self._connect()
+        cur = conn.cursor()
+        cur.execute("SELECT MAX(seq) FROM audit_events")
+        row = cur.fetchone()
+        if self.dialect != "sqlite":
+            conn.commit()
+        return int(row[0] or 0)
+
+    def checkpoint_meta(self) -> dict[int, tuple[int, str]]:
+        """``seq -> (prev_seq, heads_digest)`` of every v2 checkpoint."""
+        conn = self._connect()
+        cur = conn.cursor()
+        cur.execute("SELECT seq, prev_seq, heads_digest FROM audit_checkpoint_meta")
+        out = {int(s): (int(p), d) for s, p, d in cur.fetchall()}
+        if self.dialect != "sqlite":
+            conn.commit()
+        return out
 
     # ------------------------------------------------------------ verify
     def iter_events(self, batch: int = 20_000) -> Iterator[AuditRecord]:

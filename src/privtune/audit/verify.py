@@ -1,10 +1,16 @@
-"""Full verification: the hash chain, then every signed checkpoint against it.
+"""Full verification: the hash chain, every signed checkpoint against it, then the heads kept
+outside the database (the head file, the external anchor) against the log.
 
 A rewrite that recomputes every hash after an edit keeps the chain self-consistent; the
 Ed25519-signed checkpoints catch it (the event at a checkpoint no longer has the signed hash),
-as they catch deleting the tail of the log (a checkpoint beyond the last event). Events after
-the newest checkpoint are protected by the chain only: ``privtune audit-log checkpoint``
-signs the head on demand.
+as they catch deleting the tail of the log (a checkpoint beyond the last event). Each v2
+checkpoint names its predecessor, so removing any checkpoint breaks their chain. Deleting the
+tail together with its checkpoints is caught by the head file (``privtune.audit.head``: signed
+at every checkpoint, i.e. after every command), and rolling back the database *and* the head
+file by the external anchor, when one is configured.
+
+``upto``: the last event before this verification's own audit event, so that event cannot
+stand in for a deleted one (``privtune.audit.api.verify`` passes it).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 
+from privtune.audit.anchor import Anchor
+from privtune.audit.head import checkpoint_message_v2, compare, head_path, read_head_file
 from privtune.audit.log import AuditLog, checkpoint_message
+from privtune.errors import IntegrityError
 from privtune.vault.wskeys import KEYS_DIR, public_key
 
 
@@ -25,34 +34,48 @@ class VerifyReport:
     checkpoints: int
     bad_position: int | None = None
     reason: str = ""
+    notes: tuple[str, ...] = ()  # what the heads kept outside the database were compared with
 
     def line(self) -> str:
         if self.ok:
-            return f"audit log intact: {self.events} events, {self.checkpoints} signed checkpoints"
+            return (f"audit log intact: {self.events} events, {self.checkpoints} signed checkpoints"
+                    + "".join(f"; {n}" for n in self.notes))
         return f"audit log damaged at position {self.bad_position}: {self.reason}"
 
 
-def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
+def verify_log(log: AuditLog, keys_root: Path | None, *, upto: int | None = None,
+               anchor: Anchor | None = None) -> VerifyReport:
+    """``anchor``: compare with this anchor instead of the one the log's config names."""
     chain = log.verify_chain()
     cps = log.checkpoints()
+    meta = log.checkpoint_meta()
     pub = None
     if keys_root is not None and (Path(keys_root) / KEYS_DIR).is_dir():
         pub = public_key(keys_root)
     n_events = chain.events
     good_until = 0  # highest position covered by a valid, matching checkpoint
+    last = n_events if upto is None else min(upto, n_events)
     stored = log.hashes_at([c[0] for c in cps])
     cp_bad: tuple[int, str] | None = None
+    prev_cp = 0
     for seq, h, ts, sig in cps:
         if chain.bad_position is not None and seq >= chain.bad_position:
             break  # checkpoints past a broken link fail as a consequence; the chain names it
+        m = meta.get(seq)
         if pub is not None:
+            msg = checkpoint_message(seq, h, ts) if m is None else checkpoint_message_v2(seq, h, ts, *m)
             try:
-                pub.verify(bytes.fromhex(sig), checkpoint_message(seq, h, ts))
+                pub.verify(bytes.fromhex(sig), msg)
             except (InvalidSignature, ValueError):
                 cp_bad = (good_until + 1, f"checkpoint at event {seq} has an invalid signature")
                 break
-        if seq not in stored:
-            pos = n_events + 1 if chain.bad_position is None else chain.bad_position
+        if m is not None and m[0] != prev_cp:
+            cp_bad = ((m[0] or good_until + 1), f"the signed checkpoint at event {m[0]} was "
+                      f"removed (the checkpoint at event {seq} names it as its predecessor)")
+            break
+        prev_cp = seq
+        if seq not in stored or seq > last:
+            pos = last + 1 if chain.bad_position is None else chain.bad_position
             cp_bad = (pos, f"the log was truncated or events removed: a checkpoint signed event "
                            f"{seq}, which is not in the log")
             break
@@ -77,4 +100,62 @@ def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
         return VerifyReport(False, n_events, len(cps), chain.bad_position, chain.reason)
     if cp_bad is not None:
         return VerifyReport(False, n_events, len(cps), cp_bad[0], cp_bad[1])
-    return VerifyReport(True, n_events, len(cps))
+    if keys_root is None:
+        return VerifyReport(True, n_events, len(cps))
+    kept = _kept_heads(log, keys_root, pub, last, cps, meta, anchor)
+    if isinstance(kept, tuple):
+        return VerifyReport(False, n_events, len(cps), kept[0], kept[1])
+    return VerifyReport(True, n_events, len(cps), notes=tuple(kept))
+
+
+def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
+                anchor: Anchor | None) -> list[str] | tuple[int, str]:
+    """Compare the head file and the anchor with the log ending at ``last``; return the notes,
+    or ``(position, reason)`` of the first failure."""
+    def hash_at(seq: int) -> str | None:
+        return log.hashes_at([seq]).get(seq)
+
+    notes: list[str] = []
+    sig = {c[0]: c[3] for c in cps}
+    path = head_path(keys_root)
+    try:
+        head = read_head_file(path)
+    except IntegrityError as exc:
+        return (1, exc.message)
+    if head is None:
+        if meta:
+            return (last + 1, f"the audit-log head file {path.name} is missing (the log may have "
+                              "been truncated or rolled back)")
+    else:
+        bad = compare(head, "the head file", last, hash_at, pub)
+        if bad is not None:
+            return bad
+        if head.seq and sig.get(head.seq) != head.signature:
+            return (head.seq, f"the signed checkpoint at event {head.seq} (the head file's) was "
+                              "removed from the database")
+        notes.append(f"head file at event {head.seq} matches")
+    if anchor is None:
+        anchor = log.anchor()
+    if anchor is None:
+        notes.append("no external anchor (audit_anchor)")
+    elif not anchor.readable:
+        notes.append(f"anchor {anchor.spec} is write-only: compare its last line by hand")
+    else:
+        try:
+            top = anchor.latest(pub)
+        except IntegrityError as exc:
+            return (1, exc.message)
+        if top is None:
+            if meta:
+                return (last + 1, f"the anchor {anchor.spec} holds no head of this workspace "
+                                  "(newly configured? run privtune audit-log checkpoint)")
+            notes.append(f"anchor {anchor.spec} holds no head yet")
+        else:
+            bad = compare(top, f"the anchor {anchor.spec}", last, hash_at, pub)
+            if bad is not None:
+                return bad
+            if top.seq and sig.get(top.seq) != top.signature:
+                return (top.seq, f"the signed checkpoint at event {top.seq} (the anchor's) was "
+                                 "removed from the database")
+            notes.append(f"anchor {anchor.spec} at event {top.seq} matches")
+    return notes

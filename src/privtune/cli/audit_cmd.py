@@ -30,12 +30,15 @@ UntilOpt = typer.Option(None, "--until", help="Before this UTC date/time (ISO)."
 
 
 @app.command("verify")
-def verify(workspace: Path = WorkspaceOpt) -> None:
-    """Check the hash chain and the signed checkpoints; name the first bad position."""
+def verify(anchor: str = typer.Option("", "--anchor", help="Compare with this anchor "
+                                      "('file:/PATH') instead of the configured audit_anchor."),
+           workspace: Path = WorkspaceOpt) -> None:
+    """Check the hash chain, the signed checkpoints, the head file and the anchor; name the
+    first bad position."""
     with open_workspace(workspace) as ws:
-        report = api.verify(ws.guard, ws.audit, ws.root)
-    if not report.ok:
-        raise IntegrityError(report.line())
+        report = api.verify(ws.guard, ws.audit, ws.root, anchor)
+        if not report.ok:  # raised inside the block: the report, not a closing error, is shown
+            raise IntegrityError(report.line())
     console.print(report.line())
 
 

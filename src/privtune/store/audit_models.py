@@ -40,6 +40,19 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
+class AuditCheckpointMeta(Base):
+    """What a (v2) checkpoint signs besides the head: the previous checkpoint, so checkpoints
+    form a chain of their own, and the vault heads (``name -> latest version``, canonical JSON)
+    with their SHA-256. See ``privtune.audit.head``."""
+
+    __tablename__ = "audit_checkpoint_meta"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    prev_seq: Mapped[int] = mapped_column(BigInteger)
+    heads_digest: Mapped[str] = mapped_column(String(64))
+    heads: Mapped[str] = mapped_column(Text)
+
+
 class SubjectIndex(Base):
     """``HMAC(subject key, employee id)`` -> vault object that holds that employee's data."""
 

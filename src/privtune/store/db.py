@@ -47,6 +47,10 @@ class MetadataStore:
                 f"metadata database schema {row.value} predates the encrypted vault (schema "
                 f"{SCHEMA_VERSION}); create a new workspace and ingest the data again"
             )
+        # Tables added within a schema version (no column changes) are created on first open.
+        from privtune.store.audit_models import AuditCheckpointMeta
+
+        AuditCheckpointMeta.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
 
     def get_meta(self, key: str) -> str | None:
         with self.session() as s:

@@ -6,6 +6,12 @@ wrapped by the workspace's KEK (:mod:`privtune.vault.keyring`) and stored in the
 store, next to the manifest (SHA-256 of plaintext and ciphertext, size, schema, creator,
 parents). Writes are atomic and durable; a version becomes visible only when its manifest row
 commits, after its file was fsynced and renamed into place.
+
+Rollback: the latest version of every name is signed into each audit-log checkpoint
+(``privtune.audit.head``); the Workspace hands that map in as ``signed_heads``. A name whose
+newest manifest is older than its signed version (the rows of ``rb@2`` deleted) fails
+``get NAME``, ``put`` and ``verify`` with IntegrityError instead of silently serving ``rb@1``;
+``verify`` also reports every gap in a name's versions.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import os
 import re
 import secrets
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +136,21 @@ class Vault:
         #: Permission + audit hook ``guard(action, ref, kind)``, set by the Workspace; it runs
         #: before every read, write, listing and shred and raises to refuse (privtune.access.guard).
         self.guard: Callable[[str, str, str | None], None] | None = None
+        #: ``signed_heads() -> (where, {name: latest version})``: the versions signed into the
+        #: newest audit-log checkpoint, set by the Workspace (``AuditLog.signed_heads``).
+        self.signed_heads: Callable[[], tuple[str, Mapping[str, int]]] | None = None
+
+    def _signed(self) -> tuple[str, Mapping[str, int]]:
+        return ("", {}) if self.signed_heads is None else self.signed_heads()
+
+    def _check_head(self, name: str, latest: int | None) -> None:
+        """IntegrityError if ``name``'s newest manifest is older than its signed version."""
+        where, heads = self._signed()
+        want = heads.get(name)
+        if want is not None and (latest or 0) < want:
+            have = f"version {latest}" if latest else "no version"
+            raise IntegrityError(f"vault object '{name}': {where} signed version {want}, the "
+                                 f"manifest has {have}: the manifest was rolled back")
 
     def _guard(self, action: str, ref: str, kind: str | None = None) -> None:
         if self.guard is not None:
@@ -153,6 +174,7 @@ class Vault:
         if kind not in KINDS:
             raise InputError(f"unknown object kind; allowed: {', '.join(KINDS)}")
         resolved_parents = [self.resolve(p) for p in parents]
+        self._check_head(ref.name, self._latest_version(ref.name))
         self._guard("write", ref.name, kind)
         keyring = self.keyring
         keyring.unlock()
@@ -237,7 +259,13 @@ class Vault:
                            parents=kw.pop("parents", ()), meta=kw.pop("meta", None))
 
     # ------------------------------------------------------------------ read
+    def _latest_version(self, name: str) -> int | None:
+        with self.store.session() as s:
+            return s.scalar(select(func.max(ObjectVersion.version)).where(ObjectVersion.name == name))
+
     def manifest(self, ref: str) -> ObjectVersion:
+        """A version's manifest; a bare name is its latest version, checked against the signed
+        heads (IntegrityError if it was rolled back)."""
         r = parse_ref(ref)
         with self.store.session() as s:
             q = select(ObjectVersion).where(ObjectVersion.name == r.name)
@@ -246,6 +274,11 @@ class Vault:
             else:
                 q = q.where(ObjectVersion.version == r.version)
             row = s.scalars(q).first()
+        if r.version is None:
+            self._check_head(r.name, None if row is None else row.version)
+        elif row is None and r.version <= self._signed()[1].get(r.name, 0):
+            raise IntegrityError(f"vault object '{r}' is signed in the audit-log heads but its "
+                                 "manifest is missing: the manifest was rolled back")
         if row is None:
             raise NotFoundError(f"no vault object '{r}'")
         return row
@@ -350,7 +383,7 @@ class Vault:
         """Check ciphertext hash, every chunk's tag and the plaintext hash of each version."""
         rows = self.list() if refs is None else [self.manifest(r) for r in refs]
         gone = self.shredded()
-        out = []
+        out = self._missing_versions(None if refs is None else {parse_ref(r).name for r in refs})
         for row in rows:
             if row.ref in gone:
                 out.append(VerifyResult(row.ref, True, "shredded", "data key destroyed"))
@@ -373,6 +406,29 @@ class Vault:
                 out.append(VerifyResult(row.ref, False, "damaged", exc.message))
                 continue
             out.append(VerifyResult(row.ref, True, "ok"))
+        return out
+
+    def _missing_versions(self, names: set[str] | None) -> builtins.list[VerifyResult]:
+        """Versions that should exist but have no manifest: below a name's newest version (a
+        gap) or up to its signed head (a rolled-back tail); ``names=None``: every name."""
+        where, heads = self._signed()
+        with self.store.session() as s:
+            q = select(ObjectVersion.name, ObjectVersion.version)
+            if names is not None:
+                q = q.where(ObjectVersion.name.in_(names))
+            present: dict[str, set[int]] = {}
+            for n, v in s.execute(q).all():
+                present.setdefault(n, set()).add(v)
+        out = []
+        for name in sorted(set(present) | {n for n in heads if names is None or n in names}):
+            have = present.get(name, set())
+            top = max(max(have, default=0), heads.get(name, 0))
+            for v in range(1, top + 1):
+                if v not in have:
+                    why = (f"manifest missing; {where} signed version {heads[name]}"
+                           if v <= heads.get(name, 0) else "manifest missing (a gap in the versions)")
+                    out.append(VerifyResult(f"{name}@{v}", False, "missing", why + ": rolled back "
+                                            "or deleted"))
         return out
 
     def stray_files(self) -> builtins.list[Path]:
