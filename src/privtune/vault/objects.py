@@ -31,7 +31,7 @@ from privtune.store import DataKey, MetadataStore, ObjectVersion
 from privtune.vault import format as fmt
 from privtune.vault.keyring import Keyring
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
 KINDS = ("dataset", "table", "texts", "examples", "key", "adapter", "report", "blob")
 VAULT_ID_KEY = "vault_id"
 
@@ -48,7 +48,7 @@ class ObjectRef:
 def parse_ref(text: str) -> ObjectRef:
     """``"employees@3"`` -> ObjectRef("employees", 3); ``"employees"`` -> latest."""
     name, sep, ver = text.partition("@")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InputError(
             "object names are 1-128 characters of a-z, 0-9, '.', '_' or '-', starting with a "
             "letter or digit",
