@@ -5,7 +5,9 @@ Each version is one container file (:mod:`privtune.vault.format`) under
 wrapped by the workspace's KEK (:mod:`privtune.vault.keyring`) and stored in the metadata
 store, next to the manifest (SHA-256 of plaintext and ciphertext, size, schema, creator,
 parents). Writes are atomic and durable; a version becomes visible only when its manifest row
-commits, after its file was fsynced and renamed into place.
+commits, after its file was fsynced and renamed into place. Inside :meth:`Vault.transaction`
+several versions (an export's tables and texts) become visible together, in one store
+transaction, or none does.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import re
 import secrets
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,6 +70,16 @@ class VerifyResult:
     ok: bool
     status: str  # ok | damaged | missing | shredded
     message: str = ""
+
+
+@dataclass
+class _Pending:
+    """What a :meth:`Vault.transaction` holds until it commits: rows to add, files to drop."""
+
+    rows: list[Any] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    latest: dict[str, int] = field(default_factory=dict)  # name -> highest pending version
+    refs: set[str] = field(default_factory=set)           # name@version of each pending put
 
 
 class _EncryptingSink:
@@ -130,6 +143,7 @@ class Vault:
         #: Permission + audit hook ``guard(action, ref, kind)``, set by the Workspace; it runs
         #: before every read, write, listing and shred and raises to refuse (privtune.access.guard).
         self.guard: Callable[[str, str, str | None], None] | None = None
+        self._pending: _Pending | None = None
 
     def _guard(self, action: str, ref: str, kind: str | None = None) -> None:
         if self.guard is not None:
@@ -143,6 +157,52 @@ class Vault:
                 raise IntegrityError("the metadata store has no vault id")
             self._keyring = Keyring(self.store, vid)
         return self._keyring
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every version put inside the block becomes visible when the block ends, all together.
+
+        Each put writes (and fsyncs) its encrypted file as it runs, but its manifest and data
+        key are held back and committed in one store transaction when the block ends. If the
+        block raises (a bad file later in an export, a refused write) nothing commits and the
+        files written so far are deleted: readers never see part of the batch. A hard kill
+        before the commit can leave encrypted files whose data keys were never stored
+        (``stray_files`` lists them; nothing can decrypt them). A nested block joins the
+        outer one.
+        """
+        if self._pending is not None:
+            yield
+            return
+        pending = self._pending = _Pending()
+        try:
+            yield
+            if pending.rows:
+                with self.store.session() as s:
+                    s.add_all(pending.rows)
+        except BaseException:
+            for path in pending.paths:
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            self._pending = None
+
+    def pending_ref(self, ref: str) -> str | None:
+        """``ref`` when it names a version put in the open transaction (not committed yet)."""
+        if self._pending is None:
+            return None
+        r = parse_ref(ref)
+        if r.version is None:
+            version = self._pending.latest.get(r.name)
+            return None if version is None else f"{r.name}@{version}"
+        return str(r) if str(r) in self._pending.refs else None
+
+    def defer(self, rows: builtins.list[Any]) -> bool:
+        """Add store rows to the open transaction's commit (False, and nothing done, if none)."""
+        if self._pending is None:
+            return False
+        self._pending.rows.extend(rows)
+        return True
 
     # ------------------------------------------------------------------ write
     def _write(self, name: str, writer: Callable[[BinaryIO, bytes, str], fmt.StreamInfo], *, kind: str, schema: str,
@@ -158,7 +218,8 @@ class Vault:
         keyring.unlock()
         with self.store.session() as s:
             latest = s.scalar(select(func.max(ObjectVersion.version)).where(ObjectVersion.name == ref.name))
-            version = (latest or 0) + 1
+            pending = self._pending
+            version = max(latest or 0, pending.latest.get(ref.name, 0) if pending else 0) + 1
             aad = keyring.aad(ref.name, version)
             data_key = fmt.new_data_key()
             kek_version, wrapped = keyring.wrap(data_key, aad)
@@ -167,12 +228,19 @@ class Vault:
             try:
                 with atomic_file(path) as fh:
                     info = writer(fh, data_key, aad.decode())
-                s.add(ObjectVersion(name=ref.name, version=version, kind=kind, relpath=relpath,
-                                    sha256=info.sha256, size=info.size, schema=schema,
-                                    creator=self.creator, parents=resolved_parents, meta=meta or {},
-                                    ct_sha256=info.ct_sha256, ct_size=info.ct_size))
-                s.add(DataKey(name=ref.name, version=version, kek_version=kek_version, wrapped=wrapped))
-                s.commit()
+                rows = [ObjectVersion(name=ref.name, version=version, kind=kind, relpath=relpath,
+                                      sha256=info.sha256, size=info.size, schema=schema,
+                                      creator=self.creator, parents=resolved_parents, meta=meta or {},
+                                      ct_sha256=info.ct_sha256, ct_size=info.ct_size),
+                        DataKey(name=ref.name, version=version, kek_version=kek_version, wrapped=wrapped)]
+                if pending is not None:  # committed with the rest of the transaction
+                    pending.rows.extend(rows)
+                    pending.paths.append(path)
+                    pending.latest[ref.name] = version
+                    pending.refs.add(f"{ref.name}@{version}")
+                else:
+                    s.add_all(rows)
+                    s.commit()
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
