@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import func, select
 
 from privtune.errors import InputError, IntegrityError, KeyDestroyed, NotFoundError
-from privtune.fsutil import atomic_file
+from privtune.fsutil import atomic_file, private_output, remove_stale_temps
 from privtune.store import DataKey, MetadataStore, ObjectVersion
 from privtune.vault import format as fmt
 from privtune.vault.keyring import Keyring
@@ -348,6 +348,10 @@ class Vault:
         """
         row = self.manifest(ref)
         self._guard("read", row.ref, row.kind)
+        yield from self._chunks(row, check_hash=check_hash)
+
+    def _chunks(self, row: ObjectVersion, *, check_hash: bool) -> Iterator[memoryview]:
+        """:meth:`chunks` of a manifest row, without the guard (the caller checked)."""
         data_key = self._data_key(row)
         path = self.root / row.relpath
         if not path.is_file():
@@ -381,18 +385,32 @@ class Vault:
         return bytes(out)
 
     def get_to(self, ref: str, dest: str | Path | BinaryIO) -> int:
-        """Stream a version's plaintext to a file object, or atomically to a path; return bytes.
+        """Stream a version's plaintext to a file object, or to a path; return the bytes written.
 
-        A path is written through a temporary file renamed into place only once the whole
-        object authenticated: on damage nothing appears under ``dest``.
+        A path gets plaintext only under the name the caller gave, never in a temporary file
+        beside it (a killed process left ``.tmp-*`` files holding a plaintext prefix). The
+        whole object is authenticated first (every chunk and the plaintext hash, nothing
+        written), then decrypted again straight into ``dest`` (mode 0600); if that second pass
+        fails, ``dest`` is removed. Stale temporary files an older privtune left in the target's
+        directory are removed first (:func:`privtune.fsutil.remove_stale_temps`).
         """
-        if isinstance(dest, (str, Path)):
-            with atomic_file(Path(dest)) as fh:
-                return self.get_to(ref, fh)
+        if not isinstance(dest, (str, Path)):
+            n = 0
+            for pt in self.chunks(ref):
+                dest.write(pt)
+                n += len(pt)
+            return n
+        path = Path(dest)
+        row = self.manifest(ref)
+        self._guard("read", row.ref, row.kind)
+        remove_stale_temps(path.parent)
+        for _ in self._chunks(row, check_hash=True):  # damage is found before a byte is written
+            pass
         n = 0
-        for pt in self.chunks(ref):
-            dest.write(pt)
-            n += len(pt)
+        with private_output(path) as fh:
+            for pt in self._chunks(row, check_hash=True):
+                fh.write(pt)
+                n += len(pt)
         return n
 
     def get_dir(self, ref: str, dest: Path) -> Path:
