@@ -31,10 +31,49 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+#: Modes of what privtune creates: only the owner reads workspace files and folders.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700 (``mkdir(parents=True)`` gives
+    the parents the umask's mode); an existing folder is left as it is."""
+    path = Path(path)
+    missing: list[Path] = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue
+        os.chmod(d, PRIVATE_DIR)  # mkdir's mode is masked by the umask
+    return path
+
+
+def restrict_tree(root: str | Path) -> None:
+    """Take group and other permissions away from ``root`` and everything under it (for
+    files a library wrote with the umask's mode: ``save_pretrained``, ``copytree``, loggers)."""
+    root = Path(root)
+    if not root.exists():
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, PRIVATE_DIR)
+        for name in filenames:
+            f = os.path.join(dirpath, name)
+            if not os.path.islink(f):
+                os.chmod(f, os.stat(f).st_mode & 0o700)
+
+
 def atomic_write(path: str | Path, chunks: bytes | Iterable[bytes], *, mode: int = 0o600) -> int:
     """Write ``chunks`` to ``path`` atomically and durably; return the number of bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if isinstance(chunks, (bytes, bytearray, memoryview)):
         chunks = [bytes(chunks)]
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -70,7 +109,7 @@ def atomic_file(path: str | Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
     remain after a hard kill; it is never read).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -125,7 +164,7 @@ def private_output(path: str | Path) -> Iterator[BinaryIO]:
     """Yield ``path`` opened for writing (created 0600, truncated, symlinks refused), fsynced
     on success and deleted if the block raises: no temporary file anywhere else."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, 0o600)
     try:
