@@ -62,7 +62,7 @@ def restrict_tree(root: str | Path) -> None:
     root = Path(root)
     if not root.exists():
         return
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         os.chmod(dirpath, PRIVATE_DIR)
         for name in filenames:
             f = os.path.join(dirpath, name)

@@ -53,9 +53,8 @@ def register(app: typer.Typer) -> None:
         --key-file or --transit-url/--transit-key name another provider. A passphrase must be
         at least 12 characters and hard to guess (privtune.vault.strength).
         """
-        from privtune.vault.kek import KekSpec
         from privtune.cli.keys_cmd import kek_spec
-        from privtune.vault.kek import create_key_file
+        from privtune.vault.kek import KekSpec, create_key_file
 
         if key_file is not None and not key_file.exists() and not (transit_url or transit_key):
             create_key_file(key_file)

@@ -23,6 +23,7 @@ so every span is found whole by the window it starts in.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
@@ -32,7 +33,6 @@ from privtune.pii.recognizers.ner import NerBackend, NerRecognizer
 from privtune.pii.recognizers.people import PeopleRecognizer
 from privtune.pii.roster import Roster
 from privtune.pii.spans import EMAIL, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
-
 
 #: Texts longer than this are detected window by window (characters).
 WINDOW_CHARS = 32_768
@@ -79,7 +79,7 @@ class Detector:
             return
         cuts = _cuts(text)
         last_end = 0
-        for lo, hi in zip(cuts, cuts[1:]):
+        for lo, hi in itertools.pairwise(cuts):
             start = max(0, lo - WINDOW_CONTEXT)
             for sp in self._detect_whole(text[start:min(len(text), hi + WINDOW_CONTEXT)]):
                 s0 = sp.start + start
