@@ -115,7 +115,7 @@ def _child(mode: str, workdir: str) -> dict:
         from privtune.vault.kdf import Argon2Params
         from privtune.workspace import init_workspace
 
-        os.environ.setdefault("PRIVTUNE_PASSPHRASE", "bench")
+        os.environ.setdefault("PRIVTUNE_PASSPHRASE", "privtune bench vault (throwaway, not a secret)")
         # A throwaway workspace: cheap Argon2id (the KEK's cost is not what this measures).
         ws = init_workspace(Path(workdir) / "ws", kdf=Argon2Params(1, 64, 1))
         t0 = time.perf_counter()

@@ -69,6 +69,13 @@ class WorkspaceError(PrivtuneError):
     exit_code = 3
 
 
+class StorageError(WorkspaceError):
+    """The metadata database cannot be read or written: disk full, I/O error, unreadable file.
+
+    Told apart from a missing schema, so a full disk never reads as "not a workspace".
+    """
+
+
 class NotFoundError(PrivtuneError):
     """A named object (dataset, model, version) does not exist."""
 

@@ -3,7 +3,11 @@
 :func:`network_guard` is a context manager. Inside it, ``socket.socket.connect`` /
 ``connect_ex``, ``socket.create_connection`` and ``socket.getaddrinfo`` refuse every address
 that is not loopback (``127.0.0.0/8``, ``::1``, ``localhost``) or a Unix socket, and raise
-:class:`~privtune.errors.OfflineViolation`. The violation is also *recorded* (host and port
+:class:`~privtune.errors.OfflineViolation`. A process-wide audit hook (:func:`sys.addaudithook`,
+installed once, inert outside the guard) applies the same rule to the interpreter's own socket
+audit events (``socket.connect``, ``socket.sendto``, ``socket.sendmsg``, ``socket.getaddrinfo``),
+which the C module ``_socket`` raises itself: UDP datagrams sent with ``sendto``/``sendmsg``
+and sockets made from ``_socket`` directly (bypassing the patched Python class) are refused too. The violation is also *recorded* (host and port
 only: no payload) in :data:`violations` so that a library that swallows the exception and
 retries cannot hide it: the caller checks :func:`raise_if_violated` at the end of the block and
 fails loudly. Nothing is retried.
@@ -23,6 +27,7 @@ import contextlib
 import ipaddress
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -100,7 +105,35 @@ def _check_address(sock: socket.socket, address: Any) -> None:
         return
 
 
+_HOOKED = False
+#: The socket audit events the hook checks, and where their address argument sits.
+_ADDRESS_EVENTS = {"socket.connect": 1, "socket.sendto": 1, "socket.sendmsg": 1}
+
+
+def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
+    """Refuse non-loopback socket traffic the C module reports (active only inside the guard)."""
+    if _DEPTH == 0 or not event.startswith("socket."):
+        return
+    pos = _ADDRESS_EVENTS.get(event)
+    if pos is not None:
+        if len(args) > pos and args[pos] is not None:
+            _check_address(args[0], args[pos])
+    elif event == "socket.getaddrinfo" and args:
+        host = args[0]
+        if host is not None and not is_loopback(host):
+            _refuse(host, args[1] if len(args) > 1 else None)
+
+
+def _install_audit_hook() -> None:
+    """Add the audit hook once per process (audit hooks cannot be removed)."""
+    global _HOOKED
+    if not _HOOKED:
+        sys.addaudithook(_audit_hook)
+        _HOOKED = True
+
+
 def _install() -> None:
+    _install_audit_hook()
     orig_connect = socket.socket.connect
     orig_connect_ex = socket.socket.connect_ex
     orig_create = socket.create_connection

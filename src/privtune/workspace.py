@@ -13,6 +13,10 @@ uses. Layout::
     DIR/audit-head.json the audit log's newest signed head, kept outside the database (0600,
                         see audit/head.py; ``audit_anchor`` names an external copy)
 
+Every folder privtune makes in a workspace is 0700 and every file 0600 (the metadata database
+and its WAL too: it is created 0600 before SQLite opens it); ``Workspace.open`` tightens an
+older workspace's folders, database and keys the same way, and the CLI runs with umask 077.
+
 Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or an
 already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
 the audit event before the operation; the vault calls it on every read, write and listing.
@@ -32,6 +36,7 @@ from typing import Literal
 
 import yaml
 from pydantic import Field
+from sqlalchemy.engine import make_url
 
 from privtune.access.apikeys import ENV_BOOTSTRAP_KEY, parse_key
 from privtune.access.guard import Guard
@@ -41,7 +46,7 @@ from privtune.access.users import AuthFailure, IssuedKey, authenticate, create_u
 from privtune.audit.log import AuditLog
 from privtune.config import StrictModel, read_yaml, validate
 from privtune.errors import InputError, PermissionDenied, WorkspaceError
-from privtune.fsutil import atomic_write_text
+from privtune.fsutil import PRIVATE_DIR, PRIVATE_FILE, atomic_write_text, private_dir
 from privtune.lineage import Subjects, subject_key
 from privtune.store import MetadataStore
 from privtune.vault import KekSpec, Vault
@@ -133,16 +138,19 @@ def init_workspace(directory: str | Path, *, name: str | None = None, db_url: st
 
 def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | None,
           admin: str, bootstrap_key: str | None, kdf: Argon2Params | None) -> Workspace:
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
+    os.chmod(root, PRIVATE_DIR)
     for sub in SUBDIRS:
-        (root / sub).mkdir(exist_ok=True)
+        private_dir(root / sub)
     cfg = WorkspaceConfig(
         name=name or root.resolve().name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if db_url:
         cfg.db_url = db_url
-    store = MetadataStore(_expand_url(cfg.db_url, root))
+    url = _expand_url(cfg.db_url, root)
+    _precreate_sqlite(url)
+    store = MetadataStore(url)
     store.create()
     if store.get_meta(VAULT_ID_KEY) is None:
         store.set_meta(VAULT_ID_KEY, uuid.uuid4().hex)
@@ -165,6 +173,45 @@ def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | No
 
 def _expand_url(url: str, root: Path) -> str:
     return url.replace("{workspace}", str(root.resolve()))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _precreate_sqlite(url: str) -> None:
+    """Create a SQLite database file 0600 before SQLite does (it would use the umask's 0644);
+    SQLite gives its -wal and -shm files the database file's mode."""
+    db = _sqlite_file(url)
+    if db is not None and not db.exists():
+        private_dir(db.parent)
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        os.chmod(db, PRIVATE_FILE)
+
+
+def tighten_modes(root: Path, db_url: str) -> None:
+    """Folders 0700, database and key files 0600 (for workspaces made before this rule)."""
+    for d in (root, *(root / sub for sub in (*SUBDIRS, "keys"))):
+        if d.is_dir() and d.stat().st_uid == os.getuid() and d.stat().st_mode & 0o077:
+            os.chmod(d, PRIVATE_DIR)
+    db = _sqlite_file(db_url)
+    files = [root / CONFIG_FILE]
+    if db is not None:
+        files += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    keys = root / "keys"
+    if keys.is_dir():
+        files += [p for p in keys.iterdir() if p.is_file()]
+    for f in files:
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(f, st.st_mode & 0o700)
 
 
 class Workspace:
@@ -205,6 +252,7 @@ class Workspace:
                 f"or point --workspace / {ENV_WORKSPACE} at one)"
             )
         config = validate(WorkspaceConfig, read_yaml(cfg_path), source=str(cfg_path))
+        tighten_modes(root, _expand_url(config.db_url, root))
         store = MetadataStore(_expand_url(config.db_url, root))
         store.check()
         ws = cls(root, config, store, principal)

@@ -84,3 +84,58 @@ def test_enable_offline_mode_sets_all_variables_idempotently(monkeypatch):
     enable_offline_mode()
     assert is_offline()
     assert all(os.environ[k] == "1" for k in OFFLINE_ENV)
+
+
+# --- issue 16 finding 11: UDP datagrams and the raw ``_socket`` module escaped the guard.
+@pytest.mark.parametrize("send", [
+    lambda s: s.sendto(b"x", ("203.0.113.9", 53)),
+    lambda s: s.sendto(b"x", 0, ("203.0.113.9", 53)),
+    lambda s: s.sendmsg([b"x"], [], 0, ("203.0.113.9", 53)),
+])
+def test_udp_datagrams_to_the_network_are_blocked(send):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with pytest.raises(OfflineViolation, match=r"203\.0\.113\.9:53"), netguard.network_guard():
+            send(s)
+    finally:
+        s.close()
+    assert ("203.0.113.9", 53) in netguard.violations
+
+
+@pytest.mark.parametrize("use", [
+    lambda s: s.connect(("203.0.113.7", 443)),
+    lambda s: s.connect_ex(("203.0.113.7", 443)),
+    lambda s: s.sendto(b"x", ("203.0.113.7", 443)),
+])
+def test_raw_socket_module_is_blocked(use):
+    import _socket
+
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        with pytest.raises(OfflineViolation, match=r"203\.0\.113\.7:443"), netguard.network_guard():
+            use(s)
+    finally:
+        s.close()
+
+
+def test_raw_getaddrinfo_is_blocked():
+    import _socket
+
+    with pytest.raises(OfflineViolation), netguard.network_guard():
+        _socket.getaddrinfo("huggingface.co", 443)
+
+
+def test_udp_to_loopback_passes_and_the_hook_is_inert_outside_the_guard():
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with netguard.network_guard():
+            tx.sendto(b"ping", rx.getsockname())
+        assert rx.recv(16) == b"ping"
+        # outside the guard the (permanent) hook lets everything through
+        netguard._audit_hook("socket.sendto", (tx, ("203.0.113.9", 9)))
+        netguard._audit_hook("socket.getaddrinfo", ("example.com", 80, 0, 0, 0))
+    finally:
+        tx.close()
+        rx.close()

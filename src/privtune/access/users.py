@@ -21,7 +21,7 @@ from privtune.store import MetadataStore
 from privtune.store.access_models import ApiKey, User
 from privtune.vault.kdf import Argon2Params
 
-HANDLE_RE = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+HANDLE_RE = re.compile(r"[a-z][a-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _aware(t: datetime | None) -> datetime | None:
 
 def create_user(store: MetadataStore, handle: str, role: str, *, expires_days: float | None = None,
                 key: str | None = None, kdf: Argon2Params | None = None) -> IssuedKey:
-    if not HANDLE_RE.match(handle):
+    if not HANDLE_RE.fullmatch(handle):
         raise InputError("user handles are 1-64 characters of a-z, 0-9, '.', '_' or '-'",
                          field="handle")
     if role not in ROLES:
@@ -117,6 +117,16 @@ def list_users(store: MetadataStore) -> list[tuple[User, list[ApiKey]]]:
     return [(u, [k for k in keys if k.user_id == u.id]) for u in users]
 
 
+_DECOY: list[str] = []
+
+
+def _decoy_hash() -> str:
+    """An Argon2id hash (default cost) of a random key nobody holds, made once per process."""
+    if not _DECOY:
+        _DECOY.append(hash_key(new_key()))
+    return _DECOY[0]
+
+
 def authenticate(store: MetadataStore, key_text: str) -> Principal:
     """The principal of a valid, unexpired, unrevoked key; AuthFailure otherwise."""
     parsed = parse_key(key_text or "")
@@ -125,8 +135,16 @@ def authenticate(store: MetadataStore, key_text: str) -> Principal:
     with store.session() as s:
         row = s.get(ApiKey, parsed.key_id)
         user = s.get(User, row.user_id) if row is not None else None
-    if row is None or user is None or not verify_key(row.secret_hash, parsed):
+        # An unknown key id costs the same Argon2id work as a known one (no timing oracle on
+        # which key ids exist): verify against the newest stored hash (the current cost),
+        # which fails for this key.
+        decoy = (s.scalar(select(ApiKey.secret_hash).order_by(ApiKey.created_at.desc()).limit(1))
+                 if row is None else None)
+    if row is None or user is None:
+        verify_key(decoy or _decoy_hash(), parsed)
         raise AuthFailure("invalid API key", parsed.key_id if row is not None else "")
+    if not verify_key(row.secret_hash, parsed):
+        raise AuthFailure("invalid API key", parsed.key_id)
     if row.revoked_at is not None:
         raise AuthFailure(f"API key {parsed.key_id} has been revoked", parsed.key_id)
     expires = _aware(row.expires_at)

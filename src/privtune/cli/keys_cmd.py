@@ -49,10 +49,14 @@ def rotate(
     transit_url: str = typer.Option(None, "--transit-url", help="Switch to a Transit engine at this URL."),
     transit_key: str = typer.Option(None, "--transit-key", help="Transit key name."),
     transit_mount: str = typer.Option("transit", "--transit-mount", help="Transit mount path."),
+    allow_weak_passphrase: bool = typer.Option(
+        False, "--allow-weak-passphrase", help="Accept a new passphrase that fails the strength check."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
     """Create a new KEK version and re-wrap every data key under it (payloads untouched)."""
     spec = kek_spec(key_file, transit_url, transit_key, transit_mount, new_passphrase)
+    if spec is not None:
+        spec.allow_weak = allow_weak_passphrase
     with open_workspace(workspace) as ws:
         ws.guard("key.write", "keyring", action="rotate-data" if data else "rotate")
         version, n = ws.vault.keyring.rotate(spec)

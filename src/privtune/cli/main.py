@@ -87,6 +87,16 @@ def _debug_requested(argv: list[str]) -> bool:
 def run(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Whatever this process writes (the workspace, reports, a library's save_pretrained) is
+    # readable by its owner only (issue 16, finding 10).
+    umask = os.umask(0o077)
+    try:
+        return _run(argv)
+    finally:
+        os.umask(umask)  # an in-process caller (the tests) gets its own umask back
+
+
+def _run(argv: list[str]) -> int:
     debug = _debug_requested(argv)
     if not debug:
         # Library deprecation chatter (transformers, peft) is noise for users; --debug shows it.

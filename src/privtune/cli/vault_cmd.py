@@ -31,7 +31,7 @@ def put(
 @app.command("get")
 def get(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: latest)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Plaintext output file (written atomically)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Plaintext output file (written only after the whole object verified; mode 0600)."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
     """Decrypt a version to a file; nothing is written unless the whole object verifies."""

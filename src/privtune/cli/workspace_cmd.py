@@ -42,19 +42,25 @@ def register(app: typer.Typer) -> None:
             None, "--transit-url", help="Protect the vault with an OpenBao/Vault Transit key at this URL."),
         transit_key: str = typer.Option(None, "--transit-key", help="Transit key name (created if missing)."),
         transit_mount: str = typer.Option("transit", "--transit-mount", help="Transit mount path."),
+        allow_weak_passphrase: bool = typer.Option(
+            False, "--allow-weak-passphrase",
+            help="Accept a passphrase that fails the strength check (12+ characters, hard to "
+                 "guess); only for throwaway workspaces of synthetic data."),
     ) -> None:
         """Create a workspace: config, metadata database, encrypted vault, reports and runs folders.
 
         The vault key comes from a passphrase (PRIVTUNE_PASSPHRASE or a prompt) unless
-        --key-file or --transit-url/--transit-key name another provider.
+        --key-file or --transit-url/--transit-key name another provider. A passphrase must be
+        at least 12 characters and hard to guess (privtune.vault.strength).
         """
         from privtune.cli.keys_cmd import kek_spec
-        from privtune.vault.kek import create_key_file
+        from privtune.vault.kek import KekSpec, create_key_file
 
         if key_file is not None and not key_file.exists() and not (transit_url or transit_key):
             create_key_file(key_file)
             console.print(f"created key file {key_file}: back it up; without it the vault is unreadable")
-        spec = kek_spec(key_file, transit_url, transit_key, transit_mount)
+        spec = kek_spec(key_file, transit_url, transit_key, transit_mount) or KekSpec()
+        spec.allow_weak = allow_weak_passphrase
         ws = init_workspace(directory, name=name, db_url=db_url, kek=spec)
         console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {ws.root}")
         console.print(f"use it with --workspace {ws.root} or PRIVTUNE_WORKSPACE={ws.root}")

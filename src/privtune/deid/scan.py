@@ -17,7 +17,7 @@ import pyarrow as pa
 from privtune.deid.classify import classify_table
 from privtune.deid.parallel import chunked_map
 from privtune.deid.policy import DeidPolicy
-from privtune.pii.detect import detect
+from privtune.pii.detect import detect, iter_detect
 from privtune.pii.roster import Roster
 from privtune.pii.spans import ENTITY_TYPES
 
@@ -74,7 +74,7 @@ def _scan_chunk(roster: Roster | None, chunk: Sequence[Mapping[str, Any]]) -> tu
         for key, value in rec.items():
             if key == "id" or not isinstance(value, str):
                 continue
-            for s in detect(value, roster):
+            for s in iter_detect(value, roster):  # streamed: a 50 MB review stays bounded
                 found = True
                 types[s.type] += 1
                 ex = examples.setdefault(s.type, [])

@@ -5,7 +5,7 @@
 """
 
 from privtune.ingest.discover import ExportFiles, discover_export
-from privtune.ingest.schema import REQUIRED_COLUMNS, require_columns
+from privtune.ingest.schema import REQUIRED_COLUMNS, check_ids, require_columns
 from privtune.ingest.tables import TABLE_EXTENSIONS, read_table
 from privtune.ingest.texts import TEXT_EXTENSIONS, read_texts
 
@@ -14,6 +14,7 @@ __all__ = [
     "TABLE_EXTENSIONS",
     "TEXT_EXTENSIONS",
     "ExportFiles",
+    "check_ids",
     "discover_export",
     "read_table",
     "read_texts",

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from privtune.errors import InputError
 from privtune.ingest.schema import require_columns
+from privtune.io import parse_json
 
 #: File extensions ``read_table`` understands.
 TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".json", ".jsonl", ".parquet")
@@ -54,6 +55,8 @@ def read_table(path: str | Path, required: Iterable[str] | None = None) -> pa.Ta
             table = _records_to_table(_json_array(text, p), p)
         else:
             table = _records_to_table(_json_lines(text, p), p)
+    if table.num_rows == 0:
+        raise InputError("file holds a header but no rows", path=p)
     if required is not None:
         require_columns(table, required, p)
     return table
@@ -119,10 +122,7 @@ def _check_header(header: list[str], p: Path) -> None:
 
 
 def _json_array(text: str, p: Path) -> list[tuple[int, Any]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}", path=p) from None
+    data = parse_json(text, path=p)
     if not isinstance(data, list):
         raise InputError("expected a JSON array of objects at the top level", path=p)
     return list(enumerate(data, start=1))
@@ -133,10 +133,7 @@ def _json_lines(text: str, p: Path) -> list[tuple[int, Any]]:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            out.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON (column {exc.colno})", path=p, row=lineno) from None
+        out.append((lineno, parse_json(line, path=p, row=lineno)))
     return out
 
 

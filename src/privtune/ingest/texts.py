@@ -7,11 +7,11 @@ name the file, the line and the field, never the content.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from privtune.errors import InputError
+from privtune.io import parse_json
 
 #: Extensions ``read_texts`` understands (``.json`` holds one array of such objects).
 TEXT_EXTENSIONS: tuple[str, ...] = (".jsonl", ".json")
@@ -62,18 +62,12 @@ def _lines(text: str, p: Path) -> list[tuple[int, Any]]:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            rows.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON (column {exc.colno})", path=p, row=lineno) from None
+        rows.append((lineno, parse_json(line, path=p, row=lineno)))
     return rows
 
 
 def _array(text: str, p: Path) -> list[tuple[int, Any]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}", path=p) from None
+    data = parse_json(text, path=p)
     if not isinstance(data, list):
         raise InputError("expected a JSON array of objects at the top level", path=p)
     return list(enumerate(data, start=1))

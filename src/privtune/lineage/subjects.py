@@ -64,11 +64,18 @@ class Subjects:
         return keyed_hash(self.key, str(employee_id).strip())
 
     def index(self, ref: str, employee_ids: Iterable[object]) -> int:
-        """Record that ``ref`` holds data on these employees; returns the number indexed."""
+        """Record that ``ref`` holds data on these employees; returns the number indexed.
+
+        For a version put in an open :meth:`Vault.transaction` the index rows commit with it.
+        """
         hashes = {keyed_hash(self.key, str(e).strip()) for e in employee_ids
                   if e is not None and str(e).strip()}
-        resolved = self.vault.resolve(ref)
+        pending = self.vault.pending_ref(ref)
+        resolved = pending or self.vault.resolve(ref)
         self.check("subject.index", resolved, subjects=len(hashes))
+        if pending is not None:  # a version of an open vault transaction: commit with it
+            self.vault.defer([SubjectIndex(subject=h, object_ref=resolved) for h in sorted(hashes)])
+            return len(hashes)
         with self.store.session() as s:
             existing = set(s.scalars(select(SubjectIndex.subject)
                                      .where(SubjectIndex.object_ref == resolved)))

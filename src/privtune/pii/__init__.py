@@ -7,7 +7,7 @@ is found (tokens, surrogates, placeholders) is :mod:`privtune.deid`'s job.
 """
 
 from privtune.pii.columns import COLUMN_CLASSES, ColumnClass, classify_column, classify_columns
-from privtune.pii.detect import detect
+from privtune.pii.detect import detect, iter_detect
 from privtune.pii.detector import Detector
 from privtune.pii.iban import iban_is_valid
 from privtune.pii.patterns import DEFAULT_EMPLOYEE_ID_REGEX, PatternDetector, find_patterns
@@ -28,5 +28,6 @@ __all__ = [
     "detect",
     "find_patterns",
     "iban_is_valid",
+    "iter_detect",
     "resolve_overlaps",
 ]

@@ -8,7 +8,7 @@ with one configuration (org-specific id patterns, an NER backend).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from privtune.pii.detector import Detector
 from privtune.pii.patterns import PatternDetector
@@ -28,6 +28,20 @@ def detect(
     """Sorted, non-overlapping PII spans of ``text``; ``types`` keeps only those entity types."""
     if not text:
         return []
+    return _detector(roster, patterns, types).detect(text)
+
+
+def iter_detect(text: str, roster: Roster | None = None, *, patterns: PatternDetector | None = None,
+                types: Iterable[str] | None = None) -> Iterator[Span]:
+    """The spans of :func:`detect`, in order, yielded window by window (bounded memory for a
+    very long text: count them without holding them)."""
+    if not text:
+        return iter(())
+    return _detector(roster, patterns, types).iter_detect(text)
+
+
+def _detector(roster: Roster | None, patterns: PatternDetector | None,
+              types: Iterable[str] | None) -> Detector:
     wanted = frozenset(types) if types is not None else None
     key = (id(roster), id(patterns), wanted)
     det = _CACHE.get(key)
@@ -36,4 +50,4 @@ def detect(
             _CACHE.clear()
         det = Detector(roster, patterns=patterns, types=wanted)
         _CACHE[key] = det
-    return det.detect(text)
+    return det

@@ -11,12 +11,21 @@ NER backend (:class:`~privtune.pii.recognizers.ner.NerRecognizer`).
 
 Overlap clean-up before the merge: a URL inside an e-mail address is dropped, and a PERSON
 span from the people gazetteer that lies inside a pattern span (``Mr. Park`` inside
-``12 Park Lane``) is dropped, so names never swallow addresses.
+``12 Park Lane``) is dropped, so names never swallow addresses. Both in O(n log n).
+
+A long text (over :data:`WINDOW_CHARS`) is read in windows cut at whitespace, each with
+:data:`WINDOW_CONTEXT` characters of context on both sides; a window keeps the spans that start
+in its own part, so memory stays bounded by the window (a 50 MB review used 3.4 GB) and
+:meth:`Detector.iter_detect` yields spans as it goes. A span is never longer than the context,
+so every span is found whole by the window it starts in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import bisect
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 
 from privtune.pii.patterns import PatternDetector
 from privtune.pii.recognizers import Recognizer
@@ -24,6 +33,11 @@ from privtune.pii.recognizers.ner import NerBackend, NerRecognizer
 from privtune.pii.recognizers.people import PeopleRecognizer
 from privtune.pii.roster import Roster
 from privtune.pii.spans import EMAIL, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
+
+#: Texts longer than this are detected window by window (characters).
+WINDOW_CHARS = 32_768
+#: Characters of context around each window (longer than any span a recognizer finds).
+WINDOW_CONTEXT = 1_024
 
 
 class Detector:
@@ -54,6 +68,27 @@ class Detector:
 
     def detect(self, text: str) -> list[Span]:
         """Sorted, non-overlapping PII spans of ``text``."""
+        if len(text) <= WINDOW_CHARS:
+            return self._detect_whole(text)
+        return list(self.iter_detect(text))
+
+    def iter_detect(self, text: str) -> Iterator[Span]:
+        """The spans of :meth:`detect`, in order, found window by window (bounded memory)."""
+        if len(text) <= WINDOW_CHARS:
+            yield from self._detect_whole(text)
+            return
+        cuts = _cuts(text)
+        last_end = 0
+        for lo, hi in itertools.pairwise(cuts):
+            start = max(0, lo - WINDOW_CONTEXT)
+            for sp in self._detect_whole(text[start:min(len(text), hi + WINDOW_CONTEXT)]):
+                s0 = sp.start + start
+                if s0 < lo or s0 >= hi or s0 < last_end:
+                    continue  # another window's, or inside a span kept already
+                last_end = sp.end + start
+                yield replace(sp, start=s0, end=last_end)
+
+    def _detect_whole(self, text: str) -> list[Span]:
         if not text:
             return []
         spans = self.patterns.find(text)
@@ -76,14 +111,49 @@ class Detector:
         return [self.detect(t) for t in texts]
 
 
+def _cuts(text: str) -> list[int]:
+    """Window boundaries: every ~WINDOW_CHARS, moved to the next whitespace when there is one."""
+    cuts = [0]
+    n = len(text)
+    while cuts[-1] + WINDOW_CHARS < n:
+        at = cuts[-1] + WINDOW_CHARS
+        stop = min(n, at + WINDOW_CONTEXT // 2)
+        while at < stop and not text[at].isspace():
+            at += 1
+        cuts.append(at if at < stop else cuts[-1] + WINDOW_CHARS)
+    cuts.append(n)
+    return cuts
+
+
+class _Cover:
+    """Which spans overlap any of a fixed set of anchor spans, by binary search."""
+
+    def __init__(self, anchors: list[Span]) -> None:
+        ordered = sorted(anchors, key=lambda a: a.start)
+        self.starts = [a.start for a in ordered]
+        self.max_end: list[int] = []
+        top = -1
+        for a in ordered:
+            top = max(top, a.end)
+            self.max_end.append(top)
+
+    def overlaps(self, g: Span) -> bool:
+        # anchors starting before g ends; one of them overlaps g iff the furthest end passes g.start
+        i = bisect.bisect_left(self.starts, g.end)
+        return i > 0 and self.max_end[i - 1] > g.start
+
+
 def _drop_inside(guesses: list[Span], anchors: list[Span]) -> list[Span]:
+    """Guesses that neither lie inside nor overlap an anchor (inside is a case of overlap)."""
     if not anchors:
         return guesses
-    return [g for g in guesses if not any((a.start <= g.start and g.end <= a.end) or g.overlaps(a) for a in anchors)]
+    cover = _Cover(anchors)
+    return [g for g in guesses if not cover.overlaps(g)]
 
 
 def _drop_urls_in_emails(spans: list[Span]) -> list[Span]:
     emails = [s for s in spans if s.type == EMAIL]
     if not emails:
         return spans
-    return [s for s in spans if s.type != URL or not any(s.overlaps(e) for e in emails)]
+    cover = _Cover(emails)
+    return [s for s in spans if s.type != URL or not cover.overlaps(s)]

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from privtune.errors import InputError
+from privtune.io import parse_json
 from privtune.pii.detector import Detector
 from privtune.pii.spans import Span
 
@@ -32,9 +33,10 @@ def parse_line(line: str, lineno: int, source: str = "<stdin>") -> tuple[Any, st
     if not line.strip():
         return None
     try:
-        obj = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        raise InputError(f"line {lineno}: not a valid JSON object", path=source) from None
+        obj = parse_json(line, row=lineno)
+    except InputError as exc:
+        reason = exc.message.split(": ", 1)[-1]
+        raise InputError(f"line {lineno}: not a valid JSON object ({reason})", path=source) from None
     if not isinstance(obj, dict):
         raise InputError(f"line {lineno}: expected a JSON object with 'id' and 'text'", path=source)
     if "id" not in obj:

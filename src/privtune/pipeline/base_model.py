@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 
+from privtune.fsutil import restrict_tree
 from privtune.io import read_json
 from privtune.models.loading import check_model_dir, model_dir_hash
 from privtune.models.pretrain import base_metadata, ensure_tiny_base, is_complete
@@ -67,6 +68,7 @@ def prepare_base(
         tmp = local.with_name(local.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(cached_dir, tmp)
+        restrict_tree(tmp)  # copytree copies the cache's modes; workspace files are 0600
         tmp.rename(local)
     meta = base_metadata(local)
     sha = model_dir_hash(local)

@@ -28,7 +28,7 @@ from privtune.anonymity.gate import META_KEY, enforce
 from privtune.anonymity.model import assess_table
 from privtune.deid import Deidentifier, DeidPolicy, PersonIndex, classify_table, load_policy
 from privtune.deid.scan import table_report, texts_report
-from privtune.fsutil import atomic_write_text
+from privtune.fsutil import atomic_write_text, private_dir
 from privtune.io import jsonl_bytes, read_jsonl, read_table, table_bytes
 from privtune.pii import ENTITY_TYPES, Roster
 from privtune.pipeline.result import StageResult
@@ -51,7 +51,7 @@ def _policy(policy: DeidPolicy | str | Path | None) -> tuple[DeidPolicy, str]:
 
 
 def _write_reports(ws: Workspace, stem: str, data: dict[str, Any], **html: Any) -> str:
-    ws.reports_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(ws.reports_dir)
     atomic_write_text(ws.reports_dir / f"{stem}.json", json.dumps(data, indent=2, sort_keys=True, default=str))
     render_deid_report(ws.reports_dir / f"{stem}.html", **html)
     return f"reports/{stem}.html"

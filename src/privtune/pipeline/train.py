@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
 from privtune.errors import InputError, WorkspaceError
+from privtune.fsutil import private_dir, restrict_tree
 from privtune.io import read_jsonl
 from privtune.netguard import network_guard
 from privtune.pipeline.result import StageResult
@@ -129,7 +130,7 @@ def train_adapter(
                                       "base_model_sha256": base_sha256})
 
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(run_dir)
         with network_guard(), private_tempdir("adapter") as out:
             resume_dir = ws.vault.get_dir(resume_ref, out / "resume") if resume_ref else None
             result = finetune_lora(base_dir, train, val, spec, out / "adapter", progress,
@@ -172,11 +173,13 @@ def train_adapter(
             ref = ws.vault.put_dir(name, adapter_dir, kind="adapter", schema=ADAPTER_SCHEMA,
                                    parents=[train_ref, val_ref], meta=record.to_dict())
     except BaseException:
+        restrict_tree(run_dir)  # loggers write with the umask's mode; run files are 0600
         with ws.store.session() as s:
             row = _run_row(s, run_id)
             row.status, row.finished_at = "failed", utcnow()
         ledger.settle(ws.store, run_id, "failed")  # stays charged at the planned epsilon
         raise
+    restrict_tree(run_dir)
     ledger.settle(ws.store, run_id, "done", privacy.get("epsilon"))
     with ws.store.session() as s:
         row = _run_row(s, run_id)

@@ -1,16 +1,22 @@
-"""Opening the metadata database: engine, schema creation, sessions."""
+"""Opening the metadata database: engine, schema creation, sessions.
+
+A database that cannot be read or written (disk full, I/O error, unreadable file) raises
+:class:`~privtune.errors.StorageError` saying so; only a database that answers but lacks the
+tables is "no privtune schema".
+"""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from privtune.errors import WorkspaceError
+from privtune.errors import StorageError, WorkspaceError
 from privtune.store.models import SCHEMA_VERSION, Base, Meta
 
 
@@ -38,8 +44,13 @@ class MetadataStore:
         try:
             with self.session() as s:
                 row = s.get(Meta, "schema_version")
-        except SQLAlchemyError:
-            raise WorkspaceError("metadata database has no privtune schema") from None
+        except StorageError:
+            raise
+        except SQLAlchemyError as exc:
+            if _missing_table(exc):
+                raise WorkspaceError("metadata database has no privtune schema") from None
+            raise WorkspaceError(
+                f"cannot read the metadata database ({type(exc).__name__})") from None
         if row is None or int(row.value) > SCHEMA_VERSION:
             raise WorkspaceError("metadata database schema is missing or newer than this privtune")
         if int(row.value) < SCHEMA_VERSION:
@@ -71,8 +82,14 @@ class MetadataStore:
         try:
             yield s
             s.commit()
-        except BaseException:
-            s.rollback()
+        except BaseException as exc:
+            try:
+                s.rollback()
+            except SQLAlchemyError:  # pragma: no cover - the connection itself is gone
+                pass
+            storage = storage_error(exc)
+            if storage is not None:
+                raise storage from None
             raise
         finally:
             s.close()
@@ -87,3 +104,42 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver c
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+# SQLite result codes (sqlite3.Error.sqlite_errorcode & 0xff) and PostgreSQL SQLSTATEs that mean
+# the storage under the database failed, not the schema.
+_SQLITE_STORAGE = {5: "database is locked", 8: "read-only database or file system",
+                   10: "disk I/O error", 11: "database file is damaged", 13: "disk is full",
+                   14: "cannot open the database file", 26: "file is not a database"}
+_PG_STORAGE = {"53100": "disk is full", "58030": "disk I/O error", "53200": "out of memory"}
+_ERRNO_STORAGE = {errno.ENOSPC: "disk is full", errno.EIO: "disk I/O error",
+                  errno.EROFS: "read-only file system", errno.EDQUOT: "disk quota exceeded"}
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """A :class:`StorageError` naming the failure when ``exc`` is one of the storage's, else None."""
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _ERRNO_STORAGE:
+        return StorageError(f"metadata database: {_ERRNO_STORAGE[exc.errno]}")
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _SQLITE_STORAGE:
+        return StorageError(f"metadata database: {_SQLITE_STORAGE[code & 0xFF]}")
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str) and state in _PG_STORAGE:
+        return StorageError(f"metadata database: {_PG_STORAGE[state]}")
+    if isinstance(orig, OSError) and orig.errno in _ERRNO_STORAGE:
+        return StorageError(f"metadata database: {_ERRNO_STORAGE[orig.errno]}")
+    return None
+
+
+def _missing_table(exc: SQLAlchemyError) -> bool:
+    """True when the database answered that a table does not exist (SQLite or PostgreSQL)."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state == "42P01":  # undefined_table
+        return True
+    return "no such table" in str(orig or exc).lower()

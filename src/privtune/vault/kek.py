@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from privtune.errors import ConfigError, IntegrityError, KeyMissing, ResourceError, WrongKey
 from privtune.vault import kdf as _kdf
 from privtune.vault.kdf import Argon2Params
+from privtune.vault.strength import check_passphrase
 
 ENV_PASSPHRASE = "PRIVTUNE_PASSPHRASE"  # noqa: S105  (a variable's name, not a secret)
 ENV_NEW_PASSPHRASE = "PRIVTUNE_NEW_PASSPHRASE"  # noqa: S105  (a variable's name, not a secret)
@@ -65,6 +66,8 @@ class KekSpec:
     #: Argon2id cost of a passphrase KEK (default ``privtune.vault.kdf.DEFAULT``, RFC 9106);
     #: stored in the KEK's row, so unlocking needs no setting.
     kdf: Argon2Params | None = None
+    #: Accept a new passphrase that fails the strength check (``--allow-weak-passphrase``).
+    allow_weak: bool = False
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -167,6 +170,8 @@ def new_local_params(spec: KekSpec) -> tuple[dict[str, Any], bytes]:
         else:
             secret = read_passphrase(confirm=True, env=env,
                                      what="new passphrase" if spec.new_passphrase else "passphrase")
+        if not spec.allow_weak:
+            check_passphrase(secret.decode("utf-8"))
         # The keyring keeps the derived KEK unlocked for the rest of this process.
         return params, argon2id(secret, salt, params)
     path = str(Path(spec.key_file).resolve())  # type: ignore[arg-type]

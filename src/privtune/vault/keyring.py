@@ -127,8 +127,8 @@ class Keyring:
                                transit_mount=p.get("mount", "transit"))
             elif cur.provider == "keyfile":
                 spec = KekSpec("keyfile", key_file=p["path"])
-            else:
-                spec = KekSpec("passphrase")
+            else:  # the same passphrase: its strength was checked when it was chosen
+                spec = KekSpec("passphrase", allow_weak=True)
         # Unlock every version still in use before anything changes.
         with self.store.session() as s:
             used = sorted(set(s.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)))))

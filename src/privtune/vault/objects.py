@@ -5,7 +5,9 @@ Each version is one container file (:mod:`privtune.vault.format`) under
 wrapped by the workspace's KEK (:mod:`privtune.vault.keyring`) and stored in the metadata
 store, next to the manifest (SHA-256 of plaintext and ciphertext, size, schema, creator,
 parents). Writes are atomic and durable; a version becomes visible only when its manifest row
-commits, after its file was fsynced and renamed into place.
+commits, after its file was fsynced and renamed into place. Inside :meth:`Vault.transaction`
+several versions (an export's tables and texts) become visible together, in one store
+transaction, or none does.
 
 Rollback: the latest version of every name is signed into each audit-log checkpoint
 (``privtune.audit.head``); the Workspace hands that map in as ``signed_heads``. A name whose
@@ -24,7 +26,8 @@ import re
 import secrets
 import tarfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,12 +35,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import func, select
 
 from privtune.errors import InputError, IntegrityError, KeyDestroyed, NotFoundError
-from privtune.fsutil import atomic_file
+from privtune.fsutil import atomic_file, private_output, remove_stale_temps
 from privtune.store import DataKey, MetadataStore, ObjectVersion
 from privtune.vault import format as fmt
 from privtune.vault.keyring import Keyring
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
 KINDS = ("dataset", "table", "texts", "examples", "key", "adapter", "report", "blob")
 VAULT_ID_KEY = "vault_id"
 
@@ -54,7 +57,7 @@ class ObjectRef:
 def parse_ref(text: str) -> ObjectRef:
     """``"employees@3"`` -> ObjectRef("employees", 3); ``"employees"`` -> latest."""
     name, sep, ver = text.partition("@")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InputError(
             "object names are 1-128 characters of a-z, 0-9, '.', '_' or '-', starting with a "
             "letter or digit",
@@ -73,6 +76,16 @@ class VerifyResult:
     ok: bool
     status: str  # ok | damaged | missing | shredded
     message: str = ""
+
+
+@dataclass
+class _Pending:
+    """What a :meth:`Vault.transaction` holds until it commits: rows to add, files to drop."""
+
+    rows: list[Any] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    latest: dict[str, int] = field(default_factory=dict)  # name -> highest pending version
+    refs: set[str] = field(default_factory=set)           # name@version of each pending put
 
 
 class _EncryptingSink:
@@ -139,6 +152,7 @@ class Vault:
         #: ``signed_heads() -> (where, {name: latest version})``: the versions signed into the
         #: newest audit-log checkpoint, set by the Workspace (``AuditLog.signed_heads``).
         self.signed_heads: Callable[[], tuple[str, Mapping[str, int]]] | None = None
+        self._pending: _Pending | None = None
 
     def _signed(self) -> tuple[str, Mapping[str, int]]:
         return ("", {}) if self.signed_heads is None else self.signed_heads()
@@ -165,6 +179,52 @@ class Vault:
             self._keyring = Keyring(self.store, vid)
         return self._keyring
 
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every version put inside the block becomes visible when the block ends, all together.
+
+        Each put writes (and fsyncs) its encrypted file as it runs, but its manifest and data
+        key are held back and committed in one store transaction when the block ends. If the
+        block raises (a bad file later in an export, a refused write) nothing commits and the
+        files written so far are deleted: readers never see part of the batch. A hard kill
+        before the commit can leave encrypted files whose data keys were never stored
+        (``stray_files`` lists them; nothing can decrypt them). A nested block joins the
+        outer one.
+        """
+        if self._pending is not None:
+            yield
+            return
+        pending = self._pending = _Pending()
+        try:
+            yield
+            if pending.rows:
+                with self.store.session() as s:
+                    s.add_all(pending.rows)
+        except BaseException:
+            for path in pending.paths:
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            self._pending = None
+
+    def pending_ref(self, ref: str) -> str | None:
+        """``ref`` when it names a version put in the open transaction (not committed yet)."""
+        if self._pending is None:
+            return None
+        r = parse_ref(ref)
+        if r.version is None:
+            version = self._pending.latest.get(r.name)
+            return None if version is None else f"{r.name}@{version}"
+        return str(r) if str(r) in self._pending.refs else None
+
+    def defer(self, rows: builtins.list[Any]) -> bool:
+        """Add store rows to the open transaction's commit (False, and nothing done, if none)."""
+        if self._pending is None:
+            return False
+        self._pending.rows.extend(rows)
+        return True
+
     # ------------------------------------------------------------------ write
     def _write(self, name: str, writer: Callable[[BinaryIO, bytes, str], fmt.StreamInfo], *, kind: str, schema: str,
                parents: list[str] | tuple[str, ...], meta: dict[str, Any] | None) -> str:
@@ -180,7 +240,8 @@ class Vault:
         keyring.unlock()
         with self.store.session() as s:
             latest = s.scalar(select(func.max(ObjectVersion.version)).where(ObjectVersion.name == ref.name))
-            version = (latest or 0) + 1
+            pending = self._pending
+            version = max(latest or 0, pending.latest.get(ref.name, 0) if pending else 0) + 1
             aad = keyring.aad(ref.name, version)
             data_key = fmt.new_data_key()
             kek_version, wrapped = keyring.wrap(data_key, aad)
@@ -189,12 +250,19 @@ class Vault:
             try:
                 with atomic_file(path) as fh:
                     info = writer(fh, data_key, aad.decode())
-                s.add(ObjectVersion(name=ref.name, version=version, kind=kind, relpath=relpath,
-                                    sha256=info.sha256, size=info.size, schema=schema,
-                                    creator=self.creator, parents=resolved_parents, meta=meta or {},
-                                    ct_sha256=info.ct_sha256, ct_size=info.ct_size))
-                s.add(DataKey(name=ref.name, version=version, kek_version=kek_version, wrapped=wrapped))
-                s.commit()
+                rows = [ObjectVersion(name=ref.name, version=version, kind=kind, relpath=relpath,
+                                      sha256=info.sha256, size=info.size, schema=schema,
+                                      creator=self.creator, parents=resolved_parents, meta=meta or {},
+                                      ct_sha256=info.ct_sha256, ct_size=info.ct_size),
+                        DataKey(name=ref.name, version=version, kek_version=kek_version, wrapped=wrapped)]
+                if pending is not None:  # committed with the rest of the transaction
+                    pending.rows.extend(rows)
+                    pending.paths.append(path)
+                    pending.latest[ref.name] = version
+                    pending.refs.add(f"{ref.name}@{version}")
+                else:
+                    s.add_all(rows)
+                    s.commit()
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
@@ -313,6 +381,10 @@ class Vault:
         """
         row = self.manifest(ref)
         self._guard("read", row.ref, row.kind)
+        yield from self._chunks(row, check_hash=check_hash)
+
+    def _chunks(self, row: ObjectVersion, *, check_hash: bool) -> Iterator[memoryview]:
+        """:meth:`chunks` of a manifest row, without the guard (the caller checked)."""
         data_key = self._data_key(row)
         path = self.root / row.relpath
         if not path.is_file():
@@ -346,18 +418,32 @@ class Vault:
         return bytes(out)
 
     def get_to(self, ref: str, dest: str | Path | BinaryIO) -> int:
-        """Stream a version's plaintext to a file object, or atomically to a path; return bytes.
+        """Stream a version's plaintext to a file object, or to a path; return the bytes written.
 
-        A path is written through a temporary file renamed into place only once the whole
-        object authenticated: on damage nothing appears under ``dest``.
+        A path gets plaintext only under the name the caller gave, never in a temporary file
+        beside it (a killed process left ``.tmp-*`` files holding a plaintext prefix). The
+        whole object is authenticated first (every chunk and the plaintext hash, nothing
+        written), then decrypted again straight into ``dest`` (mode 0600); if that second pass
+        fails, ``dest`` is removed. Stale temporary files an older privtune left in the target's
+        directory are removed first (:func:`privtune.fsutil.remove_stale_temps`).
         """
-        if isinstance(dest, (str, Path)):
-            with atomic_file(Path(dest)) as fh:
-                return self.get_to(ref, fh)
+        if not isinstance(dest, (str, Path)):
+            n = 0
+            for pt in self.chunks(ref):
+                dest.write(pt)
+                n += len(pt)
+            return n
+        path = Path(dest)
+        row = self.manifest(ref)
+        self._guard("read", row.ref, row.kind)
+        remove_stale_temps(path.parent)
+        for _ in self._chunks(row, check_hash=True):  # damage is found before a byte is written
+            pass
         n = 0
-        for pt in self.chunks(ref):
-            dest.write(pt)
-            n += len(pt)
+        with private_output(path) as fh:
+            for pt in self._chunks(row, check_hash=True):
+                fh.write(pt)
+                n += len(pt)
         return n
 
     def get_dir(self, ref: str, dest: Path) -> Path:
