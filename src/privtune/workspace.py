@@ -31,6 +31,7 @@ from typing import Literal
 import yaml
 from pydantic import Field
 
+from privtune.access.admin import in_lockdown
 from privtune.access.apikeys import ENV_BOOTSTRAP_KEY, parse_key
 from privtune.access.guard import Guard
 from privtune.access.principal import Principal
@@ -173,6 +174,7 @@ class Workspace:
         self.vault = Vault(root / "vault", store)
         self.vault.guard = self.access.vault_hook
         self.access.next_version = self._next_version
+        self.access.lockdown = lambda: in_lockdown(store)
 
     def _next_version(self, name: str) -> int:
         return self.vault.manifest(name).version + 1 if self.vault.exists(name) else 1

@@ -32,6 +32,9 @@ class Guard:
         #: set by the Workspace (from the vault's manifests). Under concurrent writers of the
         #: same name the vault's own numbering wins; the event then names the version raced for.
         self.next_version: Callable[[str], int] | None = None
+        #: ``() -> bool``: is the workspace in lockdown (only the break-glass admin acts)? Set
+        #: by the Workspace (``privtune.access.admin.in_lockdown``); None: never.
+        self.lockdown: Callable[[], bool] | None = None
 
     def keyed(self, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the workspace's audit subkey (for identifiers)."""
@@ -49,12 +52,14 @@ class Guard:
         object's) makes it a deny with that reason, raised as :class:`ObjectKindConflict` when
         the role alone would have been allowed."""
         p = self.principal
-        role_ok = p is not None and allowed(p.role, op)
+        locked = p is not None and self.lockdown is not None and self.lockdown()
+        role_ok = p is not None and allowed(p.role, op, lockdown=locked)
         ok = role_ok and not refusal
         if p is None:
             reason = NO_IDENTITY
         elif not role_ok:
-            reason = f"role {p.role} may not {op}" + (f"; {refusal}" if refusal else "")
+            reason = (f"role {p.role} may not {op}" + (" during a lockdown" if locked else "")
+                      + (f"; {refusal}" if refusal else ""))
         else:
             reason = refusal
         self.log.append(
