@@ -75,8 +75,8 @@ def users(workspace: Path = WorkspaceOpt) -> None:
 def whoami(workspace: Path = WorkspaceOpt) -> None:
     """Show the identity the CLI acts as."""
     with open_workspace(workspace) as ws:
-        p = ws.principal
-        console.print("no identity" if p is None else f"{p.handle} ({p.role}), user {p.user_id}, key {p.key_id}")
+        p = ws.guard("metadata.read", "identity", action="whoami")  # refused with no identity
+        console.print(f"{p.handle} ({p.role}), user {p.user_id}, key {p.key_id}")
 
 
 @app.command("lockdown")
