@@ -130,6 +130,11 @@ class AuditWriteFailed(PermissionDenied):
     """The audit event could not be written, so the operation was refused (fail closed)."""
 
 
+class ObjectKindConflict(PermissionDenied):
+    """A vault write under a name whose kind is fixed (by its first version or a reserved name
+    class) claimed another kind; refused whatever the role (privtune.vault.names)."""
+
+
 class TrainingError(PrivtuneError):
     """Fine-tuning cannot go on (diverged loss, nothing to adapt)."""
 

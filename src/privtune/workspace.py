@@ -38,6 +38,7 @@ import yaml
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
+from privtune.access.admin import in_lockdown
 from privtune.access.apikeys import ENV_BOOTSTRAP_KEY, parse_key
 from privtune.access.guard import Guard
 from privtune.access.principal import Principal
@@ -229,6 +230,7 @@ class Workspace:
         self.vault.guard = self.access.vault_hook
         self.vault.signed_heads = self.audit.signed_heads
         self.access.next_version = self._next_version
+        self.access.lockdown = lambda: in_lockdown(store)
 
     def _next_version(self, name: str) -> int:
         return self.vault.manifest(name).version + 1 if self.vault.exists(name) else 1

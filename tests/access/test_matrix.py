@@ -21,14 +21,23 @@ Y = {
     "admin": set(OPERATIONS),
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
                      "metadata.read", "subject.lookup", "subject.index"},
-    "ml-engineer": {"training.read", "model.read", "model.write", "metadata.read"},
-    "auditor": {"model.read", "metadata.read", "subject.lookup", "audit.read"},
+    "ml-engineer": {"training.read", "model.read", "model.write", "model.query", "metadata.read"},
+    "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
+                "audit.read"},
     "viewer": {"metadata.read"},
+    # issue 16: the roles for what comes next
+    "dpo": {"metadata.read", "subject.lookup", "subject.export", "subject.erase", "records.read",
+            "policy.write", "release.approve", "audit.read"},
+    "app": {"model.query"},
+    "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
 EXPECTED_OPERATIONS = {
     "data.read", "data.write", "training.read", "training.write", "key.read", "key.write",
     "model.read", "model.write", "metadata.read", "subject.lookup", "subject.index",
     "audit.read", "user.manage",
+    # issue 16
+    "model.query", "subject.export", "subject.erase", "records.read", "policy.write",
+    "release.approve", "lockdown.set",
 }
 
 

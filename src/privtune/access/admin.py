@@ -10,6 +10,9 @@ from privtune.store import MetadataStore
 from privtune.store.access_models import ApiKey, User
 from privtune.vault.kdf import Argon2Params
 
+#: Metadata key holding the lockdown state ("on" / "off"; absent: off).
+LOCKDOWN_META = "lockdown"
+
 
 def add_user(guard: Guard, store: MetadataStore, handle: str, role: str, *,
              expires_days: float | None = None, kdf: Argon2Params | None = None) -> IssuedKey:
@@ -36,3 +39,14 @@ def set_role(guard: Guard, store: MetadataStore, handle: str, role: str) -> None
 def list_users(guard: Guard, store: MetadataStore) -> list[tuple[User, list[ApiKey]]]:
     guard.check("user.manage", "users", action="list")
     return users.list_users(store)
+
+
+def in_lockdown(store: MetadataStore) -> bool:
+    """Is the workspace in lockdown? (Read by the Guard on every check; not itself audited.)"""
+    return store.get_meta(LOCKDOWN_META) == "on"
+
+
+def set_lockdown(guard: Guard, store: MetadataStore, on: bool) -> None:
+    """Enter (admin) or leave (the break-glass admin, who alone acts during one) a lockdown."""
+    guard.check("lockdown.set", "workspace", action="enter" if on else "leave")
+    store.set_meta(LOCKDOWN_META, "on" if on else "off")

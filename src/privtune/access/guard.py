@@ -16,7 +16,7 @@ from typing import Any
 from privtune.access.principal import Principal
 from privtune.access.roles import allowed, vault_operation
 from privtune.audit.log import AuditLog
-from privtune.errors import PermissionDenied
+from privtune.errors import ObjectKindConflict, PermissionDenied
 from privtune.vault.wskeys import keyed_hash, subkey
 
 NO_IDENTITY = "no identity (set PRIVTUNE_API_KEY, or open the workspace with an API key)"
@@ -32,6 +32,9 @@ class Guard:
         #: set by the Workspace (from the vault's manifests). Under concurrent writers of the
         #: same name the vault's own numbering wins; the event then names the version raced for.
         self.next_version: Callable[[str], int] | None = None
+        #: ``() -> bool``: is the workspace in lockdown (only the break-glass admin acts)? Set
+        #: by the Workspace (``privtune.access.admin.in_lockdown``); None: never.
+        self.lockdown: Callable[[], bool] | None = None
 
     def keyed(self, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the workspace's audit subkey (for identifiers)."""
@@ -41,19 +44,31 @@ class Guard:
 
     def check(self, op: str, obj: str = "", **detail: Any) -> Principal:
         """Authorize ``op`` on ``obj`` for the workspace principal; audit first; raise if denied."""
+        return self._decide(op, obj, "", detail)
+
+    def _decide(self, op: str, obj: str, refusal: str, detail: dict[str, Any]) -> Principal:
+        """``check`` with the object's own ``refusal``: non-empty (the object refuses the
+        operation whatever the role, e.g. a vault put that claims another kind than the
+        object's) makes it a deny with that reason, raised as :class:`ObjectKindConflict` when
+        the role alone would have been allowed."""
         p = self.principal
-        ok = p is not None and allowed(p.role, op)
+        locked = p is not None and self.lockdown is not None and self.lockdown()
+        role_ok = p is not None and allowed(p.role, op, lockdown=locked)
+        ok = role_ok and not refusal
         if p is None:
             reason = NO_IDENTITY
-        elif not ok:
-            reason = f"role {p.role} may not {op}"
+        elif not role_ok:
+            reason = (f"role {p.role} may not {op}" + (" during a lockdown" if locked else "")
+                      + (f"; {refusal}" if refusal else ""))
         else:
-            reason = ""
+            reason = refusal
         self.log.append(
             actor=p.user_id if p else "-", role=p.role if p else "-", key_id=p.key_id if p else "",
             op=op, object=obj, outcome="allow" if ok else "deny", reason=reason, detail=detail,
         )
         if not ok:
+            if role_ok:
+                raise ObjectKindConflict(f"permission denied: {reason}")
             raise PermissionDenied(f"permission denied: {reason}")
         assert p is not None
         return p
@@ -66,14 +81,18 @@ class Guard:
         except PermissionDenied:
             pass
 
-    def vault_hook(self, action: str, ref: str, kind: str | None) -> None:
-        """The Vault's hook: ``read``/``write``/``shred`` of an object of ``kind``; ``list`` of all."""
+    def vault_hook(self, action: str, ref: str, kind: str | None, refusal: str = "") -> None:
+        """The Vault's hook: ``read``/``write``/``shred`` of an object of ``kind``; ``list`` of all.
+
+        ``kind`` is the object's (fixed by its first version or reserved name, never the kind a
+        writer claims), so the operation checked is the object's; ``refusal`` is the vault's
+        reason to refuse a write whatever the role (privtune.vault.names)."""
         if action == "list":
             self.check("metadata.read", "vault")
         elif action == "shred":
             self.check(vault_operation("write", kind), ref, kind=kind or "", action="shred")
         elif action == "write" and self.next_version is not None:
-            self.check(vault_operation(action, kind), f"{ref}@{self.next_version(ref)}",
-                       kind=kind or "")
+            self._decide(vault_operation(action, kind), f"{ref}@{self.next_version(ref)}",
+                         refusal, {"kind": kind or ""})
         else:
-            self.check(vault_operation(action, kind), ref, kind=kind or "")
+            self._decide(vault_operation(action, kind), ref, refusal, {"kind": kind or ""})

@@ -1,20 +1,27 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: five fixed roles and thirteen operations, no per-object rules,
-no policy edited at run time. A frozen dict is read in one glance, is exhaustively tested
-(tests/access/test_matrix.py checks every cell), and adds no dependency whose model/policy
-files would have to be shipped, validated and kept in sync. If per-object or per-tenant rules
+Why a table and not pycasbin: eight fixed roles and twenty operations, no per-object rules,
+no policy edited at run time (a lockdown swaps in a second table derived from the first). A
+frozen dict is read in one glance, is exhaustively tested (tests/access/test_matrix.py checks
+every cell, tests/access/test_authz_property.py checks random sequences against an independent
+reference), and adds no dependency whose model/policy files would have to be shipped,
+validated and kept in sync. If per-object or per-tenant rules
 are ever needed, pycasbin's RBAC-with-domains model is the migration path.
 
 Vault objects map to an operation by their kind (``KIND_CATEGORY``): personal data
 (tables, texts, datasets, blobs), training sets (de-identified examples), keys, and models
-(adapters, reports).
+(adapters, reports). The kind is the object's, fixed by its first version or its reserved
+name (``privtune.vault.names``), never the kind a writer claims.
 """
 
 from __future__ import annotations
 
 ADMIN, STEWARD, ML_ENGINEER, AUDITOR, VIEWER = "admin", "data-steward", "ml-engineer", "auditor", "viewer"
-ROLES: tuple[str, ...] = (ADMIN, STEWARD, ML_ENGINEER, AUDITOR, VIEWER)
+#: The data protection officer (records, subject requests, policy changes, release approval);
+#: a service key that may only query released models; the break-glass admin, who holds every
+#: operation during a lockdown and none outside it.
+DPO, APP, BREAK_GLASS = "dpo", "app", "break-glass"
+ROLES: tuple[str, ...] = (ADMIN, STEWARD, ML_ENGINEER, AUDITOR, VIEWER, DPO, APP, BREAK_GLASS)
 
 #: Every operation that is checked, with what it covers (docs/access.md prints this table).
 OPERATIONS: dict[str, str] = {
@@ -26,11 +33,18 @@ OPERATIONS: dict[str, str] = {
     "key.write": "write key objects",
     "model.read": "read adapters and audit reports",
     "model.write": "write adapters and audit reports (train, release)",
+    "model.query": "query a released model (serving); no access to weights or data",
     "metadata.read": "list objects, manifests, lineage graphs, workspace status",
     "subject.lookup": "find the objects holding one employee's data (lineage --subject)",
     "subject.index": "record which objects hold which (hashed) employee ids",
+    "subject.export": "export one employee's data (a subject access request)",
+    "subject.erase": "erase one employee's data (a right-to-erasure request)",
+    "records.read": "read the records of processing, retention and compliance records",
+    "policy.write": "change the de-identification and privacy-gate policies",
+    "release.approve": "approve the release of an audited model (a second person)",
     "audit.read": "show, export and verify the audit log",
     "user.manage": "create users, issue and revoke API keys",
+    "lockdown.set": "enter or leave lockdown (only the break-glass admin acts during one)",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -41,10 +55,24 @@ MATRIX: dict[str, frozenset[str]] = {
         "data.read", "data.write", "training.read", "training.write", "key.read",
         "metadata.read", "subject.lookup", "subject.index",
     }),
-    ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "metadata.read"}),
-    AUDITOR: frozenset({"model.read", "metadata.read", "subject.lookup", "audit.read"}),
+    ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.query",
+                            "metadata.read"}),
+    AUDITOR: frozenset({"model.read", "model.query", "metadata.read", "subject.lookup",
+                        "records.read", "audit.read"}),
     VIEWER: frozenset({"metadata.read"}),
+    DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
+                    "records.read", "policy.write", "release.approve", "audit.read"}),
+    APP: frozenset({"model.query"}),
+    BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }
+
+#: During a lockdown the break-glass admin holds every operation; every other role keeps only
+#: what lets it look without changing or reading personal data.
+LOCKDOWN_READS = frozenset({"metadata.read", "audit.read"})
+LOCKDOWN_MATRIX: dict[str, frozenset[str]] = {
+    role: (_ALL if role == BREAK_GLASS else ops & LOCKDOWN_READS) for role, ops in MATRIX.items()
+}
+
 
 KIND_CATEGORY: dict[str, str] = {
     "dataset": "data", "table": "data", "texts": "data", "blob": "data",
@@ -57,7 +85,9 @@ def vault_operation(action: str, kind: str | None) -> str:
     return f"{KIND_CATEGORY.get(kind or '', 'data')}.{action}"
 
 
-def allowed(role: str | None, op: str) -> bool:
+def allowed(role: str | None, op: str, *, lockdown: bool = False) -> bool:
+    """May ``role`` perform ``op`` (in a lockdown when ``lockdown``)? Unknown roles may not."""
     if op not in OPERATIONS:
         raise ValueError(f"unknown operation '{op}'")
-    return role is not None and op in MATRIX.get(role, frozenset())
+    table = LOCKDOWN_MATRIX if lockdown else MATRIX
+    return role is not None and op in table.get(role, frozenset())

@@ -75,8 +75,22 @@ def users(workspace: Path = WorkspaceOpt) -> None:
 def whoami(workspace: Path = WorkspaceOpt) -> None:
     """Show the identity the CLI acts as."""
     with open_workspace(workspace) as ws:
-        p = ws.principal
-        console.print("no identity" if p is None else f"{p.handle} ({p.role}), user {p.user_id}, key {p.key_id}")
+        p = ws.guard("metadata.read", "identity", action="whoami")  # refused with no identity
+        console.print(f"{p.handle} ({p.role}), user {p.user_id}, key {p.key_id}")
+
+
+@app.command("lockdown")
+def lockdown(state: str = typer.Argument(..., help="on (admin) or off (break-glass admin)."),
+             workspace: Path = WorkspaceOpt) -> None:
+    """Enter or leave a lockdown: while on, only a break-glass admin may act; every other role
+    keeps only metadata.read and audit.read."""
+    from privtune.errors import InputError
+
+    if state not in ("on", "off"):
+        raise InputError("lockdown takes 'on' or 'off'", field="state")
+    with open_workspace(workspace) as ws:
+        admin.set_lockdown(ws.access, ws.store, state == "on")
+    console.print(f"lockdown {state}")
 
 
 @app.command("matrix")
@@ -89,3 +103,5 @@ def matrix() -> None:
     for op in OPERATIONS:
         table.add_row(op, *("yes" if op in MATRIX[r] else "-" for r in ROLES))
     console.print(table)
+    console.print("during a lockdown (`privtune access lockdown on`): break-glass holds every "
+                  "operation; every other role keeps only metadata.read and audit.read")

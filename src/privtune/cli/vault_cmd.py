@@ -17,7 +17,9 @@ app = typer.Typer(help="Store, read, list and verify the vault's encrypted objec
 def put(
     name: str = typer.Argument(..., help="Object name (a new version is assigned)."),
     file: Path = typer.Argument(..., help="File to encrypt into the vault (streamed)."),
-    kind: str = typer.Option("blob", help="Object kind (dataset, table, texts, key, adapter, ...)."),
+    kind: str = typer.Option(None, help="Object kind (dataset, table, texts, key, adapter, ...); "
+                             "default: the existing object's kind (a new name: its reserved kind, "
+                             "else blob). A kind other than the object's is refused."),
     schema: str = typer.Option("", help="Free-form schema label stored in the manifest."),
     parent: list[str] = typer.Option([], "--parent", help="Parent version (repeatable)."),
     workspace: Path = WorkspaceOpt,

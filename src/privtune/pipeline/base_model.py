@@ -43,6 +43,8 @@ def prepare_base(
     progress: ProgressFn | None = None,
 ) -> StageResult[BaseModelRef]:
     t0 = time.perf_counter()
+    # Checked and audited before any work: building a base writes under models/ (issue 16).
+    ws.guard("model.write", "base-model", base="tiny" if section.base == TINY else "local")
     if section.base != TINY:
         path = check_model_dir(section.base)
         sha = model_dir_hash(path)

@@ -30,19 +30,36 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import func, select
 
-from privtune.errors import InputError, IntegrityError, KeyDestroyed, NotFoundError
+from privtune.errors import (
+    InputError,
+    IntegrityError,
+    KeyDestroyed,
+    NotFoundError,
+    ObjectKindConflict,
+)
 from privtune.fsutil import atomic_file, private_output, remove_stale_temps
 from privtune.store import DataKey, MetadataStore, ObjectVersion
 from privtune.vault import format as fmt
+from privtune.vault import names
 from privtune.vault.keyring import Keyring
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
 KINDS = ("dataset", "table", "texts", "examples", "key", "adapter", "report", "blob")
 VAULT_ID_KEY = "vault_id"
+
+
+class VaultGuard(Protocol):
+    """The permission-and-audit hook (``privtune.access.guard.Guard.vault_hook``): ``action`` is
+    read/write/list/shred, ``kind`` the object's kind (for a write: the kind fixed by its first
+    version or its reserved name, see :mod:`privtune.vault.names`); a non-empty ``refusal``
+    means the vault refuses the write whatever the role, and the hook must audit a deny and
+    raise."""
+
+    def __call__(self, action: str, ref: str, kind: str | None, refusal: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,7 @@ class Vault:
         self._keyring: Keyring | None = None
         #: Permission + audit hook ``guard(action, ref, kind)``, set by the Workspace; it runs
         #: before every read, write, listing and shred and raises to refuse (privtune.access.guard).
-        self.guard: Callable[[str, str, str | None], None] | None = None
+        self.guard: VaultGuard | None = None
         #: ``signed_heads() -> (where, {name: latest version})``: the versions signed into the
         #: newest audit-log checkpoint, set by the Workspace (``AuditLog.signed_heads``).
         self.signed_heads: Callable[[], tuple[str, Mapping[str, int]]] | None = None
@@ -166,9 +183,27 @@ class Vault:
             raise IntegrityError(f"vault object '{name}': {where} signed version {want}, the "
                                  f"manifest has {have}: the manifest was rolled back")
 
-    def _guard(self, action: str, ref: str, kind: str | None = None) -> None:
+    def _guard(self, action: str, ref: str, kind: str | None = None, refusal: str = "") -> None:
         if self.guard is not None:
-            self.guard(action, ref, kind)
+            self.guard(action, ref, kind, refusal)
+        if refusal:  # no hook (a bare Vault), or a hook that did not raise: refuse anyway
+            raise ObjectKindConflict(f"permission denied: {refusal}")
+
+    def latest_kind(self, name: str) -> str | None:
+        """The kind of ``name``'s latest version (None: no version yet). Not checked (metadata)."""
+        with self.store.session() as s:
+            return s.scalars(select(ObjectVersion.kind).where(ObjectVersion.name == name)
+                             .order_by(ObjectVersion.version.desc()).limit(1)).first()
+
+    def _checked_kind(self, row: ObjectVersion) -> tuple[str, str]:
+        """``(kind deciding access, problem)``: a stored kind its reserved name may not hold
+        (an old or edited manifest) is overruled by the name's class and reported."""
+        problem = names.stored_kind_problem(row.name, row.kind)
+        if problem:
+            cls = names.name_class(row.name)
+            assert cls is not None
+            return cls.kinds[0], problem
+        return row.kind, ""
 
     @property
     def keyring(self) -> Keyring:
@@ -226,20 +261,33 @@ class Vault:
         return True
 
     # ------------------------------------------------------------------ write
-    def _write(self, name: str, writer: Callable[[BinaryIO, bytes, str], fmt.StreamInfo], *, kind: str, schema: str,
+    def _write(self, name: str, writer: Callable[[BinaryIO, bytes, str], fmt.StreamInfo], *,
+               kind: str | None, schema: str,
                parents: list[str] | tuple[str, ...], meta: dict[str, Any] | None) -> str:
         ref = parse_ref(name)
         if ref.version is not None:
             raise InputError("put takes a bare name; versions are assigned by the vault")
+        existing = self.latest_kind(ref.name)
+        if kind is None:
+            kind = names.object_kind(ref.name, "blob", existing)
         if kind not in KINDS:
             raise InputError(f"unknown object kind; allowed: {', '.join(KINDS)}")
         resolved_parents = [self.resolve(p) for p in parents]
         self._check_head(ref.name, self._latest_version(ref.name))
-        self._guard("write", ref.name, kind)
+        # Authorised by the object: the kind its first version (or reserved name) fixed decides
+        # the operation; claiming another kind is refused and audited (privtune.vault.names).
+        self._guard("write", ref.name, names.object_kind(ref.name, kind, existing),
+                    names.kind_conflict(ref.name, kind, existing))
         keyring = self.keyring
         keyring.unlock()
         with self.store.session() as s:
             latest = s.scalar(select(func.max(ObjectVersion.version)).where(ObjectVersion.name == ref.name))
+            if latest is not None:  # a racing first writer may have fixed another kind meanwhile
+                now = s.scalar(select(ObjectVersion.kind).where(ObjectVersion.name == ref.name,
+                                                                ObjectVersion.version == latest))
+                if now != kind:
+                    raise ObjectKindConflict(
+                        "permission denied: " + names.kind_conflict(ref.name, kind, now))
             pending = self._pending
             version = max(latest or 0, pending.latest.get(ref.name, 0) if pending else 0) + 1
             aad = keyring.aad(ref.name, version)
@@ -268,9 +316,12 @@ class Vault:
                 raise
         return f"{ref.name}@{version}"
 
-    def put(self, name: str, data: bytes, *, kind: str = "blob", schema: str = "",
+    def put(self, name: str, data: bytes, *, kind: str | None = None, schema: str = "",
             parents: list[str] | tuple[str, ...] = (), meta: dict[str, Any] | None = None) -> str:
-        """Store ``data`` as the next version of ``name``; return its ``name@version``."""
+        """Store ``data`` as the next version of ``name``; return its ``name@version``.
+
+        ``kind`` defaults to the object's (its first version's; a new name: its reserved kind,
+        else ``blob``); any other kind is refused (:mod:`privtune.vault.names`)."""
         def writer(fh: BinaryIO, data_key: bytes, binding: str) -> fmt.StreamInfo:
             sink = self._sink(fh, data_key, binding)
             sink.write(data)
@@ -281,7 +332,7 @@ class Vault:
     def _sink(self, fh: BinaryIO, data_key: bytes, binding: str) -> _EncryptingSink:
         return _EncryptingSink(fmt.Encryptor(data_key, binding, chunk_size=self.chunk_size), fh)
 
-    def put_file(self, name: str, source: str | Path | BinaryIO, *, kind: str = "blob", schema: str = "",
+    def put_file(self, name: str, source: str | Path | BinaryIO, *, kind: str | None = None, schema: str = "",
                  parents: list[str] | tuple[str, ...] = (), meta: dict[str, Any] | None = None) -> str:
         """Stream a file (path or binary file object) into the vault with bounded memory."""
 
@@ -323,7 +374,7 @@ class Vault:
             return sink.finish()
 
         kw.setdefault("schema", "tar")
-        return self._write(name, writer, kind=kw.pop("kind", "blob"), schema=kw.pop("schema"),
+        return self._write(name, writer, kind=kw.pop("kind", None), schema=kw.pop("schema"),
                            parents=kw.pop("parents", ()), meta=kw.pop("meta", None))
 
     # ------------------------------------------------------------------ read
@@ -380,8 +431,17 @@ class Vault:
         (``verify`` does this). Chunks are views into reused buffers: copy what you keep.
         """
         row = self.manifest(ref)
-        self._guard("read", row.ref, row.kind)
+        self._authorise_read(row)
         yield from self._chunks(row, check_hash=check_hash)
+
+    def _authorise_read(self, row: ObjectVersion) -> None:
+        """The read guard, by the kind the object's name may hold (a planted version of another
+        kind is refused after the check is audited)."""
+        kind, problem = self._checked_kind(row)
+        self._guard("read", row.ref, kind)
+        if problem:
+            raise IntegrityError(problem)
+
 
     def _chunks(self, row: ObjectVersion, *, check_hash: bool) -> Iterator[memoryview]:
         """:meth:`chunks` of a manifest row, without the guard (the caller checked)."""
@@ -435,7 +495,7 @@ class Vault:
             return n
         path = Path(dest)
         row = self.manifest(ref)
-        self._guard("read", row.ref, row.kind)
+        self._authorise_read(row)
         remove_stale_temps(path.parent)
         for _ in self._chunks(row, check_hash=True):  # damage is found before a byte is written
             pass
@@ -528,7 +588,7 @@ class Vault:
     def shred(self, ref: str) -> str:
         """Crypto-shred one version: destroy its wrapped data key and delete its file."""
         row = self.manifest(ref)
-        self._guard("shred", row.ref, row.kind)
+        self._guard("shred", row.ref, self._checked_kind(row)[0])
         with self.store.session() as s:
             dk = s.scalars(select(DataKey).where(DataKey.name == row.name, DataKey.version == row.version)).first()
             if dk is not None:
