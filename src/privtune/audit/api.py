@@ -6,14 +6,16 @@ Each call takes the parts it needs: ``check`` (the permission-and-audit hook, no
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from privtune.audit.events import AuditRecord
 from privtune.audit.log import AuditLog
 from privtune.audit.query import EventFilter, select_events
 from privtune.audit.query import export as _export
-from privtune.audit.verify import VerifyReport, verify_log
+from privtune.audit.verify import VerifyReport, verify_log, verify_signing_key
 from privtune.store import MetadataStore
 
 
@@ -24,9 +26,12 @@ class Check(Protocol):
     def __call__(self, op: str, obj: str = "", **detail: Any) -> object: ...
 
 
-def verify(check: Check, log: AuditLog, keys_root: Path | None) -> VerifyReport:
+def verify(check: Check, log: AuditLog, pinned: Ed25519PublicKey | None,
+           signer_public: Callable[[], Ed25519PublicKey] | None = None) -> VerifyReport:
+    """Verify the log under the ``pinned`` public key (None: a failure), and that the signing
+    key (``signer_public``, e.g. ``WorkspaceKeys.public_key``) is the pinned one."""
     check("audit.read", "audit-log", action="verify")
-    return verify_log(log, keys_root)
+    return verify_signing_key(verify_log(log, pinned), pinned, signer_public)
 
 
 def show(check: Check, store: MetadataStore, f: EventFilter | None = None) -> list[AuditRecord]:

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import make_url
 
 from privtune.audit.chain import (
@@ -45,7 +45,6 @@ from privtune.audit.chain import (
 )
 from privtune.audit.events import AuditRecord
 from privtune.errors import AuditWriteFailed, WorkspaceError
-from privtune.vault.wskeys import signing_key
 
 CHECKPOINT_EVERY = 1000
 PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on PostgreSQL
@@ -69,9 +68,11 @@ class Appended:
 
 
 class AuditLog:
-    """Append to and verify the chain stored at ``db_url``; ``keys_root`` holds the keys dir."""
+    """Append to and verify the chain stored at ``db_url``; ``signer`` gives the checkpoint
+    signing key (``WorkspaceKeys.signing_key``: it unwraps the key on first use)."""
 
-    def __init__(self, db_url: str, keys_root: Path | None = None, *, sync: str = "full") -> None:
+    def __init__(self, db_url: str, signer: Callable[[], Ed25519PrivateKey] | None = None, *,
+                 sync: str = "full") -> None:
         if sync not in SYNC_MODES:
             raise WorkspaceError(f"audit_sync must be one of {', '.join(SYNC_MODES)}")
         self.sync = sync
@@ -80,9 +81,9 @@ class AuditLog:
         if self.dialect not in ("sqlite", "postgresql"):
             raise WorkspaceError(f"the audit log supports SQLite and PostgreSQL, not {self.dialect}")
         self._url = url
-        self.keys_root = keys_root
+        self.signer = signer
         self._conn: Any = None
-        self._signer: Any = None
+        self._signer: Ed25519PrivateKey | None = None
         self.ph = "?" if self.dialect == "sqlite" else "%s"
 
     # ------------------------------------------------------------ connection
@@ -183,10 +184,10 @@ class AuditLog:
         return Appended(seq, h)
 
     def _insert_checkpoint(self, cur: Any, seq: int, h: str) -> None:
-        if self.keys_root is None:
+        if self.signer is None:
             return
         if self._signer is None:
-            self._signer = signing_key(self.keys_root)
+            self._signer = self.signer()
         ts = now_ts()
         sig = self._signer.sign(checkpoint_message(seq, h, ts)).hex()
         ph = self.ph

@@ -5,17 +5,24 @@ Ed25519-signed checkpoints catch it (the event at a checkpoint no longer has the
 as they catch deleting the tail of the log (a checkpoint beyond the last event). Events after
 the newest checkpoint are protected by the chain only: ``privtune audit-log checkpoint``
 signs the head on demand.
+
+Signatures are checked with the public key pinned in the workspace config at ``init``
+(``audit_public_key``), never with a key read from ``keys/``: a missing pin is a verification
+failure, as is a signing key in ``keys/`` that is missing or is not the pinned one
+(``verify_signing_key``); nothing is skipped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from privtune.audit.log import AuditLog, checkpoint_message
-from privtune.vault.wskeys import KEYS_DIR, public_key
+from privtune.errors import PrivtuneError
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,16 @@ class VerifyReport:
         return f"audit log damaged at position {self.bad_position}: {self.reason}"
 
 
-def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
+NO_PIN = ("no pinned audit-log public key in the workspace config (audit_public_key): "
+          "signatures cannot be checked")
+
+
+def verify_log(log: AuditLog, pub: Ed25519PublicKey | None) -> VerifyReport:
+    """Verify the chain and every checkpoint's signature under the pinned key ``pub``.
+
+    ``pub`` None (no pinned key) is a failure, reported after the chain's own result."""
     chain = log.verify_chain()
     cps = log.checkpoints()
-    pub = None
-    if keys_root is not None and (Path(keys_root) / KEYS_DIR).is_dir():
-        pub = public_key(keys_root)
     n_events = chain.events
     good_until = 0  # highest position covered by a valid, matching checkpoint
     stored = log.hashes_at([c[0] for c in cps])
@@ -61,7 +72,9 @@ def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
                                       f"event {seq} differs from its signed checkpoint)")
             break
         good_until = seq
-    if cp_bad is None and pub is not None:
+    if cp_bad is None and pub is None:
+        cp_bad = (n_events + 1 if chain.bad_position is None else chain.bad_position, NO_PIN)
+    if cp_bad is None:
         # A checkpoint is signed in the same transaction as every CHECKPOINT_EVERY-th event.
         from privtune.audit import log as _log
 
@@ -78,3 +91,28 @@ def verify_log(log: AuditLog, keys_root: Path | None) -> VerifyReport:
     if cp_bad is not None:
         return VerifyReport(False, n_events, len(cps), cp_bad[0], cp_bad[1])
     return VerifyReport(True, n_events, len(cps))
+
+
+def _raw(pub: Ed25519PublicKey) -> bytes:
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def verify_signing_key(report: VerifyReport, pinned: Ed25519PublicKey | None,
+                       signer_public: Callable[[], Ed25519PublicKey] | None) -> VerifyReport:
+    """Fail ``report`` unless the signing key in ``keys/`` exists and is the pinned one (a
+    swapped key would sign checkpoints that the pin then refuses: say so before it does)."""
+    if not report.ok or pinned is None:
+        return report
+    bad = report.events + 1
+    if signer_public is None:
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            "the audit signing key is not available")
+    try:
+        current = signer_public()
+    except PrivtuneError as exc:
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            f"the audit signing key cannot be read: {exc}")
+    if _raw(current) != _raw(pinned):
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            "the audit signing key in keys/ is not the pinned one (swapped)")
+    return report

@@ -33,7 +33,7 @@ UntilOpt = typer.Option(None, "--until", help="Before this UTC date/time (ISO)."
 def verify(workspace: Path = WorkspaceOpt) -> None:
     """Check the hash chain and the signed checkpoints; name the first bad position."""
     with open_workspace(workspace) as ws:
-        report = api.verify(ws.guard, ws.audit, ws.root)
+        report = api.verify(ws.guard, ws.audit, ws.pinned_public_key(), ws.keys.public_key)
     if not report.ok:
         raise IntegrityError(report.line())
     console.print(report.line())
