@@ -182,6 +182,7 @@ def install(base: type) -> None:
     @event.listens_for(base, "before_insert", propagate=True)
     def _before_insert(mapper: Mapper[Any], connection: Any, target: Any) -> None:
         if _authenticated(mapper):
+            _key(object_session(target), _table(mapper).name)  # no key: refused before writing
             _fill_defaults(mapper, target)
 
     @event.listens_for(base, "after_insert", propagate=True)
