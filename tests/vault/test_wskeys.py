@@ -99,13 +99,13 @@ def test_key_file_from_another_workspace_does_not_unwrap(tmp_path: Path, workspa
     other.close()
     shutil.copy(other.root / KEYS_DIR / SECRET_FILE, workspace.root / KEYS_DIR / SECRET_FILE)
     forget_unlocked()
-    with pytest.raises(IntegrityError, match="workspace.key"):
+    with pytest.raises(IntegrityError, match=r"workspace\.key"):
         Workspace.open(workspace.root, api_key=ADMIN_KEY)
 
 
 def test_missing_key_file_is_a_clear_error(workspace) -> None:
     (workspace.root / KEYS_DIR / SECRET_FILE).unlink()
-    with pytest.raises(KeyMissing, match="workspace.key"):
+    with pytest.raises(KeyMissing, match=r"workspace\.key"):
         Workspace.open(workspace.root, api_key=ADMIN_KEY)
 
 
