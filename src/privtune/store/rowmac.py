@@ -203,26 +203,36 @@ def install(base: type) -> None:
             check(context.session, inspect(target).mapper, target)
 
 
-def seal_all(session: Session, base: type) -> int:
+def seal_all(session: Session, base: type, *, reflect_all: bool = False) -> int:
     """Compute and store the MAC of every row of every authenticated table (migration).
 
-    Trusts the rows as they are now: run it only on a database nobody else could write."""
-    from sqlalchemy import select
+    A table whose model is not imported in this process (the privacy ledger lives in ``dp/``,
+    above the store) is read through a reflected table instead; ``reflect_all`` forces that
+    path (tests). Trusts the rows as they are now: run it only on a database nobody else could
+    write. Returns the number of rows sealed."""
+    from sqlalchemy import MetaData, select
+    from sqlalchemy import Table as CoreTable
 
+    mappers = {m.local_table.name: m for m in base.registry.mappers}  # type: ignore[attr-defined]
     count = 0
     session.info[UNCHECKED_INFO] = True
     try:
         key = _key(session, "*")
-        for mapper in base.registry.mappers:  # type: ignore[attr-defined]
-            if not _authenticated(mapper):
+        bind = session.get_bind()
+        for name in sorted(AUTHENTICATED_TABLES):
+            if not inspect(bind).has_table(name):
                 continue
-            table = _table(mapper)
-            if not inspect(session.get_bind()).has_table(table.name):
-                continue
-            for obj in session.scalars(select(mapper.class_)):
-                values = _columns(mapper, obj)
+            mapper = None if reflect_all else mappers.get(name)
+            if mapper is not None:
+                table = _table(mapper)
+                rows = [_columns(mapper, obj) for obj in session.scalars(select(mapper.class_))]
+            else:
+                table = CoreTable(name, MetaData(), autoload_with=session.connection())
+                rows = [dict(r._mapping) for r in session.execute(select(table))]
+            for values in rows:
                 assert values is not None
-                mac = compute(key, table.name, values)
+                values = {k: v for k, v in values.items() if k != MAC_COLUMN}
+                mac = compute(key, name, values)
                 cond = [c == values[c.name] for c in table.primary_key.columns]
                 session.execute(table.update().where(*cond).values({MAC_COLUMN: mac}))
                 count += 1
