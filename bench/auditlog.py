@@ -27,19 +27,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write
 from privtune.audit.chain import GENESIS, ROW_COLUMNS, event_hash
-from privtune.audit.head import HEAD_FILE
 from privtune.audit.log import AuditLog
 from privtune.audit.verify import verify_log
 from privtune.store import MetadataStore
-from privtune.vault.wskeys import create_keys
 
 APPENDS = int(os.environ.get("BENCH_AUDIT_APPENDS", "5000"))  # sync=normal; full: a fifth
 VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY", "200000"))
 PROCS = 4
 
 
-def _append_n(url: str, root: str, n: int, tag: int, sync: str = "full") -> float:
-    log = AuditLog(url, Path(root), sync=sync)
+def _signer(raw_hex: str):
+    """A checkpoint signer from raw key bytes (the workspace unwraps its key from keys/)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return lambda: Ed25519PrivateKey.from_private_bytes(bytes.fromhex(raw_hex))
+
+
+def _append_n(url: str, signer_hex: str, n: int, tag: int, sync: str = "full") -> float:
+    log = AuditLog(url, _signer(signer_hex), sync=sync)
     log.append(actor="u-warm", role="admin", key_id="k", op="metadata.read", object="warm")
     t0 = time.perf_counter()
     for i in range(n):
@@ -103,8 +108,6 @@ def _json_verify(log: AuditLog) -> int:
 
 
 def _new_db(backend: str, tmp: Path, pg_base: str | None) -> str:
-    # A new database is a new log: the previous one's head file (privtune.audit.head) goes.
-    (tmp / HEAD_FILE).unlink(missing_ok=True)
     if backend == "sqlite":
         url = f"sqlite:///{tmp}/bench-{secrets.token_hex(4)}.db"
     else:
@@ -136,24 +139,27 @@ def _pg_url() -> str | None:
 
 
 def bench_backend(backend: str, tmp: Path, pg: str | None) -> list[dict]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     rows = []
-    create_keys(tmp)
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes_raw().hex()
     for sync in ("full", "normal"):
         n = APPENDS if sync == "normal" else max(200, APPENDS // 5)
         url = _new_db(backend, tmp, pg)
-        dt = _append_n(url, str(tmp), n, 0, sync)
+        dt = _append_n(url, raw, n, 0, sync)
         rows.append({"backend": backend, "sync": sync, "what": "append, 1 process",
                      "impl": "privtune", "events": n, "seconds": dt, "per_s": n / dt})
         url = _new_db(backend, tmp, pg)
         each = n // PROCS
         ctx = mp.get_context("spawn")
         with ctx.Pool(PROCS) as pool:
-            pool.starmap(_append_n, [(url, str(tmp), 1, 100 + w, sync) for w in range(PROCS)])
+            pool.starmap(_append_n, [(url, raw, 1, 100 + w, sync) for w in range(PROCS)])
             t0 = time.perf_counter()
-            pool.starmap(_append_n, [(url, str(tmp), each, w, sync) for w in range(PROCS)])
+            pool.starmap(_append_n, [(url, raw, each, w, sync) for w in range(PROCS)])
             dt = time.perf_counter() - t0
-        log = AuditLog(url, tmp)
-        rep = verify_log(log, tmp)
+        log = AuditLog(url, _signer(raw))
+        rep = verify_log(log, key.public_key())
         log.close()
         assert rep.ok, rep.line()
         rows.append({"backend": backend, "sync": sync, "what": f"append, {PROCS} processes",
@@ -167,7 +173,7 @@ def bench_backend(backend: str, tmp: Path, pg: str | None) -> list[dict]:
                  "per_s": n_peer / dt})
     url = _new_db(backend, tmp, pg)
     _fill(url, VERIFY_EVENTS)
-    log = AuditLog(url, tmp)
+    log = AuditLog(url, _signer(raw))
     t0 = time.perf_counter()
     res = log.verify_chain()
     dt = time.perf_counter() - t0

@@ -13,10 +13,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The vault's KEK: a fixed test passphrase.
 os.environ.setdefault("PRIVTUNE_PASSPHRASE", "test passphrase, not a secret")
-# Access control: one provisioned admin key that every workspace made by the tests gets at init
+# Access control: one admin key that every workspace made by the tests gets at init (provisioned
+# by the ``test_admin_key`` fixture below, never by an environment variable read by privtune)
 # and that the CLI acts with (docs/access.md, "Tests").
 TEST_ADMIN_KEY = "ptk_0123456789ab_" + "T" * 43
-os.environ.setdefault("PRIVTUNE_INIT_ADMIN_KEY", TEST_ADMIN_KEY)
 os.environ.setdefault("PRIVTUNE_API_KEY", TEST_ADMIN_KEY)
 
 from privtune.vault import kdf  # noqa: E402  (after the environment above is set)
@@ -41,6 +41,20 @@ def cheap_kdf() -> Iterator[Argon2Params]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def test_admin_key() -> Iterator[str]:
+    """Every workspace a test creates gets ``TEST_ADMIN_KEY`` as its first admin's key: this
+    test-only fixture sets ``init_workspace``'s ``admin_key`` default for the session (so the
+    in-process CLI's ``init`` and the demo get it too). Production code has no such setting:
+    ``init`` generates the key and prints it once. A test that needs the real behaviour sets the
+    default back to None with its own monkeypatch."""
+    from privtune import workspace as wsmod
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(wsmod.init_workspace.__kwdefaults__, "admin_key", TEST_ADMIN_KEY)
+        yield TEST_ADMIN_KEY
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Tests never read or write the user's ~/.cache/privtune."""
     cache = tmp_path_factory.mktemp("privtune-cache")
@@ -57,7 +71,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def workspace(tmp_path: Path):
     from privtune.workspace import init_workspace
 
-    ws = init_workspace(tmp_path / "ws", kdf=TEST_KDF)
+    ws = init_workspace(tmp_path / "ws", kdf=TEST_KDF, admin_key=TEST_ADMIN_KEY)
     yield ws
     ws.close()
 

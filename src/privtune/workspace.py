@@ -9,7 +9,7 @@ uses. Layout::
     DIR/models/         base models (non-personal: built locally or copied in)
     DIR/reports/        HTML / JSON reports (counts and figures, never personal data)
     DIR/runs/           per-run logs and metrics
-    DIR/keys/           workspace secret and audit signing key (0700 / 0600, see vault/wskeys.py)
+    DIR/keys/           workspace secret and audit signing key, wrapped by the KEK (vault/wskeys.py)
     DIR/audit-head.json the audit log's newest signed head, kept outside the database (0600,
                         see audit/head.py; ``audit_anchor`` names an external copy)
 
@@ -21,6 +21,11 @@ Every workspace is opened *as someone*: ``Workspace.open(DIR, api_key=...)`` (or
 already-authenticated ``principal=``). ``ws.guard(op, obj)`` checks the role matrix and writes
 the audit event before the operation; the vault calls it on every read, write and listing.
 Opened without an identity, every guarded operation is refused (and the refusal audited).
+
+Opening needs the KEK as soon as anything keyed is touched: authentication reads users and API
+keys, whose rows are MAC'd under a key derived from the wrapped workspace secret
+(``privtune.store.rowmac``); audit events hash identifiers and checkpoints are signed with keys
+from the same place. A schema-2 workspace is migrated on open (``Workspace._migrate``).
 """
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
 from privtune.access.admin import in_lockdown
-from privtune.access.apikeys import ENV_BOOTSTRAP_KEY, parse_key
+from privtune.access.apikeys import parse_key
 from privtune.access.guard import Guard
 from privtune.access.principal import Principal
 from privtune.access.roles import ADMIN
@@ -50,10 +56,18 @@ from privtune.errors import InputError, PermissionDenied, WorkspaceError
 from privtune.fsutil import PRIVATE_DIR, PRIVATE_FILE, atomic_write_text, private_dir
 from privtune.lineage import Subjects, subject_key
 from privtune.store import MetadataStore
+from privtune.store.models import SCHEMA_VERSION
 from privtune.vault import KekSpec, Vault
 from privtune.vault.kdf import Argon2Params
 from privtune.vault.objects import VAULT_ID_KEY
-from privtune.vault.wskeys import create_keys
+from privtune.vault.wskeys import (
+    ROW_MAC_LABEL,
+    WorkspaceKeys,
+    create_keys,
+    load_public_key,
+    public_key_text,
+    wrap_legacy_keys,
+)
 
 CONFIG_FILE = "privtune.yaml"
 ENV_WORKSPACE = "PRIVTUNE_WORKSPACE"
@@ -66,8 +80,13 @@ class WorkspaceConfig(StrictModel):
     """Settings stored in ``privtune.yaml``."""
 
     name: str = "privtune"
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
     created_at: str = ""
+    audit_public_key: str = Field(
+        default="",
+        description="the audit log's Ed25519 public key (base64, pinned at init): "
+                    "`audit-log verify` checks signatures with it and fails without it",
+    )
     db_url: str = Field(
         default="sqlite:///{workspace}/metadata.db",
         description="SQLAlchemy URL; '{workspace}' expands to the workspace directory",
@@ -104,24 +123,26 @@ def resolve_workspace_dir(path: str | Path | None) -> Path:
 
 def init_workspace(directory: str | Path, *, name: str | None = None, db_url: str | None = None,
                    kek: KekSpec | None = None, admin: str = "admin",
-                   kdf: Argon2Params | None = None) -> Workspace:
+                   kdf: Argon2Params | None = None, admin_key: str | None = None) -> Workspace:
     """Create a workspace in ``directory`` (which may exist but must not hold one already).
 
     ``kek`` chooses the key-encryption key (default: a passphrase from PRIVTUNE_PASSPHRASE or a
     prompt). The vault is unlocked for the rest of this process.
 
     Creates the first user, ``admin`` with role admin; the returned workspace acts as it and
-    ``ws.initial_key.secret`` is its API key, to be shown once (PRIVTUNE_INIT_ADMIN_KEY
-    provisions it instead).
+    ``ws.initial_key.secret`` is its API key (generated here), to be shown once. ``admin_key``
+    provisions a caller-made key instead (an explicit argument only: tests, scripted set-ups
+    that keep the key in their own secret store; no environment variable chooses it).
 
     ``kdf`` sets the Argon2id cost of the passphrase KEK (unless ``kek`` names its own) and of
     the admin's API-key hash; default RFC 9106 (``privtune.vault.kdf``). Both are stored with
     what they protect, so ``Workspace.open`` needs no setting.
     """
     root = Path(directory)
-    bootstrap_key = os.environ.get(ENV_BOOTSTRAP_KEY) or None
+    bootstrap_key = admin_key
     if bootstrap_key is not None and parse_key(bootstrap_key) is None:
-        raise InputError(f"${ENV_BOOTSTRAP_KEY} must look like ptk_<12 hex>_<43 base64url chars>")
+        raise InputError("a provisioned admin key must look like ptk_<12 hex>_<43 base64url chars>",
+                         field="admin_key")
     if (root / CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} already holds a privtune workspace")
     if root.exists() and not root.is_dir():
@@ -158,8 +179,11 @@ def _init(root: Path, *, name: str | None, db_url: str | None, kek: KekSpec | No
     spec = kek or KekSpec()
     if kdf is not None and spec.kdf is None:
         spec = replace(spec, kdf=kdf)
-    Vault(root / "vault", store).keyring.create(spec)
-    create_keys(root)
+    vault = Vault(root / "vault", store)
+    vault.keyring.create(spec)
+    cfg.audit_public_key = public_key_text(create_keys(root, vault.keyring))
+    keys = WorkspaceKeys(root, lambda: vault.keyring)
+    store.set_row_key(lambda: keys.subkey(ROW_MAC_LABEL))
     issued = create_user(store, admin, ADMIN, key=bootstrap_key, kdf=kdf)
     store.dispose()
     # Written last: a workspace is "initialised" only once its config exists.
@@ -223,10 +247,17 @@ class Workspace:
         self.root = root
         self.config = config
         self.store = store
-        self.audit = AuditLog(store.db_url, root, sync=config.audit_sync, anchor=config.audit_anchor)
-        self.access = Guard(root, self.audit, principal)
-        self.initial_key: IssuedKey | None = None
         self.vault = Vault(root / "vault", store)
+        #: The wrapped keys under ``keys/``, unwrapped on first use (needs the unlocked KEK).
+        self.keys = WorkspaceKeys(root, lambda: self.vault.keyring)
+        store.set_row_key(lambda: self.keys.subkey(ROW_MAC_LABEL))
+        #: Checkpoints are signed with the wrapped signing key; heads (head file, anchor, the
+        #: vault's signed heads) are checked with the public key pinned in the config.
+        self.audit = AuditLog(store.db_url, self.keys.signing_key, sync=config.audit_sync,
+                              anchor=config.audit_anchor, head_dir=root,
+                              public_key=self.pinned_public_key)
+        self.access = Guard(self.keys.subkey, self.audit, principal)
+        self.initial_key: IssuedKey | None = None
         self.vault.guard = self.access.vault_hook
         self.vault.signed_heads = self.audit.signed_heads
         self.access.next_version = self._next_version
@@ -256,8 +287,15 @@ class Workspace:
         config = validate(WorkspaceConfig, read_yaml(cfg_path), source=str(cfg_path))
         tighten_modes(root, _expand_url(config.db_url, root))
         store = MetadataStore(_expand_url(config.db_url, root))
-        store.check()
+        schema = store.check()
         ws = cls(root, config, store, principal)
+        ws.vault.keyring.holders.append(ws.keys)
+        if schema < SCHEMA_VERSION:
+            try:
+                ws._migrate(schema)
+            except BaseException:
+                ws.close()
+                raise
         if api_key is not None and principal is None:
             try:
                 ws.access.principal = authenticate(store, api_key)
@@ -265,7 +303,34 @@ class Workspace:
                 ws.access.record_auth_failure(exc.key_id, exc.message)
                 ws.close()
                 raise PermissionDenied(f"permission denied: {exc.message}") from None
+            except BaseException:
+                ws.close()  # a locked vault (no KEK: no row key) or a row that fails its MAC
+                raise
         return ws
+
+    def pinned_public_key(self) -> Ed25519PublicKey | None:
+        """The audit log's public key pinned in the config at init (None: missing or invalid)."""
+        return load_public_key(self.config.audit_public_key)
+
+    def _migrate(self, schema: int) -> None:
+        """Schema 2 -> 3, on first open by someone holding the KEK: wrap the clear key files,
+        pin the audit public key, add and compute the row MACs, record an audit event.
+
+        It trusts the database and files as they are at that moment (whoever could write them
+        before could have changed them): run it right after upgrading privtune."""
+        keyring = self.vault.keyring
+        keyring.unlock()
+        pub = wrap_legacy_keys(self.root, keyring)
+        if not self.config.audit_public_key:
+            self.config.audit_public_key = public_key_text(pub or self.keys.public_key())
+        self.config.schema_version = SCHEMA_VERSION
+        atomic_write_text(self.root / CONFIG_FILE,
+                          yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False))
+        rows = self.store.migrate_row_macs()
+        p = self.principal
+        self.audit.append(actor=p.user_id if p else "-", role=p.role if p else "-",
+                          key_id=p.key_id if p else "", op="workspace.migrate", object="metadata",
+                          detail={"from": schema, "to": SCHEMA_VERSION, "rows": rows})
 
     # directories ---------------------------------------------------------
     @property
@@ -283,7 +348,7 @@ class Workspace:
     def subjects(self) -> Subjects:
         """The subject index, checked and audited as this workspace's principal."""
         return Subjects(self.store, self.vault, self.access.check, self.access.keyed,
-                        subject_key(self.root))
+                        subject_key(self.keys.subkey))
 
     def pseudonym_key(self) -> bytes:
         return self.vault.get(PSEUDONYM_KEY)

@@ -12,7 +12,9 @@ from privtune.cli.main import run
 
 def test_init_prints_the_admin_key_once_and_stores_only_its_hash(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("PRIVTUNE_INIT_ADMIN_KEY")
+    from privtune import workspace as wsmod
+
+    monkeypatch.setitem(wsmod.init_workspace.__kwdefaults__, "admin_key", None)  # production init
     assert run(["init", str(tmp_path / "w")]) == 0
     out = capsys.readouterr().out
     keys = re.findall(r"ptk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", out.replace("\n", ""))
@@ -44,7 +46,28 @@ def test_provisioned_key_must_have_the_format(tmp_path: Path, monkeypatch: pytes
     from privtune.errors import InputError
     from privtune.workspace import init_workspace
 
-    monkeypatch.setenv("PRIVTUNE_INIT_ADMIN_KEY", "short")
     with pytest.raises(InputError, match="ptk_"):
-        init_workspace(tmp_path / "w")
+        init_workspace(tmp_path / "w", admin_key="short")
     assert not (tmp_path / "w").exists()  # refused before anything was created
+
+
+def test_no_environment_variable_chooses_the_first_admin_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Attack (issue 16, finding 4): whoever could set PRIVTUNE_INIT_ADMIN_KEY chose the first
+    admin's key. Now init generates it whatever the environment says, and prints it once."""
+    from privtune import workspace as wsmod
+    from privtune.errors import PermissionDenied
+    from privtune.workspace import Workspace
+
+    chosen = "ptk_aaaaaaaaaaaa_" + "A" * 43
+    monkeypatch.setitem(wsmod.init_workspace.__kwdefaults__, "admin_key", None)
+    monkeypatch.setenv("PRIVTUNE_INIT_ADMIN_KEY", chosen)
+    assert run(["init", str(tmp_path / "w")]) == 0
+    out = capsys.readouterr().out.replace("\n", "")
+    assert chosen not in out and re.search(r"ptk_[0-9a-f]{12}_", out)
+    with pytest.raises(PermissionDenied):
+        Workspace.open(tmp_path / "w", api_key=chosen)
+    import privtune
+
+    src = Path(privtune.__file__).parent
+    assert not [p for p in src.rglob("*.py") if "INIT_ADMIN" in p.read_text(encoding="utf-8")]

@@ -34,12 +34,12 @@ def _exec(ws, sql: str, **params) -> None:
 
 
 def _bad(ws) -> tuple[int | None, str]:
-    r = verify_log(ws.audit, ws.root)
+    r = verify_log(ws.audit, ws.pinned_public_key())
     return r.bad_position, r.reason
 
 
 def test_intact_chain_verifies(ws) -> None:
-    r = verify_log(ws.audit, ws.root)
+    r = verify_log(ws.audit, ws.pinned_public_key())
     assert r.ok and r.events == N and r.checkpoints == N // 10
 
 

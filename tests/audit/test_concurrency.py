@@ -6,6 +6,7 @@ import multiprocessing as mp
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from privtune.audit.log import AuditLog
 from privtune.audit.verify import verify_log
@@ -14,8 +15,9 @@ from privtune.store import MetadataStore
 PROCS, EACH = 4, 150
 
 
-def _worker(url: str, root: str, wid: int) -> int:
-    log = AuditLog(url, Path(root))
+def _worker(url: str, signer_hex: str, wid: int) -> int:
+    # The checkpoint signer is any callable giving the key (the workspace unwraps it from keys/).
+    log = AuditLog(url, lambda: Ed25519PrivateKey.from_private_bytes(bytes.fromhex(signer_hex)))
     for i in range(EACH):
         log.append(actor=f"u-w{wid}", role="admin", key_id="k", op="data.read", object=f"o@{i}",
                    detail={"worker": wid, "i": i})
@@ -25,17 +27,16 @@ def _worker(url: str, root: str, wid: int) -> int:
 
 @pytest.mark.slow  # several writer processes, end to end
 def test_concurrent_appends_keep_a_valid_chain(db_url: str, tmp_path: Path, monkeypatch) -> None:
-    from privtune.vault.wskeys import create_keys
-
     store = MetadataStore(db_url)
     store.create()
     store.dispose()
-    create_keys(tmp_path)
+    signer = Ed25519PrivateKey.generate()
+    raw = signer.private_bytes_raw().hex()
     ctx = mp.get_context("spawn")
     with ctx.Pool(PROCS) as pool:
-        assert sorted(pool.starmap(_worker, [(db_url, str(tmp_path), w) for w in range(PROCS)])) == list(range(PROCS))
-    log = AuditLog(db_url, tmp_path)
-    report = verify_log(log, tmp_path)
+        assert sorted(pool.starmap(_worker, [(db_url, raw, w) for w in range(PROCS)])) == list(range(PROCS))
+    log = AuditLog(db_url, lambda: signer)
+    report = verify_log(log, signer.public_key())
     assert report.ok, report.line()
     assert report.events == PROCS * EACH
     rows = list(log.iter_events())

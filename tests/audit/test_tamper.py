@@ -24,8 +24,9 @@ import privtune.audit.log as auditlog
 from privtune.audit import api
 from privtune.audit.anchor import FileAnchor, open_anchor
 from privtune.audit.head import HEAD_FILE, read_head_file
-from privtune.audit.verify import verify_log
-from privtune.errors import ConfigError, IntegrityError
+from privtune.audit.verify import verify_log, verify_signing_key
+from privtune.errors import ConfigError, IntegrityError, KeyMissing
+from privtune.vault import wskeys
 from privtune.workspace import CONFIG_FILE, Workspace, init_workspace
 
 SESSIONS, EACH = 5, 4  # 5 "commands" of 4 events each, after init
@@ -61,8 +62,11 @@ def _last(root: Path) -> int:
 
 
 def _verify(root: Path):
+    """The library's full check, without the audit event: the log under the pinned key, and the
+    signing key in keys/ against the pin."""
     with Workspace.open(root) as w:
-        return verify_log(w.audit, w.root)
+        pinned = w.pinned_public_key()
+        return verify_signing_key(verify_log(w.audit, pinned), pinned, w.keys.public_key)
 
 
 def _cli_verify(root: Path, capsys, *extra: str) -> tuple[int, str]:
@@ -187,10 +191,19 @@ def test_edit_delete_insert_reorder_are_detected(made, capsys, attack: str) -> N
 
 
 def test_swapped_signing_key_is_detected(made, capsys) -> None:
-    root, _, _ = made
+    """The signing key in keys/ is wrapped by the KEK (a clear key dropped there is not read):
+    a swapped one is refused against the pin, and a head it signs fails the pin's check."""
+    root, principal, _ = made
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    (root / "keys" / "audit-signing.pem").write_bytes(pem)
+    (root / "keys" / "audit-signing.pem").write_bytes(pem)  # the pre-schema-3 file: ignored
+    with Workspace.open(root) as w:
+        wskeys._write_wrapped(root, w.vault.keyring, wskeys.SIGNING_FILE,
+                              wskeys._raw_private(Ed25519PrivateKey.generate()))
+    r = _verify(root)
+    assert not r.ok and "not the pinned one" in r.reason
+    assert _cli_verify(root, capsys)[0] == 5
+    _session(root, principal, tag="swapped")  # sealed with the swapped key
     r = _verify(root)
     assert not r.ok and "signature" in r.reason
     assert _cli_verify(root, capsys)[0] == 5
@@ -198,11 +211,18 @@ def test_swapped_signing_key_is_detected(made, capsys) -> None:
 
 def test_removed_keys_are_a_failure_never_a_skip(made, capsys) -> None:
     root, _, _ = made
-    shutil.rmtree(root / "keys")
+    (root / "keys" / wskeys.SIGNING_FILE).unlink()
     r = _verify(root)
     assert not r.ok and "signing key is missing" in r.reason
     code, out = _cli_verify(root, capsys)
-    assert code == 5 and "intact" not in out
+    assert code == 5 and "intact" not in out and "signing key is missing" in out
+    shutil.rmtree(root / "keys")
+    r = _verify(root)
+    assert not r.ok and "signing key is missing" in r.reason
+    # Without keys/workspace.key no API key authenticates (its rows are MAC'd under a key
+    # derived from it): the command stops at opening, naming the file, and says nothing intact.
+    code, out = _cli_verify(root, capsys)
+    assert code == KeyMissing.exit_code and "workspace.key" in out and "intact" not in out
 
 
 def test_restoring_an_old_database_copy_is_detected(tmp_path, capsys) -> None:
@@ -303,7 +323,7 @@ def test_anchor_config_is_checked_and_syslog_is_write_only(made, monkeypatch) ->
     _session(root, principal)
     assert sent and json.loads(sent[-1])["seq"] == _last(root)
     with Workspace.open(root, principal=principal) as w:
-        r = api.verify(w.guard, w.audit, w.root)
+        r = api.verify(w.guard, w.audit, w.pinned_public_key(), w.keys.public_key)
     assert r.ok and any("write-only" in n for n in r.notes)
 
 

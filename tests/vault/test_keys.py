@@ -67,14 +67,15 @@ def test_rotate_data_reencrypts_payloads(small_ws) -> None:
 
 
 def test_wrong_and_missing_passphrase(small_ws, locked, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Since row MACs (issue 16, finding 5) authentication itself needs the KEK: the users and
+    # API-key rows are authenticated under a key only the unlocked vault gives. So a wrong or
+    # missing passphrase is refused when the key is checked, before any metadata is read.
     monkeypatch.setenv("PRIVTUNE_PASSPHRASE", "not the passphrase")
-    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:
-        assert [r.ref for r in ws.vault.list()]  # metadata needs no key
-        with pytest.raises(WrongKey, match="wrong vault passphrase"):
-            ws.vault.get("pseudonym-key")
+    with pytest.raises(WrongKey, match="wrong vault passphrase"):
+        Workspace.open(small_ws.root, api_key=ADMIN_KEY)
     monkeypatch.delenv("PRIVTUNE_PASSPHRASE")
-    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws, pytest.raises(KeyMissing, match="PRIVTUNE_PASSPHRASE"):
-        ws.vault.get("pseudonym-key")
+    with pytest.raises(KeyMissing, match="PRIVTUNE_PASSPHRASE"):
+        Workspace.open(small_ws.root, api_key=ADMIN_KEY)
 
 
 def test_unlock_once_per_process(small_ws, locked, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,12 +118,13 @@ def test_key_file_provider(tmp_path: Path, locked, monkeypatch: pytest.MonkeyPat
     forget_unlocked()
     other = create_key_file(tmp_path / "other.key")
     monkeypatch.setenv("PRIVTUNE_KEY_FILE", str(other))
-    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(WrongKey, match="does not open"):
-        ws.vault.get("a")
+    # authentication needs the KEK (row MACs): refused at open
+    with pytest.raises(WrongKey, match="does not open"):
+        Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY)
     forget_unlocked()
     monkeypatch.setenv("PRIVTUNE_KEY_FILE", str(tmp_path / "absent.key"))
-    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(KeyMissing, match="not found"):
-        ws.vault.get("a")
+    with pytest.raises(KeyMissing, match="not found"):
+        Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY)
 
 
 def test_rotate_to_new_passphrase_and_to_key_file(small_ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,8 +133,8 @@ def test_rotate_to_new_passphrase_and_to_key_file(small_ws, tmp_path: Path, monk
     small_ws.vault.keyring.rotate(KekSpec("passphrase", new_passphrase=True))
     small_ws.vault.keyring.retire(1)
     forget_unlocked()
-    with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws, pytest.raises(WrongKey):
-        ws.vault.get("a")  # the old passphrase no longer opens it
+    with pytest.raises(WrongKey):  # the old passphrase no longer opens it (nor authenticates)
+        Workspace.open(small_ws.root, api_key=ADMIN_KEY)
     forget_unlocked()
     monkeypatch.setenv("PRIVTUNE_PASSPHRASE", "a brand new passphrase")
     with Workspace.open(small_ws.root, api_key=ADMIN_KEY) as ws:

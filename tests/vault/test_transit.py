@@ -113,14 +113,15 @@ def test_transit_wrong_token_and_unreachable_server(bao_server: str, transit_env
     init_workspace(tmp_path / "ws", kek=spec).close()
     forget_unlocked()
     monkeypatch.setenv("PRIVTUNE_TRANSIT_TOKEN", "not-a-token")
-    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(WrongKey, match="refused"):
-        ws.vault.get("pseudonym-key")
+    # authentication needs the KEK (row MACs, issue 16): refused at open
+    with pytest.raises(WrongKey, match="refused"):
+        Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY)
     forget_unlocked()
     monkeypatch.delenv("PRIVTUNE_TRANSIT_TOKEN")
     for env in ("BAO_TOKEN", "VAULT_TOKEN"):
         monkeypatch.delenv(env, raising=False)
-    with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as ws, pytest.raises(KeyMissing, match="Transit token"):
-        ws.vault.get("pseudonym-key")
+    with pytest.raises(KeyMissing, match="Transit token"):
+        Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY)
     monkeypatch.setenv("PRIVTUNE_TRANSIT_TOKEN", TOKEN)
     spec_down = KekSpec("transit", transit_url=f"http://127.0.0.1:{_free_port()}", transit_key="k")
     with pytest.raises(KeyMissing, match="unreachable"):

@@ -62,6 +62,3 @@ def verify_key(stored_hash: str, key: ParsedKey) -> bool:
 
 #: The CLI's identity: the API key to act with.
 ENV_API_KEY = "PRIVTUNE_API_KEY"
-#: Provision the first admin's key at ``init`` instead of generating one (CI, tests, scripted
-#: set-ups that keep the key in their own secret store). It must have the normal format.
-ENV_BOOTSTRAP_KEY = "PRIVTUNE_INIT_ADMIN_KEY"

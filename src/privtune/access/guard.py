@@ -10,21 +10,21 @@ started, so nothing changed. Detail values must be ids, refs, counts or keyed ha
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from privtune.access.principal import Principal
 from privtune.access.roles import allowed, vault_operation
 from privtune.audit.log import AuditLog
 from privtune.errors import ObjectKindConflict, PermissionDenied
-from privtune.vault.wskeys import keyed_hash, subkey
+from privtune.vault.wskeys import keyed_hash
 
 NO_IDENTITY = "no identity (set PRIVTUNE_API_KEY, or open the workspace with an API key)"
 
 
 class Guard:
-    def __init__(self, root: Path, log: AuditLog, principal: Principal | None) -> None:
-        self.root = root
+    def __init__(self, subkey: Callable[[str], bytes], log: AuditLog, principal: Principal | None) -> None:
+        #: ``label -> key`` derived from the workspace secret (``WorkspaceKeys.subkey``).
+        self.subkey = subkey
         self.log = log
         self.principal = principal
         self._audit_key: bytes | None = None
@@ -39,7 +39,7 @@ class Guard:
     def keyed(self, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the workspace's audit subkey (for identifiers)."""
         if self._audit_key is None:
-            self._audit_key = subkey(self.root, "audit")
+            self._audit_key = self.subkey("audit")
         return keyed_hash(self._audit_key, value)
 
     def check(self, op: str, obj: str = "", **detail: Any) -> Principal:

@@ -12,6 +12,9 @@ external anchor, if one is configured. ``seal()`` (called when a Workspace close
 every CLI command) signs the head if this log appended since its last checkpoint. A checkpoint is
 never signed over a log that no longer extends the head file's or the anchor's head (a truncated
 or rolled-back log): its events stay unsigned and ``verify`` keeps reporting the rollback.
+Checkpoints are signed with the key the ``signer`` callable gives (the workspace's wrapped key,
+``WorkspaceKeys.signing_key``: it needs the unlocked KEK); the heads kept outside are checked with
+the public key pinned in the workspace config (``public_key``), never one read from ``keys/``.
 
 Durability (``sync``, the workspace setting ``audit_sync``):
 
@@ -36,12 +39,13 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import make_url
 
 from privtune.audit.anchor import Anchor, open_anchor
@@ -66,7 +70,6 @@ from privtune.audit.head import (
     write_head_file,
 )
 from privtune.errors import AuditWriteFailed, IntegrityError, PrivtuneError, WorkspaceError
-from privtune.vault.wskeys import public_key, signing_key
 
 CHECKPOINT_EVERY = 1000
 CHECKPOINT_SECONDS = 60.0  # a long run signs its head at least this often (on its next event)
@@ -75,6 +78,10 @@ PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on 
 SQLITE_BUSY_MS = 60_000
 SYNC_MODES = ("full", "normal")
 _COLS = ", ".join(ROW_COLUMNS)
+
+
+class SigningKeyUnavailable(AuditWriteFailed):
+    """The checkpoint signing key could not be had (missing, unreadable, vault locked)."""
 
 
 def now_ts() -> str:
@@ -92,11 +99,20 @@ class Appended:
 
 
 class AuditLog:
-    """Append to and verify the chain stored at ``db_url``; ``keys_root`` holds the keys dir
-    (and the head file); ``anchor`` is the ``audit_anchor`` config line ('' for none)."""
+    """Append to and verify the chain stored at ``db_url``.
 
-    def __init__(self, db_url: str, keys_root: Path | None = None, *, sync: str = "full",
-                 anchor: str = "") -> None:
+    ``signer`` gives the checkpoint signing key (``WorkspaceKeys.signing_key``: it unwraps the key
+    on first use; None: no checkpoints are signed). ``public_key`` gives the key that heads kept
+    outside the database are checked with before a checkpoint is signed over them, and that the
+    vault's signed heads are checked with: the workspace passes its *pinned* key
+    (``Workspace.pinned_public_key``); None, or a callable returning None, is a failure (nothing
+    is signed over an unchecked head), never a skip. ``head_dir`` holds the head file
+    (``DIR/audit-head.json``; None: a bare log without one, e.g. a benchmark's); ``anchor`` is the
+    ``audit_anchor`` config line ('' for none)."""
+
+    def __init__(self, db_url: str, signer: Callable[[], Ed25519PrivateKey] | None = None, *,
+                 sync: str = "full", anchor: str = "", head_dir: Path | None = None,
+                 public_key: Callable[[], Ed25519PublicKey | None] | None = None) -> None:
         if sync not in SYNC_MODES:
             raise WorkspaceError(f"audit_sync must be one of {', '.join(SYNC_MODES)}")
         self.sync = sync
@@ -105,10 +121,11 @@ class AuditLog:
         if self.dialect not in ("sqlite", "postgresql"):
             raise WorkspaceError(f"the audit log supports SQLite and PostgreSQL, not {self.dialect}")
         self._url = url
-        self.keys_root = keys_root
+        self.signer = signer
         self._conn: Any = None
-        self._signer: Any = None
-        self._pub: Any = None
+        self._signer: Ed25519PrivateKey | None = None
+        self._public_key = public_key
+        self.head_dir = None if head_dir is None else Path(head_dir)
         self.ph = "?" if self.dialect == "sqlite" else "%s"
         self.anchor_spec = anchor
         self._anchor: Anchor | None = None
@@ -212,7 +229,7 @@ class AuditLog:
         cur.execute(sql, event.row())
         cp = None
         if seq % CHECKPOINT_EVERY == 0 or (
-                self.keys_root is not None and time.monotonic() - self._last_cp >= CHECKPOINT_SECONDS):
+                self.signer is not None and time.monotonic() - self._last_cp >= CHECKPOINT_SECONDS):
             cp = self._insert_checkpoint(cur, seq, h)
         self._commit(conn, cur)
         self._dirty = cp is None
@@ -221,12 +238,20 @@ class AuditLog:
         return Appended(seq, h)
 
     # ------------------------------------------------------------ checkpoints
-    def public_key(self) -> Any:
-        if self._pub is None:
-            if self.keys_root is None:
-                raise WorkspaceError("this audit log has no keys")
-            self._pub = public_key(self.keys_root)
-        return self._pub
+    def public_key(self) -> Ed25519PublicKey | None:
+        """The pinned public key (None: none is pinned, which fails every check that needs it)."""
+        return None if self._public_key is None else self._public_key()
+
+    def head_file(self) -> Path | None:
+        """The head file ``DIR/audit-head.json`` (None: a bare log keeps none)."""
+        return None if self.head_dir is None else head_path(self.head_dir)
+
+    def _signing_key(self) -> Ed25519PrivateKey:
+        if self.signer is None:  # pragma: no cover - callers check first
+            raise WorkspaceError("this audit log has no signing key")
+        if self._signer is None:
+            self._signer = self.signer()
+        return self._signer
 
     def workspace_id(self) -> str:
         """The vault id: what names this workspace's lines in a shared anchor."""
@@ -254,10 +279,10 @@ class AuditLog:
         """Why the log ending at ``last_seq`` (with vault ``heads``) may not be signed: it no
         longer extends the head kept in the head file or the anchor (truncated, rolled back,
         rewritten), or a vault name's latest version went below its signed one; None if fine."""
-        assert self.keys_root is not None
         pub = self.public_key()
+        path = self.head_file()
         try:
-            kept = read_head_file(head_path(self.keys_root))
+            kept = None if path is None else read_head_file(path)
         except IntegrityError as exc:
             return exc.message
         if heads is not None:
@@ -267,9 +292,10 @@ class AuditLog:
                         return (f"vault object '{name}' was rolled back below its signed version "
                                 f"{v} (checkpoint at event {prior.seq})")  # type: ignore[union-attr]
         if kept is None:
-            cur.execute("SELECT 1 FROM audit_checkpoint_meta")
-            if cur.fetchone() is not None:
-                return "the audit-log head file is missing"
+            if path is not None:  # a workspace's log: once a head was signed, the file must be there
+                cur.execute("SELECT 1 FROM audit_checkpoint_meta")
+                if cur.fetchone() is not None:
+                    return "the audit-log head file is missing"
         else:
             bad = compare(kept, "the head file", last_seq, lambda s: self._hash_at(cur, s), pub)
             if bad is not None:
@@ -289,8 +315,9 @@ class AuditLog:
 
     def _insert_checkpoint(self, cur: Any, seq: int, h: str) -> SignedHead | None:
         """Sign the head ``(seq, h)`` inside the caller's transaction; None if not signed (no
-        keys, or the log was rolled back: ``self.rollback`` says why)."""
-        if self.keys_root is None:
+        signer, or the log was rolled back: ``self.rollback`` says why). The signing key is
+        unwrapped here (it needs the unlocked KEK); a missing or unreadable one raises."""
+        if self.signer is None:
             return None
         cur.execute("SELECT name, MAX(version) FROM object_versions GROUP BY name")
         heads = {str(n): int(v) for n, v in cur.fetchall()}
@@ -298,13 +325,15 @@ class AuditLog:
         self.rollback = problem
         if problem is not None:
             return None
-        if self._signer is None:
-            self._signer = signing_key(self.keys_root)
+        try:
+            signer = self._signing_key()
+        except PrivtuneError as exc:
+            raise SigningKeyUnavailable(f"the audit signing key is not available: {exc.message}") from None
         cur.execute("SELECT MAX(seq) FROM audit_checkpoints")
         prev = int(cur.fetchone()[0] or 0)
         ts = now_ts()
         digest = heads_digest(heads)
-        sig = self._signer.sign(checkpoint_message_v2(seq, h, ts, prev, digest)).hex()
+        sig = signer.sign(checkpoint_message_v2(seq, h, ts, prev, digest)).hex()
         ph = self.ph
         sql = f"INSERT INTO audit_checkpoints (seq, hash, ts, signature) VALUES ({ph}, {ph}, {ph}, {ph})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
         cur.execute(sql, (seq, h, ts, sig))
@@ -335,12 +364,14 @@ class AuditLog:
     def _publish(self, head: SignedHead, *, to_anchor: bool = False) -> None:
         """Keep ``head`` outside the database: the head file, then (if the file moved, or
         ``to_anchor``) the anchor."""
-        assert self.keys_root is not None
-        try:
-            written = write_head_file(head_path(self.keys_root), head)
-        except OSError as exc:
-            raise AuditWriteFailed(f"the audit-log head file could not be written "
-                                   f"({type(exc).__name__})") from None
+        path = self.head_file()
+        written = True  # a bare log has no head file: every head goes to the anchor
+        if path is not None:
+            try:
+                written = write_head_file(path, head)
+            except OSError as exc:
+                raise AuditWriteFailed(f"the audit-log head file could not be written "
+                                       f"({type(exc).__name__})") from None
         anchor = self.anchor()
         if (written or to_anchor) and anchor is not None:
             anchor.publish(head)
@@ -363,12 +394,21 @@ class AuditLog:
             cur.execute(sql, (last[0],))
             if cur.fetchone() is None:
                 cp = self._insert_checkpoint(cur, last[0], last[1])
-            elif self.keys_root is not None:  # signed already: make sure it is kept outside too
+            elif self.signer is not None:  # signed already: make sure it is kept outside too
                 self.rollback = self._rollback_problem(cur, last[0])
                 cp = None if self.rollback else self._db_head(cur, last[0])
             else:
                 cp = None
             self._commit(conn, cur)
+        except SigningKeyUnavailable as exc:
+            self._rollback()
+            if strict:
+                raise AuditWriteFailed(f"checkpoint could not be written: {exc.message}") from None
+            # The end of a session: its events stay unsigned, and verify fails on the missing key
+            # (``verify_signing_key``) rather than this close hiding the command's own result.
+            self.rollback = exc.message
+            self._dirty = False
+            return int(last[0])
         except PrivtuneError as exc:
             self._rollback()
             raise AuditWriteFailed(f"checkpoint could not be written: {exc.message}") from None
@@ -383,8 +423,11 @@ class AuditLog:
         return int(last[0])
 
     def seal(self) -> None:
-        """Sign the head if this log appended since its last checkpoint (end of a session)."""
-        if self._dirty and self.keys_root is not None:
+        """Sign the head if this log appended since its last checkpoint (end of a session).
+
+        A write failure raises; a signing key that cannot be had (missing, unreadable) leaves
+        the events unsigned and says why in ``self.rollback``: ``verify`` fails on it."""
+        if self._dirty and self.signer is not None:
             self._dirty = False  # tried once: a failure is raised here, not again at every close
             self.checkpoint(strict=False)
 
@@ -393,7 +436,7 @@ class AuditLog:
 
         Returns ``(where, {name: latest version})``; an invalid signature is an IntegrityError.
         """
-        if self.keys_root is None:
+        if self.signer is None and self.head_dir is None:
             return "", {}
         conn = self._connect()
         cur = conn.cursor()
@@ -403,14 +446,19 @@ class AuditLog:
         finally:
             if self.dialect != "sqlite":
                 conn.commit()
-        kept = read_head_file(head_path(self.keys_root))
+        path = self.head_file()
+        kept = None if path is None else read_head_file(path)
         if kept is not None:
             found.append((kept, f"the audit-log head file (event {kept.seq})"))
         if not found:
             return "", {}
+        pub = self.public_key()
+        if pub is None:
+            raise IntegrityError("no pinned audit-log public key in the workspace config "
+                                 "(audit_public_key): the signed vault heads cannot be checked")
         for h, label in found:
             if h.signature not in self._valid_sigs:
-                if h.heads is None or not h.valid(self.public_key()):
+                if h.heads is None or not h.valid(pub):
                     raise IntegrityError(f"{label} has an invalid signature or vault heads")
                 self._valid_sigs.add(h.signature)
         head, label = max(found, key=lambda x: x[0].seq)

@@ -9,22 +9,28 @@ tail together with its checkpoints is caught by the head file (``privtune.audit.
 at every checkpoint, i.e. after every command), and rolling back the database *and* the head
 file by the external anchor, when one is configured.
 
+Signatures (checkpoints, the head file, the anchor) are checked with the public key pinned in
+the workspace config at ``init`` (``audit_public_key``), never with a key read from ``keys/``:
+a missing pin is a verification failure, as is a signing key in ``keys/`` that is missing or is
+not the pinned one (``verify_signing_key``); nothing is skipped.
+
 ``upto``: the last event before this verification's own audit event, so that event cannot
 stand in for a deleted one (``privtune.audit.api.verify`` passes it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from privtune.audit.anchor import Anchor
-from privtune.audit.head import checkpoint_message_v2, compare, head_path, read_head_file
+from privtune.audit.head import checkpoint_message_v2, compare, read_head_file
 from privtune.audit.log import AuditLog, checkpoint_message
-from privtune.errors import IntegrityError
-from privtune.vault.wskeys import KEYS_DIR, public_key
+from privtune.errors import IntegrityError, KeyMissing, PrivtuneError
 
 
 @dataclass(frozen=True)
@@ -43,15 +49,20 @@ class VerifyReport:
         return f"audit log damaged at position {self.bad_position}: {self.reason}"
 
 
-def verify_log(log: AuditLog, keys_root: Path | None, *, upto: int | None = None,
+NO_PIN = ("no pinned audit-log public key in the workspace config (audit_public_key): "
+          "signatures cannot be checked")
+
+
+def verify_log(log: AuditLog, pub: Ed25519PublicKey | None, *, upto: int | None = None,
                anchor: Anchor | None = None) -> VerifyReport:
-    """``anchor``: compare with this anchor instead of the one the log's config names."""
+    """Verify the chain, every checkpoint and the heads kept outside the database under the
+    pinned key ``pub``.
+
+    ``pub`` None (no pinned key) is a failure, reported after the chain's own result.
+    ``anchor``: compare with this anchor instead of the one the log's config names."""
     chain = log.verify_chain()
     cps = log.checkpoints()
     meta = log.checkpoint_meta()
-    pub = None
-    if keys_root is not None and (Path(keys_root) / KEYS_DIR).is_dir():
-        pub = public_key(keys_root)
     n_events = chain.events
     good_until = 0  # highest position covered by a valid, matching checkpoint
     last = n_events if upto is None else min(upto, n_events)
@@ -84,7 +95,9 @@ def verify_log(log: AuditLog, keys_root: Path | None, *, upto: int | None = None
                                       f"event {seq} differs from its signed checkpoint)")
             break
         good_until = seq
-    if cp_bad is None and pub is not None:
+    if cp_bad is None and pub is None:
+        cp_bad = (n_events + 1 if chain.bad_position is None else chain.bad_position, NO_PIN)
+    if cp_bad is None:
         # A checkpoint is signed in the same transaction as every CHECKPOINT_EVERY-th event.
         from privtune.audit import log as _log
 
@@ -100,15 +113,15 @@ def verify_log(log: AuditLog, keys_root: Path | None, *, upto: int | None = None
         return VerifyReport(False, n_events, len(cps), chain.bad_position, chain.reason)
     if cp_bad is not None:
         return VerifyReport(False, n_events, len(cps), cp_bad[0], cp_bad[1])
-    if keys_root is None:
-        return VerifyReport(True, n_events, len(cps))
-    kept = _kept_heads(log, keys_root, pub, last, cps, meta, anchor)
+    assert pub is not None  # a missing pin failed above
+    kept = _kept_heads(log, pub, last, cps, meta, anchor)
     if isinstance(kept, tuple):
         return VerifyReport(False, n_events, len(cps), kept[0], kept[1])
     return VerifyReport(True, n_events, len(cps), notes=tuple(kept))
 
 
-def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
+def _kept_heads(log: AuditLog, pub: Ed25519PublicKey, last: int,
+                cps: list[tuple[int, str, str, str]], meta: dict[int, tuple[int, str]],
                 anchor: Anchor | None) -> list[str] | tuple[int, str]:
     """Compare the head file and the anchor with the log ending at ``last``; return the notes,
     or ``(position, reason)`` of the first failure."""
@@ -117,23 +130,24 @@ def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
 
     notes: list[str] = []
     sig = {c[0]: c[3] for c in cps}
-    path = head_path(keys_root)
-    try:
-        head = read_head_file(path)
-    except IntegrityError as exc:
-        return (1, exc.message)
-    if head is None:
-        if meta:
-            return (last + 1, f"the audit-log head file {path.name} is missing (the log may have "
-                              "been truncated or rolled back)")
-    else:
-        bad = compare(head, "the head file", last, hash_at, pub)
-        if bad is not None:
-            return bad
-        if head.seq and sig.get(head.seq) != head.signature:
-            return (head.seq, f"the signed checkpoint at event {head.seq} (the head file's) was "
-                              "removed from the database")
-        notes.append(f"head file at event {head.seq} matches")
+    head_file = log.head_file()
+    if head_file is not None:  # a workspace's log (a bare log, e.g. a benchmark's, has none)
+        try:
+            head = read_head_file(head_file)
+        except IntegrityError as exc:
+            return (1, exc.message)
+        if head is None:
+            if meta:
+                return (last + 1, f"the audit-log head file {head_file.name} is missing (the log "
+                                  "may have been truncated or rolled back)")
+        else:
+            bad = compare(head, "the head file", last, hash_at, pub)
+            if bad is not None:
+                return bad
+            if head.seq and sig.get(head.seq) != head.signature:
+                return (head.seq, f"the signed checkpoint at event {head.seq} (the head file's) "
+                                  "was removed from the database")
+            notes.append(f"head file at event {head.seq} matches")
     if anchor is None:
         anchor = log.anchor()
     if anchor is None:
@@ -159,3 +173,31 @@ def _kept_heads(log: AuditLog, keys_root: Path, pub, last: int, cps, meta,
                                  "removed from the database")
             notes.append(f"anchor {anchor.spec} at event {top.seq} matches")
     return notes
+
+
+def _raw(pub: Ed25519PublicKey) -> bytes:
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def verify_signing_key(report: VerifyReport, pinned: Ed25519PublicKey | None,
+                       signer_public: Callable[[], Ed25519PublicKey] | None) -> VerifyReport:
+    """Fail ``report`` unless the signing key in ``keys/`` exists and is the pinned one (a
+    swapped key would sign checkpoints that the pin then refuses: say so before it does)."""
+    if not report.ok or pinned is None:
+        return report
+    bad = report.events + 1
+    if signer_public is None:
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            "the audit signing key is not available")
+    try:
+        current = signer_public()
+    except KeyMissing as exc:
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            f"the audit signing key is missing: {exc}")
+    except PrivtuneError as exc:
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            f"the audit signing key cannot be read: {exc}")
+    if _raw(current) != _raw(pinned):
+        return VerifyReport(False, report.events, report.checkpoints, bad,
+                            "the audit signing key in keys/ is not the pinned one (swapped)")
+    return report

@@ -36,7 +36,8 @@ def verify(anchor: str = typer.Option("", "--anchor", help="Compare with this an
     """Check the hash chain, the signed checkpoints, the head file and the anchor; name the
     first bad position."""
     with open_workspace(workspace) as ws:
-        report = api.verify(ws.guard, ws.audit, ws.root, anchor)
+        report = api.verify(ws.guard, ws.audit, ws.pinned_public_key(), ws.keys.public_key,
+                            anchor=anchor)
         if not report.ok:  # raised inside the block: the report, not a closing error, is shown
             raise IntegrityError(report.line())
     console.print(report.line())

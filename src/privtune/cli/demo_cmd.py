@@ -98,7 +98,5 @@ def register(app: typer.Typer) -> None:
         console.print(f"\nsummary:   {result.summary_path}")
         console.print(f"report:    {result.report_path}")
         console.print(f"workspace: {result.workspace_dir}  (try: privtune status -w {result.workspace_dir})")
-        import os
-
-        if result.admin_key and not os.environ.get("PRIVTUNE_INIT_ADMIN_KEY"):
+        if result.admin_key:
             console.print(f"admin API key of the demo workspace (shown once): {result.admin_key}")

@@ -13,15 +13,16 @@ from privtune.workspace import Workspace, init_workspace
 
 
 def show_initial_key(ws: Workspace) -> None:
-    """Print the first admin's API key once (unless it was provisioned by the environment)."""
-    import os
+    """Print the first admin's API key once, and the audit log's pinned public key."""
+    from privtune.vault.wskeys import fingerprint
 
-    from privtune.access.apikeys import ENV_BOOTSTRAP_KEY
-
+    pub = ws.pinned_public_key()
+    if pub is not None:
+        console.print(f"audit-log public key (pinned in privtune.yaml): {ws.config.audit_public_key}",
+                      highlight=False)
+        console.print(f"audit-log key fingerprint: {fingerprint(pub)}  (keep a copy outside the "
+                      "workspace)", highlight=False)
     if ws.initial_key is None:
-        return
-    if os.environ.get(ENV_BOOTSTRAP_KEY):
-        console.print(f"admin API key: provisioned from ${ENV_BOOTSTRAP_KEY} (key id {ws.initial_key.key_id})")
         return
     console.print(f"admin API key (shown once, store it now): [bold]{ws.initial_key.secret}[/]")
     console.print("act as admin with: export PRIVTUNE_API_KEY=<that key>")

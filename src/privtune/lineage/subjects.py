@@ -1,7 +1,7 @@
 """The subject index: which vault objects hold data about which employee, by keyed pseudonym.
 
 Only ``HMAC-SHA256(subject key, employee id)`` is stored (table ``subject_index``), with the
-subject key derived from the workspace secret (``keys/workspace.key``); the raw id is never
+subject key derived from the workspace secret (``keys/workspace.key``, wrapped by the KEK); the raw id is never
 stored, and without the key the index cannot be searched by id. Ingest indexes the raw tables
 and texts; ``Subjects.find`` returns those objects plus everything derived from them
 (de-identified versions, training sets, adapters, reports), i.e. every artefact whose inputs
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -26,14 +25,15 @@ from privtune.lineage.graph import build_graph
 from privtune.store import MetadataStore
 from privtune.store.audit_models import SubjectIndex
 from privtune.vault import Vault
-from privtune.vault.wskeys import keyed_hash, subkey
+from privtune.vault.wskeys import keyed_hash
 
 LABEL = "subject-index"
 
 
-def subject_key(keys_root: Path) -> bytes:
-    """The subject-index key, derived from the workspace secret under ``keys_root``."""
-    return subkey(keys_root, LABEL)
+def subject_key(subkey: Callable[[str], bytes]) -> bytes:
+    """The subject-index key, derived from the workspace secret (``WorkspaceKeys.subkey``, which
+    needs the unlocked KEK: the secret is stored wrapped)."""
+    return subkey(LABEL)
 
 
 @dataclass

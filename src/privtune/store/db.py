@@ -1,8 +1,10 @@
-"""Opening the metadata database: engine, schema creation, sessions.
+"""Opening the metadata database: engine, schema creation, sessions, the schema 2 -> 3 migration.
 
 A database that cannot be read or written (disk full, I/O error, unreadable file) raises
 :class:`~privtune.errors.StorageError` saying so; only a database that answers but lacks the
-tables is "no privtune schema".
+tables is "no privtune schema". ``row_key`` (set by the workspace once it can derive it)
+authenticates the rows of ``rowmac.AUTHENTICATED_TABLES``; every session carries it
+(``privtune.store.rowmac``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from privtune.errors import StorageError, WorkspaceError
-from privtune.store.models import SCHEMA_VERSION, Base, Meta
+from privtune.store import rowmac
+from privtune.store.models import MIGRATABLE_FROM, SCHEMA_VERSION, Base, Meta
 
 
 class MetadataStore:
@@ -32,6 +35,19 @@ class MetadataStore:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, future=True)
+        self._row_key: rowmac.RowKey | None = None
+        self._row_key_value: bytes | None = None
+
+    def set_row_key(self, source: rowmac.RowKey | None) -> None:
+        """The callable giving the row-MAC key (called once, on the first authenticated row)."""
+        self._row_key, self._row_key_value = source, None
+
+    def _cached_row_key(self) -> bytes:
+        if self._row_key_value is None:
+            if self._row_key is None:  # pragma: no cover - the session has no key then
+                raise WorkspaceError("no row key")
+            self._row_key_value = self._row_key()
+        return self._row_key_value
 
     def create(self) -> None:
         Base.metadata.create_all(self.engine)
@@ -39,8 +55,8 @@ class MetadataStore:
             if s.get(Meta, "schema_version") is None:
                 s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
 
-    def check(self) -> None:
-        """Raise WorkspaceError unless the schema exists and is of a version we read."""
+    def check(self) -> int:
+        """The schema version; WorkspaceError unless it exists and is one we read or migrate."""
         try:
             with self.session() as s:
                 row = s.get(Meta, "schema_version")
@@ -53,15 +69,39 @@ class MetadataStore:
                 f"cannot read the metadata database ({type(exc).__name__})") from None
         if row is None or int(row.value) > SCHEMA_VERSION:
             raise WorkspaceError("metadata database schema is missing or newer than this privtune")
-        if int(row.value) < SCHEMA_VERSION:
+        if int(row.value) < MIGRATABLE_FROM:
             raise WorkspaceError(
                 f"metadata database schema {row.value} predates the encrypted vault (schema "
-                f"{SCHEMA_VERSION}); create a new workspace and ingest the data again"
+                f"{MIGRATABLE_FROM}); create a new workspace and ingest the data again"
             )
         # Tables added within a schema version (no column changes) are created on first open.
         from privtune.store.audit_models import AuditCheckpointMeta
 
         AuditCheckpointMeta.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+        return int(row.value)
+
+    def migrate_row_macs(self) -> int:
+        """Schema 2 -> 3: add the ``mac`` column to every authenticated table and seal each row.
+
+        Needs the row key. Trusts the rows as they are: the workspace runs it once, when the
+        passphrase holder first opens a schema-2 workspace. Returns the number of rows sealed."""
+        insp = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for name in sorted(rowmac.AUTHENTICATED_TABLES):
+                if not insp.has_table(name):
+                    continue
+                if rowmac.MAC_COLUMN in {c["name"] for c in insp.get_columns(name)}:
+                    continue
+                conn.execute(text(f'ALTER TABLE "{name}" ADD COLUMN {rowmac.MAC_COLUMN} '
+                                  "VARCHAR(64) NOT NULL DEFAULT ''"))
+        with self.session() as s:
+            n = rowmac.seal_all(s, Base)
+            row = s.get(Meta, "schema_version")
+            if row is None:
+                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            else:
+                row.value = str(SCHEMA_VERSION)
+        return n
 
     def get_meta(self, key: str) -> str | None:
         with self.session() as s:
@@ -79,6 +119,8 @@ class MetadataStore:
     @contextmanager
     def session(self) -> Iterator[Session]:
         s = self._sessions()
+        if self._row_key is not None:
+            s.info[rowmac.ROW_KEY_INFO] = self._cached_row_key
         try:
             yield s
             s.commit()

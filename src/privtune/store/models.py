@@ -11,7 +11,12 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, Boolean, DateTime, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # 2: encrypted vault (keks, data_keys, ciphertext hashes)
+from privtune.store import rowmac
+
+#: 2: encrypted vault (keks, data_keys, ciphertext hashes); 3: row MACs (``store/rowmac.py``)
+#: and wrapped workspace keys; a schema-2 store is migrated when the workspace is opened.
+SCHEMA_VERSION = 3
+MIGRATABLE_FROM = 2
 
 
 def utcnow() -> datetime:
@@ -19,7 +24,17 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    """The store's declarative base. A table named in ``rowmac.AUTHENTICATED_TABLES`` gets a
+    ``mac`` column here, whichever module declares it, and its rows are MAC'd and checked."""
+
+    def __init_subclass__(cls, **kw: object) -> None:
+        if getattr(cls, "__tablename__", None) in rowmac.AUTHENTICATED_TABLES and \
+                rowmac.MAC_COLUMN not in cls.__dict__:
+            setattr(cls, rowmac.MAC_COLUMN, mapped_column(String(64), default=""))
+        super().__init_subclass__(**kw)
+
+
+rowmac.install(Base)
 
 
 class ObjectVersion(Base):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -40,10 +40,21 @@ class KekInfo:
     detail: str
 
 
+class WrappedHolder(Protocol):
+    """Keys wrapped by this keyring outside the ``data_keys`` table (the workspace's key files,
+    ``privtune.vault.wskeys.WorkspaceKeys``): re-wrapped on rotation, counted on retirement."""
+
+    def kek_versions(self) -> set[int]: ...
+
+    def rewrap(self, keyring: Keyring, version: int) -> int: ...
+
+
 class Keyring:
     def __init__(self, store: MetadataStore, vault_id: str) -> None:
         self.store = store
         self.vault_id = vault_id
+        #: Other keys this keyring wraps (set by the Workspace); rotate and retire cover them.
+        self.holders: list[WrappedHolder] = []
 
     # ------------------------------------------------------------ versions
     def active_version(self) -> int:
@@ -131,8 +142,10 @@ class Keyring:
                 spec = KekSpec("passphrase", allow_weak=True)
         # Unlock every version still in use before anything changes.
         with self.store.session() as s:
-            used = sorted(set(s.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)))))
-        for v in used:
+            used = set(s.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None))))
+        for h in self.holders:
+            used |= h.kek_versions()
+        for v in sorted(used):
             self.provider(v)
         if spec.provider == "transit" and cur.provider == "transit" and \
                 spec.transit_key == cur.params["key"] and spec.transit_url == cur.params["url"]:
@@ -147,6 +160,8 @@ class Keyring:
                 dk.wrapped = self.provider(new).wrap(plain, aad)
                 dk.kek_version = new
                 count += 1
+        for h in self.holders:
+            h.rewrap(self, new)
         return new, count
 
     def retire(self, version: int) -> None:
@@ -161,6 +176,9 @@ class Keyring:
                 DataKey.kek_version == version, DataKey.wrapped.is_not(None)))
         if n:
             raise InputError(f"KEK version {version} still wraps {n} data keys; run `privtune keys rotate`")
+        if any(version in h.kek_versions() for h in self.holders):
+            raise InputError(f"KEK version {version} still wraps the workspace's key files; "
+                             "run `privtune keys rotate`")
         if row.provider == "transit":
             self._retire_transit(row)
         with self.store.session() as s:
