@@ -42,6 +42,7 @@ from privtune.errors import InputError, PermissionDenied, WorkspaceError
 from privtune.fsutil import atomic_write_text
 from privtune.lineage import Subjects, subject_key
 from privtune.store import MetadataStore
+from privtune.store.ledger_models import DEFAULT_BUDGET_EPSILON, MAX_BUDGET_EPSILON
 from privtune.vault import KekSpec, Vault
 from privtune.vault.kdf import Argon2Params
 from privtune.vault.objects import VAULT_ID_KEY
@@ -65,6 +66,11 @@ class WorkspaceConfig(StrictModel):
         description="SQLAlchemy URL; '{workspace}' expands to the workspace directory",
     )
     employee_id_column: str = "employee_id"
+    dp_budget_epsilon: float = Field(
+        default=DEFAULT_BUDGET_EPSILON, gt=0, le=MAX_BUDGET_EPSILON,
+        description="epsilon every source export may spend over all DP runs unless "
+                    "`privtune dp budget` sets its own (docs/dp.md)",
+    )
     audit_sync: Literal["full", "normal"] = Field(
         default="full",
         description="audit-log durability: 'full' fsyncs every event before its operation, "

@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: five fixed roles and thirteen operations, no per-object rules,
+Why a table and not pycasbin: five fixed roles and fourteen operations, no per-object rules,
 no policy edited at run time. A frozen dict is read in one glance, is exhaustively tested
 (tests/access/test_matrix.py checks every cell), and adds no dependency whose model/policy
 files would have to be shipped, validated and kept in sync. If per-object or per-tenant rules
@@ -26,7 +26,8 @@ OPERATIONS: dict[str, str] = {
     "key.write": "write key objects",
     "model.read": "read adapters and audit reports",
     "model.write": "write adapters and audit reports (train, release)",
-    "metadata.read": "list objects, manifests, lineage graphs, workspace status",
+    "metadata.read": "list objects, manifests, lineage graphs, workspace status, the privacy ledger",
+    "budget.write": "set the privacy budget (epsilon) of a source export",
     "subject.lookup": "find the objects holding one employee's data (lineage --subject)",
     "subject.index": "record which objects hold which (hashed) employee ids",
     "audit.read": "show, export and verify the audit log",
@@ -39,7 +40,7 @@ MATRIX: dict[str, frozenset[str]] = {
     ADMIN: _ALL,
     STEWARD: frozenset({
         "data.read", "data.write", "training.read", "training.write", "key.read",
-        "metadata.read", "subject.lookup", "subject.index",
+        "metadata.read", "subject.lookup", "subject.index", "budget.write",
     }),
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "metadata.read"}),
     AUDITOR: frozenset({"model.read", "metadata.read", "subject.lookup", "audit.read"}),
