@@ -20,7 +20,7 @@ from privtune.workspace import Workspace, init_workspace
 Y = {
     "admin": set(OPERATIONS),
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
-                     "metadata.read", "subject.lookup", "subject.index"},
+                     "metadata.read", "subject.lookup", "subject.index", "budget.write"},
     "ml-engineer": {"training.read", "model.read", "model.write", "metadata.read"},
     "auditor": {"model.read", "metadata.read", "subject.lookup", "audit.read"},
     "viewer": {"metadata.read"},
@@ -28,7 +28,7 @@ Y = {
 EXPECTED_OPERATIONS = {
     "data.read", "data.write", "training.read", "training.write", "key.read", "key.write",
     "model.read", "model.write", "metadata.read", "subject.lookup", "subject.index",
-    "audit.read", "user.manage",
+    "audit.read", "user.manage", "budget.write",
 }
 
 

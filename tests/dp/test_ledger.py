@@ -135,7 +135,7 @@ def test_concurrent_runs_past_the_budget_exactly_one_is_admitted(workspace, monk
             outcomes.append("admitted")
         except PrivacyPolicyError:
             outcomes.append("refused")
-        except Exception as exc:  # noqa: BLE001 - any other failure fails the test below
+        except Exception as exc:  # any other failure fails the assertion below
             outcomes.append(type(exc).__name__)
         finally:
             store.dispose()
@@ -175,7 +175,7 @@ def test_a_run_without_dp_under_the_default_and_under_a_set_budget(workspace) ->
     # default budget only: the non-private baseline may run (never released), not summed
     _admit(workspace, "plain", refs["trainset"], None)
     _admit(workspace, "dp", refs["trainset"], 8.0)
-    (sp_emp, sp_rev) = ledger.spent(workspace.access.check, workspace.store, "trainset")
+    (sp_emp, _sp_rev) = ledger.spent(workspace.access.check, workspace.store, "trainset")
     assert (sp_emp.source, sp_emp.epsilon, sp_emp.runs, sp_emp.nonprivate_runs) == \
         ("employees", 8.0, 1, 1)
     assert sp_emp.budget_set is False and sp_emp.left == pytest.approx(2.0)

@@ -65,8 +65,10 @@ def show_ledger(
     with open_workspace(workspace) as ws:
         rows, totals = ledger.report(ws.access.check, ws.store, target, ws.config.dp_budget_epsilon)
     t = Table(title="privacy ledger")
-    for col in ("run", "dataset", "sources", "epsilon", "delta", "unit", "accountant", "status"):
-        t.add_column(col)
+    for col in ("run", "dataset", "sources", "epsilon"):
+        t.add_column(col, no_wrap=True)  # ids stay whole; the other columns fold
+    for col in ("delta", "unit", "accountant", "status"):
+        t.add_column(col, overflow="fold")
     for r, srcs in rows:
         t.add_row(r.run_id, r.dataset_ref, ", ".join(srcs),
                   "inf (no DP)" if r.epsilon is None else f"{r.epsilon:.4g}",

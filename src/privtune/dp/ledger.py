@@ -304,11 +304,12 @@ def set_budget(check: Check, store: MetadataStore, target: str, epsilon: float, 
     """Set the budget of every source of ``target``. Needs ``budget.write``. A budget below
     what a source has already spent is refused (PrivacyPolicyError) unless ``force``; forced,
     it is set with a warning (no further DP run on the source is admitted)."""
+    parse_ref(target)
+    who = check("budget.write", LEDGER_OBJECT, target=target, force=force,
+                epsilon=float(epsilon) if math.isfinite(epsilon) else str(epsilon))
     if not (epsilon > 0 and math.isfinite(epsilon)) or epsilon > MAX_BUDGET_EPSILON:
         raise ConfigError(f"a privacy budget must be a positive epsilon of at most "
                           f"{MAX_BUDGET_EPSILON:g}", key="epsilon")
-    parse_ref(target)
-    who = check("budget.write", LEDGER_OBJECT, target=target, epsilon=float(epsilon), force=force)
     actor = str(getattr(who, "user_id", "") or "")
     ensure(store)
     out: list[BudgetChange] = []
