@@ -57,6 +57,7 @@ from privtune.fsutil import PRIVATE_DIR, PRIVATE_FILE, atomic_write_text, privat
 from privtune.lineage import Subjects, subject_key
 from privtune.store import MetadataStore
 from privtune.store.models import SCHEMA_VERSION
+from privtune.store.ledger_models import DEFAULT_BUDGET_EPSILON, MAX_BUDGET_EPSILON
 from privtune.vault import KekSpec, Vault
 from privtune.vault.kdf import Argon2Params
 from privtune.vault.objects import VAULT_ID_KEY
@@ -92,6 +93,11 @@ class WorkspaceConfig(StrictModel):
         description="SQLAlchemy URL; '{workspace}' expands to the workspace directory",
     )
     employee_id_column: str = "employee_id"
+    dp_budget_epsilon: float = Field(
+        default=DEFAULT_BUDGET_EPSILON, gt=0, le=MAX_BUDGET_EPSILON,
+        description="epsilon every source export may spend over all DP runs unless "
+                    "`privtune dp budget` sets its own (docs/dp.md)",
+    )
     audit_sync: Literal["full", "normal"] = Field(
         default="full",
         description="audit-log durability: 'full' fsyncs every event before its operation, "

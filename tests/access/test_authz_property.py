@@ -47,6 +47,7 @@ WHO = {
     "audit.read": {"admin", "auditor", "dpo"},
     "user.manage": {"admin"},
     "lockdown.set": {"admin"},
+    "budget.write": {"admin", "data-steward"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

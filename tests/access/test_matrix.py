@@ -20,7 +20,7 @@ from privtune.workspace import Workspace, init_workspace
 Y = {
     "admin": set(OPERATIONS),
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
-                     "metadata.read", "subject.lookup", "subject.index"},
+                     "metadata.read", "subject.lookup", "subject.index", "budget.write"},
     "ml-engineer": {"training.read", "model.read", "model.write", "model.query", "metadata.read"},
     "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
                 "audit.read"},
@@ -34,7 +34,7 @@ Y = {
 EXPECTED_OPERATIONS = {
     "data.read", "data.write", "training.read", "training.write", "key.read", "key.write",
     "model.read", "model.write", "metadata.read", "subject.lookup", "subject.index",
-    "audit.read", "user.manage",
+    "audit.read", "user.manage", "budget.write",
     # issue 16
     "model.query", "subject.export", "subject.erase", "records.read", "policy.write",
     "release.approve", "lockdown.set",

@@ -47,14 +47,6 @@ WORKSPACE_FREE = {
     "access matrix": "prints the static role matrix",
 }
 
-#: Commands still unguarded on this branch whose guard another slice adds (issue 16 finding 2:
-#: `dp budget` / `dp ledger` belong to the dp ledger slice, which owns cli/dp_cmd.py). Their
-#: cases xfail while unguarded and pass once that slice lands.
-GUARDED_BY_ANOTHER_SLICE = {
-    "dp budget": "dp ledger slice (issue 16 finding 2)",
-    "dp ledger": "dp ledger slice (issue 16 finding 2)",
-}
-
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.
 READ_ONLY = {"metadata.read"}
 
@@ -177,8 +169,6 @@ def _run_as(name: str, scratch: dict[str, Any], key: str | None,
 
 def _judge(name: str, code: int, events: list[AuditEvent], role: str) -> None:
     mine = [e for e in events if e.op != "auth"]
-    if name in GUARDED_BY_ANOTHER_SLICE and not mine:
-        pytest.xfail(f"`{name}` is still unguarded here: {GUARDED_BY_ANOTHER_SLICE[name]}")
     assert mine, f"`{name}` ran (exit {code}) without any audit event"
     assert all(e.role == role for e in mine), [(e.op, e.role) for e in mine]
     if code == 7:

@@ -55,11 +55,26 @@ def test_unreachable_target_is_a_config_error():
         calibrate(1e-4, 1.0, 10_000, 1e-5, "rdp")
 
 
-@pytest.mark.parametrize("n,delta", [(1, 0.1), (9, 0.01), (10, 0.01), (300, 1e-4),
-                                     (2400, 1e-5), (10**6, 1e-7)])
-def test_default_delta_is_a_power_of_ten_below_one_over_ten_n(n, delta):
+@pytest.mark.parametrize("n,delta", [(1, 1e-5), (10, 1e-5), (300, 1e-5), (1000, 1e-5),
+                                     (1001, 1e-6), (3000, 1e-6), (10**6, 1e-8)])
+def test_default_delta_is_a_power_of_ten_at_most_min_1e5_and_one_over_100_n(n, delta):
+    """Issue 14 finding 4: the default was 1e-4 for a few hundred people (1/(10 n))."""
     assert default_delta(n) == pytest.approx(delta)
-    assert default_delta(n) <= 1 / (10 * n) + 1e-18
+    assert default_delta(n) <= min(1e-5, 1 / (100 * n)) * (1 + 1e-12)
+
+
+def test_the_plan_computes_delta_from_the_units_and_refuses_one_at_or_above_one_over_n():
+    from privtune.dp.plan import make_plan
+
+    ids = [[f"E{i}"] for i in range(300)]
+    plan = make_plan(DPSpec(enabled=True, noise_multiplier=1.0, expected_batch_size=30), ids, 5)
+    assert plan.delta == pytest.approx(1e-5) and len(plan.units) == 300
+    plan = make_plan(DPSpec(enabled=True, noise_multiplier=1.0, expected_batch_size=30),
+                     [[f"E{i}"] for i in range(3000)], 5)
+    assert plan.delta == pytest.approx(1e-6)
+    with pytest.raises(ConfigError, match=r"dp\.delta must be below 1 / number of units"):
+        make_plan(DPSpec(enabled=True, noise_multiplier=1.0, delta=0.01), ids, 5)
+    assert make_plan(DPSpec(enabled=True, noise_multiplier=1.0, delta=1e-6), ids, 5).delta == 1e-6
 
 
 def test_spec_rejects_both_epsilon_and_sigma():

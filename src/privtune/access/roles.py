@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: eight fixed roles and twenty operations, no per-object rules,
+Why a table and not pycasbin: eight fixed roles and twenty-one operations, no per-object rules,
 no policy edited at run time (a lockdown swaps in a second table derived from the first). A
 frozen dict is read in one glance, is exhaustively tested (tests/access/test_matrix.py checks
 every cell, tests/access/test_authz_property.py checks random sequences against an independent
@@ -34,7 +34,8 @@ OPERATIONS: dict[str, str] = {
     "model.read": "read adapters and audit reports",
     "model.write": "write adapters and audit reports (train, release)",
     "model.query": "query a released model (serving); no access to weights or data",
-    "metadata.read": "list objects, manifests, lineage graphs, workspace status",
+    "metadata.read": "list objects, manifests, lineage graphs, workspace status, the privacy ledger",
+    "budget.write": "set the privacy budget (epsilon) of a source export",
     "subject.lookup": "find the objects holding one employee's data (lineage --subject)",
     "subject.index": "record which objects hold which (hashed) employee ids",
     "subject.export": "export one employee's data (a subject access request)",
@@ -53,7 +54,7 @@ MATRIX: dict[str, frozenset[str]] = {
     ADMIN: _ALL,
     STEWARD: frozenset({
         "data.read", "data.write", "training.read", "training.write", "key.read",
-        "metadata.read", "subject.lookup", "subject.index",
+        "metadata.read", "subject.lookup", "subject.index", "budget.write",
     }),
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.query",
                             "metadata.read"}),

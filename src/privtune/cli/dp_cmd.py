@@ -1,6 +1,8 @@
-"""``privtune dp budget DATASET --epsilon E`` and ``privtune dp ledger [DATASET]``: privacy budgets
-and the epsilon each training run spent (:mod:`privtune.dp.ledger`), and ``privtune dp epsilon``
-to try accounting settings before a run."""
+"""``privtune dp budget TARGET [--epsilon E [--force]]`` and ``privtune dp ledger [TARGET]``:
+privacy budgets per source export and the epsilon each training run charged to them
+(:mod:`privtune.dp.ledger`; TARGET is a source export such as ``employees``, or a dataset ref
+resolved to its sources), and ``privtune dp epsilon`` to try accounting settings before a run.
+Reading needs ``metadata.read``, setting a budget ``budget.write``; each call is audited."""
 
 from __future__ import annotations
 
@@ -9,49 +11,71 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.cli.common import WorkspaceOpt, console, err_console, open_workspace
 
 app = typer.Typer(help="Differential privacy: budgets, the privacy ledger, accounting.",
                   no_args_is_help=True)
 
 
+def _standing_line(sp) -> str:
+    b = f"budget {sp.budget:g}" + ("" if sp.budget_set else " (workspace default)")
+    extra = f", {sp.nonprivate_runs} run(s) without DP (never released)" if sp.nonprivate_runs else ""
+    linked = f" (with {', '.join(sp.linked)}: same people)" if sp.linked else ""
+    return (f"{sp.source}{linked}: epsilon spent {sp.epsilon:.4g} by {sp.runs} DP run(s), "
+            f"{b}, {sp.left:.4g} left{extra}")
+
+
 @app.command("budget")
 def budget(
-    dataset: str = typer.Argument(..., help="Dataset name in the vault, e.g. trainset."),
-    epsilon: float = typer.Option(..., "--epsilon", help="Total epsilon all runs may spend."),
+    target: str = typer.Argument(..., help="Source export (e.g. employees) or a dataset ref "
+                                           "(e.g. trainset@2), resolved to its source exports."),
+    epsilon: float = typer.Option(None, "--epsilon",
+                                  help="Set the total epsilon all DP runs on it may spend "
+                                       "(omit to show the budget)."),
+    force: bool = typer.Option(False, "--force",
+                               help="Set a budget below what was already spent."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """Set the privacy budget of a dataset (every version of it counts towards it)."""
+    """Show or set the privacy budget of a source export (every DP run on its people counts)."""
     from privtune.dp import ledger
 
     with open_workspace(workspace) as ws:
-        ledger.set_budget(ws.store, dataset, epsilon)
-        sp = ledger.spent(ws.store, dataset)
-    console.print(f"budget of '{sp.dataset}': epsilon {epsilon:g} (spent so far: {sp.epsilon:.4g})")
+        default = ws.config.dp_budget_epsilon
+        if epsilon is None:
+            for sp in ledger.spent(ws.access.check, ws.store, target, default):
+                console.print(_standing_line(sp))
+            return
+        changes = ledger.set_budget(ws.access.check, ws.store, target, epsilon, force=force,
+                                    default_budget=default)
+    for c in changes:
+        for w in c.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"budget of source export '{c.source}': epsilon {c.epsilon:g} "
+                      f"(spent so far: {c.spent:.4g})")
 
 
 @app.command("ledger")
 def show_ledger(
-    dataset: str = typer.Argument(None, help="Only this dataset."),
+    target: str = typer.Argument(None, help="Only the runs on this source export or dataset."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """Epsilon spent by every training run, per dataset version, and the budgets."""
+    """Epsilon charged by every training run to its source exports, and their budgets."""
     from privtune.dp import ledger
 
     with open_workspace(workspace) as ws:
-        rows = ledger.entries(ws.store, dataset)
-        names = sorted({r.dataset for r in rows} | ({dataset} if dataset else set()))
-        totals = [ledger.spent(ws.store, n) for n in names]
+        rows, totals = ledger.report(ws.access.check, ws.store, target, ws.config.dp_budget_epsilon)
     t = Table(title="privacy ledger")
-    for col in ("run", "dataset", "epsilon", "delta", "unit", "accountant", "status"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r.run_id, r.dataset_ref, "inf (no DP)" if r.epsilon is None else f"{r.epsilon:.4g}",
+    for col in ("run", "dataset", "sources", "epsilon"):
+        t.add_column(col, no_wrap=True)  # ids stay whole; the other columns fold
+    for col in ("delta", "unit", "accountant", "status"):
+        t.add_column(col, overflow="fold")
+    for r, srcs in rows:
+        t.add_row(r.run_id, r.dataset_ref, ", ".join(srcs),
+                  "inf (no DP)" if r.epsilon is None else f"{r.epsilon:.4g}",
                   f"{r.delta:.2g}", r.unit or "-", r.accountant or "-", r.status)
     console.print(t)
     for sp in totals:
-        b = "none" if sp.budget is None else f"{sp.budget:g}"
-        console.print(f"{sp.dataset}: epsilon spent {sp.epsilon:.4g} by {sp.runs} run(s), budget {b}")
+        console.print(_standing_line(sp))
 
 
 @app.command("epsilon")

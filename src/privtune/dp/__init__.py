@@ -5,5 +5,5 @@ sampling of units), ``grad_norms`` / ``clip`` (per-unit gradients and clipping o
 layers), ``noise``, ``step`` / ``session`` / ``strategy`` (the DP-SGD step, plugged into
 train's loop as a step strategy: dp uses train's parts, train never imports dp),
 ``accountant`` / ``plan`` (epsilon, delta and the calibrated noise) and ``ledger`` (epsilon
-spent per dataset, budgets). See docs/dp.md.
+charged per source export of the people, budgets). See docs/dp.md.
 """

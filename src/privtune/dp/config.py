@@ -10,10 +10,12 @@ Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm`` and di
 Give either ``target_epsilon`` (the noise multiplier is calibrated for the planned steps, the
 sampling rate and ``delta``) or ``noise_multiplier`` (epsilon is then computed); with neither,
 ``target_epsilon`` is :data:`DEFAULT_TARGET_EPSILON`. ``delta`` defaults to
-:func:`default_delta`: a power of ten at or below ``1 / (10 * units)``, so well below
-``1 / units``. ``budget_epsilon`` caps the epsilon the training set may spend over all runs
-(the workspace ledger, :mod:`privtune.dp.ledger`); a run that would exceed it is refused
-before it starts.
+:func:`default_delta`: a power of ten at or below ``min(1e-5, 1 / (100 * units))``, far below
+``1 / units`` (a delta near ``1 / units`` allows a mechanism that publishes one unit's data
+outright); a configured delta at or above ``1 / units`` is refused (:func:`privtune.dp.plan.make_plan`).
+``budget_epsilon`` caps, for this run, the epsilon the source exports of the training set may
+spend over all runs (the workspace ledger, :mod:`privtune.dp.ledger`); a run that would exceed
+it is refused before it starts.
 """
 
 from __future__ import annotations
@@ -27,17 +29,22 @@ from privtune.config import StrictModel
 
 #: Epsilon when DP is on and neither ``target_epsilon`` nor ``noise_multiplier`` is given.
 DEFAULT_TARGET_EPSILON = 8.0
-#: Delta is at most ``1 / (DELTA_FACTOR * units)``.
-DELTA_FACTOR = 10
+#: Default delta is at most ``1 / (DELTA_FACTOR * units)`` ...
+DELTA_FACTOR = 100
+#: ... and at most this, however few the units.
+MAX_DEFAULT_DELTA = 1e-5
 #: Cost of one extra forward/backward call in padded tokens (for the unit-grouped batches).
 CALL_OVERHEAD_TOKENS = 64
 
 
 def default_delta(num_units: int) -> float:
-    """The largest power of ten at or below ``1 / (10 * num_units)`` (``300 -> 1e-4``)."""
+    """The largest power of ten at or below ``min(1e-5, 1 / (100 * num_units))``
+    (``300 -> 1e-5``, ``3000 -> 1e-6``)."""
     if num_units < 1:
         raise ValueError("no privacy units")
-    return 10.0 ** math.floor(math.log10(1.0 / (DELTA_FACTOR * num_units)))
+    bound = min(MAX_DEFAULT_DELTA, 1.0 / (DELTA_FACTOR * num_units))
+    # the small epsilon keeps an exact power of ten (1e-5) from rounding down to the next one
+    return 10.0 ** math.floor(math.log10(bound) + 1e-9)
 
 
 class DPSpec(StrictModel):
@@ -48,7 +55,7 @@ class DPSpec(StrictModel):
         default="employee", description="privacy unit: every example about one employee, or one example")
     target_epsilon: float | None = Field(default=None, gt=0, le=1000)
     noise_multiplier: float | None = Field(default=None, ge=0, le=1000)
-    delta: float | None = Field(default=None, gt=0, lt=1, description="default: <= 1/(10*units)")
+    delta: float | None = Field(default=None, gt=0, lt=1, description="default: <= min(1e-5, 1/(100*units))")
     max_grad_norm: float = Field(default=1.0, gt=0, description="clipping bound of a unit's gradient")
     expected_batch_size: int = Field(default=64, ge=1, description="expected units per step (Poisson)")
     max_examples_per_unit: int = Field(

@@ -9,8 +9,9 @@ MLflow file store under ``runs/<run-id>/`` when ``train.metrics.mlflow`` is on).
 evaluation run inside the network guard.
 
 With ``dp.enabled`` the run is planned first (:func:`privtune.dp.plan.make_plan`: units,
-sampling rate, delta, calibrated noise), checked against the dataset's privacy budget and
-charged to the privacy ledger (:mod:`privtune.dp.ledger`) **before** the base model is loaded;
+sampling rate, delta, calibrated noise), checked against the privacy budget of the source
+exports it descends from and charged to the privacy ledger in one transaction
+(:func:`privtune.dp.ledger.admit`) **before** the base model is loaded;
 the ``privacy`` block recorded with the adapter holds epsilon, delta, unit, accountant, noise
 multiplier, clipping norm, sampling rate, steps and expected batch size. A run without DP is
 recorded in the ledger as unbounded (``{"dp": false}``).
@@ -108,20 +109,20 @@ def train_adapter(
         from privtune.dp.plan import make_plan
 
         plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps)
-        ledger.check_budget(ws.store, train_ref, plan.epsilon, dp.budget_epsilon)
         privacy = plan.record()
     else:
-        ledger.check_budget(ws.store, train_ref, None, dp.budget_epsilon if dp is not None else None)
         privacy = {"dp": False}
+    # Check the budget and reserve in one transaction, before anything is recorded or loaded.
+    ledger.admit(ws.access.check, ws.store, run_id, train_ref, plan.epsilon if plan else None,
+                 plan.delta if plan else 0.0, plan.spec.unit if plan else "",
+                 plan.spec.accountant if plan else "", default_budget=ws.config.dp_budget_epsilon,
+                 config_budget=dp.budget_epsilon if dp is not None else None)
     config = {"train": spec.model_dump(mode="json"), "train_data": train_ref, "val_data": val_ref,
               "base_model_sha256": base_sha256, "privacy": privacy}
     if resume_ref:
         config["resumed_from"] = resume_ref
     with ws.store.session() as s:
         s.add(Run(id=run_id, kind="train", config=config))
-    ledger.reserve(ws.store, run_id, train_ref, plan.epsilon if plan else None,
-                   plan.delta if plan else 0.0, plan.spec.unit if plan else "",
-                   plan.spec.accountant if plan else "")
 
     def sink(step: int, directory: Path) -> str:
         return ws.vault.put_dir(ckpt_name, directory, kind="adapter", schema=CKPT_SCHEMA,

@@ -40,7 +40,7 @@ from privtune.errors import IntegrityError, KeyMissing
 #: verdicts, privacy budgets and the privacy ledger.
 AUTHENTICATED_TABLES = frozenset({
     "users", "api_keys", "object_versions", "data_keys", "audits", "privacy_budgets",
-    "privacy_ledger",
+    "privacy_ledger", "privacy_charges", "privacy_source_budgets",
 })
 MAC_COLUMN = "mac"
 #: ``Session.info`` key of the row-key callable.
