@@ -56,8 +56,8 @@ from privtune.errors import InputError, PermissionDenied, WorkspaceError
 from privtune.fsutil import PRIVATE_DIR, PRIVATE_FILE, atomic_write_text, private_dir
 from privtune.lineage import Subjects, subject_key
 from privtune.store import MetadataStore
-from privtune.store.models import SCHEMA_VERSION
 from privtune.store.ledger_models import DEFAULT_BUDGET_EPSILON, MAX_BUDGET_EPSILON
+from privtune.store.models import SCHEMA_VERSION
 from privtune.vault import KekSpec, Vault
 from privtune.vault.kdf import Argon2Params
 from privtune.vault.objects import VAULT_ID_KEY
