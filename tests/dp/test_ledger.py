@@ -24,7 +24,8 @@ from privtune.store.ledger_models import (
     LedgerEntry,
     SourceBudget,
 )
-from privtune.store.models import Meta
+from privtune.store.models import Base, Meta
+from privtune.vault.wskeys import ROW_MAC_LABEL
 from privtune.workspace import CONFIG_FILE, Workspace
 
 IDS = [f"E{i:03d}" for i in range(20)]
@@ -50,6 +51,14 @@ def _export(ws: Workspace, suffix: str = "") -> dict[str, str]:
     refs["trainset"] = ws.vault.put("trainset", b"t", kind="examples",
                                     parents=[refs["deid"], refs["rdeid"], refs["policies"]])
     return refs
+
+
+def _store(ws: Workspace) -> MetadataStore:
+    """Another connection to ``ws``'s database holding the row key, as the workspace gives it
+    (another process that unlocked the vault): the ledger's rows carry row MACs."""
+    store = MetadataStore(ws.store.db_url)
+    store.set_row_key(lambda: ws.keys.subkey(ROW_MAC_LABEL))
+    return store
 
 
 def _admit(ws: Workspace, run: str, ref: str, eps: float | None, **kw):
@@ -127,7 +136,7 @@ def test_concurrent_runs_past_the_budget_exactly_one_is_admitted(workspace, monk
     barrier = threading.Barrier(6)
 
     def go(i: int) -> None:
-        store = MetadataStore(workspace.store.db_url)
+        store = _store(workspace)
         try:
             barrier.wait()
             ledger.admit(_allow, store, f"run-{i}", refs["trainset"], 6.0, 1e-5,
@@ -290,7 +299,7 @@ def test_a_schema_1_ledger_is_migrated(workspace, tmp_path: Path) -> None:
                        "epsilon FLOAT, set_at DATETIME)"))
         s.execute(text("INSERT INTO privacy_budgets VALUES ('trainset', 7.0, NULL), "
                        "('gone', 3.0, NULL)"))
-    fresh = MetadataStore(store.db_url)  # another process opening the old workspace
+    fresh = _store(workspace)  # another process opening the old workspace
     try:
         ledger.ensure(fresh)
         assert fresh.get_meta(LEDGER_SCHEMA_KEY) == "2"
@@ -305,6 +314,33 @@ def test_a_schema_1_ledger_is_migrated(workspace, tmp_path: Path) -> None:
         (emp, _rev) = ledger.spent(_allow, fresh, "trainset")
         assert (emp.epsilon, emp.runs, emp.nonprivate_runs, emp.budget) == (4.0, 1, 1, 7.0)
         ledger.ensure(fresh)  # idempotent
+    finally:
+        fresh.dispose()
+
+
+def test_an_edited_sealed_schema_1_budget_is_refused_by_the_migration(workspace) -> None:
+    """A schema-1 ledger sealed by the store's 2 -> 3 migration: a budget raised in the
+    database afterwards is not carried over into the new tables; the migration refuses it."""
+    from privtune.errors import IntegrityError
+    from privtune.store import rowmac
+
+    _export(workspace)
+    store = workspace.store
+    with store.session() as s:
+        s.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": LEDGER_SCHEMA_KEY})
+        s.execute(text("CREATE TABLE privacy_budgets (dataset VARCHAR(128) PRIMARY KEY, "
+                       "epsilon FLOAT, set_at DATETIME, mac VARCHAR(64) NOT NULL DEFAULT '')"))
+        s.execute(text("INSERT INTO privacy_budgets (dataset, epsilon, set_at) "
+                       "VALUES ('trainset', 1.0, NULL)"))
+        rowmac.seal_all(s, Base, reflect_all=True)
+    with store.engine.begin() as c:  # the attacker
+        c.execute(text("UPDATE privacy_budgets SET epsilon = 1e300 WHERE dataset = 'trainset'"))
+    fresh = _store(workspace)
+    try:
+        with pytest.raises(IntegrityError, match="'privacy_budgets'"):
+            ledger.ensure(fresh)
+        assert fresh.get_meta(LEDGER_SCHEMA_KEY) is None  # nothing migrated
+        assert inspect(fresh.engine).has_table("privacy_budgets")
     finally:
         fresh.dispose()
 

@@ -33,19 +33,22 @@ Reading the ledger needs ``metadata.read``, setting a budget ``budget.write``, r
 
 from __future__ import annotations
 
+import hmac
 import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import MetaData, Table, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from privtune.access.roles import KIND_CATEGORY
 from privtune.audit.api import Check
 from privtune.errors import ConfigError, InputError, PrivacyPolicyError, WorkspaceError
+from privtune.errors import IntegrityError as RowIntegrityError
+from privtune.store import rowmac
 from privtune.store.audit_models import SubjectIndex
 from privtune.store.db import MetadataStore
 from privtune.store.ledger_models import (
@@ -136,14 +139,14 @@ def _migrate_v1(store: MetadataStore) -> None:
             s.add(Meta(key=LEDGER_SCHEMA_KEY, value=str(LEDGER_SCHEMA_VERSION)))
             s.flush()
             graph = _Manifests(s)
-            charged = set(s.scalars(select(LedgerCharge.entry_id)))
+            charged = {c.entry_id for c in s.scalars(select(LedgerCharge))}
             for e in s.scalars(select(LedgerEntry)):
                 if e.id not in charged:
                     s.add_all(LedgerCharge(entry_id=e.id, source=src)
                               for src in graph.sources(e.dataset_ref))
             if legacy:
-                for name, eps in s.execute(text("SELECT dataset, epsilon FROM privacy_budgets")):
-                    for src in graph.sources(str(name)):
+                for name, eps in _legacy_budgets(s):
+                    for src in graph.sources(name):
                         row = s.get(SourceBudget, src)
                         if row is None:
                             s.add(SourceBudget(source=src, epsilon=float(eps), set_by="migrated"))
@@ -153,6 +156,25 @@ def _migrate_v1(store: MetadataStore) -> None:
                 s.execute(text("DROP TABLE privacy_budgets"))
     except IntegrityError:
         return  # another process migrated first
+
+
+def _legacy_budgets(s: Session) -> list[tuple[str, float]]:
+    """The rows of schema 1's ``privacy_budgets``; when the store's 2 -> 3 migration sealed
+    them (a ``mac`` column), each row's MAC is checked first: an edited budget is refused."""
+    table = Table(LEGACY_BUDGETS, MetaData(), autoload_with=s.connection())
+    out = []
+    for r in s.execute(select(table)):
+        values = dict(r._mapping)
+        if rowmac.MAC_COLUMN in values:
+            stored = values.pop(rowmac.MAC_COLUMN)
+            expected = rowmac.compute(rowmac.row_key(s, LEGACY_BUDGETS), LEGACY_BUDGETS, values)
+            if not isinstance(stored, str) or not hmac.compare_digest(stored, expected):
+                raise RowIntegrityError(
+                    f"row {values.get('dataset', '?')} of table '{LEGACY_BUDGETS}' failed its "
+                    "integrity check (changed outside privtune, or written without the "
+                    "workspace key)")
+        out.append((str(values["dataset"]), float(values["epsilon"])))
+    return out
 
 
 def _lock(s: Session) -> None:
@@ -173,11 +195,10 @@ class _Manifests:
         self.kind: dict[str, str] = {}
         self.parents: dict[str, list[str]] = {}
         self.latest: dict[str, int] = {}
-        for name, version, kind, parents in s.execute(select(
-                ObjectVersion.name, ObjectVersion.version, ObjectVersion.kind, ObjectVersion.parents)):
-            ref = f"{name}@{version}"
-            self.kind[ref], self.parents[ref] = kind, [str(p) for p in parents or []]
-            self.latest[name] = max(version, self.latest.get(name, 0))
+        for m in s.scalars(select(ObjectVersion)):  # whole rows: each one's MAC is checked
+            ref = f"{m.name}@{m.version}"
+            self.kind[ref], self.parents[ref] = m.kind, [str(p) for p in m.parents or []]
+            self.latest[m.name] = max(m.version, self.latest.get(m.name, 0))
         self.indexed = set(s.scalars(select(SubjectIndex.object_ref).distinct()))
 
     def resolve(self, target: str) -> str | None:
@@ -223,7 +244,8 @@ def _linked(s: Session, sources: Iterable[str]) -> set[str]:
 
 
 def _standing(s: Session, source: str, group: set[str], default_budget: float) -> Spent:
-    ids = set(s.scalars(select(LedgerCharge.entry_id).where(LedgerCharge.source.in_(group))))
+    # whole rows, never bare columns: a row's MAC is checked only when the ORM loads it
+    ids = {c.entry_id for c in s.scalars(select(LedgerCharge).where(LedgerCharge.source.in_(group)))}
     rows = list(s.scalars(select(LedgerEntry).where(LedgerEntry.id.in_(ids)))) if ids else []
     dp_rows = [r for r in rows if r.epsilon is not None]
     set_budgets = [b.epsilon for b in s.scalars(select(SourceBudget)
@@ -238,8 +260,8 @@ def _target_sources(s: Session, target: str) -> list[str]:
     """A source name, or a dataset ref / name resolved to its sources."""
     graph = _Manifests(s)
     if graph.resolve(target) is None:
-        known = set(s.scalars(select(LedgerCharge.source).distinct())) | \
-            set(s.scalars(select(SourceBudget.source)))
+        known = {c.source for c in s.scalars(select(LedgerCharge))} | \
+            {b.source for b in s.scalars(select(SourceBudget))}
         name = parse_ref(target).name
         if name not in known:
             raise InputError(f"no object or source export '{name}' in this workspace",
