@@ -31,6 +31,7 @@ from privtune.models.loading import model_dir_hash
 from privtune.records import AdapterRecord
 from privtune.store import ObjectVersion
 from privtune.store.audit_models import AuditEvent
+from privtune.store.ledger_models import SourceBudget
 from privtune.workspace import Workspace, init_workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,6 +122,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "name": "notes", "file": str(base / "in.bin"), "ref": "employees@1",
         "output": str(base / "plain.out"), "version": "1", "handle": "v", "role": "admin",
         "key_id": "0123456789ab", "state": "on", "dataset": "trainset", "epsilon": "1e300",
+        "target": "employees",
         "obj": "employees", "refs": "employees@1",
     }
     return {"root": root, "viewer": viewer, "values": values}
@@ -129,8 +131,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _argv(name: str, values: dict[str, str], root: Path) -> list[str]:
     cmd = COMMANDS[name]
     argv = name.split()
+    # optional but given: `refs`/`obj` reach the guarded path; `--epsilon` makes `dp budget` write
     for p in cmd.params:
-        if p.name == "workspace" or (not p.required and p.name not in ("refs", "obj")):
+        if p.name == "workspace" or (not p.required and p.name not in ("refs", "obj", "epsilon")):
             continue
         assert p.name in values, f"give the test a value for {name}'s parameter '{p.name}'"
         if p.param_type_name == "argument":
@@ -198,9 +201,11 @@ def test_the_viewer_changed_nothing(scratch) -> None:
     """After every command ran as a viewer and with no key: no object, user or budget more."""
     with Workspace.open(scratch["root"]) as ws, ws.store.session() as s:
         names = set(s.scalars(select(ObjectVersion.name)))
+        budgets = s.scalars(select(SourceBudget)).all()
     assert names == {"pseudonym-key", "employees", "employees-deid", "trainset", "valset",
                      "adapter"}
     assert not list((scratch["root"] / "models").iterdir()), "a base model was built"
+    assert not budgets, "a privacy budget was set"
 
 
 @pytest.mark.parametrize("name", sorted(WORKSPACE_FREE))
