@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from privtune.access import admin
 from privtune.errors import IntegrityError
@@ -79,6 +79,10 @@ def test_schema_2_workspace_is_migrated_on_open(db_url, tmp_path) -> None:
         Workspace.open(tmp_path / "ws", api_key=viewer.secret)
 
 
+def _allow(op: str, obj: str = "", **detail: object) -> None:
+    return None
+
+
 def test_rows_sealed_through_reflection_read_back_through_the_models(db_url, tmp_path) -> None:
     """The migration seals a table whose model is not imported (the privacy ledger lives above
     the store) through a reflected table: its MACs must match what the models read."""
@@ -91,16 +95,21 @@ def test_rows_sealed_through_reflection_read_back_through_the_models(db_url, tmp
     with ws.store.session() as s:
         s.add(Audit(id="aud-1", model_name="m", model_ref="m@1", model_sha256="0" * 64,
                     passed=True, verdict_sha256="1" * 64, verdict={"passed": True, "eps": 0.5}))
-    ledger.set_budget(ws.store, "d", 2.5)
-    ledger.reserve(ws.store, "run-1", "d@1", None, 1e-5, "employee", "rdp")
+    ws.vault.put("d", b"x", kind="table")
+    ledger.set_budget(_allow, ws.store, "d", 2.5)
+    ledger.admit(_allow, ws.store, "run-1", "d@1", 0.5, 1e-5, "employee", "rdp")
     with ws.store.session() as s:
+        for table in ("privacy_ledger", "privacy_charges", "privacy_source_budgets"):
+            s.execute(text(f"UPDATE {table} SET mac = ''"))  # only the reflected sealing counts
         n = rowmac.seal_all(s, Base, reflect_all=True)
-    assert n >= 7
+    assert n >= 9
+    assert not inspect(ws.store.engine).has_table("privacy_budgets")  # dropped, nothing to seal
     forget_unlocked()
     with Workspace.open(tmp_path / "ws", api_key=ADMIN_KEY) as w:
         assert [u.handle for u, _ in admin.list_users(w.access, w.store)] == ["admin", "vic"]
         assert w.vault.get("a") == b"x"
-        assert ledger.spent(w.store, "d").budget == 2.5
+        (d,) = ledger.spent(_allow, w.store, "d")  # budget, charge and entry rows all read
+        assert (d.budget, d.epsilon, d.runs) == (2.5, 0.5, 1)
         with w.store.session() as s:
             assert s.get(Audit, "aud-1").passed is True  # type: ignore[union-attr]
     ws.close()
