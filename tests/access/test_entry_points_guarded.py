@@ -25,6 +25,7 @@ from privtune.access import admin
 from privtune.anonymity.gate import META_KEY
 from privtune.audit import api as audit_api
 from privtune.audit.query import EventFilter
+from privtune.dp import ledger
 from privtune.errors import PermissionDenied
 from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.audit import run_audit
@@ -120,6 +121,14 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.audit.api.export": lambda ws: audit_api.export(ws.guard, ws.store, "jsonl",
                                                                  EventFilter()),
         "privtune.audit.api.checkpoint": lambda ws: audit_api.checkpoint(ws.guard, ws.audit),
+        "privtune.dp.ledger.spent": lambda ws: ledger.spent(ws.access.check, ws.store, "employees"),
+        "privtune.dp.ledger.entries": lambda ws: ledger.entries(ws.access.check, ws.store),
+        "privtune.dp.ledger.report": lambda ws: ledger.report(ws.access.check, ws.store,
+                                                              "trainset@1"),
+        "privtune.dp.ledger.set_budget": lambda ws: ledger.set_budget(ws.access.check, ws.store,
+                                                                      "employees", 1e300),
+        "privtune.dp.ledger.admit": lambda ws: ledger.admit(ws.access.check, ws.store, "run-x",
+                                                            "trainset@1", 1e300, 1e-5),
         "privtune.gate.audit.run_audit": lambda ws: run_audit(gate_site(ws), "adapter", None, pol),
         "privtune.gate.release.release": lambda ws: release(gate_site(ws), "adapter",
                                                             sc["base"] / "rel"),
