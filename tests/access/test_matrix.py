@@ -21,7 +21,7 @@ Y = {
     "admin": set(OPERATIONS),
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
                      "metadata.read", "subject.lookup", "subject.index"},
-    "ml-engineer": {"training.read", "model.read", "model.write", "metadata.read"},
+    "ml-engineer": {"training.read", "model.read", "model.write", "model.export", "metadata.read"},
     "auditor": {"model.read", "metadata.read", "subject.lookup", "audit.read"},
     "viewer": {"metadata.read"},
 }
@@ -29,6 +29,8 @@ EXPECTED_OPERATIONS = {
     "data.read", "data.write", "training.read", "training.write", "key.read", "key.write",
     "model.read", "model.write", "metadata.read", "subject.lookup", "subject.index",
     "audit.read", "user.manage",
+    # issue 15: the gate's own operations (exports, the release registry, the workspace policy)
+    "model.export", "model.export_unaudited", "release.approve", "policy.write",
 }
 
 

@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: five fixed roles and thirteen operations, no per-object rules,
+Why a table and not pycasbin: five fixed roles and seventeen operations, no per-object rules,
 no policy edited at run time. A frozen dict is read in one glance, is exhaustively tested
 (tests/access/test_matrix.py checks every cell), and adds no dependency whose model/policy
 files would have to be shipped, validated and kept in sync. If per-object or per-tenant rules
@@ -25,7 +25,12 @@ OPERATIONS: dict[str, str] = {
     "key.read": "read key objects (the pseudonym key)",
     "key.write": "write key objects",
     "model.read": "read adapters and audit reports",
-    "model.write": "write adapters and audit reports (train, release)",
+    "model.write": "write adapters and audit reports (train, audit)",
+    "model.export": "write a released model out of the vault (privtune export)",
+    "model.export_unaudited": "write a model that was never released out of the vault "
+                              "(privtune export --unaudited; marked as such in its model card)",
+    "release.approve": "release, revoke or quarantine a model (the release registry)",
+    "policy.write": "change the workspace's gate policy",
     "metadata.read": "list objects, manifests, lineage graphs, workspace status",
     "subject.lookup": "find the objects holding one employee's data (lineage --subject)",
     "subject.index": "record which objects hold which (hashed) employee ids",
@@ -41,7 +46,8 @@ MATRIX: dict[str, frozenset[str]] = {
         "data.read", "data.write", "training.read", "training.write", "key.read",
         "metadata.read", "subject.lookup", "subject.index",
     }),
-    ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "metadata.read"}),
+    ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
+                            "metadata.read"}),
     AUDITOR: frozenset({"model.read", "metadata.read", "subject.lookup", "audit.read"}),
     VIEWER: frozenset({"metadata.read"}),
 }

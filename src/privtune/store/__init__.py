@@ -1,6 +1,6 @@
 """Metadata store: SQLAlchemy models and sessions (SQLite default, PostgreSQL by URL)."""
 
-from privtune.store import access_models, audit_models  # noqa: F401  (registers the tables)
+from privtune.store import access_models, audit_models, gate_models  # noqa: F401  (registers the tables)
 from privtune.store.db import MetadataStore
 from privtune.store.models import DataKey, Kek, ObjectVersion, Run
 
