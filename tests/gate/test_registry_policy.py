@@ -165,3 +165,34 @@ def test_registry_row_whose_columns_disagree_with_its_record_is_refused(workspac
         entries(workspace.store)
     with pytest.raises(IntegrityError, match="releases row rel-1"):
         require_released(workspace.store, ref, "cd" * 32)
+
+
+# ---------------------------------------------------------------- the CLI
+def test_cli_policy_show_set_and_release_list(workspace, tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    from privtune.cli.main import run
+
+    w = str(workspace.root)
+    viewer = admin.add_user(workspace.access, workspace.store, "v", "viewer").secret
+    assert run(["policy", "show", "--json", "-w", w]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == 0 and shown["policy"]["epsilon"] == 8.0
+    p = tmp_path / "p.yaml"
+    p.write_text("mia_auc_max: 0.6\nprofiles: [full, demo]\n")
+    monkeypatch.setenv("PRIVTUNE_API_KEY", viewer)
+    assert run(["policy", "set", str(p), "-w", w]) == 7
+    assert "policy.write" in capsys.readouterr().err
+    assert run(["release", "list", "-w", w]) == 0                 # reading the registry: metadata.read
+    monkeypatch.undo()
+    assert run(["policy", "set", str(p), "-w", w]) == 0
+    assert "version 1" in capsys.readouterr().out
+    assert run(["policy", "show", "-w", w]) == 0
+    out = capsys.readouterr().out
+    assert "version 1" in out and "mia_auc_max: 0.6" in out and "- demo" in out
+    p.write_text("mia_auc_max: 0.6\nprofiles: [lenient]\n")
+    assert run(["policy", "set", str(p), "-w", w]) == 2              # unknown profile
+    assert run(["release", "list", "--json", "-w", w]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert run(["release", "nope", "-w", w]) == 4                    # release MODEL = release create MODEL
+    assert run(["release", "revoke", "nope", "-w", w]) == 4
