@@ -41,7 +41,7 @@ def test_members_and_non_members_map_to_their_raw_rows(dataset: dict) -> None:
     from privtune.workspace import Workspace
 
     with Workspace.open(dataset["ws_dir"], api_key=ADMIN_KEY) as ws:
-        s = load_subjects(ws, dataset["train"], dataset["val"])
+        s = load_subjects(ws.vault, dataset["train"], dataset["val"], ws.pseudonym_key)
     assert s.members and s.non_members and not s.members & s.non_members
     mapped_members = {p for p in s.members if p in s.by_pseudonym}
     mapped_non = {p for p in s.non_members if p in s.by_pseudonym}
