@@ -18,9 +18,12 @@ from typing import Any
 
 from privtune import __version__
 from privtune.fsutil import atomic_write_text
+from privtune.gate.policy import DEMO_PROFILE
+from privtune.gate.workspace_policy import set_policy
 from privtune.pipeline.config import PipelineConfig
 from privtune.pipeline.result import StageResult
 from privtune.pipeline.run import run_stages
+from privtune.pipeline.site import gate_site
 from privtune.progress import Reporter, Silent
 from privtune.records import AuditVerdict
 from privtune.reports import line_chart, render_report
@@ -63,6 +66,9 @@ class DemoResult:
 def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
              reporter: Reporter | None = None) -> DemoResult:
     cfg = config or PipelineConfig()
+    # The demo's audit is the named lighter profile, marked as such in its verdict; a release
+    # accepts it only where the workspace policy lists "demo" in its profiles (docs/audit-gate.md).
+    cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(update={"profile": DEMO_PROFILE})})
     rep = reporter or Silent()
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
@@ -75,6 +81,8 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                             kek=KekSpec("passphrase", passphrase=passphrase))
         admin_key = ws.initial_key.secret if ws.initial_key else ""
         with ws:
+            # The demo workspace's own gate policy is the config's: the audit below is judged by it.
+            set_policy(gate_site(ws), cfg.gate)
             # The export holds personal data in clear: it lives in a private temp dir only
             # until it is in the vault.
             with private_tempdir("export") as export:
@@ -120,6 +128,7 @@ def _gate(verdict: AuditVerdict | None) -> dict[str, Any] | None:
     if verdict is None:
         return None
     return {"passed": verdict.passed, "failed": list(verdict.failed),
+            "profile": verdict.profile, "subjects_probed": dict(verdict.subjects_probed),
             "report": f"workspace/{verdict.report}"}
 
 

@@ -168,16 +168,47 @@ class AuditVerdict(Record):
     dp: bool
     epsilon: float | None
     delta: float | None
+    #: The hash of the policy the audit judged by, its profile and the real employees each
+    #: attack probed (absent in verdicts made before the release registry).
+    policy_sha256: str | None = None
+    profile: str | None = None
+    subjects_probed: dict[str, int] = {}
 
 
 RELEASE_SCHEMA = "privtune-release"
+ReleaseState = Literal["released", "revoked", "quarantined"]
+
+
+def signer_key_id(public_key_b64: str) -> str:
+    """The id of a release signing key: the first 16 hex digits of SHA-256 over its raw
+    public bytes (base64 in the record)."""
+    import base64
+    import binascii
+    import hashlib
+
+    try:
+        raw = base64.b64decode(public_key_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise IntegrityError("release record: invalid 'public_key'") from None
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _release_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 predates the release registry: no release id, policy hash or audit profile;
+    the signer's key id follows from its public key."""
+    return {**doc, "release_id": None, "policy_sha256": None, "profile": None,
+            "signer_key_id": signer_key_id(str(doc.get("public_key", "")))}
 
 
 class ReleaseRecord(Record):
-    """``release.json``: what a signed release vouches for. The stored form keeps the schema
-    name ``privtune-release/<version>`` in its ``schema`` key."""
+    """``release.json``: what a signed release vouches for, and the ``record`` of its row in the
+    release registry. The stored form keeps the schema name ``privtune-release/<version>`` in its
+    ``schema`` key. Version 2 adds the registry's release id, the hash of the workspace policy
+    the release was judged by, the audit profile and the signer's key id."""
 
     KIND: ClassVar[str] = "release"
+    VERSION: ClassVar[int] = 2
+    MIGRATIONS: ClassVar[Mapping[int, Migration]] = {1: _release_v1}
 
     model_ref: str
     adapter_sha256: str
@@ -191,6 +222,10 @@ class ReleaseRecord(Record):
     delta: float | None
     released_at: str
     public_key: str
+    release_id: str | None
+    policy_sha256: str | None
+    profile: str | None
+    signer_key_id: str
 
     @classmethod
     def _read_version(cls, data: dict[str, Any]) -> int:

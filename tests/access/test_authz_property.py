@@ -48,6 +48,8 @@ WHO = {
     "user.manage": {"admin"},
     "lockdown.set": {"admin"},
     "budget.write": {"admin", "data-steward"},
+    "model.export": {"admin", "ml-engineer"},
+    "model.export_unaudited": {"admin"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

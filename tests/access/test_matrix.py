@@ -21,7 +21,8 @@ Y = {
     "admin": set(OPERATIONS),
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
                      "metadata.read", "subject.lookup", "subject.index", "budget.write"},
-    "ml-engineer": {"training.read", "model.read", "model.write", "model.query", "metadata.read"},
+    "ml-engineer": {"training.read", "model.read", "model.write", "model.export", "model.query",
+                    "metadata.read"},
     "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
                 "audit.read"},
     "viewer": {"metadata.read"},
@@ -38,6 +39,8 @@ EXPECTED_OPERATIONS = {
     # issue 16
     "model.query", "subject.export", "subject.erase", "records.read", "policy.write",
     "release.approve", "lockdown.set",
+    # issue 15: the gate's exports
+    "model.export", "model.export_unaudited",
 }
 
 

@@ -115,6 +115,10 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     assert au["passed"] == s["gate"]["passed"] and set(au["exposure_max_by_repetitions"]) == {"1", "4", "16"}
     assert 0.0 <= au["mia_auc_max"] <= 1.0 and au["epsilon"] == pytest.approx(st["train"]["epsilon"], abs=1e-3)
     assert (demo["out"] / "workspace" / au["report"]).is_file() and "privacy gate" in demo["stdout"]
+    # the demo's lighter audit is marked as such; the real employees each attack probed are shown
+    assert s["gate"]["profile"] == au["profile"] == "demo"
+    people = st["dataset"]["train_employees"] + st["dataset"]["val_employees"]
+    assert 0.95 * people <= s["gate"]["subjects_probed"]["membership"] <= people
 
 
 def test_report_holds_the_figures(demo) -> None:

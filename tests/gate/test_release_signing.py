@@ -27,6 +27,7 @@ from privtune.gate.release import (
     release,
     verify_release,
 )
+from privtune.gate.workspace_policy import set_policy
 from privtune.pipeline.site import gate_site
 from privtune.workspace import Workspace
 
@@ -36,8 +37,11 @@ pytestmark = pytest.mark.slow
 
 CHEAP = ["exposure.candidates=20", "mia.reference_models=0", "extraction.employees=0",
          "extraction.samples=0", "prompt_attacks.enabled=false"]
+# Release judges by the workspace's policy (issue 15): the permissive one is made the
+# workspace's, with the DP requirement and the audit minimums off for this non-private model.
 PERMISSIVE = GatePolicy(canary_exposure_max=None, mia_auc_max=None, mia_tpr_at_1pct_fpr_max=None,
-                        extraction_exact=None, extraction_near=None, prompt_attack_leaks=None)
+                        extraction_exact=None, extraction_near=None, prompt_attack_leaks=None,
+                        epsilon=None, min_reference_models=0, min_candidates=0, min_subjects=0)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +50,8 @@ def released(memorising, tmp_path_factory) -> dict:
     ws_dir = root / "ws"
     shutil.copytree(memorising["ws_dir"], ws_dir)
     with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
-        out = run_audit(gate_site(ws), memorising["adapter"], load_config(AuditSpec, None, CHEAP), PERMISSIVE)
+        set_policy(gate_site(ws), PERMISSIVE)
+        out = run_audit(gate_site(ws), memorising["adapter"], load_config(AuditSpec, None, CHEAP))
         assert out.passed
         res = release(gate_site(ws), memorising["adapter"], root / "rel")
     return {"ws_dir": ws_dir, "dir": res.directory, "manifest": res.manifest, "audit": out,

@@ -23,9 +23,11 @@ ADAPTER = dict(train={"lr": 0.01, "steps": 6, "lora": {"r": 8}}, train_data="tra
                val_data="valset@1", base_model="/models/tiny", base_model_sha256=SHA,
                privacy={"dp": False}, metrics={"steps": 6, "final_val_loss": 1.5},
                checkpoints=["ckpt-x@1"])
-RELEASE = dict(model_ref="adapter@1", adapter_sha256=SHA, files={"a": SHA}, base_sha256=SHA,
-               audit_id="audit-1", audit_sha256=SHA, audit_passed=True, dp=True, epsilon=7.5,
-               delta=1e-5, released_at="2026-01-01T00:00:00", public_key="AAAA")
+RELEASE_V1 = dict(model_ref="adapter@1", adapter_sha256=SHA, files={"a": SHA}, base_sha256=SHA,
+                  audit_id="audit-1", audit_sha256=SHA, audit_passed=True, dp=True, epsilon=7.5,
+                  delta=1e-5, released_at="2026-01-01T00:00:00", public_key="AAAA")
+RELEASE = dict(RELEASE_V1, release_id="rel-1", policy_sha256=SHA, profile="full",
+               signer_key_id="0123456789abcdef")
 
 EXAMPLES = [
     BaseModelRef(dir=Path("/m/tiny"), sha256=SHA, kind="tiny-mistral", trained_on="no PII"),
@@ -70,9 +72,23 @@ def test_versions_are_stamped_and_future_versions_refused() -> None:
         DatasetRecord.from_dict({**doc, "schema_version": 99})
     with pytest.raises(IntegrityError, match="schema_version"):
         DatasetRecord.from_dict({k: v for k, v in doc.items() if k != "schema_version"})
-    assert ReleaseRecord(**RELEASE).to_dict()["schema"] == "privtune-release/1"
+    assert ReleaseRecord(**RELEASE).to_dict()["schema"] == "privtune-release/2"
     with pytest.raises(IntegrityError, match="'schema'"):
         ReleaseRecord.from_dict({**RELEASE, "schema": "something-else/1"})
+
+
+def test_release_record_v1_migrates() -> None:
+    """Version 1 (before the release registry): no release id, policy hash or profile; the
+    signer's key id is derived from the public key."""
+    import base64
+    import hashlib
+
+    rec = ReleaseRecord.from_dict({"schema": "privtune-release/1", **RELEASE_V1})
+    assert rec.release_id is None and rec.policy_sha256 is None and rec.profile is None
+    assert rec.signer_key_id == hashlib.sha256(base64.b64decode("AAAA")).hexdigest()[:16]
+    assert rec.to_dict()["schema"] == "privtune-release/2"
+    with pytest.raises(IntegrityError, match="public_key"):
+        ReleaseRecord.from_dict({"schema": "privtune-release/1", **RELEASE_V1, "public_key": "!"})
 
 
 def test_adapter_meta_written_before_records_migrates() -> None:

@@ -122,7 +122,7 @@ def test_export_adapter_only_and_merged(trained_ws, tiny_base, colour_data):
     root, _, _ = trained_ws
     ws_dir = str(root / "ws")
     a = root / "export-adapter"
-    assert run(["export", "adapter", "-o", str(a), "-w", ws_dir]) == 0
+    assert run(["export", "adapter", "-o", str(a), "-w", ws_dir, "--unaudited"]) == 0
     assert sorted(p.name for p in a.iterdir()) == [
         "README.md", "adapter_config.json", "adapter_model.safetensors"]
     fm = _front_matter(a / "README.md")
@@ -130,9 +130,9 @@ def test_export_adapter_only_and_merged(trained_ws, tiny_base, colour_data):
     assert "privtune" in fm["tags"] and "lora" in fm["tags"]
     card = (a / "README.md").read_text()
     assert "## Privacy" in card and "Differential privacy: no" in card and "trainset@1" in card
-    assert run(["export", "adapter", "-o", str(a), "-w", ws_dir]) == 2  # not empty: refused
+    assert run(["export", "adapter", "-o", str(a), "-w", ws_dir, "--unaudited"]) == 2  # not empty: refused
     m = root / "export-merged"
-    assert run(["export", "adapter", "--merged", "-o", str(m), "-w", ws_dir]) == 0
+    assert run(["export", "adapter", "--merged", "-o", str(m), "-w", ws_dir, "--unaudited"]) == 0
     assert _front_matter(m / "README.md")["library_name"] == "transformers"
     assert not (root / "export-merged.partial").exists()
     merged, tok = load_local_model(m)

@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: eight fixed roles and twenty-one operations, no per-object rules,
+Why a table and not pycasbin: eight fixed roles and twenty-three operations, no per-object rules,
 no policy edited at run time (a lockdown swaps in a second table derived from the first). A
 frozen dict is read in one glance, is exhaustively tested (tests/access/test_matrix.py checks
 every cell, tests/access/test_authz_property.py checks random sequences against an independent
@@ -32,7 +32,10 @@ OPERATIONS: dict[str, str] = {
     "key.read": "read key objects (the pseudonym key)",
     "key.write": "write key objects",
     "model.read": "read adapters and audit reports",
-    "model.write": "write adapters and audit reports (train, release)",
+    "model.write": "write adapters and audit reports (train, audit)",
+    "model.export": "write a released model out of the vault (privtune export)",
+    "model.export_unaudited": "write a model that was never released out of the vault "
+                              "(privtune export --unaudited; marked as such in its model card)",
     "model.query": "query a released model (serving); no access to weights or data",
     "metadata.read": "list objects, manifests, lineage graphs, workspace status, the privacy ledger",
     "budget.write": "set the privacy budget (epsilon) of a source export",
@@ -56,8 +59,8 @@ MATRIX: dict[str, frozenset[str]] = {
         "data.read", "data.write", "training.read", "training.write", "key.read",
         "metadata.read", "subject.lookup", "subject.index", "budget.write",
     }),
-    ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.query",
-                            "metadata.read"}),
+    ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
+                            "model.query", "metadata.read"}),
     AUDITOR: frozenset({"model.read", "model.query", "metadata.read", "subject.lookup",
                         "records.read", "audit.read"}),
     VIEWER: frozenset({"metadata.read"}),

@@ -53,7 +53,7 @@ def levenshtein(a: str, b: str, limit: int) -> int:
         if min(cur) > limit:
             return limit + 1
         prev = cur
-    return prev[-1]
+    return min(prev[-1], limit + 1)
 
 
 @dataclass(frozen=True)

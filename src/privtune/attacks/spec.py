@@ -6,6 +6,8 @@ model deserves more candidates, more employees and more reference models (docs/a
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from privtune.config import StrictModel
@@ -46,6 +48,9 @@ class PromptAttackSpec(StrictModel):
 
 
 class AuditSpec(StrictModel):
+    #: ``demo``: a lighter audit the demo runs to stay within its time budget, marked as such in
+    #: its verdict; a release accepts it only where the workspace policy lists it.
+    profile: Literal["full", "demo"] = "full"
     seed: int = 0
     batch_size: int = Field(64, ge=1, le=4096)
     exposure: ExposureSpec = Field(default_factory=ExposureSpec)

@@ -1,4 +1,5 @@
-"""``privtune chat MODEL``, ``privtune generate MODEL --prompts FILE``, ``privtune export MODEL``.
+"""``privtune chat MODEL``, ``privtune generate MODEL --prompts FILE``, ``privtune export MODEL``
+(a released model only; ``--unaudited`` for an admin).
 
 MODEL is a registered adapter in the vault (``adapter`` or ``adapter@N``); its base model is
 found from the registration (or ``--base DIR``) and checked against the recorded hash.
@@ -78,12 +79,18 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="New (or empty) output directory."),
         merged: bool = typer.Option(False, "--merged", help="Merge the adapter into the base "
                                     "weights (a full model) instead of adapter-only."),
+        unaudited: bool = typer.Option(False, "--unaudited", help="Admin only: export a model "
+                                       "that was not released (audited as "
+                                       "model.export_unaudited, marked in its model card)."),
         base: Path = BaseOpt,
         workspace: Path = WorkspaceOpt,
     ) -> None:
-        """Write a Hugging Face directory (adapter-only or merged) with a model card."""
+        """Write a released model as a Hugging Face directory (adapter-only or merged) with a
+        model card. A model that was not released (or was revoked or quarantined) is refused
+        (exit 8) unless an admin passes --unaudited."""
         from privtune.pipeline.adapters import export_adapter
 
         with open_workspace(workspace) as ws:
-            dest = export_adapter(ws, model, out, merged=merged, base=base)
-        console.print(f"exported {'merged model' if merged else 'adapter'} -> {dest}")
+            dest = export_adapter(ws, model, out, merged=merged, base=base, unaudited=unaudited)
+        console.print(f"exported {'merged model' if merged else 'adapter'}"
+                      f"{' (UNAUDITED)' if unaudited else ''} -> {dest}")

@@ -26,6 +26,7 @@ from privtune.cli import (
     lineage_cmd,
     model_cmd,
     pii_cmd,
+    policy_cmd,
     privacy_audit_cmd,
     release_cmd,
     synth_cmd,
@@ -78,6 +79,7 @@ app.add_typer(audit_cmd.app, name="audit-log")
 lineage_cmd.register(app)
 pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")
+app.add_typer(policy_cmd.app, name="policy")
 
 
 def _debug_requested(argv: list[str]) -> bool:

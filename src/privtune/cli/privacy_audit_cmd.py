@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Argument(..., help="The adapter: name or name@version (e.g. adapter@2)."),
         overrides: list[str] = typer.Argument(None, help="Overrides of the audit settings, e.g. "
                                               "exposure.candidates=2000 mia.reference_models=4"),
-        policy: Path = typer.Option(None, "--policy", help="Gate policy YAML (configs/gate-policy.yaml); "
-                                    "default: the built-in thresholds."),
+        policy: Path = typer.Option(None, "--policy", help="Judge by this gate policy YAML instead "
+                                    "of the workspace's (privtune policy show); a release "
+                                    "accepts only an audit judged by the workspace's policy."),
         config: Path = typer.Option(None, "--config", help="Pipeline config YAML whose 'audit' "
                                     "section to use."),
         as_json: bool = typer.Option(False, "--json", help="Print the JSON verdict on stdout."),
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
             spec = load_config(PipelineConfig, config, [f"audit.{o}" for o in overrides or []]).audit
         else:
             spec = load_config(AuditSpec, None, overrides or [])
-        pol = load_policy(policy)
+        pol = load_policy(policy) if policy is not None else None
         with open_workspace(workspace) as ws:
             if as_json:
                 out = run_audit(gate_site(ws), model, spec, pol, base=base)
@@ -74,6 +75,15 @@ def print_verdict(verdict: dict) -> None:
                   _fmt_value(m["threshold"]) if m["checked"] else "not checked",
                   "[green]pass[/]" if m["passed"] else "[bold red]FAIL[/]")
     console.print(t)
+    probed = verdict.get("subjects_probed") or {}
+    if probed:
+        console.print("real employees probed: " + ", ".join(
+            f"{k.replace('_', ' ')} {v.get('real_employees', 0)}" for k, v in probed.items()))
+    if verdict.get("policy_sha256"):
+        console.print(f"profile {verdict.get('profile')}, policy sha256 "
+                      f"{verdict['policy_sha256'][:16]}…")
+    for problem in verdict["details"].get("dp_requirement") or []:
+        console.print(f"[bold red]DP requirement:[/] {problem}")
     exp = verdict["details"].get("exposure_by_repetitions") or {}
     if exp:
         console.print("canary exposure by repetitions (max bits): "

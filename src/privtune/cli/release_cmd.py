@@ -1,39 +1,135 @@
-"""``privtune release MODEL`` and ``privtune verify-release DIR``: signed release of an adapter
-that passed its privacy audit, and the check of a release's signature and hashes."""
+"""``privtune release MODEL`` (and ``release list|revoke|quarantine``), ``privtune
+verify-release DIR``: the release registry, the signed release of an adapter that passed its
+privacy audit under the workspace policy, and the check of a release's signature and hashes.
+
+``release MODEL`` is short for ``release create MODEL`` (a model named like a subcommand needs
+the long form)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from privtune.cli.common import WorkspaceOpt, console, open_workspace, print_figures
 
+DEFAULT_SUBCOMMAND = "create"
+
+
+class _ReleaseGroup(typer.core.TyperGroup):
+    """``release MODEL ...`` runs ``release create MODEL ...``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored click Context
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [DEFAULT_SUBCOMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
+release_app = typer.Typer(cls=_ReleaseGroup, no_args_is_help=True,
+                          help="Release a model that passed its privacy audit (release MODEL), "
+                               "list the release registry, revoke or quarantine a release.")
+
+
+@release_app.command(DEFAULT_SUBCOMMAND)
+def create(
+    model: str = typer.Argument(..., help="The adapter: name or name@version."),
+    out: Path = typer.Option(None, "--out", help="Release directory (default: "
+                             "<workspace>/releases/<name>-v<N>)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Release a model whose latest audit passed under the workspace's gate policy: record it in
+    the release registry, then write adapter + verdict + signed manifest (Ed25519 over adapter
+    hash, audit hash, policy hash, epsilon). Refuses (exit 8) a model never audited, whose audit
+    failed, predates it, was judged by another policy or is weaker than the policy's minimums, a
+    model without the required DP, and a revoked or quarantined one."""
+    from privtune.gate.release import PUBKEY_FILE
+    from privtune.gate.release import release as do_release
+    from privtune.pipeline.site import gate_site
+
+    with open_workspace(workspace) as ws:
+        res = do_release(gate_site(ws), model, out)
+        pub = Path(ws.root) / PUBKEY_FILE
+    m = res.manifest
+    print_figures("release", {"release": res.release_id, "directory": str(res.directory),
+                              "model": m["model_ref"], "adapter_sha256": m["adapter_sha256"],
+                              "audit": m["audit_id"], "audit_sha256": m["audit_sha256"],
+                              "policy_sha256": m["policy_sha256"], "signer": m["signer_key_id"],
+                              "epsilon": m["epsilon"] if m["dp"] else "not private (no DP)",
+                              "public key": str(pub)})
+
+
+def _change(model: str, state: str, reason: str, workspace: Path | None) -> None:
+    from privtune.gate.registry import change_state
+    from privtune.pipeline.site import gate_site
+
+    with open_workspace(workspace) as ws:
+        row = change_state(gate_site(ws), model, state, reason)
+    console.print(f"{row.model_ref}: release {row.id} is now {row.state}")
+
+
+ReasonOpt = typer.Option("", "--reason", help="Why (one line: a ticket or incident id, never a "
+                         "person's name).")
+
+
+@release_app.command("revoke")
+def revoke(
+    model: str = typer.Argument(..., help="The released adapter: name or name@version."),
+    reason: str = ReasonOpt,
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Revoke a release for good (admin, DPO): exports and serving refuse it from now on."""
+    _change(model, "revoked", reason, workspace)
+
+
+@release_app.command("quarantine")
+def quarantine(
+    model: str = typer.Argument(..., help="The released adapter: name or name@version."),
+    reason: str = ReasonOpt,
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Hold a release while something is looked into (admin, DPO): exports and serving refuse
+    it; it can later be revoked."""
+    _change(model, "quarantined", reason, workspace)
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {"release": r.id, "model": r.model_ref, "state": r.state, "audit": r.audit_id,
+            "verdict_sha256": r.verdict_sha256, "policy_sha256": r.policy_sha256,
+            "signer": r.signer_key_id,
+            "released_at": r.released_at.isoformat(timespec="seconds"),
+            "changed_at": r.changed_at.isoformat(timespec="seconds"), "reason": r.reason}
+
+
+@release_app.command("list")
+def list_cmd(
+    model: str = typer.Argument(None, help="Only the releases of this model name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """The release registry: every release with its state, audit, policy hash and signer."""
+    from rich.table import Table
+
+    from privtune.gate.registry import list_releases
+    from privtune.pipeline.site import gate_site
+
+    with open_workspace(workspace) as ws:
+        rows = [_row(r) for r in list_releases(gate_site(ws), model)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title="release registry")
+    for col in ("release", "model", "state", "audit", "policy", "signer", "released", "changed"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["release"], r["model"], r["state"], r["audit"], r["policy_sha256"][:12],
+                  r["signer"], r["released_at"], r["changed_at"])
+    console.print(t)
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("release")
-    def release(
-        model: str = typer.Argument(..., help="The adapter: name or name@version."),
-        out: Path = typer.Option(None, "--out", help="Release directory (default: "
-                                 "<workspace>/releases/<name>-v<N>)."),
-        workspace: Path = WorkspaceOpt,
-    ) -> None:
-        """Release a model whose latest audit passed: adapter + verdict + signed manifest
-        (Ed25519 over adapter hash, audit hash, epsilon). Refuses (exit 8) a model never
-        audited, whose audit failed, or whose audit predates it."""
-        from privtune.gate.release import PUBKEY_FILE
-        from privtune.gate.release import release as do_release
-        from privtune.pipeline.site import gate_site
-
-        with open_workspace(workspace) as ws:
-            res = do_release(gate_site(ws), model, out)
-            pub = Path(ws.root) / PUBKEY_FILE
-        m = res.manifest
-        print_figures("release", {"directory": str(res.directory), "model": m["model_ref"],
-                                  "adapter_sha256": m["adapter_sha256"], "audit": m["audit_id"],
-                                  "audit_sha256": m["audit_sha256"],
-                                  "epsilon": m["epsilon"] if m["dp"] else "not private (no DP)",
-                                  "public key": str(pub)})
+    app.add_typer(release_app, name="release")
 
     @app.command("verify-release")
     def verify_release(

@@ -38,9 +38,11 @@ from privtune.attacks.subjects import load_subjects
 from privtune.fsutil import atomic_write_text
 from privtune.gate.adapters import adapter_info
 from privtune.gate.hashing import adapter_hash
-from privtune.gate.policy import GatePolicy
+from privtune.gate.policy import GatePolicy, policy_sha256
+from privtune.gate.requirements import dp_problems, gate_epsilon, insecure
 from privtune.gate.site import GateSite
 from privtune.gate.verdict import digest, make_verdict
+from privtune.gate.workspace_policy import workspace_policy
 from privtune.netguard import network_guard
 from privtune.progress import ProgressFn
 from privtune.records import AuditVerdict
@@ -65,11 +67,12 @@ class AuditOutcome:
 
 
 def _epsilon(privacy: dict[str, Any]) -> float:
-    if privacy.get("dp") or privacy.get("enabled"):
-        eps = privacy.get("epsilon")
-        if isinstance(eps, (int, float)) and eps > 0:
-            return float(eps)
-    return math.inf
+    """The epsilon the gate checks: person-level when recorded, else unit-level; inf without DP
+    (or with a run marked insecure_reproducible)."""
+    eps, _ = gate_epsilon(privacy)
+    if eps is None or eps <= 0 or insecure(privacy):
+        return math.inf
+    return eps
 
 
 def _cap(items: set[str], n: int, seed: int) -> set[str]:
@@ -84,7 +87,9 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
     from privtune.train.generate import load_adapter
     from privtune.train.spec import TrainSpec
 
-    spec, policy = spec or AuditSpec(), policy or GatePolicy()
+    spec = spec or AuditSpec()
+    if policy is None:
+        policy = workspace_policy(site.store).policy
     t0 = time.perf_counter()
     step = 0
 
@@ -184,7 +189,19 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         "epsilon": _epsilon(privacy),
     }
     metrics = record.metrics
+    _, eps_level = gate_epsilon(privacy)
+    probed = {
+        "exposure": {"real_employees": 0, "canaries": len(exposures)},
+        "membership": {"real_employees": len(members) + len(non_members),
+                       "members": len(members), "non_members": len(non_members)},
+        "extraction": {"real_employees": min(len(employees), spec.extraction.employees),
+                       "canaries": len(subjects.canaries)},
+        "prompt_attacks": {"real_employees": min(len(employees), spec.prompt_attacks.targets)
+                           if spec.prompt_attacks.enabled else 0},
+    }
     details.update({
+        "epsilon_level": eps_level,
+        "dp_requirement": dp_problems(privacy, policy),
         "canaries": [e.as_dict() for e in exposures],
         "canaries_flagged": flagged,
         "exposure_by_repetitions": {str(k): v for k, v in by_repetition(exposures).items()},
@@ -199,6 +216,18 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
     model_doc = {"ref": info.ref, "adapter_sha256": model_sha, "base_sha256": info.base_sha256,
                  "train_data": record.train_data, "val_data": record.val_data}
     verdict = make_verdict(model_doc, values, policy, details)
+    dp_req = details["dp_requirement"]
+    verdict["metrics"].append({
+        "name": "dp_requirement", "value": len(dp_req), "threshold": 0, "checked": True,
+        "passed": not dp_req, "description": "problems with the policy's DP requirement (DP, "
+        "epsilon, delta <= min(delta_max, 1/(100 n)), no insecure_reproducible run)"})
+    if dp_req:
+        verdict["passed"] = False
+        verdict["failed"].append("dp_requirement")
+    verdict["policy_sha256"] = policy_sha256(policy)
+    verdict["profile"] = spec.profile
+    verdict["settings"] = spec.model_dump(mode="json")
+    verdict["subjects_probed"] = probed
     audit_id = f"audit-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     verdict["audit_id"] = audit_id
     verdict["created_at"] = utcnow().isoformat(timespec="seconds")
@@ -215,7 +244,9 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         base_sha256=info.base_sha256, passed=bool(verdict["passed"]),
         failed=list(verdict["failed"]), verdict_sha256=digest(verdict),
         report=str(report_path.relative_to(site.root)), dp=record.dp, epsilon=record.epsilon,
-        delta=privacy.get("delta") if record.dp else None)
+        delta=privacy.get("delta") if record.dp else None,
+        policy_sha256=verdict["policy_sha256"], profile=spec.profile,
+        subjects_probed={k: int(v["real_employees"]) for k, v in probed.items()})
     with site.store.session() as s:
         s.add(Audit(id=audit_id, model_name=info.ref.split("@")[0], model_ref=info.ref,
                     model_sha256=model_sha, base_sha256=info.base_sha256,

@@ -2,7 +2,12 @@
 
 Refusals (:class:`PrivacyPolicyError`, exit 8): the model was never audited; the latest audit
 of its name is of another (older) version or predates the model; the adapter or its base
-changed since the audit (hash differs); the latest audit failed.
+changed since the audit (hash differs); the latest audit failed; the audit was judged by
+another policy than the workspace's, or is weaker than its minimums (reference models,
+candidates, real employees probed, profile); the model does not meet the DP requirement
+(non-DP, epsilon or delta too large, ``insecure_reproducible``); the model was revoked or
+quarantined. A release is recorded in the release registry (:mod:`privtune.gate.registry`)
+first; the bundle is written from the registry's record.
 
 A release is a directory with the adapter files, the audit verdict (``verdict.json``, numbers
 only), ``release.json`` (adapter hash and per-file hashes, audit hash, epsilon/delta, base
@@ -31,10 +36,14 @@ from privtune.errors import InputError, IntegrityError, NotFoundError, PrivacyPo
 from privtune.fsutil import atomic_write, atomic_write_text
 from privtune.gate.adapters import adapter_record
 from privtune.gate.hashing import ADAPTER_FILES, adapter_hash, file_sha256
+from privtune.gate.registry import entry_for, new_release_id, record_of, register
+from privtune.gate.requirements import dp_problems, is_dp, strength_problems
 from privtune.gate.site import GateSite
 from privtune.gate.verdict import canonical, digest
-from privtune.records import ReleaseRecord
+from privtune.gate.workspace_policy import WorkspacePolicy, workspace_policy
+from privtune.records import AdapterRecord, ReleaseRecord, signer_key_id
 from privtune.store.db import MetadataStore
+from privtune.store.gate_models import ReleaseEntry
 from privtune.store.models import Audit, utcnow
 from privtune.tmp import private_tempdir
 from privtune.vault import Vault
@@ -50,6 +59,7 @@ class ReleaseResult:
     directory: Path
     manifest: dict[str, Any]
     record: ReleaseRecord
+    release_id: str
 
 
 # ------------------------------------------------------------------ keys
@@ -122,56 +132,116 @@ def _naive(ts: Any) -> Any:
     return ts.replace(tzinfo=None) if getattr(ts, "tzinfo", None) else ts
 
 
+def check_against_policy(site: GateSite, model_ref: str, audit: Audit, record: AdapterRecord
+                         ) -> WorkspacePolicy:
+    """The workspace policy in force, after checking that ``audit`` was judged by it, is at least
+    as strong as its minimums, and that the model meets its DP requirement; else
+    :class:`PrivacyPolicyError` with every reason."""
+    wp = workspace_policy(site.store)
+    verdict = audit.verdict or {}
+    problems = []
+    if verdict.get("policy_sha256") != wp.sha256:
+        problems.append(f"audit {audit.id} was judged by another gate policy than the "
+                        f"workspace's (version {wp.version}, sha256 {wp.sha256[:12]}…); audit "
+                        "again without --policy")
+    problems += strength_problems(verdict, wp.policy)
+    problems += dp_problems(dict(record.privacy), wp.policy)
+    if problems:
+        raise PrivacyPolicyError(f"'{model_ref}' may not be released: " + "; ".join(problems))
+    return wp
+
+
+def _key_id(key: Ed25519PrivateKey) -> tuple[str, str]:
+    b64 = base64.b64encode(key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+    return b64, signer_key_id(b64)
+
+
 def release(site: GateSite, model_ref: str, dest: Path | None = None) -> ReleaseResult:
-    """Check the gate, then write the signed release directory (built aside, renamed in)."""
+    """Check the gate (``release.approve``; the latest audit passed, under the workspace policy,
+    strong enough; the DP requirement), record the release in the registry, then write the
+    signed bundle from the registry's record. A model already released gets its bundle written
+    again from the same record; a revoked or quarantined one is refused."""
     m = site.vault.manifest(model_ref)
+    existing = entry_for(site.store, m.ref)
+    who = site.check("release.approve", m.ref, action="release",
+                     release=existing.id if existing is not None else "")
+    if existing is not None:
+        if existing.state != "released":
+            raise PrivacyPolicyError(f"'{m.ref}' was {existing.state} ({existing.id}): it is not "
+                                     "released again")
+        return write_bundle(site, existing, dest)
+    _, adapter_rec = adapter_record(site.vault, m.ref)
     with private_tempdir("release") as tmp:
         adir = site.vault.get_dir(m.ref, tmp / "adapter")
         sha = adapter_hash(adir)
-        audit = check_releasable(site, m.ref, sha)
-        verdict_bytes = canonical(audit.verdict)
-        if digest(audit.verdict) != audit.verdict_sha256:
-            raise IntegrityError(f"the stored verdict of audit {audit.id} does not match its hash")
-        privacy = (audit.verdict.get("details") or {}).get("privacy") or {}
-        dp = bool(privacy.get("dp") or privacy.get("enabled"))
-        key = signing_key(site.vault, site.root)
-        out = Path(dest) if dest is not None else Path(site.root) / RELEASES_DIR / m.ref.replace("@", "-v")
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise InputError("the release directory exists and is not empty", path=out)
-        partial = out.with_name(out.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
+        files = {name: file_sha256(adir / name) for name in ADAPTER_FILES}
+    audit = check_releasable(site, m.ref, sha)
+    if digest(audit.verdict) != audit.verdict_sha256:
+        raise IntegrityError(f"the stored verdict of audit {audit.id} does not match its hash")
+    wp = check_against_policy(site, m.ref, audit, adapter_rec)
+    privacy = (audit.verdict.get("details") or {}).get("privacy") or {}
+    dp = is_dp(privacy)
+    key = signing_key(site.vault, site.root)
+    pub, key_id = _key_id(key)
+    rec = ReleaseRecord(
+        model_ref=m.ref, adapter_sha256=sha, files=files, base_sha256=audit.base_sha256,
+        audit_id=audit.id, audit_sha256=audit.verdict_sha256, audit_passed=True, dp=dp,
+        epsilon=privacy.get("epsilon") if dp else None,
+        delta=privacy.get("delta") if dp else None,
+        released_at=utcnow().isoformat(timespec="seconds"), public_key=pub,
+        release_id=new_release_id(), policy_sha256=wp.sha256,
+        profile=str(audit.verdict.get("profile")), signer_key_id=key_id)
+    row = register(site.store, rec, who.user_id)
+    return write_bundle(site, row, dest, key=key)
+
+
+def write_bundle(site: GateSite, row: ReleaseEntry, dest: Path | None = None, *,
+                 key: Ed25519PrivateKey | None = None) -> ReleaseResult:
+    """Write the signed release directory of a ``released`` registry row (built aside, renamed
+    in): the adapter (checked against the record's hashes), the verdict, ``release.json`` (the
+    row's record) and its signature."""
+    rec = record_of(row)
+    if row.state != "released":
+        raise PrivacyPolicyError(f"'{rec.model_ref}' was {row.state} ({row.id}): no bundle")
+    with site.store.session() as s:
+        audit = s.get(Audit, rec.audit_id)
+    if audit is None or digest(audit.verdict) != rec.audit_sha256:
+        raise IntegrityError(f"release {row.id}: the verdict of audit {rec.audit_id} is missing "
+                             "or does not match the recorded hash")
+    key = key or signing_key(site.vault, site.root)
+    if _key_id(key)[1] != rec.signer_key_id:
+        raise IntegrityError(f"release {row.id} was signed by key {rec.signer_key_id}, which is "
+                             "not the workspace's release key")
+    out = (Path(dest) if dest is not None
+           else Path(site.root) / RELEASES_DIR / rec.model_ref.replace("@", "-v"))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("the release directory exists and is not empty", path=out)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    doc = rec.to_dict()
+    body = canonical(doc)
+    try:
+        with private_tempdir("release") as tmp:
+            adir = site.vault.get_dir(rec.model_ref, tmp / "adapter")
             partial.mkdir(parents=True)
             for name in ADAPTER_FILES:
                 shutil.copyfile(adir / name, partial / name)
-            atomic_write(partial / VERDICT, verdict_bytes, mode=0o644)
-            rec = ReleaseRecord(
-                model_ref=m.ref,
-                adapter_sha256=sha,
-                files={name: file_sha256(partial / name) for name in ADAPTER_FILES},
-                base_sha256=audit.base_sha256,
-                audit_id=audit.id,
-                audit_sha256=audit.verdict_sha256,
-                audit_passed=True,
-                dp=dp,
-                epsilon=privacy.get("epsilon") if dp else None,
-                delta=privacy.get("delta") if dp else None,
-                released_at=utcnow().isoformat(timespec="seconds"),
-                public_key=base64.b64encode(key.public_key().public_bytes(
-                    serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode(),
-            )
-            doc = rec.to_dict()
-            body = canonical(doc)
-            atomic_write(partial / MANIFEST, body, mode=0o644)
-            atomic_write(partial / SIGNATURE, base64.b64encode(key.sign(body)) + b"\n", mode=0o644)
-            if out.exists():
-                out.rmdir()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            partial.rename(out)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-    return ReleaseResult(out, doc, rec)
+        if ({n: file_sha256(partial / n) for n in ADAPTER_FILES} != rec.files
+                or adapter_hash(partial) != rec.adapter_sha256):
+            raise IntegrityError(f"'{rec.model_ref}' is not the adapter release {row.id} "
+                                 "vouches for (hash differs)")
+        atomic_write(partial / VERDICT, canonical(audit.verdict), mode=0o644)
+        atomic_write(partial / MANIFEST, body, mode=0o644)
+        atomic_write(partial / SIGNATURE, base64.b64encode(key.sign(body)) + b"\n", mode=0o644)
+        if out.exists():
+            out.rmdir()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial.rename(out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return ReleaseResult(out, doc, rec, row.id)
 
 
 def verify_release(directory: Path, public_key: Ed25519PublicKey) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The parts of a workspace the gate works with, handed over by the caller (never the Workspace):
-the vault (models, data, the release key), the metadata store (the ``audits`` table), where
-reports go, and the pseudonym key that links training tokens to raw rows in memory."""
+the vault (models, data, the release key), the metadata store (the ``audits``, ``releases`` and
+``gate_policies`` tables), where reports go, the pseudonym key that links training tokens to raw
+rows in memory, and the guard's check (permission + audit event) for the gate's own operations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from privtune.access.principal import Principal
 from privtune.store.db import MetadataStore
 from privtune.vault import Vault
 
@@ -22,3 +24,6 @@ class GateSite:
     reports_dir: Path
     #: Reads the workspace's pseudonym key (raises NotFoundError when there is none).
     pseudonym_key: Callable[[], bytes]
+    #: ``check(op, obj, **detail)``: the Guard's permission check, which writes the audit event
+    #: first and raises PermissionDenied (release.approve, policy.write, model.export...).
+    check: Callable[..., Principal]

@@ -14,11 +14,12 @@ from typing import Any
 from privtune.errors import InputError
 from privtune.fsutil import atomic_write_text
 from privtune.gate.adapters import adapter_info, open_adapter
+from privtune.gate.hashing import ADAPTER_FILES, adapter_hash
+from privtune.gate.registry import entry_for, require_released
+from privtune.netguard import network_guard
 from privtune.reports.model_card import render_model_card
 from privtune.tmp import private_tempdir
 from privtune.workspace import Workspace
-
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def read_prompts(path: Path) -> list[list[dict[str, str]]]:
@@ -85,32 +86,68 @@ class ChatSession:
         return answer
 
 
+EXPORT_SCHEMA = "privtune-export"
+
+
+def export_name(adapter_ref: str) -> str:
+    """The vault object that records the exports of an adapter (lineage: adapter -> export)."""
+    return f"export-{adapter_ref.split('@')[0]}"
+
+
 def export_adapter(ws: Workspace, ref: str, dest: Path, *, merged: bool = False,
-                   base: Path | None = None) -> Path:
+                   base: Path | None = None, unaudited: bool = False) -> Path:
     """Write a Hugging Face directory to ``dest``: the adapter files (or, with ``merged``, the
     base with the adapter merged in, plus the tokenizer) and a model card ``README.md``.
+
+    Only a released model leaves the vault (``model.export``; the release registry must hold a
+    ``released`` row for these very adapter bytes), else :class:`PrivacyPolicyError` (the gate's
+    exit code) says why. ``unaudited`` is the admin's way around the gate
+    (``model.export_unaudited``, its own audit event), marked as such in the model card. Every
+    export is recorded in the vault as ``export-<name>@N`` with the adapter as its parent, so
+    lineage shows it downstream of the adapter.
     Built next to ``dest`` and renamed into place: a failure leaves nothing behind."""
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise InputError("the export directory exists and is not empty", path=dest)
     info = adapter_info(ws.vault, ref, base)
+    entry = None
+    if not unaudited:
+        entry = entry_for(ws.store, info.ref)
+        if entry is None or entry.state != "released":  # refused before anything is read
+            require_released(ws.store, info.ref, "")
+    ws.guard("model.export_unaudited" if unaudited else "model.export", info.ref,
+             merged=merged, release=entry.id if entry is not None else "")
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        if merged:
-            with open_adapter(ws.vault, ref, base) as (model, tok, _):
-                merged_model = model.merge_and_unload()
-                merged_model.save_pretrained(str(partial), safe_serialization=True)
-                tok.save_pretrained(str(partial))
-        else:
-            with private_tempdir("export") as tmp:
-                d = ws.vault.get_dir(info.ref, tmp / "adapter")
+        with private_tempdir("export") as tmp:
+            d = ws.vault.get_dir(info.ref, tmp / "adapter")
+            sha = adapter_hash(d)
+            if not unaudited:
+                entry = require_released(ws.store, info.ref, sha)
+            if merged:
+                from privtune.train.generate import load_adapter
+
+                with network_guard():
+                    model, tok = load_adapter(info.base_dir, d)
+                    merged_model = model.merge_and_unload()
+                    merged_model.save_pretrained(str(partial), safe_serialization=True)
+                    tok.save_pretrained(str(partial))
+            else:
                 partial.mkdir(parents=True)
                 for name in ADAPTER_FILES:
                     shutil.copyfile(d / name, partial / name)
+        gate = ({"status": "unaudited"} if entry is None else
+                {"status": "released", "release_id": entry.id, "audit_id": entry.audit_id,
+                 "policy_sha256": entry.policy_sha256})
         card = render_model_card(name=info.ref.replace("@", "-v"), base_model=info.base_dir.name,
-                                 base_sha256=info.base_sha256, merged=merged, record=info.record)
+                                 base_sha256=info.base_sha256, merged=merged, record=info.record,
+                                 gate=gate)
         atomic_write_text(partial / "README.md", card)
+        doc = {"adapter_ref": info.ref, "adapter_sha256": sha, "merged": merged, **gate,
+               "files": sorted(p.name for p in partial.iterdir())}
+        ws.vault.put(export_name(info.ref), json.dumps(doc, sort_keys=True).encode(),
+                     kind="report", schema=EXPORT_SCHEMA, parents=[info.ref], meta=doc)
         if dest.exists():
             dest.rmdir()
         partial.rename(dest)

@@ -37,5 +37,9 @@ def audit_stage(site: GateSite, adapter_ref: str, spec: AuditSpec, policy: GateP
         "prompt_attack_leaks": values["prompt_attack_leaks"],
         "epsilon": values["epsilon"],
         "report": out.record.report,
+        "profile": v.get("profile"),
+        "policy_sha256": v.get("policy_sha256"),
+        "subjects_probed": dict(out.record.subjects_probed),
+        "dp_requirement": list(d.get("dp_requirement") or []),
     }
     return StageResult("audit", out.record, figures=figures, seconds=out.seconds)

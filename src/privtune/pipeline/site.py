@@ -9,4 +9,4 @@ from privtune.workspace import Workspace
 
 def gate_site(ws: Workspace) -> GateSite:
     return GateSite(vault=ws.vault, store=ws.store, root=ws.root, reports_dir=ws.reports_dir,
-                    pseudonym_key=ws.pseudonym_key)
+                    pseudonym_key=ws.pseudonym_key, check=ws.access.check)

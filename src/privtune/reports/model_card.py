@@ -15,22 +15,27 @@ from privtune.records import AdapterRecord
 
 
 def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: bool,
-                      record: AdapterRecord) -> str:
+                      record: AdapterRecord, gate: dict[str, Any] | None = None) -> str:
     train = record.train
     lora = train.get("lora", {})
     metrics = record.metrics
     privacy = record.privacy
+    unaudited = (gate or {}).get("status") == "unaudited"
     front = {
         "base_model": base_model,
         "library_name": "transformers" if merged else "peft",
         "tags": ["privtune", "lora", "mistral", "hr", "private-fine-tuning"]
-        + (["merged"] if merged else []),
+        + (["merged"] if merged else []) + (["unaudited"] if unaudited else []),
         "license": "other",
     }
     dp = bool(privacy.get("dp"))
     lines = [
         "---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
         f"# {name}", "",
+        *(["> **UNAUDITED EXPORT.** This model was written out of the vault without a passing "
+           "privacy audit or a release (`privtune export --unaudited`, an admin's decision, "
+           "recorded in the audit log). It may reveal personal data it was trained on: do not "
+           "share it.", ""] if unaudited else []),
         ("A Mistral-family model with a LoRA adapter merged into its weights"
          if merged else "A LoRA adapter (PEFT) for a Mistral-family base model")
         + ", fine-tuned locally with privtune on de-identified HR data.", "",
@@ -57,9 +62,18 @@ def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: b
         + ("" if dp else " (this model can memorise training examples; do not release it "
                          "outside the organisation without a privacy audit)"),
         *(_dp_lines(privacy) if dp else []),
+        *(_gate_lines(gate) if gate else []),
         "",
     ]
     return "\n".join(lines)
+
+
+def _gate_lines(gate: dict[str, Any]) -> list[str]:
+    if gate.get("status") == "unaudited":
+        return ["- Privacy gate: **not passed** (unaudited export)."]
+    return [f"- Privacy gate: released as `{gate.get('release_id')}` after audit "
+            f"`{gate.get('audit_id')}`, judged by the workspace policy "
+            f"`{str(gate.get('policy_sha256'))[:16]}`."]
 
 
 def _dp_lines(p: dict[str, Any]) -> list[str]:

@@ -40,7 +40,7 @@ from privtune.errors import IntegrityError, KeyMissing
 #: verdicts, privacy budgets and the privacy ledger.
 AUTHENTICATED_TABLES = frozenset({
     "users", "api_keys", "object_versions", "data_keys", "audits", "privacy_budgets",
-    "privacy_ledger", "privacy_charges", "privacy_source_budgets",
+    "privacy_ledger", "privacy_charges", "privacy_source_budgets", "releases", "gate_policies",
 })
 #: Authenticated tables no model declares any more: listed so that a workspace still holding
 #: one has it sealed by the 2 -> 3 migration; the migration that drops it checks each row's
