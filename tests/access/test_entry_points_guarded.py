@@ -29,8 +29,10 @@ from privtune.dp import ledger
 from privtune.errors import PermissionDenied
 from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.audit import run_audit
-from privtune.gate.policy import load_policy
+from privtune.gate.policy import GatePolicy, load_policy
+from privtune.gate.registry import change_state, list_releases
 from privtune.gate.release import release
+from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.models.loading import model_dir_hash
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
@@ -55,6 +57,11 @@ HELPERS = {
                                                       "guard; reads policies through the vault",
     "privtune.gate.release.check_releasable": "release's predicate, called after release's "
                                               "guarded adapter read",
+    "privtune.gate.release.check_against_policy": "release's policy predicate, called after "
+                                                  "release's release.approve check",
+    "privtune.gate.release.write_bundle": "release's writer: takes a registry row only release "
+                                          "(release.approve, audited) creates; reads through the "
+                                          "guarded vault",
 }
 
 
@@ -132,6 +139,11 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.gate.audit.run_audit": lambda ws: run_audit(gate_site(ws), "adapter", None, pol),
         "privtune.gate.release.release": lambda ws: release(gate_site(ws), "adapter",
                                                             sc["base"] / "rel"),
+        "privtune.gate.registry.change_state": lambda ws: change_state(gate_site(ws), "adapter",
+                                                                       "revoked", "test"),
+        "privtune.gate.registry.list_releases": lambda ws: list_releases(gate_site(ws)),
+        "privtune.gate.workspace_policy.view_policy": lambda ws: view_policy(gate_site(ws)),
+        "privtune.gate.workspace_policy.set_policy": lambda ws: set_policy(gate_site(ws), GatePolicy()),
         "privtune.pipeline.adapters.generate_batch": lambda ws: generate_batch(ws, "adapter", msg),
         "privtune.pipeline.adapters.export_adapter": lambda ws: export_adapter(ws, "adapter",
                                                                                sc["base"] / "exp"),

@@ -110,13 +110,12 @@ def export_adapter(ws: Workspace, ref: str, dest: Path, *, merged: bool = False,
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise InputError("the export directory exists and is not empty", path=dest)
     info = adapter_info(ws.vault, ref, base)
-    entry = None
-    if not unaudited:
-        entry = entry_for(ws.store, info.ref)
-        if entry is None or entry.state != "released":  # refused before anything is read
-            require_released(ws.store, info.ref, "")
+    entry = None if unaudited else entry_for(ws.store, info.ref)
+    # The permission check (and its audit event) first; then the gate, before anything is read.
     ws.guard("model.export_unaudited" if unaudited else "model.export", info.ref,
              merged=merged, release=entry.id if entry is not None else "")
+    if not unaudited and (entry is None or entry.state != "released"):
+        require_released(ws.store, info.ref, "")
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
