@@ -65,8 +65,10 @@ class AuditOutcome:
 
 
 def _epsilon(privacy: dict[str, Any]) -> float:
+    """The epsilon the gate checks: the person-level one (group privacy over the units one
+    person's data sits in) when the record carries it, else the unit-level one."""
     if privacy.get("dp") or privacy.get("enabled"):
-        eps = privacy.get("epsilon")
+        eps = privacy.get("epsilon_person", privacy.get("epsilon"))
         if isinstance(eps, (int, float)) and eps > 0:
             return float(eps)
     return math.inf

@@ -12,7 +12,9 @@ With ``dp.enabled`` the run is planned first (:func:`privtune.dp.plan.make_plan`
 sampling rate, delta, calibrated noise), checked against the dataset's privacy budget and
 charged to the privacy ledger (:mod:`privtune.dp.ledger`) **before** the base model is loaded;
 the ``privacy`` block recorded with the adapter holds epsilon, delta, unit, accountant, noise
-multiplier, clipping norm, sampling rate, steps and expected batch size. A run without DP is
+multiplier, clipping norm, sampling rate, steps and expected batch size, and the person-level
+epsilon (``epsilon_person``, group privacy over ``group_size``: the most units one person's
+data sits in, counting the third parties the training examples still name). A run without DP is
 recorded in the ledger as unbounded (``{"dp": false}``).
 """
 
@@ -106,7 +108,8 @@ def train_adapter(
     if dp is not None and dp.enabled:
         from privtune.dp.plan import make_plan
 
-        plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps)
+        plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps,
+                         [ex.get("mentions") or [] for ex in train])
         ledger.check_budget(ws.store, train_ref, plan.epsilon, dp.budget_epsilon)
         privacy = plan.record()
     else:
@@ -160,7 +163,8 @@ def train_adapter(
                 "dp": privacy["dp"],
             }
             if plan is not None:
-                figures.update(epsilon=privacy["epsilon"], delta=privacy["delta"],
+                figures.update(epsilon=privacy["epsilon"], epsilon_person=privacy["epsilon_person"],
+                               group_size=privacy["group_size"], delta=privacy["delta"],
                                dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
                                or privacy["epsilon"],
                                noise_multiplier=privacy["noise_multiplier"])
