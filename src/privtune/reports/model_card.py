@@ -81,9 +81,10 @@ def _dp_lines(p: dict[str, Any]) -> list[str]:
         lines.append(
             f"- Per person: epsilon {p['epsilon_person']} at the same delta. A person's data "
             f"(examples about them, and texts that name them) sits in at most {g} privacy "
-            f"unit(s); the per-person figure is group privacy over that many units"
-            + (" and equals the unit-level one." if g == 1 else
-               f" ({p.get('group_method', 'group privacy')}), far above the unit-level one."))
+            f"unit(s); "
+            + ("the per-person figure equals the unit-level one." if g == 1 else
+               f"the per-person figure is group privacy over {g} units "
+               f"({p.get('group_method', 'group privacy')})."))
     elif unit == "employee" and p.get("multi_employee") == "each" and p.get("max_co_units"):
         lines.append(
             f"- Examples about several employees count in each one's unit; an employee shares "
