@@ -97,10 +97,17 @@ class BaseModelRef(Record):
     trained_on: str
 
 
+def _dataset_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no group sizes: unknown (``None``), never assumed to be 1."""
+    return {**doc, "max_group_size": None, "group_sizes": None}
+
+
 class DatasetRecord(Record):
     """The training and validation sets of one dataset build (vault refs)."""
 
     KIND: ClassVar[str] = "dataset"
+    VERSION: ClassVar[int] = 2
+    MIGRATIONS: ClassVar[Mapping[int, Migration]] = {1: _dataset_v1}
 
     train: str
     val: str
@@ -111,6 +118,10 @@ class DatasetRecord(Record):
     seed: int
     #: The unit differential privacy protects by default (docs/dp.md).
     privacy_unit: Literal["employee", "example"] = "employee"
+    #: The most privacy units one person's data sits in (person-level DP: docs/dp.md), and the
+    #: histogram {group size: persons} (numbers only); ``None`` when not computed.
+    max_group_size: int | None = None
+    group_sizes: dict[str, int] | None = None
 
 
 def _adapter_v1(doc: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +160,13 @@ class AdapterRecord(Record):
     @property
     def epsilon(self) -> float | None:
         eps = self.privacy.get("epsilon")
+        return float(eps) if self.dp and isinstance(eps, (int, float)) else None
+
+    @property
+    def epsilon_person(self) -> float | None:
+        """The person-level epsilon (group privacy over the units one person's data sits in);
+        ``None`` when not private or recorded before person-level accounting."""
+        eps = self.privacy.get("epsilon_person")
         return float(eps) if self.dp and isinstance(eps, (int, float)) else None
 
 

@@ -106,6 +106,12 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     assert st["base_model"]["pretrain_loss_end"] < st["base_model"]["pretrain_loss_start"]
     assert st["train"]["steps"] == 20
     assert st["train"]["dp"] is True and 0 < st["train"]["epsilon"] <= 8.0
+    # person-level: the DP default keeps every person's data in one unit, so it equals per-unit
+    assert st["dataset"]["max_group_size"] == 1 and st["train"]["group_size"] == 1
+    assert st["train"]["epsilon_person"] == st["train"]["epsilon"]
+    dp_line = next(c for c in s["checks"] if c["name"] == "differential privacy")
+    assert f"per person: epsilon {st['train']['epsilon_person']:g}" in dp_line["detail"]
+    assert "per person" in demo["stdout"]
     ev = st["evaluate"]
     assert ev["val_loss_tuned"] < ev["val_loss_base"], "fine-tuning must lower held-out loss"
     assert 0.0 <= ev["triage_accuracy_tuned"] <= 1.0

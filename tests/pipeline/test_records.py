@@ -107,6 +107,31 @@ def test_adapter_privacy_helpers() -> None:
     assert dp.dp and dp.epsilon == 4.0
 
 
+def test_person_level_epsilon_and_the_card() -> None:
+    from privtune.reports.model_card import render_model_card
+
+    unit_only = AdapterRecord(**{**ADAPTER, "privacy": {"dp": True, "epsilon": 4.0}})
+    assert unit_only.epsilon_person is None  # recorded before person-level accounting
+    p = {"dp": True, "epsilon": 4.0, "epsilon_person": 31.5, "group_size": 2, "delta": 1e-5,
+         "unit": "employee"}
+    rec = AdapterRecord(**{**ADAPTER, "privacy": p})
+    assert (rec.epsilon, rec.epsilon_person) == (4.0, 31.5)
+    card = render_model_card(name="m", base_model="b", base_sha256=SHA, merged=False, record=rec)
+    assert "(epsilon, delta) = (4.0, 1e-05)" in card
+    assert "Per person: epsilon 31.5" in card and "group privacy over 2 units" in card
+    one = AdapterRecord(**{**ADAPTER, "privacy": {**p, "epsilon_person": 4.0, "group_size": 1}})
+    card1 = render_model_card(name="m", base_model="b", base_sha256=SHA, merged=False, record=one)
+    assert "Per person: epsilon 4.0" in card1 and "equals the unit-level one" in card1
+
+
+def test_dataset_record_v1_migrates_with_unknown_group_sizes() -> None:
+    doc = {**EXAMPLES[1].to_dict(), "schema_version": 1}
+    del doc["max_group_size"], doc["group_sizes"]
+    rec = DatasetRecord.from_dict(doc)
+    assert rec.max_group_size is None and rec.group_sizes is None
+    assert rec.to_dict()["schema_version"] == 2
+
+
 def test_errors_never_carry_values() -> None:
     secret = "Jane Doe, 1984-02-03"
     with pytest.raises(IntegrityError) as e:

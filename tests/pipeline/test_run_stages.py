@@ -45,6 +45,7 @@ def test_stops_after_dataset_with_typed_records(workspace, export) -> None:
     assert rec.split_by == "employee" and rec.privacy_unit == "employee"
     assert workspace.vault.exists(rec.train) and workspace.vault.exists(rec.val)
     assert ds.figures["employees_in_both"] == 0
+    assert rec.max_group_size == 1 and ds.figures["max_group_size"] == 1  # the DP default
     # A later run picks up where the first stopped: from `prior`, or from the vault.
     again = run_stages(workspace, cfg, None, start="dataset", stop="dataset")
     assert again.dataset is not None and again.dataset.record.train.startswith("trainset@")

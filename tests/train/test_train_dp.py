@@ -49,7 +49,8 @@ def dp_ws(tiny_base, colour_data, tmp_path_factory):
         "train": {"steps": 4, "batch_size": 8, "warmup_steps": 0, "eval_every": 0,
                   "max_seq_len": 64, "lr": 0.02},
         "dp": {"enabled": True, "target_epsilon": 8.0, "accountant": "rdp",
-               "expected_batch_size": 4, "max_examples_per_unit": 3, "noise_seed": 1},
+               "expected_batch_size": 4, "max_examples_per_unit": 3, "noise_seed": 1,
+               "multi_employee": "each"},  # shared examples in each unit (group size 3)
     }))
     return root, cfg
 
@@ -74,6 +75,10 @@ def test_dp_train_records_privacy_in_metadata_ledger_and_card(dp_ws, capsys):
     card = (out / "README.md").read_text()
     assert "Differential privacy: yes" in card and f"{p['epsilon']}" in card
     assert "privacy unit `employee`" in card and "group privacy over 3 units" in card
+    # each shared example puts a person's data in 3 units: the per-person epsilon is reported
+    assert p["group_size"] == 3 and p["epsilon_person"] > p["epsilon"]
+    assert meta["metrics"]["epsilon_person"] == p["epsilon_person"]
+    assert f"Per person: epsilon {p['epsilon_person']}" in card
     capsys.readouterr()
     assert run(["dp", "ledger", "-w", ws_dir]) == 0
     assert "trainset@1" in capsys.readouterr().out

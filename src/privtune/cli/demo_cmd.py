@@ -31,7 +31,9 @@ def headline(stage: str, f: dict[str, Any]) -> str:
     if stage == "dataset":
         return (f"{f['train_examples']:,} train / {f['val_examples']:,} val examples; "
                 f"{f['train_employees']} / {f['val_employees']} employees, "
-                f"{f['employees_in_both']} in both")
+                f"{f['employees_in_both']} in both"
+                + (f"; a person's data in at most {f['max_group_size']} unit(s)"
+                   if "max_group_size" in f else ""))
     if stage == "base_model":
         cached = " (cached)" if f.get("from_cache") else ""
         if "params" not in f:
@@ -39,7 +41,9 @@ def headline(stage: str, f: dict[str, Any]) -> str:
         return (f"tiny Mistral, {f['params'] / 1e6:.2f}M params, pre-train loss "
                 f"{f['pretrain_loss_start']:.2f} -> {f['pretrain_loss_end']:.2f}{cached}")
     if stage == "train":
-        dp = (f"DP per {f['dp_unit']} (epsilon {f['epsilon']:g}, delta {f['delta']:g}), "
+        person = (f"per person {f['epsilon_person']:g} (group size {f['group_size']}), "
+                  if "epsilon_person" in f else "")
+        dp = (f"DP per {f['dp_unit']} (epsilon {f['epsilon']:g}, {person}delta {f['delta']:g}), "
               if f.get("dp") else "no DP, ")
         return (f"LoRA {f['trainable_params']:,} trainable params, {dp}{f['steps']} steps, "
                 f"val loss {f['initial_val_loss']:.2f} -> {f['final_val_loss']:.2f}, "

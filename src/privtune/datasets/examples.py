@@ -9,7 +9,13 @@ an assistant message:
   (department, job title, manager, salary band, performance rating) in one of several
   phrasings; ``employee_ids`` is ``[token]``, or ``[token, manager token]`` when the answer
   names the manager;
-* ``ticket_triage``: a masked ticket text -> its category; ``employee_ids`` is ``[token]``.
+* ``ticket_triage``: a masked ticket text -> its category; ``employee_ids`` is ``[token]``
+  (the author) and ``mentions`` lists the third parties (colleagues, the manager, relatives) the
+  text still names in a linkable form. With ``third_parties="placeholder"`` (the default) each
+  such mention is replaced by :data:`PLACEHOLDER_EMPLOYEE` / :data:`PLACEHOLDER_PERSON` (the
+  same text for everyone, so nothing links two units) and ``mentions`` is empty; with
+  ``"surrogate"`` the de-identified text's consistent surrogate stays and the person counts
+  towards the group size of person-level DP accounting (:mod:`privtune.dp.units`).
 
 Inputs are the outputs of :class:`privtune.deid.Deidentifier` (employee rows as dicts,
 de-identified tickets) and ``{name: markdown}`` policies. Output is a deterministic function of the inputs
@@ -31,6 +37,13 @@ MAX_TOKENS = 120
 #: Characters per token assumed by :func:`approx_tokens` (pessimistic for English + tokens).
 CHARS_PER_TOKEN = 3.5
 MAX_TICKET_CHARS = 260
+#: The key under which a de-identified text record lists its linkable third-party mentions
+#: (written by :mod:`privtune.deid.engine` as ``MENTIONS_KEY``; a test checks they agree).
+MENTIONS_KEY = "_mentions"
+#: Non-linkable placeholders for a third party named in a text (an employee / anyone else).
+PLACEHOLDER_EMPLOYEE = "[COLLEAGUE]"
+PLACEHOLDER_PERSON = "[PERSON]"
+THIRD_PARTIES = ("placeholder", "surrogate")
 
 # The texts of the default templates (kept as module constants for callers and tests).
 SYSTEM_POLICY = _T.SYSTEM_POLICY
@@ -119,8 +132,29 @@ def fact_examples(employees: Sequence[Mapping[str, Any]], rng: random.Random,
     return out
 
 
+def third_party_text(record: Mapping[str, Any], field: str, mode: str) -> tuple[str, list[str]]:
+    """The record's ``field`` text and the tokens of the third parties it still names:
+    ``placeholder`` replaces every recorded mention by a placeholder (no one is left),
+    ``surrogate`` keeps the text and lists the mentioned persons (sorted, unique)."""
+    if mode not in THIRD_PARTIES:
+        raise ValueError(f"third_parties must be one of {', '.join(THIRD_PARTIES)}")
+    text = str(record.get(field))
+    found = [m for m in record.get(MENTIONS_KEY) or () if m.get("field") == field]
+    if mode == "surrogate":
+        return text, sorted({str(m["person"]) for m in found})
+    for m in sorted(found, key=lambda m: int(m["start"]), reverse=True):
+        start, end = int(m["start"]), int(m["end"])
+        if not 0 <= start <= end <= len(text):
+            raise ValueError(f"record '{record.get('id')}': a mention span lies outside "
+                             f"its '{field}' text")
+        word = PLACEHOLDER_EMPLOYEE if m.get("employee") else PLACEHOLDER_PERSON
+        text = text[:start] + word + text[end:]
+    return text, []
+
+
 def triage_examples(tickets: Sequence[Mapping[str, Any]],
-                    template: _T.TicketTriageTemplate | None = None) -> list[dict]:
+                    template: _T.TicketTriageTemplate | None = None,
+                    third_parties: str = "placeholder") -> list[dict]:
     """``ticket_triage`` examples from masked tickets that have a category and an employee."""
     tpl = template or _T.TicketTriageTemplate()
     out = []
@@ -128,6 +162,7 @@ def triage_examples(tickets: Sequence[Mapping[str, Any]],
         e, category, text = t.get("employee_id"), t.get("category"), t.get("text")
         if not (e and category and isinstance(text, str) and text.strip()):
             continue
+        text, mentions = third_party_text(t, "text", third_parties)
         user = tpl.user.format(text=_shorten(text, tpl.max_chars))
         out.append(
             {
@@ -135,6 +170,7 @@ def triage_examples(tickets: Sequence[Mapping[str, Any]],
                 "kind": "ticket_triage",
                 "messages": _chat(tpl.system, user, tpl.answer.format(category=category)),
                 "employee_ids": [e],
+                "mentions": [m for m in mentions if m != e],
             }
         )
     return out
@@ -146,8 +182,10 @@ def build_examples(
     policies: Mapping[str, str],
     seed: int,
     templates: TemplatesSpec | None = None,
+    third_parties: str = "placeholder",
 ) -> list[dict]:
-    """The enabled kinds of examples (all three by default), in a seeded shuffled order."""
+    """The enabled kinds of examples (all three by default), in a seeded shuffled order;
+    ``third_parties`` as in :func:`third_party_text`."""
     t = templates or TemplatesSpec()
     rng = random.Random(f"privtune-datasets-{seed}")
     examples: list[dict] = []
@@ -156,6 +194,6 @@ def build_examples(
     if t.employee_fact.enabled:
         examples += fact_examples(employees_deid, rng, t.employee_fact)
     if t.ticket_triage.enabled:
-        examples += triage_examples(tickets_deid, t.ticket_triage)
+        examples += triage_examples(tickets_deid, t.ticket_triage, third_parties)
     rng.shuffle(examples)
     return examples

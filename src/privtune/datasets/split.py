@@ -6,6 +6,10 @@ a held-out and a training employee (e.g. "E reports to M" with only E held out) 
 because keeping it on either side would let a validation employee be seen in training (or the
 reverse). Examples that mention nobody (``policy_qa``) all go to training. So no validation
 employee appears in any training example, which is what a memorisation audit needs.
+
+An employee a text still names as a third party (an example's ``mentions``, e.g. a colleague's
+consistent surrogate in a ticket) counts like one it lists: a training ticket naming a held-out
+colleague is dropped too.
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ def split_by_employee(
     k = min(k, n)
     held = frozenset(random.Random(f"privtune-split-{seed}").sample(employees, k))
     train, val, dropped = [], [], 0
+    known = set(employees)
     for ex in examples:
-        ids = set(ex.get("employee_ids") or ())
+        ids = set(ex.get("employee_ids") or ()) | (set(ex.get("mentions") or ()) & known)
         inside = ids & held
         if not inside:
             train.append(dict(ex))

@@ -4,6 +4,13 @@
 the operators built from the policy. Tables stream in Arrow record batches; text records are
 processed in chunks on all cores (spawned worker processes) when there are many of them.
 Statistics are counts only (per entity type, per operator), never values.
+
+A de-identified text record also lists, under :data:`MENTIONS_KEY`, where its texts still name
+a *third party* (anyone but the record's own person) in a linkable form (a consistent surrogate,
+a pseudonym token, or the surface kept): the field, the span in the output text, the person's
+pseudonym token (the same ``EMP-`` token as their table row when they are a known employee) and
+whether they are one. The dataset build counts these for person-level privacy accounting and
+replaces them with non-linkable placeholders in the DP recipe (docs/dp.md).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from privtune.deid.classify import classify_table
 from privtune.deid.fakes import Surrogates
 from privtune.deid.keys import KeyedHash, person_key
 from privtune.deid.operators import Env, Target, build_operator
+from privtune.deid.operators.pseudonymize import pseudonym
 from privtune.deid.parallel import chunked_map
 from privtune.deid.people import PersonIndex
 from privtune.deid.policy import DeidPolicy, DropOp, SurrogateOp, TextOp
@@ -29,6 +37,12 @@ from privtune.progress import ProgressFn
 
 #: Rows per Arrow batch when streaming a table.
 BATCH_ROWS = 4096
+#: The key of a de-identified text record listing its linkable third-party mentions.
+MENTIONS_KEY = "_mentions"
+#: Entity types that name a person.
+PERSON_ENTITIES = frozenset({"PERSON", "EMAIL", "PHONE", "EMPLOYEE_ID"})
+#: Operators whose output still links a span to its person (across records).
+LINKABLE_OPERATORS = frozenset({"surrogate", "pseudonymize", "keep", "mask"})
 
 @dataclass
 class TableOutcome:
@@ -108,16 +122,19 @@ class Deidentifier:
 
     # ------------------------------------------------------------------ texts
 
-    def text(self, text: str, record_person: Any = None, stats: Counter[str] | None = None) -> str:
-        """``text`` with every detected span replaced by its entity rule's output."""
+    def text(self, text: str, record_person: Any = None, stats: Counter[str] | None = None,
+             mentions: list[dict[str, Any]] | None = None) -> str:
+        """``text`` with every detected span replaced by its entity rule's output; linkable
+        third-party mentions are appended to ``mentions`` (spans in the output text)."""
         spans = detect(text, self.roster)
-        return self.replace(text, spans, record_person, stats) if spans else text
+        return self.replace(text, spans, record_person, stats, mentions) if spans else text
 
     def replace(self, text: str, spans: Sequence[Any], record_person: Any = None,
-                stats: Counter[str] | None = None) -> str:
+                stats: Counter[str] | None = None,
+                mentions: list[dict[str, Any]] | None = None) -> str:
         """``text`` with the given sorted, non-overlapping spans replaced by their rules' output."""
         pieces: list[str] = []
-        pos = 0
+        pos = out_len = 0
         rec = person_key(record_person) if record_person not in (None, "") else None
         for s in spans:
             surface = text[s.start : s.end]
@@ -125,12 +142,20 @@ class Deidentifier:
             if stats is not None:
                 stats[f"{s.type}:{spec.operator}"] += 1
             pieces.append(text[pos : s.start])
+            out_len += s.start - pos
+            who = rec if s.type == "DATE" and rec else self._identity(s, surface)
             if spec.operator == "keep" or isinstance(spec, TextOp):
-                pieces.append(surface)
+                new_text = surface
             else:
-                who = rec if s.type == "DATE" and rec else self._identity(s, surface)
                 new = self._op(spec).apply(surface, Target(entity=s.type, person=who, surface=surface))
-                pieces.append(f"[{s.type}]" if new is None else str(new))
+                new_text = f"[{s.type}]" if new is None else str(new)
+            pieces.append(new_text)
+            if (mentions is not None and s.type in PERSON_ENTITIES and who != rec
+                    and spec.operator in LINKABLE_OPERATORS and new_text != f"[{s.type}]"):
+                mentions.append({"start": out_len, "end": out_len + len(new_text),
+                                 "person": pseudonym(self.env.keyed, who),
+                                 "employee": self.env.people.person(who) is not None})
+            out_len += len(new_text)
             pos = s.end
         pieces.append(text[pos:])
         return "".join(pieces)
@@ -149,8 +174,11 @@ class Deidentifier:
         """A text record: policy columns by their rule, ``id`` kept, other strings scrubbed."""
         person = rec.get(self.policy.person_column)
         out: dict[str, Any] = {}
+        mentions: list[dict[str, Any]] = []
         for key, value in rec.items():
             rule = self.policy.columns.get(key)
+            if key == MENTIONS_KEY:
+                continue  # reserved: written below
             if rule is not None and rule.op is not None and not isinstance(rule.op, TextOp):
                 if isinstance(rule.op, DropOp):
                     continue
@@ -158,7 +186,10 @@ class Deidentifier:
             elif key == "id" or not isinstance(value, str):
                 out[key] = value
             else:
-                out[key] = self.text(value, person, stats)
+                found: list[dict[str, Any]] = []
+                out[key] = self.text(value, person, stats, found)
+                mentions += [{"field": key, **m} for m in found]
+        out[MENTIONS_KEY] = mentions
         return out
 
     def records(self, records: Sequence[Mapping[str, Any]], *, workers: int | None = None,

@@ -16,6 +16,11 @@ outright); a configured delta at or above ``1 / units`` is refused (:func:`privt
 ``budget_epsilon`` caps, for this run, the epsilon the source exports of the training set may
 spend over all runs (the workspace ledger, :mod:`privtune.dp.ledger`); a run that would exceed
 it is refused before it starts.
+
+``multi_employee`` decides what an example about several employees costs: ``drop`` (default)
+leaves it out, so every person's data sits in one unit and the person-level epsilon equals the
+unit-level one; ``each`` puts it in each one's unit, so the person-level epsilon is group
+privacy over the most units one person's data sits in (far larger: docs/dp.md).
 """
 
 from __future__ import annotations
@@ -62,7 +67,10 @@ class DPSpec(StrictModel):
         default=4, ge=1, description="examples of a sampled unit used in one step (chosen at random)")
     accountant: Literal["rdp", "prv", "pld"] = "prv"
     multi_employee: Literal["each", "drop"] = Field(
-        default="each", description="an example about several employees: in each one's unit, or dropped")
+        default="drop", description=(
+            "an example about several employees (a manager/report fact): dropped (default; "
+            "every person stays in one unit, group size 1), or in each one's unit (costs group "
+            "privacy: a manager with r reports has group size r + 1, see docs/dp.md)"))
     budget_epsilon: float | None = Field(
         default=None, gt=0, description="refuse a run that would take the training set past this epsilon")
     noise_seed: int | None = Field(

@@ -3,7 +3,10 @@
 :func:`make_plan` is called before the model is loaded, so a run whose privacy settings are
 impossible (or whose budget is spent, :mod:`privtune.dp.ledger`) fails before it starts. The
 plan's :meth:`DPPlan.record` is the ``privacy`` block every trained model carries (vault
-metadata, run record, model card).
+metadata, run record, model card). It carries the unit-level epsilon and, next to it, the
+person-level one (``epsilon_person``: group privacy over ``group_size``, the most units any one
+person's data sits in; :mod:`privtune.dp.group`), which equals the unit-level figure when every
+person is in one unit.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 from privtune.dp.accountant import calibrate, epsilon
 from privtune.dp.config import DPSpec, default_delta
+from privtune.dp.group import METHOD as GROUP_METHOD
+from privtune.dp.group import group_epsilon
 from privtune.dp.units import Units, build_units
 from privtune.errors import ConfigError
 
@@ -27,6 +32,18 @@ class DPPlan:
     noise_multiplier: float
     steps: int
     epsilon: float  # for the planned steps
+    epsilon_person: float  # for the planned steps, by group privacy over units.max_group_size
+
+    @property
+    def group_size(self) -> int:
+        return self.units.max_group_size
+
+    def epsilon_person_after(self, steps: int) -> float:
+        """The person-level epsilon after ``steps`` steps."""
+        if steps == self.steps:
+            return self.epsilon_person
+        return group_epsilon(self.noise_multiplier, self.sampling_rate, steps, self.delta,
+                             self.group_size, self.spec.accountant)
 
     @property
     def noise_std(self) -> float:
@@ -45,6 +62,10 @@ class DPPlan:
         return {
             "dp": True,
             "epsilon": round(self.epsilon_after(steps), 4),
+            "epsilon_person": round(self.epsilon_person_after(steps), 4),
+            "group_size": self.group_size,
+            "group_sizes": {str(g): n for g, n in self.units.group_sizes.items()},
+            "group_method": GROUP_METHOD,
             "delta": self.delta,
             "unit": self.spec.unit,
             "accountant": self.spec.accountant,
@@ -62,9 +83,11 @@ class DPPlan:
         }
 
 
-def make_plan(spec: DPSpec, employee_ids: Sequence[Sequence[str]], steps: int) -> DPPlan:
-    """Units from each training example's ``employee_ids``, then sampling rate, delta, sigma."""
-    units = build_units(employee_ids, spec.unit, spec.multi_employee)
+def make_plan(spec: DPSpec, employee_ids: Sequence[Sequence[str]], steps: int,
+              mentions: Sequence[Sequence[str]] | None = None) -> DPPlan:
+    """Units from each training example's ``employee_ids``, then sampling rate, delta, sigma;
+    ``mentions`` (third parties each example still names) count for the group sizes only."""
+    units = build_units(employee_ids, spec.unit, spec.multi_employee, mentions)
     n = len(units)
     if n == 0:
         raise ConfigError("differential privacy needs at least one privacy unit", key="dp.unit")
@@ -79,4 +102,6 @@ def make_plan(spec: DPSpec, employee_ids: Sequence[Sequence[str]], steps: int) -
     else:
         sigma = calibrate(goal, q, steps, delta, spec.accountant)
     eps = epsilon(sigma, q, steps, delta, spec.accountant)
-    return DPPlan(spec, units, q, delta, sigma, steps, eps)
+    eps_person = (eps if units.max_group_size == 1 else
+                  group_epsilon(sigma, q, steps, delta, units.max_group_size, spec.accountant))
+    return DPPlan(spec, units, q, delta, sigma, steps, eps, eps_person)

@@ -27,7 +27,7 @@ TINY = "tiny"
 DP_TRAIN_DEFAULTS = {"steps": 40, "batch_size": 64, "lr": 0.01, "warmup_steps": 2,
                      "eval_every": 20}
 DP_DEFAULTS = {"enabled": True, "unit": "employee", "target_epsilon": 8.0,
-               "expected_batch_size": 32, "max_examples_per_unit": 2}
+               "expected_batch_size": 32, "max_examples_per_unit": 2, "multi_employee": "drop"}
 
 
 class CompanySpec(StrictModel):
@@ -45,6 +45,11 @@ class DatasetSpec(StrictModel):
     seed: int = 0
     templates: TemplatesSpec = Field(default_factory=TemplatesSpec)
     canaries: CanarySpec = Field(default_factory=CanarySpec)
+    third_parties: Literal["placeholder", "surrogate"] = Field(
+        "placeholder", description=(
+            "a colleague, manager or relative named in a ticket: a non-linkable placeholder "
+            "('[COLLEAGUE]', '[PERSON]'; default), or the de-identified text's consistent "
+            "surrogate, which puts that person's data in the author's unit too (group size)"))
 
 
 class DataRefs(StrictModel):

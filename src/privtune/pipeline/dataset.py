@@ -1,4 +1,13 @@
-"""Stage ``dataset``: chat-format training examples from de-identified data, split by employee."""
+"""Stage ``dataset``: chat-format training examples from de-identified data, split by employee.
+
+With the DP recipe (``dp.enabled``, ``dp.unit: employee``, ``dp.multi_employee: drop``) examples
+about several employees (manager/report facts) are left out, and third parties named in texts
+become placeholders (``dataset.third_parties``), so every person's data sits in one privacy unit.
+The stage counts, for every person, the units of the training set that carry their data (their
+own unit and any unit whose examples still name them; :func:`privtune.dp.units.build_units`) and
+records the largest count and a histogram in the :class:`~privtune.records.DatasetRecord`, the
+training set's manifest meta and the stage's figures (numbers only).
+"""
 
 from __future__ import annotations
 
@@ -12,22 +21,32 @@ from privtune.attacks.canaries import SCHEMA as CANARY_SCHEMA
 from privtune.attacks.canaries import VAULT_NAME as CANARY_NAME
 from privtune.attacks.canaries import Canary, canaries_bytes, is_canary, plant_canaries
 from privtune.datasets import build_examples, split_by_employee
+from privtune.dp.config import DPSpec
+from privtune.dp.units import build_units
 from privtune.io import jsonl_bytes, read_json, read_jsonl, read_table
-from privtune.pipeline.config import DatasetSpec
+from privtune.pipeline.config import DP_DEFAULTS, DatasetSpec
 from privtune.pipeline.result import StageResult
 from privtune.records import DatasetRecord
 from privtune.workspace import Workspace
 
 
 def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
-                  spec: DatasetSpec) -> StageResult[DatasetRecord]:
+                  spec: DatasetSpec, dp: DPSpec | None = None) -> StageResult[DatasetRecord]:
+    """Examples, split, canaries, group sizes; ``dp``: the run's DP settings (default: the
+    pipeline's DP recipe), which decide what an example about several employees does."""
     t0 = time.perf_counter()
     # Data missing the de-identification policy's k (or l) is refused for training (exit 8).
     require_anonymous(ws.vault.manifest(deid["employees"]).meta, f"'{deid['employees']}'")
     employees = read_table(ws.vault, deid["employees"]).to_pylist()
     tickets = read_jsonl(ws.vault, deid["tickets"]) if "tickets" in deid else []
     policies = read_json(ws.vault, policies_ref) if policies_ref else {}
-    examples = build_examples(employees, tickets, policies, spec.seed, spec.templates)
+    examples = build_examples(employees, tickets, policies, spec.seed, spec.templates,
+                              third_parties=spec.third_parties)
+    dp = dp if dp is not None else DPSpec(**DP_DEFAULTS)  # the pipeline's recipe
+    shared = 0
+    if dp.enabled and dp.unit == "employee" and dp.multi_employee == "drop":
+        kept = [ex for ex in examples if len(set(ex["employee_ids"])) <= 1]
+        shared, examples = len(examples) - len(kept), kept
     split = split_by_employee(examples, spec.val_fraction, spec.seed)
     train, val = split.train, split.val
     parents = list(deid.values()) + ([policies_ref] if policies_ref else [])
@@ -44,6 +63,12 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
             schema=CANARY_SCHEMA, meta={"canaries": len(canaries),
                                         "repetitions": spec.canaries.repetitions})
         train_meta.update(examples=len(train), canaries=outputs["canaries"])
+    # Without DP nothing is left out of a unit: every example counts (multi_employee "each").
+    units = build_units([ex["employee_ids"] for ex in train], dp.unit,
+                        dp.multi_employee if dp.enabled else "each",
+                        [ex.get("mentions") or [] for ex in train])
+    groups = {str(g): n for g, n in units.group_sizes.items()}
+    train_meta.update(max_group_size=units.max_group_size, group_sizes=groups)
     outputs["train"] = ws.vault.put(
         "trainset", jsonl_bytes(train), kind="examples", schema="chat-jsonl",
         parents=parents + ([outputs["canaries"]] if canaries else []), meta=train_meta,
@@ -54,7 +79,8 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
     )
     record = DatasetRecord(train=outputs["train"], val=outputs["val"],
                            canaries=outputs.get("canaries"), val_fraction=spec.val_fraction,
-                           seed=spec.seed)
+                           seed=spec.seed, privacy_unit=dp.unit,
+                           max_group_size=units.max_group_size, group_sizes=groups)
     n_canary = sum(c.repetitions for c in canaries)
     train_emps = {e for ex in train for e in ex["employee_ids"] if not is_canary(e)}
     val_emps = {e for ex in val for e in ex["employee_ids"]}
@@ -63,6 +89,10 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         "train_examples": len(train),
         "val_examples": len(val),
         "dropped_mixed_examples": len(examples) - (len(train) - n_canary) - len(val),
+        "dropped_shared_examples": shared,
+        "third_parties": spec.third_parties,
+        "max_group_size": units.max_group_size,
+        "group_sizes": groups,
         "train_employees": len(train_emps),
         "val_employees": len(val_emps),
         "employees_in_both": len(train_emps & val_emps),

@@ -117,7 +117,8 @@ def run_stages(
             deid = (out.deidentify.outputs if out.deidentify is not None
                     else _latest(ws, TABLES + TEXT_SETS, DEID_SUFFIX))
             with rep.stage("dataset") as p:
-                out.dataset = build_dataset(ws, deid, raw().get("policies"), cfg.dataset)
+                out.dataset = build_dataset(ws, deid, raw().get("policies"), cfg.dataset,
+                                            dp=cfg.dp)
                 p(1, 1, {})
         elif name == "base_model":
             with rep.stage("base model", cfg.model.tiny.steps) as p:

@@ -13,7 +13,9 @@ sampling rate, delta, calibrated noise), checked against the privacy budget of t
 exports it descends from and charged to the privacy ledger in one transaction
 (:func:`privtune.dp.ledger.admit`) **before** the base model is loaded;
 the ``privacy`` block recorded with the adapter holds epsilon, delta, unit, accountant, noise
-multiplier, clipping norm, sampling rate, steps and expected batch size. A run without DP is
+multiplier, clipping norm, sampling rate, steps and expected batch size, and the person-level
+epsilon (``epsilon_person``, group privacy over ``group_size``: the most units one person's
+data sits in, counting the third parties the training examples still name). A run without DP is
 recorded in the ledger as unbounded (``{"dp": false}``).
 """
 
@@ -108,7 +110,8 @@ def train_adapter(
     if dp is not None and dp.enabled:
         from privtune.dp.plan import make_plan
 
-        plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps)
+        plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], spec.steps,
+                         [ex.get("mentions") or [] for ex in train])
         privacy = plan.record()
     else:
         privacy = {"dp": False}
@@ -162,7 +165,8 @@ def train_adapter(
                 "dp": privacy["dp"],
             }
             if plan is not None:
-                figures.update(epsilon=privacy["epsilon"], delta=privacy["delta"],
+                figures.update(epsilon=privacy["epsilon"], epsilon_person=privacy["epsilon_person"],
+                               group_size=privacy["group_size"], delta=privacy["delta"],
                                dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
                                or privacy["epsilon"],
                                noise_multiplier=privacy["noise_multiplier"])

@@ -90,10 +90,19 @@ def _dp_lines(p: dict[str, Any]) -> list[str]:
         f"{p.get('expected_batch_size')} units, at most {p.get('max_examples_per_unit')} "
         f"examples per unit and step), {p.get('steps')} steps.",
     ]
-    if unit == "employee" and p.get("multi_employee") == "each" and p.get("max_co_units"):
+    if "epsilon_person" in p:
+        g = p.get("group_size")
+        lines.append(
+            f"- Per person: epsilon {p['epsilon_person']} at the same delta. A person's data "
+            f"(examples about them, and texts that name them) sits in at most {g} privacy "
+            f"unit(s); "
+            + ("the per-person figure equals the unit-level one." if g == 1 else
+               f"the per-person figure is group privacy over {g} units "
+               f"({p.get('group_method', 'group privacy')})."))
+    elif unit == "employee" and p.get("multi_employee") == "each" and p.get("max_co_units"):
         lines.append(
             f"- Examples about several employees count in each one's unit; an employee shares "
             f"examples with at most {p['max_co_units']} others, so hiding everything that "
             f"mentions one employee is covered by group privacy over "
-            f"{p['max_co_units'] + 1} units.")
+            f"{p['max_co_units'] + 1} units (no per-person epsilon was recorded).")
     return lines
