@@ -26,6 +26,7 @@ from privtune.records import AuditVerdict
 from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
 from privtune.tmp import private_tempdir
+from privtune.train.spec import written_spec
 from privtune.vault import KekSpec
 from privtune.vault.kek import ENV_PASSPHRASE
 from privtune.workspace import init_workspace
@@ -128,7 +129,7 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult[Any]],
     return {
         "privtune_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": cfg.model_dump(mode="json"),
+        "config": _config(cfg),
         "stages": {name: results[name].summary() for name in STAGES if name in results},
         "checks": _checks(results),
         "gate": _gate(verdict),
@@ -136,10 +137,18 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult[Any]],
     }
 
 
+def _config(cfg: PipelineConfig) -> dict[str, Any]:
+    """The resolved config; a DP run with secure randomness stores no ``train.seed``."""
+    out = cfg.model_dump(mode="json")
+    out["train"] = written_spec(cfg.train, seeded=not cfg.dp.secure)
+    return out
+
+
 def _checks(results: dict[str, StageResult[Any]]) -> list[dict[str, Any]]:
     ds, ev, tr = results["dataset"].figures, results["evaluate"].figures, results["train"].figures
     de = results["deidentify"].figures
-    dp = [{"name": "differential privacy", "ok": tr["epsilon"] <= tr["target_epsilon"] + 1e-9,
+    dp = [{"name": "differential privacy",
+           "ok": tr["epsilon"] <= tr["target_epsilon"] + 1e-9 and tr.get("private") is True,
            "detail": f"per {tr['dp_unit']}: epsilon {tr['epsilon']:g} <= target "
                      f"{tr['target_epsilon']:g}, delta {tr['delta']:g}"}] if tr.get("dp") else []
     return dp + [

@@ -3,7 +3,8 @@
 :func:`make_plan` is called before the model is loaded, so a run whose privacy settings are
 impossible (or whose budget is spent, :mod:`privtune.dp.ledger`) fails before it starts. The
 plan's :meth:`DPPlan.record` is the ``privacy`` block every trained model carries (vault
-metadata, run record, model card).
+metadata, run record, model card); its ``private`` is False for a
+``dp.insecure_reproducible`` run, which the gate refuses.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class DPPlan:
             "multi_employee": self.spec.multi_employee,
             "max_co_units": self.units.max_co_units,
             "target_epsilon": self.spec.epsilon_goal(),
+            # sampling and noise: a CSPRNG keyed from the OS, or (tests) replayable from a seed
+            "private": not self.spec.insecure_reproducible,
+            "insecure_reproducible": self.spec.insecure_reproducible,
+            "randomness": ("seeded torch generators (insecure_reproducible)"
+                           if self.spec.insecure_reproducible else "ChaCha20 keyed from os.urandom"),
         }
 
 

@@ -38,7 +38,7 @@ from privtune.attacks.subjects import load_subjects
 from privtune.fsutil import atomic_write_text
 from privtune.gate.adapters import adapter_info
 from privtune.gate.hashing import adapter_hash
-from privtune.gate.policy import GatePolicy
+from privtune.gate.policy import INSECURE_RANDOMNESS, GatePolicy, insecure_randomness
 from privtune.gate.site import GateSite
 from privtune.gate.verdict import digest, make_verdict
 from privtune.netguard import network_guard
@@ -65,6 +65,8 @@ class AuditOutcome:
 
 
 def _epsilon(privacy: dict[str, Any]) -> float:
+    if insecure_randomness(privacy):
+        return math.inf  # replayable sampling and noise: no guarantee at all
     if privacy.get("dp") or privacy.get("enabled"):
         eps = privacy.get("epsilon")
         if isinstance(eps, (int, float)) and eps > 0:
@@ -199,6 +201,9 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
     model_doc = {"ref": info.ref, "adapter_sha256": model_sha, "base_sha256": info.base_sha256,
                  "train_data": record.train_data, "val_data": record.val_data}
     verdict = make_verdict(model_doc, values, policy, details)
+    if insecure_randomness(privacy):  # seeded DP (tests only) fails whatever the metrics say
+        verdict["passed"] = False
+        verdict["failed"].append(INSECURE_RANDOMNESS)
     audit_id = f"audit-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     verdict["audit_id"] = audit_id
     verdict["created_at"] = utcnow().isoformat(timespec="seconds")
@@ -214,7 +219,8 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         audit_id=audit_id, model_ref=info.ref, adapter_sha256=model_sha,
         base_sha256=info.base_sha256, passed=bool(verdict["passed"]),
         failed=list(verdict["failed"]), verdict_sha256=digest(verdict),
-        report=str(report_path.relative_to(site.root)), dp=record.dp, epsilon=record.epsilon,
+        report=str(report_path.relative_to(site.root)), dp=record.dp,
+        epsilon=None if insecure_randomness(privacy) else record.epsilon,
         delta=privacy.get("delta") if record.dp else None)
     with site.store.session() as s:
         s.add(Audit(id=audit_id, model_name=info.ref.split("@")[0], model_ref=info.ref,

@@ -1,12 +1,15 @@
 """The gate policy: one threshold per audit metric, read from YAML (``configs/gate-policy.yaml``).
 
 Every threshold is a maximum; ``null`` switches that check off. Unknown keys are errors (the
-message lists the allowed ones), like every privtune config.
+message lists the allowed ones), like every privtune config. Whatever the policy, a model
+trained with ``dp.insecure_reproducible`` (:func:`insecure_randomness`) fails.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -22,6 +25,16 @@ METRICS: dict[str, str] = {
     "prompt_attack_leaks": "secrets given away to injection / jailbreak prompts",
     "epsilon": "differential-privacy epsilon of the training run (inf when not private)",
 }
+
+
+#: The refusal the gate records for a model whose DP randomness was seeded (tests only).
+INSECURE_RANDOMNESS = "insecure_reproducible"
+
+
+def insecure_randomness(privacy: Mapping[str, Any]) -> bool:
+    """A DP run whose sampling and noise came from a seed (``dp.insecure_reproducible``): not
+    private, whatever its epsilon says, so the gate never passes or releases it."""
+    return privacy.get("insecure_reproducible") is True or privacy.get("private") is False
 
 
 class GatePolicy(StrictModel):

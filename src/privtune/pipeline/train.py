@@ -12,8 +12,10 @@ With ``dp.enabled`` the run is planned first (:func:`privtune.dp.plan.make_plan`
 sampling rate, delta, calibrated noise), checked against the dataset's privacy budget and
 charged to the privacy ledger (:mod:`privtune.dp.ledger`) **before** the base model is loaded;
 the ``privacy`` block recorded with the adapter holds epsilon, delta, unit, accountant, noise
-multiplier, clipping norm, sampling rate, steps and expected batch size. A run without DP is
-recorded in the ledger as unbounded (``{"dp": false}``).
+multiplier, clipping norm, sampling rate, steps and expected batch size, and whether the
+randomness was secure (``private``). A run without DP is recorded in the ledger as unbounded
+(``{"dp": false}``). A DP run with secure randomness writes no seed anywhere: ``train.seed``
+is left out of the recorded config.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from privtune.progress import ProgressFn
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.models import Run, utcnow
 from privtune.tmp import private_tempdir
-from privtune.train.spec import TrainSpec
+from privtune.train.spec import TrainSpec, written_spec
 from privtune.vault.objects import parse_ref
 from privtune.workspace import Workspace
 
@@ -112,7 +114,9 @@ def train_adapter(
     else:
         ledger.check_budget(ws.store, train_ref, None, dp.budget_epsilon if dp is not None else None)
         privacy = {"dp": False}
-    config = {"train": spec.model_dump(mode="json"), "train_data": train_ref, "val_data": val_ref,
+    # a DP run with secure randomness ignores train.seed and stores no seed (docs/dp.md)
+    seeded = not (dp is not None and dp.secure)
+    config = {"train": written_spec(spec, seeded), "train_data": train_ref, "val_data": val_ref,
               "base_model_sha256": base_sha256, "privacy": privacy}
     if resume_ref:
         config["resumed_from"] = resume_ref
@@ -163,7 +167,8 @@ def train_adapter(
                 figures.update(epsilon=privacy["epsilon"], delta=privacy["delta"],
                                dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
                                or privacy["epsilon"],
-                               noise_multiplier=privacy["noise_multiplier"])
+                               noise_multiplier=privacy["noise_multiplier"],
+                               private=privacy["private"])
             record = AdapterRecord(
                 train=config["train"], train_data=train_ref, val_data=val_ref,
                 base_model=str(base_dir), base_model_sha256=base_sha256, privacy=privacy,
