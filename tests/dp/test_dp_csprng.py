@@ -84,7 +84,7 @@ def test_os_randomness_failure_is_a_typed_error(monkeypatch):
         raise OSError("no entropy source")
 
     monkeypatch.setattr(csprng.os, "urandom", broken)
-    with pytest.raises(RandomnessUnavailable, match="os.urandom") as e:
+    with pytest.raises(RandomnessUnavailable, match=r"os\.urandom") as e:
         SecureRandom()
     assert isinstance(e.value, ResourceError) and e.value.exit_code == 10
     monkeypatch.setattr(csprng.os, "urandom", lambda n: b"\0" * (n - 1))

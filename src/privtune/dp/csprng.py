@@ -132,8 +132,10 @@ class SecureRandom:
         # Box-Muller: 1 - u1 is in (0, 1], so the log is finite
         radius = torch.log1p(u1.neg_()).mul_(-2.0).sqrt_().mul_(float(std))
         angle = u2.mul_(2.0 * math.pi)
-        z = torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)])[:n]
-        return z.to(dtype)
+        z = torch.empty(2 * pairs, dtype=torch.float64, device=u.device)
+        torch.cos(angle, out=z[:pairs]).mul_(radius)
+        torch.sin(angle, out=z[pairs:]).mul_(radius)
+        return z[:n].to(dtype)
 
     def state_dict(self) -> dict[str, Any]:
         return {}
