@@ -90,7 +90,7 @@ def run_privtune(which: str, B: int, model_dir: Path, data: Path) -> dict:
 
     from privtune.dp.config import DPSpec
     from privtune.dp.plan import make_plan
-    from privtune.dp.session import DPSession
+    from privtune.dp.session import DPSession, dp_random
     from privtune.train.data import collate
     from privtune.train.hardware import Precision
     from privtune.train.sampler import BatchSampler, split_by_length
@@ -113,10 +113,11 @@ def run_privtune(which: str, B: int, model_dir: Path, data: Path) -> dict:
     else:
         spec = DPSpec(enabled=True, unit=which.split("-")[1], noise_multiplier=SIGMA,
                       max_grad_norm=CLIP, expected_batch_size=B, max_examples_per_unit=CAP,
-                      accountant="rdp", delta=1e-6, noise_seed=SEED)
+                      accountant="rdp", delta=1e-6)
         plan = make_plan(spec, [e.get("employee_ids") or [] for e in examples], STEPS[B] + 1)
         # at most B rows per forward, like (a): a larger Poisson batch takes two forwards
-        sess = DPSession(plan, model, enc, max(B, CAP), SEED, torch.device("cpu"))
+        sess = DPSession(plan, model, enc, max(B, CAP), torch.device("cpu"),
+                         dp_random(spec, SEED, "cpu"))  # the secure generator, as in training
 
         def step() -> int:
             return sess.step(opt, sched, prec, pad).rows

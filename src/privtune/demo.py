@@ -29,6 +29,7 @@ from privtune.records import AuditVerdict
 from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
 from privtune.tmp import private_tempdir
+from privtune.train.spec import written_spec
 from privtune.vault import KekSpec
 from privtune.vault.kek import ENV_PASSPHRASE
 from privtune.workspace import init_workspace
@@ -137,12 +138,19 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult[Any]],
     return {
         "privtune_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": cfg.model_dump(mode="json"),
+        "config": _config(cfg),
         "stages": {name: results[name].summary() for name in STAGES if name in results},
         "checks": _checks(results),
         "gate": _gate(verdict),
         "total_seconds": round(seconds, 2),
     }
+
+
+def _config(cfg: PipelineConfig) -> dict[str, Any]:
+    """The resolved config; a DP run with secure randomness stores no ``train.seed``."""
+    out = cfg.model_dump(mode="json")
+    out["train"] = written_spec(cfg.train, seeded=not cfg.dp.secure)
+    return out
 
 
 def _checks(results: dict[str, StageResult[Any]]) -> list[dict[str, Any]]:
@@ -166,7 +174,7 @@ def _dp_check(tr: dict[str, Any]) -> dict[str, Any]:
     data sits in) must meet the target, and is shown next to the unit-level one."""
     person = tr.get("epsilon_person", tr["epsilon"])
     target = tr["target_epsilon"]
-    ok = tr["epsilon"] <= target + 1e-9 and person <= target + 1e-9
+    ok = tr["epsilon"] <= target + 1e-9 and person <= target + 1e-9 and tr.get("private") is True
     return {"name": "differential privacy", "ok": ok,
             "detail": f"per person: epsilon {person:g} (group size {tr.get('group_size', '?')}; "
                       f"per {tr['dp_unit']}: {tr['epsilon']:g}) {'<=' if ok else '>'} target "

@@ -118,6 +118,11 @@ class ResourceError(PrivtuneError):
     exit_code = 10
 
 
+class RandomnessUnavailable(ResourceError):
+    """The operating system's randomness (``os.urandom``) failed: a DP run cannot draw its
+    sampling or noise from anything else, so it stops."""
+
+
 class KeyMissing(WrongKey):
     """No key to try: the passphrase, key file or Transit server is not available."""
 

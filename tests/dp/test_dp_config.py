@@ -26,3 +26,21 @@ def test_sigma_instead_of_epsilon_and_bad_keys():
         load_config(PipelineConfig, None, ["dp.unit=person"])
     with pytest.raises(ConfigError, match=r"dp\.epsilon"):
         load_config(PipelineConfig, None, ["dp.epsilon=3"])
+
+
+def test_no_noise_seed_and_seeded_randomness_marks_the_record_not_private():
+    from privtune.dp.plan import make_plan
+
+    # dp.noise_seed let a config fix the noise outside tests, with no mark on the record
+    with pytest.raises(ConfigError, match=r"dp\.noise_seed"):
+        load_config(PipelineConfig, None, ["dp.noise_seed=1"])
+    cfg = load_config(PipelineConfig, None, [])
+    assert cfg.dp.insecure_reproducible is False and cfg.dp.secure
+    ids = [[f"e{i}"] for i in range(50)]
+    rec = make_plan(cfg.dp, ids, 10).record()
+    assert rec["private"] is True and rec["insecure_reproducible"] is False
+    assert "seed" not in str(sorted(rec)) and "ChaCha20" in rec["randomness"]
+    test = load_config(PipelineConfig, None, ["dp.insecure_reproducible=true"])
+    assert not test.dp.secure
+    rec = make_plan(test.dp, ids, 10).record()
+    assert rec["private"] is False and rec["insecure_reproducible"] is True

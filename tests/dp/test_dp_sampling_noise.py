@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privtune.dp.clip import UnitClipper
-from privtune.dp.noise import add_noise, noise_generator
+from privtune.dp.csprng import SecureRandom, SeededRandom
+from privtune.dp.noise import add_noise
 from privtune.dp.sampler import PoissonUnitSampler
 from privtune.dp.step import dp_train_step, split_units
 from privtune.dp.units import build_units
@@ -42,7 +43,7 @@ def test_every_example_employee_pair_is_in_exactly_that_unit(ids):
 
 def test_poisson_batches_vary_in_size_and_include_empty_ones():
     units = build_units([[f"e{i}"] for i in range(20)], "employee")
-    s = PoissonUnitSampler(units, 0.1, cap=4, seed=0)
+    s = PoissonUnitSampler(units, 0.1, cap=4, rng=SecureRandom())
     sizes = [len({slot for _, slot in s.next_batch()}) for _ in range(2000)]
     assert 0 in sizes and len(set(sizes)) >= 5
     assert sum(sizes) / len(sizes) == pytest.approx(2.0, rel=0.06)  # q * units
@@ -50,26 +51,44 @@ def test_poisson_batches_vary_in_size_and_include_empty_ones():
 
 def test_cap_takes_a_random_subset_of_a_units_examples():
     units = build_units([["a"]] * 10, "employee")
-    s = PoissonUnitSampler(units, 1.0, cap=3, seed=1)
-    seen = set()
-    for _ in range(50):
+    s = PoissonUnitSampler(units, 1.0, cap=3, rng=SecureRandom())
+    counts = [0] * 10
+    for _ in range(2000):
         rows = s.next_batch()
         assert len(rows) == 3 and len({i for i, _ in rows}) == 3 and {sl for _, sl in rows} == {0}
-        seen.update(i for i, _ in rows)
-    assert seen == set(range(10))
+        assert [i for i, _ in rows] == sorted(i for i, _ in rows)
+        for i, _ in rows:
+            counts[i] += 1
+    # each example in 3/10 of the steps: a uniform subset (chi-square, 9 dof, p > 1e-4)
+    chi2 = sum((c - 600) ** 2 / 600 for c in counts)
+    assert chi2 < 33.7
 
 
-def test_sampler_state_resumes_exactly():
+def test_two_secure_samplers_draw_different_batches():
+    # the attack of issue 14: with the sampler seeded from train.seed (default 0), two runs
+    # of one config took the very same units step after step, and anyone with the config knew
+    # which employees each step held
+    units = build_units([[f"e{i}"] for i in range(300)], "employee")
+    a = PoissonUnitSampler(units, 0.1, 2, SecureRandom())
+    b = PoissonUnitSampler(units, 0.1, 2, SecureRandom())
+    assert [a.next_batch() for _ in range(20)] != [b.next_batch() for _ in range(20)]
+    sizes = [len({sl for _, sl in a.next_batch()}) for _ in range(20)]
+    assert len(set(sizes)) > 1
+
+
+def test_seeded_sampler_state_resumes_exactly():
     units = build_units([[f"e{i % 7}"] for i in range(30)], "employee")
-    a = PoissonUnitSampler(units, 0.3, 2, seed=5)
+    ra = SeededRandom(5)
+    a = PoissonUnitSampler(units, 0.3, 2, ra)
     [a.next_batch() for _ in range(3)]
-    b = PoissonUnitSampler(units, 0.3, 2, seed=99)
-    b.load_state_dict(a.state_dict())
+    rb = SeededRandom(99)
+    b = PoissonUnitSampler(units, 0.3, 2, rb)
+    rb.load_state_dict(ra.state_dict())
     assert [a.next_batch() for _ in range(5)] == [b.next_batch() for _ in range(5)]
 
 
 def test_noise_has_the_calibrated_standard_deviation():
-    gen = noise_generator(1234)
+    gen = SecureRandom()
     zero = [torch.zeros(200, 50), torch.zeros(10_000)]
     std, denom = 0.7 * 1.5, 8.0  # sigma 0.7, clip norm 1.5
     out = add_noise(zero, std, denom, gen)
@@ -78,8 +97,12 @@ def test_noise_has_the_calibrated_standard_deviation():
     assert abs(float(x.mean())) < 4 * std / math.sqrt(n)
     # sample std within 4 standard errors (se of the std ~ std / sqrt(2n))
     assert abs(float(x.std()) - std) < 4 * std / math.sqrt(2 * n)
-    again = add_noise(zero, std, denom, noise_generator(1234))
-    assert all(torch.equal(a, b) for a, b in zip(out, again))
+    assert [t.shape for t in out] == [t.shape for t in zero]
+    assert all(float(t.abs().max()) == 0.0 for t in zero)  # the sums are not modified
+    again = add_noise(zero, std, denom, SecureRandom())
+    assert not any(torch.equal(a, b) for a, b in zip(out, again))
+    seeded = [add_noise(zero, std, denom, SeededRandom(3)) for _ in range(2)]
+    assert all(torch.equal(a, b) for a, b in zip(*seeded))
 
 
 def test_split_units_keeps_units_whole_and_respects_the_row_cap():
@@ -109,7 +132,7 @@ def test_empty_batch_still_adds_noise_and_counts_without_a_forward():
     model = tiny_lora_mistral(seed=2)
     calls = []
     h = model.register_forward_pre_hook(lambda *a: calls.append(1))
-    stats, delta = _step(model, [], [], std=0.3, gen=noise_generator(0))
+    stats, delta = _step(model, [], [], std=0.3, gen=SecureRandom())
     h.remove()
     assert calls == [] and stats.units == 0 and stats.rows == 0
     x = torch.cat([d.flatten() for d in delta]) * 4.0
@@ -122,7 +145,7 @@ def test_dp_step_applies_clipped_sum_plus_noise_over_expected_batch():
     enc = random_encoded(6, seed=9)
     rows = [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2), (5, 2), (1, 3)]  # example 1 in two units
     ref, _ = naive_clipped_sum(model, enc, [[0, 1], [2], [3, 4, 5], [1]], 0.5)
-    stats, delta = _step(model, rows, enc, std=0.0, gen=noise_generator(0), max_rows=4)
+    stats, delta = _step(model, rows, enc, std=0.0, gen=SecureRandom(), max_rows=4)
     assert stats.units == 4 and stats.rows == 7
     for d, r in zip(delta, ref):
         torch.testing.assert_close(d, r / 4.0, rtol=1e-5, atol=1e-9)

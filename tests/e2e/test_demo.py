@@ -112,6 +112,10 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     dp_line = next(c for c in s["checks"] if c["name"] == "differential privacy")
     assert f"per person: epsilon {st['train']['epsilon_person']:g}" in dp_line["detail"]
     assert "per person" in demo["stdout"]
+    # secure DP randomness: no seed of the run in the summary (issue 14: train.seed was there
+    # and replayed the sampling)
+    assert st["train"]["private"] is True and "seed" not in s["config"]["train"]
+    assert "noise_seed" not in s["config"]["dp"] and s["config"]["dp"]["insecure_reproducible"] is False
     ev = st["evaluate"]
     assert ev["val_loss_tuned"] < ev["val_loss_base"], "fine-tuning must lower held-out loss"
     assert 0.0 <= ev["triage_accuracy_tuned"] <= 1.0

@@ -1,5 +1,5 @@
-"""A DP run (epsilon <= 8, per-employee units) on the same data and seed as the memorising run
-shows lower canary exposure and lower membership-inference AUC."""
+"""A DP run (epsilon <= 8, per-employee units, secure randomness) on the same data as the
+memorising run shows lower canary exposure and lower membership-inference AUC."""
 
 from __future__ import annotations
 
@@ -23,8 +23,7 @@ def dp_audit(memorising, failed_audit) -> dict:
 
     cfg = memorising["cfg"]
     dp = cfg.dp.model_copy(update={"enabled": True, "unit": "employee", "target_epsilon": 8.0,
-                                   "noise_multiplier": None, "expected_batch_size": 8,
-                                   "noise_seed": 0})
+                                   "noise_multiplier": None, "expected_batch_size": 8})
     with Workspace.open(memorising["ws_dir"], api_key=ADMIN_KEY) as ws:
         ds = memorising["dataset_record"]
         tr = train_adapter(ws, memorising["base"], ds.train, ds.val, cfg.train, name="adapter-dp",

@@ -1,11 +1,17 @@
 """DP fine-tuning end to end: `privtune train` with dp.enabled, the privacy record, the ledger,
-budget refusal before anything starts, and exact resume of a DP run."""
+budget refusal before anything starts, resume of a DP run (fresh randomness; exact only with
+dp.insecure_reproducible), two runs of one config sampling differently, nothing written by a
+DP run holding a seed or a generator state, and the gate refusing a seeded (test-only) run."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 import yaml
 
 from privtune.cli.main import run
@@ -35,9 +41,7 @@ def _with_ids(examples, prefix, n=12):
     return out
 
 
-@pytest.fixture(scope="module")
-def dp_ws(tiny_base, colour_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("dpcli")
+def _dp_workspace(root, tiny_base, colour_data):
     ws = init_workspace(root / "ws")
     train, val = colour_data
     ws.vault.put("trainset", jsonl_bytes(_with_ids(train, "T")), kind="examples")
@@ -49,10 +53,21 @@ def dp_ws(tiny_base, colour_data, tmp_path_factory):
         "train": {"steps": 4, "batch_size": 8, "warmup_steps": 0, "eval_every": 0,
                   "max_seq_len": 64, "lr": 0.02},
         "dp": {"enabled": True, "target_epsilon": 8.0, "accountant": "rdp",
-               "expected_batch_size": 4, "max_examples_per_unit": 3, "noise_seed": 1,
+               "expected_batch_size": 4, "max_examples_per_unit": 3,
                "multi_employee": "each"},  # shared examples in each unit (group size 3)
     }))
     return root, cfg
+
+
+@pytest.fixture(scope="module")
+def dp_ws(tiny_base, colour_data, tmp_path_factory):
+    return _dp_workspace(tmp_path_factory.mktemp("dpcli"), tiny_base, colour_data)
+
+
+@pytest.fixture()
+def fresh_ws(tiny_base, colour_data, tmp_path):
+    """A workspace of its own (dp_ws gets a budget in one of its tests)."""
+    return _dp_workspace(tmp_path / "fresh", tiny_base, colour_data)
 
 
 def test_dp_train_records_privacy_in_metadata_ledger_and_card(dp_ws, capsys):
@@ -113,7 +128,7 @@ def test_budget_refuses_a_run_before_it_starts(dp_ws, capsys):
                 "dp.delta=0.001", "dp.budget_epsilon=0.01"]) == 8
 
 
-def test_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
+def test_seeded_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
     from privtune.models.loading import load_local_model
 
     train, val = colour_data
@@ -121,7 +136,7 @@ def test_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
     spec = TrainSpec(steps=4, batch_size=8, warmup_steps=0, eval_every=0, max_seq_len=64,
                      lr=0.02, checkpoint_every=2)
     dp = DPSpec(enabled=True, noise_multiplier=0.8, accountant="rdp", expected_batch_size=4,
-                max_examples_per_unit=2, noise_seed=3)
+                max_examples_per_unit=2, insecure_reproducible=True)  # tests only
 
     def go(out, resume=None):
         model, tok = load_local_model(tiny_base)
@@ -138,3 +153,158 @@ def test_dp_run_resumes_exactly(tiny_base, colour_data, tmp_path):
             assert n1 == n2
             assert (p1 - p2).abs().max().item() < 1e-6
     assert full.extra["privacy"]["steps"] == 4
+
+
+# --------------------------------------------------------------------- secure randomness
+SECURE_SPEC = dict(steps=10, batch_size=8, warmup_steps=0, eval_every=0, max_seq_len=64,
+                   lr=0.02, checkpoint_every=4)
+SECURE_DP = DPSpec(enabled=True, noise_multiplier=0.8, accountant="rdp", expected_batch_size=4,
+                   max_examples_per_unit=2)
+
+
+@pytest.fixture(scope="module")
+def secure_runs(tiny_base, colour_data, tmp_path_factory):
+    """Two DP runs of one config, and a third resumed from the first's step-4 checkpoint."""
+    from privtune.models.loading import load_local_model
+
+    train, val = colour_data
+    train = _with_ids(train, "T")
+    root = tmp_path_factory.mktemp("secure")
+    spec = TrainSpec(**SECURE_SPEC)
+
+    def go(out, resume=None):
+        model, tok = load_local_model(tiny_base)
+        plan = make_plan(SECURE_DP, [e["employee_ids"] for e in train], spec.steps)
+        return train_lora(model, tok, train, val[:4], spec, out, resume=resume,
+                          strategy=DPStepStrategy(plan))
+
+    a, ma = go(root / "a")
+    b, _ = go(root / "b")
+    r, mr = go(root / "r", resume=root / "a" / "checkpoints" / "step-4")
+    return {"root": root, "a": a, "b": b, "r": r, "ma": ma, "mr": mr}
+
+
+def _units(result) -> list[float]:
+    return [row["units"] for row in result.history[1:]]
+
+
+def test_two_dp_runs_of_one_config_sample_differently(secure_runs):
+    # before: the sampler was seeded from train.seed, so both runs took the same batch sizes
+    # (and the same units) step after step; whoever had the config could replay them
+    a, b = secure_runs["a"], secure_runs["b"]
+    assert len(_units(a)) == len(_units(b)) == 10
+    assert _units(a) != _units(b)
+
+
+def test_secure_dp_resume_continues_accounting_with_fresh_batches(secure_runs):
+    a, r = secure_runs["a"], secure_runs["r"]
+    assert r.resumed_from_step == 4 and r.steps == 10
+    assert _units(r)[:4] == _units(a)[:4]           # the checkpoint's history, carried over
+    assert _units(r)[4:] != _units(a)[4:]           # not a replay of the interrupted run
+    assert r.extra["privacy"]["steps"] == a.extra["privacy"]["steps"] == 10
+    assert r.extra["privacy"]["epsilon"] == a.extra["privacy"]["epsilon"]
+    assert r.extra["privacy"]["private"] is True
+    moved = [float((p1 - p2).detach().abs().max()) for (_, p1), (_, p2)
+             in zip(secure_runs["ma"].named_parameters(), secure_runs["mr"].named_parameters())
+             if p1.requires_grad]
+    assert max(moved) > 1e-6  # fresh noise: the resumed run did not retrace the first
+
+
+SECRET_KEYS = {"seed", "noise_seed", "rng", "generator", "gen", "noise", "sampling", "torch",
+               "cuda", "numpy", "python"}
+
+
+def _leaks(obj: Any, where: str = "") -> list[str]:
+    """Every key naming a seed or generator state, and every byte tensor (torch generator
+    states are uint8 tensors), anywhere in a nested structure."""
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if str(k).lower() in SECRET_KEYS or "seed" in str(k).lower():
+                out.append(f"{where}.{k}")
+            out += _leaks(v, f"{where}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out += _leaks(v, f"{where}[{i}]")
+    elif isinstance(obj, torch.Tensor) and obj.dtype == torch.uint8:
+        out.append(f"{where} (byte tensor)")
+    return out
+
+
+def _checkpoint_leaks(d: Path) -> list[str]:
+    state = torch.load(d / "trainer_state.pt", weights_only=True)
+    meta = json.loads((d / "checkpoint.json").read_text())
+    assert "optimizer" in state and state["sampler"] == {}
+    return _leaks(state, f"{d.name}/state") + _leaks(meta, f"{d.name}/meta")
+
+
+def test_a_secure_dp_run_writes_no_seed_and_no_generator_state(secure_runs):
+    root = secure_runs["root"]
+    leaks: list[str] = []
+    for name in ("a", "b", "r"):
+        for ck in sorted((root / name / "checkpoints").glob("step-*")):
+            leaks += _checkpoint_leaks(ck)
+        leaks += _leaks(json.loads((root / name / "train_spec.json").read_text()), "train_spec")
+        for line in (root / name / "metrics.jsonl").read_text().splitlines():
+            leaks += _leaks(json.loads(line), "metrics")
+    assert leaks == []
+    assert len(list((root / "a" / "checkpoints").glob("step-*"))) == 2
+
+
+def test_a_seeded_checkpoint_still_carries_its_state(tiny_base, colour_data, tmp_path):
+    """The check above would catch a leak: the test-only seeded mode does store the state."""
+    from privtune.models.loading import load_local_model
+
+    train, val = colour_data
+    train = _with_ids(train, "T")
+    spec = TrainSpec(**{**SECURE_SPEC, "steps": 2, "checkpoint_every": 1})
+    dp = SECURE_DP.model_copy(update={"insecure_reproducible": True})
+    model, tok = load_local_model(tiny_base)
+    plan = make_plan(dp, [e["employee_ids"] for e in train], spec.steps)
+    train_lora(model, tok, train, val[:4], spec, tmp_path, strategy=DPStepStrategy(plan))
+    state = torch.load(tmp_path / "checkpoints" / "step-1" / "trainer_state.pt", weights_only=True)
+    assert "rng" in state and state["sampler"]
+    assert _leaks(state)
+    assert json.loads((tmp_path / "train_spec.json").read_text())["seed"] == 0
+
+
+def test_pipeline_dp_run_stores_no_seed_in_vault_runs_or_checkpoints(fresh_ws, tmp_path):
+    root, cfg = fresh_ws
+    ws_dir = str(root / "ws")
+    assert run(["train", str(cfg), "-w", ws_dir, "--name", "ckpt-run",
+                "train.checkpoint_every=2"]) == 0
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
+        m = ws.vault.manifest("ckpt-run")
+        run_id = m.meta["metrics"]["run_id"]
+        leaks = _leaks(m.meta, "adapter meta")
+        assert m.meta["privacy"]["private"] is True
+        with ws.store.session() as s:
+            row = s.get(Run, run_id)
+            leaks += _leaks(row.config, "runs.config") + _leaks(row.metrics, "runs.metrics")
+        ckpts = [o for o in ws.vault.list() if o.name.startswith("ckpt-" + run_id)]
+        assert ckpts
+        for o in ckpts:
+            d = ws.vault.get_dir(o.ref, tmp_path / o.ref.replace("@", "-"))
+            leaks += _checkpoint_leaks(d)
+            leaks += _leaks(ws.vault.manifest(o.ref).meta, o.ref)
+        runs_dir = ws.runs_dir / run_id
+    for line in (runs_dir / "metrics.jsonl").read_text().splitlines():
+        leaks += _leaks(json.loads(line), "metrics.jsonl")
+    assert leaks == []
+
+
+def test_gate_refuses_to_release_a_seeded_dp_model(fresh_ws, tmp_path, capsys):
+    root, cfg = fresh_ws
+    ws_dir = str(root / "ws")
+    assert run(["train", str(cfg), "-w", ws_dir, "--name", "seeded",
+                "dp.insecure_reproducible=true"]) == 0
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
+        p = ws.vault.manifest("seeded").meta["privacy"]
+    assert p["private"] is False and p["insecure_reproducible"] is True
+    capsys.readouterr()
+    assert run(["release", "seeded", "-w", ws_dir]) == 8
+    err = capsys.readouterr().err
+    assert "insecure_reproducible" in err and "not private" in err
+    assert run(["export", "seeded", "-o", str(tmp_path / "x"), "-w", ws_dir]) == 0
+    card = (tmp_path / "x" / "README.md").read_text()
+    assert "Differential privacy: no" in card and "NOT PRIVATE" in card

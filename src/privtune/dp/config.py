@@ -21,6 +21,11 @@ it is refused before it starts.
 leaves it out, so every person's data sits in one unit and the person-level epsilon equals the
 unit-level one; ``each`` puts it in each one's unit, so the person-level epsilon is group
 privacy over the most units one person's data sits in (far larger: docs/dp.md).
+
+Sampling and noise draw from a cryptographic generator keyed from the OS
+(:mod:`privtune.dp.csprng`); no seed is accepted and none is stored. ``insecure_reproducible``
+(tests only) swaps in generators seeded from ``train.seed``: the run is then reproducible and
+**not private** (its privacy record says so, and the gate refuses it).
 """
 
 from __future__ import annotations
@@ -73,8 +78,9 @@ class DPSpec(StrictModel):
             "privacy: a manager with r reports has group size r + 1, see docs/dp.md)"))
     budget_epsilon: float | None = Field(
         default=None, gt=0, description="refuse a run that would take the training set past this epsilon")
-    noise_seed: int | None = Field(
-        default=None, description="seed of the noise generator (tests only); default: from the OS")
+    insecure_reproducible: bool = Field(
+        default=False, description="tests only: sampling and noise from torch generators seeded "
+        "from train.seed; the model is marked not private and the gate refuses to release it")
 
     @model_validator(mode="after")
     def _check(self) -> DPSpec:
@@ -87,3 +93,8 @@ class DPSpec(StrictModel):
         if self.noise_multiplier is not None:
             return None
         return self.target_epsilon if self.target_epsilon is not None else DEFAULT_TARGET_EPSILON
+
+    @property
+    def secure(self) -> bool:
+        """DP on with secure randomness: no seed and no generator state may be written."""
+        return self.enabled and not self.insecure_reproducible

@@ -6,7 +6,8 @@ plan's :meth:`DPPlan.record` is the ``privacy`` block every trained model carrie
 metadata, run record, model card). It carries the unit-level epsilon and, next to it, the
 person-level one (``epsilon_person``: group privacy over ``group_size``, the most units any one
 person's data sits in; :mod:`privtune.dp.group`), which equals the unit-level figure when every
-person is in one unit.
+person is in one unit; its ``private`` is False for a
+``dp.insecure_reproducible`` run, which the gate refuses.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ class DPPlan:
             "multi_employee": self.spec.multi_employee,
             "max_co_units": self.units.max_co_units,
             "target_epsilon": self.spec.epsilon_goal(),
+            # sampling and noise: a CSPRNG keyed from the OS, or (tests) replayable from a seed
+            "private": not self.spec.insecure_reproducible,
+            "insecure_reproducible": self.spec.insecure_reproducible,
+            "randomness": ("seeded torch generators (insecure_reproducible)"
+                           if self.spec.insecure_reproducible else "ChaCha20 keyed from os.urandom"),
         }
 
 

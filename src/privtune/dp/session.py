@@ -3,8 +3,11 @@
 
 :class:`DPSession` owns the Poisson unit sampler, the per-unit clipper (hooked into the LoRA
 layers) and the noise generator, checks the settings DP cannot run with, and runs one step at a
-time through :func:`~privtune.dp.step.dp_train_step`. ``state_dict`` / ``load_state_dict``
-(sampler and noise generator) make a resumed run continue exactly.
+time through :func:`~privtune.dp.step.dp_train_step`. Sampling and noise draw from
+:func:`dp_random`: the cryptographic :class:`~privtune.dp.csprng.SecureRandom` (no seed, nothing
+to checkpoint: a resumed run draws fresh randomness, which Poisson sampling allows), or with
+``dp.insecure_reproducible`` (tests only) torch generators seeded from ``train.seed``, whose
+state ``state_dict`` / ``load_state_dict`` carry so a resumed test run continues exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.clip import UnitClipper
-from privtune.dp.noise import noise_generator
+from privtune.dp.config import DPSpec
+from privtune.dp.csprng import DPRandom, SecureRandom, SeededRandom
 from privtune.dp.plan import DPPlan
 from privtune.dp.sampler import PoissonUnitSampler
 from privtune.dp.step import DPStepStats, dp_train_step
@@ -39,9 +43,16 @@ def check_compatible(spec: TrainSpec, precision: Precision, quantized: bool) -> 
                           key="train.quantization")
 
 
+def dp_random(spec: DPSpec, train_seed: int, device: torch.device | str) -> DPRandom:
+    """The run's randomness: secure unless ``dp.insecure_reproducible`` (then from ``train_seed``)."""
+    if spec.insecure_reproducible:
+        return SeededRandom(train_seed, device)
+    return SecureRandom()
+
+
 class DPSession:
     def __init__(self, plan: DPPlan, model: torch.nn.Module, encoded: list[Encoded],
-                 batch_rows: int, seed: int, device: torch.device) -> None:
+                 batch_rows: int, device: torch.device, rng: DPRandom) -> None:
         if plan.spec.max_examples_per_unit > batch_rows:
             raise ConfigError("dp.max_examples_per_unit must not exceed train.batch_size (a "
                               "unit's examples share one forward)", key="dp.max_examples_per_unit")
@@ -50,10 +61,13 @@ class DPSession:
         self.device = device
         self.batch_rows = batch_rows
         self.position = {e.index: k for k, e in enumerate(encoded)}  # raw index -> encoded
+        if rng.private == plan.spec.insecure_reproducible:
+            raise ConfigError("the DP run's randomness does not match dp.insecure_reproducible",
+                              key="dp.insecure_reproducible")
+        self.rng = rng
         self.sampler = PoissonUnitSampler(plan.units, plan.sampling_rate,
-                                          plan.spec.max_examples_per_unit, seed)
+                                          plan.spec.max_examples_per_unit, rng)
         self.clipper = UnitClipper(model, plan.spec.max_grad_norm).attach()
-        self.gen = noise_generator(plan.spec.noise_seed, device)
         self.model = model
 
     def step(self, opt: torch.optim.Optimizer, sched: LRScheduler, precision: Precision,
@@ -62,14 +76,14 @@ class DPSession:
                 if i in self.position]  # examples cut by max_seq_len are simply absent
         return dp_train_step(self.model, rows, self.encoded, pad_id, self.device, self.clipper,
                              opt, sched, precision, self.plan.noise_std,
-                             float(self.plan.spec.expected_batch_size), self.gen, self.batch_rows)
+                             float(self.plan.spec.expected_batch_size), self.rng, self.batch_rows)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sampler": self.sampler.state_dict(), "noise": self.gen.get_state()}
+        """Empty with secure randomness; the seeded generators' state otherwise."""
+        return self.rng.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(state["sampler"])
-        self.gen.set_state(state["noise"])
+        self.rng.load_state_dict(state)
 
     def close(self) -> None:
         self.clipper.detach()

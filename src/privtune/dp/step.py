@@ -21,6 +21,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.clip import UnitClipper
 from privtune.dp.config import CALL_OVERHEAD_TOKENS
+from privtune.dp.csprng import DPRandom
 from privtune.dp.noise import add_noise
 from privtune.train.data import Encoded, collate
 from privtune.train.hardware import Precision
@@ -67,7 +68,7 @@ def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
                   encoded: Sequence[Encoded], pad_id: int, device: torch.device,
                   clipper: UnitClipper, opt: torch.optim.Optimizer, sched: LRScheduler,
                   precision: Precision, noise_std: float, expected_batch: float,
-                  gen: torch.Generator, max_rows: int) -> DPStepStats:
+                  rng: DPRandom, max_rows: int) -> DPStepStats:
     by_unit: dict[int, list[int]] = {}
     for ex, slot in rows:
         by_unit.setdefault(slot, []).append(ex)
@@ -94,7 +95,7 @@ def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
         clipped += int((norms > clipper.C).sum())
         loss_sum += float(loss.detach())
         tokens += int(b["attention_mask"].sum())
-    grads = add_noise(clipper.clipped_sum(), noise_std, expected_batch, gen)
+    grads = add_noise(clipper.clipped_sum(), noise_std, expected_batch, rng)
     for p, g in zip(clipper.params, grads):
         p.grad = g
     norm = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))

@@ -7,6 +7,8 @@ settings DP cannot run with (:func:`~privtune.dp.session.check_compatible`) and 
 :class:`~privtune.dp.session.DPSession`: Poisson batches of privacy units, per-unit clipping and
 noise take the place of the plain batch sampler and step. Each step logs ``units`` (sampled)
 and ``clipped``; the run's ``privacy`` block is :meth:`DPPlan.record` at the steps taken.
+``seeded`` is False (secure randomness: the loop writes no seed and no generator state) unless
+``dp.insecure_reproducible``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.dp.plan import DPPlan
-from privtune.dp.session import DPSession, check_compatible
+from privtune.dp.session import DPSession, check_compatible, dp_random
 from privtune.train.strategy import StepContext, StepOutcome
 
 
@@ -26,12 +28,14 @@ class DPStepStrategy:
         self.plan = plan
         self._ctx: StepContext | None = None
         self._session: DPSession | None = None
+        self.seeded = plan.spec.insecure_reproducible
 
     def prepare(self, ctx: StepContext) -> None:
         check_compatible(ctx.spec, ctx.precision, ctx.quantized)
         self._ctx = ctx
+        rng = dp_random(self.plan.spec, ctx.spec.seed, ctx.device)
         self._session = DPSession(self.plan, ctx.model, ctx.encoded, ctx.spec.batch_size,
-                                  ctx.spec.seed, ctx.device)
+                                  ctx.device, rng)
 
     def _ready(self) -> tuple[StepContext, DPSession]:
         if self._ctx is None or self._session is None:

@@ -228,6 +228,8 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
     verdict["profile"] = spec.profile
     verdict["settings"] = spec.model_dump(mode="json")
     verdict["subjects_probed"] = probed
+    if insecure(privacy):  # seeded DP (tests only) fails whatever the metrics say
+        verdict["failed"].append("insecure_reproducible")
     audit_id = f"audit-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     verdict["audit_id"] = audit_id
     verdict["created_at"] = utcnow().isoformat(timespec="seconds")
@@ -243,7 +245,8 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         audit_id=audit_id, model_ref=info.ref, adapter_sha256=model_sha,
         base_sha256=info.base_sha256, passed=bool(verdict["passed"]),
         failed=list(verdict["failed"]), verdict_sha256=digest(verdict),
-        report=str(report_path.relative_to(site.root)), dp=record.dp, epsilon=record.epsilon,
+        report=str(report_path.relative_to(site.root)), dp=record.dp,
+        epsilon=None if insecure(privacy) else record.epsilon,
         delta=privacy.get("delta") if record.dp else None,
         policy_sha256=verdict["policy_sha256"], profile=spec.profile,
         subjects_probed={k: int(v["real_employees"]) for k, v in probed.items()})

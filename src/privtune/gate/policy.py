@@ -8,6 +8,8 @@ Unknown keys are errors (the message lists the allowed ones), like every privtun
 The policy a release is judged by is the workspace's own (:mod:`privtune.gate.workspace_policy`),
 identified by :func:`policy_sha256`; a policy file given to ``privtune audit --policy`` only
 changes what that audit reports.
+Whatever the policy, a model trained with ``dp.insecure_reproducible``
+(:func:`privtune.gate.requirements.insecure`) fails.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ METRICS: dict[str, str] = {
 }
 
 
+#: The refusal the gate records for a model whose DP randomness was seeded (tests only).
 class GatePolicy(StrictModel):
     """Maximum allowed value per metric; ``None`` = not checked."""
 

@@ -1,6 +1,7 @@
 """``privtune release MODEL``: hand out an adapter only if its latest audit passed, and sign it.
 
-Refusals (:class:`PrivacyPolicyError`, exit 8): the model was never audited; the latest audit
+Refusals (:class:`PrivacyPolicyError`, exit 8): the model was trained with
+``dp.insecure_reproducible`` (seeded DP randomness: not private); the model was never audited; the latest audit
 of its name is of another (older) version or predates the model; the adapter or its base
 changed since the audit (hash differs); the latest audit failed; the audit was judged by
 another policy than the workspace's, or is weaker than its minimums (reference models,
@@ -37,7 +38,7 @@ from privtune.fsutil import atomic_write, atomic_write_text
 from privtune.gate.adapters import adapter_record
 from privtune.gate.hashing import ADAPTER_FILES, adapter_hash, file_sha256
 from privtune.gate.registry import entry_for, new_release_id, record_of, register
-from privtune.gate.requirements import dp_problems, is_dp, strength_problems
+from privtune.gate.requirements import dp_problems, insecure, is_dp, strength_problems
 from privtune.gate.site import GateSite
 from privtune.gate.verdict import canonical, digest
 from privtune.gate.workspace_policy import WorkspacePolicy, workspace_policy
@@ -106,6 +107,11 @@ def check_releasable(site: GateSite, model_ref: str, current_sha256: str | None 
     """The audit that allows releasing ``model_ref``, or :class:`PrivacyPolicyError`."""
     m = site.vault.manifest(model_ref)
     _, record = adapter_record(site.vault, m.ref)
+    if insecure(record.privacy):
+        raise PrivacyPolicyError(
+            f"'{m.ref}' was trained with dp.insecure_reproducible: its sampling and noise came "
+            "from a seed anyone with the config can replay, so it is not private; retrain "
+            "without it to release")
     audit = latest_audit(site.store, m.name)
     if audit is None:
         raise PrivacyPolicyError(f"'{m.ref}' has never been audited; run: privtune audit {m.ref}")

@@ -15,8 +15,9 @@ exports it descends from and charged to the privacy ledger in one transaction
 the ``privacy`` block recorded with the adapter holds epsilon, delta, unit, accountant, noise
 multiplier, clipping norm, sampling rate, steps and expected batch size, and the person-level
 epsilon (``epsilon_person``, group privacy over ``group_size``: the most units one person's
-data sits in, counting the third parties the training examples still name). A run without DP is
-recorded in the ledger as unbounded (``{"dp": false}``).
+data sits in, counting the third parties the training examples still name), and whether the
+randomness was secure (``private``). A run without DP is recorded in the ledger as unbounded (``{"dp": false}``). A DP run with secure randomness writes no seed anywhere:
+``train.seed`` is left out of the recorded config.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from privtune.progress import ProgressFn
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.models import Run, utcnow
 from privtune.tmp import private_tempdir
-from privtune.train.spec import TrainSpec
+from privtune.train.spec import TrainSpec, written_spec
 from privtune.vault.objects import parse_ref
 from privtune.workspace import Workspace
 
@@ -120,7 +121,9 @@ def train_adapter(
                  plan.delta if plan else 0.0, plan.spec.unit if plan else "",
                  plan.spec.accountant if plan else "", default_budget=ws.config.dp_budget_epsilon,
                  config_budget=dp.budget_epsilon if dp is not None else None)
-    config = {"train": spec.model_dump(mode="json"), "train_data": train_ref, "val_data": val_ref,
+    # a DP run with secure randomness ignores train.seed and stores no seed (docs/dp.md)
+    seeded = not (dp is not None and dp.secure)
+    config = {"train": written_spec(spec, seeded), "train_data": train_ref, "val_data": val_ref,
               "base_model_sha256": base_sha256, "privacy": privacy}
     if resume_ref:
         config["resumed_from"] = resume_ref
@@ -169,7 +172,8 @@ def train_adapter(
                                group_size=privacy["group_size"], delta=privacy["delta"],
                                dp_unit=privacy["unit"], target_epsilon=privacy["target_epsilon"]
                                or privacy["epsilon"],
-                               noise_multiplier=privacy["noise_multiplier"])
+                               noise_multiplier=privacy["noise_multiplier"],
+                               private=privacy["private"])
             record = AdapterRecord(
                 train=config["train"], train_data=train_ref, val_data=val_ref,
                 base_model=str(base_dir), base_model_sha256=base_sha256, privacy=privacy,

@@ -29,6 +29,7 @@ def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: b
         "license": "other",
     }
     dp = bool(privacy.get("dp"))
+    seeded = privacy.get("insecure_reproducible") is True or privacy.get("private") is False
     lines = [
         "---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
         f"# {name}", "",
@@ -58,9 +59,12 @@ def render_model_card(*, name: str, base_model: str, base_sha256: str, merged: b
         "any example was built; free texts were masked.",
         "- Validation employees never appear in the training set.",
         "- Trained offline: network access was blocked during training and evaluation.",
-        f"- Differential privacy: {'yes' if dp else 'no'}"
+        f"- Differential privacy: {'yes' if dp and not seeded else 'no'}"
         + ("" if dp else " (this model can memorise training examples; do not release it "
-                         "outside the organisation without a privacy audit)"),
+                         "outside the organisation without a privacy audit)")
+        + (" (NOT PRIVATE: trained with dp.insecure_reproducible, a test setting; its sampling "
+           "and noise can be replayed from a seed, so the figures below guarantee nothing)"
+           if dp and seeded else ""),
         *(_dp_lines(privacy) if dp else []),
         *(_gate_lines(gate) if gate else []),
         "",

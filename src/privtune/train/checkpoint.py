@@ -5,12 +5,16 @@ A checkpoint is a directory (stored in the vault as ``ckpt-<run>@N`` by the pipe
 * ``adapter.safetensors`` - the trainable (LoRA) parameters by name;
 * ``trainer_state.pt`` - optimizer and scheduler state, the sampler's generator and pending
   indices (the data order), early-stopping state and every RNG state (torch CPU/CUDA, Python,
-  NumPy), loaded back with ``torch.load(weights_only=True)`` (no code runs on load);
+  NumPy), loaded back with ``torch.load(weights_only=True)`` (no code runs on load). A DP run
+  with secure randomness (the step strategy is not ``seeded``) stores no RNG state and no seed
+  at all: its resumption draws fresh randomness (sound for Poisson sampling) and continues
+  the privacy accounting, but does not repeat the interrupted run's batches;
 * ``checkpoint.json`` - the step, the resolved train spec, the metric history so far, a
   fingerprint of the training data and caller metadata (e.g. the base model's hash).
 
-Resuming from it with the same spec and data reproduces the uninterrupted run's losses (on the
-same machine and thread count, bit for bit in practice; tests allow a small tolerance).
+Resuming a seeded run from it with the same spec and data reproduces the uninterrupted run's
+losses (on the same machine and thread count, bit for bit in practice; tests allow a small
+tolerance).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from privtune.train.checkpoint import (
 )
 from privtune.train.data import Encoded, encode_examples
 from privtune.train.hardware import Precision, resolve_device, resolve_precision
-from privtune.train.spec import TrainSpec
+from privtune.train.spec import TrainSpec, written_spec
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,17 @@ def _encode(tokenizer: Any, examples: list[dict[str, Any]], spec: TrainSpec,
 
 
 def prepare_inputs(tokenizer: Any, train: list[dict[str, Any]], val: list[dict[str, Any]],
-                   spec: TrainSpec, resume: Path | None = None) -> TrainInputs:
-    """Encode, resolve the hardware and load (and check) the checkpoint in ``resume``."""
+                   spec: TrainSpec, resume: Path | None = None, *,
+                   seeded: bool = True) -> TrainInputs:
+    """Encode, resolve the hardware and load (and check) the checkpoint in ``resume``.
+    ``seeded=False`` (DP with secure randomness): the spec kept and compared has no ``seed``."""
     started = time.perf_counter()
     train_enc, dropped_train = _encode(tokenizer, train, spec, "training")
     val_enc, dropped_val = _encode(tokenizer, val, spec, "validation")
     fingerprint = data_fingerprint([e.input_ids for e in train_enc])
     device = resolve_device(spec.device)
     precision = resolve_precision(spec.precision, device)
-    spec_dump = spec.model_dump(mode="json")
+    spec_dump = written_spec(spec, seeded)
     ckpt = load_checkpoint(resume) if resume is not None else None
     if ckpt is not None:
         check_resumable(ckpt, spec_dump, fingerprint)

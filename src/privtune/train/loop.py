@@ -14,7 +14,8 @@ It writes into ``out_dir``: the adapter (``adapter_config.json`` +
 one row per step with ``train_loss``, ``lr``, ``tokens_per_s``, ``grad_norm``, the strategy's
 extra numbers (DP: ``units`` sampled and ``clipped``) and ``val_loss`` on evaluation steps) and
 ``train_spec.json``. Only numbers are logged; texts never leave memory. A step that saw no
-example (an empty Poisson batch) logs no ``train_loss``.
+example (an empty Poisson batch) logs no ``train_loss``. When the strategy is not ``seeded``
+(DP with secure randomness) checkpoints hold no RNG state and a resumed run draws afresh.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def run_loop(
         stopper.load_state_dict(ckpt.state["early_stop"])
         if scaler is not None and ckpt.state.get("scaler"):
             scaler.load_state_dict(ckpt.state["scaler"])
-        restore_rng(ckpt.state["rng"])
+        if stepper.seeded:
+            restore_rng(ckpt.state["rng"])
         history = [dict(r) for r in ckpt.history]
         start = ckpt.step + 1
 
@@ -155,8 +157,9 @@ def run_loop(
     def save(step: int) -> None:
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                  "sampler": stepper.state_dict(), "early_stop": stopper.state_dict(),
-                 "scaler": scaler.state_dict() if scaler is not None else {},
-                 "rng": capture_rng()}
+                 "scaler": scaler.state_dict() if scaler is not None else {}}
+        if stepper.seeded:  # a DP run with secure randomness stores no generator state
+            state["rng"] = capture_rng()
         ck = Checkpoint(step, spec_dump, history, inputs.fingerprint,
                         {n: p.detach() for n, p in named.items()}, state, checkpoint_meta or {})
         if checkpoint_sink is None:

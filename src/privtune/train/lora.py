@@ -72,8 +72,12 @@ def train_lora(
     :class:`privtune.dp.strategy.DPStepStrategy` for differentially private training). PEFT
     injects the LoRA layers into ``model`` in place: use the returned model afterwards.
     """
-    inputs = prepare_inputs(tokenizer, train, val, spec, resume)
-    set_seed(spec.seed)  # python, numpy and torch: LoRA init and dropout draw from them
+    seeded = strategy is None or strategy.seeded
+    inputs = prepare_inputs(tokenizer, train, val, spec, resume, seeded=seeded)
+    if seeded:
+        set_seed(spec.seed)  # python, numpy and torch: LoRA init and dropout draw from them
+    else:
+        torch.seed()  # DP: LoRA init and dropout from the OS too; train.seed is not used
     peft_model = wrap_with_lora(model, spec.lora, quantized=quantized)
     if not quantized:
         peft_model.to(device=inputs.device, dtype=torch.float32)

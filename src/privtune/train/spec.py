@@ -9,7 +9,7 @@ the key and lists the allowed ones.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -43,6 +43,16 @@ class MetricsSpec(StrictModel):
     experiment: str = "privtune"
 
 
+def written_spec(spec: TrainSpec, seeded: bool = True) -> dict[str, Any]:
+    """The spec as a run writes it (``train_spec.json``, checkpoints, the adapter record):
+    without ``seed`` when the run is not ``seeded`` (differential privacy with secure
+    randomness ignores ``train.seed``, and no seed of such a run is stored)."""
+    out = spec.model_dump(mode="json")
+    if not seeded:
+        out.pop("seed", None)
+    return out
+
+
 class TrainSpec(StrictModel):
     """One fine-tuning run. A step is one optimizer update over ``batch_size * grad_accum``
     examples. ``eval_every=0`` evaluates only at step 0 and at the end."""
@@ -59,7 +69,8 @@ class TrainSpec(StrictModel):
     eval_batch_size: int = Field(default=32, ge=1)
     max_seq_len: int = Field(default=256, ge=8, description="examples are truncated to this many tokens")
     max_grad_norm: float = Field(default=1.0, gt=0)
-    seed: int = 0
+    seed: int = Field(default=0, description="LoRA init, dropout and batch order; ignored (and "
+                      "not stored) by a DP run unless dp.insecure_reproducible")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="auto", description="auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU")

@@ -61,6 +61,8 @@ def train_step(model: torch.nn.Module, micro_batches: list[dict[str, torch.Tenso
 class PlainStep:
     """The non-private step strategy: ``grad_accum`` seeded batches, one clipped update."""
 
+    seeded = True
+
     def __init__(self) -> None:
         self._ctx: StepContext | None = None
         self._sampler: BatchSampler | None = None

@@ -47,6 +47,11 @@ class StepOutcome:
 
 
 class StepStrategy(Protocol):
+    #: True: the run's randomness may come from ``train.seed`` and checkpoints may store RNG
+    #: states (plain training, DP tests). False (DP with secure randomness): the loop seeds
+    #: from the OS and writes no seed and no generator state anywhere.
+    seeded: bool
+
     def prepare(self, ctx: StepContext) -> None:
         """Set up before the first step; refuse (ConfigError) settings it cannot run with."""
 
@@ -54,7 +59,8 @@ class StepStrategy(Protocol):
         """Take one optimizer step (and one scheduler step)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint needs to continue exactly (stored as the ``sampler`` state)."""
+        """What a checkpoint needs to continue (stored as the ``sampler`` state); must hold no
+        generator state when ``seeded`` is False."""
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
