@@ -45,10 +45,12 @@ def set_cmd(
     """Make FILE the workspace's gate policy (admin, DPO; audited with the old and new hashes).
     Audits judged by an earlier policy no longer allow a release."""
     from privtune.gate.policy import load_policy
-    from privtune.gate.workspace_policy import set_policy
+    from privtune.gate.workspace_policy import POLICY_OBJECT, set_policy
     from privtune.pipeline.site import gate_site
 
-    policy = load_policy(file)
     with open_workspace(workspace) as ws:
-        wp = set_policy(gate_site(ws), policy)
+        site = gate_site(ws)
+        # Permission first (audited), so a lesser role learns nothing from how the file parses.
+        site.check("policy.write", POLICY_OBJECT, action="load")
+        wp = set_policy(site, load_policy(file))
     console.print(f"gate policy version {wp.version} in force (sha256 {wp.sha256})")

@@ -60,12 +60,11 @@ def create(
                               "public key": str(pub)})
 
 
-def _change(model: str, state: str, reason: str, workspace: Path | None) -> None:
+def _change(ws: Any, model: str, state: str, reason: str) -> None:
     from privtune.gate.registry import change_state
     from privtune.pipeline.site import gate_site
 
-    with open_workspace(workspace) as ws:
-        row = change_state(gate_site(ws), model, state, reason)
+    row = change_state(gate_site(ws), model, state, reason)
     console.print(f"{row.model_ref}: release {row.id} is now {row.state}")
 
 
@@ -80,7 +79,8 @@ def revoke(
     workspace: Path = WorkspaceOpt,
 ) -> None:
     """Revoke a release for good (admin, DPO): exports and serving refuse it from now on."""
-    _change(model, "revoked", reason, workspace)
+    with open_workspace(workspace) as ws:
+        _change(ws, model, "revoked", reason)
 
 
 @release_app.command("quarantine")
@@ -91,7 +91,8 @@ def quarantine(
 ) -> None:
     """Hold a release while something is looked into (admin, DPO): exports and serving refuse
     it; it can later be revoked."""
-    _change(model, "quarantined", reason, workspace)
+    with open_workspace(workspace) as ws:
+        _change(ws, model, "quarantined", reason)
 
 
 def _row(r: Any) -> dict[str, Any]:
