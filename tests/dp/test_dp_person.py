@@ -129,8 +129,9 @@ def test_gate_and_demo_check_the_person_level_figure():
     assert _epsilon({"dp": True, "epsilon": 4.0}) == 4.0  # recorded before person-level
     assert _epsilon({"dp": False, "epsilon_person": 1.0}) == math.inf
     tr = {"epsilon": 7.98, "epsilon_person": 7.98, "group_size": 1, "target_epsilon": 8.0,
-          "dp_unit": "employee", "delta": 1e-5}
+          "dp_unit": "employee", "delta": 1e-5, "private": True}
     ok = _dp_check(tr)
     assert ok["ok"] and "per person: epsilon 7.98 (group size 1; per employee: 7.98)" in ok["detail"]
     bad = _dp_check({**tr, "epsilon_person": 50.5, "group_size": 2})
     assert not bad["ok"] and "per person: epsilon 50.5" in bad["detail"] and "> target 8" in bad["detail"]
+    assert not _dp_check({**tr, "private": False})["ok"]  # seeded (insecure_reproducible) DP
