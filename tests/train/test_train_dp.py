@@ -305,6 +305,8 @@ def test_gate_refuses_to_release_a_seeded_dp_model(fresh_ws, tmp_path, capsys):
     assert run(["release", "seeded", "-w", ws_dir]) == 8
     err = capsys.readouterr().err
     assert "insecure_reproducible" in err and "not private" in err
-    assert run(["export", "seeded", "-o", str(tmp_path / "x"), "-w", ws_dir]) == 0
+    # never released, so only the admin's audited --unaudited export lets it out (issue 15)
+    assert run(["export", "seeded", "-o", str(tmp_path / "y"), "-w", ws_dir]) == 8
+    assert run(["export", "seeded", "--unaudited", "-o", str(tmp_path / "x"), "-w", ws_dir]) == 0
     card = (tmp_path / "x" / "README.md").read_text()
     assert "Differential privacy: no" in card and "NOT PRIVATE" in card
