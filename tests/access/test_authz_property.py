@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -88,6 +89,7 @@ def _last(ws: Workspace) -> AuditEvent:
         return s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
 
 
+@pytest.mark.slow  # seconds of work (a training run, a subprocess, a property search or a big input)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=1, max_size=30))
 # the red team's attack and a kind change of a free name, always tried

@@ -28,6 +28,7 @@ def test_sigma_instead_of_epsilon_and_bad_keys():
         load_config(PipelineConfig, None, ["dp.epsilon=3"])
 
 
+@pytest.mark.slow  # seconds of work (a training run, a subprocess, a property search or a big input)
 def test_no_noise_seed_and_seeded_randomness_marks_the_record_not_private():
     from privtune.dp.plan import make_plan
 

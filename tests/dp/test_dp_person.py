@@ -99,6 +99,7 @@ def _manager_with_reports(reports: int) -> list[list[str]]:
     return ids + [[f"e{i}", "m"] for i in range(reports)]
 
 
+@pytest.mark.slow  # seconds of work (a training run, a subprocess, a property search or a big input)
 def test_plan_reports_person_level_epsilon_next_to_the_unit_level_one():
     ids = _manager_with_reports(3)
     base = dict(enabled=True, target_epsilon=2.0, expected_batch_size=8, accountant="rdp")

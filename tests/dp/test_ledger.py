@@ -118,6 +118,7 @@ def test_exports_that_share_people_are_linked_by_the_subject_index(workspace) ->
 
 # one transaction ------------------------------------------------------------------------------
 
+@pytest.mark.slow  # seconds of work (a training run, a subprocess, a property search or a big input)
 def test_concurrent_runs_past_the_budget_exactly_one_is_admitted(workspace, monkeypatch) -> None:
     """Attack: check and reserve were two transactions; two runs could both read 'nothing
     spent' and both start. Six runs of epsilon 6 against the default budget 10, each on its own

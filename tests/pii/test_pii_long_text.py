@@ -56,6 +56,7 @@ def test_window_cuts_cover_the_text_and_fall_on_whitespace(monkeypatch: pytest.M
     assert detmod._cuts(unbroken)[1] == 500
 
 
+@pytest.mark.slow  # seconds of work (a training run, a subprocess, a property search or a big input)
 def test_scan_of_one_huge_review_has_bounded_memory() -> None:
     text = _text(600_000)
     records = [{"id": "R1", "employee_id": "E1", "text": text}]

@@ -39,6 +39,7 @@ def _slow_getter(root: str, out: str) -> None:  # runs in the forked child until
     time.sleep(3600)
 
 
+@pytest.mark.slow  # seconds of work (a training run, a subprocess, a property search or a big input)
 def test_sigkill_mid_get_leaves_no_plaintext_outside_the_target(small_ws, tmp_path: Path) -> None:
     small_ws.vault.put("secret", PLAIN)
     outdir = tmp_path / "out"
