@@ -29,8 +29,8 @@ def test_spec_defaults_and_validation():
 
 
 @pytest.fixture(scope="module")
-def tok(tiny_base):
-    return load_local_tokenizer(tiny_base)
+def tok(tiny_tokenizer_dir):
+    return load_local_tokenizer(tiny_tokenizer_dir)
 
 
 def _ex(*turns: tuple[str, str]) -> dict:
@@ -38,7 +38,6 @@ def _ex(*turns: tuple[str, str]) -> dict:
             "messages": [{"role": r, "content": c} for r, c in turns]}
 
 
-@pytest.mark.slow  # needs the pre-trained tiny base's tokenizer
 def test_loss_mask_covers_exactly_the_answer_and_eos(tok):
     ex = _ex(("system", "Be brief."), ("user", "Where does Zoë Ñúñez work?"),
              ("assistant", "Zoë Ñúñez works in Logistics, Building 7."))
