@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,11 +68,91 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.environ["PRIVTUNE_CACHE"] = old
 
 
-@pytest.fixture()
-def workspace(tmp_path: Path):
-    from privtune.workspace import init_workspace
+class WorkspaceFactory:
+    """Fresh workspaces for tests, each a full copy of one that ``init_workspace`` made once per
+    session (its DDL, key generation and fsyncs cost most of a second a workspace).
 
-    ws = init_workspace(tmp_path / "ws", kdf=TEST_KDF, admin_key=TEST_ADMIN_KEY)
+    ``new(root)`` copies the template's files to ``root`` (a SQLite database given by ``db_url``
+    outside the workspace is copied too) and opens the copy as its bootstrap admin, with
+    ``initial_key`` set, as ``init_workspace`` returns it. Every copy has its own files, hence
+    its own database, vault, key files and audit chain, all consistent (the same ones the
+    template's init wrote); copies share the template's identity (vault id, KEK, keys,
+    ``TEST_ADMIN_KEY``). A test about init itself, or that needs two workspaces with different
+    keys, calls ``init_workspace``. Other databases (PostgreSQL) are made by ``init_workspace``.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._templates: dict[str, tuple[Path, Path | None, Any, str, bool]] = {}
+
+    def _template(self, external_db: bool) -> tuple[Path, Path | None, Any, str, bool]:
+        from privtune.workspace import init_workspace
+
+        kind = "external-db" if external_db else "default"
+        if kind not in self._templates:
+            base = self.base / kind
+            db = base / "meta.db" if external_db else None
+            ws = init_workspace(base / "ws", db_url=f"sqlite:///{db}" if db else None,
+                                kdf=TEST_KDF, admin_key=TEST_ADMIN_KEY)
+            issued, vault_id, unsigned = ws.initial_key, ws.vault.keyring.vault_id, ws.audit._dirty
+            # Closed without ``seal``: init's events stay unsigned, as in the workspace that
+            # ``init_workspace`` returns (its close signs them: a copy's close does the same).
+            ws.audit.close()
+            ws.store.dispose()
+            self._templates[kind] = (base / "ws", db, issued, vault_id, unsigned)
+        return self._templates[kind]
+
+    def new(self, root: Path, *, db_url: str | None = None):
+        import shutil
+
+        import yaml
+        from sqlalchemy.engine import make_url
+
+        from privtune.access.principal import Principal
+        from privtune.vault.keyring import forget_unlocked
+        from privtune.workspace import CONFIG_FILE, Workspace, init_workspace
+
+        db_file: Path | None = None
+        if db_url is not None:
+            parsed = make_url(db_url)
+            if parsed.get_backend_name() != "sqlite" or not parsed.database:
+                return init_workspace(root, db_url=db_url, kdf=TEST_KDF, admin_key=TEST_ADMIN_KEY)
+            db_file = Path(parsed.database)
+        tpl, tpl_db, issued, vault_id, unsigned = self._template(db_file is not None)
+        root = Path(root)
+        if (root / CONFIG_FILE).exists() or (db_file is not None and db_file.exists()):
+            raise AssertionError(f"{root} already holds a workspace")
+        shutil.copytree(tpl, root, dirs_exist_ok=True)
+        if db_file is not None and tpl_db is not None:
+            for suffix in ("", "-wal", "-shm"):
+                src = tpl_db.with_name(tpl_db.name + suffix)
+                if src.exists():
+                    shutil.copy2(src, db_file.with_name(db_file.name + suffix))
+        cfg = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8"))
+        cfg["name"] = root.resolve().name
+        if db_url is not None:
+            cfg["db_url"] = db_url
+        (root / CONFIG_FILE).write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+        # KEKs another copy unlocked or created (a rotation) in this process are not this one's.
+        forget_unlocked(vault_id)
+        ws = Workspace.open(root, principal=Principal(issued.user_id, issued.handle, issued.role,
+                                                      issued.key_id))
+        ws.initial_key = issued
+        ws.audit._dirty = unsigned  # init's events belong to this session: its close signs them
+        ws.vault.keyring.unlock()  # init leaves the vault unlocked for the rest of the process
+        return ws
+
+
+@pytest.fixture(scope="session")
+def make_workspace(tmp_path_factory: pytest.TempPathFactory, cheap_kdf: Argon2Params,
+                   test_admin_key: str) -> Callable[..., Any]:
+    """``make_workspace(root, db_url=None)``: a fresh workspace at ``root`` (``WorkspaceFactory``)."""
+    return WorkspaceFactory(tmp_path_factory.mktemp("workspace-templates")).new
+
+
+@pytest.fixture()
+def workspace(tmp_path: Path, make_workspace: Callable[..., Any]):
+    ws = make_workspace(tmp_path / "ws")
     yield ws
     ws.close()
 

@@ -14,13 +14,13 @@ from privtune.access.roles import OPERATIONS
 from privtune.cli.main import run
 from privtune.errors import PermissionDenied
 from privtune.store.audit_models import AuditEvent
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 
 @pytest.fixture()
-def crew(tmp_path: Path):
+def crew(tmp_path: Path, make_workspace):
     root = tmp_path / "ws"
-    ws = init_workspace(root)
+    ws = make_workspace(root)
     keys = {r: admin.add_user(ws.access, ws.store, f"l-{r}", r).secret
             for r in ("break-glass", "data-steward", "auditor", "dpo", "app")}
     keys["admin"] = ws.initial_key.secret  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ from privtune.access.roles import MATRIX, OPERATIONS, ROLES, vault_operation
 from privtune.errors import PermissionDenied
 from privtune.store.access_models import ApiKey
 from privtune.store.audit_models import AuditEvent
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 # The specification, written out independently of the implementation's table.
 Y = {
@@ -45,9 +45,9 @@ EXPECTED_OPERATIONS = {
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory):
+def team(tmp_path_factory: pytest.TempPathFactory, make_workspace):
     root = tmp_path_factory.mktemp("matrix") / "ws"
-    ws = init_workspace(root)
+    ws = make_workspace(root)
     keys = {role: admin.add_user(ws.access, ws.store, f"u-{role}", role) for role in ROLES}
     keys["revoked"] = admin.add_user(ws.access, ws.store, "gone", "admin")
     admin.revoke_key(ws.access, ws.store, keys["revoked"].key_id)

@@ -24,13 +24,13 @@ from privtune.pipeline.train import CKPT_PREFIX
 from privtune.store import ObjectVersion
 from privtune.store.audit_models import AuditEvent
 from privtune.vault.names import kind_conflict, name_class
-from privtune.workspace import PSEUDONYM_KEY, Workspace, init_workspace
+from privtune.workspace import PSEUDONYM_KEY, Workspace
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory):
+def team(tmp_path_factory: pytest.TempPathFactory, make_workspace):
     root = tmp_path_factory.mktemp("kinds") / "ws"
-    ws = init_workspace(root)
+    ws = make_workspace(root)
     keys = {role: admin.add_user(ws.access, ws.store, f"k-{role}", role).secret
             for role in ("ml-engineer", "data-steward", "viewer")}
     keys["admin"] = ws.initial_key.secret  # type: ignore[union-attr]
@@ -118,10 +118,11 @@ def test_a_kind_change_is_refused_even_for_an_admin(team) -> None:
     ("gate-report", "blob", "report"),
 ])
 def test_reserved_names_hold_only_their_kind_from_the_first_version(tmp_path: Path, name: str,
-                                                                    bad: str, good: str) -> None:
+                                                                    bad: str, good: str,
+                                                                    make_workspace) -> None:
     assert name_class(name) is not None and good in name_class(name).kinds  # type: ignore[union-attr]
     assert kind_conflict(name, bad, None) and not kind_conflict(name, good, None)
-    ws = init_workspace(tmp_path / "w")
+    ws = make_workspace(tmp_path / "w")
     try:
         if not ws.vault.exists(name):
             with pytest.raises(ObjectKindConflict):

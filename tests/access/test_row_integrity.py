@@ -20,7 +20,7 @@ from privtune.store import MetadataStore, rowmac
 from privtune.store.access_models import ApiKey, User
 from privtune.store.models import Audit
 from privtune.vault.keyring import forget_unlocked
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 
 def _sql(ws: Workspace, sql: str, **params: object) -> None:
@@ -31,8 +31,8 @@ def _sql(ws: Workspace, sql: str, **params: object) -> None:
 
 
 @pytest.fixture()
-def team(db_url, tmp_path):
-    ws = init_workspace(tmp_path / "ws", db_url=db_url)
+def team(db_url, tmp_path, make_workspace):
+    ws = make_workspace(tmp_path / "ws", db_url=db_url)
     viewer = admin.add_user(ws.access, ws.store, "vic", "viewer")
     yield ws, viewer
     ws.close()

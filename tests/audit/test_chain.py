@@ -12,15 +12,14 @@ from sqlalchemy import text
 import privtune.audit.log as auditlog
 from privtune.audit.chain import GENESIS, event_hash, verify_rows
 from privtune.audit.verify import verify_log
-from privtune.workspace import init_workspace
 
 N = 30
 
 
 @pytest.fixture()
-def ws(db_url, tmp_path, monkeypatch):
+def ws(db_url, tmp_path, monkeypatch, make_workspace):
     monkeypatch.setattr(auditlog, "CHECKPOINT_EVERY", 10)
-    w = init_workspace(tmp_path / "ws", db_url=db_url)
+    w = make_workspace(tmp_path / "ws", db_url=db_url)
     for i in range(N - 2):  # init wrote 2 events
         w.guard("metadata.read", f"obj-{i}", n=i)
     yield w

@@ -14,7 +14,7 @@ from privtune.errors import PermissionDenied
 from privtune.pipeline.deid import deidentify
 from privtune.pipeline.ingest import ingest_export
 from privtune.synth import generate_company
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 
 def _planted(files) -> list[str]:
@@ -26,12 +26,12 @@ def _planted(files) -> list[str]:
     return sorted(v for v in out if v)
 
 
-def test_no_planted_pii_in_audit_log_or_metadata(db_url, tmp_path) -> None:
+def test_no_planted_pii_in_audit_log_or_metadata(db_url, tmp_path, make_workspace) -> None:
     export = tmp_path / "export"
     files = generate_company(25, 5, export)
     planted = _planted(files)
     ids = [r["employee_id"] for r in csv.DictReader(files.employees.open())]
-    with init_workspace(tmp_path / "ws", db_url=db_url) as ws:
+    with make_workspace(tmp_path / "ws", db_url=db_url) as ws:
         refs = ingest_export(ws, export).outputs
         deidentify(ws, refs)
         for eid in ids[:5]:

@@ -21,15 +21,15 @@ from privtune.audit.verify import verify_log
 from privtune.cli.main import run
 from privtune.vault import wskeys
 from privtune.vault.wskeys import KEYS_DIR, SIGNING_FILE, fingerprint, public_key_text
-from privtune.workspace import CONFIG_FILE, Workspace, init_workspace
+from privtune.workspace import CONFIG_FILE, Workspace
 
 ADMIN_KEY = "ptk_0123456789ab_" + "T" * 43  # tests/conftest.py
 
 
 @pytest.fixture()
-def ws(tmp_path, monkeypatch):
+def ws(tmp_path, monkeypatch, make_workspace):
     monkeypatch.setattr(auditlog, "CHECKPOINT_EVERY", 5)
-    w = init_workspace(tmp_path / "ws")
+    w = make_workspace(tmp_path / "ws")
     for i in range(8):
         w.guard("metadata.read", f"obj-{i}")
     yield w

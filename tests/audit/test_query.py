@@ -12,12 +12,12 @@ from privtune.access import admin
 from privtune.audit import api
 from privtune.audit.query import EventFilter
 from privtune.errors import InputError, PermissionDenied
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 
 @pytest.fixture()
-def ws(db_url, tmp_path):
-    w = init_workspace(tmp_path / "ws", db_url=db_url)
+def ws(db_url, tmp_path, make_workspace):
+    w = make_workspace(tmp_path / "ws", db_url=db_url)
     w.vault.put("employees", b"a", kind="table")
     w.vault.put("employees", b"b", kind="table")
     w.vault.put("trainset", b"c", kind="examples", parents=["employees@2"])

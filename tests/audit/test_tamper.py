@@ -27,7 +27,7 @@ from privtune.audit.head import HEAD_FILE, read_head_file
 from privtune.audit.verify import verify_log, verify_signing_key
 from privtune.errors import ConfigError, IntegrityError, KeyMissing
 from privtune.vault import wskeys
-from privtune.workspace import CONFIG_FILE, Workspace, init_workspace
+from privtune.workspace import CONFIG_FILE, Workspace
 
 SESSIONS, EACH = 5, 4  # 5 "commands" of 4 events each, after init
 
@@ -40,8 +40,8 @@ def _session(root: Path, principal, n: int = EACH, tag: str = "s") -> None:
 
 
 @pytest.fixture()
-def made(db_url, tmp_path):
-    ws = init_workspace(tmp_path / "ws", db_url=db_url)
+def made(db_url, tmp_path, make_workspace):
+    ws = make_workspace(tmp_path / "ws", db_url=db_url)
     principal = ws.principal
     ws.close()
     for k in range(SESSIONS):
@@ -118,8 +118,8 @@ def test_deleting_every_event_is_detected(made, capsys) -> None:
     assert code == 5 and "truncated" in out
 
 
-def test_truncating_700_of_a_long_log_is_detected(db_url, tmp_path) -> None:
-    ws = init_workspace(tmp_path / "ws", db_url=db_url)
+def test_truncating_700_of_a_long_log_is_detected(db_url, tmp_path, make_workspace) -> None:
+    ws = make_workspace(tmp_path / "ws", db_url=db_url)
     for i in range(760):
         ws.audit.append(actor="u-1", role="admin", key_id="k", op="metadata.read", object=f"o{i}")
     ws.close()
@@ -225,8 +225,8 @@ def test_removed_keys_are_a_failure_never_a_skip(made, capsys) -> None:
     assert code == KeyMissing.exit_code and "workspace.key" in out and "intact" not in out
 
 
-def test_restoring_an_old_database_copy_is_detected(tmp_path, capsys) -> None:
-    ws = init_workspace(tmp_path / "ws")
+def test_restoring_an_old_database_copy_is_detected(tmp_path, capsys, make_workspace) -> None:
+    ws = make_workspace(tmp_path / "ws")
     principal = ws.principal
     ws.close()
     root = ws.root
@@ -259,14 +259,14 @@ def _set_anchor(root: Path, spec: str) -> None:
     (root / CONFIG_FILE).write_text(yaml.safe_dump(cfg))
 
 
-def test_rolling_back_database_and_head_file_needs_the_anchor(tmp_path, capsys) -> None:
+def test_rolling_back_database_and_head_file_needs_the_anchor(tmp_path, capsys, make_workspace) -> None:
     """The threat model's limit: without an anchor, an old database copy restored together with
     the head file of its time verifies; with a file anchor it is detected."""
     anchor = tmp_path / "other-mount" / "privtune-anchor.log"
     anchor.parent.mkdir()
     results = {}
     for with_anchor in (False, True):
-        ws = init_workspace(tmp_path / f"ws{with_anchor}")
+        ws = make_workspace(tmp_path / f"ws{with_anchor}")
         principal = ws.principal
         ws.close()
         root = ws.root

@@ -18,7 +18,7 @@ from privtune.store import rowmac
 from privtune.store.audit_models import AuditEvent
 from privtune.vault.keyring import forget_unlocked
 from privtune.vault.wskeys import KEYS_DIR, LEGACY_SIGNING_FILE, SECRET_FILE, SIGNING_FILE
-from privtune.workspace import CONFIG_FILE, Workspace, init_workspace
+from privtune.workspace import CONFIG_FILE, Workspace
 
 ADMIN_KEY = "ptk_0123456789ab_" + "T" * 43  # tests/conftest.py
 
@@ -46,8 +46,8 @@ def _downgrade(ws: Workspace) -> tuple[bytes, bytes]:
     return secret, signer.public_key().public_bytes_raw()
 
 
-def test_schema_2_workspace_is_migrated_on_open(db_url, tmp_path) -> None:
-    ws = init_workspace(tmp_path / "ws", db_url=db_url)
+def test_schema_2_workspace_is_migrated_on_open(db_url, tmp_path, make_workspace) -> None:
+    ws = make_workspace(tmp_path / "ws", db_url=db_url)
     viewer = admin.add_user(ws.access, ws.store, "vic", "viewer")
     ref = ws.vault.put("a", b"payload", kind="table")
     secret, pub = _downgrade(ws)
@@ -83,13 +83,14 @@ def _allow(op: str, obj: str = "", **detail: object) -> None:
     return None
 
 
-def test_rows_sealed_through_reflection_read_back_through_the_models(db_url, tmp_path) -> None:
+def test_rows_sealed_through_reflection_read_back_through_the_models(db_url, tmp_path,
+                                                                     make_workspace) -> None:
     """The migration seals a table whose model is not imported (the privacy ledger lives above
     the store) through a reflected table: its MACs must match what the models read."""
     from privtune.dp import ledger
     from privtune.store.models import Audit, Base
 
-    ws = init_workspace(tmp_path / "ws", db_url=db_url)
+    ws = make_workspace(tmp_path / "ws", db_url=db_url)
     admin.add_user(ws.access, ws.store, "vic", "viewer")
     ws.vault.put("a", b"x", kind="table", meta={"rows": 1, "nested": {"b": [1.5, None]}})
     with ws.store.session() as s:

@@ -98,9 +98,9 @@ def test_a_failure_while_writing_rolls_back_every_object_and_file(
 
 
 def test_cli_ingest_of_a_bad_export_leaves_the_vault_as_it_was(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], make_workspace) -> None:
     w = str(tmp_path / "w")
-    assert run(["init", w]) == 0
+    make_workspace(tmp_path / "w").close()
     bad = _export(tmp_path / "e", reviews='{"id": "R1", "employee_id": "E1", "text": "x"}\n[1]\n')
     capsys.readouterr()
     assert run(["ingest", str(bad), "-w", w]) == 2
@@ -148,9 +148,9 @@ def test_hostile_lines_are_typed_in_pii_detect_too(case: str) -> None:
 
 @pytest.mark.parametrize("case", ["5000-digit integer", "100k-deep nesting", "lone surrogate"])
 def test_cli_ingest_of_hostile_jsonl_exits_2_not_70(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, make_workspace) -> None:
     w = str(tmp_path / "w")
-    assert run(["init", w]) == 0
+    make_workspace(tmp_path / "w").close()
     bad = _export(tmp_path / "e", reviews=HOSTILE[case] + "\n")
     capsys.readouterr()
     assert run(["ingest", str(bad), "-w", w]) == 2

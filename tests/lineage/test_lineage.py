@@ -19,10 +19,8 @@ def _graph(ws) -> None:
     v.put("employees", b"e2", kind="table")                              # employees@2, unrelated
 
 
-def test_upstream_and_downstream(db_url, tmp_path) -> None:
-    from privtune.workspace import init_workspace
-
-    with init_workspace(tmp_path / "w", db_url=db_url) as ws:
+def test_upstream_and_downstream(db_url, tmp_path, make_workspace) -> None:
+    with make_workspace(tmp_path / "w", db_url=db_url) as ws:
         _graph(ws)
         g = lineage_of(ws.vault, "trainset")
         assert g.ref == "trainset@1"
@@ -32,10 +30,8 @@ def test_upstream_and_downstream(db_url, tmp_path) -> None:
         assert lineage_of(ws.vault, "employees").downstream() == []  # latest = @2
 
 
-def test_subject_lookup_goes_through_keyed_hashes(db_url, tmp_path) -> None:
-    from privtune.workspace import init_workspace
-
-    with init_workspace(tmp_path / "w", db_url=db_url) as ws:
+def test_subject_lookup_goes_through_keyed_hashes(db_url, tmp_path, make_workspace) -> None:
+    with make_workspace(tmp_path / "w", db_url=db_url) as ws:
         _graph(ws)
         assert ws.subjects().index("employees@1", ["E00017", "E00018", None, ""]) == 2
         assert ws.subjects().index("tickets@1", ["E00018"]) == 1
@@ -54,11 +50,10 @@ def test_subject_lookup_goes_through_keyed_hashes(db_url, tmp_path) -> None:
         assert "E00017" not in dump and "E00018" not in dump and "E99999" not in dump
 
 
-def test_cli_lineage(tmp_path, capsys) -> None:
+def test_cli_lineage(tmp_path, capsys, make_workspace) -> None:
     from privtune.cli.main import run
-    from privtune.workspace import init_workspace
 
-    with init_workspace(tmp_path / "w") as ws:
+    with make_workspace(tmp_path / "w") as ws:
         _graph(ws)
         ws.subjects().index("employees@1", ["E00042"])
     root = str(tmp_path / "w")

@@ -14,10 +14,8 @@ PII_ROW = (", ".join(PLANTED) + "\n").encode()
 
 
 @pytest.fixture()
-def small_ws(tmp_path: Path):
-    from privtune.workspace import init_workspace
-
-    ws = init_workspace(tmp_path / "ws")
+def small_ws(tmp_path: Path, make_workspace):
+    ws = make_workspace(tmp_path / "ws")
     ws.vault.chunk_size = 64
     yield ws
     ws.close()

@@ -18,10 +18,10 @@ from privtune.workspace import Workspace
 
 
 @pytest.fixture()
-def rb(tmp_path: Path, capsys) -> Path:
-    """A workspace (made by the CLI) where ``rb`` has two versions, each put by its own command."""
+def rb(tmp_path: Path, capsys, make_workspace) -> Path:
+    """A workspace where ``rb`` has two versions, each put by its own command."""
     root = tmp_path / "ws"
-    assert run(["init", str(root)]) == 0
+    make_workspace(root).close()
     for i in (1, 2):
         f = tmp_path / f"rb{i}.txt"
         f.write_bytes(f"version {i}".encode())
@@ -115,10 +115,9 @@ def test_sessions_after_a_rollback_never_sign_the_rolled_back_heads(rb: Path, tm
         assert w.vault.signed_heads is not None and w.vault.signed_heads()[1]["rb"] == 2
 
 
-def test_a_version_written_in_this_session_reads_before_its_checkpoint(tmp_path: Path) -> None:
-    from privtune.workspace import init_workspace
-
-    with init_workspace(tmp_path / "ws") as w:
+def test_a_version_written_in_this_session_reads_before_its_checkpoint(
+        tmp_path: Path, make_workspace) -> None:
+    with make_workspace(tmp_path / "ws") as w:
         w.vault.put("fresh", b"a", kind="table")
         w.vault.put("fresh", b"b", kind="table")
         assert w.vault.get("fresh") == b"b"

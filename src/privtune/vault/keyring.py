@@ -25,9 +25,14 @@ from privtune.vault.kek import KekProvider, KekSpec, LocalKek, TransitKek
 _UNLOCKED: dict[tuple[str, int], KekProvider] = {}
 
 
-def forget_unlocked() -> None:
-    """Drop every unlocked KEK of this process (tests; long-lived servers on lock)."""
-    _UNLOCKED.clear()
+def forget_unlocked(vault_id: str | None = None) -> None:
+    """Drop the unlocked KEKs of this process: every one, or those of the vault ``vault_id``
+    (tests; long-lived servers on lock)."""
+    if vault_id is None:
+        _UNLOCKED.clear()
+        return
+    for key in [k for k in _UNLOCKED if k[0] == vault_id]:
+        del _UNLOCKED[key]
 
 
 @dataclass(frozen=True)
