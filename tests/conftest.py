@@ -157,6 +157,55 @@ def workspace(tmp_path: Path, make_workspace: Callable[..., Any]):
     ws.close()
 
 
+@pytest.fixture(scope="module")
+def guard_scratch(tmp_path_factory: pytest.TempPathFactory,
+                  make_workspace: Callable[..., Any]) -> dict[str, Any]:
+    """A scratch workspace holding one object of each kind the guarded entry points read, and a
+    viewer: the inventories run every command (tests/cli/test_every_command_guarded.py) and
+    every library entry point (tests/access/test_entry_points_guarded.py) in it, once per module.
+
+    No ``policies``: a base model is then built from generic text only, and the entry point must
+    still be guarded. The adapter's record and base hash check out, so calls reach the vault read.
+    Returns ``root``, ``viewer`` (its key), ``base`` (a folder for the caller's files),
+    ``export`` (a one-row HR export), ``bref`` (the base model) and ``record`` (the adapter's).
+    """
+    from privtune.access import admin
+    from privtune.anonymity.gate import META_KEY
+    from privtune.gate.adapters import ADAPTER_SCHEMA
+    from privtune.models.loading import model_dir_hash
+    from privtune.records import AdapterRecord, BaseModelRef
+
+    base = tmp_path_factory.mktemp("guard-scratch")
+    root = base / "ws"
+    ws = make_workspace(root)
+    viewer = admin.add_user(ws.access, ws.store, "v", "viewer").secret
+    ws.vault.put("employees", b"employee_id\nE00001\n", kind="table")
+    ws.vault.put("employees-deid", b"employee_id\nEMP-0\n", kind="table",
+                 meta={META_KEY: {"ok": True}})  # passes the anonymity check: the read decides
+    ws.vault.put("trainset", b"{}\n", kind="examples")
+    ws.vault.put("valset", b"{}\n", kind="examples")
+    bdir = base / "basedir"
+    bdir.mkdir()
+    (bdir / "config.json").write_text("{}")
+    (bdir / "model.safetensors").write_bytes(b"never read: the vault read is refused")
+    record = AdapterRecord(train={}, train_data="trainset@1", val_data="valset@1",
+                           base_model=str(bdir), base_model_sha256=model_dir_hash(bdir),
+                           privacy={"dp": False},
+                           metrics={"initial_val_loss": 1.0, "final_val_loss": 1.0},
+                           checkpoints=[])
+    (base / "adir").mkdir()
+    (base / "adir" / "adapter_config.json").write_text("{}")
+    ws.vault.put_dir("adapter", base / "adir", kind="adapter", schema=ADAPTER_SCHEMA,
+                     meta=record.to_dict())
+    ws.close()
+    export = base / "export"
+    export.mkdir()
+    (export / "employees.csv").write_text("employee_id,first_name\nE00001,Ann\n")
+    bref = BaseModelRef(dir=bdir, sha256=model_dir_hash(bdir), kind="local", trained_on="test")
+    return {"root": root, "viewer": viewer, "base": base, "export": export, "bref": bref,
+            "record": record}
+
+
 # --- metadata backends: SQLite always, PostgreSQL too when PRIVTUNE_TEST_PG_URL is set (.ci/run
 # starts a server and sets it). Tests taking ``db_url`` run once per backend.
 PG_ENV = "PRIVTUNE_TEST_PG_URL"

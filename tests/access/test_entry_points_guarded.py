@@ -22,18 +22,15 @@ from sqlalchemy import func, select
 
 import privtune
 from privtune.access import admin
-from privtune.anonymity.gate import META_KEY
 from privtune.audit import api as audit_api
 from privtune.audit.query import EventFilter
 from privtune.dp import ledger
 from privtune.errors import PermissionDenied
-from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy, load_policy
 from privtune.gate.registry import change_state, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
-from privtune.models.loading import model_dir_hash
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -44,9 +41,8 @@ from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import gate_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
-from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.audit_models import AuditEvent
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 CAPABILITY = ("Workspace", "Guard", "Check", "GateSite")
 
@@ -81,35 +77,9 @@ def _entry_points() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    base = tmp_path_factory.mktemp("entry-points")
-    root = base / "ws"
-    ws = init_workspace(root)
-    viewer = admin.add_user(ws.access, ws.store, "v", "viewer").secret
-    ws.vault.put("employees", b"employee_id\nE00001\n", kind="table")
-    ws.vault.put("employees-deid", b"x", kind="table", meta={META_KEY: {"ok": True}})
-    ws.vault.put("trainset", b"{}\n", kind="examples")
-    ws.vault.put("valset", b"{}\n", kind="examples")
-    bdir = base / "basedir"
-    bdir.mkdir()
-    (bdir / "config.json").write_text("{}")
-    (bdir / "model.safetensors").write_bytes(b"never read")
-    record = AdapterRecord(train={}, train_data="trainset@1", val_data="valset@1",
-                           base_model=str(bdir), base_model_sha256=model_dir_hash(bdir),
-                           privacy={"dp": False},
-                           metrics={"initial_val_loss": 1.0, "final_val_loss": 1.0},
-                           checkpoints=[])
-    (base / "adir").mkdir()
-    (base / "adir" / "adapter_config.json").write_text("{}")
-    ws.vault.put_dir("adapter", base / "adir", kind="adapter", schema=ADAPTER_SCHEMA,
-                     meta=record.to_dict())
-    ws.close()
-    export = base / "export"
-    export.mkdir()
-    (export / "employees.csv").write_text("employee_id,first_name\nE00001,Ann\n")
-    bref = BaseModelRef(dir=bdir, sha256=model_dir_hash(bdir), kind="local", trained_on="test")
-    return {"root": root, "viewer": viewer, "base": base, "export": export, "bref": bref,
-            "record": record}
+def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
+    """The scratch workspace of tests/conftest.py (``guard_scratch``)."""
+    return guard_scratch
 
 
 def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:

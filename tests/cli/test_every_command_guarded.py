@@ -22,17 +22,12 @@ import pytest
 import typer
 from sqlalchemy import func, select
 
-from privtune.access import admin
 from privtune.access.apikeys import ENV_API_KEY
-from privtune.anonymity.gate import META_KEY
 from privtune.cli.main import app, run
-from privtune.gate.adapters import ADAPTER_SCHEMA
-from privtune.models.loading import model_dir_hash
-from privtune.records import AdapterRecord
 from privtune.store import ObjectVersion
 from privtune.store.audit_models import AuditEvent
 from privtune.store.ledger_models import SourceBudget
-from privtune.workspace import Workspace, init_workspace
+from privtune.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,34 +81,10 @@ def test_the_inventory_is_complete() -> None:
 
 # ---- the scratch workspace -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    base = tmp_path_factory.mktemp("every-command")
-    root = base / "ws"
-    ws = init_workspace(root)
-    viewer = admin.add_user(ws.access, ws.store, "v", "viewer").secret
-    # one object of each kind the commands read (no `policies`: then a base model is built
-    # from generic text only, and the command must still be guarded)
-    ws.vault.put("employees", b"employee_id\nE00001\n", kind="table")
-    ws.vault.put("employees-deid", b"employee_id\nEMP-0\n", kind="table",
-                 meta={META_KEY: {"ok": True}})  # passes the anonymity check: the read decides
-    ws.vault.put("trainset", b"{}\n", kind="examples")
-    ws.vault.put("valset", b"{}\n", kind="examples")
-    # an adapter whose record and base hash check out, so commands reach the vault read
-    (base / "basedir").mkdir()
-    (base / "basedir" / "config.json").write_text("{}")
-    (base / "basedir" / "model.safetensors").write_bytes(b"not read: the vault read is refused")
-    record = AdapterRecord(train={}, train_data="trainset@1", val_data="valset@1",
-                           base_model=str(base / "basedir"),
-                           base_model_sha256=model_dir_hash(base / "basedir"),
-                           privacy={"dp": False}, metrics={}, checkpoints=[])
-    (base / "adir").mkdir()
-    (base / "adir" / "adapter_config.json").write_text("{}")
-    ws.vault.put_dir("adapter", base / "adir", kind="adapter", schema=ADAPTER_SCHEMA,
-                     meta=record.to_dict())
-    ws.close()
-    export = base / "export"
-    export.mkdir()
-    (export / "employees.csv").write_text("employee_id,first_name\nE00001,Ann\n")
+def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
+    """The scratch workspace of tests/conftest.py (``guard_scratch``), and the values given to
+    the commands' parameters."""
+    base, export, root = guard_scratch["base"], guard_scratch["export"], guard_scratch["root"]
     (base / "in.bin").write_bytes(b"payload")
     (base / "prompts.txt").write_text("hello\n")
     values = {
@@ -125,7 +96,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
     }
-    return {"root": root, "viewer": viewer, "values": values}
+    return {"root": root, "viewer": guard_scratch["viewer"], "values": values}
 
 
 def _argv(name: str, values: dict[str, str], root: Path) -> list[str]:
