@@ -20,10 +20,9 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @pytest.fixture()
-def cli_ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def cli_ws(tmp_path: Path, make_workspace) -> Path:
     ws = tmp_path / "ws"
-    assert run(["init", str(ws)]) == 0
-    capsys.readouterr()
+    make_workspace(ws).close()
     return ws
 
 
