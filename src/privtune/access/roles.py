@@ -49,6 +49,11 @@ OPERATIONS: dict[str, str] = {
     "audit.read": "show, export and verify the audit log",
     "user.manage": "create users, issue and revoke API keys",
     "lockdown.set": "enter or leave lockdown (only the break-glass admin acts during one)",
+    # issue 20: security operations
+    "backup.write": "write a backup snapshot of the workspace; shred versions in a backup",
+    "backup.restore": "restore a backup into a new workspace (checked in the restored one)",
+    "incident.manage": "open, report and close security incidents (lockdown also needs "
+                       "lockdown.set and user.manage)",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -65,7 +70,8 @@ MATRIX: dict[str, frozenset[str]] = {
                         "records.read", "audit.read"}),
     VIEWER: frozenset({"metadata.read"}),
     DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
-                    "records.read", "policy.write", "release.approve", "audit.read"}),
+                    "records.read", "policy.write", "release.approve", "audit.read",
+                    "incident.manage"}),
     APP: frozenset({"model.query"}),
     BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }

@@ -19,6 +19,7 @@ from privtune.cli import (
     access_cmd,
     adapter_cmd,
     audit_cmd,
+    backup_cmd,
     data_cmd,
     demo_cmd,
     dp_cmd,
@@ -76,6 +77,7 @@ app.add_typer(vault_cmd.app, name="vault")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(access_cmd.app, name="access")
 app.add_typer(audit_cmd.app, name="audit-log")
+app.add_typer(backup_cmd.app, name="backup")
 lineage_cmd.register(app)
 pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")
