@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 import privtune
+from privtune import backup
 from privtune.access import admin
 from privtune.anonymity.gate import META_KEY
 from privtune.audit import api as audit_api
@@ -162,6 +163,12 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             ws, sc["bref"], "trainset@1", "valset@1", PipelineConfig().train),
         "privtune.pipeline.train.evaluate_adapter": lambda ws: evaluate_adapter(
             ws, sc["bref"], TrainedAdapter("adapter@1", sc["record"], [])),
+        # issue 20: security operations
+        "privtune.backup.snapshot.create": lambda ws: backup.create(
+            ws.guard, backup.Source(ws.root, ws.store.db_url, "", ws.keys.signing_key),
+            sc["base"] / "brepo"),
+        "privtune.backup.snapshot.shred_in_backups": lambda ws: backup.shred_in_backups(
+            ws.guard, sc["base"] / "brepo", ["employees@1"]),
     }
 
 

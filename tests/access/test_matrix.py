@@ -28,7 +28,8 @@ Y = {
     "viewer": {"metadata.read"},
     # issue 16: the roles for what comes next
     "dpo": {"metadata.read", "subject.lookup", "subject.export", "subject.erase", "records.read",
-            "policy.write", "release.approve", "audit.read"},
+            "policy.write", "release.approve", "audit.read",
+            "incident.manage"},  # issue 20
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -41,6 +42,8 @@ EXPECTED_OPERATIONS = {
     "release.approve", "lockdown.set",
     # issue 15: the gate's exports
     "model.export", "model.export_unaudited",
+    # issue 20: security operations
+    "backup.write", "backup.restore", "incident.manage",
 }
 
 

@@ -46,6 +46,11 @@ WORKSPACE_FREE = {
     "pii detect": "detects PII in a file the caller gives and writes the spans; no workspace",
     "dp epsilon": "pure accounting arithmetic on the numbers given",
     "access matrix": "prints the static role matrix",
+    # issue 20: a backup repository is opened with its own passphrase, not a workspace
+    "backup verify": "reads a backup repository with its passphrase; no workspace",
+    "backup list": "lists a backup repository's signed snapshots; no workspace",
+    "backup restore": "creates a new workspace from a backup (like init); backup.restore is "
+                      "checked and audited inside the restored copy before it is put in place",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.
@@ -124,6 +129,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "key_id": "0123456789ab", "state": "on", "dataset": "trainset", "epsilon": "1e300",
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
+        "repo": str(base / "backup-repo"),  # issue 20
     }
     return {"root": root, "viewer": viewer, "values": values}
 
