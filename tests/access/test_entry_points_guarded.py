@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 import privtune
 from privtune import backup
+from privtune.ops import incident
 from privtune.access import admin
 from privtune.anonymity.gate import META_KEY
 from privtune.audit import api as audit_api
@@ -43,17 +44,19 @@ from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
-from privtune.pipeline.site import gate_site
+from privtune.pipeline.site import gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace, init_workspace
 
-CAPABILITY = ("Workspace", "Guard", "Check", "GateSite")
+CAPABILITY = ("Workspace", "Guard", "Check", "GateSite", "OpsSite")
 
 #: Public functions taking a capability that are not entry points, and why.
 HELPERS = {
     "privtune.pipeline.site.gate_site": "hands the workspace's parts to the gate; does nothing",
+    "privtune.pipeline.site.ops_site": "hands the workspace's parts to incident response; does "
+                                       "nothing (issue 20)",
     "privtune.pipeline.base_model.pretraining_texts": "prepare_base's helper, called after its "
                                                       "guard; reads policies through the vault",
     "privtune.gate.release.check_releasable": "release's predicate, called after release's "
@@ -169,6 +172,12 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             sc["base"] / "brepo"),
         "privtune.backup.snapshot.shred_in_backups": lambda ws: backup.shred_in_backups(
             ws.guard, sc["base"] / "brepo", ["employees@1"]),
+        "privtune.ops.incident.open_incident": lambda ws: incident.open_incident(ops_site(ws), "high"),
+        "privtune.ops.incident.list_incidents": lambda ws: incident.list_incidents(ops_site(ws)),
+        "privtune.ops.incident.lockdown": lambda ws: incident.lockdown(ops_site(ws)),
+        "privtune.ops.incident.report": lambda ws: incident.report(ops_site(ws)),
+        "privtune.ops.incident.close_incident": lambda ws: incident.close_incident(
+            ops_site(ws), None, "lessons"),
     }
 
 

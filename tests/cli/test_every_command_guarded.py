@@ -129,7 +129,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "key_id": "0123456789ab", "state": "on", "dataset": "trainset", "epsilon": "1e300",
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
-        "repo": str(base / "backup-repo"),  # issue 20
+        "repo": str(base / "backup-repo"), "severity": "high", "lessons": "none",  # issue 20
     }
     return {"root": root, "viewer": viewer, "values": values}
 

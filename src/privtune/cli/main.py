@@ -23,6 +23,7 @@ from privtune.cli import (
     data_cmd,
     demo_cmd,
     dp_cmd,
+    incident_cmd,
     keys_cmd,
     lineage_cmd,
     model_cmd,
@@ -78,6 +79,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(access_cmd.app, name="access")
 app.add_typer(audit_cmd.app, name="audit-log")
 app.add_typer(backup_cmd.app, name="backup")
+app.add_typer(incident_cmd.app, name="incident")
 lineage_cmd.register(app)
 pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")
