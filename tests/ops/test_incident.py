@@ -199,7 +199,12 @@ def test_every_revoked_key_is_refused_by_every_command(team, tmp_path, monkeypat
     ws.close()
     forget_unlocked()
     mod = _guarded_commands()
-    values = {**{"export_dir": str(tmp_path), "config": "x", "model": "adapter",
+    (tmp_path / "p").write_text("hello\n")
+    (tmp_path / "f").write_bytes(b"payload")
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "employees.csv").write_text("employee_id,first_name\nE00001,Ann\n")
+    config = Path(__file__).resolve().parents[2] / "configs" / "tiny-demo.yaml"
+    values = {**{"export_dir": str(tmp_path / "export"), "config": str(config), "model": "adapter",
                  "prompts": str(tmp_path / "p"), "out": str(tmp_path / "o"), "name": "n",
                  "file": str(tmp_path / "f"), "ref": "adapter@1", "output": str(tmp_path / "g"),
                  "version": "1", "handle": "u-viewer", "role": "admin", "key_id": "0123456789ab",

@@ -7,7 +7,7 @@ Layout of ``DIR`` (docs/operations.md, "Backups")::
                                workspace whose snapshots it holds; MAC'd under the master key
     DIR/chunks/ab/<id>         one chunk: nonce || AES-256-GCM(flag || payload), AAD = id;
                                id = HMAC-SHA256(id key, plaintext) (keyed: ids do not reveal
-                               hashes of known content); payload zlib-compressed when smaller
+                               hashes of known content); payload zlib-compressed when a 64 KiB sample compresses
     DIR/snapshots/<id>.snap    one snapshot: the manifest encrypted (AES-256-GCM) and signed
                                (Ed25519, the workspace's audit signing key)
     DIR/escrow.bin             the key escrow: the wrapped data key of every object version the
@@ -51,6 +51,7 @@ from privtune.vault.kek import argon2id, kdf_params, read_passphrase
 FORMAT = "privtune-backup/1"
 ENV_BACKUP_PASSPHRASE = "PRIVTUNE_BACKUP_PASSPHRASE"  # noqa: S105  (a variable's name)
 CHUNK_SIZE = 1 << 20
+SAMPLE = 1 << 16
 CONFIG = "config.json"
 ESCROW = "escrow.bin"
 SNAP_RE = re.compile(r"(\d{8}T\d{6}Z-[0-9a-f]{8})\.snap")
@@ -191,8 +192,12 @@ class Repo:
         path = self.chunk_path(cid)
         if path.exists():
             return cid, 0
-        packed = zlib.compress(data, 1)
-        body = _ZLIB + packed if len(packed) < len(data) else _RAW + data
+        body = _RAW + data
+        # Vault files are ciphertext: a 64 KiB sample tells incompressible data cheaply.
+        if len(zlib.compress(data[:SAMPLE], 1)) < 0.9 * min(len(data), SAMPLE):
+            packed = zlib.compress(data, 1)
+            if len(packed) < len(data):
+                body = _ZLIB + packed
         nonce = os.urandom(12)
         blob = nonce + self._enc.encrypt(nonce, body, cid.encode())
         with atomic_file(path) as fh:
