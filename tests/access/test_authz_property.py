@@ -55,6 +55,7 @@ WHO = {
     "backup.write": {"admin"},
     "backup.restore": {"admin"},
     "incident.manage": {"admin", "dpo"},
+    "alerts.manage": {"admin", "auditor", "dpo"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 import privtune
 from privtune import backup
-from privtune.ops import incident
+from privtune.ops import alerts, incident
 from privtune.access import admin
 from privtune.anonymity.gate import META_KEY
 from privtune.audit import api as audit_api
@@ -44,17 +44,19 @@ from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
-from privtune.pipeline.site import gate_site, ops_site
+from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace, init_workspace
 
-CAPABILITY = ("Workspace", "Guard", "Check", "GateSite", "OpsSite")
+CAPABILITY = ("Workspace", "Guard", "Check", "GateSite", "OpsSite", "AlertSite")
 
 #: Public functions taking a capability that are not entry points, and why.
 HELPERS = {
     "privtune.pipeline.site.gate_site": "hands the workspace's parts to the gate; does nothing",
+    "privtune.pipeline.site.alert_site": "hands the workspace's parts to the alerts; does "
+                                         "nothing (issue 20)",
     "privtune.pipeline.site.ops_site": "hands the workspace's parts to incident response; does "
                                        "nothing (issue 20)",
     "privtune.pipeline.base_model.pretraining_texts": "prepare_base's helper, called after its "
@@ -178,6 +180,10 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.ops.incident.report": lambda ws: incident.report(ops_site(ws)),
         "privtune.ops.incident.close_incident": lambda ws: incident.close_incident(
             ops_site(ws), None, "lessons"),
+        "privtune.ops.alerts.scan": lambda ws: alerts.scan(alert_site(ws)),
+        "privtune.ops.alerts.list_alerts": lambda ws: alerts.list_alerts(alert_site(ws)),
+        "privtune.ops.alerts.explain": lambda ws: alerts.explain(alert_site(ws), "al-0"),
+        "privtune.ops.alerts.ack": lambda ws: alerts.ack(alert_site(ws), "al-0"),
     }
 
 

@@ -130,6 +130,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
         "repo": str(base / "backup-repo"), "severity": "high", "lessons": "none",  # issue 20
+        "alert_id": "al-0",
     }
     return {"root": root, "viewer": viewer, "values": values}
 

@@ -17,6 +17,7 @@ from rich.markup import escape
 from privtune import __version__
 from privtune.cli import (
     access_cmd,
+    alerts_cmd,
     adapter_cmd,
     audit_cmd,
     backup_cmd,
@@ -80,6 +81,7 @@ app.add_typer(access_cmd.app, name="access")
 app.add_typer(audit_cmd.app, name="audit-log")
 app.add_typer(backup_cmd.app, name="backup")
 app.add_typer(incident_cmd.app, name="incident")
+app.add_typer(alerts_cmd.app, name="alerts")
 lineage_cmd.register(app)
 pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")

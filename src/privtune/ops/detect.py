@@ -11,8 +11,9 @@ Rules (each alert names the rule, the key, the window and the figures that tripp
   exports, unaudited exports) by one key within an hour;
 * ``new-host``: a key seen from a host (``detail.host``, a keyed hash the guard records) it was
   never seen from, once it has a baseline of ``MIN_HISTORY`` events;
-* ``unusual-hour``: activity in an hour of the day in which the key was never active in its
-  baseline (``MIN_HISTORY`` events at least), one alert per key and hour window;
+* ``unusual-hour``: activity at least ``ODD_HOURS`` hours away from every hour of the day in
+  which the key was active in its baseline (``MIN_HISTORY`` events at least): an evening that
+  runs an hour late is not an alert, 03:00 for a nine-to-five key is; one alert per key and hour;
 * ``volume-zscore``: per key and hour window, the robust z-score (0.6745 * (x - median) / MAD
   over the key's earlier active windows, at least ``MIN_WINDOWS`` of them) of the number of
   events, distinct objects, distinct employees looked up and denials; an alert when any
@@ -34,6 +35,7 @@ BULK_EXPORT = 3
 EXPORT_WINDOW = timedelta(hours=1)
 EXPORT_OPS = frozenset({"model.export", "model.export_unaudited", "subject.export"})
 MIN_HISTORY = 50
+ODD_HOURS = 3
 MIN_WINDOWS = 12
 Z_THRESHOLD = 6.0
 Z_MIN_VALUE = 10
@@ -79,6 +81,11 @@ class Alert:
 
 def _hour(ts: datetime) -> datetime:
     return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def _hours_away(hour: int, seen: Counter[int]) -> int:
+    """Circular distance (hours) from ``hour`` to the nearest hour of day the key was active."""
+    return min((min(abs(hour - h), 24 - abs(hour - h)) for h, c in seen.items() if c), default=24)
 
 
 def robust_z(x: float, history: list[float]) -> tuple[float, float, float]:
@@ -146,12 +153,13 @@ def detect(events: Iterable[Event]) -> list[Alert]:
                                     {"host": e.host, "known_hosts": len(st.hosts),
                                      "history_events": st.n}))
             h = e.ts.hour
-            if st.hours[h] == 0 and st.cur not in st.odd_hours:
+            if _hours_away(h, st.hours) >= ODD_HOURS and st.cur not in st.odd_hours:
                 st.odd_hours.add(st.cur)  # type: ignore[arg-type]
                 usual = sorted(x for x, c in st.hours.items() if c)
                 alerts.append(Alert("unusual-hour", e.key, st.cur, st.cur + timedelta(hours=1),  # type: ignore[operator]
                                     e.seq, e.seq, 1.0,
                                     {"hour_utc": h, "usual_hours_utc": usual,
+                                     "hours_from_usual": _hours_away(h, st.hours),
                                      "history_events": st.n}))
         if e.host:
             st.hosts.add(e.host)

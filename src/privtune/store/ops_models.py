@@ -1,6 +1,6 @@
-"""SQLAlchemy models of security operations: incidents (issue 20).
+"""SQLAlchemy models of security operations: incidents and access alerts (issue 20).
 
-``incidents`` is row-MAC'd (``privtune.store.rowmac``): its rows decide whether exports are
+``incidents`` and ``alerts`` are row-MAC'd (``privtune.store.rowmac``): its rows decide whether exports are
 frozen and carry the dates the breach notification's 72-hour deadline is computed from, so a DB
 writer without the workspace key can neither thaw exports nor move ``aware_at``. Rows hold ids,
 dates, counts and short operator-written lines (never personal data: the CLI says so).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +40,31 @@ class Incident(Base):
     lessons: Mapped[str] = mapped_column(Text, default="")
 
 
+class AlertRow(Base):
+    """One access-anomaly alert (``privtune.ops.detect``): rule, key, window, score, the figures
+    that tripped it, and its acknowledgement. Row-MAC'd: an acknowledgement cannot be forged."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dedup: Mapped[str] = mapped_column(String(200), unique=True)
+    rule: Mapped[str] = mapped_column(String(32), index=True)
+    key: Mapped[str] = mapped_column(String(40), index=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[dict] = mapped_column(JSON, default=dict)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acked
+    acked_by: Mapped[str] = mapped_column(String(40), default="")
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
 def ensure_ops_tables(engine: Engine) -> None:
-    """Create the incidents table in a workspace made before it existed (idempotent)."""
-    Base.metadata.create_all(engine, tables=[Base.metadata.tables[Incident.__tablename__]])
+    """Create the incidents and alerts tables in a workspace made before they existed
+    (idempotent)."""
+    Base.metadata.create_all(engine, tables=[Base.metadata.tables[t] for t in ("incidents",
+                                                                               "alerts")])
