@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 
 import privtune
 from privtune import backup
-from privtune.ops import alerts, incident
 from privtune.access import admin
 from privtune.anonymity.gate import META_KEY
 from privtune.audit import api as audit_api
@@ -36,6 +35,7 @@ from privtune.gate.registry import change_state, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.models.loading import model_dir_hash
+from privtune.ops import alerts, incident
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base

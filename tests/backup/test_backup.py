@@ -172,9 +172,8 @@ def test_restore_needs_backup_restore_in_the_restored_workspace(ws, tmp_path, mo
 
 def test_a_viewer_may_not_back_up(ws, tmp_path) -> None:
     viewer = admin.add_user(ws.access, ws.store, "v", "viewer").secret
-    with Workspace.open(ws.root, api_key=viewer) as v:
-        with pytest.raises(PermissionDenied):
-            _snap(v, tmp_path / "repo")
+    with Workspace.open(ws.root, api_key=viewer) as v, pytest.raises(PermissionDenied):
+        _snap(v, tmp_path / "repo")
     assert not (tmp_path / "repo").exists()
 
 
@@ -280,7 +279,7 @@ def test_kill9_during_restore_leaves_no_workspace(ws, tmp_path) -> None:
     target = tmp_path / "restored"
     _run_killed(_killed_restore, str(repo), str(target))
     assert not target.exists()
-    with pytest.raises(Exception):  # noqa: B017,PT011  (no workspace there, whatever the error)
+    with pytest.raises(Exception):
         Workspace.open(target)
     _restore_checked(repo, target)  # a later restore cleans the leftover and succeeds
     assert not list(tmp_path.glob(".restored.restore-*"))

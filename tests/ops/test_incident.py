@@ -4,8 +4,8 @@ key refused by every command; breach figures match lineage on the synthetic comp
 from __future__ import annotations
 
 import csv
-import json
 import importlib.util
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,13 +17,13 @@ from privtune.access import admin
 from privtune.access.apikeys import ENV_API_KEY
 from privtune.cli.main import run
 from privtune.errors import InputError, IntegrityError, PermissionDenied, PrivacyPolicyError
+from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.registry import entries, register
+from privtune.models.loading import model_dir_hash
 from privtune.ops import incident as inc
 from privtune.pipeline.adapters import export_adapter
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.site import ops_site
-from privtune.gate.adapters import ADAPTER_SCHEMA
-from privtune.models.loading import model_dir_hash
 from privtune.records import AdapterRecord, ReleaseRecord
 from privtune.store.audit_models import AuditEvent, SubjectIndex
 from privtune.store.ops_models import Incident

@@ -17,8 +17,8 @@ from rich.markup import escape
 from privtune import __version__
 from privtune.cli import (
     access_cmd,
-    alerts_cmd,
     adapter_cmd,
+    alerts_cmd,
     audit_cmd,
     backup_cmd,
     data_cmd,

@@ -154,9 +154,9 @@ def detect(events: Iterable[Event]) -> list[Alert]:
                                      "history_events": st.n}))
             h = e.ts.hour
             if _hours_away(h, st.hours) >= ODD_HOURS and st.cur not in st.odd_hours:
-                st.odd_hours.add(st.cur)  # type: ignore[arg-type]
+                st.odd_hours.add(st.cur)
                 usual = sorted(x for x, c in st.hours.items() if c)
-                alerts.append(Alert("unusual-hour", e.key, st.cur, st.cur + timedelta(hours=1),  # type: ignore[operator]
+                alerts.append(Alert("unusual-hour", e.key, st.cur, st.cur + timedelta(hours=1),
                                     e.seq, e.seq, 1.0,
                                     {"hour_utc": h, "usual_hours_utc": usual,
                                      "hours_from_usual": _hours_away(h, st.hours),
