@@ -177,6 +177,11 @@ def test_a_viewer_may_not_back_up(ws, tmp_path) -> None:
     assert not (tmp_path / "repo").exists()
 
 
+def test_repository_inside_the_workspace_is_refused(ws) -> None:
+    with pytest.raises(InputError, match="outside the workspace"):
+        _snap(ws, ws.root / "reports" / "backup")
+
+
 def test_postgres_store_is_refused_with_the_pg_dump_note(ws, tmp_path) -> None:
     src = _source(ws)
     src.db_url = "postgresql://h/db"

@@ -173,6 +173,8 @@ def create(check: Check, source: Source, repo_dir: Path, *, passphrase: bytes | 
     root = Path(source.root)
     db = _sqlite_path(source.db_url, root)
     repo_dir = Path(repo_dir)
+    if root.resolve() == repo_dir.resolve() or root.resolve() in repo_dir.resolve().parents:
+        raise InputError("the backup repository must be outside the workspace", path=repo_dir)
     if (repo_dir / "config.json").exists():
         repo = Repo.open(repo_dir, passphrase)
         if repo.config.get("vault_id") != source.vault_id:
