@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PRIVTUNE_BACKUP_PASSPHRASE", "privtune bench backup (not a secret)")
     from privtune.workspace import init_workspace
 
+    load0 = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="privtune-bench-backup-"))
     try:
         ws = init_workspace(base / "ws")
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         stored["restic s"] = round(rs["stored_bytes"] / 1e6, 1)
         stored["privtune / restic"] = round(pt["stored_bytes"] / rs["stored_bytes"], 3)
     rows.append(stored)
-    write("backup", {"size_mib": SIZE_MIB, "restic_version": version, "workspace_mb": round(mb, 1), "privtune": pt,
+    write("backup", {"size_mib": SIZE_MIB, "restic_version": version,
+                     "loadavg_1m_start_end": [round(load0[0], 1), round(os.getloadavg()[0], 1)], "workspace_mb": round(mb, 1), "privtune": pt,
                      "restic": rs, "throughput_first_mb_s": round(mb / pt["first_s"], 1)},
           rows, ["measure", "privtune s", "restic s", "privtune / restic"])
 
