@@ -7,8 +7,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import alerts
 import audit
 import auditlog
+import backup
 import deid_policy
 import dp
 import pii
@@ -19,7 +21,8 @@ import vault
 
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
-           "audit": audit.main}
+           "audit": audit.main, "backup": backup.main,
+           "alerts": alerts.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

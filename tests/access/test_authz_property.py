@@ -51,6 +51,11 @@ WHO = {
     "budget.write": {"admin", "data-steward"},
     "model.export": {"admin", "ml-engineer"},
     "model.export_unaudited": {"admin"},
+    # issue 20: security operations
+    "backup.write": {"admin"},
+    "backup.restore": {"admin"},
+    "incident.manage": {"admin", "dpo"},
+    "alerts.manage": {"admin", "auditor", "dpo"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

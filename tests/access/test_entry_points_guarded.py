@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 import privtune
+from privtune import backup
 from privtune.access import admin
 from privtune.audit import api as audit_api
 from privtune.audit.query import EventFilter
@@ -31,6 +32,7 @@ from privtune.gate.policy import GatePolicy, load_policy
 from privtune.gate.registry import change_state, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
+from privtune.ops import alerts, incident
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -39,16 +41,20 @@ from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
-from privtune.pipeline.site import gate_site
+from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace
 
-CAPABILITY = ("Workspace", "Guard", "Check", "GateSite")
+CAPABILITY = ("Workspace", "Guard", "Check", "GateSite", "OpsSite", "AlertSite")
 
 #: Public functions taking a capability that are not entry points, and why.
 HELPERS = {
     "privtune.pipeline.site.gate_site": "hands the workspace's parts to the gate; does nothing",
+    "privtune.pipeline.site.alert_site": "hands the workspace's parts to the alerts; does "
+                                         "nothing (issue 20)",
+    "privtune.pipeline.site.ops_site": "hands the workspace's parts to incident response; does "
+                                       "nothing (issue 20)",
     "privtune.pipeline.base_model.pretraining_texts": "prepare_base's helper, called after its "
                                                       "guard; reads policies through the vault",
     "privtune.gate.release.check_releasable": "release's predicate, called after release's "
@@ -132,6 +138,22 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             ws, sc["bref"], "trainset@1", "valset@1", PipelineConfig().train),
         "privtune.pipeline.train.evaluate_adapter": lambda ws: evaluate_adapter(
             ws, sc["bref"], TrainedAdapter("adapter@1", sc["record"], [])),
+        # issue 20: security operations
+        "privtune.backup.snapshot.create": lambda ws: backup.create(
+            ws.guard, backup.Source(ws.root, ws.store.db_url, "", ws.keys.signing_key),
+            sc["base"] / "brepo"),
+        "privtune.backup.snapshot.shred_in_backups": lambda ws: backup.shred_in_backups(
+            ws.guard, sc["base"] / "brepo", ["employees@1"]),
+        "privtune.ops.incident.open_incident": lambda ws: incident.open_incident(ops_site(ws), "high"),
+        "privtune.ops.incident.list_incidents": lambda ws: incident.list_incidents(ops_site(ws)),
+        "privtune.ops.incident.lockdown": lambda ws: incident.lockdown(ops_site(ws)),
+        "privtune.ops.incident.report": lambda ws: incident.report(ops_site(ws)),
+        "privtune.ops.incident.close_incident": lambda ws: incident.close_incident(
+            ops_site(ws), None, "lessons"),
+        "privtune.ops.alerts.scan": lambda ws: alerts.scan(alert_site(ws)),
+        "privtune.ops.alerts.list_alerts": lambda ws: alerts.list_alerts(alert_site(ws)),
+        "privtune.ops.alerts.explain": lambda ws: alerts.explain(alert_site(ws), "al-0"),
+        "privtune.ops.alerts.ack": lambda ws: alerts.ack(alert_site(ws), "al-0"),
     }
 
 

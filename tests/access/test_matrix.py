@@ -24,11 +24,13 @@ Y = {
     "ml-engineer": {"training.read", "model.read", "model.write", "model.export", "model.query",
                     "metadata.read"},
     "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
-                "audit.read"},
+                "audit.read",
+                "alerts.manage"},  # issue 20
     "viewer": {"metadata.read"},
     # issue 16: the roles for what comes next
     "dpo": {"metadata.read", "subject.lookup", "subject.export", "subject.erase", "records.read",
-            "policy.write", "release.approve", "audit.read"},
+            "policy.write", "release.approve", "audit.read",
+            "incident.manage", "alerts.manage"},  # issue 20
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -41,6 +43,8 @@ EXPECTED_OPERATIONS = {
     "release.approve", "lockdown.set",
     # issue 15: the gate's exports
     "model.export", "model.export_unaudited",
+    # issue 20: security operations
+    "backup.write", "backup.restore", "incident.manage", "alerts.manage",
 }
 
 

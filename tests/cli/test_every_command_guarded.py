@@ -41,6 +41,11 @@ WORKSPACE_FREE = {
     "pii detect": "detects PII in a file the caller gives and writes the spans; no workspace",
     "dp epsilon": "pure accounting arithmetic on the numbers given",
     "access matrix": "prints the static role matrix",
+    # issue 20: a backup repository is opened with its own passphrase, not a workspace
+    "backup verify": "reads a backup repository with its passphrase; no workspace",
+    "backup list": "lists a backup repository's signed snapshots; no workspace",
+    "backup restore": "creates a new workspace from a backup (like init); backup.restore is "
+                      "checked and audited inside the restored copy before it is put in place",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.
@@ -95,6 +100,8 @@ def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
         "key_id": "0123456789ab", "state": "on", "dataset": "trainset", "epsilon": "1e300",
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
+        "repo": str(base / "backup-repo"), "severity": "high", "lessons": "none",  # issue 20
+        "alert_id": "al-0",
     }
     return {"root": root, "viewer": guard_scratch["viewer"], "values": values}
 

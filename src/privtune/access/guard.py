@@ -9,6 +9,7 @@ started, so nothing changed. Detail values must be ids, refs, counts or keyed ha
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ class Guard:
         self.log = log
         self.principal = principal
         self._audit_key: bytes | None = None
+        self._host: str | None = None
         #: ``name -> version the next put will get`` so write events name ``name@version``;
         #: set by the Workspace (from the vault's manifests). Under concurrent writers of the
         #: same name the vault's own numbering wins; the event then names the version raced for.
@@ -41,6 +43,13 @@ class Guard:
         if self._audit_key is None:
             self._audit_key = self.subkey("audit")
         return keyed_hash(self._audit_key, value)
+
+    def host(self) -> str:
+        """This machine, as a keyed hash (12 hex) under the audit key: lets the anomaly detector
+        see a key used from a new host without writing host names into the log."""
+        if self._host is None:
+            self._host = self.keyed("host:" + socket.gethostname())[:12]
+        return self._host
 
     def check(self, op: str, obj: str = "", **detail: Any) -> Principal:
         """Authorize ``op`` on ``obj`` for the workspace principal; audit first; raise if denied."""
@@ -62,6 +71,8 @@ class Guard:
                       + (f"; {refusal}" if refusal else ""))
         else:
             reason = refusal
+        if p is not None:  # where the key is used from, for the new-host alert (a keyed hash)
+            detail = {**detail, "host": self.host()}
         self.log.append(
             actor=p.user_id if p else "-", role=p.role if p else "-", key_id=p.key_id if p else "",
             op=op, object=obj, outcome="allow" if ok else "deny", reason=reason, detail=detail,

@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: eight fixed roles and twenty-three operations, no per-object rules,
+Why a table and not pycasbin: eight fixed roles and twenty-seven operations, no per-object rules,
 no policy edited at run time (a lockdown swaps in a second table derived from the first). A
 frozen dict is read in one glance, is exhaustively tested (tests/access/test_matrix.py checks
 every cell, tests/access/test_authz_property.py checks random sequences against an independent
@@ -49,6 +49,12 @@ OPERATIONS: dict[str, str] = {
     "audit.read": "show, export and verify the audit log",
     "user.manage": "create users, issue and revoke API keys",
     "lockdown.set": "enter or leave lockdown (only the break-glass admin acts during one)",
+    # issue 20: security operations
+    "backup.write": "write a backup snapshot of the workspace; shred versions in a backup",
+    "backup.restore": "restore a backup into a new workspace (checked in the restored one)",
+    "incident.manage": "open, report and close security incidents (lockdown also needs "
+                       "lockdown.set and user.manage)",
+    "alerts.manage": "scan the audit log for access anomalies, list, explain and acknowledge alerts",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -62,10 +68,11 @@ MATRIX: dict[str, frozenset[str]] = {
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
                             "model.query", "metadata.read"}),
     AUDITOR: frozenset({"model.read", "model.query", "metadata.read", "subject.lookup",
-                        "records.read", "audit.read"}),
+                        "records.read", "audit.read", "alerts.manage"}),
     VIEWER: frozenset({"metadata.read"}),
     DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
-                    "records.read", "policy.write", "release.approve", "audit.read"}),
+                    "records.read", "policy.write", "release.approve", "audit.read",
+                    "incident.manage", "alerts.manage"}),
     APP: frozenset({"model.query"}),
     BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }

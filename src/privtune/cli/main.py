@@ -18,10 +18,13 @@ from privtune import __version__
 from privtune.cli import (
     access_cmd,
     adapter_cmd,
+    alerts_cmd,
     audit_cmd,
+    backup_cmd,
     data_cmd,
     demo_cmd,
     dp_cmd,
+    incident_cmd,
     keys_cmd,
     lineage_cmd,
     model_cmd,
@@ -76,6 +79,9 @@ app.add_typer(vault_cmd.app, name="vault")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(access_cmd.app, name="access")
 app.add_typer(audit_cmd.app, name="audit-log")
+app.add_typer(backup_cmd.app, name="backup")
+app.add_typer(incident_cmd.app, name="incident")
+app.add_typer(alerts_cmd.app, name="alerts")
 lineage_cmd.register(app)
 pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")

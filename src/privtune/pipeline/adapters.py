@@ -17,6 +17,7 @@ from privtune.gate.adapters import adapter_info, open_adapter
 from privtune.gate.hashing import ADAPTER_FILES, adapter_hash
 from privtune.gate.registry import entry_for, require_released
 from privtune.netguard import network_guard
+from privtune.ops.incident import require_exports_open
 from privtune.reports.model_card import render_model_card
 from privtune.tmp import private_tempdir
 from privtune.workspace import Workspace
@@ -114,6 +115,7 @@ def export_adapter(ws: Workspace, ref: str, dest: Path, *, merged: bool = False,
     # The permission check (and its audit event) first; then the gate, before anything is read.
     ws.guard("model.export_unaudited" if unaudited else "model.export", info.ref,
              merged=merged, release=entry.id if entry is not None else "")
+    require_exports_open(ws.store)  # an open incident froze every export (issue 20)
     if not unaudited and (entry is None or entry.state != "released"):
         require_released(ws.store, info.ref, "")
     partial = dest.with_name(dest.name + ".partial")

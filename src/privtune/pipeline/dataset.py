@@ -21,6 +21,8 @@ from privtune.attacks.canaries import SCHEMA as CANARY_SCHEMA
 from privtune.attacks.canaries import VAULT_NAME as CANARY_NAME
 from privtune.attacks.canaries import Canary, canaries_bytes, is_canary, plant_canaries
 from privtune.datasets import build_examples, split_by_employee
+from privtune.datasets.integrity import META_KEY as INTEGRITY_KEY
+from privtune.datasets.integrity import manifest as integrity_manifest
 from privtune.dp.config import DPSpec
 from privtune.dp.units import build_units
 from privtune.io import jsonl_bytes, read_json, read_jsonl, read_table
@@ -69,6 +71,7 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
                         [ex.get("mentions") or [] for ex in train])
     groups = {str(g): n for g, n in units.group_sizes.items()}
     train_meta.update(max_group_size=units.max_group_size, group_sizes=groups)
+    train_meta[INTEGRITY_KEY] = integrity_manifest(train)  # checked at train time (LLM04)
     outputs["train"] = ws.vault.put(
         "trainset", jsonl_bytes(train), kind="examples", schema="chat-jsonl",
         parents=parents + ([outputs["canaries"]] if canaries else []), meta=train_meta,

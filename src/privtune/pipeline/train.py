@@ -31,9 +31,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from privtune.datasets.integrity import check_manifest
+from privtune.datasets.integrity import scan as scan_integrity
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
-from privtune.errors import InputError, WorkspaceError
+from privtune.errors import InputError, IntegrityError, WorkspaceError
 from privtune.fsutil import private_dir, restrict_tree
 from privtune.io import read_jsonl
 from privtune.netguard import network_guard
@@ -72,6 +74,21 @@ def _loggers(spec: TrainSpec, run_dir: Path, config: dict[str, Any]) -> list[Any
                          flatten(config))]
 
 
+def check_training_data(ref: str, train: list[dict[str, Any]], meta: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """Before training (OWASP LLM04): the examples must match the integrity manifest recorded at
+    build time, and no planted trigger may be found (IntegrityError naming the example ids);
+    duplicates, near-duplicates, outliers and label flips are reported in the run's figures."""
+    checked = check_manifest(ref, train, meta)
+    report = scan_integrity(train)
+    if report.triggers:
+        raise IntegrityError(
+            f"training set '{ref}': possible data poisoning: {len(report.poisoned)} examples share "
+            "a rare phrase with one label that the rest of their text does not predict "
+            f"({', '.join(report.poisoned[:8])}); inspect them, rebuild the dataset without them")
+    return {"manifest_checked": checked, **report.figures()}
+
+
 def train_adapter(
     ws: Workspace,
     base: BaseModelRef,
@@ -94,6 +111,7 @@ def train_adapter(
 
         check_qlora_available()  # before reading anything
     train, val = read_jsonl(ws.vault, train_ref), read_jsonl(ws.vault, val_ref)
+    integrity = check_training_data(train_ref, train, ws.vault.manifest(train_ref).meta or {})
     run_id = f"train-{utcnow().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     ckpt_name = f"{CKPT_PREFIX}{run_id}"
     resume_ref = None
@@ -195,7 +213,9 @@ def train_adapter(
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]
         row.config = config
     trained = TrainedAdapter(ref, record, list(result.history))
-    return StageResult("train", trained, outputs={"adapter": ref}, figures=figures,
+    # the training-data integrity section (counts and example ids, no text) of the summary
+    return StageResult("train", trained, outputs={"adapter": ref},
+                       figures={**figures, "integrity": integrity},
                        seconds=time.perf_counter() - t0)
 
 
