@@ -5,6 +5,7 @@ from privtune.store import (  # noqa: F401  (registers the tables)
     audit_models,
     gate_models,
     ledger_models,
+    subject_models,
 )
 from privtune.store.db import MetadataStore
 from privtune.store.models import DataKey, Kek, ObjectVersion, Run
