@@ -372,7 +372,6 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
         plan = _plan(ws, ids[0])
         plan.setdefault("batch", batch)
         plan.setdefault("seconds", {})
-        people_ids = _subjects_of(ws, ids)
         id_col = ws.config.employee_id_column
         subjects = ws.subjects()
 
@@ -392,11 +391,12 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             nonlocal people
             if people is None:
                 doc = json.loads(ws.vault.get(plan["people"]))
-                people = _People.of(doc["rows"], people_ids)
+                people = _People.of(doc["rows"], set(doc["ids"]))
             return people
 
         if "find" not in done:
             t0 = time.perf_counter()
+            people_ids = _subjects_of(ws, ids)
             found: set[str] = set()
             direct: set[str] = set()
             for pid in sorted(people_ids):
@@ -410,7 +410,8 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             if not emp:
                 raise NotFoundError("the subjects are in no version of the employees table")
             rows = _People.rows_of(read_table(ws.vault, emp[-1]).to_pylist(), people_ids, id_col)
-            people_ref = ws.vault.put(batch_obj, json.dumps({"batch": batch, "rows": rows}).encode(),
+            people_ref = ws.vault.put(batch_obj, json.dumps({"batch": batch, "ids": sorted(people_ids),
+                                                  "rows": rows}).encode(),
                                       kind="blob", schema="subject-request-json")
             plan.update(found=sorted(found), direct=sorted(direct), people=people_ref,
                         adapters=sorted(r for r in found if manifests[r].schema == ADAPTER_SCHEMA))
@@ -504,18 +505,19 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             plan["retrained"] = retrained
             finish("retrain", t0)
 
-        t0 = time.perf_counter()
-        cert_path = _certify(ws, batch, ids, plan, load_people())
+        if "certify" not in plan.get("steps_done", []):
+            t0 = time.perf_counter()
+            cert_path = _certify(ws, batch, ids, plan, load_people())
+            plan["certificate"] = str(cert_path.relative_to(ws.root))
+            finish("certify", t0)
+        cert_path = ws.root / plan["certificate"]
+        # the request -> person mappings and the batch's identifiers: shredded last
+        # (every version: a crash inside ``find`` may have left an earlier one)
         gone = ws.vault.shredded()
-        for ref in [*(_plan(ws, rid).get("mapping") or "" for rid in ids), plan["people"]]:
-            if ref and ref not in gone:
-                ws.vault.shred(ref)
-        plan["seconds"]["certify"] = round(time.perf_counter() - t0, 3)
-        plan["steps_done"] = [*plan.get("steps_done", []), "certify"]
-        plan["certificate"] = str(cert_path.relative_to(ws.root))
-        _set_plan(ws, ids, plan, "certify")
-        if after_step is not None:
-            after_step("certify")
+        names = {REQUEST_PREFIX + rid[4:] for rid in ids} | {batch_obj}
+        for row in ws.vault.list():
+            if row.name in names and row.ref not in gone:
+                ws.vault.shred(row.ref)
         _save(ws, ids, state="done", done_at=utcnow())
     return ErasureResult(batch, ids, cert_path, len(plan["found"]), plan["shredded"],
                          plan.get("retrained", {}), plan["seconds"])
