@@ -51,6 +51,8 @@ WHO = {
     "budget.write": {"admin", "data-steward"},
     "model.export": {"admin", "ml-engineer"},
     "model.export_unaudited": {"admin"},
+    # issue 19: four-eyes on erasure requests
+    "subject.approve": {"admin", "dpo"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

@@ -44,6 +44,7 @@ from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import gate_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
+from privtune.pipeline import erasure, subject_access
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace, init_workspace
@@ -162,6 +163,16 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             ws, sc["bref"], "trainset@1", "valset@1", PipelineConfig().train),
         "privtune.pipeline.train.evaluate_adapter": lambda ws: evaluate_adapter(
             ws, sc["bref"], TrainedAdapter("adapter@1", sc["record"], [])),
+        # issue 19: data-subject requests
+        "privtune.pipeline.erasure.file_erasure": lambda ws: erasure.file_erasure(ws, "E00001"),
+        "privtune.pipeline.erasure.approve_erasure": lambda ws: erasure.approve_erasure(
+            ws, "erq-0123456789abcdef"),
+        "privtune.pipeline.erasure.list_requests": lambda ws: erasure.list_requests(ws),
+        "privtune.pipeline.erasure.erasure_capacity": lambda ws: erasure.erasure_capacity(ws),
+        "privtune.pipeline.erasure.run_erasures": lambda ws: erasure.run_erasures(
+            ws, PipelineConfig()),
+        "privtune.pipeline.subject_access.export_subject": lambda ws: subject_access.export_subject(
+            ws, "E00001", sc["base"] / "access.json"),
     }
 
 

@@ -28,7 +28,8 @@ Y = {
     "viewer": {"metadata.read"},
     # issue 16: the roles for what comes next
     "dpo": {"metadata.read", "subject.lookup", "subject.export", "subject.erase", "records.read",
-            "policy.write", "release.approve", "audit.read"},
+            "policy.write", "release.approve", "audit.read",
+            "subject.approve"},  # issue 19
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -41,6 +42,8 @@ EXPECTED_OPERATIONS = {
     "release.approve", "lockdown.set",
     # issue 15: the gate's exports
     "model.export", "model.export_unaudited",
+    # issue 19: four-eyes on erasure requests
+    "subject.approve",
 }
 
 

@@ -124,6 +124,8 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "key_id": "0123456789ab", "state": "on", "dataset": "trainset", "epsilon": "1e300",
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
+        # issue 19: data-subject requests
+        "subject": "E00001", "request": "erq-0123456789abcdef",
     }
     return {"root": root, "viewer": viewer, "values": values}
 

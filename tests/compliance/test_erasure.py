@@ -163,6 +163,7 @@ def _needles(ctx: dict[str, Any]) -> list[str]:
     return [i for p in ctx["people"]["erase"] for i in identifiers(ctx["people"]["by_id"][p])]
 
 
+@pytest.mark.slow
 def test_erasure_of_three_people(light: dict[str, Any]) -> None:
     root = light["ws"]
     before = grep(root, _needles(light))
@@ -199,6 +200,7 @@ def test_erasure_of_three_people(light: dict[str, Any]) -> None:
                               "retrained_audits_passed": True}
 
 
+@pytest.mark.slow
 def test_certificate_verifies_and_tampering_fails(light: dict[str, Any], capsys) -> None:
     _, res = _erase_all(light)
     cert = res.certificate
@@ -217,6 +219,7 @@ class Crash(BaseException):
     """What the fault hook throws: nothing below catches it (like a kill)."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", erasure.STEPS)
 def test_crash_after_each_step_then_resume(light: dict[str, Any], step: str) -> None:
     def boom(done: str) -> None:
@@ -235,6 +238,7 @@ def test_crash_after_each_step_then_resume(light: dict[str, Any], step: str) -> 
     assert _run(light["ws"], light["keys"]["dpo"]) is None
 
 
+@pytest.mark.slow
 def test_cli_erase_approve_run(light: dict[str, Any], monkeypatch, capsys) -> None:
     root, person = light["ws"], light["people"]["erase"][0]
     monkeypatch.setenv("PRIVTUNE_API_KEY", light["keys"]["dpo"])
