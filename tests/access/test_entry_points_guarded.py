@@ -44,7 +44,7 @@ from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import gate_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
-from privtune.pipeline import erasure, subject_access
+from privtune.pipeline import erasure, ropa, subject_access
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace, init_workspace
@@ -173,6 +173,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             ws, PipelineConfig()),
         "privtune.pipeline.subject_access.export_subject": lambda ws: subject_access.export_subject(
             ws, "E00001", sc["base"] / "access.json"),
+        "privtune.pipeline.ropa.record_of_processing": lambda ws: ropa.record_of_processing(ws),
+        "privtune.pipeline.ropa.write_ropa": lambda ws: ropa.write_ropa(ws, sc["base"] / "ropa.json"),
     }
 
 

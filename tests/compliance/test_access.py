@@ -72,3 +72,22 @@ def test_access_export_is_admin_and_dpo_only(small: dict[str, Any], tmp_path: Pa
         export_subject(ws, small["people"]["keep"], out)
     assert out.exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_record_of_processing(small: dict[str, Any], tmp_path: Path) -> None:
+    from privtune.pipeline.ropa import write_ropa
+
+    with Workspace.open(small["ws"], api_key=small["keys"]["auditor"]) as ws:
+        js, page = write_ropa(ws, tmp_path / "ropa.json")
+    doc = json.loads(js.read_text())
+    assert doc["c_categories"]["held"]["employees"]["rows"] == 20
+    assert doc["d_recipients"]["users_per_role"]["dpo"] == 1
+    assert doc["e_transfers"].startswith("none")
+    assert {k["provider"] for k in doc["g_security"]["kek"]} == {"passphrase"}
+    text = js.read_text() + page.read_text()
+    for row in small["people"]["by_id"].values():  # names columns and objects, never people
+        for ident in identifiers(row):
+            assert ident.lower() not in text.lower()
+    with Workspace.open(small["ws"], api_key=small["keys"]["ml-engineer"]) as ws, \
+            pytest.raises(PermissionDenied):
+        write_ropa(ws, tmp_path / "no.json")

@@ -82,6 +82,7 @@ pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(subject_cmd.app, name="subject")
+app.add_typer(subject_cmd.records_app, name="records")
 
 
 def _debug_requested(argv: list[str]) -> bool:

@@ -123,3 +123,20 @@ def access(
     with open_workspace(workspace) as ws:
         pkg = export_subject(ws, subject, out)
     console.print(f"wrote {pkg.json_path} and {pkg.html_path} ({pkg.records} records)")
+
+
+records_app = typer.Typer(help="Records of processing (GDPR Art. 30).", no_args_is_help=True)
+
+
+@records_app.command("ropa")
+def ropa(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
+                                                      "written beside it)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """The record of processing activities, generated from this workspace (records.read)."""
+    from privtune.pipeline.ropa import write_ropa
+
+    with open_workspace(workspace) as ws:
+        js, page = write_ropa(ws, out)
+    console.print(f"wrote {js} and {page}")
