@@ -34,6 +34,7 @@ from privtune.gate.registry import change_state, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.models.loading import model_dir_hash
+from privtune.pipeline import erasure, ropa, subject_access
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -44,7 +45,6 @@ from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import gate_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
-from privtune.pipeline import erasure, ropa, subject_access
 from privtune.records import AdapterRecord, BaseModelRef
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace, init_workspace

@@ -110,7 +110,7 @@ def test_four_eyes_and_lesser_roles(light: dict[str, Any]) -> None:
     with pytest.raises(PermissionDenied, match="four-eyes"):
         _approve(root, keys["dpo"], [req])           # the requester approves their own request
     for role in ("ml-engineer", "viewer", "data-steward"):
-        with pytest.raises(PermissionDenied, match="may not subject.approve"):
+        with pytest.raises(PermissionDenied, match=r"may not subject\.approve"):
             _approve(root, keys[role], [req])
     assert _run(root, keys["dpo"]) is None           # not approved: nothing runs
     with pytest.raises(PermissionDenied):

@@ -32,7 +32,6 @@ killed between (or inside) steps leaves a consistent workspace and a rerun compl
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import re
@@ -213,7 +212,7 @@ def erasure_capacity(ws: Workspace) -> list[Capacity]:
             continue
         left = min(st.left for st in standing) if standing else 0.0
         budget = min(st.budget for st in standing) if standing else 0.0
-        n = None if not eps else int(math.floor((left + 1e-9) / eps))
+        n = None if not eps else math.floor((left + 1e-9) / eps)
         out.append(Capacity(name, eps, left, budget, n))
     return out
 
@@ -515,9 +514,9 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
         # (every version: a crash inside ``find`` may have left an earlier one)
         gone = ws.vault.shredded()
         names = {REQUEST_PREFIX + rid[4:] for rid in ids} | {batch_obj}
-        for row in ws.vault.list():
-            if row.name in names and row.ref not in gone:
-                ws.vault.shred(row.ref)
+        for version in ws.vault.list():
+            if version.name in names and version.ref not in gone:
+                ws.vault.shred(version.ref)
         _save(ws, ids, state="done", done_at=utcnow())
     return ErasureResult(batch, ids, cert_path, len(plan["found"]), plan["shredded"],
                          plan.get("retrained", {}), plan["seconds"])

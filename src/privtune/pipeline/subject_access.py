@@ -122,11 +122,11 @@ def export_subject(ws: Workspace, subject_id: str, out: str | Path) -> AccessPac
             m = ws.vault.manifest(ref)
             if m.schema != ADAPTER_SCHEMA:
                 continue
-            rec = AdapterRecord.from_dict(dict(m.meta or {}))
+            arec = AdapterRecord.from_dict(dict(m.meta or {}))
             rel = entry_for(ws.store, ref)
-            models.append({"adapter": ref, "differential_privacy": rec.dp,
-                           "epsilon": rec.epsilon, "epsilon_person": rec.epsilon_person,
-                           "delta": rec.privacy.get("delta"),
+            models.append({"adapter": ref, "differential_privacy": arec.dp,
+                           "epsilon": arec.epsilon, "epsilon_person": arec.epsilon_person,
+                           "delta": arec.privacy.get("delta"),
                            "release": rel.state if rel is not None else "not released",
                            "erased": ref in gone})
         readers = sorted(role for role, ops in MATRIX.items() if "data.read" in ops)
