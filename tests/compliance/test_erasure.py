@@ -322,3 +322,23 @@ def test_erasure_reaches_the_model(fresh: dict[str, Any]) -> None:
     assert body["retrained"]["adapter"]["to"] == new["to"]
     assert body["superseded_adapters"] == [fresh["adapter"]]
     assert set(body["requests"]) == set(reqs)
+
+
+def test_delegation_ends_with_the_request(light: dict[str, Any]) -> None:
+    """A DPO reads and rewrites data only inside a subject request, never directly; events made
+    under a request say so."""
+    from privtune.vault import names
+
+    with Workspace.open(light["ws"], api_key=light["keys"]["dpo"]) as ws:
+        with pytest.raises(PermissionDenied, match=r"may not data\.read"):
+            ws.vault.get("employees")
+        with pytest.raises(PermissionDenied):
+            ws.vault.put("notes", b"x", kind="blob")
+        erasure.file_erasure(ws, light["people"]["erase"][0])
+        with pytest.raises(PermissionDenied, match=r"may not data\.read"):
+            ws.vault.get("employees")          # the block of the request has ended
+    with Workspace.open(light["ws"]) as ws, ws.store.session() as s:
+        via = [e for e in s.scalars(select(AuditEvent).where(AuditEvent.op == "data.write"))
+               if '"via"' in e.detail]
+    assert via and all("subject.erase" in e.detail for e in via)
+    assert names.name_class(erasure.REQUEST_PREFIX + "x").kinds == ("blob",)

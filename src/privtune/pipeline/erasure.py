@@ -453,16 +453,8 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
 
         if "derive" not in plan.get("steps_done", []):
             t0 = time.perf_counter()
-            names = {r.split("@")[0] for r in plan["found"]}
-            derived: dict[str, str] = {}
-            if any(n.endswith("-deid") for n in names):
-                stop = "dataset" if "trainset" in names else "deidentify"
-                st = run_stages(ws, cfg, start="deidentify", stop=stop)
-                if st.deidentify is not None:
-                    derived.update(st.deidentify.outputs)
-                if st.dataset is not None:
-                    derived.update({k: v for k, v in st.dataset.outputs.items()})
-            plan["derived"] = derived
+            plan["derived"] = _derive(ws, cfg, {r.split("@")[0] for r in plan["found"]},
+                                      plan["found"])
             finish("derive", t0)
 
         if "revoke" not in plan.get("steps_done", []):
@@ -522,12 +514,53 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                          plan.get("retrained", {}), plan["seconds"])
 
 
+def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str]
+            ) -> dict[str, str]:
+    """Rebuild the de-identified data and the training set from the newest raw versions, with
+    the recorded recipe: the de-identification policy stored in the vault (``deid-policy``) and
+    the split fraction and seed recorded with the training set that held the people."""
+    from privtune.deid.policy import parse_policy
+    from privtune.pipeline.dataset import build_dataset
+    from privtune.pipeline.deid import TABLES, TEXT_SETS, deidentify
+    from privtune.pipeline.run import RAW_OBJECTS
+
+    out: dict[str, str] = {}
+    if not any(n.endswith("-deid") for n in names):
+        return out
+    raw = {n: ws.vault.resolve(n) for n in RAW_OBJECTS if ws.vault.exists(n)}
+    policy = (parse_policy(json.loads(ws.vault.get("deid-policy")), source="deid-policy")
+              if ws.vault.exists("deid-policy") else None)
+    deid = deidentify(ws, raw, policy)
+    out.update(deid.outputs)
+    train_refs = sorted((r for r in found if r.split("@")[0] == "trainset"),
+                        key=lambda r: int(r.split("@")[1]))
+    if train_refs:
+        meta = ws.vault.manifest(train_refs[-1]).meta or {}
+        spec = cfg.dataset.model_copy(update={k: meta[k] for k in ("val_fraction", "seed")
+                                              if k in meta})
+        deid_refs = {n: deid.outputs[n] for n in (*TABLES, *TEXT_SETS) if n in deid.outputs}
+        ds = build_dataset(ws, deid_refs, raw.get("policies"), spec, dp=cfg.dp)
+        out.update(ds.outputs)
+    return out
+
+
+#: The DP settings a retrain takes from the adapter's recorded ``privacy`` block.
+_DP_RECIPE = ("unit", "accountant", "max_grad_norm", "expected_batch_size",
+              "max_examples_per_unit", "multi_employee", "target_epsilon")
+
+
 def _retrain(ws: Workspace, cfg: PipelineConfig, old_ref: str, name: str) -> dict[str, Any]:
     """Retrain ``name`` from the recipe recorded with ``old_ref`` on the current training set,
     then audit it afresh. The base model must be the recorded one (same hash)."""
     rec = AdapterRecord.from_dict(dict(ws.vault.manifest(old_ref).meta or {}))
-    spec = TrainSpec(**{k: v for k, v in rec.train.items()})
-    dp = cfg.dp if rec.dp else cfg.dp.model_copy(update={"enabled": False})
+    spec = TrainSpec(**{**rec.train, "resume_from": None})  # its checkpoints are shredded
+    if rec.dp:
+        recorded = {k: rec.privacy[k] for k in _DP_RECIPE if rec.privacy.get(k) is not None}
+        if "target_epsilon" in recorded:
+            recorded["noise_multiplier"] = None
+        dp = cfg.dp.model_copy(update={"enabled": True, **recorded})
+    else:
+        dp = cfg.dp.model_copy(update={"enabled": False})
     run_cfg = cfg.model_copy(update={"train": spec, "dp": dp})
     st = run_stages(ws, run_cfg, start="base_model", stop="base_model")
     assert st.base_model is not None
