@@ -342,3 +342,12 @@ def test_delegation_ends_with_the_request(light: dict[str, Any]) -> None:
                if '"via"' in e.detail]
     assert via and all("subject.erase" in e.detail for e in via)
     assert names.name_class(erasure.REQUEST_PREFIX + "x").kinds == ("blob",)
+
+
+def test_the_recorded_policy_reads_back() -> None:
+    """Derive rebuilds with the policy stored in the vault (its model dump), not a default."""
+    from privtune.deid.policy import load_policy, parse_policy
+
+    pol = load_policy(None).model_copy(update={"version": 1})
+    doc = json.loads(pol.model_dump_json(by_alias=True, exclude_none=True))
+    assert parse_policy(erasure._policy_doc(doc)) == pol

@@ -528,8 +528,8 @@ def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str
     if not any(n.endswith("-deid") for n in names):
         return out
     raw = {n: ws.vault.resolve(n) for n in RAW_OBJECTS if ws.vault.exists(n)}
-    policy = (parse_policy(json.loads(ws.vault.get("deid-policy")), source="deid-policy")
-              if ws.vault.exists("deid-policy") else None)
+    policy = (parse_policy(_policy_doc(json.loads(ws.vault.get("deid-policy"))),
+                           source="deid-policy") if ws.vault.exists("deid-policy") else None)
     deid = deidentify(ws, raw, policy)
     out.update(deid.outputs)
     train_refs = sorted((r for r in found if r.split("@")[0] == "trainset"),
@@ -542,6 +542,18 @@ def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str
         ds = build_dataset(ws, deid_refs, raw.get("policies"), spec, dp=cfg.dp)
         out.update(ds.outputs)
     return out
+
+
+def _policy_doc(doc: Any) -> Any:
+    """The stored policy (its model dump) back in the policy file's shape: a column rule is
+    dumped as ``{"class": ..., "op": {...}}`` and written as ``{"class": ..., "operator": ...}``."""
+    if isinstance(doc, dict):
+        if isinstance(doc.get("op"), dict) and set(doc) <= {"op", "class"}:
+            return {**({"class": doc["class"]} if "class" in doc else {}), **doc["op"]}
+        return {k: _policy_doc(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_policy_doc(v) for v in doc]
+    return doc
 
 
 #: The DP settings a retrain takes from the adapter's recorded ``privacy`` block.
