@@ -77,7 +77,6 @@ def main() -> None:
     os.environ.setdefault("PRIVTUNE_PASSPHRASE", "bench passphrase, not a secret")
     os.environ.setdefault("PRIVTUNE_API_KEY", KEY)  # the CLI identity tests/compliance reads
     from conftest import SMALL  # the test suite's tiny settings
-
     from privtune.config import load_config
     from privtune.netguard import enable_offline_mode
     from privtune.pipeline.config import PipelineConfig
