@@ -98,6 +98,14 @@ class WorkspaceConfig(StrictModel):
         description="epsilon every source export may spend over all DP runs unless "
                     "`privtune dp budget` sets its own (docs/dp.md)",
     )
+    erasure_approval: Literal["none", "other-user", "other-role"] = Field(
+        default="other-user",
+        description="four-eyes on erasure requests (docs/compliance.md): 'other-user' (default) "
+                    "needs approval by a user other than the requester, 'other-role' by a user "
+                    "of another role too, 'none' runs a request without approval",
+    )
+    controller: str = Field(
+        default="", description="the controller named in the records of processing (Art. 30)")
     audit_sync: Literal["full", "normal"] = Field(
         default="full",
         description="audit-log durability: 'full' fsyncs every event before its operation, "

@@ -56,6 +56,8 @@ WHO = {
     "backup.restore": {"admin"},
     "incident.manage": {"admin", "dpo"},
     "alerts.manage": {"admin", "auditor", "dpo"},
+    # issue 19: four-eyes on erasure requests
+    "subject.approve": {"admin", "dpo"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

@@ -33,6 +33,7 @@ from privtune.gate.registry import change_state, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.ops import alerts, incident
+from privtune.pipeline import erasure, ropa, subject_access
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -154,6 +155,18 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.ops.alerts.list_alerts": lambda ws: alerts.list_alerts(alert_site(ws)),
         "privtune.ops.alerts.explain": lambda ws: alerts.explain(alert_site(ws), "al-0"),
         "privtune.ops.alerts.ack": lambda ws: alerts.ack(alert_site(ws), "al-0"),
+        # issue 19: data-subject requests
+        "privtune.pipeline.erasure.file_erasure": lambda ws: erasure.file_erasure(ws, "E00001"),
+        "privtune.pipeline.erasure.approve_erasure": lambda ws: erasure.approve_erasure(
+            ws, "erq-0123456789abcdef"),
+        "privtune.pipeline.erasure.list_requests": lambda ws: erasure.list_requests(ws),
+        "privtune.pipeline.erasure.erasure_capacity": lambda ws: erasure.erasure_capacity(ws),
+        "privtune.pipeline.erasure.run_erasures": lambda ws: erasure.run_erasures(
+            ws, PipelineConfig()),
+        "privtune.pipeline.subject_access.export_subject": lambda ws: subject_access.export_subject(
+            ws, "E00001", sc["base"] / "access.json"),
+        "privtune.pipeline.ropa.record_of_processing": lambda ws: ropa.record_of_processing(ws),
+        "privtune.pipeline.ropa.write_ropa": lambda ws: ropa.write_ropa(ws, sc["base"] / "ropa.json"),
     }
 
 

@@ -30,7 +30,8 @@ Y = {
     # issue 16: the roles for what comes next
     "dpo": {"metadata.read", "subject.lookup", "subject.export", "subject.erase", "records.read",
             "policy.write", "release.approve", "audit.read",
-            "incident.manage", "alerts.manage"},  # issue 20
+            "incident.manage", "alerts.manage",  # issue 20
+            "subject.approve"},  # issue 19
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -45,6 +46,8 @@ EXPECTED_OPERATIONS = {
     "model.export", "model.export_unaudited",
     # issue 20: security operations
     "backup.write", "backup.restore", "incident.manage", "alerts.manage",
+    # issue 19: four-eyes on erasure requests
+    "subject.approve",
 }
 
 

@@ -102,6 +102,8 @@ def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
         "obj": "employees", "refs": "employees@1",
         "repo": str(base / "backup-repo"), "severity": "high", "lessons": "none",  # issue 20
         "alert_id": "al-0",
+        # issue 19: data-subject requests
+        "subject": "E00001", "request": "erq-0123456789abcdef",
     }
     return {"root": root, "viewer": guard_scratch["viewer"], "values": values}
 

@@ -10,11 +10,12 @@ started, so nothing changed. Detail values must be ids, refs, counts or keyed ha
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from privtune.access.principal import Principal
-from privtune.access.roles import allowed, vault_operation
+from privtune.access.roles import DELEGATED, allowed, vault_operation
 from privtune.audit.log import AuditLog
 from privtune.errors import ObjectKindConflict, PermissionDenied
 from privtune.vault.wskeys import keyed_hash
@@ -37,6 +38,8 @@ class Guard:
         #: ``() -> bool``: is the workspace in lockdown (only the break-glass admin acts)? Set
         #: by the Workspace (``privtune.access.admin.in_lockdown``); None: never.
         self.lockdown: Callable[[], bool] | None = None
+        #: The subject-request operation being carried out (``acting_for``), or None.
+        self._acting_for: str | None = None
 
     def keyed(self, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the workspace's audit subkey (for identifiers)."""
@@ -50,6 +53,22 @@ class Guard:
         if self._host is None:
             self._host = self.keyed("host:" + socket.gethostname())[:12]
         return self._host
+    @contextmanager
+    def acting_for(self, op: str, obj: str = "", **detail: Any) -> Iterator[Principal]:
+        """Check ``op`` (a subject-request operation of ``roles.DELEGATED``), then, inside the
+        block, allow the operations it covers to a principal whose role lacks them: a DPO
+        carrying out an approved erasure rewrites the data. Each such event is audited with
+        ``via=op``; outside the block nothing changes. Not nestable."""
+        if op not in DELEGATED:
+            raise ValueError(f"'{op}' delegates nothing")
+        who = self.check(op, obj, **detail)
+        if self._acting_for is not None:
+            raise ValueError("acting_for does not nest")
+        self._acting_for = op
+        try:
+            yield who
+        finally:
+            self._acting_for = None
 
     def check(self, op: str, obj: str = "", **detail: Any) -> Principal:
         """Authorize ``op`` on ``obj`` for the workspace principal; audit first; raise if denied."""
@@ -63,6 +82,10 @@ class Guard:
         p = self.principal
         locked = p is not None and self.lockdown is not None and self.lockdown()
         role_ok = p is not None and allowed(p.role, op, lockdown=locked)
+        via = self._acting_for
+        if not role_ok and p is not None and via is not None and op in DELEGATED[via] and \
+                allowed(p.role, via, lockdown=locked):
+            role_ok, detail = True, {**detail, "via": via}
         ok = role_ok and not refusal
         if p is None:
             reason = NO_IDENTITY

@@ -42,7 +42,9 @@ OPERATIONS: dict[str, str] = {
     "subject.lookup": "find the objects holding one employee's data (lineage --subject)",
     "subject.index": "record which objects hold which (hashed) employee ids",
     "subject.export": "export one employee's data (a subject access request)",
-    "subject.erase": "erase one employee's data (a right-to-erasure request)",
+    "subject.erase": "file and carry out an erasure request (right to erasure); carrying it out "
+                     "reads and rewrites the data under this authority (``Guard.acting_for``)",
+    "subject.approve": "approve another user's erasure request (four-eyes)",
     "records.read": "read the records of processing, retention and compliance records",
     "policy.write": "change the de-identification and privacy-gate policies",
     "release.approve": "approve the release of an audited model (a second person)",
@@ -71,8 +73,8 @@ MATRIX: dict[str, frozenset[str]] = {
                         "records.read", "audit.read", "alerts.manage"}),
     VIEWER: frozenset({"metadata.read"}),
     DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
-                    "records.read", "policy.write", "release.approve", "audit.read",
-                    "incident.manage", "alerts.manage"}),
+                    "subject.approve", "records.read", "policy.write", "release.approve",
+                    "audit.read", "incident.manage", "alerts.manage"}),
     APP: frozenset({"model.query"}),
     BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }
@@ -88,6 +90,17 @@ LOCKDOWN_MATRIX: dict[str, frozenset[str]] = {
 KIND_CATEGORY: dict[str, str] = {
     "dataset": "data", "table": "data", "texts": "data", "blob": "data",
     "examples": "training", "key": "key", "adapter": "model", "report": "model",
+}
+
+
+#: What a subject request may do on the data when the caller holds the request's operation
+#: (``Guard.acting_for``): an access request reads the person's data; an erasure reads, rewrites
+#: and shreds every object that held them, retrains and re-audits the adapters made from them.
+DELEGATED: dict[str, frozenset[str]] = {
+    "subject.export": frozenset({"data.read", "metadata.read"}),
+    "subject.erase": frozenset({"data.read", "data.write", "training.read", "training.write",
+                                "key.read", "model.read", "model.write", "metadata.read",
+                                "subject.index", "subject.lookup", "release.approve"}),
 }
 
 

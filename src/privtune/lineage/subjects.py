@@ -82,6 +82,19 @@ class Subjects:
             s.add_all(SubjectIndex(subject=h, object_ref=resolved) for h in sorted(hashes - existing))
         return len(hashes)
 
+    def forget(self, refs: Iterable[str]) -> int:
+        """Drop every index row of these object versions (crypto-shredded ones: nothing can be
+        read from them, and their rows would keep the keyed pseudonyms of their people)."""
+        wanted = sorted(set(refs))
+        self.check("subject.index", "", action="forget", objects=len(wanted))
+        if not wanted:
+            return 0
+        with self.store.session() as s:
+            rows = list(s.scalars(select(SubjectIndex).where(SubjectIndex.object_ref.in_(wanted))))
+            for row in rows:
+                s.delete(row)
+        return len(rows)
+
     def find(self, employee_id: str) -> SubjectHits:
         if not str(employee_id).strip():
             raise InputError("an employee id is required", field="subject")

@@ -6,6 +6,7 @@ from privtune.store import (  # noqa: F401  (registers the tables)
     gate_models,
     ledger_models,
     ops_models,
+    subject_models,
 )
 from privtune.store.db import MetadataStore
 from privtune.store.models import DataKey, Kek, ObjectVersion, Run

@@ -48,6 +48,7 @@ RESERVED: tuple[NameClass, ...] = (
     NameClass("ingested export texts", ("texts",), frozenset({"reviews", "tickets", "policies"})),
     NameClass("de-identification policy", ("blob",), frozenset({"deid-policy"})),
     NameClass("de-identified data", ("table", "texts"), suffixes=("-deid",)),
+    NameClass("subject request", ("blob",), prefixes=("subject-request-",)),
 )
 
 

@@ -1,0 +1,142 @@
+"""``privtune subject ...``: data-subject requests (docs/compliance.md).
+
+``erase ID`` files an erasure request (``subject.erase``) and prints its request id: the
+mapping from that id to the person is yours to keep; the workspace's copy is shredded when the
+request completes. ``approve REQ`` (``subject.approve``, another user: four-eyes), ``run`` (carry
+out every approved request as one batch, or resume a crashed one), ``requests`` (the queue and
+the erasures the privacy budget still allows), ``verify-certificate FILE``, and ``access ID``
+(right of access: the person's data and its processing, to a file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from privtune.cli.common import WorkspaceOpt, console, open_workspace, print_figures
+
+app = typer.Typer(help="Data-subject requests: erasure (four-eyes), access.", no_args_is_help=True)
+
+
+@app.command("erase")
+def erase(
+    subject: str = typer.Argument(..., help="The employee id of the person to erase."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """File an erasure request (queued until another user approves it)."""
+    from privtune.pipeline.erasure import file_erasure
+
+    with open_workspace(workspace) as ws:
+        req = file_erasure(ws, subject)
+    console.print(f"request {req.id}: {req.state}")
+    console.print("keep the mapping of this request id to the person yourself: the workspace "
+                  "names the request by its id only and shreds its own copy when it completes")
+
+
+@app.command("approve")
+def approve(
+    request: str = typer.Argument(..., help="The request id (erq-...)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Approve another user's erasure request (four-eyes)."""
+    from privtune.pipeline.erasure import approve_erasure
+
+    with open_workspace(workspace) as ws:
+        req = approve_erasure(ws, request)
+    console.print(f"request {req.id}: {req.state}")
+
+
+@app.command("run")
+def run_cmd(
+    config: Path = typer.Argument(..., help="The pipeline config the adapters were built with "
+                                            "(dataset, model, dp, audit sections)."),
+    overrides: list[str] = typer.Argument(None, help="Overrides, e.g. audit.mia.reference_models=2"),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Carry out every approved erasure request as one batch (one retrain), or resume one."""
+    from privtune.config import load_config
+    from privtune.pipeline.config import PipelineConfig
+    from privtune.pipeline.erasure import run_erasures
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("subject.erase", "subject-requests", action="run")  # before the config
+        cfg = load_config(PipelineConfig, config, overrides or [])
+        res = run_erasures(ws, cfg)
+    if res is None:
+        console.print("no approved erasure request")
+        return
+    print_figures(f"erasure batch {res.batch}", {
+        "requests": res.requests, "versions found": res.found, "versions shredded": res.shredded,
+        "retrained": {k: v["to"] for k, v in res.retrained.items()} or "none",
+        "seconds": res.seconds, "certificate": str(res.certificate)})
+
+
+@app.command("requests")
+def requests_cmd(workspace: Path = WorkspaceOpt) -> None:
+    """The request queue (ids and states only) and how many erasure batches the budget allows."""
+    from privtune.pipeline.erasure import erasure_capacity, list_requests
+
+    with open_workspace(workspace) as ws:
+        rows = list_requests(ws)
+        cap = erasure_capacity(ws)
+    for r in rows:
+        console.print(f"{r.id}  {r.state:<9} step={r.step or '-':<8} by {r.requested_by} "
+                      f"({r.requested_role})  approved by {r.approved_by or '-'}  batch {r.batch or '-'}")
+    if not rows:
+        console.print("no subject requests")
+    for c in cap:
+        if c.retrains_left is None:
+            console.print(f"{c.adapter}: trained without DP: retraining spends no epsilon "
+                          "(and the model is never releasable)")
+        else:
+            console.print(f"{c.adapter}: each retrain spends epsilon {c.epsilon_per_retrain:.4g}; "
+                          f"{c.left:.4g} left of budget {c.budget:g}: {c.retrains_left} more "
+                          "erasure batch(es); queue requests to share one retrain")
+
+
+@app.command("verify-certificate")
+def verify_cert(
+    file: Path = typer.Argument(..., help="An erasure certificate (reports/erasure/<batch>.json)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Check an erasure certificate's signature against the workspace's pinned key."""
+    from privtune.pipeline.erasure import verify_certificate
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("records.read", "erasure-certificate", action="verify")
+        body = verify_certificate(ws.pinned_public_key(), file)
+    console.print(f"certificate of batch {body['batch']} verifies: requests "
+                  f"{', '.join(body['requests'])}; {len(body['shredded'])} versions shredded")
+
+
+@app.command("access")
+def access(
+    subject: str = typer.Argument(..., help="The employee id of the person asking."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
+                                                      "written beside it); created 0600."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Right of access: the person's own records and how they were processed."""
+    from privtune.pipeline.subject_access import export_subject
+
+    with open_workspace(workspace) as ws:
+        pkg = export_subject(ws, subject, out)
+    console.print(f"wrote {pkg.json_path} and {pkg.html_path} ({pkg.records} records)")
+
+
+records_app = typer.Typer(help="Records of processing (GDPR Art. 30).", no_args_is_help=True)
+
+
+@records_app.command("ropa")
+def ropa(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
+                                                      "written beside it)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """The record of processing activities, generated from this workspace (records.read)."""
+    from privtune.pipeline.ropa import write_ropa
+
+    with open_workspace(workspace) as ws:
+        js, page = write_ropa(ws, out)
+    console.print(f"wrote {js} and {page}")
