@@ -1,6 +1,7 @@
 """Validated pattern detectors, composed from :mod:`privtune.pii.recognizers` (one per file).
 
-Types: EMAIL, URL, PHONE (US + international via ``phonenumbers``), SSN, CREDIT_CARD (Luhn +
+Types: EMAIL, URL, PHONE (national formats of the configured regions + international, via
+``phonenumbers``), SSN, CREDIT_CARD (Luhn +
 issuer prefix), IBAN (mod-97), IP_ADDRESS (v4/v6), EMPLOYEE_ID (configurable regex), ORG_ID
 (configurable ``{label: regex}``), DATE, MONEY, ADDRESS (street lines, PO boxes). Each
 recognizer's module docstring lists the forms it accepts and the decoys it rejects.
@@ -39,8 +40,9 @@ class PatternDetector:
         self,
         employee_id_regex: str = DEFAULT_EMPLOYEE_ID_REGEX,
         org_id_patterns: Mapping[str, str] | Iterable[str] = (),
+        phone_regions: Iterable[str] | None = None,
     ) -> None:
-        self.recognizers: list[Recognizer] = default_recognizers(employee_id_regex, org_id_patterns)
+        self.recognizers: list[Recognizer] = default_recognizers(employee_id_regex, org_id_patterns, phone_regions)
 
     def find(self, text: str) -> list[Span]:
         """Every span any pattern finds (may overlap; see :func:`resolve_overlaps`)."""
