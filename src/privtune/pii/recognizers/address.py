@@ -1,9 +1,22 @@
-"""ADDRESS: US street lines and PO boxes.
+"""ADDRESS: US street lines, PO boxes, international street lines and unit lines.
 
 ``12 Main Street``, ``4051 N. Oak Ave, Apt 5``, ``77 Rue Lane, Springfield, IL 62704`` (the city,
 state and ZIP become part of the span when they follow), ``PO Box 1234``, ``P.O. Box 77``,
 ``Post Office Box 9``. A house number is 1-5 digits, then 1-3 capitalised words, then a USPS
 street suffix. ``order #12 Main``-like strings lack the suffix and stay clean.
+
+International forms (the house number after the street):
+
+* a street word first: ``Rue Platon 134``, ``Via Raffaele Conforti 74``, ``Calle Mayor 5``,
+  ``Avenida Forças Armadas 83``, ``ul. Północna 73``, ``Unter den Linden 13``;
+* a street-suffixed word: ``Landsberger Allee 2``, ``Lindenstrasse 40``, ``Brandenburgische
+  Straße 58``, ``Fynshovedvej 34``, ``Idrettsveien 37``, ``Keizersgracht 12``,
+  ``Pesolantie 32``, ``Östanlid``-like words need a suffix (``-vej``, ``-gatan``, ``-tie``...);
+* optionally a leading building number, a unit (``Apt. 504``, ``Suite 256``, ``Wohnung 3``),
+  and ``, 10115 Berlin`` / ``, 75008 Paris`` / ``, Weißenhorn, Germany 75095``;
+* a unit line on its own (``Apt. 748``, ``Suite 262``) and military addresses
+  (``PSC 1195, Box 5372 APO AE 44634``, ``Unit 2328 Box 6012 DPO AP 06109``,
+  ``USNS Broberg FPO AE 35544``).
 """
 
 from __future__ import annotations
@@ -43,4 +56,44 @@ class AddressRecognizer:
         out = [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in ADDRESS_RE.finditer(text)]
         if "box" in text.lower():
             out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in PO_BOX_RE.finditer(text)]
+        return out
+
+
+_W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’.-]*"
+_STREET_FIRST = (
+    r"(?:Rue|Avenue|Av\.|Boulevard|Bd|Chemin|Place|Allée|Impasse|Quai|Via|Viale|Piazza|Corso|Calle|Carrer|Avenida|Av\.?|"
+    r"Plaza|Paseo|Camino|Rua|Travessa|Largo|ul\.|ulica|Aleja|al\.|Unter|An[ ]der|Auf[ ]der)"
+)
+_STREET_SUFFIX = (
+    r"(?:stra(?:ss|ß)e|str\.|weg|allee|platz|gasse|ring|damm|ufer|vej|vei|veien|vegen|gade|gata|gatan|vägen|väg|"
+    r"straat|laan|gracht|plein|dijk|kade|singel|tie|katu|kuja|polku|utca|út|cesta|ulica|iela|tee|stígur|gata|vegur)"
+)
+INTL_STREET_RE = re.compile(
+    rf"""
+    (?<![\w#$.,-])(?:\d{{1,5}}[ ])?
+    (?:
+        {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
+      | (?:{_W}[ ]){{0,2}}[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’-]*{_STREET_SUFFIX}[ ]\d{{1,4}}[a-zA-Z]?\b
+      | (?:{_W}[ ]){{0,2}}(?:Straße|Strasse|Allee|Platz|Weg|Gasse|Ring|Damm)[ ]\d{{1,4}}[a-zA-Z]?\b
+    )
+    (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|app\.|appt\.?|piso|bus)[ ]?\d{{1,5}}[A-Za-z]?\b)*
+    (?:,[ ]\d{{4,5}}[ ][A-ZÀ-Þ][\w-]+(?:[ ][A-ZÀ-Þ][\w-]+)?)?
+    """,
+    re.X,
+)
+UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
+MILITARY_RE = re.compile(
+    r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|USN[SV][ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
+)
+
+
+class InternationalAddressRecognizer:
+    name = "address_intl"
+    types = (ADDRESS,)
+
+    def find(self, text: str) -> list[Span]:
+        out = [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in INTL_STREET_RE.finditer(text)]
+        out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in UNIT_RE.finditer(text)]
+        if "PO " in text:
+            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in MILITARY_RE.finditer(text)]
         return out

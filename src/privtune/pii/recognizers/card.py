@@ -3,7 +3,7 @@ and a valid Luhn checksum.
 
 Issuer prefixes (IIN): Visa ``4``; Mastercard ``51``-``55`` and the 2-series ``2221``-``2720``;
 American Express ``34``/``37`` (15 digits); Discover ``6011``, ``644``-``649``, ``65``; JCB
-``35`` (16-19 digits: ``3513411763917567``); Diners ``300``-``305``, ``36``, ``38``; UnionPay
+``35`` (16-19 digits: ``3513411763917567``) and ``1800``/``2131`` (15 digits); Diners ``300``-``305``, ``36``, ``38``; UnionPay
 ``62``; Maestro ``50``, ``56``-``58``, ``6304``, ``639``, ``67`` (12-19 digits: ``675955438006``).
 A random 16-digit number passes Luhn one time in ten *and* needs an issuer prefix, so order
 numbers and ticket ids stay clean.
@@ -50,6 +50,8 @@ def issuer_ok(digits: str) -> bool:
         return n == 15
     if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65:
         return 16 <= n <= 19
+    if p4 in (1800, 2131):  # JCB's 15-digit ranges
+        return n == 15
     if p2 == 35:  # JCB (3528-3589 registered; generators and test decks use all of 35xx)
         return 16 <= n <= 19
     if 300 <= p3 <= 305 or p2 in (36, 38):

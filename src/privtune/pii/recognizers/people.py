@@ -21,17 +21,33 @@ from __future__ import annotations
 
 import importlib
 import re
+import unicodedata
 from functools import lru_cache
 
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
 GAZETTEER_LOCALES: tuple[str, ...] = (
-    "en_US", "en_GB", "en_IE", "en_CA", "en_AU", "en_IN", "de_DE", "fr_FR", "es_ES", "es_MX",
-    "it_IT", "nl_NL", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK", "no_NO", "fi_FI", "tr_TR",
+    "en_US", "en_GB", "en_IE", "en_CA", "en_AU", "en_IN", "en_NZ", "en_KE", "en_NG", "ga_IE",
+    "de_DE", "de_AT", "de_CH", "fr_FR", "fr_BE", "fr_CA", "fr_CH", "es_ES", "es_MX", "es_AR",
+    "es_CL", "es_CO", "nl_NL", "nl_BE", "it_IT", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK",
+    "no_NO", "fi_FI", "is_IS", "tr_TR", "cs_CZ", "sk_SK", "sl_SI", "hr_HR", "hu_HU", "ro_RO",
+    "et_EE", "lt_LT", "lv_LV", "id_ID",
 )  # fmt: skip
 
-HONORIFICS: frozenset[str] = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "dame"])
+#: Honorifics in English, German, French, Spanish and Dutch (``M`` only with its dot: ``M. Dupont``).
+HONORIFICS: frozenset[str] = frozenset(
+    ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "dame", "herr", "frau", "hr", "fr", "m", "mme",
+     "mlle", "monsieur", "madame", "mademoiselle", "sr", "sra", "srta", "señor", "señora", "señorita", "don", "doña",
+     "dhr", "mevr", "mw", "heer", "mevrouw", "mej"]
+)  # fmt: skip
+#: Words after which a name is introduced: ``my name is Viva Ujváry``, ``Name: Vetle Hansen``,
+#: ``I'm Randy``, ``call me Gerth``, ``ich bin``, ``je m'appelle``, ``me llamo``, ``ik ben``.
+INTRO_WORDS: frozenset[str] = frozenset(
+    ["name", "names", "surname", "firstname", "lastname", "i'm", "i’m", "im", "heiße", "heisse", "appelle", "llamo",
+     "nom", "nombre", "naam"]
+)  # fmt: skip
+_INTRO_SKIP = frozenset(["is", "was", "ist", "est", "es", "is:", "s"])
 CUE_WORDS: frozenset[str] = frozenset(
     ["husband", "wife", "spouse", "partner", "fiance", "fiancé", "fiancee", "fiancée", "boyfriend", "girlfriend", "son", "daughter", "mother", "father", "mom", "mum", "dad", "brother", "sister", "sibling", "stepson", "stepdaughter", "stepmother", "stepfather", "uncle", "aunt", "cousin", "nephew", "niece", "grandmother", "grandfather", "grandma", "grandpa", "grandson", "granddaughter", "child", "baby", "candidate", "applicant", "interviewee", "reference", "referee", "recruiter", "contractor", "consultant", "intern", "neighbour", "neighbor", "friend", "landlord", "landlady", "tenant", "caregiver", "nanny", "guardian", "named", "called", "contact"]
 )
@@ -42,6 +58,8 @@ _NOT_NAMES: frozenset[str] = frozenset(
 #: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"])}
 _MAX_NAME_TOKENS = 4
 #: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
 #: that never start or continue a name in HR prose.
@@ -59,15 +77,32 @@ def _names(attr: str) -> set[str]:
             continue
         for a in (attr, f"{attr}_female", f"{attr}_male", f"{attr}_nonbinary"):
             values = getattr(provider, a, None)
-            if values:
+            if isinstance(values, (list, tuple, dict, set, frozenset)):
                 out.update(str(v).casefold() for v in values if str(v).isalpha() or "-" in str(v))
+    return out
+
+
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "å": "aa", "ø": "oe", "æ": "ae"})
+
+
+def variants(name: str) -> set[str]:
+    """A casefolded name with its transliterations: ``müller`` -> ``mueller``, ``muller``."""
+    out = {name, name.translate(_GERMAN)}
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    out.add(folded.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("ł", "l").replace("đ", "d"))
     return out
 
 
 @lru_cache(maxsize=1)
 def gazetteer() -> tuple[frozenset[str], frozenset[str]]:
-    """(first names, last names), casefolded, from Faker's locales."""
-    return frozenset(_names("first_names")), frozenset(_names("last_names"))
+    """(first names, last names), casefolded, from Faker's locales, with transliterations."""
+    first: set[str] = set()
+    last: set[str] = set()
+    for n in _names("first_names"):
+        first |= variants(n)
+    for n in _names("last_names"):
+        last |= variants(n)
+    return frozenset(first), frozenset(last)
 
 
 class PeopleRecognizer:
@@ -81,7 +116,7 @@ class PeopleRecognizer:
             first_names, last_names = gazetteer()
         self.first = first_names
         self.last = last_names
-        self._anchors = HONORIFICS | CUE_WORDS | first_names
+        self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben"]) | _INITIALS
 
     def find(self, text: str) -> list[Span]:
         toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
@@ -94,6 +129,28 @@ class PeopleRecognizer:
                 i += 1
                 continue
             taken = 0
+            intro = key in INTRO_WORDS or (key in _INTRO_BEFORE and i > 0 and toks[i - 1][2].casefold() in _INTRO_BEFORE[key])
+            if intro and i + 1 < n:
+                j = i + 1
+                if toks[j][2].casefold() in _INTRO_SKIP and j + 1 < n:
+                    j += 1
+                if _gap(text, toks[j - 1][1], toks[j][0], allow_punct=True):
+                    taken = self._name_run(text, toks, j, need_cap=False, any_word=False)
+                    if taken:
+                        out.append(self._span(text, toks, j, taken, 0.9))
+                        i = j + taken
+                        continue
+            if len(word) == 1:
+                # an initial before a surname: "J. Smith"
+                if word.isupper() and key not in HONORIFICS and i + 1 < n and text[e : toks[i + 1][0]] == ". ":
+                    nxt = _strip_possessive(toks[i + 1][2])
+                    if nxt[:1].isupper() and not nxt.isupper() and nxt.casefold() in self.last:
+                        out.append(self._span(text, toks, i, 2, 0.85))
+                        i += 2
+                        continue
+                if key != "m" or text[e : e + 1] != ".":
+                    i += 1
+                    continue
             if key in HONORIFICS and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_dot=True):
                 taken = self._name_run(text, toks, i + 1, need_cap=True, any_word=True)
                 score = 0.95
@@ -104,11 +161,24 @@ class PeopleRecognizer:
                 out.append(self._span(text, toks, i + 1, taken, score))
                 i += 1 + taken
                 continue
-            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS and i + 1 < n and word[-2:] not in ("'s", "’s"):
-                rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS)
+            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS and word[-2:] not in ("'s", "’s"):
+                rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS) if i + 1 < n else 0
                 if rest:
                     out.append(self._span(text, toks, i, 1 + rest, 0.85))
                     i += 1 + rest
+                    continue
+                if key not in COMMON_WORDS and len(key) > 2 and _single_ok(text, toks, i):
+                    # a lone gazetteer first name that is not an English word: "said Anna to Michelle"
+                    out.append(self._span(text, toks, i, 1, 0.7))
+                    i += 1
+                    continue
+            elif word.islower() and key in self.first and key not in COMMON_WORDS and len(key) > 2 and i + 1 < n:
+                # chat-style lower case: "talked to maria garcia" (both parts gazetteer names, neither English)
+                nk = _strip_possessive(toks[i + 1][2])
+                nkey = nk.casefold()
+                if nk.islower() and nkey in self.last and nkey not in COMMON_WORDS and len(nkey) > 2 and _gap(text, e, toks[i + 1][0]):
+                    out.append(self._span(text, toks, i, 2, 0.75))
+                    i += 2
                     continue
             i += 1
         return out
@@ -148,9 +218,14 @@ class PeopleRecognizer:
         count = good = 0
         while j + count < len(toks) and count < _MAX_NAME_TOKENS - 1:
             s, _e, word = toks[j + count]
-            if not _gap(text, toks[j + count - 1][1], s) or toks[j + count - 1][2][-2:] in ("'s", "’s"):
+            prev = toks[j + count - 1]
+            if not (_gap(text, prev[1], s) or (len(prev[2]) == 1 and text[prev[1] : s] == ". ")) or toks[j + count - 1][2][-2:] in ("'s", "’s"):
                 break
             if word in PARTICLES:
+                count += 1
+                continue
+            if len(word) == 1 and word.isupper() and j + count + 1 < len(toks) and text[toks[j + count][1] : toks[j + count + 1][0]] in (". ", " "):
+                # a middle initial: "Isaac A. Heath", "Thomas J Møller" (kept only if a surname follows)
                 count += 1
                 continue
             key = _strip_possessive(word).casefold()
@@ -170,6 +245,22 @@ class PeopleRecognizer:
         last = toks[j + count - 1]
         end = last[1] - 2 if last[2][-2:] in ("'s", "’s") and len(last[2]) > 2 else last[1]
         return Span(start, end, PERSON, score=score, source=self.name)
+
+
+#: Words after which a capitalised word is a title, a product or a place rather than a name.
+_NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "at", "on", "via", "rue", "avenue", "street", "calle", "strasse", "hotel", "restaurant", "team", "project", "release", "version", "hurricane", "storm", "lake", "mount", "saint", "st", "san", "santa", "fort"])
+
+
+def _single_ok(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
+    """A lone capitalised first name counts unless a title-like word precedes it or a capitalised
+    word follows (a place or an organisation: ``Santa Bárbara``, ``Jordan Valley``)."""
+    if i > 0 and toks[i - 1][2].casefold() in _NOT_AFTER:
+        return False
+    if i + 1 < len(toks):
+        nxt = toks[i + 1]
+        if text[toks[i][1] : nxt[0]] == " " and nxt[2][:1].isupper():
+            return False
+    return True
 
 
 def _strip_possessive(word: str) -> str:

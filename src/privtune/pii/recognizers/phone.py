@@ -22,7 +22,7 @@ when:
 
 Rejected: dates (``14.03.1985``, ``2024-03-14``, ``3-14-85``), thousands-grouped amounts
 (``3.500.000``, ``1 250 000``), anything after a currency sign or before ``%``/a currency
-word, SSN-shaped ``123-45-6789``, runs of 16+ digits (cards, IBANs), and ids glued to letters
+word, SSN-shaped ``123-45-6789``, IPv4 quads, runs of 16+ digits (cards, IBANs), and ids glued to letters
 (``E123456``, ``INC-2093145``). A candidate that fails whole is retried without its trailing
 groups (``call 555-123-4567 2 times``).
 
@@ -69,6 +69,7 @@ _DATE_SHAPE = re.compile(
     r"(?:\d{1,2}(?P<a>[./-])\d{1,2}(?P=a)(?:\d{2}|\d{4})|(?:19|20)\d{2}(?P<b>[./-])\d{1,2}(?P=b)\d{1,2})"
 )
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:(?P<s>[. ,'])\d{3})(?:(?P=s)\d{3})+|[1-9]\d{0,2}\.\d{3}")
+_IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}")
 _CURRENCY_AFTER = re.compile(r"[ ]?(?:%|percent|dollars?|euros?|eur|usd|gbp|chf|pounds?|k\b|m\b)", re.I)
 
@@ -201,7 +202,7 @@ class PhoneRecognizer:
             valid, possible = _international(digits[2:])
             if valid or (possible and context):
                 return True
-        if _DATE_SHAPE.fullmatch(cand) or _SSN_SHAPE.fullmatch(cand):
+        if _DATE_SHAPE.fullmatch(cand) or _SSN_SHAPE.fullmatch(cand) or _IPV4_SHAPE.fullmatch(cand):
             return False
         groups = [g for g in _GROUP_SPLIT.split(cand) if g]
         if sum(len(g) == 1 for g in groups[1:]) > 0 or (len(groups) > 1 and all(_YEAR_GROUP.fullmatch(g) for g in groups)):
