@@ -37,7 +37,6 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests" / "pii"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write
@@ -77,9 +76,13 @@ def presidio_corpus(n: int = SENTENCES, seed: int = SEED) -> list[Doc]:
 
 
 def hr_corpus() -> list[Doc]:
-    from hr_snippets import load_snippets
+    import importlib.util
 
-    return [(s.text, [(a, b, t) for a, b, t in s.spans]) for s in load_snippets()]
+    spec = importlib.util.spec_from_file_location("hr_snippets", ROOT / "tests" / "pii" / "hr_snippets.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return [(s.text, [(a, b, t) for a, b, t in s.spans]) for s in mod.load_snippets()]
 
 
 # ------------------------------------------------------------------ detectors

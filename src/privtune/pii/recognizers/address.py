@@ -75,6 +75,7 @@ INTL_STREET_RE = re.compile(
         {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’-]*{_STREET_SUFFIX}[ ]\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}(?:Straße|Strasse|Allee|Platz|Weg|Gasse|Ring|Damm)[ ]\d{{1,4}}[a-zA-Z]?\b
+      | \d{{1,4}}(?:bis|ter)?,?[ ]{_STREET_FIRST}[ ](?:(?:de|del|la|le|des|du|di|da|dos|das|d')[ ]?){{0,2}}{_W}(?:[ ]{_W}){{0,2}}(?=,[ ]\d{{4,5}}[ ])
     )
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|app\.|appt\.?|piso|bus)[ ]?\d{{1,5}}[A-Za-z]?\b)*
     (?:,[ ]\d{{4,5}}[ ][A-ZÀ-Þ][\w-]+(?:[ ][A-ZÀ-Þ][\w-]+)?)?

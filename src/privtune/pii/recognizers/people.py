@@ -32,14 +32,14 @@ GAZETTEER_LOCALES: tuple[str, ...] = (
     "de_DE", "de_AT", "de_CH", "fr_FR", "fr_BE", "fr_CA", "fr_CH", "es_ES", "es_MX", "es_AR",
     "es_CL", "es_CO", "nl_NL", "nl_BE", "it_IT", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK",
     "no_NO", "fi_FI", "is_IS", "tr_TR", "cs_CZ", "sk_SK", "sl_SI", "hr_HR", "hu_HU", "ro_RO",
-    "et_EE", "lt_LT", "lv_LV", "id_ID",
+    "et_EE", "lt_LT", "lv_LV", "id_ID", "ja_JP", "zh_CN", "zh_TW",
 )  # fmt: skip
 
 #: Honorifics in English, German, French, Spanish and Dutch (``M`` only with its dot: ``M. Dupont``).
 HONORIFICS: frozenset[str] = frozenset(
     ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "dame", "herr", "frau", "hr", "fr", "m", "mme",
      "mlle", "monsieur", "madame", "mademoiselle", "sr", "sra", "srta", "señor", "señora", "señorita", "don", "doña",
-     "dhr", "mevr", "mw", "heer", "mevrouw", "mej"]
+     "dhr", "mevr", "mw", "heer", "mevrouw", "mej", "herrn", "senhor", "senhora", "sig", "sra"]
 )  # fmt: skip
 #: Words after which a name is introduced: ``my name is Viva Ujváry``, ``Name: Vetle Hansen``,
 #: ``I'm Randy``, ``call me Gerth``, ``ich bin``, ``je m'appelle``, ``me llamo``, ``ik ben``.
@@ -64,7 +64,7 @@ _MAX_NAME_TOKENS = 4
 #: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
 #: that never start or continue a name in HR prose.
 TITLE_WORDS: frozenset[str] = frozenset(
-    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service"]
+    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service", "business", "partner", "people", "talent", "culture", "visa"]
 )
 
 
@@ -75,7 +75,8 @@ def _names(attr: str) -> set[str]:
             provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
         except ImportError:
             continue
-        for a in (attr, f"{attr}_female", f"{attr}_male", f"{attr}_nonbinary"):
+        for a in (attr, f"{attr}_female", f"{attr}_male", f"{attr}_nonbinary", attr.replace("_names", "_romanized_names"),
+                  attr.replace("_names", "_romanized_names_female"), attr.replace("_names", "_romanized_names_male")):
             values = getattr(provider, a, None)
             if isinstance(values, (list, tuple, dict, set, frozenset)):
                 out.update(str(v).casefold() for v in values if str(v).isalpha() or "-" in str(v))
@@ -161,7 +162,13 @@ class PeopleRecognizer:
                 out.append(self._span(text, toks, i + 1, taken, score))
                 i += 1 + taken
                 continue
-            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS and word[-2:] not in ("'s", "’s"):
+            if word[-2:] in ("'s", "’s") and word[:-2].casefold() in self.first and word[:1].isupper():
+                key = word[:-2].casefold()  # "Tom's wife": a lone possessive first name
+                if key not in COMMON_WORDS and key not in TITLE_WORDS and len(key) > 2 and _single_ok(text, toks, i):
+                    out.append(self._span(text, toks, i, 1, 0.7))
+                i += 1
+                continue
+            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS:
                 rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS) if i + 1 < n else 0
                 if rest:
                     out.append(self._span(text, toks, i, 1 + rest, 0.85))
@@ -248,7 +255,10 @@ class PeopleRecognizer:
 
 
 #: Words after which a capitalised word is a title, a product or a place rather than a name.
-_NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "at", "on", "via", "rue", "avenue", "street", "calle", "strasse", "hotel", "restaurant", "team", "project", "release", "version", "hurricane", "storm", "lake", "mount", "saint", "st", "san", "santa", "fort"])
+_NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "via", "rue", "avenue", "street", "calle", "strasse", "hotel", "restaurant", "team", "project", "release", "version", "hurricane", "storm", "lake", "mount", "saint", "st", "san", "santa", "fort"])
+
+
+_NAME_VERBS = frozenset(["is", "was", "has", "had", "will", "said", "says", "asked", "asks", "wants", "wanted", "called", "can", "could", "would", "should", "and", "from", "left", "joined", "spent", "lives", "works", "shouted", "told", "sent", "and"])
 
 
 def _single_ok(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
@@ -256,6 +266,13 @@ def _single_ok(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
     word follows (a place or an organisation: ``Santa Bárbara``, ``Jordan Valley``)."""
     if i > 0 and toks[i - 1][2].casefold() in _NOT_AFTER:
         return False
+    s = toks[i][0]
+    if text[max(0, s - 2) : s].strip() in ("", ".", "!", "?", ":") and (s < 2 or text[s - 1].isspace() or s == 0):
+        # a sentence start: "Visa renewal", "Wage garnishment"; a name there needs a verb or a comma after it
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        after = text[toks[i][1] : nxt[0]] if nxt else ""
+        if not (after.startswith(",") or (nxt is not None and nxt[2].casefold() in _NAME_VERBS)):
+            return False
     if i + 1 < len(toks):
         nxt = toks[i + 1]
         if text[toks[i][1] : nxt[0]] == " " and nxt[2][:1].isupper():
