@@ -80,7 +80,7 @@ def hr_corpus() -> list[Doc]:
 
     spec = importlib.util.spec_from_file_location("hr_snippets", ROOT / "tests" / "pii" / "hr_snippets.py")
     assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
+    mod = sys.modules.setdefault("hr_snippets", importlib.util.module_from_spec(spec))
     spec.loader.exec_module(mod)
     return [(s.text, [(a, b, t) for a, b, t in s.spans]) for s in mod.load_snippets()]
 

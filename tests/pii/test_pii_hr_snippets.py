@@ -8,6 +8,7 @@ reached when this test was written, rounded down; misses are reported as counts 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from privtune.pii import Detector
 
 _spec = importlib.util.spec_from_file_location("hr_snippets", Path(__file__).with_name("hr_snippets.py"))
 assert _spec is not None and _spec.loader is not None
-hr_snippets = importlib.util.module_from_spec(_spec)
+hr_snippets = sys.modules.setdefault("hr_snippets", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(hr_snippets)
 load_snippets, parse = hr_snippets.load_snippets, hr_snippets.parse
 
