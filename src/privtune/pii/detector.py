@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
@@ -37,6 +38,8 @@ from privtune.pii.recognizers.phone import DEFAULT_REGIONS
 from privtune.pii.recognizers.people import PeopleRecognizer
 from privtune.pii.roster import Roster
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
+
+_ESCAPES = re.compile(r"\\[nrt]")
 
 #: Texts longer than this are detected window by window (characters).
 WINDOW_CHARS = 32_768
@@ -105,6 +108,10 @@ class Detector:
     def _detect_whole(self, text: str) -> list[Span]:
         if not text:
             return []
+        if "\\" in text:
+            # escaped line breaks and tabs ("Jane Doe\\nPhone: ...", JSON-escaped exports) read as
+            # whitespace; same length, so every offset stays that of the original text
+            text = _ESCAPES.sub("  ", text)
         spans = self.patterns.find(text)
         if self.roster is not None:
             spans += self.roster.find(text)

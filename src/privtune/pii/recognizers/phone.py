@@ -53,11 +53,11 @@ US_PHONE_RE = re.compile(
 
 _CANDIDATE = re.compile(
     r"""
-    (?<![\w+@/.,:#$€£¥-])
+    (?<![\w+@/.:#$€£¥-])
     (?P<num>
-        (?:\+|\b00)?[ ]?
+        (?:(?:\+|\b00)[ ]?)?
         (?:\(\+?\d{1,5}\)[ .-]?|\d)
-        (?:(?:[ .\-/]|[ ]?-[ ])?(?:\(\d{1,5}\)|\d)){5,17}
+        (?:(?:[ .\-/]|[ ]?-[ ])?(?:\(\d{1,5}\)|\d)){4,17}
     )
     (?P<ext>[ ]?,?[ ]?(?:x|ext\.?|extension|Durchwahl|DW|poste|Apparat)[ ]?:?[ ]?\d{1,6})?
     (?![\w%$€£])(?![.,/-]\d)
@@ -74,7 +74,7 @@ _SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}")
 _CURRENCY_AFTER = re.compile(r"[ ]?(?:%|percent|dollars?|euros?|eur|usd|gbp|chf|pounds?|k\b|m\b)", re.I)
 
 PHONE_WORDS: frozenset[str] = frozenset(
-    ["phone", "phones", "telephone", "tel", "tele", "call", "called", "calling", "ring", "mobile", "mob", "cell", "cellphone",
+    ["phone", "phones", "messages", "answering", "voicemail", "mobile:", "office", "telephone", "tel", "tele", "call", "called", "calling", "ring", "mobile", "mob", "cell", "cellphone",
      "cellular", "landline", "fax", "sms", "text", "texted", "whatsapp", "signal", "dial", "reach", "reached", "contact",
      "number", "no", "nr", "hotline", "helpline", "voicemail", "extension", "ext", "direct", "switchboard", "phoned",
      "telefon", "telefonnummer", "rufnummer", "handy", "handynummer", "mobil", "mobilnummer", "anrufen", "erreichbar",
@@ -90,6 +90,9 @@ ID_WORDS: frozenset[str] = frozenset(
      "bestellung", "rechnung", "vertrag", "kundennummer", "facture", "commande", "dossier", "factura", "pedido", "referentie",
      "factuur", "bestelling", "personalnummer", "matricule", "zip", "postcode", "plz"]
 )  # fmt: skip
+_WORD_AFTER = re.compile(r"[ ]?[-(]?[ ]?([^\W\d_]+)")
+#: A word right after a number that makes it a phone ("office", "mobile", "fax").
+AFTER_WORDS = frozenset(["office", "mobile", "fax", "home", "work", "cell", "phone", "tel", "direct", "landline", "mob", "handy", "portable", "móvil"])
 _GLUED_BEFORE = re.compile(r"\d[ .-]$")  # "DE89 3704 ...": a number that continues an earlier token
 _NANP = frozenset(["US", "CA"])
 _NO_TRUNK = frozenset(["ES", "IT", "PT", "DK", "NO", "GR", "LU"])
@@ -179,6 +182,9 @@ class PhoneRecognizer:
         if prev and prev.group(1).casefold() in ID_WORDS:
             return 0
         context = any(w.casefold() in PHONE_WORDS for w in _WORDS.findall(before))
+        if not context:  # "31 75 62 office", "0328 0152557-Office"
+            after = _WORD_AFTER.match(text, start + len(num))
+            context = bool(after and after.group(1).casefold() in AFTER_WORDS)
         cand = num
         for _ in range(4):
             cand = cand.rstrip(" .-/(")
@@ -193,7 +199,7 @@ class PhoneRecognizer:
     def _is_phone(self, cand: str, text: str, end: int, context: bool) -> bool:
         digits = "".join(ch for ch in cand if ch.isdigit())
         n = len(digits)
-        if n < 7 or n > 15 or _CURRENCY_AFTER.match(text, end):
+        if n < 6 or n > 15 or (n < 7 and not context) or _CURRENCY_AFTER.match(text, end):
             return False
         if cand.startswith("+"):
             valid, possible = _international(digits)
@@ -211,6 +217,8 @@ class PhoneRecognizer:
             return False
         if US_PHONE_RE.fullmatch(cand):
             return True
+        if context and n <= 12 and n != len(cand):
+            return True  # a grouped number right after a phone word: any national plan's format
         seps = set(_SEPS.findall(cand.replace(") ", ")")))
         if len(seps) > 1:
             return False  # "555-123.4567": mixed separators are not how anyone writes a number
