@@ -14,6 +14,9 @@ International forms (the house number after the street):
   ``Pesolantie 32``, ``Östanlid``-like words need a suffix (``-vej``, ``-gatan``, ``-tie``...);
 * optionally a leading building number, a unit (``Apt. 504``, ``Suite 256``, ``Wohnung 3``),
   and ``, 10115 Berlin`` / ``, 75008 Paris`` / ``, Weißenhorn, Germany 75095``;
+* a building number, street words and a house number (``9791 Käbbatorp Locketorp 9``), or
+  after ``on``/``at``/``to``/``address:`` street words and a number (``on Slovenčeva 18``),
+  the words not being a floor, room, version, sprint, weekday or month;
 * a unit line on its own (``Apt. 748``, ``Suite 262``) and military addresses
   (``PSC 1195, Box 5372 APO AE 44634``, ``Unit 2328 Box 6012 DPO AP 06109``,
   ``USNS Broberg FPO AE 35544``).
@@ -26,6 +29,11 @@ import re
 from privtune.pii.spans import ADDRESS, Span
 
 _STREET_SUFFIXES = ["Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Drive", "Dr", "Lane", "Ln", "Court", "Ct", "Place", "Pl", "Way", "Terrace", "Ter", "Circle", "Cir", "Highway", "Hwy", "Parkway", "Pkwy", "Square", "Sq", "Trail", "Trl", "Alley", "Branch", "Bridge", "Brook", "Brooks", "Burg", "Burgs", "Bypass", "Camp", "Canyon", "Cape", "Causeway", "Center", "Centers", "Circles", "Cliff", "Cliffs", "Club", "Common", "Corner", "Corners", "Course", "Courts", "Cove", "Coves", "Creek", "Crescent", "Crest", "Crossing", "Crossroad", "Curve", "Dale", "Dam", "Divide", "Drives", "Estate", "Estates", "Expressway", "Extension", "Extensions", "Fall", "Falls", "Ferry", "Field", "Fields", "Flat", "Flats", "Ford", "Fords", "Forest", "Forge", "Forges", "Fork", "Forks", "Fort", "Freeway", "Garden", "Gardens", "Gateway", "Glen", "Glens", "Green", "Greens", "Grove", "Groves", "Harbor", "Harbors", "Haven", "Heights", "Hill", "Hills", "Hollow", "Inlet", "Island", "Islands", "Isle", "Junction", "Junctions", "Key", "Keys", "Knoll", "Knolls", "Lake", "Lakes", "Land", "Landing", "Light", "Lights", "Loaf", "Lock", "Locks", "Lodge", "Loop", "Mall", "Manor", "Manors", "Meadow", "Meadows", "Mews", "Mill", "Mills", "Mission", "Motorway", "Mount", "Mountain", "Mountains", "Neck", "Orchard", "Oval", "Overpass", "Park", "Parks", "Parkways", "Pass", "Passage", "Path", "Pike", "Pine", "Pines", "Plain", "Plains", "Plaza", "Point", "Points", "Port", "Ports", "Prairie", "Radial", "Ramp", "Ranch", "Rapid", "Rapids", "Rest", "Ridge", "Ridges", "River", "Roads", "Route", "Row", "Rue", "Run", "Shoal", "Shoals", "Shore", "Shores", "Skyway", "Spring", "Springs", "Spur", "Spurs", "Squares", "Station", "Stravenue", "Stream", "Streets", "Summit", "Throughway", "Trace", "Track", "Trafficway", "Tunnel", "Turnpike", "Underpass", "Union", "Unions", "Valley", "Valleys", "Via", "Viaduct", "View", "Views", "Village", "Villages", "Ville", "Vista", "Walk", "Walks", "Wall", "Ways", "Well", "Wells"]
+#: Street-type words, casefolded (``street``, ``via``, ``overpass``...): a capitalised name right
+#: before one names a street, not a person.
+STREET_WORDS: frozenset[str] = frozenset(
+    [w.casefold() for w in _STREET_SUFFIXES] + ["via", "rue", "calle", "rua", "avenida", "strasse", "straße", "weg", "allee", "platz", "gasse", "vej", "gate", "plads", "laan", "straat", "gracht", "islands", "port", "village", "ways", "lodge", "shoal", "underpass", "locks", "plains"]
+)
 _ABBREVIATIONS = frozenset(["St", "Ave", "Rd", "Blvd", "Dr", "Ln", "Ct", "Pl", "Ter", "Cir", "Hwy", "Pkwy", "Sq", "Trl"])
 _NAME_WORD = r"[A-Z][A-Za-z'’-]*\.?"
 ADDRESS_RE = re.compile(
@@ -65,8 +73,8 @@ _STREET_FIRST = (
     r"Plaza|Paseo|Camino|Rua|Travessa|Largo|ul\.|ulica|Aleja|al\.|Unter|An[ ]der|Auf[ ]der)"
 )
 _STREET_SUFFIX = (
-    r"(?:stra(?:ss|ß)e|str\.|weg|allee|platz|gasse|ring|damm|ufer|vej|vei|veien|vegen|gade|gata|gatan|vägen|väg|"
-    r"straat|laan|gracht|plein|dijk|kade|singel|tie|katu|kuja|polku|utca|út|cesta|ulica|iela|tee|stígur|gata|vegur)"
+    r"(?:stra(?:ss|ß)e|str\.|weg|allee|platz|gasse|damm|ufer|vej|vei|veien|vegen|gade|gata|gatan|vägen|väg|"
+    r"straat|laan|gracht|plein|dijk|kade|singel|tie|katu|kuja|polku|utca|út|cesta|ulica|iela|stígur|gata|vegur)"
 )
 INTL_STREET_RE = re.compile(
     rf"""
@@ -79,6 +87,25 @@ INTL_STREET_RE = re.compile(
     )
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|app\.|appt\.?|piso|bus)[ ]?\d{{1,5}}[A-Za-z]?\b)*
     (?:,[ ]\d{{4,5}}[ ][A-ZÀ-Þ][\w-]+(?:[ ][A-ZÀ-Þ][\w-]+)?)?
+    """,
+    re.X,
+)
+_NOT_STREETS = (
+    "Floor|Level|Room|Gate|Page|Step|Stage|Phase|Version|Day|Week|Sprint|Team|Block|Wing|Desk|Table|Platform|Terminal|"
+    "Line|Bus|Route|Exit|Chapter|Section|Article|Item|Figure|Slide|Row|Seat|Zone|Grade|Year|Class|Windows|Python|Java|"
+    "Office|Series|Model|Pack|Part|Round|Season|Episode|Volume|Vol|No|Nr|Number|Ticket|Case|Order|Invoice|Box|Unit|Suite|Apt|"
+    "Building|Lot|Batch|Test|Task|Story|Epic|Release|Build|Iteration|Q|Quarter|Month|Monday|Tuesday|Wednesday|Thursday|"
+    "Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|October|November|December"
+)
+_ALPHA_W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]*(?:['’-][^\W\d_]+)*\.?"
+_SKIP = rf"(?:{_NOT_STREETS}|PO|P\.O|Post|During|Since|Until|Before|After|From|Of|The|And|For|In|On|At|To)"
+#: ``9791 Käbbatorp Locketorp 9`` (building number, street words, house number) and, after
+#: ``on``/``at``/``address:``, ``Slovenčeva 18``: street words and a house number with no suffix.
+NUMBERED_STREET_RE = re.compile(
+    rf"""
+    (?:(?<![\w#$.,-])\d{{1,5}}[ ]|(?<=\b(?:on|at|to)[ ])|(?<=address:[ ])|(?<=address[ ]is[ ]))
+    (?:(?!{_SKIP}\b){_ALPHA_W}[ ]){{0,2}}(?!{_SKIP}\b)[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]+(?:['’-][^\W\d_]+)*[ ](?!(?:19|20)\d{{2}}\b)\d{{1,4}}[a-zA-Z]?(?![\w%.,:/-]?\d)(?![\w%])
+    (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?)[ ]?\d{{1,5}}[A-Za-z]?\b)*
     """,
     re.X,
 )
@@ -95,6 +122,7 @@ class InternationalAddressRecognizer:
     def find(self, text: str) -> list[Span]:
         out = [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in INTL_STREET_RE.finditer(text)]
         out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in UNIT_RE.finditer(text)]
+        out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in NUMBERED_STREET_RE.finditer(text)]
         if "PO " in text:
             out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in MILITARY_RE.finditer(text)]
         return out

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from privtune.pii.recognizers.address import STREET_WORDS
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -53,7 +54,8 @@ CUE_WORDS: frozenset[str] = frozenset(
 )
 # Words that often follow a cue but are not names.
 _NOT_NAMES: frozenset[str] = frozenset(
-    ["i", "he", "she", "they", "we", "it", "his", "her", "their", "my", "our", "your", "the", "a", "an", "and", "or", "but", "is", "was", "who", "which", "that", "this"]
+    ["i", "he", "she", "they", "we", "it", "his", "her", "their", "my", "our", "your", "the", "a", "an", "and", "or", "but", "is", "was", "who", "which", "that", "this",
+     "said", "says", "told", "asked", "will", "can", "has", "had", "were", "did", "does", "got", "went", "came", "made", "took", "gave", "sent", "also", "too"]
 )
 #: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
@@ -127,6 +129,11 @@ class PeopleRecognizer:
             _s, e, word = toks[i]
             key = word.casefold()
             if key not in self._anchors:
+                if self._unknown_then_surname(text, toks, i):
+                    # an unknown capitalised word before a gazetteer surname: "Emmie Ström", "Szonja Kovács"
+                    out.append(self._span(text, toks, i, 2, 0.75))
+                    i += 2
+                    continue
                 i += 1
                 continue
             taken = 0
@@ -170,6 +177,9 @@ class PeopleRecognizer:
                 continue
             if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS:
                 rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS) if i + 1 < n else 0
+                if self._street_next(toks, i + 1 + rest):
+                    i += 2 + rest  # a street named after a person is an address, not a person
+                    continue
                 if rest:
                     out.append(self._span(text, toks, i, 1 + rest, 0.85))
                     i += 1 + rest
@@ -236,7 +246,7 @@ class PeopleRecognizer:
                 count += 1
                 continue
             key = _strip_possessive(word).casefold()
-            if not word[:1].isupper() or (word.isupper() and len(word) > 1) or len(key) < 2 or key in TITLE_WORDS:
+            if not word[:1].isupper() or (word.isupper() and len(word) > 1) or len(key) < 2 or key in TITLE_WORDS or (key in STREET_WORDS and key not in self.last):
                 break
             if (key in self.last and not (first_is_word and key in COMMON_WORDS)) or (not first_is_word and key not in COMMON_WORDS and key not in self.first and key not in _NOT_NAMES):
                 count += 1
@@ -246,6 +256,26 @@ class PeopleRecognizer:
             else:
                 break
         return good
+
+    def _unknown_then_surname(self, text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
+        s, e, word = toks[i]
+        key = word.casefold()
+        if not (word[:1].isupper() and not word.isupper() and len(key) > 2 and key not in COMMON_WORDS and key not in TITLE_WORDS):
+            return False
+        if key in STREET_WORDS or key in _NOT_AFTER or i + 1 >= len(toks) or not _gap(text, e, toks[i + 1][0]):
+            return False
+        if _sentence_start(text, s) and not (i + 2 < len(toks) and toks[i + 2][2].casefold() in _NAME_VERBS):
+            return False
+        nk = toks[i + 1][2]
+        nkey = _strip_possessive(nk).casefold()
+        return (
+            nk[:1].isupper() and not nk.isupper() and nkey in self.last and nkey not in COMMON_WORDS
+            and nkey not in STREET_WORDS and nkey not in TITLE_WORDS and not self._street_next(toks, i + 2)
+        )  # fmt: skip
+
+    def _street_next(self, toks: list[tuple[int, int, str]], j: int) -> bool:
+        """True when the token after a name is a street word: ``Emily Via``, ``Tyler Falls St``."""
+        return j < len(toks) and toks[j][2].casefold().rstrip(".") in STREET_WORDS
 
     def _span(self, text: str, toks: list[tuple[int, int, str]], j: int, count: int, score: float) -> Span:
         start = toks[j][0]
@@ -259,6 +289,11 @@ _NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "via", "rue", "avenue", "s
 
 
 _NAME_VERBS = frozenset(["is", "was", "has", "had", "will", "said", "says", "asked", "asks", "wants", "wanted", "called", "can", "could", "would", "should", "and", "from", "left", "joined", "spent", "lives", "works", "shouted", "told", "sent", "and"])
+
+
+def _sentence_start(text: str, s: int) -> bool:
+    before = text[max(0, s - 3) : s].rstrip()
+    return not before or before[-1] in ".!?:\n\"“(}>"
 
 
 def _single_ok(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
