@@ -109,6 +109,7 @@ NUMBERED_STREET_RE = re.compile(
     """,
     re.X,
 )
+_WORD_NUMBER = re.compile(r"[^\W\d_]\.? (?!(?:19|20)\d{2}\b)\d{1,4}(?![\d:/%])(?![.,]\d)")
 UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
 MILITARY_RE = re.compile(
     r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|USN[SV][ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
@@ -120,9 +121,12 @@ class InternationalAddressRecognizer:
     types = (ADDRESS,)
 
     def find(self, text: str) -> list[Span]:
-        out = [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in INTL_STREET_RE.finditer(text)]
-        out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in UNIT_RE.finditer(text)]
-        out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in NUMBERED_STREET_RE.finditer(text)]
+        out: list[Span] = []
+        if _WORD_NUMBER.search(text):  # every street line has a word followed by a house number
+            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in INTL_STREET_RE.finditer(text)]
+            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in NUMBERED_STREET_RE.finditer(text)]
+        if "Apt" in text or "Apartment" in text or "Suite" in text or "Ste." in text:
+            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in UNIT_RE.finditer(text)]
         if "PO " in text:
             out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in MILITARY_RE.finditer(text)]
         return out

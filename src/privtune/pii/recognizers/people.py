@@ -55,7 +55,7 @@ CUE_WORDS: frozenset[str] = frozenset(
 # Words that often follow a cue but are not names.
 _NOT_NAMES: frozenset[str] = frozenset(
     ["i", "he", "she", "they", "we", "it", "his", "her", "their", "my", "our", "your", "the", "a", "an", "and", "or", "but", "is", "was", "who", "which", "that", "this",
-     "said", "says", "told", "asked", "will", "can", "has", "had", "were", "did", "does", "got", "went", "came", "made", "took", "gave", "sent", "also", "too"]
+     "said", "says", "told", "asked", "will", "can", "has", "had", "were", "did", "does", "got", "went", "came", "made", "took", "gave", "sent", "also", "too", "tel", "fax", "mobile", "phone", "email", "mail", "web", "www", "cell", "office"]
 )
 #: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
@@ -159,7 +159,8 @@ class PeopleRecognizer:
                 if key != "m" or text[e : e + 1] != ".":
                     i += 1
                     continue
-            if key in HONORIFICS and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_dot=True):
+            dotted = key not in _NEED_DOT or (text[e : e + 1] == "." and not (word.isupper() and len(word) > 1))
+            if key in HONORIFICS and dotted and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_dot=True):
                 taken = self._name_run(text, toks, i + 1, need_cap=True, any_word=True)
                 score = 0.95
             elif key in CUE_WORDS and i + 1 < n and _gap(text, e, toks[i + 1][0], allow_punct=True):
@@ -175,7 +176,7 @@ class PeopleRecognizer:
                     out.append(self._span(text, toks, i, 1, 0.7))
                 i += 1
                 continue
-            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS:
+            if word[:1].isupper() and not word.isupper() and key in self.first and key not in TITLE_WORDS and key not in _FUNCTION_WORDS:
                 rest = self._surname_run(text, toks, i + 1, key in COMMON_WORDS) if i + 1 < n else 0
                 if self._street_next(toks, i + 1 + rest):
                     i += 2 + rest  # a street named after a person is an address, not a person
@@ -289,6 +290,12 @@ _NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "via", "rue", "avenue", "s
 
 
 _NAME_VERBS = frozenset(["is", "was", "has", "had", "will", "said", "says", "asked", "asks", "wants", "wanted", "called", "can", "could", "would", "should", "and", "from", "left", "joined", "spent", "lives", "works", "shouted", "told", "sent", "and"])
+
+
+#: Honorifics that are only honorifics with their dot and not in capitals ("Hr. Weber", not "HR").
+_NEED_DOT = frozenset(["m", "hr", "fr", "sr", "mw"])
+#: Short English function words that some locale's gazetteer lists as a first name ("As", "An").
+_FUNCTION_WORDS = frozenset(["as", "at", "in", "on", "of", "to", "is", "it", "an", "or", "so", "no", "do", "he", "we", "me", "my", "by", "up", "if", "be", "us", "am", "the", "and", "for", "but", "per", "via", "hr"])
 
 
 def _sentence_start(text: str, s: int) -> bool:

@@ -98,7 +98,6 @@ _NANP = frozenset(["US", "CA"])
 _NO_TRUNK = frozenset(["ES", "IT", "PT", "DK", "NO", "GR", "LU"])
 _SEPS = re.compile(r"[ .\-/]")
 _YEAR_GROUP = re.compile(r"(?:19|20)\d{2}")
-_WORD_BEFORE = re.compile(r"([^\W\d_]+)\W{0,3}$")
 _WORDS = re.compile(r"[^\W\d_]+")
 
 
@@ -177,47 +176,41 @@ class PhoneRecognizer:
         us = US_PHONE_RE.match(num)
         if us and us.end() < len(num) and num[us.end()] == " ":  # "555-123-4567 2 times"
             num = num[: us.end()]
-        before = text[max(0, start - 40) : start]
-        prev = _WORD_BEFORE.search(before)
-        if prev and prev.group(1).casefold() in ID_WORDS:
-            return 0
-        context = any(w.casefold() in PHONE_WORDS for w in _WORDS.findall(before))
-        if not context:  # "31 75 62 office", "0328 0152557-Office"
-            after = _WORD_AFTER.match(text, start + len(num))
-            context = bool(after and after.group(1).casefold() in AFTER_WORDS)
+        ctx = _Context(text, start, start + len(num))
         cand = num
         for _ in range(4):
             cand = cand.rstrip(" .-/(")
-            if self._is_phone(cand, text, start + len(cand), context):
-                return start + len(cand)
+            if self._is_phone(cand, text, start + len(cand), ctx):
+                return 0 if ctx.id_word() else start + len(cand)
             cut = cand.rfind(" ")  # only a space-separated tail is another token
             if cut <= 0:
                 return 0
             cand = cand[:cut]
         return 0
 
-    def _is_phone(self, cand: str, text: str, end: int, context: bool) -> bool:
+    def _is_phone(self, cand: str, text: str, end: int, ctx: _Context) -> bool:
         digits = "".join(ch for ch in cand if ch.isdigit())
         n = len(digits)
-        if n < 6 or n > 15 or (n < 7 and not context) or _CURRENCY_AFTER.match(text, end):
+        if n < 6 or n > 15 or _CURRENCY_AFTER.match(text, end):
             return False
         if cand.startswith("+"):
-            valid, possible = _international(digits)
-            return possible
+            return _international(digits)[1] and (n >= 7 or ctx.phone_word())
+        if n < 7 and not ctx.phone_word():
+            return False
         if cand.startswith("00") and n > 9:
             valid, possible = _international(digits[2:])
-            if valid or (possible and context):
+            if valid or (possible and ctx.phone_word()):
                 return True
         if _DATE_SHAPE.fullmatch(cand) or _SSN_SHAPE.fullmatch(cand) or _IPV4_SHAPE.fullmatch(cand):
             return False
         groups = [g for g in _GROUP_SPLIT.split(cand) if g]
         if sum(len(g) == 1 for g in groups[1:]) > 0 or (len(groups) > 1 and all(_YEAR_GROUP.fullmatch(g) for g in groups)):
             return False  # "1 2 3 4 5 6 7", "2019 2020 2021"
-        if _THOUSANDS.fullmatch(cand) and not context:
+        if _THOUSANDS.fullmatch(cand) and not ctx.phone_word():
             return False
         if US_PHONE_RE.fullmatch(cand):
             return True
-        if context and n <= 12 and n != len(cand):
+        if n <= 12 and n != len(cand) and ctx.phone_word():
             return True  # a grouped number right after a phone word: any national plan's format
         seps = set(_SEPS.findall(cand.replace(") ", ")")))
         if len(seps) > 1:
@@ -226,5 +219,31 @@ class PhoneRecognizer:
         if region:
             grouped = n != len(cand)
             # run-on digits: a valid number, and either a phone word, or a trunk-0 / NANP length
-            return grouped or context or (digits[0] == "0" and n >= 9) or n in (10, 11)
-        return possible and context
+            return grouped or (digits[0] == "0" and n >= 9) or n in (10, 11) or ctx.phone_word()
+        return possible and ctx.phone_word()
+
+
+class _Context:
+    """The words around a candidate, looked at only when a rule needs them (lazily, once)."""
+
+    __slots__ = ("_phone", "end", "start", "text")
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text, self.start, self.end = text, start, end
+        self._phone: bool | None = None
+
+    def phone_word(self) -> bool:
+        """A phone word in the 40 characters before (``call``, ``Tel.``) or right after (``office``)."""
+        if self._phone is None:
+            before = self.text[max(0, self.start - 40) : self.start].casefold()
+            found = any(w in PHONE_WORDS for w in _WORDS.findall(before))
+            if not found:  # "31 75 62 office", "0328 0152557-Office"
+                after = _WORD_AFTER.match(self.text, self.end)
+                found = bool(after and after.group(1).casefold() in AFTER_WORDS)
+            self._phone = found
+        return self._phone
+
+    def id_word(self) -> bool:
+        """The word right before is an id word (``order``, ``invoice``, ``#``)."""
+        before = self.text[max(0, self.start - 24) : self.start].rstrip(" :#.-(\t\n").split()
+        return bool(before) and before[-1].casefold().strip("#:.(") in ID_WORDS
