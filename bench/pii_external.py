@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write
+from common import write  # noqa: E402 (after the sys.path set-up)
 
 SENTENCES = 2000
 SEED = 3

@@ -34,8 +34,8 @@ from privtune.pii.patterns import PatternDetector
 from privtune.pii.recognizers import Recognizer
 from privtune.pii.recognizers.ner import NerBackend, NerRecognizer
 from privtune.pii.recognizers.org_id import EmployeeIdShapeRecognizer
-from privtune.pii.recognizers.phone import DEFAULT_REGIONS
 from privtune.pii.recognizers.people import PeopleRecognizer
+from privtune.pii.recognizers.phone import DEFAULT_REGIONS
 from privtune.pii.roster import Roster
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
 

@@ -93,7 +93,7 @@ def bio_spans(offsets: list[tuple[int, int]], labels: list[str]) -> list[tuple[i
             continue
         if label in ("O", "", None):
             if cur:
-                out.append(tuple(cur))  # type: ignore[arg-type]
+                out.append((cur[0], cur[1], cur[2]))
                 cur = []
             continue
         begin, _, kind = label.partition("-") if label[:2] in ("B-", "I-", "E-", "S-") else ("I", "", label)
@@ -101,10 +101,10 @@ def bio_spans(offsets: list[tuple[int, int]], labels: list[str]) -> list[tuple[i
             cur[1] = e
             continue
         if cur:
-            out.append(tuple(cur))  # type: ignore[arg-type]
+            out.append((cur[0], cur[1], cur[2]))
         cur = [s, e, kind]
     if cur:
-        out.append(tuple(cur))  # type: ignore[arg-type]
+        out.append((cur[0], cur[1], cur[2]))
     return out
 
 
