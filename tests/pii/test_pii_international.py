@@ -139,3 +139,16 @@ def test_escaped_line_breaks_keep_offsets():
     text = r"Name: Tamila Musliyevich\nPhone: 660 547 994\n+447700633531"
     got = [(text[s.start : s.end], s.type) for s in Detector(None).detect(text)]
     assert got == [("Tamila Musliyevich", "PERSON"), ("660 547 994", "PHONE"), ("+447700633531", "PHONE")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["3 février 2025", "14. März 2025", "3 de marzo de 2025", "1986-08-06 23:57:40.908386", "March 3, 2025 10:30 am"],
+)
+def test_dates_in_other_languages_and_with_a_time(value):
+    assert found(f"Datum: {value}.", "DATE") == [value]
+
+
+@pytest.mark.parametrize("text", ["at 10:30 we met", "version 2.3.1", "3 days later"])
+def test_date_decoys(text):
+    assert found(text, "DATE") == []
