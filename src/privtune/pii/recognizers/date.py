@@ -46,7 +46,7 @@ DATE_RE = re.compile(
       | {_WEEKDAY}?{_DAY}{_ORD}[ ](?:of[ ])?{_MONTH}\.?,?(?:[ ]{_YEAR4})?  # 14 Mar 1985 / 14th of March
       | {_DAY}\.?[ ](?:de[ ])?{_FOREIGN_MONTH}(?:[ ](?:de[ ])?{_YEAR4})?   # 3 février 2025, 14. März, 3 de marzo de 2025
       | {_LONG_MONTH}[ ]{_YEAR4}                                     # March 2023
-    )(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{{1,6}})?)?(?:[ ]?[AaPp]\.?[Mm]\.?)?)?  # a time of day after the date
+    )(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{{1,6}})?)?(?:[ ]?(?:[AaPp][Mm]\b|[AaPp]\.[Mm]\.))?)?  # a time of day after the date
     (?![\w/-])(?!\.\d)(?!:\d)
     """,
     re.X,
