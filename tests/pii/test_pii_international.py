@@ -152,3 +152,17 @@ def test_dates_in_other_languages_and_with_a_time(value):
 @pytest.mark.parametrize("text", ["at 10:30 we met", "version 2.3.1", "3 days later"])
 def test_date_decoys(text):
     assert found(text, "DATE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("sent to 3561 Dalmatinova 5 Apt. 806\nTazarka\n, 21\n Tunisia 10973?", "3561 Dalmatinova 5 Apt. 806\nTazarka\n, 21\n Tunisia 10973"),
+        ("Hauptstraße 5, 10115 Berlin, Germany. Danke", "Hauptstraße 5, 10115 Berlin, Germany"),
+        (r"7421 Höfðastígur 86\n Apt. 288\n Bolungarvík\n Iceland 75979", r"7421 Höfðastígur 86\n Apt. 288\n Bolungarvík\n Iceland 75979"),
+        ("on Slovenčeva 18\nThe next day we met", "Slovenčeva 18"),
+        ("sent to Rue Platon 134, Paris. Thanks", "Rue Platon 134, Paris"),
+    ],
+)
+def test_postal_block_lines_join_the_street_line(text, value):
+    assert found(text, "ADDRESS") == [value]

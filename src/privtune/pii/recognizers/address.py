@@ -109,6 +109,17 @@ NUMBERED_STREET_RE = re.compile(
     """,
     re.X,
 )
+#: The lines after a street line in a postal block: units, city, region code, postcode,
+#: country ("\n Apt. 806\n Tazarka\n, 21\n Tunisia 10973"), each after a line break or a comma.
+_CAP = r"[A-ZÀ-Þ\u0100-\u017F][^\W\d_]*(?:['’-][^\W\d_]+)*"
+_TAIL = re.compile(
+    r"(?:(?:[ \t]*(?:\n|\\n|,)|[ ]{2,})[ \t]*,?[ \t]*"
+    r"(?:(?:Apt\.?|Apartment|Unit|Suite|Ste\.?)[ ]?\d{1,5}[A-Za-z]?"
+    rf"|\d{{4,5}}[ ]{_CAP}(?:[ ]{_CAP}){{0,2}}|{_CAP}(?:[ ](?:{_CAP}|de|del|la|le|du|do|da|u|pri|an|am)){{0,3}}(?:[ ]\d{{4,5}})?"
+    r"|[A-Z]{2}(?:[ ]\d{4,5})?|\d{4,5}|\d{1,2}(?=[ \t]*(?:\n|\\n)))"
+    r"(?=[ \t]*(?:\n|\\n|,|$|[.?!;)](?:\s|$))|[ ]{2}))"
+    r"{1,5}"
+)
 _WORD_NUMBER = re.compile(r"[^\W\d_]\.? (?!(?:19|20)\d{2}\b)\d{1,4}(?![\d:/%])(?![.,]\d)")
 UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
 MILITARY_RE = re.compile(
@@ -123,8 +134,10 @@ class InternationalAddressRecognizer:
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
         if _WORD_NUMBER.search(text):  # every street line has a word followed by a house number
-            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in INTL_STREET_RE.finditer(text)]
-            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in NUMBERED_STREET_RE.finditer(text)]
+            for rx in (INTL_STREET_RE, NUMBERED_STREET_RE):
+                for m in rx.finditer(text):
+                    tail = _TAIL.match(text, m.end())
+                    out.append(Span(m.start(), tail.end() if tail else m.end(), ADDRESS, source=self.name))
         if "Apt" in text or "Apartment" in text or "Suite" in text or "Ste." in text:
             out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in UNIT_RE.finditer(text)]
         if "PO " in text:
