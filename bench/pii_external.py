@@ -174,7 +174,8 @@ _PUNCT = ".,;:!?()[]{}\"'<>"
 
 def _tokens(text: str) -> list[tuple[int, int]]:
     out = []
-    for m in _TOKEN.finditer(text):
+    # the corpus writes some line breaks as a literal backslash-n: split there too (same length)
+    for m in _TOKEN.finditer(text.replace("\\n", "  ")):
         s, e = m.start(), m.end()
         while s < e and text[s] in _PUNCT:
             s += 1
