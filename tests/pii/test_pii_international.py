@@ -166,3 +166,9 @@ def test_date_decoys(text):
 )
 def test_postal_block_lines_join_the_street_line(text, value):
     assert found(text, "ADDRESS") == [value]
+
+
+def test_an_upper_case_date_is_not_a_street():
+    text = "born on AUGUST 11, 2016. Mail to PO Box 78092."
+    assert found(text, "DATE") == ["AUGUST 11, 2016"]
+    assert found(text, "ADDRESS") == ["PO Box 78092"]

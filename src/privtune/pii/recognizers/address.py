@@ -98,7 +98,7 @@ _NOT_STREETS = (
     "Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|October|November|December"
 )
 _ALPHA_W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]*(?:['’-][^\W\d_]+)*\.?"
-_SKIP = rf"(?:{_NOT_STREETS}|PO|P\.O|Post|During|Since|Until|Before|After|From|Of|The|And|For|In|On|At|To)"
+_SKIP = rf"(?i:{_NOT_STREETS}|PO|P\.O|Post|During|Since|Until|Before|After|From|Of|The|And|For|In|On|At|To)"
 #: ``9791 Käbbatorp Locketorp 9`` (building number, street words, house number) and, after
 #: ``on``/``at``/``address:``, ``Slovenčeva 18``: street words and a house number with no suffix.
 NUMBERED_STREET_RE = re.compile(
