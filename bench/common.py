@@ -13,15 +13,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict[str, Any]:
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
+    facts: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        import torch
+    except ImportError:  # the Presidio bench venv has no torch
+        return facts
+    return {**facts, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
 def write(name: str, data: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> Path:

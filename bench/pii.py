@@ -222,7 +222,7 @@ def score(ids: list[str], texts: list[str], gold: Gold, preds: list[list[tuple[i
         po, ro = _div(k["overlap_right"], k["pred"]), _div(k["overlap_found"], k["gold"])
         out[t] = {
             "support": k["gold"], "predicted": k["pred"],
-            "p_exact": pe_, "r_exact": re_, "f1_exact": _f1(pe_, re_),
+            "p_exact": pe_, "r_exact": re_, "f1_exact": _f1(pe_, re_), "f2_exact": _f2(pe_, re_),
             "p_overlap": po, "r_overlap": ro, "f1_overlap": _f1(po, ro),
             "covered": _div(k["chars_covered"], k["chars"]),
         }  # fmt: skip
@@ -235,6 +235,11 @@ def _div(a: float, b: float) -> float:
 
 def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _f2(p: float, r: float) -> float:
+    """F-beta with beta 2: recall weighted twice (a leak costs more than a masked word)."""
+    return 5 * p * r / (4 * p + r) if p + r else 0.0
 
 
 def main(employees: int = EMPLOYEES, notes: int = NOTES, seed: int = SEED) -> dict[str, Any]:
@@ -255,10 +260,10 @@ def main(employees: int = EMPLOYEES, notes: int = NOTES, seed: int = SEED) -> di
         ours, theirs = scores["privtune"].get(t, {}), scores["presidio"].get(t, {})
         rows_out.append({
             "entity": t, "support": ours.get("support", theirs.get("support", 0)),
-            "P": ours.get("p_exact", 0.0), "R": ours.get("r_exact", 0.0), "F1": ours.get("f1_exact", 0.0),
+            "P": ours.get("p_exact", 0.0), "R": ours.get("r_exact", 0.0), "F1": ours.get("f1_exact", 0.0), "F2": ours.get("f2_exact", 0.0),
             "F1 overlap": ours.get("f1_overlap", 0.0), "covered": ours.get("covered", 0.0),
             "Presidio P": theirs.get("p_exact", 0.0), "Presidio R": theirs.get("r_exact", 0.0),
-            "Presidio F1": theirs.get("f1_exact", 0.0), "Presidio F1 overlap": theirs.get("f1_overlap", 0.0),
+            "Presidio F1": theirs.get("f1_exact", 0.0), "Presidio F2": theirs.get("f2_exact", 0.0), "Presidio F1 overlap": theirs.get("f1_overlap", 0.0),
             "Presidio covered": theirs.get("covered", 0.0),
         })  # fmt: skip
     total = {name: _overall(ids, texts, gold, r["preds"]) for name, r in results.items()}
@@ -276,8 +281,8 @@ def main(employees: int = EMPLOYEES, notes: int = NOTES, seed: int = SEED) -> di
         "load_avg_at_end": os.getloadavg(), "scores": scores, "overall": total,
         "matching": "P/R/F1 exact bounds and type; 'F1 overlap' same type, any overlap; covered: gold chars inside any predicted span",
     }  # fmt: skip
-    write("pii", data, rows_out, ["entity", "support", "P", "R", "F1", "F1 overlap", "covered",
-                                  "Presidio P", "Presidio R", "Presidio F1", "Presidio F1 overlap", "Presidio covered"])
+    write("pii", data, rows_out, ["entity", "support", "P", "R", "F1", "F2", "F1 overlap", "covered",
+                                  "Presidio P", "Presidio R", "Presidio F1", "Presidio F2", "Presidio F1 overlap", "Presidio covered"])
     print(f"{len(texts)} texts; privtune {speed['privtune']:,.0f} texts/s, presidio {speed['presidio']:,.0f} texts/s "
           f"on one core ({speed['privtune'] / speed['presidio']:.1f}x); load average {os.getloadavg()}")
     return data

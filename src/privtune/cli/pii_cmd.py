@@ -21,7 +21,7 @@ def detect_cmd(
     types: str | None = typer.Option(None, "--types", help="Comma-separated entity types to keep (default: all)."),
     org_id: list[str] = typer.Option([], "--org-id", help="Extra identifier pattern LABEL=REGEX (repeatable); found as ORG_ID."),
     employee_id_regex: str | None = typer.Option(None, "--employee-id-regex", help="Regex of your employee ids (default E + 5 digits)."),
-    ner: str | None = typer.Option(None, "--ner", help="Optional local NER model: spacy:<model> or gliner:<path>."),
+    ner: str | None = typer.Option(None, "--ner", help="Optional local NER model: spacy:<model>, gliner:<path> or transformers:<path>."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Processes to use."),
 ) -> None:
     """Read JSONL {"id","text"} lines and write {"id","spans":[{"start","end","type"}]} lines."""

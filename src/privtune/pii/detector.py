@@ -4,8 +4,10 @@
 overlaps (:func:`~privtune.pii.spans.resolve_overlaps`): the result is sorted and
 non-overlapping, and a span that names a roster employee carries their id in ``subject``.
 
-Recognizers, in order: the validated patterns (:mod:`privtune.pii.recognizers`), the roster's
-names and known identifiers (:class:`~privtune.pii.roster.Roster`), people outside the roster
+Recognizers, in order: the validated patterns (:mod:`privtune.pii.recognizers`; phones in the
+national formats of ``phone_regions``), the roster's names and known identifiers
+(:class:`~privtune.pii.roster.Roster`), ids shaped like the roster's ids
+(:class:`~privtune.pii.recognizers.org_id.EmployeeIdShapeRecognizer`), people outside the roster
 (:class:`~privtune.pii.recognizers.people.PeopleRecognizer`, on by default), and an optional
 NER backend (:class:`~privtune.pii.recognizers.ner.NerRecognizer`).
 
@@ -24,15 +26,20 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from privtune.pii.patterns import PatternDetector
 from privtune.pii.recognizers import Recognizer
 from privtune.pii.recognizers.ner import NerBackend, NerRecognizer
+from privtune.pii.recognizers.org_id import EmployeeIdShapeRecognizer
 from privtune.pii.recognizers.people import PeopleRecognizer
+from privtune.pii.recognizers.phone import DEFAULT_REGIONS
 from privtune.pii.roster import Roster
-from privtune.pii.spans import EMAIL, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
+from privtune.pii.spans import EMAIL, EMPLOYEE_ID, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
+
+_ESCAPES = re.compile(r"\\[nrt]")
 
 #: Texts longer than this are detected window by window (characters).
 WINDOW_CHARS = 32_768
@@ -52,15 +59,25 @@ class Detector:
         people: bool = True,
         ner: NerBackend | NerRecognizer | None = None,
         org_id_patterns: Mapping[str, str] | None = None,
+        phone_regions: Iterable[str] | None = None,
     ) -> None:
         self.roster = roster
-        self.patterns = patterns if patterns is not None else PatternDetector(org_id_patterns=org_id_patterns or ())
+        self.phone_regions = phone_regions_for(phone_regions, roster)
+        self.patterns = (
+            patterns
+            if patterns is not None
+            else PatternDetector(org_id_patterns=org_id_patterns or (), phone_regions=self.phone_regions)
+        )
         self.types = frozenset(types) if types is not None else None
         if self.types is not None:
             unknown = sorted(self.types - set(ENTITY_TYPES))
             if unknown:
                 raise ValueError(f"unknown entity types: {', '.join(unknown)}")
         self.extra: list[Recognizer] = []
+        #: Ids shaped like the roster's (former employees, typos); validated spans, not guesses.
+        self.id_shapes: EmployeeIdShapeRecognizer | None = None
+        if roster is not None and roster.employee_ids and (self.types is None or EMPLOYEE_ID in self.types):
+            self.id_shapes = EmployeeIdShapeRecognizer(roster.employee_ids)
         if people and (self.types is None or PERSON in self.types):
             self.extra.append(PeopleRecognizer())
         if ner is not None:
@@ -91,10 +108,16 @@ class Detector:
     def _detect_whole(self, text: str) -> list[Span]:
         if not text:
             return []
+        if "\\" in text:
+            # escaped line breaks and tabs ("Jane Doe\\nPhone: ...", JSON-escaped exports) read as
+            # whitespace; same length, so every offset stays that of the original text
+            text = _ESCAPES.sub("  ", text)
         spans = self.patterns.find(text)
         if self.roster is not None:
             spans += self.roster.find(text)
             spans += self.roster.find_known(text)
+        if self.id_shapes is not None:
+            spans += self.id_shapes.find(text)
         guess: list[Span] = []
         for rec in self.extra:
             guess += rec.find(text)
@@ -109,6 +132,15 @@ class Detector:
     def detect_many(self, texts: Iterable[str]) -> list[list[Span]]:
         """:meth:`detect` over several texts."""
         return [self.detect(t) for t in texts]
+
+
+def phone_regions_for(configured: Iterable[str] | None, roster: Roster | None) -> tuple[str, ...]:
+    """The workspace's phone regions (default :data:`DEFAULT_REGIONS`), plus the regions the
+    roster's own phone numbers belong to (the roster keeps NANP numbers: ``US``)."""
+    regions = list(configured) if configured is not None else list(DEFAULT_REGIONS)
+    if roster is not None and roster.phones and "US" not in regions:
+        regions.append("US")
+    return tuple(regions)
 
 
 def _cuts(text: str) -> list[int]:

@@ -30,10 +30,13 @@ class Recognizer(Protocol):
 
 
 def default_recognizers(
-    employee_id_regex: str | None = None, org_id_patterns: Mapping[str, str] | Iterable[str] = ()
+    employee_id_regex: str | None = None,
+    org_id_patterns: Mapping[str, str] | Iterable[str] = (),
+    phone_regions: Iterable[str] | None = None,
 ) -> list[Recognizer]:
-    """The validated pattern recognizers, in a fixed order."""
-    from privtune.pii.recognizers.address import AddressRecognizer
+    """The validated pattern recognizers, in a fixed order (phones: ``phone_regions`` or
+    :data:`~privtune.pii.recognizers.phone.DEFAULT_REGIONS`)."""
+    from privtune.pii.recognizers.address import AddressRecognizer, InternationalAddressRecognizer
     from privtune.pii.recognizers.card import CreditCardRecognizer
     from privtune.pii.recognizers.date import DateRecognizer
     from privtune.pii.recognizers.email import EmailRecognizer
@@ -45,14 +48,14 @@ def default_recognizers(
         EmployeeIdRecognizer,
         OrgIdRecognizer,
     )
-    from privtune.pii.recognizers.phone import PhoneRecognizer
+    from privtune.pii.recognizers.phone import DEFAULT_REGIONS, PhoneRecognizer
     from privtune.pii.recognizers.ssn import SsnRecognizer
     from privtune.pii.recognizers.url import UrlRecognizer
 
     recs: list[Recognizer] = [
         EmailRecognizer(),
         UrlRecognizer(),
-        PhoneRecognizer(),
+        PhoneRecognizer(phone_regions or DEFAULT_REGIONS),
         SsnRecognizer(),
         CreditCardRecognizer(),
         IbanRecognizer(),
@@ -61,6 +64,7 @@ def default_recognizers(
         DateRecognizer(),
         MoneyRecognizer(),
         AddressRecognizer(),
+        InternationalAddressRecognizer(),
     ]
     if org_id_patterns:
         recs.append(OrgIdRecognizer(org_id_patterns))

@@ -1,9 +1,10 @@
-"""CREDIT_CARD: 13-19 digits, grouped by spaces or dashes or not, with a known issuer prefix
+"""CREDIT_CARD: 12-19 digits, grouped by spaces or dashes or not, with a known issuer prefix
 and a valid Luhn checksum.
 
 Issuer prefixes (IIN): Visa ``4``; Mastercard ``51``-``55`` and the 2-series ``2221``-``2720``;
 American Express ``34``/``37`` (15 digits); Discover ``6011``, ``644``-``649``, ``65``; JCB
-``3528``-``3589``; Diners ``300``-``305``, ``36``, ``38``; Maestro/UnionPay ``62``, ``67``.
+``35`` (16-19 digits: ``3513411763917567``) and ``1800``/``2131`` (15 digits); Diners ``300``-``305``, ``36``, ``38``; UnionPay
+``62``; Maestro ``50``, ``56``-``58``, ``6304``, ``639``, ``67`` (12-19 digits: ``675955438006``).
 A random 16-digit number passes Luhn one time in ten *and* needs an issuer prefix, so order
 numbers and ticket ids stay clean.
 """
@@ -16,8 +17,8 @@ from privtune.pii.spans import CREDIT_CARD, Span
 
 CARD_RE = re.compile(
     r"(?<![\w#$€£.,/-])(?:"
-    r"\d{13,19}"
-    r"|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?"
+    r"\d{12,19}"
+    r"|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?)?"
     r"|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5}"
     r")(?![\w/])(?![.,-]\d)"
 )
@@ -49,19 +50,23 @@ def issuer_ok(digits: str) -> bool:
         return n == 15
     if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65:
         return 16 <= n <= 19
-    if 3528 <= p4 <= 3589:
+    if p4 in (1800, 2131):  # JCB's 15-digit ranges
+        return n == 15
+    if p2 == 35:  # JCB (3528-3589 registered; generators and test decks use all of 35xx)
         return 16 <= n <= 19
     if 300 <= p3 <= 305 or p2 in (36, 38):
         return 14 <= n <= 19
-    if p2 in (62, 67):
+    if p2 == 62:
         return 16 <= n <= 19
+    if p2 in (50, 56, 57, 58, 67) or p4 == 6304 or p3 == 639:  # Maestro
+        return 12 <= n <= 19
     return False
 
 
 def card_is_valid(value: str) -> bool:
     """A card number (spaces and dashes ignored) with an issuer prefix and a valid Luhn digit."""
     digits = re.sub(r"[ -]", "", value)
-    return digits.isdigit() and 13 <= len(digits) <= 19 and issuer_ok(digits) and luhn_ok(digits)
+    return digits.isdigit() and 12 <= len(digits) <= 19 and issuer_ok(digits) and luhn_ok(digits)
 
 
 class CreditCardRecognizer:

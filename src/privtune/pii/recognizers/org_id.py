@@ -4,11 +4,19 @@ The employee id regex defaults to ``\\bE\\d{5}\\b`` (the synthetic company's ids
 (badge numbers, payroll numbers, case references that name a person) are declared as
 ``{label: regex}``; every match becomes an ``ORG_ID`` span whose ``source`` is the label.
 A pattern that does not compile is a :class:`~privtune.errors.ConfigError`.
+
+:class:`EmployeeIdShapeRecognizer` learns the shapes of a roster's ids (``E123456``: the letter
+``E`` and six digits; ``EMP-0042``; ``ab12345``) and finds ids of those shapes that the roster
+does not hold (former employees, typos), in any case, with score 0.8 (a roster hit is 1.0).
+A shape is learnt when at least :data:`MIN_SHAPE_SHARE` of the ids have it and it has a
+letter or a separator as well as at least three digits: a bare digit shape (``104523``) would
+take every number of that length, so numeric ids are left to the roster's exact matches.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from privtune.errors import ConfigError
@@ -49,4 +57,56 @@ class OrgIdRecognizer:
             for label, rx in self.patterns
             for m in rx.finditer(text)
             if m.end() > m.start()
+        ]
+
+
+#: Share of the roster's ids a shape needs to be learnt.
+MIN_SHAPE_SHARE = 0.05
+_RUNS = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
+
+
+def id_shape(value: str) -> str | None:
+    """A regex for ids shaped like ``value``; letters kept literally (``E``, ``EMP``), digit runs
+    by length, separators literally. None when the shape is too weak to search free text for."""
+    runs = _RUNS.findall(value.strip())
+    if not runs or len(value) > 24:
+        return None
+    digits = sum(len(r) for r in runs if r.isdigit())
+    if digits < 3 or all(r.isdigit() for r in runs):
+        return None
+    parts = []
+    for r in runs:
+        if r.isdigit():
+            parts.append(rf"\d{{{len(r)}}}")
+        elif r.isalpha():
+            parts.append(re.escape(r.upper()) if len(r) <= 4 else rf"[A-Z]{{{len(r)}}}")
+        elif r in ("-", "_", "/", "."):
+            parts.append(re.escape(r))
+        else:
+            return None
+    return "".join(parts)
+
+
+class EmployeeIdShapeRecognizer:
+    """Ids of the roster's shapes, known or not (case-insensitive, score 0.8 unless known)."""
+
+    name = "employee_id_shape"
+    types = (EMPLOYEE_ID,)
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        ids = [i.strip() for i in ids if i and i.strip()]
+        self.known = frozenset(i.upper() for i in ids)
+        counts = Counter(s for s in map(id_shape, ids) if s)
+        floor = max(1, MIN_SHAPE_SHARE * len(ids))
+        self.shapes = sorted((s for s, c in counts.items() if c >= floor), key=len, reverse=True)
+        self.regex = (
+            re.compile(r"(?<![\w-])(?:" + "|".join(self.shapes) + r")(?![\w-])", re.I) if self.shapes else None
+        )
+
+    def find(self, text: str) -> list[Span]:
+        if self.regex is None:
+            return []
+        return [
+            Span(m.start(), m.end(), EMPLOYEE_ID, score=1.0 if m.group().upper() in self.known else 0.8, source=self.name)
+            for m in self.regex.finditer(text)
         ]
