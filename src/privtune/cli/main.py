@@ -29,6 +29,7 @@ from privtune.cli import (
     policy_cmd,
     privacy_audit_cmd,
     release_cmd,
+    schema_cmd,
     synth_cmd,
     train_cmd,
     vault_cmd,
@@ -80,6 +81,7 @@ lineage_cmd.register(app)
 pii_cmd.register(app)
 app.add_typer(dp_cmd.app, name="dp")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(schema_cmd.app, name="schema")
 
 
 def _debug_requested(argv: list[str]) -> bool:
