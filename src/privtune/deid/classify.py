@@ -19,6 +19,7 @@ Evidence names the role, the rule and the entity types found, never a value.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,7 +52,7 @@ def _value_summary(sample: list[object]) -> str:
     return f"{parts} of {len(values)} sampled"
 
 
-def plan_column(policy: DeidPolicy, column: str, cls: ColumnClass, role: str | None = None) -> object:
+def plan_column(policy: DeidPolicy, column: str, cls: ColumnClass, role: str | None = None) -> Any:
     """The operator spec for ``column``: scrubbed text when the detector found identifiers in
     it, else the policy's rule for the column (or its role), else its class default."""
     if cls.scrub:

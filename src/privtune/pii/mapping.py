@@ -73,6 +73,8 @@ PERSON_NAME_ROLES = ("first_name", "middle_name", "last_name", "full_name", "eme
 NAME_ROLES = ("full_name", "first_name", "last_name")
 #: The mapping file ``privtune schema infer`` writes into the export directory by default.
 MAPPING_FILE = "privtune-mapping.yaml"
+#: The vault object ingest stores the completed mapping in (column names and roles, no values).
+MAPPING_OBJECT = "schema-mapping"
 
 SYNONYMS_PATH = Path(__file__).with_name("schema-synonyms.yaml")
 EXACT, PARTIAL, BY_VALUE = 0.9, 0.5, 0.7
@@ -186,17 +188,17 @@ def infer_column(name: str, sample: Sequence[object]) -> ColumnRole:
     if by_name is not None:
         role, conf, why = by_name
         if value_role is None:
-            return ColumnRole(role=role, confidence=conf, evidence=why)  # type: ignore[arg-type]
+            return ColumnRole(role=role, confidence=conf, evidence=why)
         if value_role == role:
-            return ColumnRole(role=role, confidence=min(0.99, conf + 0.09 if conf == EXACT else 0.8),  # type: ignore[arg-type]
+            return ColumnRole(role=role, confidence=min(0.99, conf + 0.09 if conf == EXACT else 0.8),
                               evidence=f"{why}; values agree ({found.evidence})")
         if ROLE_CLASS[role] == DIRECT and value_role != "free_text":
-            return ColumnRole(role=role, confidence=conf * 0.8,  # type: ignore[arg-type]
+            return ColumnRole(role=role, confidence=conf * 0.8,
                               evidence=f"{why}; values look like {value_role} ({found.evidence})")
-        return ColumnRole(role=value_role, confidence=0.6,  # type: ignore[arg-type]
+        return ColumnRole(role=value_role, confidence=0.6,
                           evidence=f"values say {value_role} ({found.evidence}); the name suggested {role}")
     if value_role is not None:
-        return ColumnRole(role=value_role, confidence=BY_VALUE, evidence=found.evidence)  # type: ignore[arg-type]
+        return ColumnRole(role=value_role, confidence=BY_VALUE, evidence=found.evidence)
     return ColumnRole(role="unknown", confidence=0.0,
                       evidence="unplaced: treated as sensitive free text (scanned and scrubbed) "
                                "until you set its role")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -159,7 +160,7 @@ class Roster:
 
     @classmethod
     def from_employees(cls, table: pa.Table | Iterable[Mapping[str, Any]],
-                       mapping: TableMapping | None = None) -> Roster:
+                       mapping: TableMapping | None = None, *, path: str | Path | None = None) -> Roster:
         """Roster of every employee and every other person (emergency contacts) a table names.
 
         Columns are found by their role in ``mapping`` (:mod:`privtune.pii.mapping`; inferred
@@ -168,7 +169,7 @@ class Roster:
         mapping = mapping_for_table(table, mapping)
         if table.num_rows and not mapping.columns_of(*NAME_ROLES):
             raise InputError("no name column for the roster (set a role: full_name, or first_name "
-                             "and last_name, in the schema mapping)", field="full_name")
+                             "and last_name, in the schema mapping)", path=path, field="full_name")
         rows = table.to_pylist()
         roster = cls()
         emails: list[str] = []

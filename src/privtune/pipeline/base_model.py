@@ -24,7 +24,7 @@ from privtune.synth import generic_hr_corpus
 from privtune.workspace import Workspace, default_cache_dir
 
 #: What a base model saw before fine-tuning (:attr:`BaseModelRef.trained_on`).
-TINY_BASE_DATA = "non-personal text only: generic HR language and the policy documents"
+TINY_BASE_DATA = "non-personal text only: generic HR language and the de-identified policy documents"
 GIVEN_BASE = "unknown: a local model directory given by the user"
 
 

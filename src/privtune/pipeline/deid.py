@@ -31,7 +31,7 @@ from privtune.deid.scan import table_report, texts_report
 from privtune.fsutil import atomic_write_text, private_dir
 from privtune.io import json_bytes, jsonl_bytes, read_json, read_jsonl, read_table, table_bytes
 from privtune.pii import ENTITY_TYPES, Roster, detect
-from privtune.pii.mapping import SchemaMapping, mapping_for_table, parse_mapping
+from privtune.pii.mapping import MAPPING_OBJECT, SchemaMapping, mapping_for_table, parse_mapping
 from privtune.pipeline.result import StageResult
 from privtune.progress import ProgressFn
 from privtune.reports.deid import render_deid_report
@@ -43,7 +43,7 @@ TEXT_SETS = ("reviews", "tickets")
 #: model's pre-training or a training set sees them (``policies-deid``).
 POLICIES = "policies"
 #: The schema mapping ingest stored beside the tables (:mod:`privtune.pii.mapping`).
-MAPPING = "schema-mapping"
+MAPPING = MAPPING_OBJECT
 #: In a policy document a date or an amount is about the policy (a deadline, a cap), not a
 #: person: kept. Every identifying entity is replaced by its rule.
 POLICY_KEPT_ENTITIES = frozenset({"DATE", "MONEY"})

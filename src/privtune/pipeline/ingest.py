@@ -22,6 +22,7 @@ from privtune.ingest import ExportFiles, check_ids, discover_export, read_table,
 from privtune.io import json_bytes, jsonl_bytes, table_bytes
 from privtune.pii.mapping import (
     MAPPING_FILE,
+    MAPPING_OBJECT,
     SchemaMapping,
     SchemaMappingError,
     TableMapping,
@@ -33,9 +34,6 @@ from privtune.pii.mapping import (
 )
 from privtune.pipeline.result import StageResult
 from privtune.workspace import Workspace
-
-#: The vault object holding the export's schema mapping (column names and roles, no values).
-MAPPING_OBJECT = "schema-mapping"
 
 
 @dataclass
@@ -111,7 +109,7 @@ def read_export(export_dir: str | Path, mapping_path: str | Path | None = None) 
         text_map = TableMapping(columns={**inferred.columns, **given.table(name).columns})
         tables[name] = text_map
         ref_field = text_map.column("employee_id")
-        text_ids = (check_ids([r.get(ref_field) for r in records], path, ref_field, known=known,
+        text_ids: list[str | None] = (check_ids([r.get(ref_field) for r in records], path, ref_field, known=known,
                               required=False) if ref_field is not None else [None] * len(records))
         parts.append(_Part(name, jsonl_bytes(records), "texts", "jsonl", {"rows": len(records)},
                            len(records), text_ids))
