@@ -111,3 +111,40 @@ def test_remarks_is_scrubbed_and_a_policy_name_stays_in_the_vault(workspace, tmp
     assert seen > 10
     raw = read_json(workspace.vault, stages.ingest.outputs["policies"])
     assert victim in raw[pol.stem]  # the grep would find it: the raw policy is in the vault
+
+
+def test_raw_policies_never_reach_a_dataset_or_the_base(workspace) -> None:
+    from privtune.errors import InputError
+    from privtune.pipeline.base_model import pretraining_texts
+    from privtune.pipeline.config import DatasetSpec
+    from privtune.pipeline.dataset import build_dataset
+
+    ref = workspace.vault.put("policies", b'{"a": "Ask Ann Lee."}', kind="texts", schema="json-map")
+    with pytest.raises(InputError, match="de-identified policies only"):
+        build_dataset(workspace, {"employees": "employees-deid@1"}, ref, DatasetSpec())
+    with pytest.raises(InputError, match="de-identified policies only"):
+        pretraining_texts(workspace, ref, 0)
+
+
+def test_schema_infer_command_writes_a_reviewable_mapping(workspace, tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from privtune.cli.main import run
+    from privtune.pii.mapping import load_mapping
+
+    export = tmp_path / "export"
+    export.mkdir()
+    _write(export / "employees.csv", ["emp_id", "Vorname", "Nachname", "tel", "shoe_size"],
+           [["E1", "Zelda", "Quarternight", "(415) 372-0134", "42"], ["E2", "Ann", "Lee", "(212) 414-9987", "39"]])
+    workspace.close()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = run(["schema", "infer", str(export), "-w", str(workspace.root)])
+    assert code == 0, out.getvalue()
+    text = (export / MAPPING_FILE).read_text()
+    assert "Zelda" not in text and "372" not in text and "Zelda" not in out.getvalue()
+    m = load_mapping(export / MAPPING_FILE).table("employees")
+    assert [m.role(c) for c in ("emp_id", "Vorname", "Nachname", "tel", "shoe_size")] == \
+        ["employee_id", "first_name", "last_name", "phone", "unknown"]
+    assert "shoe_size: unknown (0.00)  <- review" in out.getvalue()
