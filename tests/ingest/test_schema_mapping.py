@@ -155,7 +155,8 @@ def test_renamed_export_loses_nothing(company) -> None:
     a, _ = d_ours.records(recs, workers=1)
     b, _ = d_theirs.records(renamed, workers=1, mapping=t_map)
     assert [x["text"] for x in a] == [x["text"] for x in b]
-    assert [x["employee_id"] for x in a] == [x["Personalnummer"] for x in b]
+    assert [x["employee_id"] for x in a] == [x["employee_id"] for x in b]  # one schema downstream
+    assert all(x["employee_id"].startswith("EMP-") and "Personalnummer" not in x for x in b)
 
 
 def test_remarks_with_a_person_and_ssn_is_never_kept_raw() -> None:
@@ -206,3 +207,18 @@ def test_an_export_with_other_column_names_builds_the_same_roster(tmp_path: Path
     r = Roster.from_employees(read_table(p))
     assert [s.subject for s in r.find("ask zelda quarternight")] == ["X-17"]
     assert r.emails == {"zq@acme.example"}
+
+
+def test_a_partly_kept_column_is_scanned_too() -> None:
+    """A mask that keeps the last four characters or a prefix generalisation keeps part of the
+    raw text: such a column is scanned like a kept one."""
+    from privtune.deid import parse_policy
+
+    t = pa.table({"employee_id": ["E1", "E2"], "first_name": ["Ann", "Bob"], "last_name": ["Lee", "Ray"],
+                  "ref": ["call 415-372-0134 re SSN 871-26-5122", "none"]})
+    for rule in ({"operator": "mask"}, {"operator": "generalize", "method": "prefix", "width": 30}):
+        pol = parse_policy({"columns": {"ref": {"class": "non_personal", **rule}}})
+        c = classify_table(t, pol)["ref"]
+        assert c.scrub and "SSN" in c.evidence, rule
+    pol = parse_policy({"columns": {"ref": {"class": "non_personal", "operator": "mask", "keep_last": 0}}})
+    assert not classify_table(t, pol)["ref"].scrub  # masks every character: nothing raw is kept

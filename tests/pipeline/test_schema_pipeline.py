@@ -148,3 +148,59 @@ def test_schema_infer_command_writes_a_reviewable_mapping(workspace, tmp_path: P
     assert [m.role(c) for c in ("emp_id", "Vorname", "Nachname", "tel", "shoe_size")] == \
         ["employee_id", "first_name", "last_name", "phone", "unknown"]
     assert "shoe_size: unknown (0.00)  <- review" in out.getvalue()
+
+
+#: Our column -> a German HRIS export's name for it.
+GERMAN = {
+    "employee_id": "Personalnummer", "first_name": "Vorname", "last_name": "Nachname",
+    "email": "E-Mail-Adresse", "phone": "Tel", "ssn": "Sozialversicherungsnummer",
+    "date_of_birth": "Geburtsdatum", "gender": "Geschlecht", "ethnicity": "Ethnie",
+    "marital_status": "Familienstand", "home_address": "Anschrift", "city": "Ort",
+    "state": "Bundesland", "zip": "PLZ", "hire_date": "Eintrittsdatum", "department": "Abteilung",
+    "job_title": "Stellenbezeichnung", "manager_id": "Vorgesetzter", "salary": "Gehalt",
+    "bonus": "Prämie", "performance_rating": "Bewertung", "leave_days_taken": "Urlaubstage genommen",
+    "medical_leave": "Krankmeldung", "iban": "IBAN", "emergency_contact_name": "Notfallkontakt",
+    "emergency_contact_relation": "Notfallkontakt Beziehung", "emergency_contact_phone": "Notfallnummer",
+}
+
+
+def _rename_export(src: Path, dst: Path) -> None:
+    """The same export as another HRIS would write it: German column names everywhere."""
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name, renames in (("employees.csv", GERMAN), ("leave.csv", {"employee_id": "Personalnummer"})):
+        rows = list(csv.reader((dst / name).open()))
+        _write(dst / name, [renames.get(h, h) for h in rows[0]], rows[1:])
+    for name in ("tickets.jsonl", "reviews.jsonl"):
+        recs = [json.loads(x) for x in (dst / name).read_text().splitlines() if x]
+        (dst / name).write_text("".join(json.dumps({("Personalnummer" if k == "employee_id" else k): v
+                                                    for k, v in r.items()}) + "\n" for r in recs))
+
+
+@pytest.mark.slow
+def test_a_renamed_export_gives_the_same_result_through_the_stages(tmp_path: Path) -> None:
+    from privtune.workspace import init_workspace
+
+    generate_company(EMPLOYEES, SEED, tmp_path / "ours", fmt="csv")
+    _rename_export(tmp_path / "ours", tmp_path / "theirs")
+    cfg = load_config(PipelineConfig, None, [f"company.employees={EMPLOYEES}", "dataset.val_fraction=0.5"])
+    got = {}
+    for name in ("ours", "theirs"):
+        with init_workspace(tmp_path / f"ws-{name}") as ws:
+            st = run_stages(ws, cfg, tmp_path / name, stop="dataset")
+            emp = read_table(ws.vault, st.deidentify.outputs["employees"])
+            leave = read_table(ws.vault, st.deidentify.outputs["leave"])
+            got[name] = {
+                "scan": {k: v for k, v in st.scan.figures.items() if k not in ("report", "direct_identifier_columns")},
+                "deid": {k: v for k, v in st.deidentify.figures.items() if k not in ("policy", "report")},
+                "columns": (emp.column_names, leave.column_names),
+                # the split by employee depends on each workspace's random pseudonym key
+                "dataset": {k: st.dataset.figures[k] for k in ("examples", "by_kind", "third_parties",
+                                                               "dropped_shared_examples")},
+                "split": st.dataset.figures["train_examples"] + st.dataset.figures["val_examples"],
+                "tickets": [sorted(r) for r in read_jsonl(ws.vault, st.deidentify.outputs["tickets"])],
+            }
+    assert got["theirs"]["scan"]["entities_in_texts"] == got["ours"]["scan"]["entities_in_texts"]
+    assert got["theirs"] == got["ours"]

@@ -8,7 +8,7 @@ Order of evidence for one column:
 2. a sample whose values mostly *are* e-mails, phones, SSNs, IBANs or employee ids makes the
    column a direct identifier whatever its role says;
 3. the policy's ``class:`` for the column (or for its role) overrides;
-4. every column whose plan would keep it raw is scanned with the text detector (each distinct
+4. every column whose plan would keep it raw (or part of it: :func:`keeps_raw_text`) is scanned with the text detector (each distinct
    value, up to :data:`MAX_DISTINCT`); a column with any detected identifier is never kept raw:
    it is scrubbed as free text whatever the policy says (``ColumnClass.scrub``). A column with
    more distinct values than that is scrubbed without looking.
@@ -52,6 +52,17 @@ def _value_summary(sample: list[object]) -> str:
     return f"{parts} of {len(values)} sampled"
 
 
+def keeps_raw_text(spec: Any) -> bool:
+    """True for an operator whose output keeps (part of) the raw text: ``keep``, a ``mask``
+    that keeps characters, a ``generalize`` by prefix."""
+    op = getattr(spec, "operator", None)
+    if op == "keep":
+        return True
+    if op == "mask":
+        return bool(spec.keep_first or spec.keep_last)
+    return op == "generalize" and spec.method == "prefix"
+
+
 def plan_column(policy: DeidPolicy, column: str, cls: ColumnClass, role: str | None = None) -> Any:
     """The operator spec for ``column``: scrubbed text when the detector found identifiers in
     it, else the policy's rule for the column (or its role), else its class default."""
@@ -86,8 +97,7 @@ def classify_table(table: pa.Table, policy: DeidPolicy, mapping: TableMapping | 
             found = ColumnClass(override, f"policy override (detected {found.kind}: {found.evidence})")
         elif override is not None:
             found = ColumnClass(override, f"policy confirms; {found.evidence}")
-        spec = plan_column(policy, name, found, role)
-        if getattr(spec, "operator", None) == "keep":
+        if keeps_raw_text(plan_column(policy, name, found, role)):
             found = _scan_kept(table.column(name), found, roster)
         out[name] = found
     return out

@@ -200,16 +200,17 @@ class Deidentifier:
             rule = self.policy.rule(key, mapping.role(key))
             if key == MENTIONS_KEY:
                 continue  # reserved: written below
+            name = _field_name(key, mapping, rec)
             if rule is not None and rule.op is not None and not isinstance(rule.op, TextOp):
                 if isinstance(rule.op, DropOp):
                     continue
-                out[rule.op.rename or key] = self._column(key, rule.op, [value], [person], stats or Counter())[0]
+                out[rule.op.rename or name] = self._column(key, rule.op, [value], [person], stats or Counter())[0]
             elif key == "id" or not isinstance(value, str):
-                out[key] = value
+                out[name] = value
             else:
                 found: list[dict[str, Any]] = []
-                out[key] = self.text(value, person, stats, found)
-                mentions += [{"field": key, **m} for m in found]
+                out[name] = self.text(value, person, stats, found)
+                mentions += [{"field": name, **m} for m in found]
         out[MENTIONS_KEY] = mentions
         return out
 
@@ -230,6 +231,15 @@ def _run(job: tuple[Deidentifier, TableMapping | None],
     deid, mapping = job
     stats: Counter[str] = Counter()
     return [deid.record(r, stats, mapping) for r in chunk], stats
+
+
+def _field_name(key: str, mapping: TableMapping, rec: Mapping[str, Any]) -> str:
+    """A text record's field is written under its role's name (``Personalnummer`` ->
+    ``employee_id``) when it is the role's column and the record has no field of that name."""
+    role = mapping.role(key)
+    if role is None or role == key or role in _NOT_RENAMED or role in rec or mapping.column(role) != key:
+        return key
+    return role
 
 
 def _person_column(person: str, mapping: TableMapping, names: Sequence[str]) -> str | None:
