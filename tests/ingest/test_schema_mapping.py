@@ -222,3 +222,14 @@ def test_a_partly_kept_column_is_scanned_too() -> None:
         assert c.scrub and "SSN" in c.evidence, rule
     pol = parse_policy({"columns": {"ref": {"class": "non_personal", "operator": "mask", "keep_last": 0}}})
     assert not classify_table(t, pol)["ref"].scrub  # masks every character: nothing raw is kept
+
+
+def test_two_columns_of_one_role_keep_distinct_output_names() -> None:
+    """`salary:` (rename salary_band) applies by role to both pay columns: the outputs differ."""
+    rows = [{"emp_id": f"E{i}", "name": f"Ann{chr(97 + i)} Lee", "salary": str(50000 + i * 1000),
+             "base_pay": str(40000 + i * 1000)} for i in range(6)]
+    t = pa.table({k: [r[k] for r in rows] for k in rows[0]})
+    m = mapping_for_table(t)
+    assert m.role("base_pay") == "salary" and m.role("salary") == "salary"
+    out = Deidentifier(load_policy(None), KEY, people=PersonIndex.from_rows(rows, m)).table(t, mapping=m)
+    assert out.table.column_names == ["employee_id", "salary_band", "salary_band_base_pay"]

@@ -93,10 +93,13 @@ class Deidentifier:
         kept = [(c, s) for c, s in plan if not isinstance(s, DropOp)]
         roles = Counter(mapping.role(c) for c, _ in kept)
         renames: dict[str, str] = {}
+        used = {c for c, s in kept if not s.rename}
         for c, s in kept:
             role = mapping.role(c)
             out_name = s.rename or (role if role and role != c and roles[role] == 1
                                     and role not in _NOT_RENAMED and role not in table.column_names else None)
+            if out_name and out_name in used | set(renames.values()):
+                out_name = f"{out_name}_{c}"  # two columns of one role under a role rule's rename
             if out_name:
                 renames[c] = out_name
         actions = {c: ("drop" if isinstance(s, DropOp) else s.operator + (f" -> {renames[c]}" if c in renames else ""))

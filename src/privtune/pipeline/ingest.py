@@ -1,7 +1,13 @@
 """Stage ``ingest``: an HRIS export directory -> versioned vault objects, all or none.
 
 Tables (CSV / JSON / JSONL / Parquet) are stored as Parquet, free texts as JSONL, policies as one
-JSON object. The export itself is the user's; privtune never copies it anywhere but the vault.
+JSON object, and the schema mapping (:mod:`privtune.pii.mapping`: which column plays which role;
+column names only) as ``schema-mapping``. The export itself is the user's; privtune never copies
+it anywhere but the vault.
+
+Columns are found through the mapping (``--mapping FILE``, else ``EXPORT/privtune-mapping.yaml``,
+else inferred), never by a fixed name; an employees table with no id or no name column is a
+:class:`~privtune.pii.mapping.SchemaMappingError` naming the mapping file to edit.
 
 One export is one transaction: every file is read and checked first (a malformed file, a
 header-only table, a missing or duplicate employee id, a reference to an unknown employee is an
