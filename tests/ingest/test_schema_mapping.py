@@ -233,3 +233,26 @@ def test_two_columns_of_one_role_keep_distinct_output_names() -> None:
     assert m.role("base_pay") == "salary" and m.role("salary") == "salary"
     out = Deidentifier(load_policy(None), KEY, people=PersonIndex.from_rows(rows, m)).table(t, mapping=m)
     assert out.table.column_names == ["employee_id", "salary_band", "salary_band_base_pay"]
+
+
+def test_a_mapping_that_mislabels_identifiers_cannot_keep_them_raw(company) -> None:
+    """Attack: a careless (or hostile) mapping calls the SSN, e-mail and phone columns harmless
+    categories; the text detector still finds the identifiers and nothing is kept raw."""
+    from privtune.pii.mapping import ColumnRole, TableMapping
+
+    ours = company["ours"]
+    m = mapping_for_table(ours)
+    bad = TableMapping(columns={**m.columns, **{c: ColumnRole(role="category") for c in ("ssn", "email", "phone", "iban")}})
+    from privtune.deid import parse_policy
+
+    pol = load_policy(None)
+    bare = parse_policy({})  # no rules by name either: only the mapping and the values decide
+    for policy in (pol, bare):
+        d = Deidentifier(policy, KEY, people=PersonIndex.from_rows(ours.to_pylist(), bad),
+                         roster=Roster.from_employees(ours, bad))
+        out = d.table(ours, mapping=bad)
+        for col in ("ssn", "email", "phone", "iban"):
+            assert out.classes[col].kind != "non_personal", col  # value evidence or the detector
+            if col in out.table.column_names:
+                raw = set(ours.column(col).to_pylist())
+                assert not raw & set(out.table.column(col).to_pylist()), col
