@@ -68,8 +68,8 @@ def prepare(d: Path, employees: int = 300) -> tuple[Path, Path]:
     generate_company(employees, 7, d / "export")
     with init_workspace(d / "ws") as ws:
         raw = ingest_export(ws, d / "export").outputs
-        de = deidentify(ws, raw).outputs
-        ds = build_dataset(ws, de, raw.get("policies"), DatasetSpec()).outputs
+        de = dict(deidentify(ws, raw).outputs)
+        ds = build_dataset(ws, de, de.pop("policies", None), DatasetSpec()).outputs
         train = read_jsonl(ws.vault, ds["train"])
     data = d / "train.jsonl"
     data.write_text("".join(json.dumps(ex) + "\n" for ex in train))

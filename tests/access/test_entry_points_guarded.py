@@ -40,7 +40,7 @@ from privtune.pipeline.base_model import prepare_base
 from privtune.pipeline.config import DatasetSpec, ModelSection, PipelineConfig
 from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
-from privtune.pipeline.ingest import ingest_export
+from privtune.pipeline.ingest import ingest_export, propose_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
@@ -134,6 +134,7 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.pipeline.deid.deidentify": lambda ws: deidentify(ws, {"employees": "employees@1"},
                                                                    None),
         "privtune.pipeline.ingest.ingest_export": lambda ws: ingest_export(ws, sc["export"]),
+        "privtune.pipeline.ingest.propose_mapping": lambda ws: propose_mapping(ws, sc["export"]),
         "privtune.pipeline.run.run_stages": lambda ws: run_stages(ws, PipelineConfig(), sc["export"]),
         "privtune.pipeline.train.train_adapter": lambda ws: train_adapter(
             ws, sc["bref"], "trainset@1", "valset@1", PipelineConfig().train),

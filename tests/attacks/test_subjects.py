@@ -30,7 +30,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
     generate_company(EMPLOYEES, SEED, root / "export", fmt="csv")
     ws = init_workspace(root / "ws")
     raw = ingest_export(ws, root / "export").outputs
-    ds = build_dataset(ws, deidentify(ws, raw).outputs, raw.get("policies"), cfg.dataset)
+    deid = dict(deidentify(ws, raw).outputs)
+    ds = build_dataset(ws, deid, deid.pop("policies", None), cfg.dataset)
     ws.close()
     return {"ws_dir": root / "ws", "train": ds.outputs["train"], "val": ds.outputs["val"]}
 

@@ -19,8 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from privtune.pii.mapping import TableMapping, mapping_for_table, rows_table
+
 NUMERIC_FIELDS = ("ssn", "phone", "iban", "date_of_birth", "salary", "bonus")
 TEXT_FIELDS = ("email", "full_name", "home_address")
+#: The secret fields of an employee row and the schema-mapping role of the column holding each.
+_FIELD_ROLES = {"ssn": "national_id", "phone": "phone", "iban": "iban", "date_of_birth": "date_of_birth",
+                "salary": "salary", "bonus": "bonus", "email": "email", "home_address": "address"}
 MIN_NEAR_DIGITS = 6
 _DIGIT_RUN = re.compile(r"\d(?:[\d\s\-.,/()]*\d)?")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
@@ -105,14 +110,19 @@ class SecretIndex:
                 return
         self._by_subject.setdefault(subject, []).append(_Secret(subject, field, v, norm))
 
-    def add_employee(self, subject: str, row: Mapping[str, Any]) -> None:
-        first, last = row.get("first_name"), row.get("last_name")
-        if first and last:
-            self.names[subject] = f"{first} {last}"
-            self.add(subject, "full_name", f"{first} {last}")
-        for f in (*NUMERIC_FIELDS, "email", "home_address"):
-            if f in row:
-                self.add(subject, f, row[f])
+    def add_employee(self, subject: str, row: Mapping[str, Any], mapping: TableMapping | None = None) -> None:
+        """Index one employee's secrets; columns found by their role in ``mapping`` (inferred
+        from the row when not given: our own column names map to themselves)."""
+        m = mapping if mapping is not None else mapping_for_table(rows_table([row]))
+        first, last, full = m.value(row, "first_name"), m.value(row, "last_name"), m.value(row, "full_name")
+        name = f"{first} {last}" if first and last else full
+        if name:
+            self.names[subject] = name
+            self.add(subject, "full_name", name)
+        for f, role in _FIELD_ROLES.items():
+            v = m.value(row, role)
+            if v is not None:
+                self.add(subject, f, v)
 
     def add_canary(self, subject: str, name: str, secret: str) -> None:
         self.names[subject] = name

@@ -15,7 +15,8 @@ from typing import Any
 from privtune.attacks.canaries import Canary, CanarySpec, is_canary, load_canaries
 from privtune.attacks.secrets import SecretIndex
 from privtune.errors import NotFoundError
-from privtune.io import read_jsonl, read_table
+from privtune.io import read_json, read_jsonl, read_table
+from privtune.pii.mapping import MAPPING_OBJECT, TableMapping, mapping_for_table, parse_mapping
 from privtune.vault import Vault
 
 RAW_EMPLOYEES = "employees"
@@ -64,6 +65,13 @@ def _raw_employees_ref(vault: Vault, start: str) -> str | None:
     return None
 
 
+def _stored_mapping(vault: Vault) -> TableMapping | None:
+    """The employees table's mapping ingest stored (``schema-mapping``), if any."""
+    if not vault.exists(MAPPING_OBJECT):
+        return None
+    return parse_mapping(read_json(vault, MAPPING_OBJECT)).table(RAW_EMPLOYEES)
+
+
 def load_subjects(vault: Vault, train_ref: str, val_ref: str,
                   pseudonym_key: Callable[[], bytes]) -> Subjects:
     """Who ``train_ref`` / ``val_ref`` are about; ``pseudonym_key`` reads the workspace's key
@@ -91,10 +99,12 @@ def load_subjects(vault: Vault, train_ref: str, val_ref: str,
             pseudo = None
         if pseudo is not None:
             wanted = members | non_members
-            for row in read_table(vault, raw_ref).to_pylist():
-                rid = str(row.get("employee_id") or "")
+            table = read_table(vault, raw_ref)
+            mapping = mapping_for_table(table, _stored_mapping(vault))
+            for row in table.to_pylist():
+                rid = mapping.value(row, "employee_id") or ""
                 token = pseudonym(pseudo, rid) if rid else ""
                 if token in wanted:
-                    index.add_employee(rid, row)
+                    index.add_employee(rid, row, mapping)
                     subjects.by_pseudonym[token] = rid
     return subjects

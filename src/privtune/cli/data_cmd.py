@@ -10,7 +10,7 @@ from privtune.cli.common import WorkspaceOpt, open_workspace, print_figures
 
 dataset_app = typer.Typer(help="Training datasets built from de-identified data.", no_args_is_help=True)
 
-RAW = ("employees", "leave", "reviews", "tickets", "policies")
+RAW = ("employees", "leave", "reviews", "tickets", "policies", "schema-mapping")
 
 
 def _latest(ws, names, suffix: str = "") -> dict[str, str]:
@@ -25,13 +25,15 @@ def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
         export_dir: Path = typer.Argument(..., help="HRIS export: employees.csv|jsonl|parquet, reviews.jsonl, tickets.jsonl, policies/*.md"),
+        mapping: Path = typer.Option(None, "--mapping", "-m", help="Schema mapping YAML (`privtune schema infer`; default: EXPORT/privtune-mapping.yaml if present, else inferred)"),
         workspace: Path = WorkspaceOpt,
     ) -> None:
-        """Read an HRIS export into the vault as versioned objects."""
+        """Read an HRIS export into the vault as versioned objects, its columns found through the
+        schema mapping; refused when no id or name column can be found."""
         from privtune.pipeline.ingest import ingest_export
 
         with open_workspace(workspace) as ws:
-            res = ingest_export(ws, export_dir)
+            res = ingest_export(ws, export_dir, mapping)
         print_figures("ingested", {**res.outputs, "seconds": round(res.seconds, 2)})
 
     @app.command("scan")
@@ -90,7 +92,8 @@ def register(app: typer.Typer) -> None:
             deid = _latest(ws, ("employees", "tickets", "reviews"), "-deid")
             if "employees" not in deid:
                 raise NotFoundError("no de-identified data yet: run `privtune deidentify` first")
-            pol = ws.vault.resolve("policies") if ws.vault.exists("policies") else None
+            # de-identified policy documents only (issue 17): the raw ones never reach a dataset
+            pol = ws.vault.resolve("policies-deid") if ws.vault.exists("policies-deid") else None
             res = build_dataset(ws, deid, pol, spec)
         print_figures("dataset", {**res.outputs, **res.figures})
 

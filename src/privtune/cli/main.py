@@ -32,6 +32,7 @@ from privtune.cli import (
     policy_cmd,
     privacy_audit_cmd,
     release_cmd,
+    schema_cmd,
     subject_cmd,
     synth_cmd,
     train_cmd,
@@ -89,6 +90,7 @@ app.add_typer(dp_cmd.app, name="dp")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(subject_cmd.records_app, name="records")
+app.add_typer(schema_cmd.app, name="schema")
 
 
 def _debug_requested(argv: list[str]) -> bool:

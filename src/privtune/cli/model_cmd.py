@@ -24,7 +24,8 @@ def build_tiny(
 
     section = load_config(ModelSection, None, overrides or [])
     with open_workspace(workspace) as ws:
-        pol = ws.vault.resolve("policies") if ws.vault.exists("policies") else None
+        # de-identified policy documents only (issue 17): the raw ones never reach the base
+        pol = ws.vault.resolve("policies-deid") if ws.vault.exists("policies-deid") else None
         with progress_bar("pre-train tiny base", section.tiny.steps) as p:
             res = prepare_base(ws, section, policies_ref=pol, progress=p)
     print_figures("base model", res.figures)

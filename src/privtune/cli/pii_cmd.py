@@ -51,7 +51,8 @@ def detect_cmd(
 
         if not roster.is_file():
             raise InputError("roster file not found", path=roster)
-        the_roster = Roster.from_employees(read_table(roster, required=("first_name", "last_name")))
+        # columns found through the schema mapping (inferred): any HRIS's names work
+        the_roster = Roster.from_employees(read_table(roster), path=roster)
     patterns = PatternDetector(employee_id_regex or DEFAULT_EMPLOYEE_ID_REGEX, org)
     detector = Detector(the_roster, patterns=patterns, types=wanted, ner=load_ner_backend(ner) if ner else None)
 

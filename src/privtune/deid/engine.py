@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from privtune.deid.classify import classify_table
+from privtune.deid.classify import classify_table, plan_column
 from privtune.deid.fakes import Surrogates
 from privtune.deid.keys import KeyedHash, person_key
 from privtune.deid.operators import Env, Target, build_operator
@@ -32,6 +32,7 @@ from privtune.deid.people import PersonIndex
 from privtune.deid.policy import DeidPolicy, DropOp, SurrogateOp, TextOp
 from privtune.pii.columns import ColumnClass
 from privtune.pii.detect import detect
+from privtune.pii.mapping import TableMapping, mapping_for_table
 from privtune.pii.roster import Roster
 from privtune.progress import ProgressFn
 
@@ -43,6 +44,8 @@ MENTIONS_KEY = "_mentions"
 PERSON_ENTITIES = frozenset({"PERSON", "EMAIL", "PHONE", "EMPLOYEE_ID"})
 #: Operators whose output still links a span to its person (across records).
 LINKABLE_OPERATORS = frozenset({"surrogate", "pseudonymize", "keep", "mask"})
+#: Roles whose kept columns keep their own names (several columns may share them).
+_NOT_RENAMED = frozenset({"unknown", "free_text", "record_id", "category"})
 
 @dataclass
 class TableOutcome:
@@ -76,20 +79,37 @@ class Deidentifier:
 
     # ------------------------------------------------------------------ tables
 
-    def table(self, table: pa.Table, progress: ProgressFn | None = None) -> TableOutcome:
-        """The de-identified table (streamed in batches of :data:`BATCH_ROWS`)."""
-        classes = classify_table(table, self.policy)
-        plan = [(c, self.policy.column_op(c, classes[c].kind)) for c in table.column_names]
-        actions = {c: ("drop" if isinstance(s, DropOp) else s.operator + (f" -> {s.rename}" if s.rename else ""))
-                   for c, s in plan}
+    def table(self, table: pa.Table, progress: ProgressFn | None = None,
+              mapping: TableMapping | None = None) -> TableOutcome:
+        """The de-identified table (streamed in batches of :data:`BATCH_ROWS`).
+
+        Columns are found by their role in ``mapping`` (inferred when not given): the policy's
+        rules apply by column name or by role, and a kept column mapped to a role is written
+        under the role's name (``Abteilung`` -> ``department``) so every later stage reads one
+        schema whatever the export called it."""
+        mapping = mapping_for_table(table, mapping)
+        classes = classify_table(table, self.policy, mapping, self.roster)
+        plan = [(c, plan_column(self.policy, c, classes[c], mapping.role(c))) for c in table.column_names]
         kept = [(c, s) for c, s in plan if not isinstance(s, DropOp)]
-        renames = {c: s.rename for c, s in kept if s.rename}
+        roles = Counter(mapping.role(c) for c, _ in kept)
+        renames: dict[str, str] = {}
+        used = {c for c, s in kept if not s.rename}
+        for c, s in kept:
+            role = mapping.role(c)
+            out_name = s.rename or (role if role and role != c and roles[role] == 1
+                                    and role not in _NOT_RENAMED and role not in table.column_names else None)
+            if out_name and out_name in used | set(renames.values()):
+                out_name = f"{out_name}_{c}"  # two columns of one role under a role rule's rename
+            if out_name:
+                renames[c] = out_name
+        actions = {c: ("drop" if isinstance(s, DropOp) else s.operator + (f" -> {renames[c]}" if c in renames else ""))
+                   for c, s in plan}
         stats: Counter[str] = Counter()
         batches: list[pa.RecordBatch] = []
         done = 0
-        pcol = self.policy.person_column
+        pcol = _person_column(self.policy.person_column, mapping, table.column_names)
         for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-            persons = batch.column(pcol).to_pylist() if pcol in batch.schema.names else [None] * batch.num_rows
+            persons = batch.column(pcol).to_pylist() if pcol is not None else [None] * batch.num_rows
             arrays, names = [], []
             for col, spec in kept:
                 values = batch.column(col)
@@ -97,7 +117,7 @@ class Deidentifier:
                     arrays.append(values)
                 else:
                     arrays.append(pa.array(self._column(col, spec, values.to_pylist(), persons, stats)))
-                names.append(spec.rename or col)
+                names.append(renames.get(col, col))
             batches.append(pa.RecordBatch.from_arrays(arrays, names=names))
             done += batch.num_rows
             if progress is not None:
@@ -105,7 +125,7 @@ class Deidentifier:
         if batches:
             out = pa.Table.from_batches(batches)
         else:
-            out = pa.table({spec.rename or c: pa.array([], pa.string()) for c, spec in kept})
+            out = pa.table({renames.get(c, c): pa.array([], pa.string()) for c, _spec in kept})
         return TableOutcome(out, classes, actions, stats, renames)
 
     def _column(self, col: str, spec: Any, values: list[Any], persons: Sequence[Any],
@@ -170,39 +190,65 @@ class Deidentifier:
         key = person_key(surface)
         return key[:-2] if key.endswith(("'s", "’s")) else key
 
-    def record(self, rec: Mapping[str, Any], stats: Counter[str] | None = None) -> dict[str, Any]:
-        """A text record: policy columns by their rule, ``id`` kept, other strings scrubbed."""
-        person = rec.get(self.policy.person_column)
+    def record(self, rec: Mapping[str, Any], stats: Counter[str] | None = None,
+               mapping: TableMapping | None = None) -> dict[str, Any]:
+        """A text record: policy columns by their rule (by field name or its role in
+        ``mapping``), ``id`` kept, other strings scrubbed."""
+        mapping = mapping or TableMapping()
+        pfield = _person_column(self.policy.person_column, mapping, list(rec))
+        person = rec.get(pfield) if pfield is not None else None
         out: dict[str, Any] = {}
         mentions: list[dict[str, Any]] = []
         for key, value in rec.items():
-            rule = self.policy.columns.get(key)
+            rule = self.policy.rule(key, mapping.role(key))
             if key == MENTIONS_KEY:
                 continue  # reserved: written below
+            name = _field_name(key, mapping, rec)
             if rule is not None and rule.op is not None and not isinstance(rule.op, TextOp):
                 if isinstance(rule.op, DropOp):
                     continue
-                out[rule.op.rename or key] = self._column(key, rule.op, [value], [person], stats or Counter())[0]
+                out[rule.op.rename or name] = self._column(key, rule.op, [value], [person], stats or Counter())[0]
             elif key == "id" or not isinstance(value, str):
-                out[key] = value
+                out[name] = value
             else:
                 found: list[dict[str, Any]] = []
-                out[key] = self.text(value, person, stats, found)
-                mentions += [{"field": key, **m} for m in found]
+                out[name] = self.text(value, person, stats, found)
+                mentions += [{"field": name, **m} for m in found]
         out[MENTIONS_KEY] = mentions
         return out
 
     def records(self, records: Sequence[Mapping[str, Any]], *, workers: int | None = None,
-                progress: ProgressFn | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
+                progress: ProgressFn | None = None,
+                mapping: TableMapping | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
         """De-identified copies of ``records`` (in order) and span counts per entity:operator."""
         out: list[dict[str, Any]] = []
         stats: Counter[str] = Counter()
-        for part, st in chunked_map(_run, self, records, workers=workers, progress=progress):
+        for part, st in chunked_map(_run, (self, mapping), records, workers=workers, progress=progress):
             out += part
             stats.update(st)
         return out, stats
 
 
-def _run(deid: Deidentifier, chunk: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+def _run(job: tuple[Deidentifier, TableMapping | None],
+         chunk: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+    deid, mapping = job
     stats: Counter[str] = Counter()
-    return [deid.record(r, stats) for r in chunk], stats
+    return [deid.record(r, stats, mapping) for r in chunk], stats
+
+
+def _field_name(key: str, mapping: TableMapping, rec: Mapping[str, Any]) -> str:
+    """A text record's field is written under its role's name (``Personalnummer`` ->
+    ``employee_id``) when it is the role's column and the record has no field of that name."""
+    role = mapping.role(key)
+    if role is None or role == key or role in _NOT_RENAMED or role in rec or mapping.column(role) != key:
+        return key
+    return role
+
+
+def _person_column(person: str, mapping: TableMapping, names: Sequence[str]) -> str | None:
+    """The column saying whose row it is: the policy's ``person_column`` when the table has a
+    column of that name, else the column the mapping gives that role."""
+    if person in names:
+        return person
+    col = mapping.column(person)
+    return col if col in names else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from privtune.deid.keys import person_key
+from privtune.pii.mapping import TableMapping, mapping_for_table, rows_table
 
 
 def _digits(value: str) -> str:
@@ -36,31 +37,43 @@ class PersonIndex:
     def __init__(self) -> None:
         self._by_form: dict[str, str] = {}
         self._people: dict[str, Person] = {}
+        self._others: set[str] = set()  # other people the table names (emergency contacts)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, Any]], id_column: str = "employee_id") -> PersonIndex:
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]], mapping: TableMapping | None = None) -> PersonIndex:
+        """Index of the people of an employees table; columns found by their role in ``mapping``
+        (inferred from the rows when not given)."""
+        rows = list(rows)
+        if mapping is None:
+            mapping = mapping_for_table(rows_table(rows))
         idx = cls()
         singles: dict[str, set[str]] = {}
+        contact_cols = mapping.columns_of("emergency_contact_name")
         for r in rows:
-            pid = r.get(id_column)
-            if pid in (None, ""):
+            idx._others.update(str(r[c]).strip() for c in contact_cols if r.get(c) and str(r[c]).strip())
+            pid = mapping.value(r, "employee_id")
+            if pid is None:
                 continue
-            pid = str(pid).strip()
-            first, last = str(r.get("first_name") or "").strip(), str(r.get("last_name") or "").strip()
+            first, last = mapping.value(r, "first_name") or "", mapping.value(r, "last_name") or ""
+            full = mapping.value(r, "full_name")
+            if full and not (first and last):
+                parts = full.split()
+                first, last = (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (full, "")
             idx._people[person_key(pid)] = Person(pid, first, last)
             forms = [pid]
             if first and last:
                 forms += [f"{first} {last}", f"{last}, {first}", f"{last},{first}"]
-            for col in ("email", "phone"):
-                if r.get(col):
-                    forms.append(str(r[col]))
+            if full:
+                forms.append(full)
+            email, phone = mapping.value(r, "email"), mapping.value(r, "phone")
+            forms += [v for v in (email, phone) if v]
             for f in forms:
                 idx._by_form.setdefault(person_key(f), pid)
             for part in (first, last):
                 if part:
                     singles.setdefault(person_key(part), set()).add(pid)
-            if r.get("phone"):
-                idx._by_form.setdefault("tel:" + _digits(str(r["phone"])), pid)
+            if phone:
+                idx._by_form.setdefault("tel:" + _digits(phone), pid)
         # A first or last name alone identifies an employee only when no one else has it.
         for form, pids in singles.items():
             if len(pids) == 1:
@@ -86,4 +99,7 @@ class PersonIndex:
         return self._people.get(person_key(pid))
 
     def full_names(self) -> set[str]:
-        return {person_key(f"{p.first} {p.last}") for p in self._people.values() if p.first and p.last}
+        """Every real person's full name the table knows: employees and their emergency
+        contacts (surrogate names are kept distinct from all of them)."""
+        own = {person_key(f"{p.first} {p.last}") for p in self._people.values() if p.first and p.last}
+        return own | {person_key(n) for n in self._others}

@@ -207,13 +207,22 @@ class DeidPolicy(StrictModel):
 
     # -------------------------------------------------------------- lookups
 
-    def column_class(self, column: str) -> str | None:
+    def rule(self, column: str, role: str | None = None) -> ColumnRule | None:
+        """The rule for ``column``: by its own name, else by its role in the schema mapping
+        (``salary:`` applies to a column ``Gehalt`` mapped to the role salary)."""
         rule = self.columns.get(column)
+        if rule is None and role is not None:
+            rule = self.columns.get(role)
+        return rule
+
+    def column_class(self, column: str, role: str | None = None) -> str | None:
+        rule = self.rule(column, role)
         return rule.class_ if rule is not None else None
 
-    def column_op(self, column: str, kind: str) -> Any:
-        """The operator for ``column`` of class ``kind``: explicit rule, else class default."""
-        rule = self.columns.get(column)
+    def column_op(self, column: str, kind: str, role: str | None = None) -> Any:
+        """The operator for ``column`` of class ``kind``: explicit rule (by name, else by
+        role), else class default."""
+        rule = self.rule(column, role)
         if rule is not None and rule.op is not None:
             return rule.op
         if kind in self.defaults:

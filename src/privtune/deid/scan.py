@@ -14,10 +14,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from privtune.deid.classify import classify_table
+from privtune.deid.classify import classify_table, plan_column
 from privtune.deid.parallel import chunked_map
 from privtune.deid.policy import DeidPolicy
 from privtune.pii.detect import detect, iter_detect
+from privtune.pii.mapping import TableMapping, mapping_for_table
 from privtune.pii.roster import Roster
 from privtune.pii.spans import ENTITY_TYPES
 
@@ -38,10 +39,11 @@ def _ordered(counter: Mapping[str, int]) -> dict[str, int]:
 
 
 def table_report(table: pa.Table, policy: DeidPolicy, roster: Roster | None = None,
-                 sample: int = 2000) -> dict[str, Any]:
-    """Per column: class, evidence, planned operator, cells, cells with PII (in a sample of
-    up to ``sample`` rows), entity counts and one masked example."""
-    classes = classify_table(table, policy)
+                 sample: int = 2000, mapping: TableMapping | None = None) -> dict[str, Any]:
+    """Per column: role, class, evidence, planned operator, cells, cells with PII (in a sample
+    of up to ``sample`` rows), entity counts and one masked example."""
+    mapping = mapping_for_table(table, mapping)
+    classes = classify_table(table, policy, mapping, roster)
     cols: dict[str, Any] = {}
     step = max(1, table.num_rows // sample)
     idx = list(range(0, table.num_rows, step))[:sample]
@@ -55,9 +57,9 @@ def table_report(table: pa.Table, policy: DeidPolicy, roster: Roster | None = No
             if spans:
                 with_pii += 1
                 types.update(s.type for s in spans)
-        spec = policy.column_op(name, classes[name].kind)
+        spec: Any = plan_column(policy, name, classes[name], mapping.role(name))
         cols[name] = {
-            "class": classes[name].kind, "evidence": classes[name].evidence,
+            "role": mapping.role(name), "class": classes[name].kind, "evidence": classes[name].evidence,
             "operator": spec.operator + (f" -> {spec.rename}" if spec.rename else ""),
             "cells_sampled": len(present), "cells_with_pii": with_pii, "types": _ordered(types),
             "example": shape(present[0]) if present else "",

@@ -5,12 +5,11 @@
 """
 
 from privtune.ingest.discover import ExportFiles, discover_export
-from privtune.ingest.schema import REQUIRED_COLUMNS, check_ids, require_columns
+from privtune.ingest.schema import check_ids, require_columns
 from privtune.ingest.tables import TABLE_EXTENSIONS, read_table
 from privtune.ingest.texts import TEXT_EXTENSIONS, read_texts
 
 __all__ = [
-    "REQUIRED_COLUMNS",
     "TABLE_EXTENSIONS",
     "TEXT_EXTENSIONS",
     "ExportFiles",

@@ -1,8 +1,9 @@
-"""Column contracts of an HR export: the columns each table must have, and the checks.
+"""Column checks of an HR export.
 
-``read_table`` returns every column as ``pa.string()``; this module says which columns a
-table of each kind must carry and raises an :class:`~privtune.errors.InputError` naming the
-first missing one (names only, never values). :func:`check_ids` checks an id column: every
+``read_table`` returns every column as ``pa.string()``. Which column holds what is the schema
+mapping's business (:mod:`privtune.pii.mapping`), never a fixed column name here;
+:func:`require_columns` raises an :class:`~privtune.errors.InputError` naming the first
+missing column of a list the caller gives (names only, never values). :func:`check_ids` checks an id column: every
 row has one, ids are unique where they must be, and references point at known ids; the
 error names the file, the 1-based data row and the column, never the id.
 """
@@ -15,14 +16,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from privtune.errors import InputError
-
-#: Columns without which a table of that kind cannot be used.
-REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "employees": ("employee_id", "first_name", "last_name"),
-    "leave": ("leave_id", "employee_id", "start_date", "end_date", "leave_type"),
-    "reviews": ("id", "employee_id", "text"),
-    "tickets": ("id", "employee_id", "text"),
-}
 
 
 def require_columns(table: pa.Table, required: Iterable[str], path: str | Path | None) -> None:

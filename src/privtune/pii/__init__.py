@@ -2,7 +2,8 @@
 
 Detection: validated pattern recognizers (:mod:`recognizers`, one per file), the company roster
 (:mod:`roster`), a name gazetteer for people outside it and an optional NER backend, combined by
-:class:`Detector` and :func:`detect`; :mod:`columns` classifies whole columns. Replacing what
+:class:`Detector` and :func:`detect`; :mod:`columns` classifies whole columns; :mod:`mapping`
+says which column of an export plays which role (employee id, name, e-mail, ...). Replacing what
 is found (tokens, surrogates, placeholders) is :mod:`privtune.deid`'s job.
 """
 

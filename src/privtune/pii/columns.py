@@ -64,6 +64,9 @@ class ColumnClass:
 
     kind: str
     evidence: str
+    #: The text detector found identifiers in a column that would otherwise be kept raw: it is
+    #: scrubbed as free text whatever the policy's rule for it says.
+    scrub: bool = False
 
 
 def classify_columns(table: pa.Table, sample_size: int = SAMPLE_SIZE) -> dict[str, ColumnClass]:

@@ -36,11 +36,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from privtune.errors import InputError
+from privtune.pii.mapping import NAME_ROLES, TableMapping, mapping_for_table, rows_table
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, PERSON, PHONE, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -157,31 +159,47 @@ class Roster:
             _claim(self._single_subject, token, subject)
 
     @classmethod
-    def from_employees(cls, table: pa.Table | Iterable[Mapping[str, Any]]) -> Roster:
-        """Roster of every employee and emergency contact of an employees table."""
-        rows = table.to_pylist() if isinstance(table, pa.Table) else list(table)
-        cols = set(rows[0]) if rows else set()
-        for required in ("first_name", "last_name"):
-            if rows and required not in cols:
-                raise InputError("missing required column for the roster", field=required)
+    def from_employees(cls, table: pa.Table | Iterable[Mapping[str, Any]],
+                       mapping: TableMapping | None = None, *, path: str | Path | None = None) -> Roster:
+        """Roster of every employee and every other person (emergency contacts) a table names.
+
+        Columns are found by their role in ``mapping`` (:mod:`privtune.pii.mapping`; inferred
+        from the table when not given), never by a fixed column name."""
+        table = table if isinstance(table, pa.Table) else rows_table(list(table))
+        mapping = mapping_for_table(table, mapping)
+        if table.num_rows and not mapping.columns_of(*NAME_ROLES):
+            raise InputError("no name column for the roster (set a role: full_name, or first_name "
+                             "and last_name, in the schema mapping)", path=path, field="full_name")
+        rows = table.to_pylist()
         roster = cls()
         emails: list[str] = []
         ids: list[str] = []
         phones: list[str] = []
+        own_phone = mapping.column("phone")
+        phone_cols = mapping.columns_of("phone", "emergency_contact_phone")
+        email_cols = mapping.columns_of("email")
+        other_names = [c for c in mapping.columns_of("emergency_contact_name")]
         for r in rows:
-            eid = str(r["employee_id"]).strip() if r.get("employee_id") else None
-            roster.add_name(r.get("first_name") or "", r.get("last_name") or "", subject=eid)
-            if r.get("emergency_contact_name"):
-                roster.add_name(str(r["emergency_contact_name"]), subject=None)
-            if r.get("email"):
-                emails.append(str(r["email"]))
-                if eid:
-                    _claim(roster._email_subject, str(r["email"]).strip().casefold(), eid)
+            eid = mapping.value(r, "employee_id")
+            full = mapping.value(r, "full_name")
+            first, last = mapping.value(r, "first_name"), mapping.value(r, "last_name")
+            if first or last:
+                roster.add_name(first or "", last or "", subject=eid)
+            if full:
+                roster.add_name(full, subject=eid)
+            for col in other_names:
+                if r.get(col):
+                    roster.add_name(str(r[col]), subject=None)
+            for col in email_cols:
+                if r.get(col):
+                    emails.append(str(r[col]))
+                    if eid:
+                        _claim(roster._email_subject, str(r[col]).strip().casefold(), eid)
             if eid:
                 ids.append(eid)
                 roster._id_subject[eid] = eid
-            phones += [str(r[c]) for c in ("phone", "emergency_contact_phone") if r.get(c)]
-            digits = _digits10(str(r["phone"])) if r.get("phone") else None
+            phones += [str(r[c]) for c in phone_cols if r.get(c)]
+            digits = _digits10(str(r[own_phone])) if own_phone and r.get(own_phone) else None
             if digits and eid:
                 _claim(roster._phone_subject, digits, eid)
         roster.emails = frozenset(e.strip().casefold() for e in emails)

@@ -1,7 +1,8 @@
 """Stage ``base model``: the local base checkpoint fine-tuning starts from.
 
 ``model.base: tiny`` builds (or reuses from the cache) a tiny Mistral-architecture model
-pre-trained on NON-personal text only: generic HR language plus the policy documents. Employee
+pre-trained on NON-personal text only: generic HR language plus the policy documents as
+de-identified by the ``deidentify`` stage (``policies-deid``). Employee
 records never reach the base, so the cached base needs no protection and no privacy budget.
 Any other value is the path of a local Hugging Face model directory (e.g. Mistral-7B).
 """
@@ -23,12 +24,18 @@ from privtune.synth import generic_hr_corpus
 from privtune.workspace import Workspace, default_cache_dir
 
 #: What a base model saw before fine-tuning (:attr:`BaseModelRef.trained_on`).
-TINY_BASE_DATA = "non-personal text only: generic HR language and the policy documents"
+TINY_BASE_DATA = "non-personal text only: generic HR language and the de-identified policy documents"
 GIVEN_BASE = "unknown: a local model directory given by the user"
 
 
 def pretraining_texts(ws: Workspace, policies_ref: str | None, seed: int) -> list[str]:
-    """Generic HR language + the workspace's policy documents (both free of personal data)."""
+    """Generic HR language + the workspace's policy documents as de-identified by the
+    ``deidentify`` stage (``policies-deid``): a raw ``policies`` object is refused, so nothing
+    a policy names reaches the tokenizer, the base model or its cache."""
+    if policies_ref is not None and not policies_ref.startswith("policies-deid@"):
+        from privtune.errors import InputError
+        raise InputError("the base model is pre-trained on de-identified policies only "
+                         "(policies-deid): run `privtune deidentify` first", field=policies_ref)
     texts = generic_hr_corpus(seed, 3000)
     if policies_ref is not None:
         texts += list(read_json(ws.vault, policies_ref).values())

@@ -35,8 +35,14 @@ from privtune.workspace import Workspace
 def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
                   spec: DatasetSpec, dp: DPSpec | None = None) -> StageResult[DatasetRecord]:
     """Examples, split, canaries, group sizes; ``dp``: the run's DP settings (default: the
-    pipeline's DP recipe), which decide what an example about several employees does."""
+    pipeline's DP recipe), which decide what an example about several employees does.
+    ``policies_ref`` must be a de-identified version (``policies-deid``): raw policy documents
+    never reach a training set."""
     t0 = time.perf_counter()
+    if policies_ref is not None and not policies_ref.startswith("policies-deid@"):
+        from privtune.errors import InputError
+        raise InputError("training examples are built from de-identified policies only "
+                         "(policies-deid): run `privtune deidentify` first", field=policies_ref)
     # Data missing the de-identification policy's k (or l) is refused for training (exit 8).
     require_anonymous(ws.vault.manifest(deid["employees"]).meta, f"'{deid['employees']}'")
     employees = read_table(ws.vault, deid["employees"]).to_pylist()

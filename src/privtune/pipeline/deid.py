@@ -29,8 +29,9 @@ from privtune.anonymity.model import assess_table
 from privtune.deid import Deidentifier, DeidPolicy, PersonIndex, classify_table, load_policy
 from privtune.deid.scan import table_report, texts_report
 from privtune.fsutil import atomic_write_text, private_dir
-from privtune.io import jsonl_bytes, read_jsonl, read_table, table_bytes
-from privtune.pii import ENTITY_TYPES, Roster
+from privtune.io import json_bytes, jsonl_bytes, read_json, read_jsonl, read_table, table_bytes
+from privtune.pii import ENTITY_TYPES, Roster, detect
+from privtune.pii.mapping import MAPPING_OBJECT, SchemaMapping, mapping_for_table, parse_mapping
 from privtune.pipeline.result import StageResult
 from privtune.progress import ProgressFn
 from privtune.reports.deid import render_deid_report
@@ -38,6 +39,14 @@ from privtune.workspace import PSEUDONYM_KEY, Workspace
 
 TABLES = ("employees", "leave")
 TEXT_SETS = ("reviews", "tickets")
+#: The policy documents: de-identified like every other text before the tokenizer, the base
+#: model's pre-training or a training set sees them (``policies-deid``).
+POLICIES = "policies"
+#: The schema mapping ingest stored beside the tables (:mod:`privtune.pii.mapping`).
+MAPPING = MAPPING_OBJECT
+#: In a policy document a date or an amount is about the policy (a deadline, a cap), not a
+#: person: kept. Every identifying entity is replaced by its rule.
+POLICY_KEPT_ENTITIES = frozenset({"DATE", "MONEY"})
 MASK_RE = re.compile(r"\[(?:{})\]".format("|".join(ENTITY_TYPES)))
 SCAN_REPORT = "pii-scan"
 DEID_REPORT = "deidentify"
@@ -57,26 +66,37 @@ def _write_reports(ws: Workspace, stem: str, data: dict[str, Any], **html: Any) 
     return f"reports/{stem}.html"
 
 
+def _stage_mapping(ws: Workspace, refs: dict[str, str]) -> SchemaMapping:
+    """The mapping stored by ingest (``refs['schema-mapping']``), or an empty one (every
+    reader then infers the roles from the table: the built-in company's names map to
+    themselves)."""
+    if MAPPING not in refs:
+        return SchemaMapping()
+    return parse_mapping(read_json(ws.vault, refs[MAPPING]), source=refs[MAPPING])
+
+
 def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,
          workers: int | None = None, progress: ProgressFn | None = None) -> StageResult[None]:
     t0 = time.perf_counter()
     pol, pol_name = _policy(policy)
     employees = read_table(ws.vault, refs["employees"])
-    roster = Roster.from_employees(employees)
+    schema = _stage_mapping(ws, refs)
+    emp_map = mapping_for_table(employees, schema.table("employees"))
+    roster = Roster.from_employees(employees, emp_map)
     tables: dict[str, Any] = {}
     risk: dict[str, Any] = {}
     for name in TABLES:
         if name in refs:
             t = employees if name == "employees" else read_table(ws.vault, refs[name])
-            tables[name] = table_report(t, pol, roster)
+            tables[name] = table_report(t, pol, roster, mapping=schema.table(name))
     # Risk of the raw person table on its detected quasi-identifiers, and after the policy's
     # declared transforms on the policy's quasi-identifiers (before any search).
-    classes = classify_table(employees, pol)
+    classes = classify_table(employees, pol, emp_map, roster)
     raw_qis = [c for c, k in classes.items() if k.kind == "quasi_identifier"]
     risk["raw table"] = assess_table(employees.to_pylist(), raw_qis).as_dict()
-    deid = Deidentifier(pol, ws.pseudonym_key(), people=PersonIndex.from_rows(employees.to_pylist(),
-                                                                             pol.person_column))
-    planned = deid.table(employees).table
+    deid = Deidentifier(pol, ws.pseudonym_key(), people=PersonIndex.from_rows(employees.to_pylist(), emp_map),
+                        roster=roster)
+    planned = deid.table(employees, mapping=emp_map).table
     qis = [q for q in (pol.privacy.quasi_identifiers or []) if q in planned.column_names]
     if qis:
         risk["after policy transforms"] = assess_table(planned.to_pylist(), qis).as_dict()
@@ -87,6 +107,10 @@ def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | 
             records = read_jsonl(ws.vault, refs[name])
             texts[name] = texts_report(records, roster, workers=workers, progress=progress)
             entities.update(texts[name]["types"])
+    if POLICIES in refs:
+        docs = read_json(ws.vault, refs[POLICIES])
+        texts[POLICIES] = texts_report([{"text": t} for t in docs.values()], roster, workers=1)
+        entities.update(texts[POLICIES]["types"])
     by_class: dict[str, list[str]] = {}
     for col, info in tables["employees"]["columns"].items():
         by_class.setdefault(info["class"], []).append(col)
@@ -107,20 +131,33 @@ def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | 
     return res
 
 
+def deid_policies(deid: Deidentifier, docs: dict[str, str]) -> tuple[dict[str, str], Counter[str]]:
+    """The policy documents with every identifying span replaced by its entity rule (dates
+    and amounts kept: :data:`POLICY_KEPT_ENTITIES`); no document is about one person."""
+    stats: Counter[str] = Counter()
+    out: dict[str, str] = {}
+    for name, text in docs.items():
+        spans = [s for s in detect(text, deid.roster) if s.type not in POLICY_KEPT_ENTITIES]
+        out[name] = deid.replace(text, spans, None, stats) if spans else text
+    return out, stats
+
+
 def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,
                workers: int | None = None, progress: ProgressFn | None = None) -> StageResult[None]:
     t0 = time.perf_counter()
     pol, pol_name = _policy(policy)
     key_ref = ws.vault.resolve(PSEUDONYM_KEY)
     employees = read_table(ws.vault, refs["employees"])
+    schema = _stage_mapping(ws, refs)
+    emp_map = mapping_for_table(employees, schema.table("employees"))
     rows = employees.to_pylist()
-    deid = Deidentifier(pol, ws.vault.get(key_ref), people=PersonIndex.from_rows(rows, pol.person_column),
-                        roster=Roster.from_employees(employees))
+    deid = Deidentifier(pol, ws.vault.get(key_ref), people=PersonIndex.from_rows(rows, emp_map),
+                        roster=Roster.from_employees(employees, emp_map))
     outcomes = {}
     for name in TABLES:
         if name in refs:
             t = employees if name == "employees" else read_table(ws.vault, refs[name])
-            outcomes[name] = deid.table(t)
+            outcomes[name] = deid.table(t, mapping=emp_map if name == "employees" else schema.table(name))
     person = pol.privacy.table
     if person not in outcomes:
         from privtune.errors import ConfigError
@@ -156,7 +193,7 @@ def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | P
         if name not in refs:
             continue
         records = read_jsonl(ws.vault, refs[name])
-        out, stats = deid.records(records, workers=workers, progress=progress)
+        out, stats = deid.records(records, workers=workers, progress=progress, mapping=schema.table(name))
         spans.update(stats)
         masked += sum(stats.values())
         by_type: Counter[str] = Counter()
@@ -168,6 +205,15 @@ def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | P
             f"{name}-deid", jsonl_bytes(out), kind="texts", schema="jsonl",
             parents=[refs[name], refs["employees"], *parents_extra], meta={"rows": len(out)},
         )
+    if POLICIES in refs:
+        docs, stats = deid_policies(deid, read_json(ws.vault, refs[POLICIES]))
+        spans.update(stats)
+        masked += sum(stats.values())
+        texts_html[POLICIES] = {"records": len(docs), "spans": sum(stats.values()),
+                                "operators": dict(sorted(stats.items()))}
+        res.outputs[POLICIES] = ws.vault.put(
+            f"{POLICIES}-deid", json_bytes(docs), kind="texts", schema="json-map",
+            parents=[refs[POLICIES], refs["employees"], *parents_extra], meta={"documents": len(docs)})
     report["texts"] = texts_html
     report["outputs"] = dict(res.outputs)
     page = _write_reports(ws, DEID_REPORT, report, texts=texts_html, outputs=dict(res.outputs), **html)

@@ -19,7 +19,7 @@ from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
 from privtune.pipeline.config import PipelineConfig
 from privtune.pipeline.dataset import build_dataset
-from privtune.pipeline.deid import TABLES, TEXT_SETS, deidentify, scan
+from privtune.pipeline.deid import MAPPING, POLICIES, TABLES, TEXT_SETS, deidentify, scan
 from privtune.pipeline.ingest import ingest_export
 from privtune.pipeline.result import StageResult
 from privtune.pipeline.site import gate_site
@@ -30,7 +30,7 @@ from privtune.workspace import Workspace
 
 #: The stages, in order (the keys of the demo's ``summary.json["stages"]`` after ``company``).
 STAGES = ("ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate", "audit")
-RAW_OBJECTS = (*TABLES, *TEXT_SETS, "policies")
+RAW_OBJECTS = (*TABLES, *TEXT_SETS, POLICIES, MAPPING)
 DEID_SUFFIX = "-deid"
 
 
@@ -91,6 +91,12 @@ def run_stages(
     def raw() -> dict[str, str]:
         return out.ingest.outputs if out.ingest is not None else _latest(ws, RAW_OBJECTS)
 
+    def deid_policies() -> str | None:
+        """The de-identified policies: the base model never sees the raw ones."""
+        if out.deidentify is not None:
+            return out.deidentify.outputs.get(POLICIES)
+        return _latest(ws, (POLICIES,), DEID_SUFFIX).get(POLICIES)
+
     def data_refs() -> tuple[str, str]:
         if out.dataset is not None:
             return out.dataset.record.train, out.dataset.record.val
@@ -114,15 +120,15 @@ def run_stages(
                 out.deidentify = deidentify(ws, raw())
                 p(1, 1, {})
         elif name == "dataset":
-            deid = (out.deidentify.outputs if out.deidentify is not None
-                    else _latest(ws, TABLES + TEXT_SETS, DEID_SUFFIX))
+            deid = dict(out.deidentify.outputs if out.deidentify is not None
+                        else _latest(ws, (*TABLES, *TEXT_SETS, POLICIES), DEID_SUFFIX))
+            policies = deid.pop(POLICIES, None)  # de-identified policies only (issue 17)
             with rep.stage("dataset") as p:
-                out.dataset = build_dataset(ws, deid, raw().get("policies"), cfg.dataset,
-                                            dp=cfg.dp)
+                out.dataset = build_dataset(ws, deid, policies, cfg.dataset, dp=cfg.dp)
                 p(1, 1, {})
         elif name == "base_model":
             with rep.stage("base model", cfg.model.tiny.steps) as p:
-                out.base_model = prepare_base(ws, cfg.model, policies_ref=raw().get("policies"),
+                out.base_model = prepare_base(ws, cfg.model, policies_ref=deid_policies(),
                                               progress=p)
         elif name == "train":
             base = _need(out.base_model, "base_model", name)

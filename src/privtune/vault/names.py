@@ -47,6 +47,7 @@ RESERVED: tuple[NameClass, ...] = (
     NameClass("ingested export table", ("table",), frozenset({"employees", "leave"})),
     NameClass("ingested export texts", ("texts",), frozenset({"reviews", "tickets", "policies"})),
     NameClass("de-identification policy", ("blob",), frozenset({"deid-policy"})),
+    NameClass("export schema mapping", ("blob",), frozenset({"schema-mapping"})),
     NameClass("de-identified data", ("table", "texts"), suffixes=("-deid",)),
     NameClass("subject request", ("blob",), prefixes=("subject-request-",)),
 )
