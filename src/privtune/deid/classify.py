@@ -97,15 +97,35 @@ def classify_table(table: pa.Table, policy: DeidPolicy, mapping: TableMapping | 
             found = ColumnClass(override, f"policy override (detected {found.kind}: {found.evidence})")
         elif override is not None:
             found = ColumnClass(override, f"policy confirms; {found.evidence}")
-        if keeps_raw_text(plan_column(policy, name, found, role)):
-            found = _scan_kept(table.column(name), found, roster)
+        spec = plan_column(policy, name, found, role)
+        if keeps_raw_text(spec):
+            # A direct-identifier column (a phone masked to its last digits) is judged on what
+            # the mask leaves; any other column on its whole value (a partly masked remark
+            # holding an SSN is scrubbed).
+            found = _scan_kept(table.column(name), found, roster,
+                               spec if found.kind == DIRECT else None)
         out[name] = found
     return out
 
 
-def _scan_kept(column: pa.ChunkedArray, found: ColumnClass, roster: Roster | None) -> ColumnClass:
-    """``found``, or a scrubbed free-text class when the detector finds an identifier in any
-    distinct value of a column that would be kept raw."""
+def kept_part(spec: Any, value: str) -> str:
+    """The raw characters ``spec`` keeps of ``value``: all of it for ``keep``, the ends a
+    ``mask`` leaves (``***-**-5122`` keeps ``5122``), the first ``width`` for a prefix."""
+    op = getattr(spec, "operator", None)
+    if op == "mask" and (spec.keep_first or spec.keep_last):
+        head = value[:spec.keep_first] if spec.keep_first else ""
+        tail = value[-spec.keep_last:] if spec.keep_last else ""
+        return f"{head} {tail}".strip()
+    if op == "generalize":
+        return value[:spec.width]
+    return value
+
+
+def _scan_kept(column: pa.ChunkedArray, found: ColumnClass, roster: Roster | None,
+               spec: Any) -> ColumnClass:
+    """``found``, or a scrubbed free-text class when the detector finds an identifier in what
+    ``spec`` would keep raw of any distinct value (the whole value for ``keep``; the ends a
+    partial mask leaves)."""
     distinct = pc.unique(column.drop_null()).to_pylist()
     if len(distinct) > MAX_DISTINCT:
         return ColumnClass(FREE_TEXT, f"{len(distinct)} distinct values, too many to scan before "
@@ -113,7 +133,7 @@ def _scan_kept(column: pa.ChunkedArray, found: ColumnClass, roster: Roster | Non
     types: Counter[str] = Counter()
     hits = 0
     for v in distinct:
-        spans = [s for s in detect(str(v), roster) if s.type not in NOT_IDENTIFYING]
+        spans = [s for s in detect(kept_part(spec, str(v)), roster) if s.type not in NOT_IDENTIFYING]
         if spans:
             hits += 1
             types.update(s.type for s in spans)
