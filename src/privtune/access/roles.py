@@ -100,7 +100,8 @@ DELEGATED: dict[str, frozenset[str]] = {
     "subject.export": frozenset({"data.read", "metadata.read"}),
     "subject.erase": frozenset({"data.read", "data.write", "training.read", "training.write",
                                 "key.read", "model.read", "model.write", "metadata.read",
-                                "subject.index", "subject.lookup", "release.approve"}),
+                                "subject.index", "subject.lookup", "release.approve",
+                                "backup.write"}),
 }
 
 
