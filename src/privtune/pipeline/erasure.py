@@ -251,7 +251,7 @@ class _People:
     def of(cls, rows: list[dict[str, Any]], ids: set[str], roles: dict[str, str] | None = None
            ) -> _People:
         """``roles``: ``{column: role}`` of the rows' columns (inferred when not given)."""
-        mapping = (TableMapping(columns={c: ColumnRole(role=r) for c, r in roles.items()})  # type: ignore[arg-type]
+        mapping = (TableMapping(columns={c: ColumnRole(role=r) for c, r in roles.items()})
                    if roles else mapping_for_table(rows_table(rows)))
         literals: set[str] = set(ids)
         names = []
@@ -499,15 +499,15 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                     meta = {k: v for k, v in (latest.meta or {}).items()}
                     if latest.kind == "table":
                         old_table = read_table(ws.vault, latest.ref)
-                        roles = object_mapping(schema, name, old_table)
-                        table, removed = _rewrite_table(old_table, p, roles)
-                        data, keep_ids = table_bytes(table), _ids_in(table.to_pylist(), roles)
+                        cols = object_mapping(schema, name, old_table)
+                        table, removed = _rewrite_table(old_table, p, cols)
+                        data, keep_ids = table_bytes(table), _ids_in(table.to_pylist(), cols)
                         meta["rows"] = table.num_rows
                     elif latest.kind == "texts" and latest.schema == "jsonl":
                         old_records = read_jsonl(ws.vault, latest.ref)
-                        roles = object_mapping(schema, name, old_records)
-                        records, removed = _rewrite_texts(old_records, p, roles)
-                        data, keep_ids = jsonl_bytes(records), _ids_in(records, roles)
+                        cols = object_mapping(schema, name, old_records)
+                        records, removed = _rewrite_texts(old_records, p, cols)
+                        data, keep_ids = jsonl_bytes(records), _ids_in(records, cols)
                         meta["rows"] = len(records)
                     else:
                         raise IntegrityError(f"'{latest.ref}' holds the subjects but is a "
