@@ -33,7 +33,7 @@ from privtune.io import json_bytes, jsonl_bytes, read_json, read_jsonl, read_tab
 from privtune.pii import ENTITY_TYPES, Roster, detect
 from privtune.pii.mapping import MAPPING_OBJECT, SchemaMapping, mapping_for_table
 from privtune.pipeline.result import StageResult
-from privtune.pipeline.roles import read_mapping
+from privtune.pipeline.roles import stored_mapping
 from privtune.progress import ProgressFn
 from privtune.reports.deid import render_deid_report
 from privtune.workspace import PSEUDONYM_KEY, Workspace
@@ -73,7 +73,7 @@ def _stage_mapping(ws: Workspace, refs: dict[str, str]) -> SchemaMapping:
     themselves)."""
     if MAPPING not in refs:
         return SchemaMapping()
-    return read_mapping(ws, refs[MAPPING])
+    return stored_mapping(ws, refs[MAPPING])
 
 
 def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,

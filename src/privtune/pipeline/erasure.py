@@ -6,7 +6,10 @@ workspace's ``erasure_approval``: another user, another role, or none), then car
 of them) and walks it through these steps, recording each in the requests' rows:
 
 1. ``find``: the subject index and lineage: every vault version that holds or was made from
-   the people (all versions, every export); refs only are kept in the row's ``plan``.
+   the people (all versions, every export), and every raw version whose content holds one of
+   their identifiers although the index (which lists authors) does not name it (a mention in a
+   colleague's ticket); refs only are kept in the row's ``plan``. Columns are found by role in
+   the stored schema mapping (:mod:`privtune.pipeline.roles`), never by name.
 2. ``rewrite``: a new version of every ingested table and text set that held them, without
    them: their rows and records dropped, cells that equal one of their identifiers emptied,
    and their names, e-mails, ids, phone numbers and other identifiers redacted (``[ERASED]``)
@@ -17,6 +20,9 @@ of them) and walks it through these steps, recording each in the requests' rows:
 4. ``revoke``: every release of an adapter made from them is revoked (superseded by erasure).
 5. ``shred``: every version found in step 1 is crypto-shredded (data key destroyed, file
    deleted); its subject-index rows are dropped. Everyone else's data was carried over first.
+   The same versions are shredded in every backup repository ``backup create`` recorded
+   (``backup.shred_in_backups``); one it cannot open is listed as pending in the certificate
+   (``privtune backup shred-sync`` reaches it later).
 6. ``retrain``: every adapter trained on them is retrained from its recorded recipe (its
    recorded train spec, on the same base model, checked by hash) on the new training set, charged
    to the people's privacy budget by the ledger like any run, and audited afresh. Exact

@@ -33,16 +33,16 @@ IDENTIFYING_ROLES = ("employee_id", "email", "phone", "national_id", "iban", "ad
 OWN_NAME_ROLES = ("full_name", "first_name", "middle_name", "last_name")
 
 
-def read_mapping(ws: Workspace, ref: str) -> SchemaMapping:
-    """The mapping stored in vault version ``ref``."""
+def stored_mapping(ws: Workspace, ref: str | None = None) -> SchemaMapping:
+    """The mapping stored in vault version ``ref``; without one the newest mapping ingest
+    stored, or an empty one (every reader then infers). Needs ``data.read`` (checked and
+    audited first, as reading the export's own columns is)."""
+    ws.guard("data.read", ref or MAPPING_OBJECT, action="read-mapping")
+    if ref is None:
+        if not ws.vault.exists(MAPPING_OBJECT):
+            return SchemaMapping()
+        ref = ws.vault.resolve(MAPPING_OBJECT)
     return parse_mapping(read_json(ws.vault, ref), source=ref)
-
-
-def stored_mapping(ws: Workspace) -> SchemaMapping:
-    """The newest mapping ingest stored, or an empty one (every reader then infers)."""
-    if not ws.vault.exists(MAPPING_OBJECT):
-        return SchemaMapping()
-    return read_mapping(ws, ws.vault.resolve(MAPPING_OBJECT))
 
 
 def object_mapping(schema: SchemaMapping, name: str,
