@@ -230,3 +230,28 @@ def test_the_backup_list_is_row_maced(copy: dict[str, Any], tmp_path: Path, monk
     with Workspace.open(copy["ws"], api_key=ADMIN_KEY) as ws, \
             pytest.raises(IntegrityError, match="backup_repos"):
         backup.recorded_repos(ws.store)
+
+
+@pytest.mark.slow
+def test_without_the_backup_passphrase_the_backup_is_pending(copy: dict[str, Any], tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """No PRIVTUNE_BACKUP_PASSPHRASE where the erasure runs: no prompt, the repository is
+    pending (reason and action in the certificate) and keeps its keys until shred-sync."""
+    monkeypatch.setenv(backup.ENV_BACKUP_PASSPHRASE, PASS)
+    monkeypatch.setenv("PRIVTUNE_API_KEY", ADMIN_KEY)
+    repo = tmp_path / "repo"
+    assert run(["backup", "create", "--repo", str(repo), "-w", str(copy["ws"])]) == 0
+    monkeypatch.delenv(backup.ENV_BACKUP_PASSPHRASE)
+    res = _erase(copy, [copy["people"]["erase"][0]])
+    assert res.backups_shredded == []
+    (pend,) = res.backups_pending
+    assert pend["repo"] == str(repo.resolve()) and backup.ENV_BACKUP_PASSPHRASE in pend["reason"]
+    assert pend["action"] == f"pending: run `privtune backup shred-sync --repo {repo.resolve()}`"
+    monkeypatch.setenv(backup.ENV_BACKUP_PASSPHRASE, PASS)
+    cert = json.loads(res.certificate.read_text())["certificate"]
+    escrow = backup.Repo.open(repo).read_escrow()
+    held = [r for r in cert["shredded"] if r in escrow.keys]
+    assert held   # the repository still holds them ...
+    assert run(["backup", "shred-sync", "--repo", str(repo), "-w", str(copy["ws"])]) == 0
+    escrow = backup.Repo.open(repo).read_escrow()
+    assert not [r for r in cert["shredded"] if r in escrow.keys]   # ... until shred-sync
