@@ -632,7 +632,7 @@ def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str
     the split fraction and seed recorded with the training set that held the people."""
     from privtune.deid.policy import parse_policy
     from privtune.pipeline.dataset import build_dataset
-    from privtune.pipeline.deid import TABLES, TEXT_SETS, deidentify
+    from privtune.pipeline.deid import POLICIES, TABLES, TEXT_SETS, deidentify
     from privtune.pipeline.run import RAW_OBJECTS
 
     out: dict[str, str] = {}
@@ -650,7 +650,8 @@ def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str
         spec = cfg.dataset.model_copy(update={k: meta[k] for k in ("val_fraction", "seed")
                                               if k in meta})
         deid_refs = {n: deid.outputs[n] for n in (*TABLES, *TEXT_SETS) if n in deid.outputs}
-        ds = build_dataset(ws, deid_refs, raw.get("policies"), spec, dp=cfg.dp)
+        # the de-identified policies only: raw ones never reach a training set (issue 17)
+        ds = build_dataset(ws, deid_refs, deid.outputs.get(POLICIES), spec, dp=cfg.dp)
         out.update(ds.outputs)
     return out
 
