@@ -37,11 +37,11 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy.engine import make_url
 
 from privtune.access.admin import in_lockdown
@@ -75,6 +75,8 @@ ENV_WORKSPACE = "PRIVTUNE_WORKSPACE"
 ENV_CACHE = "PRIVTUNE_CACHE"
 PSEUDONYM_KEY = "pseudonym-key"
 SUBDIRS = ("vault", "models", "reports", "runs")
+#: Settings of older versions that are ignored when a workspace config is loaded.
+RETIRED_CONFIG_KEYS = ("employee_id_column",)
 
 
 class WorkspaceConfig(StrictModel):
@@ -92,7 +94,6 @@ class WorkspaceConfig(StrictModel):
         default="sqlite:///{workspace}/metadata.db",
         description="SQLAlchemy URL; '{workspace}' expands to the workspace directory",
     )
-    employee_id_column: str = "employee_id"
     dp_budget_epsilon: float = Field(
         default=DEFAULT_BUDGET_EPSILON, gt=0, le=MAX_BUDGET_EPSILON,
         description="epsilon every source export may spend over all DP runs unless "
@@ -117,6 +118,17 @@ class WorkspaceConfig(StrictModel):
                     "(an append-only file, e.g. on another mount) or 'syslog[:FACILITY]' "
                     "(see privtune/audit/anchor.py)",
     )
+
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        """Keys of older workspaces that no longer mean anything are dropped, not refused:
+        ``employee_id_column`` (each table's id column comes from the schema mapping now,
+        :mod:`privtune.pii.mapping`)."""
+        if isinstance(data, dict) and any(k in data for k in RETIRED_CONFIG_KEYS):
+            data = {k: v for k, v in data.items() if k not in RETIRED_CONFIG_KEYS}
+        return data
 
 
 def default_cache_dir() -> Path:

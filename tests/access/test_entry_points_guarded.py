@@ -41,6 +41,7 @@ from privtune.pipeline.config import DatasetSpec, ModelSection, PipelineConfig
 from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export, propose_mapping
+from privtune.pipeline.roles import stored_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
@@ -131,6 +132,7 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.pipeline.dataset.build_dataset": lambda ws: build_dataset(
             ws, {"employees": "employees-deid@1"}, None, DatasetSpec()),
         "privtune.pipeline.deid.scan": lambda ws: scan(ws, {"employees": "employees@1"}, None),
+        "privtune.pipeline.roles.stored_mapping": lambda ws: stored_mapping(ws),
         "privtune.pipeline.deid.deidentify": lambda ws: deidentify(ws, {"employees": "employees@1"},
                                                                    None),
         "privtune.pipeline.ingest.ingest_export": lambda ws: ingest_export(ws, sc["export"]),

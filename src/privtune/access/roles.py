@@ -95,12 +95,14 @@ KIND_CATEGORY: dict[str, str] = {
 
 #: What a subject request may do on the data when the caller holds the request's operation
 #: (``Guard.acting_for``): an access request reads the person's data; an erasure reads, rewrites
-#: and shreds every object that held them, retrains and re-audits the adapters made from them.
+#: and shreds every object that held them (in the recorded backups too: ``backup.write``),
+#: retrains and re-audits the adapters made from them.
 DELEGATED: dict[str, frozenset[str]] = {
     "subject.export": frozenset({"data.read", "metadata.read"}),
     "subject.erase": frozenset({"data.read", "data.write", "training.read", "training.write",
                                 "key.read", "model.read", "model.write", "metadata.read",
-                                "subject.index", "subject.lookup", "release.approve"}),
+                                "subject.index", "subject.lookup", "release.approve",
+                                "backup.write"}),
 }
 
 

@@ -9,10 +9,11 @@ from privtune.backup.snapshot import (
     Source,
     VerifyResult,
     create,
+    recorded_repos,
     restore,
     shred_in_backups,
     verify,
 )
 
 __all__ = ["ENV_BACKUP_PASSPHRASE", "CreateResult", "Repo", "RestoreResult", "Source",
-           "VerifyResult", "create", "restore", "shred_in_backups", "verify"]
+           "VerifyResult", "create", "recorded_repos", "restore", "shred_in_backups", "verify"]

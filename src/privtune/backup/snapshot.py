@@ -44,6 +44,7 @@ from privtune.backup.repo import CHUNK_SIZE, Escrow, Repo, read_file_chunks
 from privtune.errors import InputError, IntegrityError, WorkspaceError
 from privtune.fsutil import PRIVATE_DIR, PRIVATE_FILE, fsync_dir, private_dir
 from privtune.store import DataKey, MetadataStore
+from privtune.store.backup_models import BackupRepoRecord, ensure_backup_tables
 from privtune.store.rowmac import UNCHECKED_INFO
 from privtune.tmp import private_tempdir
 
@@ -68,6 +69,9 @@ class Source:
     db_url: str
     vault_id: str
     signer: Callable[[], Ed25519PrivateKey]
+    #: The workspace's store: when given, ``create`` records the repository it writes to
+    #: (``backup_repos``), so that an erasure reaches it (:func:`recorded_repos`).
+    store: MetadataStore | None = None
 
 
 @dataclass
@@ -181,6 +185,8 @@ def create(check: Check, source: Source, repo_dir: Path, *, passphrase: bytes | 
             raise InputError(f"the backup repository at {repo_dir} belongs to another workspace")
     else:
         repo = Repo.init(repo_dir, source.signer().public_key(), source.vault_id, passphrase)
+    if source.store is not None:
+        _record(source.store, repo_dir, str(repo.config.get("repo_id", "")))
     parent_files: dict[str, dict[str, Any]] = {}
     parent = repo.snapshot_ids()[-1] if repo.snapshot_ids() else None
     if parent is not None:
@@ -252,6 +258,28 @@ def create(check: Check, source: Source, repo_dir: Path, *, passphrase: bytes | 
     return CreateResult(sid, len(files), stats["read"], stats["total"], stats["new"],
                         stats["written"], time.perf_counter() - t0,
                         sum(len(v) for v in escrow.keys.values()), shredded_now)
+
+
+def _record(store: MetadataStore, repo_dir: Path, repo_id: str) -> None:
+    """Remember ``repo_dir`` as a repository of this workspace (before anything is written to
+    it: a killed backup still leaves it on the list)."""
+    ensure_backup_tables(store.engine)
+    path = str(Path(repo_dir).resolve())
+    with store.session() as s:
+        row = s.get(BackupRepoRecord, path)
+        if row is None:
+            s.add(BackupRepoRecord(path=path, repo_id=repo_id))
+        else:
+            row.repo_id, row.last_written_at = repo_id, datetime.now(UTC)
+
+
+def recorded_repos(store: MetadataStore) -> list[Path]:
+    """Every backup repository ``create`` has written to for this workspace (row-MAC'd rows;
+    the caller checks ``metadata.read``)."""
+    ensure_backup_tables(store.engine)
+    with store.session() as s:
+        return [Path(r.path) for r in s.scalars(select(BackupRepoRecord)
+                                                .order_by(BackupRepoRecord.path))]
 
 
 def shred_in_backups(check: Check, repo_dir: Path, refs: Iterable[str], *,

@@ -26,7 +26,7 @@ RepoOpt = typer.Option(..., "--to", "--repo", help="Backup repository directory 
 def _source(ws: Workspace) -> backup.Source:
     return backup.Source(root=ws.root, db_url=ws.store.db_url,
                          vault_id=ws.store.get_meta(VAULT_ID_KEY) or "",
-                         signer=ws.keys.signing_key)
+                         signer=ws.keys.signing_key, store=ws.store)
 
 
 def _created(r: CreateResult) -> None:

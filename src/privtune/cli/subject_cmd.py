@@ -69,7 +69,13 @@ def run_cmd(
     print_figures(f"erasure batch {res.batch}", {
         "requests": res.requests, "versions found": res.found, "versions shredded": res.shredded,
         "retrained": {k: v["to"] for k, v in res.retrained.items()} or "none",
+        "backups shredded": (
+            {b["repo"]: b["keys_removed"] for b in res.backups_shredded}
+            or ("none" if res.backups_pending else "no backup repository recorded")),
         "seconds": res.seconds, "certificate": str(res.certificate)})
+    for b in res.backups_pending:
+        console.print(f"backup {b['repo']}: {b['reason']}; {b['action']}", markup=False,
+                      highlight=False)
 
 
 @app.command("requests")

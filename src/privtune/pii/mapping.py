@@ -124,6 +124,13 @@ class TableMapping(StrictModel):
         return text or None
 
 
+    def restricted(self, columns: Sequence[str]) -> TableMapping:
+        """This mapping with only the columns in ``columns`` (another version of the table may
+        lack some)."""
+        keep = set(columns)
+        return TableMapping(columns={n: c for n, c in self.columns.items() if n in keep})
+
+
 class SchemaMapping(StrictModel):
     """A whole export's mapping: ``tables`` by name (employees, leave, reviews, tickets)."""
 
@@ -243,6 +250,14 @@ def mapping_for_table(table: pa.Table, mapping: TableMapping | None = None) -> T
         return mapping
     inferred = infer_table({c: s for c, s in table_samples(table).items() if c in missing})
     return TableMapping(columns={**mapping.columns, **inferred.columns})
+
+
+def mapping_for_records(records: Sequence[Mapping[str, Any]],
+                        mapping: TableMapping | None = None) -> TableMapping:
+    """``mapping`` completed for text records: the roles of the fields it does not name are
+    inferred from their names and values (fail safe), its own roles win."""
+    inferred = infer_table(record_samples(records))
+    return TableMapping(columns={**inferred.columns, **(mapping or TableMapping()).columns})
 
 
 def check_person_table(mapping: TableMapping, mapping_path: str | Path, table_path: str | Path) -> None:

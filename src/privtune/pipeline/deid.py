@@ -31,8 +31,9 @@ from privtune.deid.scan import table_report, texts_report
 from privtune.fsutil import atomic_write_text, private_dir
 from privtune.io import json_bytes, jsonl_bytes, read_json, read_jsonl, read_table, table_bytes
 from privtune.pii import ENTITY_TYPES, Roster, detect
-from privtune.pii.mapping import MAPPING_OBJECT, SchemaMapping, mapping_for_table, parse_mapping
+from privtune.pii.mapping import MAPPING_OBJECT, SchemaMapping, mapping_for_table
 from privtune.pipeline.result import StageResult
+from privtune.pipeline.roles import stored_mapping
 from privtune.progress import ProgressFn
 from privtune.reports.deid import render_deid_report
 from privtune.workspace import PSEUDONYM_KEY, Workspace
@@ -72,7 +73,7 @@ def _stage_mapping(ws: Workspace, refs: dict[str, str]) -> SchemaMapping:
     themselves)."""
     if MAPPING not in refs:
         return SchemaMapping()
-    return parse_mapping(read_json(ws.vault, refs[MAPPING]), source=refs[MAPPING])
+    return stored_mapping(ws, refs[MAPPING])
 
 
 def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | None = None, *,

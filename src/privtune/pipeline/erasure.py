@@ -6,7 +6,10 @@ workspace's ``erasure_approval``: another user, another role, or none), then car
 of them) and walks it through these steps, recording each in the requests' rows:
 
 1. ``find``: the subject index and lineage: every vault version that holds or was made from
-   the people (all versions, every export); refs only are kept in the row's ``plan``.
+   the people (all versions, every export), and every raw version whose content holds one of
+   their identifiers although the index (which lists authors) does not name it (a mention in a
+   colleague's ticket); refs only are kept in the row's ``plan``. Columns are found by role in
+   the stored schema mapping (:mod:`privtune.pipeline.roles`), never by name.
 2. ``rewrite``: a new version of every ingested table and text set that held them, without
    them: their rows and records dropped, cells that equal one of their identifiers emptied,
    and their names, e-mails, ids, phone numbers and other identifiers redacted (``[ERASED]``)
@@ -17,6 +20,9 @@ of them) and walks it through these steps, recording each in the requests' rows:
 4. ``revoke``: every release of an adapter made from them is revoked (superseded by erasure).
 5. ``shred``: every version found in step 1 is crypto-shredded (data key destroyed, file
    deleted); its subject-index rows are dropped. Everyone else's data was carried over first.
+   The same versions are shredded in every backup repository ``backup create`` recorded
+   (``backup.shred_in_backups``); one it cannot open is listed as pending in the certificate
+   (``privtune backup shred-sync`` reaches it later).
 6. ``retrain``: every adapter trained on them is retrained from its recorded recipe (its
    recorded train spec, on the same base model, checked by hash) on the new training set, charged
    to the people's privacy budget by the ledger like any run, and audited afresh. Exact
@@ -34,6 +40,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -46,6 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
+from privtune import backup
 from privtune.dp import ledger
 from privtune.errors import (
     InputError,
@@ -54,13 +62,17 @@ from privtune.errors import (
     NotFoundError,
     PermissionDenied,
     PrivacyPolicyError,
+    WrongKey,
 )
 from privtune.fsutil import atomic_write_text, private_dir
 from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.registry import change_state, entry_for
 from privtune.io import jsonl_bytes, read_jsonl, read_table, table_bytes
+from privtune.lineage.graph import build_graph
 from privtune.pii import Roster
+from privtune.pii.mapping import ColumnRole, TableMapping, mapping_for_table, rows_table
 from privtune.pipeline.config import PipelineConfig
+from privtune.pipeline.roles import IDENTIFYING_ROLES, OWN_NAME_ROLES, object_mapping, stored_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import gate_site
 from privtune.records import AdapterRecord
@@ -75,10 +87,6 @@ CERT_SCHEMA = "privtune-erasure-certificate/1"
 CERT_DIR = "erasure"
 REDACTED = "[ERASED]"
 STEPS = ("find", "rewrite", "derive", "revoke", "shred", "retrain", "certify")
-#: The columns of the person table whose values identify a person (kept as literals to redact
-#: from everyone else's texts, besides the roster's names, e-mails, ids and phone numbers).
-IDENTIFIER_COLUMNS = ("employee_id", "email", "phone", "ssn", "iban", "home_address",
-                      "emergency_contact_phone")
 _REQ_RE = re.compile(r"erq-[0-9a-f]{16}")
 
 #: ``after_step(step)``: called after each step is recorded (tests inject crashes here).
@@ -100,6 +108,10 @@ class ErasureResult:
     shredded: int
     retrained: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: ``{"repo", "keys_removed"}`` of every backup repository the shred reached
+    backups_shredded: list[dict[str, Any]] = field(default_factory=list)
+    #: ``{"repo", "reason", "action"}`` of every recorded repository it could not open
+    backups_pending: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _new_request_id() -> str:
@@ -228,29 +240,45 @@ class _People:
     roster: Roster
 
     @staticmethod
-    def rows_of(employees: list[dict[str, Any]], ids: set[str], id_col: str
-                ) -> list[dict[str, Any]]:
-        """The erased people's identifying cells (what ``of`` needs), from the person table."""
-        keep = {id_col, "first_name", "last_name", *IDENTIFIER_COLUMNS}
-        return [{k: (None if v is None else str(v)) for k, v in r.items() if k in keep}
-                for r in employees if str(r.get(id_col)) in ids]
+    def rows_of(employees: pa.Table, ids: set[str], mapping: TableMapping
+                ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The erased people's identifying cells (what ``of`` needs) from the person table, and
+        those columns' roles (the columns are the export's own, found by role)."""
+        id_col = mapping.column("employee_id")
+        if id_col is None:
+            raise IntegrityError("the schema mapping names no employee id column of the "
+                                 "employees table; set `role: employee_id` and ingest again")
+        keep = mapping.columns_of(*IDENTIFYING_ROLES, *OWN_NAME_ROLES)
+        rows = [{k: (None if r.get(k) is None else str(r[k])) for k in keep}
+                for r in employees.to_pylist() if str(r.get(id_col)) in ids]
+        return rows, {k: str(mapping.role(k)) for k in keep}
 
     @classmethod
-    def of(cls, rows: list[dict[str, Any]], ids: set[str]) -> _People:
+    def of(cls, rows: list[dict[str, Any]], ids: set[str], roles: dict[str, str] | None = None
+           ) -> _People:
+        """``roles``: ``{column: role}`` of the rows' columns (inferred when not given)."""
+        mapping = (TableMapping(columns={c: ColumnRole(role=r) for c, r in roles.items()})
+                   if roles else mapping_for_table(rows_table(rows)))
         literals: set[str] = set(ids)
         names = []
         for r in rows:
-            for col in IDENTIFIER_COLUMNS:
+            for col in mapping.columns_of(*IDENTIFYING_ROLES):
                 v = r.get(col)
                 if v is not None and len(str(v).strip()) >= 4:
                     literals.add(str(v).strip())
-            first, last = str(r.get("first_name") or ""), str(r.get("last_name") or "")
+            first, last = mapping.value(r, "first_name"), mapping.value(r, "last_name")
+            full = mapping.value(r, "full_name")
+            if full and len(full) >= 4:
+                literals.add(full)
+                parts = full.split()
+                if not (first and last) and len(parts) >= 2:
+                    first, last = parts[0], parts[-1]
             if first and last:
                 names.append((first, last))
                 literals.update({f"{first} {last}", f"{last}, {first}"})
-        roster = Roster.from_employees([{k: v for k, v in r.items()
-                                         if not k.startswith("emergency_")} for r in rows]
-                                       ) if rows else Roster()
+        own = [c for c in mapping.columns if not str(mapping.role(c)).startswith("emergency_")]
+        roster = Roster.from_employees([{k: r.get(k) for k in own} for r in rows],
+                                       mapping.restricted(own)) if rows else Roster()
         return cls(ids, sorted(literals, key=len, reverse=True), names, roster)
 
     def redact(self, text: str) -> str:
@@ -285,25 +313,59 @@ class _People:
         return found
 
 
-def _rewrite_table(table: pa.Table, people: _People, id_col: str) -> tuple[pa.Table, int]:
+def _mentions(ws: Workspace, people: _People, direct: set[str]) -> set[str]:
+    """Every readable raw version (no parents) of a table or text set erasure can rewrite that
+    holds one of the people's identifiers although the subject index does not list it."""
+    gone = ws.vault.shredded()
+    out = set()
+    for row in ws.vault.list():
+        if row.ref in gone or row.ref in direct or row.parents or not (
+                row.kind == "table" or (row.kind == "texts" and row.schema == "jsonl")):
+            continue
+        data = (json.dumps(read_table(ws.vault, row.ref).to_pylist(), default=str).encode()
+                if row.kind == "table" else ws.vault.get(row.ref))  # parquet pages: compressed
+        if people.holds(data):
+            out.add(row.ref)
+    return out
+
+
+def _theirs(row: dict[str, Any], id_col: str | None, people: _People) -> bool:
+    return id_col is not None and str(row.get(id_col)) in people.ids
+
+
+def _rewrite_table(table: pa.Table, people: _People, mapping: TableMapping
+                   ) -> tuple[pa.Table, int]:
+    """Their rows dropped (the table's own id column, by role), cells that are one of their
+    identifiers emptied."""
+    id_col = mapping.column("employee_id")
     rows = table.to_pylist()
     kept = [{k: people.cell(v) for k, v in r.items()} for r in rows
-            if str(r.get(id_col)) not in people.ids]
+            if not _theirs(r, id_col, people)]
     return pa.Table.from_pylist(kept, schema=table.schema), len(rows) - len(kept)
 
 
-def _rewrite_texts(records: list[dict[str, Any]], people: _People, id_col: str
+def _rewrite_texts(records: list[dict[str, Any]], people: _People, mapping: TableMapping
                    ) -> tuple[list[dict[str, Any]], int]:
+    """Their records dropped (the records' own author field, by role); their identifiers
+    redacted from everyone else's fields (a record id is kept as it is)."""
+    id_col = mapping.column("employee_id")
+    record_ids = set(mapping.columns_of("record_id"))
     out = []
     for r in records:
-        if str(r.get(id_col)) in people.ids:
+        if _theirs(r, id_col, people):
             continue
         rec: dict[str, Any] = {}
         for k, v in r.items():
             v = people.cell(v)
-            rec[k] = people.redact(v) if isinstance(v, str) and k != "id" else v
+            rec[k] = people.redact(v) if isinstance(v, str) and k not in record_ids else v
         out.append(rec)
     return out, len(records) - len(out)
+
+
+def _ids_in(rows: list[dict[str, Any]], mapping: TableMapping) -> list[Any]:
+    """The subject-index entries of rewritten rows: each row's id by role (None without one)."""
+    id_col = mapping.column("employee_id")
+    return [r.get(id_col) if id_col is not None else None for r in rows]
 
 
 # ------------------------------------------------------------------ the run
@@ -371,7 +433,7 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
         plan = _plan(ws, ids[0])
         plan.setdefault("batch", batch)
         plan.setdefault("seconds", {})
-        id_col = ws.config.employee_id_column
+        schema = stored_mapping(ws)
         subjects = ws.subjects()
 
         def finish(step: str, t0: float) -> None:
@@ -390,7 +452,7 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             nonlocal people
             if people is None:
                 doc = json.loads(ws.vault.get(plan["people"]))
-                people = _People.of(doc["rows"], set(doc["ids"]))
+                people = _People.of(doc["rows"], set(doc["ids"]), doc.get("roles"))
             return people
 
         if "find" not in done:
@@ -408,10 +470,19 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                          key=lambda r: int(r.split("@")[1]))
             if not emp:
                 raise NotFoundError("the subjects are in no version of the employees table")
-            rows = _People.rows_of(read_table(ws.vault, emp[-1]).to_pylist(), people_ids, id_col)
+            emp_table = read_table(ws.vault, emp[-1])
+            rows, roles = _People.rows_of(emp_table, people_ids,
+                                          object_mapping(schema, "employees", emp_table))
             people_ref = ws.vault.put(batch_obj, json.dumps({"batch": batch, "ids": sorted(people_ids),
-                                                  "rows": rows}).encode(),
+                                                  "rows": rows, "roles": roles}).encode(),
                                       kind="blob", schema="subject-request-json")
+            # versions that only *mention* them (their name in someone else's ticket) are not
+            # in the subject index, which lists authors: found by their identifiers
+            mentions = _mentions(ws, _People.of(rows, people_ids, roles), direct)
+            direct.update(mentions)
+            graph = build_graph(ws.vault)
+            found.update(mentions)
+            found.update(d for ref in mentions for d in graph.downstream(ref))
             plan.update(found=sorted(found), direct=sorted(direct), people=people_ref,
                         adapters=sorted(r for r in found if manifests[r].schema == ADAPTER_SCHEMA))
             finish("find", t0)
@@ -433,12 +504,16 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                         continue  # the newest version does not hold them
                     meta = {k: v for k, v in (latest.meta or {}).items()}
                     if latest.kind == "table":
-                        table, removed = _rewrite_table(read_table(ws.vault, latest.ref), p, id_col)
-                        data, keep_ids = table_bytes(table), table.column(id_col).to_pylist()
+                        old_table = read_table(ws.vault, latest.ref)
+                        cols = object_mapping(schema, name, old_table)
+                        table, removed = _rewrite_table(old_table, p, cols)
+                        data, keep_ids = table_bytes(table), _ids_in(table.to_pylist(), cols)
                         meta["rows"] = table.num_rows
                     elif latest.kind == "texts" and latest.schema == "jsonl":
-                        records, removed = _rewrite_texts(read_jsonl(ws.vault, latest.ref), p, id_col)
-                        data, keep_ids = jsonl_bytes(records), [r.get(id_col) for r in records]
+                        old_records = read_jsonl(ws.vault, latest.ref)
+                        cols = object_mapping(schema, name, old_records)
+                        records, removed = _rewrite_texts(old_records, p, cols)
+                        data, keep_ids = jsonl_bytes(records), _ids_in(records, cols)
                         meta["rows"] = len(records)
                     else:
                         raise IntegrityError(f"'{latest.ref}' holds the subjects but is a "
@@ -477,6 +552,11 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                     ws.vault.shred(ref)
             subjects.forget(plan["found"])
             plan["shredded"] = len(plan["found"])
+            # the same versions in every backup this workspace has written (and the request
+            # mappings and the batch's identifiers, shredded in the vault at the end)
+            mappings = [_plan(ws, rid).get("mapping", "") for rid in ids]
+            plan["backups"] = _shred_in_backups(
+                ws, [*plan["found"], plan["people"], *(m for m in mappings if m)])
             finish("shred", t0)
 
         if "retrain" not in plan.get("steps_done", []):
@@ -511,7 +591,38 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                 ws.vault.shred(version.ref)
         _save(ws, ids, state="done", done_at=utcnow())
     return ErasureResult(batch, ids, cert_path, len(plan["found"]), plan["shredded"],
-                         plan.get("retrained", {}), plan["seconds"])
+                         plan.get("retrained", {}), plan["seconds"],
+                         plan.get("backups", {}).get("shredded", []),
+                         plan.get("backups", {}).get("pending", []))
+
+
+def _shred_in_backups(ws: Workspace, refs: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Remove ``refs``' data keys from the key escrow of every backup repository ``backup
+    create`` recorded (``backup.shred_in_backups``; the passphrase from
+    PRIVTUNE_BACKUP_PASSPHRASE, never a prompt). A repository that cannot be opened (gone,
+    moved, no or a wrong passphrase, damaged) is listed as pending: ``privtune backup
+    shred-sync`` applies every shred of the workspace to it later (so does ``backup create``)."""
+    ws.access.check("metadata.read", "backup-repos", action="list")
+    secret = os.environ.get(backup.ENV_BACKUP_PASSPHRASE, "")
+    done: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    for repo in backup.recorded_repos(ws.store):
+        why = ""
+        if not (repo / "config.json").is_file():
+            why = "repository not found (moved, unmounted or deleted)"
+        elif not secret:
+            why = f"no backup passphrase ({backup.ENV_BACKUP_PASSPHRASE} is not set)"
+        else:
+            try:
+                n = backup.shred_in_backups(ws.access.check, repo, refs, passphrase=secret.encode())
+            except (WrongKey, IntegrityError, NotFoundError, OSError) as exc:
+                why = f"cannot open the repository ({type(exc).__name__})"
+            else:
+                done.append({"repo": str(repo), "keys_removed": n})
+        if why:
+            pending.append({"repo": str(repo), "reason": why,
+                            "action": f"pending: run `privtune backup shred-sync --repo {repo}`"})
+    return {"shredded": done, "pending": pending}
 
 
 def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str]
@@ -521,7 +632,7 @@ def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str
     the split fraction and seed recorded with the training set that held the people."""
     from privtune.deid.policy import parse_policy
     from privtune.pipeline.dataset import build_dataset
-    from privtune.pipeline.deid import TABLES, TEXT_SETS, deidentify
+    from privtune.pipeline.deid import POLICIES, TABLES, TEXT_SETS, deidentify
     from privtune.pipeline.run import RAW_OBJECTS
 
     out: dict[str, str] = {}
@@ -539,7 +650,8 @@ def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str
         spec = cfg.dataset.model_copy(update={k: meta[k] for k in ("val_fraction", "seed")
                                               if k in meta})
         deid_refs = {n: deid.outputs[n] for n in (*TABLES, *TEXT_SETS) if n in deid.outputs}
-        ds = build_dataset(ws, deid_refs, raw.get("policies"), spec, dp=cfg.dp)
+        # the de-identified policies only: raw ones never reach a training set (issue 17)
+        ds = build_dataset(ws, deid_refs, deid.outputs.get(POLICIES), spec, dp=cfg.dp)
         out.update(ds.outputs)
     return out
 
@@ -615,6 +727,7 @@ def _certify(ws: Workspace, batch: str, ids: list[str], plan: dict[str, Any],
         if kinds:
             leaks[info["to"]] = kinds
     checks["new_versions_free_of_identifiers"] = not leaks
+    checks["backups_all_shredded"] = not plan.get("backups", {}).get("pending")
     checks["retrained_audits_passed"] = all(r.get("audit_passed") for r in
                                             plan.get("retrained", {}).values())
     if leaks:
@@ -627,6 +740,7 @@ def _certify(ws: Workspace, batch: str, ids: list[str], plan: dict[str, Any],
         "derived": plan.get("derived", {}), "shredded": plan["found"],
         "revoked_releases": plan.get("revoked", []), "superseded_adapters": plan["adapters"],
         "retrained": plan.get("retrained", {}), "checks": checks,
+        "backups": plan.get("backups", {"shredded": [], "pending": []}),
         "seconds": plan.get("seconds", {}),
     }
     key = ws.keys.signing_key()

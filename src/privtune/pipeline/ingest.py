@@ -33,10 +33,9 @@ from privtune.pii.mapping import (
     SchemaMappingError,
     TableMapping,
     check_person_table,
-    infer_table,
     load_mapping,
+    mapping_for_records,
     mapping_for_table,
-    record_samples,
 )
 from privtune.pipeline.result import StageResult
 from privtune.workspace import Workspace
@@ -111,8 +110,7 @@ def read_export(export_dir: str | Path, mapping_path: str | Path | None = None) 
         if path is None:
             continue
         records = read_texts(path)
-        inferred = infer_table(record_samples(records))
-        text_map = TableMapping(columns={**inferred.columns, **given.table(name).columns})
+        text_map = mapping_for_records(records, given.table(name))
         tables[name] = text_map
         ref_field = text_map.column("employee_id")
         text_ids: list[str | None] = (check_ids([r.get(ref_field) for r in records], path, ref_field, known=known,
@@ -143,7 +141,7 @@ def propose_mapping(ws: Workspace, export_dir: str | Path) -> SchemaMapping:
     for name in ("reviews", "tickets"):
         path = getattr(files, name)
         if path is not None:
-            tables[name] = infer_table(record_samples(read_texts(path)))
+            tables[name] = mapping_for_records(read_texts(path))
     return SchemaMapping(tables=tables)
 
 

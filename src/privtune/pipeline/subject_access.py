@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from privtune.access.roles import MATRIX
 from privtune.errors import InputError, KeyDestroyed, NotFoundError
 from privtune.fsutil import private_output
@@ -26,6 +28,8 @@ from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.registry import entry_for
 from privtune.io import read_jsonl, read_table
 from privtune.pii import Roster
+from privtune.pii.mapping import TableMapping
+from privtune.pipeline.roles import object_mapping, stored_mapping
 from privtune.records import AdapterRecord
 from privtune.store.models import utcnow
 from privtune.workspace import Workspace
@@ -45,14 +49,19 @@ class AccessPackage:
 
 
 class _Others:
-    """Everyone else in the person table: their ids (exact cells) and a roster for texts."""
+    """Everyone else in the person table: their ids and e-mails (exact cells) and a roster for
+    texts. Columns are found by role (``mapping``), never by name."""
 
-    def __init__(self, employees: list[dict[str, Any]], me: str, id_col: str) -> None:
-        others = [r for r in employees if str(r.get(id_col)) != me]
+    def __init__(self, employees: pa.Table, me: str, mapping: TableMapping) -> None:
+        id_col = mapping.column("employee_id")
+        others = [r for r in employees.to_pylist() if str(r.get(id_col)) != me]
         self.ids = {str(r.get(id_col)) for r in others}
-        self.emails = {str(r.get("email")).lower() for r in others if r.get("email")}
-        self.roster = Roster.from_employees([{k: v for k, v in r.items()
-                                              if not k.startswith("emergency_")} for r in others])
+        self.emails = {str(r.get(c)).strip().lower() for r in others
+                       for c in mapping.columns_of("email") if r.get(c)}
+        own = [c for c in employees.column_names
+               if not str(mapping.role(c)).startswith("emergency_")]
+        self.roster = Roster.from_employees([{k: r.get(k) for k in own} for r in others],
+                                            mapping.restricted(own))
 
     def cell(self, value: Any) -> Any:
         if isinstance(value, str) and (value.strip() in self.ids or value.strip().lower() in self.emails):
@@ -76,7 +85,6 @@ def export_subject(ws: Workspace, subject_id: str, out: str | Path) -> AccessPac
     if not subject_id or len(subject_id) > 128 or not subject_id.isprintable():
         raise InputError("an employee id is required (one printable line)", field="subject")
     out = Path(out)
-    id_col = ws.config.employee_id_column
     with ws.access.acting_for("subject.export", "subject-access",
                               subject=ws.access.keyed(subject_id)):
         hits = ws.subjects().find(subject_id)
@@ -88,7 +96,9 @@ def export_subject(ws: Workspace, subject_id: str, out: str | Path) -> AccessPac
                           key=lambda r: int(r.split("@")[1]))
         if not emp_refs:
             raise NotFoundError("the subject is in no readable version of the employees table")
-        others = _Others(read_table(ws.vault, emp_refs[-1]).to_pylist(), subject_id, id_col)
+        schema = stored_mapping(ws)
+        emp_table = read_table(ws.vault, emp_refs[-1])
+        others = _Others(emp_table, subject_id, object_mapping(schema, "employees", emp_table))
         data: dict[str, Any] = {}
         categories: dict[str, list[str]] = {}
         count = 0
@@ -96,14 +106,18 @@ def export_subject(ws: Workspace, subject_id: str, out: str | Path) -> AccessPac
             m = ws.vault.manifest(ref)
             try:
                 if m.kind == "table":
-                    rows = [r for r in read_table(ws.vault, ref).to_pylist()
-                            if str(r.get(id_col)) == subject_id]
+                    table = read_table(ws.vault, ref)
+                    id_col = object_mapping(schema, m.name, table).column("employee_id")
+                    all_rows = table.to_pylist()
                 elif m.kind == "texts" and m.schema == "jsonl":
-                    rows = [r for r in read_jsonl(ws.vault, ref) if str(r.get(id_col)) == subject_id]
+                    all_rows = read_jsonl(ws.vault, ref)
+                    id_col = object_mapping(schema, m.name, all_rows).column("employee_id")
                 else:
                     continue
             except KeyDestroyed:
                 continue
+            # the version's own id column (by role); none: nothing in it is theirs by id
+            rows = [r for r in all_rows if id_col is not None and str(r.get(id_col)) == subject_id]
             mine = []
             for r in rows:
                 rec = {}

@@ -3,6 +3,7 @@
 from privtune.store import (  # noqa: F401  (registers the tables)
     access_models,
     audit_models,
+    backup_models,
     gate_models,
     ledger_models,
     ops_models,
