@@ -45,6 +45,11 @@ class DatasetSpec(StrictModel):
     seed: int = 0
     templates: TemplatesSpec = Field(default_factory=TemplatesSpec)
     canaries: CanarySpec = Field(default_factory=CanarySpec)
+    tasks: list[Literal["ticket_triage", "policy_qa", "employee_fact"]] | None = Field(
+        None, min_length=1, description=(
+            "the kinds of examples to train on; null: the recipe's default, population tasks "
+            "(ticket_triage, policy_qa) with DP, every kind without (employee_fact, the "
+            "per-employee facts, is the non-private memorising baseline)"))
     third_parties: Literal["placeholder", "surrogate"] = Field(
         "placeholder", description=(
             "a colleague, manager or relative named in a ticket: a non-linkable placeholder "
