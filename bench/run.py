@@ -11,6 +11,7 @@ import audit
 import auditlog
 import deid_policy
 import dp
+import dp_utility
 import pii
 import pii_basic
 import pipeline
@@ -19,6 +20,7 @@ import vault
 
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
+           "dp_utility": dp_utility.main,
            "audit": audit.main}
 
 if __name__ == "__main__":
