@@ -1,6 +1,6 @@
 """DP LoRA fine-tuning on CPU: privtune's per-unit clipping against non-private LoRA and Opacus.
 
-Part 1, cost. Same model as bench/train.py (a ~15M-parameter Mistral config with a 32k vocabulary,
+Cost. Same model as bench/train.py (a ~15M-parameter Mistral config with a 32k vocabulary,
 random weights), same de-identified examples of the synthetic company, same LoRA (r=8, alpha=16,
 all linear projections), max sequence length, optimizer (AdamW), learning rate and number of
 steps, at an expected batch of 8 and of 64:
@@ -20,9 +20,8 @@ data loader), privtune cuts batches by length. Each contender runs in a fresh ch
 one thread; step time is the mean over the steps after the first; peak RSS is the child's
 ``ru_maxrss`` (model load included). DP contenders use noise multiplier 1.0, clip norm 1.0.
 
-Part 2, utility. On the demo company (300 employees, the demo's tiny pre-trained base and its
-training settings), the validation loss on held-out employees of non-private LoRA and of
-employee-level DP at epsilon 1, 3 and 8.
+Utility (held-out ticket-triage accuracy of the DP recipe against non-private training, by
+company size and epsilon) is bench/dp_utility.py.
 """
 
 from __future__ import annotations
@@ -187,49 +186,6 @@ def child(which: str, B: int, model_dir: Path, data: Path, out: Path) -> None:
     out.write_text(json.dumps(r))
 
 
-# ----------------------------------------------------------------------------- utility
-UTILITY_EPS = (1.0, 3.0, 8.0)
-
-
-def utility(d: Path) -> list[dict]:
-    """Validation loss of the demo's training recipe: non-private vs employee-level DP."""
-    from privtune.dp.plan import make_plan
-    from privtune.dp.strategy import DPStepStrategy
-    from privtune.io import read_jsonl
-    from privtune.pipeline.config import PipelineConfig
-    from privtune.pipeline.run import run_stages
-    from privtune.synth import generate_company
-    from privtune.train.lora import finetune_lora
-    from privtune.workspace import init_workspace
-
-    cfg = PipelineConfig()
-    generate_company(cfg.company.employees, cfg.company.seed, d / "export")
-    rows = []
-    with init_workspace(d / "uws") as ws:
-        stages = run_stages(ws, cfg, d / "export", stop="base_model", skip=("scan",))
-        assert stages.dataset is not None and stages.base_model is not None
-        ds, base = stages.dataset.record, stages.base_model.record.dir
-        train, val = read_jsonl(ws.vault, ds.train), read_jsonl(ws.vault, ds.val)
-    ids = [e.get("employee_ids") or [] for e in train]
-    for eps in (None, *UTILITY_EPS):
-        spec = cfg.train.model_copy(update={"eval_every": 0})
-        plan = None
-        if eps is not None:
-            dp = cfg.dp.model_copy(update={"enabled": True, "target_epsilon": eps})
-            plan = make_plan(dp, ids, spec.steps)
-        t0 = time.perf_counter()
-        res = finetune_lora(base, train, val, spec, d / f"u-{eps}",
-                            strategy=None if plan is None else DPStepStrategy(plan))
-        rows.append({"training": "non-private" if eps is None else f"DP employee, eps={eps:g}",
-                     "epsilon": "inf" if eps is None else round(plan.epsilon, 3),
-                     "noise multiplier": 0.0 if plan is None else round(plan.noise_multiplier, 3),
-                     "val loss before": round(res.initial_val_loss, 4),
-                     "val loss after": round(res.final_val_loss, 4),
-                     "seconds": round(time.perf_counter() - t0, 1)})
-        print(rows[-1])
-    return rows
-
-
 def main(repeats: int = 1) -> None:
     import train as trainbench
 
@@ -254,16 +210,12 @@ def main(repeats: int = 1) -> None:
                              "peak RSS MB": round(r["peak_rss_mb"], 1),
                              "RSS vs (a)": round(r["peak_rss_mb"] / base["peak_rss_mb"], 3)})
         load_mid = os.getloadavg()
-        util = utility(Path(d))
     write("dp", {"timed_steps": STEPS, "seq_len": SEQ_LEN, "lora": LORA, "noise_multiplier": SIGMA,
                  "max_grad_norm": CLIP, "max_examples_per_unit": CAP, "model": trainbench.MODEL,
                  "threads": 1, "loadavg_before": load_before, "loadavg_mid": load_mid,
-                 "loadavg_after": os.getloadavg(), "runs": runs, "utility": util},
+                 "loadavg_after": os.getloadavg(), "runs": runs},
           rows, ["expected batch", "contender", "rows/step", "s/step", "time vs (a)",
                  "peak RSS MB", "RSS vs (a)"])
-    write("dp_utility", {"employees": 300, "loadavg_after": os.getloadavg()}, util,
-          ["training", "epsilon", "noise multiplier", "val loss before", "val loss after",
-           "seconds"])
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"  # noqa: S
 
 #: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md).
 STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate",
-          "audit")
+          "audit", "reference")
 
 
 @dataclass
@@ -65,7 +65,10 @@ class DemoResult:
 
 
 def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
-             reporter: Reporter | None = None) -> DemoResult:
+             reporter: Reporter | None = None, reference: bool = True) -> DemoResult:
+    """The demo; ``reference``: with DP on, also train the same recipe without DP (same data,
+    same steps, fixed batches of the DP run's expected size) and evaluate it the same way, so
+    the summary shows what DP costs in held-out triage accuracy."""
     cfg = config or PipelineConfig()
     # The demo's audit is the named lighter profile, marked as such in its verdict; a release
     # accepts it only where the workspace policy lists "demo" in its profiles (docs/audit-gate.md).
@@ -98,7 +101,9 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                     p(1, 1, {})
                 stages = run_stages(ws, cfg, export, rep, stop="ingest")
             stages = run_stages(ws, cfg, None, rep, start="scan", prior=stages)
-            results = {"company": company, **stages.ran()}
+            results: dict[str, StageResult[Any]] = {"company": company, **stages.ran()}
+            if reference and cfg.dp.enabled:
+                results["reference"] = _reference(ws, cfg, stages, rep)
             trained = stages.train.record if stages.train is not None else None
             verdict = stages.audit.record if stages.audit is not None else None
             summary = _summary(cfg, results, verdict, time.perf_counter() - t_start)
@@ -118,6 +123,49 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
         raise
     return DemoResult(out, summary, demo_passphrase=passphrase == DEMO_PASSPHRASE,
                       admin_key=admin_key)
+
+
+def _reference(ws: Any, cfg: PipelineConfig, stages: Any, rep: Reporter) -> StageResult[Any]:
+    """The non-private reference: the DP run's recipe without DP, evaluated like it. It is
+    listed in the ledger as a run without DP and never audited or released."""
+    from privtune.pipeline.train import evaluate_adapter, train_adapter
+
+    t0 = time.perf_counter()
+    base, ds = stages.base_model.record, stages.dataset.record
+    spec = cfg.train.model_copy(update={"batch_size": cfg.dp.expected_batch_size})
+    with rep.stage("non-private reference (LoRA)", spec.steps) as p:
+        trained = train_adapter(ws, base, ds.train, ds.val, spec, p,
+                                name="reference-nonprivate", dp=None)
+    with rep.stage("evaluate reference") as p:
+        ev = evaluate_adapter(ws, base, trained.record)
+        p(1, 1, {})
+    keep = ("triage_accuracy_tuned", "triage_rank_accuracy_tuned", "triage_rank_examples",
+            "val_loss_tuned")
+    figures = {"dp": False, "steps": trained.figures["steps"],
+               "batch_size": spec.batch_size, "train_seconds": trained.figures["train_seconds"],
+               **{k: ev.figures[k] for k in keep if k in ev.figures}}
+    return StageResult("reference", None, outputs=trained.outputs, figures=figures,
+                       seconds=time.perf_counter() - t0)
+
+
+def _utility(results: dict[str, StageResult[Any]]) -> dict[str, Any] | None:
+    """Held-out ticket triage, DP vs the non-private reference (rank classification and exact
+    answer); None without a reference."""
+    if "reference" not in results:
+        return None
+    ev, ref = results["evaluate"].figures, results["reference"].figures
+    tr = results["train"].figures
+    dp_rank, np_rank = ev.get("triage_rank_accuracy_tuned"), ref.get("triage_rank_accuracy_tuned")
+    return {"metric": "held-out ticket triage accuracy",
+            "epsilon_person": tr.get("epsilon_person"),
+            "dp_rank": dp_rank, "nonprivate_rank": np_rank,
+            "base_rank": ev.get("triage_rank_accuracy_base"),
+            "dp_exact": ev.get("triage_accuracy_tuned"),
+            "nonprivate_exact": ref.get("triage_accuracy_tuned"),
+            "gap_points": (round(100 * (np_rank - dp_rank), 1)
+                           if isinstance(dp_rank, float) and isinstance(np_rank, float) else None),
+            "tickets": ev.get("triage_rank_examples"),
+            "categories": ev.get("triage_categories")}
 
 
 def _counts(files: Any) -> dict[str, Any]:
@@ -141,6 +189,7 @@ def _summary(cfg: PipelineConfig, results: dict[str, StageResult[Any]],
         "config": _config(cfg),
         "stages": {name: results[name].summary() for name in STAGES if name in results},
         "checks": _checks(results),
+        "utility": _utility(results),
         "gate": _gate(verdict),
         "total_seconds": round(seconds, 2),
     }

@@ -60,7 +60,7 @@ def test_build_examples_kinds_and_shape():
     assert facts["employee_fact:EMP-bbbbbbbbbb:salary_band"]["employee_ids"] == ["EMP-bbbbbbbbbb"]
     assert "employee_fact:EMP-aaaaaaaaaa:manager_id" not in facts  # no manager
     (t,) = kinds["ticket_triage"]
-    assert t["employee_ids"] == ["EMP-bbbbbbbbbb"] and t["messages"][2]["content"] == "Category: payroll"
+    assert t["employee_ids"] == ["EMP-bbbbbbbbbb"] and t["messages"][2]["content"] == "payroll"
     assert t["messages"][1]["content"].endswith("...")
 
 

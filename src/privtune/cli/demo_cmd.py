@@ -49,9 +49,18 @@ def headline(stage: str, f: dict[str, Any]) -> str:
                 f"val loss {f['initial_val_loss']:.2f} -> {f['final_val_loss']:.2f}, "
                 f"{f.get('outputs', {}).get('adapter', '')}")
     if stage == "evaluate":
+        rank = (f"ticket triage (rank of {f['triage_categories']} categories, "
+                f"{f['triage_rank_examples']} tickets) {f['triage_rank_accuracy_base']:.0%} -> "
+                f"{f['triage_rank_accuracy_tuned']:.0%}; " if "triage_rank_accuracy_tuned" in f
+                else "")
         return (f"held-out employees: val loss {f['val_loss_base']:.2f} -> {f['val_loss_tuned']:.2f}; "
-                f"ticket triage accuracy {f['triage_accuracy_base']:.0%} -> "
+                f"{rank}exact answer {f['triage_accuracy_base']:.0%} -> "
                 f"{f['triage_accuracy_tuned']:.0%}")
+    if stage == "reference":
+        rank = (f"triage rank {f['triage_rank_accuracy_tuned']:.0%}, "
+                if "triage_rank_accuracy_tuned" in f else "")
+        return (f"the same recipe WITHOUT DP (never released): {f['steps']} steps of "
+                f"{f['batch_size']}; {rank}exact {f.get('triage_accuracy_tuned', 0):.0%}")
     if stage == "audit":
         exp = ", ".join(f"{k}x {v:.1f}" for k, v in f.get("exposure_max_by_repetitions", {}).items())
         return (f"gate {'PASS' if f['passed'] else 'FAIL'}; canary exposure (bits) {exp or '—'}; "
@@ -86,6 +95,14 @@ def register(app: typer.Typer) -> None:
             if figs is not None:
                 table.add_row(name, headline(name, figs), f"{figs.get('seconds', 0):.1f}")
         console.print(table)
+        u = result.summary.get("utility")
+        if u and u.get("dp_rank") is not None:
+            console.print(
+                f"held-out ticket triage ({u['tickets']} tickets, {u['categories']} categories), "
+                f"rank classification: non-private {u['nonprivate_rank']:.0%} vs DP "
+                f"{u['dp_rank']:.0%} (epsilon {u['epsilon_person']:g} per person; base "
+                f"{u['base_rank']:.0%}); exact answer: non-private {u['nonprivate_exact']:.0%} "
+                f"vs DP {u['dp_exact']:.0%}")
         for check in result.summary["checks"]:
             mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
             console.print(f"{mark}  {check['name']}: {check['detail']}")

@@ -44,6 +44,13 @@ MENTIONS_KEY = "_mentions"
 PLACEHOLDER_EMPLOYEE = "[COLLEAGUE]"
 PLACEHOLDER_PERSON = "[PERSON]"
 THIRD_PARTIES = ("placeholder", "surrogate")
+#: Every kind of example (task), in build order.
+KINDS = ("policy_qa", "employee_fact", "ticket_triage")
+#: Population-level tasks: what a differentially private model should learn (how to triage a
+#: ticket, what a policy says). ``employee_fact`` (EMP-x -> salary band, rating, manager) is a
+#: per-employee fact: the non-private memorising baseline and the audit's attribute-inference
+#: probe use it; the DP recipe leaves it out (``dataset.tasks``).
+POPULATION_KINDS = ("ticket_triage", "policy_qa")
 
 # The texts of the default templates (kept as module constants for callers and tests).
 SYSTEM_POLICY = _T.SYSTEM_POLICY
@@ -183,17 +190,27 @@ def build_examples(
     seed: int,
     templates: TemplatesSpec | None = None,
     third_parties: str = "placeholder",
+    tasks: Sequence[str] | None = None,
 ) -> list[dict]:
     """The enabled kinds of examples (all three by default), in a seeded shuffled order;
-    ``third_parties`` as in :func:`third_party_text`."""
+    ``tasks`` (kinds of :data:`KINDS`) keeps only those kinds (``None``: every enabled one);
+    ``third_parties`` as in :func:`third_party_text`. A kind's examples do not depend on which
+    other kinds are built."""
     t = templates or TemplatesSpec()
+    wanted = set(KINDS if tasks is None else tasks)
+    unknown = wanted - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(KINDS)}")
     rng = random.Random(f"privtune-datasets-{seed}")
     examples: list[dict] = []
-    if t.policy_qa.enabled:
-        examples += policy_examples(policies, rng, template=t.policy_qa)
-    if t.employee_fact.enabled:
-        examples += fact_examples(employees_deid, rng, t.employee_fact)
-    if t.ticket_triage.enabled:
+    # each kind draws from its own stream, so leaving one kind out changes no other kind
+    if t.policy_qa.enabled and "policy_qa" in wanted:
+        examples += policy_examples(policies, random.Random(f"privtune-datasets-{seed}-policy_qa"),
+                                    template=t.policy_qa)
+    if t.employee_fact.enabled and "employee_fact" in wanted:
+        examples += fact_examples(employees_deid, random.Random(f"privtune-datasets-{seed}-employee_fact"),
+                                  t.employee_fact)
+    if t.ticket_triage.enabled and "ticket_triage" in wanted:
         examples += triage_examples(tickets_deid, t.ticket_triage, third_parties)
     rng.shuffle(examples)
     return examples

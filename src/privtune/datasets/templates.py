@@ -114,7 +114,7 @@ class TicketTriageTemplate(StrictModel):
     enabled: bool = True
     system: str = SYSTEM_TRIAGE
     user: str = "Ticket: {text}"
-    answer: str = "Category: {category}"
+    answer: str = "{category}"
     max_chars: int = Field(default=260, ge=20)
 
     @field_validator("user")

@@ -1,5 +1,9 @@
 """Stage ``dataset``: chat-format training examples from de-identified data, split by employee.
 
+The kinds of examples are ``dataset.tasks``; by default the DP recipe trains on population
+tasks only (ticket triage, policy answers: :data:`~privtune.datasets.examples.POPULATION_KINDS`)
+and a run without DP on every kind, per-employee facts included (the memorising baseline).
+
 With the DP recipe (``dp.enabled``, ``dp.unit: employee``, ``dp.multi_employee: drop``) examples
 about several employees (manager/report facts) are left out, and third parties named in texts
 become placeholders (``dataset.third_parties``), so every person's data sits in one privacy unit.
@@ -21,6 +25,7 @@ from privtune.attacks.canaries import SCHEMA as CANARY_SCHEMA
 from privtune.attacks.canaries import VAULT_NAME as CANARY_NAME
 from privtune.attacks.canaries import Canary, canaries_bytes, is_canary, plant_canaries
 from privtune.datasets import build_examples, split_by_employee
+from privtune.datasets.examples import KINDS, POPULATION_KINDS
 from privtune.datasets.integrity import META_KEY as INTEGRITY_KEY
 from privtune.datasets.integrity import manifest as integrity_manifest
 from privtune.dp.config import DPSpec
@@ -30,6 +35,14 @@ from privtune.pipeline.config import DP_DEFAULTS, DatasetSpec
 from privtune.pipeline.result import StageResult
 from privtune.records import DatasetRecord
 from privtune.workspace import Workspace
+
+
+def dataset_tasks(spec: DatasetSpec, dp: DPSpec) -> tuple[str, ...]:
+    """The kinds of examples a run trains on: ``dataset.tasks``, or by default the population
+    tasks under DP (what a private model should learn) and every kind without DP."""
+    if spec.tasks is not None:
+        return tuple(k for k in KINDS if k in spec.tasks)
+    return tuple(k for k in KINDS if k in POPULATION_KINDS) if dp.enabled else KINDS
 
 
 def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
@@ -48,9 +61,10 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
     employees = read_table(ws.vault, deid["employees"]).to_pylist()
     tickets = read_jsonl(ws.vault, deid["tickets"]) if "tickets" in deid else []
     policies = read_json(ws.vault, policies_ref) if policies_ref else {}
-    examples = build_examples(employees, tickets, policies, spec.seed, spec.templates,
-                              third_parties=spec.third_parties)
     dp = dp if dp is not None else DPSpec(**DP_DEFAULTS)  # the pipeline's recipe
+    tasks = dataset_tasks(spec, dp)
+    examples = build_examples(employees, tickets, policies, spec.seed, spec.templates,
+                              third_parties=spec.third_parties, tasks=tasks)
     shared = 0
     if dp.enabled and dp.unit == "employee" and dp.multi_employee == "drop":
         kept = [ex for ex in examples if len(set(ex["employee_ids"])) <= 1]
@@ -60,7 +74,7 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
     parents = list(deid.values()) + ([policies_ref] if policies_ref else [])
     outputs: dict[str, str] = {}
     train_meta: dict[str, Any] = {"examples": len(train), "val_fraction": spec.val_fraction,
-                                  "seed": spec.seed}
+                                  "seed": spec.seed, "tasks": list(tasks)}
     canaries: list[Canary] = []
     if spec.canaries.enabled:
         # Secret canaries (training split only): their secrets live in the vault only.
@@ -99,6 +113,7 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         "val_examples": len(val),
         "dropped_mixed_examples": len(examples) - (len(train) - n_canary) - len(val),
         "dropped_shared_examples": shared,
+        "tasks": list(tasks),
         "third_parties": spec.third_parties,
         "max_group_size": units.max_group_size,
         "group_sizes": groups,

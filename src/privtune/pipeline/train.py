@@ -5,8 +5,12 @@ the directory removed. It is registered (vault manifest ``meta`` and the ``runs`
 the base model's hash, the dataset versions, the resolved train config, the metrics and the
 privacy settings. Checkpoints go to the vault as ``ckpt-<run-id>@N``; ``train.resume_from``
 names one. Per-step metrics (numbers only) go to ``runs/<run-id>/metrics.jsonl`` (and to a local
-MLflow file store under ``runs/<run-id>/`` when ``train.metrics.mlflow`` is on). Training and
-evaluation run inside the network guard.
+MLflow file store under ``runs/<run-id>/`` when ``train.metrics.mlflow`` is on); for a DP run
+only the public figures do (step, learning rate, validation loss on held-out employees:
+:data:`privtune.train.metrics.PUBLIC_KEYS`), while the per-step training loss, gradient norm,
+throughput and sampled/clipped unit counts, computed on the training data without noise, stay
+in the vault inside the adapter's object (``metrics.jsonl``), readable only by roles that may
+read the model. Training and evaluation run inside the network guard.
 
 With ``dp.enabled`` the run is planned first (:func:`privtune.dp.plan.make_plan`: units,
 sampling rate, delta, calibrated noise), checked against the privacy budget of the source
@@ -22,6 +26,7 @@ randomness was secure (``private``). A run without DP is recorded in the ledger 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import uuid
@@ -36,7 +41,7 @@ from privtune.datasets.integrity import scan as scan_integrity
 from privtune.dp import ledger
 from privtune.dp.config import DPSpec
 from privtune.errors import InputError, IntegrityError, WorkspaceError
-from privtune.fsutil import private_dir, restrict_tree
+from privtune.fsutil import atomic_write_text, private_dir, restrict_tree
 from privtune.io import read_jsonl
 from privtune.netguard import network_guard
 from privtune.pipeline.result import StageResult
@@ -49,7 +54,8 @@ from privtune.vault.objects import parse_ref
 from privtune.workspace import Workspace
 
 TRIAGE_KIND = "ticket_triage"
-MAX_TRIAGE_EVAL = 40
+MAX_TRIAGE_EVAL = 40  # exact generation (greedy decoding per ticket)
+MAX_TRIAGE_RANK = 400  # rank classification (one scoring pass per category)
 CKPT_PREFIX = "ckpt-"
 CKPT_SCHEMA = "privtune-train-checkpoint"
 ADAPTER_SCHEMA = "peft-lora"
@@ -65,13 +71,26 @@ class TrainedAdapter:
     history: list[dict[str, Any]]
 
 
-def _loggers(spec: TrainSpec, run_dir: Path, config: dict[str, Any]) -> list[Any]:
+def _loggers(spec: TrainSpec, run_dir: Path, config: dict[str, Any], dp: bool) -> list[Any]:
     if not spec.metrics.mlflow:
         return []
-    from privtune.train.metrics import MlflowLogger, flatten
+    from privtune.train.metrics import MlflowLogger, PublicOnly, flatten
 
-    return [MlflowLogger(run_dir / spec.metrics.mlflow_dir, spec.metrics.experiment,
-                         flatten(config))]
+    sink = MlflowLogger(run_dir / spec.metrics.mlflow_dir, spec.metrics.experiment,
+                        flatten(config))
+    return [PublicOnly(sink) if dp else sink]
+
+
+def _publish_metrics(src: Path, dest: Path, dp: bool) -> None:
+    """``runs/<run-id>/metrics.jsonl``: every row, or for a DP run only the public figures
+    (the full rows stay in the adapter's vault object)."""
+    from privtune.train.metrics import public_row
+
+    if not dp:
+        shutil.copyfile(src, dest)
+        return
+    rows = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines() if x.strip()]
+    atomic_write_text(dest, "".join(json.dumps(public_row(r)) + "\n" for r in rows))
 
 
 def check_training_data(ref: str, train: list[dict[str, Any]], meta: dict[str, Any]
@@ -135,7 +154,10 @@ def train_adapter(
     else:
         privacy = {"dp": False}
     # Check the budget and reserve in one transaction, before anything is recorded or loaded.
-    ledger.admit(ws.access.check, ws.store, run_id, train_ref, plan.epsilon if plan else None,
+    # The ledger charges the people: the person-level epsilon (group privacy over the most
+    # units one person's data sits in), which is the unit-level one only when that is 1.
+    ledger.admit(ws.access.check, ws.store, run_id, train_ref,
+                 plan.epsilon_person if plan else None,
                  plan.delta if plan else 0.0, plan.spec.unit if plan else "",
                  plan.spec.accountant if plan else "", default_budget=ws.config.dp_budget_epsilon,
                  config_budget=dp.budget_epsilon if dp is not None else None)
@@ -160,13 +182,14 @@ def train_adapter(
             resume_dir = ws.vault.get_dir(resume_ref, out / "resume") if resume_ref else None
             result = finetune_lora(base_dir, train, val, spec, out / "adapter", progress,
                                    resume=resume_dir, checkpoint_sink=sink,
-                                   loggers=_loggers(spec, run_dir, config),
+                                   loggers=_loggers(spec, run_dir, config, plan is not None),
                                    checkpoint_meta={"base_model_sha256": base_sha256},
                                    strategy=DPStepStrategy(plan) if plan is not None else None)
             if plan is not None:
                 config["privacy"] = privacy = result.extra["privacy"]
             adapter_dir = out / "adapter"
-            shutil.copyfile(adapter_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
+            _publish_metrics(adapter_dir / "metrics.jsonl", run_dir / "metrics.jsonl",
+                             plan is not None)
             figures = {
                 "run_id": run_id,
                 "steps": result.steps,
@@ -207,15 +230,19 @@ def train_adapter(
         ledger.settle(ws.store, run_id, "failed")  # stays charged at the planned epsilon
         raise
     restrict_tree(run_dir)
-    ledger.settle(ws.store, run_id, "done", privacy.get("epsilon"))
+    ledger.settle(ws.store, run_id, "done", privacy.get("epsilon_person"))
     with ws.store.session() as s:
         row = _run_row(s, run_id)
         row.status, row.finished_at, row.metrics, row.outputs = "done", utcnow(), figures, [ref]
         row.config = config
-    trained = TrainedAdapter(ref, record, list(result.history))
+    history = list(result.history)
+    if plan is not None:  # the report's chart and the console summary: public figures only
+        from privtune.train.metrics import public_row
+
+        history = [public_row(r) for r in history]
+    trained = TrainedAdapter(ref, record, history)
     # the training-data integrity section (counts and example ids, no text) of the summary
-    return StageResult("train", trained, outputs={"adapter": ref},
-                       figures={**figures, "integrity": integrity},
+    return StageResult("train", trained, outputs={"adapter": ref}, figures={**figures, "integrity": integrity},
                        seconds=time.perf_counter() - t0)
 
 
@@ -227,7 +254,10 @@ def _run_row(s: Session, run_id: str) -> Run:
 
 
 def evaluate_adapter(ws: Workspace, base: BaseModelRef, trained: TrainedAdapter) -> StageResult[None]:
-    """Held-out employees: validation loss base vs tuned, and ticket-triage accuracy."""
+    """Held-out employees: validation loss base vs tuned, and ticket-triage accuracy by rank
+    classification (the likeliest of the categories' answers, :mod:`privtune.train.classify`)
+    and by exact greedy generation."""
+    from privtune.train.classify import answer_of, prompt_of, rank_accuracy
     from privtune.train.generate import generate, load_adapter
 
     t0 = time.perf_counter()
@@ -235,19 +265,28 @@ def evaluate_adapter(ws: Workspace, base: BaseModelRef, trained: TrainedAdapter)
     initial_val_loss = float(trained.adapter.metrics["initial_val_loss"])
     final_val_loss = float(trained.adapter.metrics["final_val_loss"])
     val = read_jsonl(ws.vault, val_ref)
-    triage = [ex for ex in val if ex["kind"] == TRIAGE_KIND][:MAX_TRIAGE_EVAL]
+    train = read_jsonl(ws.vault, trained.adapter.train_data)
+    triage_all = [ex for ex in val if ex["kind"] == TRIAGE_KIND][:MAX_TRIAGE_RANK]
+    triage = triage_all[:MAX_TRIAGE_EVAL]
+    choices = sorted({answer_of(ex) for ex in train + val if ex["kind"] == TRIAGE_KIND})
+    max_len = int(trained.adapter.train.get("max_seq_len", 256))
     with network_guard(), private_tempdir("eval") as tmp:
         adapter_dir = ws.vault.get_dir(adapter_ref, tmp / "adapter")
         model, tokenizer = load_adapter(base_dir, adapter_dir)
         correct_tuned = correct_base = 0
         for ex in triage:
-            prompt = [m for m in ex["messages"] if m["role"] != "assistant"]
-            want = _norm(next(m["content"] for m in ex["messages"] if m["role"] == "assistant"))
+            prompt = prompt_of(ex)
+            want = _norm(answer_of(ex))
             if _norm(generate(model, tokenizer, prompt, max_new_tokens=8)) == want:
                 correct_tuned += 1
             with model.disable_adapter():
                 if _norm(generate(model, tokenizer, prompt, max_new_tokens=8)) == want:
                     correct_base += 1
+        rank_tuned = rank_base = float("nan")
+        if triage_all and choices:
+            rank_tuned = rank_accuracy(model, tokenizer, triage_all, choices, max_len)
+            with model.disable_adapter():
+                rank_base = rank_accuracy(model, tokenizer, triage_all, choices, max_len)
     n = max(1, len(triage))
     res = StageResult("evaluate", None)
     res.figures = {
@@ -258,6 +297,10 @@ def evaluate_adapter(ws: Workspace, base: BaseModelRef, trained: TrainedAdapter)
         "triage_examples": len(triage),
         "triage_accuracy_base": round(correct_base / n, 3),
         "triage_accuracy_tuned": round(correct_tuned / n, 3),
+        "triage_rank_examples": len(triage_all),
+        "triage_categories": len(choices),
+        "triage_rank_accuracy_base": round(rank_base, 3),
+        "triage_rank_accuracy_tuned": round(rank_tuned, 3),
     }
     res.seconds = time.perf_counter() - t0
     return res

@@ -3,7 +3,9 @@
 A row is a flat dict of numbers with a ``step``. Nothing here talks to a network service: the
 MLflow sink sets a ``file:`` tracking URI under the run directory (the ``mlflow`` extra must be
 installed), and the whole loop runs inside :func:`privtune.netguard.network_guard`.
-Only numbers are logged, never texts (they may hold personal data).
+Only numbers are logged, never texts (they may hold personal data). A DP run's per-step
+training figures are not private (:data:`PUBLIC_KEYS` says what is); outside the vault such a
+run shows only the public ones (:func:`public_row`, :class:`PublicOnly`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,31 @@ class MlflowLogger:
 
     def close(self) -> None:
         self._mlflow.end_run()
+
+
+#: The per-step figures a DP run may show outside the vault: the step, the learning rate
+#: (a schedule, no data in it) and the validation loss (held-out employees, not the training
+#: data). Everything else a step logs (training loss, gradient norm, tokens per second, sampled
+#: units, clipped units) is computed on the training data without noise.
+PUBLIC_KEYS = ("step", "lr", "val_loss")
+
+
+def public_row(row: dict[str, float]) -> dict[str, float]:
+    """``row`` without the figures computed on the training data without noise."""
+    return {k: v for k, v in row.items() if k in PUBLIC_KEYS}
+
+
+class PublicOnly:
+    """A sink that passes on only :func:`public_row` of each row (a DP run's MLflow store)."""
+
+    def __init__(self, inner: MetricLogger) -> None:
+        self.inner = inner
+
+    def log(self, row: dict[str, float]) -> None:
+        self.inner.log(public_row(row))
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class MultiLogger:
