@@ -87,15 +87,14 @@ def dp_problems(privacy: dict[str, Any], policy: GatePolicy) -> list[str]:
 
 def strength(verdict: dict[str, Any]) -> dict[str, Any]:
     """What an audit actually did, from its verdict: profile, reference models trained,
-    exposure candidates (when canaries were measured) and real employees probed."""
+    candidate canaries of the one-run audit and real employees probed."""
     details = verdict.get("details") or {}
-    settings = verdict.get("settings") or {}
     probed = verdict.get("subjects_probed") or {}
     refs = (details.get("reference_models") or {}).get("count", 0)
     return {
         "profile": verdict.get("profile"),
         "reference_models": int(refs or 0),
-        "candidates": (settings.get("exposure") or {}).get("candidates"),
+        "candidates": (details.get("one_run") or {}).get("candidates"),
         "subjects": int((probed.get("membership") or {}).get("real_employees", 0)),
     }
 
@@ -114,8 +113,8 @@ def strength_problems(verdict: dict[str, Any], policy: GatePolicy) -> list[str]:
         out.append(f"{s['reference_models']} reference models < the policy's minimum "
                    f"{policy.min_reference_models}")
     if not isinstance(s["candidates"], int) or s["candidates"] < policy.min_candidates:
-        out.append(f"{s['candidates']} exposure candidates per canary < the policy's minimum "
-                   f"{policy.min_candidates}")
+        out.append(f"{s['candidates']} candidate canaries in the one-run audit < the policy's "
+                   f"minimum {policy.min_candidates}")
     if s["subjects"] < policy.min_subjects:
         out.append(f"{s['subjects']} real employees probed by membership inference < the "
                    f"policy's minimum {policy.min_subjects}")
