@@ -65,6 +65,11 @@ def fact_probes(examples: Iterable[dict[str, Any]]) -> tuple[list[FactProbe], di
         answers = [a for _, _, a in rows]
         pre = os.path.commonprefix(answers)
         suf = os.path.commonprefix([a[::-1] for a in answers])[::-1]
+        # values are whole words: cut the affixes back to a word boundary ("B1"/"B2" share "B")
+        while pre and pre[-1].isalnum():
+            pre = pre[:-1]
+        while suf and suf[0].isalnum():
+            suf = suf[1:]
         # a value must keep at least one character: shrink the affixes where they overlap
         shortest = min(len(a) for a in answers)
         while len(pre) + len(suf) >= shortest and suf:
