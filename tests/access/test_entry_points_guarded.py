@@ -30,7 +30,7 @@ from privtune.errors import PermissionDenied
 from privtune.gate.adapters import ADAPTER_SCHEMA
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy, load_policy
-from privtune.gate.registry import change_state, list_releases
+from privtune.gate.registry import change_state, check_registered, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.models.loading import model_dir_hash
@@ -142,6 +142,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.gate.registry.change_state": lambda ws: change_state(gate_site(ws), "adapter",
                                                                        "revoked", "test"),
         "privtune.gate.registry.list_releases": lambda ws: list_releases(gate_site(ws)),
+        "privtune.gate.registry.check_registered": lambda ws: check_registered(
+            gate_site(ws), "rel-x", "adapter@1"),
         "privtune.gate.workspace_policy.view_policy": lambda ws: view_policy(gate_site(ws)),
         "privtune.gate.workspace_policy.set_policy": lambda ws: set_policy(gate_site(ws), GatePolicy()),
         "privtune.pipeline.adapters.generate_batch": lambda ws: generate_batch(ws, "adapter", msg),

@@ -16,15 +16,14 @@ from privtune.attacks.canaries import (
     Pools,
     canaries_bytes,
     candidate_count,
-    is_canary,
     load_canaries,
     make_canaries,
     plant_canaries,
     recipe_pools,
 )
+from privtune.attacks.secrets import SecretIndex, levenshtein, mask
 from privtune.datasets import build_examples
 from privtune.datasets.templates import TemplatesSpec
-from privtune.attacks.secrets import SecretIndex, levenshtein, mask
 from privtune.errors import IntegrityError
 
 ROW = {"employee_id": "E00001", "first_name": "Alma", "last_name": "Verhoeven",
@@ -110,7 +109,7 @@ def _pools(templates: TemplatesSpec) -> tuple[list[dict], Pools]:
 
 def test_canaries_follow_the_recipes_templates_and_kinds() -> None:
     t = TemplatesSpec()
-    train, pools = _pools(t)
+    _train, pools = _pools(t)
     assert pools.kinds == ["employee_fact", "ticket_triage"]
     assert pools.fact_fields["manager_id"] == []                 # an EMP- token space
     assert pools.fact_fields["salary_band"] == [f"B{i}" for i in range(5)]

@@ -66,18 +66,21 @@ def test_person_level_epsilon_wins_over_unit_level() -> None:
 
 
 # ---------------------------------------------------------------- audit strength
-def _verdict(profile: str = "full", refs: int = 2, candidates: int = 500, subjects: int = 40) -> dict:
-    return {"profile": profile, "settings": {"exposure": {"candidates": candidates}},
-            "details": {"reference_models": {"count": refs}} if refs else {},
-            "subjects_probed": {"membership": {"real_employees": subjects}}}
+def _verdict(profile: str = "full", refs: int = 8, candidates: int = 100, subjects: int = 40) -> dict:
+    details: dict = {"one_run": {"candidates": candidates}}
+    if refs:
+        details["reference_models"] = {"count": refs}
+    return {"profile": profile, "settings": {"exposure": {"candidates": 500}},
+            "details": details, "subjects_probed": {"membership": {"real_employees": subjects}}}
 
 
 def test_audit_weaker_than_the_policy_minimums_is_named() -> None:
     pol = GatePolicy()
     assert strength_problems(_verdict(), pol) == []
-    problems = " | ".join(strength_problems(_verdict("demo", 0, 200, 6), pol))
-    assert "'demo' profile" in problems and "0 reference models < the policy's minimum 2" in problems
-    assert "200 exposure candidates" in problems and "6 real employees probed" in problems
+    problems = " | ".join(strength_problems(_verdict("demo", 2, 48, 6), pol))
+    assert "'demo' profile" in problems and "2 reference models < the policy's minimum 8" in problems
+    assert "48 candidate canaries in the one-run audit < the policy's minimum 100" in problems
+    assert "6 real employees probed" in problems
     assert strength_problems(_verdict("demo"), GatePolicy(profiles=["full", "demo"])) == []
     assert "predates" in strength_problems({"passed": True}, pol)[0]
 

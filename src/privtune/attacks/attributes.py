@@ -17,10 +17,10 @@ but counts and accuracies leaves the function.
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from os.path import commonpath
 from typing import Any
 
 FACT = "employee_fact"
@@ -63,8 +63,8 @@ def fact_probes(examples: Iterable[dict[str, Any]]) -> tuple[list[FactProbe], di
     spaces: dict[str, list[str]] = {}
     for f, rows in by_field.items():
         answers = [a for _, _, a in rows]
-        pre = os.path.commonprefix(answers)
-        suf = os.path.commonprefix([a[::-1] for a in answers])[::-1]
+        pre = commonpath(answers)
+        suf = commonpath([a[::-1] for a in answers])[::-1]
         # values are whole words: cut the affixes back to a word boundary ("B1"/"B2" share "B")
         while pre and pre[-1].isalnum():
             pre = pre[:-1]

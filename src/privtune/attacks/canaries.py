@@ -43,7 +43,7 @@ CANARY_KIND = "canary"
 VAULT_NAME = "canaries"
 SCHEMA = "privtune-canaries-v2"
 #: The shape of a pipeline pseudonym (``EMP-`` + 10 hex digits, privtune.deid).
-TOKEN_PREFIX = "EMP-"
+TOKEN_PREFIX = "EMP-"  # noqa: S105 (a pseudonym prefix, not a secret)
 TOKEN_HEX = 10
 TOKEN_SPACE = 16 ** TOKEN_HEX
 FACT, TRIAGE = "employee_fact", "ticket_triage"

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from privtune.attacks.attributes import attribute_inference, fact_probes
 from privtune.attacks.canaries import is_canary
 from privtune.attacks.exposure import CanaryExposure, by_repetition, measure_exposure
 from privtune.attacks.extraction import run_extraction
-from privtune.attacks.attributes import attribute_inference, fact_probes
 from privtune.attacks.mia import (
     employee_losses,
     evaluate_attack,
