@@ -20,12 +20,22 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from os.path import commonpath
 from typing import Any
 
 FACT = "employee_fact"
 MAX_VALUES = 64
 MARK = "\x00E\x00"
+
+
+def common_prefix(texts: list[str]) -> str:
+    """The longest string every one of ``texts`` starts with."""
+    if not texts:
+        return ""
+    lo, hi = min(texts), max(texts)      # the lexicographic extremes bound every other text
+    n = 0
+    while n < min(len(lo), len(hi)) and lo[n] == hi[n]:
+        n += 1
+    return lo[:n]
 
 
 def _field(ex: dict[str, Any]) -> str | None:
@@ -63,8 +73,8 @@ def fact_probes(examples: Iterable[dict[str, Any]]) -> tuple[list[FactProbe], di
     spaces: dict[str, list[str]] = {}
     for f, rows in by_field.items():
         answers = [a for _, _, a in rows]
-        pre = commonpath(answers)
-        suf = commonpath([a[::-1] for a in answers])[::-1]
+        pre = common_prefix(answers)
+        suf = common_prefix([a[::-1] for a in answers])[::-1]
         # values are whole words: cut the affixes back to a word boundary ("B1"/"B2" share "B")
         while pre and pre[-1].isalnum():
             pre = pre[:-1]
