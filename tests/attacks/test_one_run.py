@@ -93,3 +93,19 @@ def test_fact_probes_read_the_answer_template_off_the_examples() -> None:
     p = probes[1]
     assert (p.prefix, p.value, p.suffix) == ("EMP-0000000001 is in the ", "B2", " salary band.")
     assert p.messages[-1]["role"] == "user"
+
+
+def test_a_bound_above_the_accountants_epsilon_fails_the_gate() -> None:
+    """A bound above the accountant's epsilon refutes the DP claim: the verdict row fails."""
+    from privtune.attacks.one_run import epsilon_lower_bound
+    from privtune.gate.requirements import empirical_epsilon_row
+
+    lb = epsilon_lower_bound(200, 100, 100, 1e-5)      # 100 perfect guesses of 200 candidates
+    assert lb > 3.0
+    dp = {"dp": True, "epsilon": 1.0, "delta": 1e-6}
+    row = empirical_epsilon_row(lb, dp)
+    assert row["passed"] is False and row["threshold"] == 1.0
+    assert empirical_epsilon_row(lb, dict(dp, epsilon=8.0))["passed"] is True
+    assert empirical_epsilon_row(lb, dict(dp, person_epsilon=2.0, epsilon=8.0))["passed"] is False
+    assert empirical_epsilon_row(lb, {"dp": False})["passed"] is True     # nothing to refute
+    assert empirical_epsilon_row(None, dp)["passed"] is True               # no canaries

@@ -44,7 +44,12 @@ from privtune.fsutil import atomic_write_text
 from privtune.gate.adapters import adapter_info
 from privtune.gate.hashing import adapter_hash
 from privtune.gate.policy import GatePolicy, policy_sha256
-from privtune.gate.requirements import dp_problems, gate_epsilon, insecure
+from privtune.gate.requirements import (
+    dp_problems,
+    empirical_epsilon_row,
+    gate_epsilon,
+    insecure,
+)
 from privtune.gate.site import GateSite
 from privtune.gate.verdict import digest, make_verdict
 from privtune.gate.workspace_policy import workspace_policy
@@ -288,14 +293,9 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
     # The empirical lower bound must never exceed the accountant's epsilon: if it does, the DP
     # implementation or its accounting is wrong, whatever the other metrics say.
     lb = one_run.epsilon_lb if one_run else None
-    accountant = _epsilon(privacy)
-    consistent = lb is None or lb <= accountant
-    verdict["metrics"].append({
-        "name": "empirical_epsilon_lower_bound", "value": None if lb is None else round(lb, 4),
-        "threshold": None if math.isinf(accountant) else accountant, "checked": True,
-        "passed": consistent, "description": "one-run empirical epsilon lower bound (Steinke "
-        "et al. 2023) over the candidate canaries; must not exceed the accountant's epsilon"})
-    if not consistent:
+    row = empirical_epsilon_row(lb, privacy)
+    verdict["metrics"].append(row)
+    if not row["passed"]:
         verdict["passed"] = False
         verdict["failed"].append("empirical_epsilon_lower_bound")
     verdict["policy_sha256"] = policy_sha256(policy)

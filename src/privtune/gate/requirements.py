@@ -119,3 +119,18 @@ def strength_problems(verdict: dict[str, Any], policy: GatePolicy) -> list[str]:
         out.append(f"{s['subjects']} real employees probed by membership inference < the "
                    f"policy's minimum {policy.min_subjects}")
     return out
+
+
+def empirical_epsilon_row(lower_bound: float | None, privacy: dict[str, Any]) -> dict[str, Any]:
+    """The verdict row of the one-run empirical epsilon lower bound: it fails when the bound
+    exceeds the accountant's epsilon (person-level when recorded) of a DP run, which would
+    refute the run's DP claim (a broken implementation or accounting); a run without DP has
+    nothing to contradict."""
+    eps, _ = gate_epsilon(privacy)
+    accountant = None if eps is None or insecure(privacy) else eps
+    passed = lower_bound is None or accountant is None or lower_bound <= accountant
+    return {"name": "empirical_epsilon_lower_bound",
+            "value": None if lower_bound is None else round(lower_bound, 4),
+            "threshold": accountant, "checked": True, "passed": passed,
+            "description": "one-run empirical epsilon lower bound (Steinke et al. 2023) over the "
+            "candidate canaries; must not exceed the accountant's epsilon"}
