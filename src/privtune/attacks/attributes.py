@@ -130,7 +130,8 @@ def attribute_inference(model: Any, tokenizer: Any, probes: list[FactProbe],
     from privtune.train.data import encode_example
 
     probes = [p for p in probes if p.employee in members or p.employee in non_members]
-    encoded, owner = [], []
+    encoded: list[Any] = []
+    owner: list[tuple[int, str]] = []
     for i, p in enumerate(probes):
         for v in spaces[p.field]:
             msgs = p.messages + [{"role": "assistant", "content": p.prefix + v + p.suffix}]
