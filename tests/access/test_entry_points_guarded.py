@@ -112,6 +112,14 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "record": record}
 
 
+def _unregistered(ws: Workspace) -> None:
+    """check_registered on a release the scratch registry does not know: refused after the check."""
+    from privtune.errors import PrivacyPolicyError
+
+    with pytest.raises(PrivacyPolicyError, match="not in this workspace's release registry"):
+        check_registered(gate_site(ws), "rel-x", "adapter@1")
+
+
 def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
     msg = [[{"role": "user", "content": "hi"}]]
     pol = load_policy(None)
@@ -142,8 +150,7 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.gate.registry.change_state": lambda ws: change_state(gate_site(ws), "adapter",
                                                                        "revoked", "test"),
         "privtune.gate.registry.list_releases": lambda ws: list_releases(gate_site(ws)),
-        "privtune.gate.registry.check_registered": lambda ws: check_registered(
-            gate_site(ws), "rel-x", "adapter@1"),
+        "privtune.gate.registry.check_registered": lambda ws: _unregistered(ws),
         "privtune.gate.workspace_policy.view_policy": lambda ws: view_policy(gate_site(ws)),
         "privtune.gate.workspace_policy.set_policy": lambda ws: set_policy(gate_site(ws), GatePolicy()),
         "privtune.pipeline.adapters.generate_batch": lambda ws: generate_batch(ws, "adapter", msg),
