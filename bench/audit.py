@@ -55,6 +55,7 @@ def _overrides(a: argparse.Namespace, variant: str, seed: int) -> list[str]:
          f"train.seed={seed}", "train.eval_every=0"]
     if a.ref_steps:
         o.append(f"audit.mia.reference_steps={a.ref_steps}")
+    o += list(a.set or [])
     if variant == "dp8":
         o += ["dp.enabled=true", "dp.target_epsilon=8"]
     else:   # the DP recipe's dataset (nonprivate), trained without DP to convergence
@@ -140,23 +141,45 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--refs", type=int, default=8, help="LiRA references per audit")
     ap.add_argument("--ref-steps", type=int, default=None,
                     help="steps per reference (default: the target's own)")
+    ap.add_argument("--seed-start", type=int, default=0)
+    ap.add_argument("--set", action="append", help="extra config override KEY=VALUE (repeatable)")
     ap.add_argument("--name", default="audit", help="results/<name>.json|md")
+    ap.add_argument("--table-only", action="store_true",
+                    help="rebuild the table from results/<name>.partial.jsonl (a run cut short)")
     a = ap.parse_args(argv or [])
+    from common import RESULTS
     from privtune.gate.policy import GatePolicy
 
     policy = GatePolicy().model_dump(mode="json")          # fixed before anything runs
     cpus = os.cpu_count() or 1
     tasks = [{"variant": v, "seed": s, "overrides": _overrides(a, v, s), "policy": policy,
               "threads": max(1, cpus // max(1, a.jobs))}
-             for s in range(a.seeds) for v in a.variants.split(",")]
+             for s in range(a.seed_start, a.seed_start + a.seeds) for v in a.variants.split(",")]
     load0, t0 = os.getloadavg(), time.perf_counter()
-    if a.jobs > 1:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
-            results = list(pool.map(job, tasks))
+    partial = RESULTS / f"{a.name}.partial.jsonl"
+    results: list[dict[str, Any]] = []
+    if a.table_only:
+        results = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
     else:
-        results = [job(t) for t in tasks]
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        partial.write_text("")
+
+        def keep(r: dict[str, Any]) -> None:      # each job's result as soon as it is in
+            results.append(r)
+            with partial.open("a") as fh:
+                fh.write(json.dumps(r) + "\n")
+
+        if a.jobs > 1:
+            import multiprocessing as mp
+            from concurrent.futures import as_completed
+
+            with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
+                for fut in as_completed([pool.submit(job, t) for t in tasks]):
+                    keep(fut.result())
+        else:
+            for t in tasks:
+                keep(job(t))
+    results.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["seed"]))
     for r in results:
         print(f"{r['variant']} seed {r['seed']}: {'PASS' if r['passed'] else 'FAIL'} {r['failed']}")
     rows = [_row(r) for r in results]
