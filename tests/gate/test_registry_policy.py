@@ -199,3 +199,23 @@ def test_cli_policy_show_set_and_release_list(workspace, tmp_path, monkeypatch, 
     assert json.loads(capsys.readouterr().out) == []
     assert run(["release", "nope", "-w", w]) == 4                    # release MODEL = release create MODEL
     assert run(["release", "revoke", "nope", "-w", w]) == 4
+
+
+# ---------------------------------------------------------------- the people's budget at release
+def test_release_checks_the_peoples_cumulative_epsilon_in_the_ledger(workspace) -> None:
+    """Two DP runs on the same people spent 4 + 4; a budget forced down to 6 afterwards makes
+    any model trained on them unreleasable (the reason names the source and the sum)."""
+    from types import SimpleNamespace
+
+    from privtune.dp import ledger
+    from privtune.gate.release import _budget_problems
+
+    site = gate_site(workspace)
+    record = SimpleNamespace(train_data="trainset@1")
+    for run in ("run-a", "run-b"):
+        ledger.admit(workspace.access.check, workspace.store, run, "trainset@1", 4.0, 1e-6)
+    assert _budget_problems(site, record) == []             # 8 of the default budget
+    ledger.set_budget(workspace.access.check, workspace.store, "trainset", 6.0, force=True)
+    problems = _budget_problems(site, record)
+    assert len(problems) == 1 and "'trainset'" in problems[0]
+    assert "spent epsilon 8 over 2 DP runs, above their budget 6" in problems[0]
