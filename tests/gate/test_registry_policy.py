@@ -12,7 +12,14 @@ from sqlalchemy import select
 from privtune.access import admin
 from privtune.errors import InputError, IntegrityError, NotFoundError, PermissionDenied, PrivacyPolicyError
 from privtune.gate.policy import GatePolicy, policy_sha256
-from privtune.gate.registry import change_state, entries, list_releases, register, require_released
+from privtune.gate.registry import (
+    change_state,
+    check_registered,
+    entries,
+    list_releases,
+    register,
+    require_released,
+)
 from privtune.gate.requirements import dp_problems, gate_epsilon, strength_problems
 from privtune.gate.workspace_policy import set_policy, view_policy, workspace_policy
 from privtune.pipeline.site import gate_site
@@ -130,8 +137,13 @@ def test_registry_states_permissions_and_export_check(workspace) -> None:
     site = gate_site(workspace)
     with pytest.raises(PrivacyPolicyError, match="has not been released"):
         require_released(workspace.store, ref, SHA)
-    register(workspace.store, _record(ref), "u-admin")
+    rec = _record(ref)
+    register(workspace.store, rec, "u-admin")
     assert require_released(workspace.store, ref, SHA).state == "released"
+    # verify-release's registry check: the signed bundle is good only while its row is released
+    assert check_registered(site, rec.release_id, ref).state == "released"
+    with pytest.raises(PrivacyPolicyError, match="not in this workspace's release registry"):
+        check_registered(site, "rel-unknown", ref)
     with pytest.raises(PrivacyPolicyError, match="hash differs"):
         require_released(workspace.store, ref, "cd" * 32)
     with _as(workspace, "ml-engineer") as eng:
@@ -147,7 +159,11 @@ def test_registry_states_permissions_and_export_check(workspace) -> None:
     assert (ev.op, ev.object, ev.outcome) == ("release.approve", ref, "allow") and "quarantined" in ev.detail
     with pytest.raises(PrivacyPolicyError, match="quarantined"):
         require_released(workspace.store, ref, SHA)
+    with pytest.raises(PrivacyPolicyError, match=r"was quarantined .* must not be used"):
+        check_registered(site, rec.release_id, ref)
     assert change_state(site, ref, "revoked").state == "revoked"
+    with pytest.raises(PrivacyPolicyError, match="was revoked"):
+        check_registered(site, rec.release_id, ref)
     with pytest.raises(PrivacyPolicyError, match="cannot be marked quarantined"):
         change_state(site, ref, "quarantined")
     with pytest.raises(PrivacyPolicyError, match="revoked"):
