@@ -106,6 +106,7 @@ def test_a_bound_above_the_accountants_epsilon_fails_the_gate() -> None:
     row = empirical_epsilon_row(lb, dp)
     assert row["passed"] is False and row["threshold"] == 1.0
     assert empirical_epsilon_row(lb, dict(dp, epsilon=8.0))["passed"] is True
-    assert empirical_epsilon_row(lb, dict(dp, person_epsilon=2.0, epsilon=8.0))["passed"] is False
+    # each canary is one unit: the unit-level epsilon is the claim (person-level is only larger)
+    assert empirical_epsilon_row(lb, dict(dp, epsilon=2.0, person_epsilon=8.0))["passed"] is False
     assert empirical_epsilon_row(lb, {"dp": False})["passed"] is True     # nothing to refute
     assert empirical_epsilon_row(None, dp)["passed"] is True               # no canaries

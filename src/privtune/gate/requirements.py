@@ -123,10 +123,11 @@ def strength_problems(verdict: dict[str, Any], policy: GatePolicy) -> list[str]:
 
 def empirical_epsilon_row(lower_bound: float | None, privacy: dict[str, Any]) -> dict[str, Any]:
     """The verdict row of the one-run empirical epsilon lower bound: it fails when the bound
-    exceeds the accountant's epsilon (person-level when recorded) of a DP run, which would
-    refute the run's DP claim (a broken implementation or accounting); a run without DP has
-    nothing to contradict."""
-    eps, _ = gate_epsilon(privacy)
+    exceeds the accountant's **unit-level** epsilon of a DP run (each canary is one unit, so
+    that is the claim it tests; the person-level figure is only larger), which would refute the
+    run's DP claim (a broken implementation or accounting); a run without DP has nothing to
+    contradict."""
+    eps = _number(privacy.get("epsilon")) if is_dp(privacy) else None
     accountant = None if eps is None or insecure(privacy) else eps
     passed = lower_bound is None or accountant is None or lower_bound <= accountant
     return {"name": "empirical_epsilon_lower_bound",
