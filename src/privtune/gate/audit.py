@@ -86,9 +86,10 @@ def _epsilon(privacy: dict[str, Any]) -> float:
     return eps
 
 
-def _dp_strategy(privacy: dict[str, Any]) -> Any:
+def _dp_strategy(privacy: dict[str, Any], steps: int) -> Any:
     """For a DP target: ``train -> step strategy`` with the target's DP-SGD (same noise
-    multiplier, clipping, expected batch and unit), secure randomness; None without DP."""
+    multiplier, clipping, expected batch and unit; ``steps`` the reference's), secure
+    randomness; None without DP."""
     from privtune.gate.requirements import is_dp
 
     if not is_dp(privacy) or privacy.get("noise_multiplier") is None:
@@ -101,7 +102,6 @@ def _dp_strategy(privacy: dict[str, Any]) -> Any:
             "accountant", "multi_employee")
     dp = DPSpec(enabled=True, noise_multiplier=float(privacy["noise_multiplier"]),
                 **{k: privacy[k] for k in keys if privacy.get(k) is not None})
-    steps = int(privacy.get("steps") or 1)
 
     def build(train: list[dict[str, Any]]) -> Any:
         plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], steps,
@@ -199,7 +199,7 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
             from privtune.attacks.references import train_references
 
             steps = spec.mia.reference_steps or train_spec.steps
-            strategy = _dp_strategy(privacy)
+            strategy = _dp_strategy(privacy, steps)
             in_l, out_l = train_references(info.base_dir, mia_examples, train_spec,
                                            spec.mia.reference_models, steps, spec.seed, score,
                                            strategy=strategy, index=index)
