@@ -72,7 +72,11 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
     cfg = config or PipelineConfig()
     # The demo's audit is the named lighter profile, marked as such in its verdict; a release
     # accepts it only where the workspace policy lists "demo" in its profiles (docs/audit-gate.md).
-    cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(update={"profile": DEMO_PROFILE})})
+    # It trains 2 LiRA references of 20 steps (a full audit: 8 with the target's own steps).
+    mia = cfg.audit.mia.model_copy(update={"reference_models": min(cfg.audit.mia.reference_models, 2),
+                                           "reference_steps": cfg.audit.mia.reference_steps or 20})
+    cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(
+        update={"profile": DEMO_PROFILE, "mia": mia})})
     rep = reporter or Silent()
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
@@ -178,6 +182,8 @@ def _gate(verdict: AuditVerdict | None) -> dict[str, Any] | None:
         return None
     return {"passed": verdict.passed, "failed": list(verdict.failed),
             "profile": verdict.profile, "subjects_probed": dict(verdict.subjects_probed),
+            "empirical_epsilon_lb": verdict.empirical_epsilon_lb,
+            "accountant_epsilon": verdict.epsilon,
             "report": f"workspace/{verdict.report}"}
 
 

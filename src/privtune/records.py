@@ -191,6 +191,8 @@ class AuditVerdict(Record):
     policy_sha256: str | None = None
     profile: str | None = None
     subjects_probed: dict[str, int] = {}
+    #: The one-run empirical epsilon lower bound over the candidate canaries (None: no canaries).
+    empirical_epsilon_lb: float | None = None
 
 
 RELEASE_SCHEMA = "privtune-release"

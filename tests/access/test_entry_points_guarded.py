@@ -29,7 +29,7 @@ from privtune.dp import ledger
 from privtune.errors import PermissionDenied
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy, load_policy
-from privtune.gate.registry import change_state, list_releases
+from privtune.gate.registry import change_state, check_registered, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.ops import alerts, incident
@@ -90,6 +90,14 @@ def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
     return guard_scratch
 
 
+def _unregistered(ws: Workspace) -> None:
+    """check_registered on a release the scratch registry does not know: refused after the check."""
+    from privtune.errors import PrivacyPolicyError
+
+    with pytest.raises(PrivacyPolicyError, match="not in this workspace's release registry"):
+        check_registered(gate_site(ws), "rel-x", "adapter@1")
+
+
 def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
     msg = [[{"role": "user", "content": "hi"}]]
     pol = load_policy(None)
@@ -120,6 +128,7 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.gate.registry.change_state": lambda ws: change_state(gate_site(ws), "adapter",
                                                                        "revoked", "test"),
         "privtune.gate.registry.list_releases": lambda ws: list_releases(gate_site(ws)),
+        "privtune.gate.registry.check_registered": lambda ws: _unregistered(ws),
         "privtune.gate.workspace_policy.view_policy": lambda ws: view_policy(gate_site(ws)),
         "privtune.gate.workspace_policy.set_policy": lambda ws: set_policy(gate_site(ws), GatePolicy()),
         "privtune.pipeline.adapters.generate_batch": lambda ws: generate_batch(ws, "adapter", msg),

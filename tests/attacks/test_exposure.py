@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privtune.attacks.canaries import CanarySpec
+from privtune.attacks.canaries import Canary
 from privtune.attacks.exposure import (
     CanaryExposure,
     by_repetition,
@@ -81,19 +81,26 @@ def test_extrapolated_exposure_is_monotone(a: float, b: float) -> None:
     assert extrapolated_exposure(lo, sample, 10 ** 9) >= extrapolated_exposure(hi, sample, 10 ** 9)
 
 
+def _canary(secret: str, space: list[str] | None) -> Canary:
+    return Canary("CANARY-000", "employee_fact", "f", "EMP-0000000001", "sys", "q?", "is ",
+                  secret, ".", space, 1, True)
+
+
 def test_candidates_exact_space_and_sampled_space() -> None:
-    small = CanarySpec(secret_format="##-#")
-    cands, how = candidate_secrets(small, "12-3", 50, random.Random(0), exact_limit=1000)
-    assert how == "exact" and len(cands) == 999 and "12-3" not in cands
-    assert all(len(c) == 4 and c[2] == "-" for c in cands)
-    big = CanarySpec()
-    cands, how = candidate_secrets(big, "123-45-6789", 300, random.Random(0), exact_limit=1000)
-    assert how == "extrapolated" and len(set(cands)) == 300 and "123-45-6789" not in cands
+    small = _canary("B2", ["B1", "B2", "B3", "B10"])
+    cands, how = candidate_secrets(small, 50, random.Random(0), exact_limit=1000)
+    assert how == "exact" and cands == ["B1", "B3", "B10"]
+    big = _canary("EMP-3fa9b2c471", None)
+    cands, how = candidate_secrets(big, 300, random.Random(0), exact_limit=1000)
+    assert how == "extrapolated" and len(set(cands)) == 300 and big.secret not in cands
+    assert all(c.startswith("EMP-") and len(c) == 14 for c in cands)
+    assert big.space_size == 16 ** 10
 
 
 def test_by_repetition_groups() -> None:
     rs = [CanaryExposure("a", 1, 1.0, "exact", 9, 5, 3.0, 3.3),
           CanaryExposure("b", 1, 2.0, "exact", 9, 3, 3.0, 3.3),
-          CanaryExposure("c", 16, 3.0, "exact", 9, 1, 3.0, 3.3)]
+          CanaryExposure("c", 16, 3.0, "exact", 9, 1, 3.0, 3.3),
+          CanaryExposure("d", 16, 9.0, "exact", 9, 1, 3.0, 3.3, included=False)]  # not planted
     assert by_repetition(rs) == {1: {"mean": 1.5, "max": 2.0, "canaries": 2},
                                  16: {"mean": 3.0, "max": 3.0, "canaries": 1}}

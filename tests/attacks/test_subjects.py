@@ -10,7 +10,8 @@ import pytest
 
 ADMIN_KEY = os.environ["PRIVTUNE_API_KEY"]  # the admin key tests/conftest.py provisions
 EMPLOYEES, SEED = 40, 5
-SMALL = ["dataset.canaries.repetitions=[1,4]", "dataset.canaries.per_repetition=1", "dataset.val_fraction=0.5"]
+SMALL = ["dataset.canaries.repetitions=[1,4]", "dataset.canaries.max_unit_fraction=0.5",
+         "dataset.canaries.seed=4", "dataset.val_fraction=0.5"]
 
 pytestmark = pytest.mark.slow  # ingest -> deidentify -> dataset build on a generated company
 
@@ -50,5 +51,7 @@ def test_members_and_non_members_map_to_their_raw_rows(dataset: dict) -> None:
     assert len(mapped_non) >= 0.95 * len(s.non_members), (len(mapped_non), len(s.non_members))
     # each maps to a raw employee id, and the canaries still map to themselves
     assert all(s.by_pseudonym[p].startswith("E") for p in mapped_members | mapped_non)
-    assert s.canaries and all(s.by_pseudonym[c.id] == c.id and is_canary(c.id) for c in s.canaries)
+    planted = [c for c in s.canaries if c.included]
+    assert planted and all(s.by_pseudonym[c.id] == c.id and is_canary(c.id) for c in planted)
+    assert not any(c.id in s.by_pseudonym for c in s.canaries if not c.included)
     assert set(s.pseudonyms()) == {s.by_pseudonym[p] for p in mapped_members | mapped_non}

@@ -26,6 +26,8 @@ SMALL = [
     # the privacy audit runs every attack, with fewer probes
     "audit.exposure.candidates=100", "audit.extraction.employees=4", "audit.prompt_attacks.targets=1",
     "audit.mia.reference_steps=5",
+    # 32 training employees: let the canaries take up to half of the units (default 10%)
+    "dataset.canaries.max_unit_fraction=0.5",
 ]
 
 
@@ -122,13 +124,20 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     assert {c["name"] for c in s["checks"]} >= {"split by employee", "validation loss falls"}
     assert all(c["ok"] for c in s["checks"])
     au = st["audit"]
-    assert au["passed"] == s["gate"]["passed"] and set(au["exposure_max_by_repetitions"]) == {"1", "4", "16"}
+    assert au["passed"] == s["gate"]["passed"]
+    assert au["exposure_max_by_repetitions"] and set(au["exposure_max_by_repetitions"]) <= {"1", "4", "16"}
     assert 0.0 <= au["mia_auc_max"] <= 1.0 and au["epsilon"] == pytest.approx(st["train"]["epsilon"], abs=1e-3)
     assert (demo["out"] / "workspace" / au["report"]).is_file() and "privacy gate" in demo["stdout"]
     # the demo's lighter audit is marked as such; the real employees each attack probed are shown
     assert s["gate"]["profile"] == au["profile"] == "demo"
     people = st["dataset"]["train_employees"] + st["dataset"]["val_employees"]
-    assert 0.95 * people <= s["gate"]["subjects_probed"]["membership"] <= people
+    # attribute inference probes everyone with facts; membership only the make-up-matched
+    assert 0.95 * people <= s["gate"]["subjects_probed"]["attributes"] <= people
+    assert 0.5 * people <= s["gate"]["subjects_probed"]["membership"] <= people
+    # the one-run empirical lower bound sits beside the accountant's epsilon, never above it
+    assert au["canary_candidates"] >= 20
+    lb = s["gate"]["empirical_epsilon_lb"]
+    assert lb is not None and 0.0 <= lb <= s["gate"]["accountant_epsilon"]
 
 
 def test_report_holds_the_figures(demo) -> None:

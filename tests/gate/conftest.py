@@ -20,8 +20,8 @@ SMALL = [
     "model.tiny.steps=30", "model.tiny.warmup=3", "model.tiny.batch_size=8", "model.tiny.seq_len=64",
     "model.tiny.model.hidden_size=64", "model.tiny.model.intermediate_size=128",
     "model.tiny.model.num_hidden_layers=2", "model.tiny.model.vocab_size=1024",
-    "dataset.canaries.repetitions=[1,32]", "dataset.canaries.per_repetition=1",
-    "dataset.canaries.seed=3", "dataset.val_fraction=0.5",
+    "dataset.canaries.repetitions=[32]", "dataset.canaries.candidates=20",
+    "dataset.canaries.max_unit_fraction=0.5", "dataset.canaries.seed=3", "dataset.val_fraction=0.5",
     "train.steps=120", "train.batch_size=16", "train.lr=0.01", "train.eval_every=0", "train.warmup_steps=5",
     "train.lora.dropout=0.0", "dp.enabled=false",
 ]

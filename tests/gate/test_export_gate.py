@@ -37,10 +37,10 @@ pytestmark = pytest.mark.slow
 
 CHEAP = ["exposure.candidates=20", "mia.reference_models=0", "extraction.employees=0",
          "extraction.samples=0", "prompt_attacks.enabled=false"]
-# Metrics and the DP requirement off; the audit minimums as the defaults (2 references,
-# 500 candidates, 20 employees).
+# Metrics and the DP requirement off; the audit minimums as the defaults (8 references,
+# 100 candidate canaries, 20 employees).
 OPEN_METRICS = dict(canary_exposure_max=None, mia_auc_max=None, mia_tpr_at_1pct_fpr_max=None,
-                    extraction_exact=None, extraction_near=None, prompt_attack_leaks=None,
+                    extraction_exact=None, extraction_near=None, prompt_attack_leaks=None, attribute_advantage_max=None,
                     epsilon=None)
 LENIENT = dict(OPEN_METRICS, min_reference_models=0, min_candidates=0, min_subjects=0)
 
@@ -126,8 +126,8 @@ def test_audit_under_a_lenient_policy_file_is_refused_at_release(ws_copy, tmp_pa
     assert code == 0, err
     code, _, err = _cli(["release", adapter, "-w", w, "--out", str(tmp_path / "rel")])
     assert code == 8
-    assert "0 reference models < the policy's minimum 2" in err
-    assert "20 exposure candidates per canary < the policy's minimum 500" in err
+    assert "0 reference models < the policy's minimum 8" in err
+    assert "candidate canaries in the one-run audit < the policy's minimum 100" in err
     assert not (tmp_path / "rel").exists()
 
 

@@ -37,29 +37,44 @@ def test_memorising_run_fails_with_the_repeated_canary_flagged(memorising, faile
     assert v["passed"] is False and failed_audit["outcome"].passed is False
     assert "canary_exposure_max" in v["failed"]
     canaries = {c["canary"]: c for c in v["details"]["canaries"]}
-    reps = {c.id: c.repetitions for c in _canaries(memorising["ws_dir"])}
-    hot = next(cid for cid, r in reps.items() if r == 32)
-    cold = next(cid for cid, r in reps.items() if r == 1)
-    assert hot in v["details"]["canaries_flagged"]
-    assert canaries[hot]["exposure"] > 12.0              # of at most 29.9 bits (9-digit secret)
-    assert canaries[hot]["sample_rank"] == 1
-    assert canaries[cold]["exposure"] < canaries[hot]["exposure"]
+    planted = _canaries(memorising["ws_dir"])
+    assert len(canaries) == len(planted) == 20            # every candidate is scored
+    # the canaries follow the recipe's templates: EMP- tokens, fact and ticket canaries
+    assert {c.kind for c in planted} == {"employee_fact", "ticket_triage"}
+    assert all(c.token.startswith("EMP-") and "SSN" not in c.user for c in planted)
+    hot = [c.id for c in planted if c.included and c.space is None]      # 32x, EMP- token secret
+    assert hot, "the seeded draw plants a manager-fact canary"
+    assert all(cid in v["details"]["canaries_flagged"] for cid in hot)
+    for cid in hot:
+        assert canaries[cid]["exposure"] > 12.0           # of at most 40 bits (an EMP- token)
+        assert canaries[cid]["sample_rank"] == 1
+    out = [c.id for c in planted if not c.included and c.space is None]
+    assert all(canaries[cid]["exposure"] < 10.0 for cid in out)   # never trained: not exposed
+    assert not set(out) & set(v["details"]["canaries_flagged"])
     row = next(m for m in v["metrics"] if m["name"] == "canary_exposure_max")
-    assert row["value"] == pytest.approx(canaries[hot]["exposure"], abs=1e-3)
+    assert row["value"] == pytest.approx(max(canaries[c]["exposure"] for c in hot), abs=1e-3)
     assert row["threshold"] == 10.0 and row["passed"] is False
+    one_run = v["details"]["one_run"]
+    assert one_run["candidates"] == 20
+    assert one_run["included"] == sum(c.included for c in planted)
+    lb = next(m for m in v["metrics"] if m["name"] == "empirical_epsilon_lower_bound")
+    assert lb["value"] == one_run["epsilon_lower_bound"] >= 0.0
+    assert lb["threshold"] is None and lb["passed"] is True       # no DP: nothing to contradict
 
 
-def test_membership_attacks_report_counts_and_resolution(memorising, failed_audit) -> None:
-    d = failed_audit["outcome"].verdict["details"]
-    names = [a["attack"] for a in d["membership"]]
-    assert names == ["loss", "reference (base model)", "LiRA (reference adapters)"]
-    ds = memorising["dataset"]
-    for a in d["membership"]:
-        assert 0.0 <= a["auc"] <= 1.0
-        assert a["members"] + a["non_members"] <= 40 and a["non_members"] >= 15
-        assert a["fpr_resolution"] == pytest.approx(1 / a["non_members"], abs=1e-5)
-    assert d["reference_models"] == {"count": 2, "steps": 4}
-    assert ds["train"] and ds["canaries"]
+def test_the_leaking_model_fails_on_real_employees(memorising, failed_audit) -> None:
+    """Make-up-matched membership inference on real employees flags the memorising run by
+    itself (not only through the canaries)."""
+    v = failed_audit["outcome"].verdict
+    assert "mia_auc_max" in v["failed"]
+    best = max(v["details"]["membership"], key=lambda a: a["auc"])
+    assert best["auc"] > 0.75 and best["members"] >= 10 and best["non_members"] >= 10
+    probed = v["subjects_probed"]
+    assert probed["membership"]["real_employees"] == best["members"] + best["non_members"]
+    attrs = v["details"]["attributes"]
+    assert attrs["members"] >= 15 and attrs["non_members"] >= 15
+    assert {"salary_band", "performance_rating", "department"} <= set(attrs["fields"])
+    assert probed["attributes"]["real_employees"] == attrs["members"] + attrs["non_members"]
 
 
 def test_verdict_is_recorded_with_the_model_hash(memorising, failed_audit) -> None:
@@ -89,7 +104,8 @@ def _planted(export: Path) -> list[str]:
 def test_no_pii_in_report_verdict_store_or_logs(memorising, failed_audit) -> None:
     planted = _planted(memorising["export"])
     canaries = _canaries(memorising["ws_dir"])
-    planted += [c.secret for c in canaries] + [c.name for c in canaries]
+    # a canary's token, and its secret where it is one (a field value or a category is not)
+    planted += [c.token for c in canaries] + [c.secret for c in canaries if c.space is None]
     out = failed_audit["outcome"]
     texts = {"verdict": out.verdict_path.read_text(), "report": out.report_path.read_text(),
              "store": json.dumps(out.verdict)}

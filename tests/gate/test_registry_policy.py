@@ -12,7 +12,14 @@ from sqlalchemy import select
 from privtune.access import admin
 from privtune.errors import InputError, IntegrityError, NotFoundError, PermissionDenied, PrivacyPolicyError
 from privtune.gate.policy import GatePolicy, policy_sha256
-from privtune.gate.registry import change_state, entries, list_releases, register, require_released
+from privtune.gate.registry import (
+    change_state,
+    check_registered,
+    entries,
+    list_releases,
+    register,
+    require_released,
+)
 from privtune.gate.requirements import dp_problems, gate_epsilon, strength_problems
 from privtune.gate.workspace_policy import set_policy, view_policy, workspace_policy
 from privtune.pipeline.site import gate_site
@@ -66,18 +73,21 @@ def test_person_level_epsilon_wins_over_unit_level() -> None:
 
 
 # ---------------------------------------------------------------- audit strength
-def _verdict(profile: str = "full", refs: int = 2, candidates: int = 500, subjects: int = 40) -> dict:
-    return {"profile": profile, "settings": {"exposure": {"candidates": candidates}},
-            "details": {"reference_models": {"count": refs}} if refs else {},
-            "subjects_probed": {"membership": {"real_employees": subjects}}}
+def _verdict(profile: str = "full", refs: int = 8, candidates: int = 100, subjects: int = 40) -> dict:
+    details: dict = {"one_run": {"candidates": candidates}}
+    if refs:
+        details["reference_models"] = {"count": refs}
+    return {"profile": profile, "settings": {"exposure": {"candidates": 500}},
+            "details": details, "subjects_probed": {"membership": {"real_employees": subjects}}}
 
 
 def test_audit_weaker_than_the_policy_minimums_is_named() -> None:
     pol = GatePolicy()
     assert strength_problems(_verdict(), pol) == []
-    problems = " | ".join(strength_problems(_verdict("demo", 0, 200, 6), pol))
-    assert "'demo' profile" in problems and "0 reference models < the policy's minimum 2" in problems
-    assert "200 exposure candidates" in problems and "6 real employees probed" in problems
+    problems = " | ".join(strength_problems(_verdict("demo", 2, 48, 6), pol))
+    assert "'demo' profile" in problems and "2 reference models < the policy's minimum 8" in problems
+    assert "48 candidate canaries in the one-run audit < the policy's minimum 100" in problems
+    assert "6 real employees probed" in problems
     assert strength_problems(_verdict("demo"), GatePolicy(profiles=["full", "demo"])) == []
     assert "predates" in strength_problems({"passed": True}, pol)[0]
 
@@ -127,8 +137,13 @@ def test_registry_states_permissions_and_export_check(workspace) -> None:
     site = gate_site(workspace)
     with pytest.raises(PrivacyPolicyError, match="has not been released"):
         require_released(workspace.store, ref, SHA)
-    register(workspace.store, _record(ref), "u-admin")
+    rec = _record(ref)
+    register(workspace.store, rec, "u-admin")
     assert require_released(workspace.store, ref, SHA).state == "released"
+    # verify-release's registry check: the signed bundle is good only while its row is released
+    assert check_registered(site, rec.release_id, ref).state == "released"
+    with pytest.raises(PrivacyPolicyError, match="not in this workspace's release registry"):
+        check_registered(site, "rel-unknown", ref)
     with pytest.raises(PrivacyPolicyError, match="hash differs"):
         require_released(workspace.store, ref, "cd" * 32)
     with _as(workspace, "ml-engineer") as eng:
@@ -144,7 +159,11 @@ def test_registry_states_permissions_and_export_check(workspace) -> None:
     assert (ev.op, ev.object, ev.outcome) == ("release.approve", ref, "allow") and "quarantined" in ev.detail
     with pytest.raises(PrivacyPolicyError, match="quarantined"):
         require_released(workspace.store, ref, SHA)
+    with pytest.raises(PrivacyPolicyError, match=r"was quarantined .* must not be used"):
+        check_registered(site, rec.release_id, ref)
     assert change_state(site, ref, "revoked").state == "revoked"
+    with pytest.raises(PrivacyPolicyError, match="was revoked"):
+        check_registered(site, rec.release_id, ref)
     with pytest.raises(PrivacyPolicyError, match="cannot be marked quarantined"):
         change_state(site, ref, "quarantined")
     with pytest.raises(PrivacyPolicyError, match="revoked"):
@@ -196,3 +215,23 @@ def test_cli_policy_show_set_and_release_list(workspace, tmp_path, monkeypatch, 
     assert json.loads(capsys.readouterr().out) == []
     assert run(["release", "nope", "-w", w]) == 4                    # release MODEL = release create MODEL
     assert run(["release", "revoke", "nope", "-w", w]) == 4
+
+
+# ---------------------------------------------------------------- the people's budget at release
+def test_release_checks_the_peoples_cumulative_epsilon_in_the_ledger(workspace) -> None:
+    """Two DP runs on the same people spent 4 + 4; a budget forced down to 6 afterwards makes
+    any model trained on them unreleasable (the reason names the source and the sum)."""
+    from types import SimpleNamespace
+
+    from privtune.dp import ledger
+    from privtune.gate.release import _budget_problems
+
+    site = gate_site(workspace)
+    record = SimpleNamespace(train_data="trainset@1")
+    for run in ("run-a", "run-b"):
+        ledger.admit(workspace.access.check, workspace.store, run, "trainset@1", 4.0, 1e-6)
+    assert _budget_problems(site, record) == []             # 8 of the default budget
+    ledger.set_budget(workspace.access.check, workspace.store, "trainset", 6.0, force=True)
+    problems = _budget_problems(site, record)
+    assert len(problems) == 1 and "'trainset'" in problems[0]
+    assert "spent epsilon 8 over 2 DP runs, above their budget 6" in problems[0]

@@ -40,7 +40,7 @@ CHEAP = ["exposure.candidates=20", "mia.reference_models=0", "extraction.employe
 # Release judges by the workspace's policy (issue 15): the permissive one is made the
 # workspace's, with the DP requirement and the audit minimums off for this non-private model.
 PERMISSIVE = GatePolicy(canary_exposure_max=None, mia_auc_max=None, mia_tpr_at_1pct_fpr_max=None,
-                        extraction_exact=None, extraction_near=None, prompt_attack_leaks=None,
+                        extraction_exact=None, extraction_near=None, prompt_attack_leaks=None, attribute_advantage_max=None,
                         epsilon=None, min_reference_models=0, min_candidates=0, min_subjects=0)
 
 

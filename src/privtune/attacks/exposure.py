@@ -6,7 +6,8 @@ the model's log-perplexity of the canary sentence holding it (lower = more likel
     exposure(s) = log2 |R| - log2 rank(s)
 
 A secret the model has not memorised sits near the middle (exposure about 1 bit); a fully
-memorised one ranks first (exposure ``log2 |R|``, 29.9 bits for a 9-digit SSN).
+memorised one ranks first (exposure ``log2 |R|``: 40 bits for a canary whose secret is an
+``EMP-`` token, ``log2`` of the number of values for a fact field or a ticket category).
 
 * :func:`exact_exposure` ranks the secret among all of ``R`` (small spaces).
 * :func:`extrapolated_exposure` (large spaces) fits a normal distribution to the
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from privtune.attacks.canaries import Canary, CanarySpec, secret_from_index
+from privtune.attacks.canaries import Canary, token_from_index
 from privtune.attacks.scoring import LN2, encode_variants, score_encoded
 
 
@@ -81,57 +82,66 @@ class CanaryExposure:
     sample_rank: int       # the secret's rank among the scored candidates (1 = most likely)
     secret_bits: float     # log-perplexity of the canary sentence, bits
     max_exposure: float    # log2 |R|
+    included: bool = True  # planted in the training set (the one-run audit's bit)
+    kind: str = ""
+    score: float = 0.0     # mean log-perplexity of the other candidates - the secret's (bits)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"canary": self.canary_id, "repetitions": self.repetitions,
+        return {"canary": self.canary_id, "kind": self.kind, "repetitions": self.repetitions,
+                "included": self.included,
                 "exposure": round(self.exposure, 3), "max_exposure": round(self.max_exposure, 3),
                 "method": self.method, "candidates": self.candidates,
-                "sample_rank": self.sample_rank, "log_perplexity_bits": round(self.secret_bits, 3)}
+                "sample_rank": self.sample_rank, "log_perplexity_bits": round(self.secret_bits, 3),
+                "score": round(self.score, 4)}
 
 
-def candidate_secrets(spec: CanarySpec, secret: str, n: int, rng: random.Random,
+def candidate_secrets(canary: Canary, n: int, rng: random.Random,
                       exact_limit: int) -> tuple[list[str], str]:
-    """All other secrets of the space (when it has at most ``exact_limit`` members), or ``n``
-    distinct ones drawn uniformly; returns ``(candidates, method)``."""
-    size = spec.space_size
-    if size <= exact_limit:
-        return [s for s in (secret_from_index(spec.secret_format, i) for i in range(size))
-                if s != secret], "exact"
+    """The other secrets of the canary's space when it has at most ``exact_limit`` members
+    (a field's values, the categories), else ``n`` distinct ``EMP-`` tokens drawn uniformly;
+    returns ``(candidates, method)``."""
+    secret = canary.secret
+    if canary.space is not None and len(canary.space) <= max(exact_limit, 1):
+        return [s for s in canary.space if s != secret], "exact"
+    size = canary.space_size
     picked: set[str] = set()
     while len(picked) < min(n, size - 1):
-        s = secret_from_index(spec.secret_format, rng.randrange(size))
+        s = (token_from_index(rng.randrange(size)) if canary.space is None
+             else canary.space[rng.randrange(size)])
         if s != secret:
             picked.add(s)
     return sorted(picked), "extrapolated"
 
 
-def measure_exposure(model: Any, tokenizer: Any, canaries: list[Canary], spec: CanarySpec, *,
+def measure_exposure(model: Any, tokenizer: Any, canaries: list[Canary], *,
                      candidates: int = 1000, exact_limit: int = 10_000, seed: int = 0,
                      batch_size: int = 128) -> tuple[list[CanaryExposure], float]:
-    """Exposure of every canary under ``model``; returns ``(results, seconds)``."""
+    """Exposure and score of every candidate canary (included or not) under ``model``;
+    returns ``(results, seconds)``."""
     t0 = time.perf_counter()
     rng = random.Random(seed)
     out = []
     for c in canaries:
-        example = {"messages": c.prompt(spec) + [
-            {"role": "assistant", "content": spec.answer.format(name=c.name, secret=c.secret)}]}
-        others, method = candidate_secrets(spec, c.secret, candidates, rng, exact_limit)
-        enc = encode_variants(tokenizer, example, c.secret, [c.secret, *others])
+        others, method = candidate_secrets(c, candidates, rng, exact_limit)
+        enc = encode_variants(tokenizer, c.example(), c.secret, [c.secret, *others])
         bits = [x / LN2 for x in score_encoded(model, enc, tokenizer.pad_token_id, batch_size).nll]
         mine, rest = bits[0], bits[1:]
         if method == "exact":
-            exp = exact_exposure(mine, rest, spec.space_size)
+            exp = exact_exposure(mine, rest, c.space_size)
         else:
-            exp = extrapolated_exposure(mine, rest, spec.space_size)
+            exp = extrapolated_exposure(mine, rest, c.space_size)
+        score = (sum(rest) / len(rest) - mine) if rest else 0.0
         out.append(CanaryExposure(c.id, c.repetitions, exp, method, len(rest), rank_of(mine, rest),
-                                  mine, math.log2(spec.space_size)))
+                                  mine, math.log2(c.space_size), c.included, c.kind, score))
     return out, time.perf_counter() - t0
 
 
 def by_repetition(results: list[CanaryExposure]) -> dict[int, dict[str, float]]:
-    """``{repetitions: {"mean": .., "max": ..}}`` of exposure."""
+    """``{repetitions: {"mean": .., "max": ..}}`` of the exposure of the included canaries."""
     groups: dict[int, list[float]] = {}
     for r in results:
+        if not r.included:
+            continue
         groups.setdefault(r.repetitions, []).append(r.exposure)
     return {k: {"mean": round(sum(v) / len(v), 3), "max": round(max(v), 3), "canaries": len(v)}
             for k, v in sorted(groups.items())}

@@ -13,13 +13,20 @@ assistant-token loss. Attacks (higher score = "member"):
   the Gaussian likelihood ratio with a global variance, which ranks like
   ``(l - mu_out)^2 - (l - mu_in)^2`` (see :mod:`privtune.attacks.references`).
 
-Each attack reports AUC, TPR at 1% and 0.1% FPR, the employee counts and the FPR resolution.
+Members and non-members are **matched in make-up** (:func:`matched_index`): each employee is
+scored on their own examples (the first of ``employee_ids``), one per *slot* (the kind, and the
+field of a fact), over the slots most employees on both sides have; employees missing one of
+them are left out. Both sides then hold the same task mix per person, so a difference in losses
+is membership, not a different mix of easy and hard examples.
+
+Each attack reports AUC, TPR at 1% and 0.1% FPR, the TPR at the lowest resolvable FPR
+(``1 / non-members``), the employee counts and the FPR resolution.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +43,38 @@ def employee_examples(examples: Iterable[dict[str, Any]]) -> dict[str, list[int]
             if not is_canary(e):
                 out[str(e)].append(i)
     return dict(out)
+
+
+def slot(ex: dict[str, Any]) -> str:
+    """An example's task slot: its kind, and the field for an ``employee_fact``."""
+    kind = str(ex.get("kind", ""))
+    if kind == "employee_fact":
+        return f"{kind}:{str(ex.get('id', '')).split(':')[-1]}"
+    return kind
+
+
+def matched_index(examples: list[dict[str, Any]], members: set[str], non_members: set[str],
+                  share: float = 0.5) -> tuple[dict[str, list[int]], list[str]]:
+    """``({employee: [example index per common slot]}, common slots)``: own examples only, one
+    per slot, the slots held by at least ``share`` of the members and of the non-members;
+    employees lacking any of them are dropped."""
+    own: dict[str, dict[str, int]] = defaultdict(dict)
+    for i, ex in enumerate(examples):
+        ids = ex.get("employee_ids") or []
+        if not ids or is_canary(ids[0]):
+            continue
+        own[str(ids[0])].setdefault(slot(ex), i)
+
+    def held(group: set[str]) -> Counter[str]:
+        return Counter(s for e in group if e in own for s in own[e])
+
+    n_in = sum(1 for e in members if e in own)
+    n_out = sum(1 for e in non_members if e in own)
+    c_in, c_out = held(members), held(non_members)
+    common = sorted(s for s in c_in if c_in[s] >= share * n_in and c_out[s] >= share * max(n_out, 1))
+    index = {e: [slots[s] for s in common] for e, slots in own.items()
+             if (e in members or e in non_members) and common and all(s in slots for s in common)}
+    return index, common
 
 
 def employee_losses(per_example: list[float], index: Mapping[str, list[int]]) -> dict[str, float]:
@@ -78,6 +117,7 @@ class AttackResult:
     auc: float
     tpr_at_1pct_fpr: float
     tpr_at_01pct_fpr: float
+    tpr_at_min_fpr: float
     members: int
     non_members: int
     roc: list[tuple[float, float]] = field(default_factory=list)
@@ -90,6 +130,7 @@ class AttackResult:
         return {"attack": self.name, "auc": round(self.auc, 4),
                 "tpr_at_1pct_fpr": round(self.tpr_at_1pct_fpr, 4),
                 "tpr_at_0.1pct_fpr": round(self.tpr_at_01pct_fpr, 4),
+                "tpr_at_lowest_fpr": round(self.tpr_at_min_fpr, 4),
                 "members": self.members, "non_members": self.non_members,
                 "fpr_resolution": round(self.fpr_resolution, 5)}
 
@@ -99,5 +140,6 @@ def evaluate_attack(name: str, scores: Mapping[str, float], members: set[str],
     s_in = [v for e, v in scores.items() if e in members]
     s_out = [v for e, v in scores.items() if e in non_members]
     return AttackResult(name, auc(s_in, s_out), tpr_at_fpr(s_in, s_out, 0.01),
-                        tpr_at_fpr(s_in, s_out, 0.001), len(s_in), len(s_out),
+                        tpr_at_fpr(s_in, s_out, 0.001), tpr_at_fpr(s_in, s_out, 1 / len(s_out)),
+                        len(s_in), len(s_out),
                         roc_curve(s_in, s_out))

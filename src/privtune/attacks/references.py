@@ -6,6 +6,14 @@ every employee is "in" one reference and "out" of the other. ``n`` references = 
 complementary pairs. Each reference scores every example; the audit turns the scores into
 per-employee ``in`` / ``out`` loss lists for :func:`privtune.attacks.mia.lira_scores`.
 Everything happens in private temp dirs, inside the network guard; nothing is kept.
+
+A reference follows the target's own recipe: the same train spec (steps as the audit settings
+say: the target's own by default) and, for a DP target, the same DP-SGD (``strategy(train)``
+builds the step strategy for a reference's training set: same noise multiplier, clipping and
+expected batch). The references are not charged to the people's budget in the ledger: they
+never leave the audit's process (trained in a private temp dir, deleted), and what leaves is
+only each employee's membership score folded into the verdict's aggregate figures (AUC, TPRs),
+which go to the DPO with the report, not to the model's users (docs/audit-gate.md).
 """
 
 from __future__ import annotations
@@ -45,15 +53,20 @@ def halves(employees: list[str], pairs: int, seed: int) -> list[set[str]]:
 
 
 def train_references(base_dir: Path, examples: list[dict[str, Any]], target_spec: Any, n: int,
-                     steps: int, seed: int, score: Callable[[Any, Any], list[float]]
+                     steps: int, seed: int, score: Callable[[Any, Any], list[float]],
+                     strategy: Callable[[list[dict[str, Any]]], Any] | None = None,
+                     index: dict[str, list[int]] | None = None,
                      ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """``(in_losses, out_losses)`` per employee over ``n`` (rounded up to even) references;
-    ``score(model, tokenizer)`` returns the per-example mean losses of ``examples``."""
+    ``score(model, tokenizer)`` returns the per-example mean losses of ``examples``;
+    ``strategy(train)``: the DP step strategy of a DP target (None: plain training);
+    ``index``: the examples each employee is scored on (default: all of theirs)."""
     from privtune.train.generate import load_adapter
     from privtune.train.lora import finetune_lora
 
-    index = employee_examples(examples)
-    employees = sorted(index)
+    everyone = employee_examples(examples)
+    index = index if index is not None else everyone
+    employees = sorted(everyone)
     spec = reference_spec(target_spec, steps)
     in_l: dict[str, list[float]] = {e: [] for e in employees}
     out_l: dict[str, list[float]] = {e: [] for e in employees}
@@ -67,10 +80,13 @@ def train_references(base_dir: Path, examples: list[dict[str, Any]], target_spec
         val = [ex for ex in examples if not inside(ex)][:MAX_REF_VAL]
         with private_tempdir(f"ref{k}") as tmp:
             finetune_lora(base_dir, train, val or train[:1],
-                          spec.model_copy(update={"seed": seed + k}), tmp / "adapter")
+                          spec.model_copy(update={"seed": seed + k}), tmp / "adapter",
+                          strategy=strategy(train) if strategy is not None else None)
             model, tok = load_adapter(base_dir, tmp / "adapter")
             losses = score(model, tok)
         for e, idx in index.items():
             vals = [losses[i] for i in idx]
+            if not vals:
+                continue
             (in_l if e in members else out_l)[e].append(sum(vals) / len(vals))
     return in_l, out_l

@@ -75,8 +75,9 @@ def example_nll(model: Any, tokenizer: Any, examples: list[dict[str, Any]], *,
 def encode_variants(tokenizer: Any, example: dict[str, Any], secret: str, variants: list[str],
                     max_seq_len: int = 256) -> list[Encoded]:
     """Encodings of ``example`` with its answer's ``secret`` replaced by each of ``variants``
-    (same length as ``secret``): the conversation is rendered once and the candidates are
-    tokenised in one batch call, which makes scoring thousands of candidates cheap."""
+    (any length: the answer's span stretches with it): the conversation is rendered once and
+    the candidates are tokenised in one batch call, which makes scoring thousands of candidates
+    cheap."""
     from privtune.train.data import assistant_char_spans, check_example
 
     msgs = check_example(example)
@@ -85,15 +86,16 @@ def encode_variants(tokenizer: Any, example: dict[str, Any], secret: str, varian
     at = text.find(secret, a, b)
     if at < 0:
         raise ValueError("the secret is not in the example's answer")
-    texts = []
+    texts, all_spans = [], []
     for v in variants:
-        if len(v) != len(secret):
-            raise ValueError("variants must have the secret's length")
+        d = len(v) - len(secret)
         texts.append(text[:at] + v + text[at + len(secret):])
+        all_spans.append([(s0 if s0 <= at else s0 + d, e0 if e0 <= at else e0 + d)
+                          for s0, e0 in spans])
     enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
     out = []
-    for ids, offsets in zip(enc["input_ids"], enc["offset_mapping"]):
-        labels = [tid if any(s0 <= s < e0 for s0, e0 in spans) else IGNORE_INDEX
+    for ids, offsets, sp in zip(enc["input_ids"], enc["offset_mapping"], all_spans):
+        labels = [tid if any(s0 <= s < e0 for s0, e0 in sp) else IGNORE_INDEX
                   for tid, (s, _e) in zip(ids, offsets)]
         out.append(Encoded(list(ids)[:max_seq_len], labels[:max_seq_len]))
     return out

@@ -12,8 +12,6 @@ from pydantic import Field
 
 from privtune.config import StrictModel
 
-DEFAULT_REFERENCE_STEPS = 40
-
 
 class ExposureSpec(StrictModel):
     candidates: int = Field(500, ge=10, le=1_000_000,
@@ -26,10 +24,11 @@ class MiaSpec(StrictModel):
     """Employee-level membership inference."""
 
     max_employees: int = Field(0, ge=0, description="cap per side (members, non-members); 0 = all")
-    reference_models: int = Field(2, ge=0, le=16, description="LiRA reference adapters "
-                                  "(complementary pairs of random halves of the employees); 0 = off")
+    reference_models: int = Field(8, ge=0, le=64, description="LiRA reference adapters "
+                                  "(complementary pairs of random halves of the employees), "
+                                  "trained with the target's recipe (DP for a DP target); 0 = off")
     reference_steps: int | None = Field(None, ge=1, description="steps per reference adapter; "
-                                        "None = half of the target's steps, at most 40 (cheap)")
+                                        "None = the target's own steps (its recipe)")
 
 
 class ExtractionSpec(StrictModel):

@@ -86,8 +86,12 @@ def load_subjects(vault: Vault, train_ref: str, val_ref: str,
         subjects.canaries_ref = meta["canaries"]
         subjects.canaries, subjects.canary_spec = load_canaries(vault.get(meta["canaries"]))
         for c in subjects.canaries:
-            index.add_canary(c.id, c.name, c.secret)
-            subjects.by_pseudonym[c.id] = c.id
+            if c.included:
+                # Only a planted canary whose secret is an EMP- token is an extraction target
+                # (a field value or a category is guessed from its small space by chance).
+                if c.space is None:
+                    index.add_canary(c.id, c.name, c.secret)
+                subjects.by_pseudonym[c.id] = c.id
     raw_ref = _raw_employees_ref(vault, train_ref)
     if raw_ref is not None:
         from privtune.deid.keys import KeyedHash

@@ -63,8 +63,14 @@ def headline(stage: str, f: dict[str, Any]) -> str:
                 f"{f['batch_size']}; {rank}exact {f.get('triage_accuracy_tuned', 0):.0%}")
     if stage == "audit":
         exp = ", ".join(f"{k}x {v:.1f}" for k, v in f.get("exposure_max_by_repetitions", {}).items())
-        return (f"gate {'PASS' if f['passed'] else 'FAIL'}; canary exposure (bits) {exp or '—'}; "
-                f"MIA AUC {_fmt_value(f['mia_auc_max'])}; extraction {f['extraction_exact']} exact / "
+        probed = f.get("subjects_probed") or {}
+        return (f"gate {'PASS' if f['passed'] else 'FAIL'} ({f.get('profile')} profile); "
+                f"empirical epsilon >= {_fmt_value(f.get('empirical_epsilon_lb'))} over "
+                f"{f.get('canary_candidates', 0)} canaries (accountant {_fmt_value(f['epsilon'])}); "
+                f"canary exposure (bits) {exp or '—'}; "
+                f"MIA AUC {_fmt_value(f['mia_auc_max'])} ({probed.get('membership', 0)} employees); "
+                f"attribute advantage {_fmt_value(f.get('attribute_advantage'))}; "
+                f"extraction {f['extraction_exact']} exact / "
                 f"{f['extraction_near']} near; prompt attacks {f['prompt_attack_leaks']} leaks")
     return _fmt_value({k: v for k, v in f.items() if k not in ("seconds", "outputs")})
 

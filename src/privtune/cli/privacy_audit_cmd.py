@@ -84,6 +84,13 @@ def print_verdict(verdict: dict) -> None:
                       f"{verdict['policy_sha256'][:16]}…")
     for problem in verdict["details"].get("dp_requirement") or []:
         console.print(f"[bold red]DP requirement:[/] {problem}")
+    one = verdict["details"].get("one_run") or {}
+    if one:
+        eps = next((m["value"] for m in verdict["metrics"] if m["name"] == "epsilon"), None)
+        console.print(f"empirical epsilon lower bound {one['epsilon_lower_bound']:.2f} "
+                      f"({one['correct']}/{one['guesses']} guesses right over "
+                      f"{one['candidates']} candidate canaries, {one['included']} planted; "
+                      f"accountant's epsilon {_fmt_value(eps)})")
     exp = verdict["details"].get("exposure_by_repetitions") or {}
     if exp:
         console.print("canary exposure by repetitions (max bits): "

@@ -140,7 +140,8 @@ def register(app: typer.Typer) -> None:
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Check a release: signature by the trusted key, then every file's hash (exit 5 if
-        anything was changed)."""
+        anything was changed), then, with a workspace (--workspace, or the current directory),
+        its release registry: a revoked or quarantined release fails (exit 8)."""
         from privtune.errors import InputError, WorkspaceError
         from privtune.gate.release import PUBKEY_FILE, load_public_key
         from privtune.gate.release import verify_release as verify
@@ -153,5 +154,14 @@ def register(app: typer.Typer) -> None:
         if not pubkey.is_file():
             raise InputError("public key file not found", path=pubkey)
         doc = verify(directory, load_public_key(pubkey.read_bytes()))
+        ws_root = Path(workspace or Path.cwd())
+        state = "registry not consulted (no workspace)"
+        if (ws_root / PUBKEY_FILE).is_file():
+            from privtune.gate.registry import check_registered
+            from privtune.pipeline.site import gate_site
+
+            with open_workspace(ws_root) as ws:
+                row = check_registered(gate_site(ws), doc.get("release_id", ""), doc["model_ref"])
+            state = f"registry: {row.id} released"
         console.print(f"[green]verified[/] {doc['model_ref']}: signature ok, adapter sha256 "
-                      f"{doc['adapter_sha256'][:16]}…, audit {doc['audit_id']} passed")
+                      f"{doc['adapter_sha256'][:16]}…, audit {doc['audit_id']} passed; {state}")

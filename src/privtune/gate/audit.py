@@ -3,8 +3,11 @@ write the HTML report and the JSON verdict, record the audit in the store.
 
 The audit reads the model's training and validation sets and the canaries from the vault (the
 adapter's record names them), rebuilds the secrets index in memory, loads base + adapter inside
-the network guard and runs: canary exposure, employee-level membership inference (loss,
-base-model-calibrated, LiRA with reference adapters), PII extraction and prompt attacks. What
+the network guard and runs: canary exposure and the one-run empirical epsilon lower bound over
+the candidate canaries (:mod:`privtune.attacks.one_run`), employee-level membership inference
+on make-up-matched members and held-out employees (loss, base-model-calibrated, LiRA with
+reference adapters trained with the target's recipe), attribute inference on real employees
+(:mod:`privtune.attacks.attributes`), PII extraction and prompt attacks. What
 leaves the process is numbers, metric names and masked examples: ``reports/audits/<id>.json``
 (the verdict), ``reports/audits/<id>.html`` and the ``audits`` row (with the adapter hash).
 """
@@ -20,26 +23,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from privtune.attacks.attributes import attribute_inference, fact_probes
 from privtune.attacks.canaries import is_canary
 from privtune.attacks.exposure import CanaryExposure, by_repetition, measure_exposure
 from privtune.attacks.extraction import run_extraction
 from privtune.attacks.mia import (
-    employee_examples,
     employee_losses,
     evaluate_attack,
     lira_scores,
     loss_scores,
+    matched_index,
     reference_scores,
 )
+from privtune.attacks.one_run import one_run_audit
 from privtune.attacks.prompt_attacks import run_prompt_attacks
 from privtune.attacks.scoring import score_encoded
-from privtune.attacks.spec import DEFAULT_REFERENCE_STEPS, AuditSpec
+from privtune.attacks.spec import AuditSpec
 from privtune.attacks.subjects import load_subjects
 from privtune.fsutil import atomic_write_text
 from privtune.gate.adapters import adapter_info
 from privtune.gate.hashing import adapter_hash
 from privtune.gate.policy import GatePolicy, policy_sha256
-from privtune.gate.requirements import dp_problems, gate_epsilon, insecure
+from privtune.gate.requirements import (
+    dp_problems,
+    empirical_epsilon_row,
+    gate_epsilon,
+    insecure,
+)
 from privtune.gate.site import GateSite
 from privtune.gate.verdict import digest, make_verdict
 from privtune.gate.workspace_policy import workspace_policy
@@ -51,7 +61,8 @@ from privtune.tmp import private_tempdir
 from privtune.train.data import encode_example
 
 AUDIT_DIR = "audits"
-STEPS = ("load", "exposure", "membership", "references", "extraction", "prompt attacks", "report")
+STEPS = ("load", "exposure", "membership", "references", "attributes", "extraction",
+         "prompt attacks", "report")
 
 
 @dataclass
@@ -73,6 +84,39 @@ def _epsilon(privacy: dict[str, Any]) -> float:
     if eps is None or eps <= 0 or insecure(privacy):
         return math.inf
     return eps
+
+
+def _dp_strategy(privacy: dict[str, Any], steps: int) -> Any:
+    """For a DP target: ``train -> step strategy`` with the target's DP-SGD (same noise
+    multiplier, clipping, expected batch and unit; ``steps`` the reference's), secure
+    randomness; None without DP."""
+    from privtune.gate.requirements import is_dp
+
+    if not is_dp(privacy) or privacy.get("noise_multiplier") is None:
+        return None
+    from privtune.dp.config import DPSpec
+    from privtune.dp.plan import make_plan
+    from privtune.dp.strategy import DPStepStrategy
+
+    keys = ("unit", "max_grad_norm", "expected_batch_size", "max_examples_per_unit",
+            "accountant", "multi_employee")
+    dp = DPSpec(enabled=True, noise_multiplier=float(privacy["noise_multiplier"]),
+                **{k: privacy[k] for k in keys if privacy.get(k) is not None})
+
+    def build(train: list[dict[str, Any]]) -> Any:
+        plan = make_plan(dp, [ex.get("employee_ids") or [] for ex in train], steps,
+                         [ex.get("mentions") or [] for ex in train])
+        return DPStepStrategy(plan)
+
+    return build
+
+
+def _audit_delta(privacy: dict[str, Any], policy: GatePolicy) -> float:
+    """The delta of the one-run bound: the run's own for a DP run, else the policy's."""
+    d = privacy.get("delta")
+    if isinstance(d, (int, float)) and 0 < d < 1:
+        return float(d)
+    return float(policy.delta_max or 0.0)
 
 
 def _cap(items: set[str], n: int, seed: int) -> set[str]:
@@ -114,20 +158,24 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
 
         t = time.perf_counter()
         exposures: list[CanaryExposure] = []
-        if subjects.canaries and subjects.canary_spec is not None:
-            exposures, _ = measure_exposure(model, tok, subjects.canaries, subjects.canary_spec,
+        if subjects.canaries:
+            exposures, _ = measure_exposure(model, tok, subjects.canaries,
                                             candidates=spec.exposure.candidates,
                                             exact_limit=spec.exposure.exact_limit,
                                             seed=spec.seed, batch_size=spec.batch_size)
+        one_run = one_run_audit([e.score for e in exposures], [e.included for e in exposures],
+                                _audit_delta(privacy, policy)) if len(exposures) >= 2 else None
         timings["exposure"] = time.perf_counter() - t
         tick("exposure")
 
         t = time.perf_counter()
         mia_examples = [ex for ex in subjects.train + subjects.val
                         if ex.get("employee_ids") and not any(is_canary(e) for e in ex["employee_ids"])]
-        index = employee_examples(mia_examples)
+        index, slots = matched_index(mia_examples, subjects.members, subjects.non_members)
         members = _cap(subjects.members & set(index), spec.mia.max_employees, spec.seed)
         non_members = _cap(subjects.non_members & set(index), spec.mia.max_employees, spec.seed + 1)
+        index = {e: v for e, v in index.items() if e in members or e in non_members}
+        details["membership_make_up"] = {"slots": slots, "per_person": len(slots)}
 
         encoded = [encode_example(tok, ex, train_spec.max_seq_len, i)
                    for i, ex in enumerate(mia_examples)]   # once: every model shares the tokenizer
@@ -150,16 +198,28 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         if spec.mia.reference_models and members and non_members:
             from privtune.attacks.references import train_references
 
-            steps = spec.mia.reference_steps or max(1, min(DEFAULT_REFERENCE_STEPS,
-                                                           train_spec.steps // 2))
+            steps = spec.mia.reference_steps or train_spec.steps
+            strategy = _dp_strategy(privacy, steps)
             in_l, out_l = train_references(info.base_dir, mia_examples, train_spec,
-                                           spec.mia.reference_models, steps, spec.seed, score)
+                                           spec.mia.reference_models, steps, spec.seed, score,
+                                           strategy=strategy, index=index)
             attacks.append(evaluate_attack("LiRA (reference adapters)",
                                            lira_scores(target, in_l, out_l), members, non_members))
-            details["reference_models"] = {"count": 2 * ((spec.mia.reference_models + 1) // 2),
-                                           "steps": steps}
+            details["reference_models"] = {
+                "count": 2 * ((spec.mia.reference_models + 1) // 2), "steps": steps,
+                "target_steps": train_spec.steps, "dp": strategy is not None,
+                "ledger": "not charged: only their scores leave the audit (docs/audit-gate.md)"}
         timings["references"] = time.perf_counter() - t
         tick("references")
+
+        t = time.perf_counter()
+        probes, spaces = fact_probes(mia_examples)
+        attributes = attribute_inference(model, tok, probes, spaces, subjects.members,
+                                         subjects.non_members,
+                                         max_seq_len=train_spec.max_seq_len,
+                                         batch_size=spec.batch_size)
+        timings["attributes"] = time.perf_counter() - t
+        tick("attributes")
 
         t = time.perf_counter()
         employees = sorted(subjects.by_pseudonym[p] for p in subjects.members
@@ -186,12 +246,16 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         "extraction_exact": extraction.exact,
         "extraction_near": extraction.near,
         "prompt_attack_leaks": attacks_pi.exact + attacks_pi.near,
+        "attribute_advantage_max": attributes.advantage,
         "epsilon": _epsilon(privacy),
     }
     metrics = record.metrics
     _, eps_level = gate_epsilon(privacy)
     probed = {
-        "exposure": {"real_employees": 0, "canaries": len(exposures)},
+        "exposure": {"real_employees": 0, "canaries": len(exposures),
+                     "included": sum(1 for e in exposures if e.included)},
+        "attributes": {"real_employees": attributes.members + attributes.non_members,
+                       "members": attributes.members, "non_members": attributes.non_members},
         "membership": {"real_employees": len(members) + len(non_members),
                        "members": len(members), "non_members": len(non_members)},
         "extraction": {"real_employees": min(len(employees), spec.extraction.employees),
@@ -203,6 +267,8 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         "epsilon_level": eps_level,
         "dp_requirement": dp_problems(privacy, policy),
         "canaries": [e.as_dict() for e in exposures],
+        "one_run": one_run.as_dict() if one_run else None,
+        "attributes": attributes.as_dict(),
         "canaries_flagged": flagged,
         "exposure_by_repetitions": {str(k): v for k, v in by_repetition(exposures).items()},
         "membership": [a.as_dict() for a in attacks],
@@ -224,6 +290,14 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
     if dp_req:
         verdict["passed"] = False
         verdict["failed"].append("dp_requirement")
+    # The empirical lower bound must never exceed the accountant's epsilon: if it does, the DP
+    # implementation or its accounting is wrong, whatever the other metrics say.
+    lb = one_run.epsilon_lb if one_run else None
+    row = empirical_epsilon_row(lb, privacy)
+    verdict["metrics"].append(row)
+    if not row["passed"]:
+        verdict["passed"] = False
+        verdict["failed"].append("empirical_epsilon_lower_bound")
     verdict["policy_sha256"] = policy_sha256(policy)
     verdict["profile"] = spec.profile
     verdict["settings"] = spec.model_dump(mode="json")
@@ -249,7 +323,8 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         epsilon=None if insecure(privacy) else record.epsilon,
         delta=privacy.get("delta") if record.dp else None,
         policy_sha256=verdict["policy_sha256"], profile=spec.profile,
-        subjects_probed={k: int(v["real_employees"]) for k, v in probed.items()})
+        subjects_probed={k: int(v["real_employees"]) for k, v in probed.items()},
+        empirical_epsilon_lb=None if lb is None else round(lb, 4))
     with site.store.session() as s:
         s.add(Audit(id=audit_id, model_name=info.ref.split("@")[0], model_ref=info.ref,
                     model_sha256=model_sha, base_sha256=info.base_sha256,

@@ -137,3 +137,18 @@ def list_releases(site: GateSite, model: str | None = None) -> list[ReleaseEntry
     """The registry (``metadata.read``, audited), of one model name when given."""
     site.check("metadata.read", "releases", action="list", model=model or "")
     return entries(site.store, model.split("@")[0] if model else None)
+
+
+def check_registered(site: GateSite, release_id: str, model_ref: str) -> ReleaseEntry:
+    """The registry row of a release bundle being verified (``metadata.read``, audited), or
+    :class:`PrivacyPolicyError` when the workspace does not know it, or it was revoked or
+    quarantined since it was signed: a valid signature does not outlive the registry."""
+    site.check("metadata.read", "releases", action="verify", release=release_id)
+    row = entry_for(site.store, model_ref)
+    if row is None or row.id != release_id:
+        raise PrivacyPolicyError(f"release {release_id} of '{model_ref}' is not in this "
+                                 "workspace's release registry")
+    if row.state != "released":
+        raise PrivacyPolicyError(f"release {row.id} of '{model_ref}' was {row.state} "
+                                 f"({row.changed_at:%Y-%m-%d}): the bundle must not be used")
+    return row

@@ -152,9 +152,25 @@ def check_against_policy(site: GateSite, model_ref: str, audit: Audit, record: A
                         "again without --policy")
     problems += strength_problems(verdict, wp.policy)
     problems += dp_problems(dict(record.privacy), wp.policy)
+    if wp.policy.epsilon is not None:
+        problems += _budget_problems(site, record)
     if problems:
         raise PrivacyPolicyError(f"'{model_ref}' may not be released: " + "; ".join(problems))
     return wp
+
+
+def _budget_problems(site: GateSite, record: AdapterRecord) -> list[str]:
+    """Why the people's cumulative epsilon (every DP run the ledger charged to the sources of
+    the model's training set, or to sources sharing people with them) exceeds their budget."""
+    from privtune.dp import ledger
+
+    kw = {} if site.dp_budget_epsilon is None else {"default_budget": site.dp_budget_epsilon}
+    out = []
+    for sp in ledger.spent(site.check, site.store, record.train_data, **kw):
+        if sp.epsilon > sp.budget + 1e-9:
+            out.append(f"the people of '{sp.source}' have spent epsilon {sp.epsilon:.3g} over "
+                       f"{sp.runs} DP runs, above their budget {sp.budget:g}")
+    return out
 
 
 def _key_id(key: Ed25519PrivateKey) -> tuple[str, str]:

@@ -87,15 +87,14 @@ def dp_problems(privacy: dict[str, Any], policy: GatePolicy) -> list[str]:
 
 def strength(verdict: dict[str, Any]) -> dict[str, Any]:
     """What an audit actually did, from its verdict: profile, reference models trained,
-    exposure candidates (when canaries were measured) and real employees probed."""
+    candidate canaries of the one-run audit and real employees probed."""
     details = verdict.get("details") or {}
-    settings = verdict.get("settings") or {}
     probed = verdict.get("subjects_probed") or {}
     refs = (details.get("reference_models") or {}).get("count", 0)
     return {
         "profile": verdict.get("profile"),
         "reference_models": int(refs or 0),
-        "candidates": (settings.get("exposure") or {}).get("candidates"),
+        "candidates": (details.get("one_run") or {}).get("candidates"),
         "subjects": int((probed.get("membership") or {}).get("real_employees", 0)),
     }
 
@@ -114,9 +113,25 @@ def strength_problems(verdict: dict[str, Any], policy: GatePolicy) -> list[str]:
         out.append(f"{s['reference_models']} reference models < the policy's minimum "
                    f"{policy.min_reference_models}")
     if not isinstance(s["candidates"], int) or s["candidates"] < policy.min_candidates:
-        out.append(f"{s['candidates']} exposure candidates per canary < the policy's minimum "
-                   f"{policy.min_candidates}")
+        out.append(f"{s['candidates']} candidate canaries in the one-run audit < the policy's "
+                   f"minimum {policy.min_candidates}")
     if s["subjects"] < policy.min_subjects:
         out.append(f"{s['subjects']} real employees probed by membership inference < the "
                    f"policy's minimum {policy.min_subjects}")
     return out
+
+
+def empirical_epsilon_row(lower_bound: float | None, privacy: dict[str, Any]) -> dict[str, Any]:
+    """The verdict row of the one-run empirical epsilon lower bound: it fails when the bound
+    exceeds the accountant's **unit-level** epsilon of a DP run (each canary is one unit, so
+    that is the claim it tests; the person-level figure is only larger), which would refute the
+    run's DP claim (a broken implementation or accounting); a run without DP has nothing to
+    contradict."""
+    eps = _number(privacy.get("epsilon")) if is_dp(privacy) else None
+    accountant = None if eps is None or insecure(privacy) else eps
+    passed = lower_bound is None or accountant is None or lower_bound <= accountant
+    return {"name": "empirical_epsilon_lower_bound",
+            "value": None if lower_bound is None else round(lower_bound, 4),
+            "threshold": accountant, "checked": True, "passed": passed,
+            "description": "one-run empirical epsilon lower bound (Steinke et al. 2023) over the "
+            "candidate canaries; must not exceed the accountant's epsilon"}

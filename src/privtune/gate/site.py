@@ -27,3 +27,6 @@ class GateSite:
     #: ``check(op, obj, **detail)``: the Guard's permission check, which writes the audit event
     #: first and raises PermissionDenied (release.approve, policy.write, model.export...).
     check: Callable[..., Principal]
+    #: The workspace's default epsilon budget of the people in a source export (the ledger's
+    #: ``default_budget``; a budget set with ``privtune dp budget`` overrides it).
+    dp_budget_epsilon: float | None = None

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from privtune.gate.policy import METRICS, GatePolicy
+from privtune.gate.policy import METRICS, OPTIONAL_METRICS, GatePolicy
 
 
 def canonical(doc: dict[str, Any]) -> bytes:
@@ -39,7 +39,7 @@ def check_metrics(values: dict[str, float | int | None], policy: GatePolicy) -> 
     for name, desc in METRICS.items():
         threshold = getattr(policy, name)
         value = values.get(name)
-        if threshold is None:
+        if threshold is None or (value is None and name in OPTIONAL_METRICS):
             passed = True
         elif value is None:
             passed = False

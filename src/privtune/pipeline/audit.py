@@ -41,5 +41,8 @@ def audit_stage(site: GateSite, adapter_ref: str, spec: AuditSpec, policy: GateP
         "policy_sha256": v.get("policy_sha256"),
         "subjects_probed": dict(out.record.subjects_probed),
         "dp_requirement": list(d.get("dp_requirement") or []),
+        "empirical_epsilon_lb": out.record.empirical_epsilon_lb,
+        "canary_candidates": (d.get("one_run") or {}).get("candidates", 0),
+        "attribute_advantage": values.get("attribute_advantage_max"),
     }
     return StageResult("audit", out.record, figures=figures, seconds=out.seconds)

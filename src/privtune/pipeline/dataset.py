@@ -15,7 +15,6 @@ training set's manifest meta and the stage's figures (numbers only).
 
 from __future__ import annotations
 
-import secrets as _secrets
 import time
 from collections import Counter
 from typing import Any
@@ -23,7 +22,13 @@ from typing import Any
 from privtune.anonymity.gate import require_anonymous
 from privtune.attacks.canaries import SCHEMA as CANARY_SCHEMA
 from privtune.attacks.canaries import VAULT_NAME as CANARY_NAME
-from privtune.attacks.canaries import Canary, canaries_bytes, is_canary, plant_canaries
+from privtune.attacks.canaries import (
+    Canary,
+    canaries_bytes,
+    is_canary,
+    plant_canaries,
+    recipe_pools,
+)
 from privtune.datasets import build_examples, split_by_employee
 from privtune.datasets.examples import KINDS, POPULATION_KINDS
 from privtune.datasets.integrity import META_KEY as INTEGRITY_KEY
@@ -77,9 +82,11 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
                                   "seed": spec.seed, "tasks": list(tasks)}
     canaries: list[Canary] = []
     if spec.canaries.enabled:
-        # Secret canaries (training split only): their secrets live in the vault only.
-        seed = spec.canaries.seed if spec.canaries.seed is not None else _secrets.randbits(48)
-        train, canaries = plant_canaries(train, spec.canaries, seed)
+        # Canaries from the recipe's own templates (training split only; each candidate included
+        # with probability 1/2): their secrets and inclusion bits live in the vault only.
+        pools = recipe_pools(train, employees, tickets, spec.templates)
+        people = len({e for ex in train for e in ex["employee_ids"]})
+        train, canaries = plant_canaries(train, spec.canaries, pools, spec.templates, people)
         outputs["canaries"] = ws.vault.put(
             CANARY_NAME, canaries_bytes(canaries, spec.canaries), kind="blob",
             schema=CANARY_SCHEMA, meta={"canaries": len(canaries),
@@ -104,7 +111,7 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
                            canaries=outputs.get("canaries"), val_fraction=spec.val_fraction,
                            seed=spec.seed, privacy_unit=dp.unit,
                            max_group_size=units.max_group_size, group_sizes=groups)
-    n_canary = sum(c.repetitions for c in canaries)
+    n_canary = sum(c.repetitions for c in canaries if c.included)
     train_emps = {e for ex in train for e in ex["employee_ids"] if not is_canary(e)}
     val_emps = {e for ex in val for e in ex["employee_ids"]}
     figures = {
@@ -122,6 +129,7 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         "employees_in_both": len(train_emps & val_emps),
         "by_kind": dict(sorted(Counter(ex["kind"] for ex in examples).items())),
         "canaries": len(canaries),
+        "canaries_included": sum(1 for c in canaries if c.included),
         "canary_examples": n_canary,
     }
     return StageResult("dataset", record, outputs, figures, time.perf_counter() - t0)
