@@ -130,7 +130,7 @@ def test_canaries_follow_the_recipes_templates_and_kinds() -> None:
         assert (c.secret.startswith(TOKEN_PREFIX) if c.field == "manager_id"
                 else c.secret in pools.fact_fields[c.field])
     for c in tickets:
-        assert c.user.startswith("Ticket: ") and c.answer() == f"Category: {c.secret}"
+        assert c.user.startswith("Ticket: ") and c.answer() == t.ticket_triage.answer.format(category=c.secret)
         assert c.secret in pools.categories
     assert not any("SSN" in c.user or "SSN" in c.answer() for c in cs)
     # inclusion is a fair coin: not all in, not all out

@@ -37,7 +37,6 @@ WORKSPACE_FREE = {
     "init": "creates a new workspace; its first event is the bootstrap admin's, in that workspace",
     "demo": "creates its own workspace (init) and acts there as that workspace's admin",
     "synth-company": "writes a synthetic company to a directory; touches no workspace",
-    "verify-release": "checks a release directory against a public key file; reads no vault",
     "pii detect": "detects PII in a file the caller gives and writes the spans; no workspace",
     "dp epsilon": "pure accounting arithmetic on the numbers given",
     "access matrix": "prints the static role matrix",
@@ -101,7 +100,7 @@ def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
         "target": "employees",
         "obj": "employees", "refs": "employees@1",
         "repo": str(base / "backup-repo"), "severity": "high", "lessons": "none",  # issue 20
-        "alert_id": "al-0",
+        "alert_id": "al-0", "directory": str(base / "release"),  # verify-release
         # issue 19: data-subject requests
         "subject": "E00001", "request": "erq-0123456789abcdef",
     }

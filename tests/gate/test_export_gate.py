@@ -156,7 +156,8 @@ def test_released_model_exports_until_quarantined_or_revoked(ws_copy, tmp_path) 
     probed = verdict["subjects_probed"]
     members = verdict["details"]["membership"][0]
     assert probed["membership"]["real_employees"] == members["members"] + members["non_members"] > 0
-    assert probed["exposure"]["real_employees"] == 0 and probed["exposure"]["canaries"] == 2
+    assert probed["exposure"]["real_employees"] == 0
+    assert probed["exposure"]["canaries"] == len(verdict["details"]["canaries"]) > 0
     html = (ws_copy["dir"] / "reports" / "audits" / f"{verdict['audit_id']}.html").read_text()
     assert "Real employees probed" in html and verdict["policy_sha256"][:16] in html
     code, _, err = _cli(["release", adapter, "-w", w, "--out", str(tmp_path / "rel")], eng)

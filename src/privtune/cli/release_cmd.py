@@ -140,28 +140,36 @@ def register(app: typer.Typer) -> None:
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Check a release: signature by the trusted key, then every file's hash (exit 5 if
-        anything was changed), then, with a workspace (--workspace, or the current directory),
-        its release registry: a revoked or quarantined release fails (exit 8)."""
+        anything was changed), then, with a workspace (--workspace, or the current directory
+        when it is one), its release registry: a revoked or quarantined release fails (exit 8).
+        Without a workspace (a third party holding only the public key) the registry is not
+        consulted and --pubkey is required."""
         from privtune.errors import InputError, WorkspaceError
         from privtune.gate.release import PUBKEY_FILE, load_public_key
         from privtune.gate.release import verify_release as verify
 
-        if pubkey is None:
-            pubkey = Path(workspace or Path.cwd()) / PUBKEY_FILE
-            if not pubkey.is_file():
-                raise WorkspaceError("no trusted public key: pass --pubkey FILE or the "
-                                     "--workspace that signed the release")
-        if not pubkey.is_file():
-            raise InputError("public key file not found", path=pubkey)
-        doc = verify(directory, load_public_key(pubkey.read_bytes()))
+        def key_of(path: Path) -> Any:
+            if not path.is_file():
+                raise InputError("public key file not found", path=path)
+            return load_public_key(path.read_bytes())
+
         ws_root = Path(workspace or Path.cwd())
-        state = "registry not consulted (no workspace)"
-        if (ws_root / PUBKEY_FILE).is_file():
+        if workspace is not None or (ws_root / PUBKEY_FILE).is_file():
             from privtune.gate.registry import check_registered
             from privtune.pipeline.site import gate_site
 
             with open_workspace(ws_root) as ws:
-                row = check_registered(gate_site(ws), doc.get("release_id", ""), doc["model_ref"])
+                site = gate_site(ws)
+                # the permission first, before any input is read (audited)
+                site.check("model.read", "releases", action="verify")
+                doc = verify(directory, key_of(pubkey or ws_root / PUBKEY_FILE))
+                row = check_registered(site, doc.get("release_id", ""), doc["model_ref"])
             state = f"registry: {row.id} released"
+        else:
+            if pubkey is None:
+                raise WorkspaceError("no trusted public key: pass --pubkey FILE or the "
+                                     "--workspace that signed the release")
+            doc = verify(directory, key_of(pubkey))
+            state = "registry not consulted (no workspace)"
         console.print(f"[green]verified[/] {doc['model_ref']}: signature ok, adapter sha256 "
                       f"{doc['adapter_sha256'][:16]}…, audit {doc['audit_id']} passed; {state}")
