@@ -4,7 +4,7 @@
 mapping from that id to the person is yours to keep; the workspace's copy is shredded when the
 request completes. ``approve REQ`` (``subject.approve``, another user: four-eyes), ``run`` (carry
 out every approved request as one batch, or resume a crashed one), ``requests`` (the queue and
-the erasures the privacy budget still allows), ``verify-certificate FILE``, and ``access ID``
+the erasures the privacy budget still allows), ``verify-certificate FILE``, and ``export ID``
 (right of access: the person's data and its processing, to a file).
 """
 
@@ -116,8 +116,8 @@ def verify_cert(
                   f"{', '.join(body['requests'])}; {len(body['shredded'])} versions shredded")
 
 
-@app.command("access")
-def access(
+@app.command("export")
+def export(
     subject: str = typer.Argument(..., help="The employee id of the person asking."),
     out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
                                                       "written beside it); created 0600."),
