@@ -83,6 +83,7 @@ def test_record_of_processing(small: dict[str, Any], tmp_path: Path) -> None:
     assert doc["c_categories"]["held"]["employees"]["rows"] == 20
     assert doc["d_recipients"]["users_per_role"]["dpo"] == 1
     assert doc["e_transfers"].startswith("none")
+    assert doc["f_retention"]["periods_days"]["raw_days"] == 90  # read from the config
     assert {k["provider"] for k in doc["g_security"]["kek"]} == {"passphrase"}
     text = js.read_text() + page.read_text()
     for row in small["people"]["by_id"].values():  # names columns and objects, never people

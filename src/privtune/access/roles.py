@@ -57,6 +57,10 @@ OPERATIONS: dict[str, str] = {
     "incident.manage": "open, report and close security incidents (lockdown also needs "
                        "lockdown.set and user.manage)",
     "alerts.manage": "scan the audit log for access anomalies, list, explain and acknowledge alerts",
+    # issue 19: retention
+    "retention.manage": "apply the retention periods (crypto-shred what expired), place and "
+                        "release legal holds; applying shreds under this authority "
+                        "(``Guard.acting_for``)",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -74,7 +78,7 @@ MATRIX: dict[str, frozenset[str]] = {
     VIEWER: frozenset({"metadata.read"}),
     DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
                     "subject.approve", "records.read", "policy.write", "release.approve",
-                    "audit.read", "incident.manage", "alerts.manage"}),
+                    "audit.read", "incident.manage", "alerts.manage", "retention.manage"}),
     APP: frozenset({"model.query"}),
     BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }
@@ -103,6 +107,8 @@ DELEGATED: dict[str, frozenset[str]] = {
                                 "key.read", "model.read", "model.write", "metadata.read",
                                 "subject.index", "subject.lookup", "release.approve",
                                 "backup.write"}),
+    "retention.manage": frozenset({"data.write", "training.write", "model.write",
+                                   "metadata.read"}),
 }
 
 

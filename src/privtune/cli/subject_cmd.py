@@ -146,3 +146,65 @@ def ropa(
     with open_workspace(workspace) as ws:
         js, page = write_ropa(ws, out)
     console.print(f"wrote {js} and {page}")
+
+
+retention_app = typer.Typer(help="Retention periods, expiry (crypto-shred) and legal holds.",
+                            no_args_is_help=True)
+
+
+@retention_app.command("plan")
+def retention_plan_cmd(workspace: Path = WorkspaceOpt) -> None:
+    """What expires when, under the workspace's retention periods (records.read)."""
+    from privtune.pipeline.retention import retention_plan
+
+    with open_workspace(workspace) as ws:
+        rows = retention_plan(ws)
+    for e in rows:
+        state = ("shredded" if e.shredded else f"HELD ({e.held_by})" if e.held_by and e.expired
+                 else "EXPIRED" if e.expired else "kept")
+        at = e.expires_at.isoformat(timespec="seconds") if e.expires_at else "-"
+        console.print(f"{e.ref:<32} {e.cls:<13} expires {at}  {state}", markup=False,
+                      highlight=False)
+    due = sum(e.due for e in rows)
+    console.print(f"{due} version(s) would be shredded by `privtune retention apply`")
+
+
+@retention_app.command("apply")
+def retention_apply_cmd(workspace: Path = WorkspaceOpt) -> None:
+    """Crypto-shred every expired version that no legal hold protects (retention.manage)."""
+    from privtune.pipeline.retention import apply_retention
+
+    with open_workspace(workspace) as ws:
+        done = apply_retention(ws)
+    for ref in done:
+        console.print(f"shredded {ref}", markup=False, highlight=False)
+    console.print(f"{len(done)} version(s) shredded")
+
+
+@retention_app.command("hold")
+def retention_hold_cmd(
+    target: str = typer.Argument(..., help="An object name (every version) or name@version."),
+    reason: str = typer.Option("", "--reason", help="Why (a case number; no personal data)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Place a legal hold: the object is not expired while it holds (retention.manage)."""
+    from privtune.pipeline.retention import place_hold
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("retention.manage", "retention", action="hold")  # before the input
+        h = place_hold(ws, target, reason)
+    console.print(f"legal hold on {h.target}", markup=False, highlight=False)
+
+
+@retention_app.command("release-hold")
+def retention_release_cmd(
+    target: str = typer.Argument(..., help="The held object name or name@version."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Release a legal hold (retention.manage)."""
+    from privtune.pipeline.retention import release_hold
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("retention.manage", "retention", action="release-hold")
+        h = release_hold(ws, target)
+    console.print(f"legal hold on {h.target} released", markup=False, highlight=False)

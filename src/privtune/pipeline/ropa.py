@@ -29,7 +29,7 @@ from privtune.records import AdapterRecord
 from privtune.store.access_models import User
 from privtune.store.models import utcnow
 from privtune.store.rowmac import AUTHENTICATED_TABLES
-from privtune.store.subject_models import SubjectRequest, ensure_subject_tables
+from privtune.store.subject_models import RetentionHold, SubjectRequest, ensure_subject_tables
 from privtune.workspace import Workspace
 
 SCHEMA = "privtune-ropa/1"
@@ -73,6 +73,7 @@ def record_of_processing(ws: Workspace) -> dict[str, Any]:
     ensure_subject_tables(ws.store.engine)
     with ws.store.session() as s:
         requests = Counter(r.state for r in s.scalars(select(SubjectRequest)))
+        holds = sorted(h.target for h in s.scalars(select(RetentionHold)) if h.active)
     _, standing = ledger.report(ws.access.check, ws.store, None, ws.config.dp_budget_epsilon)
     releases = [{"release": e.id, "model": e.model_ref, "state": e.state}
                 for e in release_entries(ws.store)]
@@ -101,9 +102,12 @@ def record_of_processing(ws: Workspace) -> dict[str, Any]:
         },
         "e_transfers": "none: privtune runs offline (network guard during training and "
                        "evaluation); no transfer to a third country or international organisation",
-        "f_retention": {"configured": False,
-                        "practice": "kept until erased (subject requests) or superseded by a new "
-                                    "export; shredded versions are unreadable",
+        "f_retention": {"periods_days": ws.config.retention.model_dump(),
+                        "practice": "`privtune retention apply` crypto-shreds every version past "
+                                    "its period (raw and de-identified data from when written, "
+                                    "adapters from when superseded) unless a legal hold holds "
+                                    "it; erased on request before that",
+                        "legal_holds": holds,
                         "subject_requests": dict(requests)},
         "g_security": {
             "encryption": "AES-256-GCM per object version, data keys wrapped by the KEK",
