@@ -33,7 +33,7 @@ from privtune.gate.registry import change_state, check_registered, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.ops import alerts, incident
-from privtune.pipeline import erasure, retention, ropa, subject_access
+from privtune.pipeline import erasure, retention, ropa, subject_access, subject_find
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -186,6 +186,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.pipeline.retention.release_hold": lambda ws: retention.release_hold(
             ws, "employees"),
         "privtune.pipeline.retention.list_holds": lambda ws: retention.list_holds(ws),
+        "privtune.pipeline.subject_find.find_subject": lambda ws: subject_find.find_subject(
+            ws, "E00001"),
     }
 
 

@@ -107,6 +107,9 @@ DELEGATED: dict[str, frozenset[str]] = {
                                 "key.read", "model.read", "model.write", "metadata.read",
                                 "subject.index", "subject.lookup", "release.approve",
                                 "backup.write"}),
+    # ``subject find``: resolve a name or e-mail in the person table and find the raw versions
+    # that mention the person (refs only come out)
+    "subject.lookup": frozenset({"data.read", "metadata.read"}),
     "retention.manage": frozenset({"data.write", "training.write", "model.write",
                                    "metadata.read"}),
 }

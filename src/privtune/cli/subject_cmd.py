@@ -131,6 +131,30 @@ def export(
     console.print(f"wrote {pkg.json_path} and {pkg.html_path} ({pkg.records} records)")
 
 
+@app.command("find")
+def find(
+    subject: str = typer.Argument(..., help="An employee id, or a name or an e-mail (resolved "
+                                            "through the person table, in memory)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Every version, dataset, adapter, release and audit holding or made from one person's
+    data (subject.lookup); prints refs and ids only."""
+    from privtune.pipeline.subject_find import find_subject
+
+    with open_workspace(workspace) as ws:
+        res = find_subject(ws, subject)
+    console.print(f"matched {res.people} employee(s) by {res.query}", markup=False, highlight=False)
+    for v in res.versions:
+        console.print(f"  {v['ref']:<32} {v['kind']:<9} {v['how']}"
+                      + ("  (shredded)" if v["shredded"] else ""), markup=False, highlight=False)
+    for r in res.releases:
+        console.print(f"  release {r['release']} of {r['model']}: {r['state']}", markup=False,
+                      highlight=False)
+    for a in res.audits:
+        console.print(f"  audit {a['audit']} of {a['model']}: "
+                      f"{'passed' if a['passed'] else 'failed'}", markup=False, highlight=False)
+
+
 records_app = typer.Typer(help="Records of processing (GDPR Art. 30).", no_args_is_help=True)
 
 
