@@ -186,6 +186,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.pipeline.retention.release_hold": lambda ws: retention.release_hold(
             ws, "employees"),
         "privtune.pipeline.retention.list_holds": lambda ws: retention.list_holds(ws),
+        "privtune.pipeline.ropa.dpia": lambda ws: ropa.dpia(ws),
+        "privtune.pipeline.ropa.write_dpia": lambda ws: ropa.write_dpia(ws, sc["base"] / "dpia.json"),
         "privtune.pipeline.subject_find.find_subject": lambda ws: subject_find.find_subject(
             ws, "E00001"),
     }

@@ -110,6 +110,8 @@ DELEGATED: dict[str, frozenset[str]] = {
     # ``subject find``: resolve a name or e-mail in the person table and find the raw versions
     # that mention the person (refs only come out)
     "subject.lookup": frozenset({"data.read", "metadata.read"}),
+    # ``records dpia``: reads the stored schema mapping (column names and roles, no values)
+    "records.read": frozenset({"data.read", "metadata.read"}),
     "retention.manage": frozenset({"data.write", "training.write", "model.write",
                                    "metadata.read"}),
 }

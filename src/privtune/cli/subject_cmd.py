@@ -232,3 +232,17 @@ def retention_release_cmd(
         ws.access.check("retention.manage", "retention", action="release-hold")
         h = release_hold(ws, target)
     console.print(f"legal hold on {h.target} released", markup=False, highlight=False)
+
+
+@records_app.command("dpia")
+def dpia_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
+                                                      "written beside it)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """The DPIA evidence pack (Art. 35) with the measured figures (records.read)."""
+    from privtune.pipeline.ropa import write_dpia
+
+    with open_workspace(workspace) as ws:
+        js, page = write_dpia(ws, out)
+    console.print(f"wrote {js} and {page}")
