@@ -33,7 +33,7 @@ from privtune.gate.registry import change_state, check_registered, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.ops import alerts, incident
-from privtune.pipeline import erasure, retention, ropa, subject_access, subject_find
+from privtune.pipeline import erasure, rectify, retention, ropa, subject_access, subject_find
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -188,6 +188,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.pipeline.retention.list_holds": lambda ws: retention.list_holds(ws),
         "privtune.pipeline.ropa.dpia": lambda ws: ropa.dpia(ws),
         "privtune.pipeline.ropa.write_dpia": lambda ws: ropa.write_dpia(ws, sc["base"] / "dpia.json"),
+        "privtune.pipeline.rectify.rectify": lambda ws: rectify.rectify(
+            ws, "E00001", "employee_id", "E00002"),
         "privtune.pipeline.subject_find.find_subject": lambda ws: subject_find.find_subject(
             ws, "E00001"),
     }

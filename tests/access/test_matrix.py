@@ -32,7 +32,7 @@ Y = {
             "policy.write", "release.approve", "audit.read",
             "incident.manage", "alerts.manage",  # issue 20
             "subject.approve",  # issue 19
-            "retention.manage"},
+            "retention.manage", "subject.rectify"},
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -50,6 +50,7 @@ EXPECTED_OPERATIONS = {
     # issue 19: four-eyes on erasure requests
     "subject.approve",
     "retention.manage",  # issue 19: retention and legal holds
+    "subject.rectify",  # issue 19: rectification
 }
 
 

@@ -155,6 +155,28 @@ def find(
                       f"{'passed' if a['passed'] else 'failed'}", markup=False, highlight=False)
 
 
+@app.command("rectify")
+def rectify_cmd(
+    subject: str = typer.Argument(..., help="The employee id of the person."),
+    field: str = typer.Argument(..., help="The column of the person table to correct."),
+    value: str = typer.Argument(..., help="The corrected value."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Right to rectification: a new version of the person table with the field corrected;
+    adapters made from the old data are flagged for retraining (subject.rectify)."""
+    from privtune.pipeline.rectify import rectify
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("subject.rectify", "employees", action="rectify")  # before the input
+        res = rectify(ws, subject, field, value)
+    console.print(f"request {res.request}: {res.old} -> {res.new}", markup=False, highlight=False)
+    for ref in res.retrain:
+        console.print(f"  needs retraining: {ref}", markup=False, highlight=False)
+    for ref in res.stale:
+        console.print(f"  made from the old data (rebuild: `privtune deidentify`, then the "
+                      f"dataset and `privtune train`): {ref}", markup=False, highlight=False)
+
+
 records_app = typer.Typer(help="Records of processing (GDPR Art. 30).", no_args_is_help=True)
 
 
