@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: eight fixed roles and twenty-seven operations, no per-object rules,
+Why a table and not pycasbin: eight fixed roles and thirty operations, no per-object rules,
 no policy edited at run time (a lockdown swaps in a second table derived from the first). A
 frozen dict is read in one glance, is exhaustively tested (tests/access/test_matrix.py checks
 every cell, tests/access/test_authz_property.py checks random sequences against an independent
