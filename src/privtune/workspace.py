@@ -79,6 +79,30 @@ SUBDIRS = ("vault", "models", "reports", "runs")
 RETIRED_CONFIG_KEYS = ("employee_id_column",)
 
 
+class RetentionConfig(StrictModel):
+    """How long each class of vault object is kept (``privtune retention``, docs/compliance.md).
+
+    Days count from a version's creation (raw, de-identified) or from the moment a newer version
+    of the same adapter superseded it (adapters: the latest version never expires). ``None``
+    keeps the class until erased. Key objects, policies, the schema mapping, canaries and
+    subject requests are never expired by retention."""
+
+    raw_days: int | None = Field(
+        default=90, ge=0, description="ingested export tables and texts: days after ingest")
+    deidentified_days: int | None = Field(
+        default=730, ge=0, description="de-identified tables/texts and training sets: days "
+                                       "after they were written (2 years)")
+    adapter_days_after_superseded: int | None = Field(
+        default=365, ge=0, description="adapters and checkpoints: days after a newer version "
+                                       "superseded them (1 year)")
+    report_days: int | None = Field(
+        default=None, ge=0, description="audit reports: days after they were written "
+                                        "(None: kept as evidence)")
+    objects: dict[str, int | None] = Field(
+        default_factory=dict, description="per object name (a dataset, a model): its own "
+                                          "period in days, counted as for its class")
+
+
 class WorkspaceConfig(StrictModel):
     """Settings stored in ``privtune.yaml``."""
 
@@ -107,6 +131,9 @@ class WorkspaceConfig(StrictModel):
     )
     controller: str = Field(
         default="", description="the controller named in the records of processing (Art. 30)")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig,
+        description="retention periods per class of object and per object (privtune retention)")
     audit_sync: Literal["full", "normal"] = Field(
         default="full",
         description="audit-log durability: 'full' fsyncs every event before its operation, "

@@ -58,6 +58,8 @@ WHO = {
     "alerts.manage": {"admin", "auditor", "dpo"},
     # issue 19: four-eyes on erasure requests
     "subject.approve": {"admin", "dpo"},
+    "retention.manage": {"admin", "dpo"},  # issue 19: retention and legal holds
+    "subject.rectify": {"admin", "dpo"},  # issue 19: rectification
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

@@ -33,7 +33,7 @@ from privtune.gate.registry import change_state, check_registered, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.ops import alerts, incident
-from privtune.pipeline import erasure, ropa, subject_access
+from privtune.pipeline import erasure, rectify, retention, ropa, subject_access, subject_find
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -179,6 +179,19 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             ws, "E00001", sc["base"] / "access.json"),
         "privtune.pipeline.ropa.record_of_processing": lambda ws: ropa.record_of_processing(ws),
         "privtune.pipeline.ropa.write_ropa": lambda ws: ropa.write_ropa(ws, sc["base"] / "ropa.json"),
+        # issue 19: retention
+        "privtune.pipeline.retention.retention_plan": lambda ws: retention.retention_plan(ws),
+        "privtune.pipeline.retention.apply_retention": lambda ws: retention.apply_retention(ws),
+        "privtune.pipeline.retention.place_hold": lambda ws: retention.place_hold(ws, "employees"),
+        "privtune.pipeline.retention.release_hold": lambda ws: retention.release_hold(
+            ws, "employees"),
+        "privtune.pipeline.retention.list_holds": lambda ws: retention.list_holds(ws),
+        "privtune.pipeline.ropa.dpia": lambda ws: ropa.dpia(ws),
+        "privtune.pipeline.ropa.write_dpia": lambda ws: ropa.write_dpia(ws, sc["base"] / "dpia.json"),
+        "privtune.pipeline.rectify.rectify": lambda ws: rectify.rectify(
+            ws, "E00001", "employee_id", "E00002"),
+        "privtune.pipeline.subject_find.find_subject": lambda ws: subject_find.find_subject(
+            ws, "E00001"),
     }
 
 

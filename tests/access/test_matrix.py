@@ -31,7 +31,8 @@ Y = {
     "dpo": {"metadata.read", "subject.lookup", "subject.export", "subject.erase", "records.read",
             "policy.write", "release.approve", "audit.read",
             "incident.manage", "alerts.manage",  # issue 20
-            "subject.approve"},  # issue 19
+            "subject.approve",  # issue 19
+            "retention.manage", "subject.rectify"},
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -48,6 +49,8 @@ EXPECTED_OPERATIONS = {
     "backup.write", "backup.restore", "incident.manage", "alerts.manage",
     # issue 19: four-eyes on erasure requests
     "subject.approve",
+    "retention.manage",  # issue 19: retention and legal holds
+    "subject.rectify",  # issue 19: rectification
 }
 
 

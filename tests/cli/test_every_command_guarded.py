@@ -103,6 +103,7 @@ def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
         "alert_id": "al-0", "directory": str(base / "release"),  # verify-release
         # issue 19: data-subject requests
         "subject": "E00001", "request": "erq-0123456789abcdef",
+        "field": "department", "value": "Finance",  # subject rectify
     }
     return {"root": root, "viewer": guard_scratch["viewer"], "values": values}
 

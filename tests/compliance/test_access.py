@@ -83,6 +83,7 @@ def test_record_of_processing(small: dict[str, Any], tmp_path: Path) -> None:
     assert doc["c_categories"]["held"]["employees"]["rows"] == 20
     assert doc["d_recipients"]["users_per_role"]["dpo"] == 1
     assert doc["e_transfers"].startswith("none")
+    assert doc["f_retention"]["periods_days"]["raw_days"] == 90  # read from the config
     assert {k["provider"] for k in doc["g_security"]["kek"]} == {"passphrase"}
     text = js.read_text() + page.read_text()
     for row in small["people"]["by_id"].values():  # names columns and objects, never people
@@ -91,3 +92,18 @@ def test_record_of_processing(small: dict[str, Any], tmp_path: Path) -> None:
     with Workspace.open(small["ws"], api_key=small["keys"]["ml-engineer"]) as ws, \
             pytest.raises(PermissionDenied):
         write_ropa(ws, tmp_path / "no.json")
+
+
+def test_subject_export_command(small: dict[str, Any], tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from privtune.cli.main import run
+
+    monkeypatch.setenv("PRIVTUNE_API_KEY", small["keys"]["dpo"])
+    out = tmp_path / "export.json"
+    me = small["people"]["keep"]
+    assert run(["subject", "export", me, "--out", str(out), "-w", str(small["ws"])]) == 0
+    assert json.loads(out.read_text())["your_data"] and out.with_suffix(".html").is_file()
+    monkeypatch.setenv("PRIVTUNE_API_KEY", small["keys"]["ml-engineer"])
+    assert run(["subject", "export", me, "--out", str(tmp_path / "n.json"),
+                "-w", str(small["ws"])]) == 7
+    assert not (tmp_path / "n.json").exists()

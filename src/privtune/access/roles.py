@@ -1,6 +1,6 @@
 """The role x operation matrix: who may do what. One explicit table, no policy engine.
 
-Why a table and not pycasbin: eight fixed roles and twenty-seven operations, no per-object rules,
+Why a table and not pycasbin: eight fixed roles and thirty operations, no per-object rules,
 no policy edited at run time (a lockdown swaps in a second table derived from the first). A
 frozen dict is read in one glance, is exhaustively tested (tests/access/test_matrix.py checks
 every cell, tests/access/test_authz_property.py checks random sequences against an independent
@@ -57,6 +57,13 @@ OPERATIONS: dict[str, str] = {
     "incident.manage": "open, report and close security incidents (lockdown also needs "
                        "lockdown.set and user.manage)",
     "alerts.manage": "scan the audit log for access anomalies, list, explain and acknowledge alerts",
+    # issue 19: rectification and retention
+    "subject.rectify": "correct a field of one employee's row (right to rectification); the "
+                       "correction reads and writes the person table under this authority "
+                       "(``Guard.acting_for``)",
+    "retention.manage": "apply the retention periods (crypto-shred what expired), place and "
+                        "release legal holds; applying shreds under this authority "
+                        "(``Guard.acting_for``)",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -74,7 +81,8 @@ MATRIX: dict[str, frozenset[str]] = {
     VIEWER: frozenset({"metadata.read"}),
     DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
                     "subject.approve", "records.read", "policy.write", "release.approve",
-                    "audit.read", "incident.manage", "alerts.manage"}),
+                    "audit.read", "incident.manage", "alerts.manage", "retention.manage",
+                    "subject.rectify"}),
     APP: frozenset({"model.query"}),
     BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }
@@ -103,6 +111,15 @@ DELEGATED: dict[str, frozenset[str]] = {
                                 "key.read", "model.read", "model.write", "metadata.read",
                                 "subject.index", "subject.lookup", "release.approve",
                                 "backup.write"}),
+    # ``subject find``: resolve a name or e-mail in the person table and find the raw versions
+    # that mention the person (refs only come out)
+    "subject.lookup": frozenset({"data.read", "metadata.read"}),
+    "subject.rectify": frozenset({"data.read", "data.write", "metadata.read", "subject.index",
+                                  "subject.lookup"}),
+    # ``records dpia``: reads the stored schema mapping (column names and roles, no values)
+    "records.read": frozenset({"data.read", "metadata.read"}),
+    "retention.manage": frozenset({"data.write", "training.write", "model.write",
+                                   "metadata.read"}),
 }
 
 

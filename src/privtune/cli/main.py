@@ -90,6 +90,7 @@ app.add_typer(dp_cmd.app, name="dp")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(subject_cmd.records_app, name="records")
+app.add_typer(subject_cmd.retention_app, name="retention")
 app.add_typer(schema_cmd.app, name="schema")
 
 

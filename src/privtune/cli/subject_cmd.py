@@ -4,7 +4,7 @@
 mapping from that id to the person is yours to keep; the workspace's copy is shredded when the
 request completes. ``approve REQ`` (``subject.approve``, another user: four-eyes), ``run`` (carry
 out every approved request as one batch, or resume a crashed one), ``requests`` (the queue and
-the erasures the privacy budget still allows), ``verify-certificate FILE``, and ``access ID``
+the erasures the privacy budget still allows), ``verify-certificate FILE``, and ``export ID``
 (right of access: the person's data and its processing, to a file).
 """
 
@@ -116,8 +116,8 @@ def verify_cert(
                   f"{', '.join(body['requests'])}; {len(body['shredded'])} versions shredded")
 
 
-@app.command("access")
-def access(
+@app.command("export")
+def export(
     subject: str = typer.Argument(..., help="The employee id of the person asking."),
     out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
                                                       "written beside it); created 0600."),
@@ -129,6 +129,52 @@ def access(
     with open_workspace(workspace) as ws:
         pkg = export_subject(ws, subject, out)
     console.print(f"wrote {pkg.json_path} and {pkg.html_path} ({pkg.records} records)")
+
+
+@app.command("find")
+def find(
+    subject: str = typer.Argument(..., help="An employee id, or a name or an e-mail (resolved "
+                                            "through the person table, in memory)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Every version, dataset, adapter, release and audit holding or made from one person's
+    data (subject.lookup); prints refs and ids only."""
+    from privtune.pipeline.subject_find import find_subject
+
+    with open_workspace(workspace) as ws:
+        res = find_subject(ws, subject)
+    console.print(f"matched {res.people} employee(s) by {res.query}", markup=False, highlight=False)
+    for v in res.versions:
+        console.print(f"  {v['ref']:<32} {v['kind']:<9} {v['how']}"
+                      + ("  (shredded)" if v["shredded"] else ""), markup=False, highlight=False)
+    for r in res.releases:
+        console.print(f"  release {r['release']} of {r['model']}: {r['state']}", markup=False,
+                      highlight=False)
+    for a in res.audits:
+        console.print(f"  audit {a['audit']} of {a['model']}: "
+                      f"{'passed' if a['passed'] else 'failed'}", markup=False, highlight=False)
+
+
+@app.command("rectify")
+def rectify_cmd(
+    subject: str = typer.Argument(..., help="The employee id of the person."),
+    field: str = typer.Argument(..., help="The column of the person table to correct."),
+    value: str = typer.Argument(..., help="The corrected value."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Right to rectification: a new version of the person table with the field corrected;
+    adapters made from the old data are flagged for retraining (subject.rectify)."""
+    from privtune.pipeline.rectify import rectify
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("subject.rectify", "employees", action="rectify")  # before the input
+        res = rectify(ws, subject, field, value)
+    console.print(f"request {res.request}: {res.old} -> {res.new}", markup=False, highlight=False)
+    for ref in res.retrain:
+        console.print(f"  needs retraining: {ref}", markup=False, highlight=False)
+    for ref in res.stale:
+        console.print(f"  made from the old data (rebuild: `privtune deidentify`, then the "
+                      f"dataset and `privtune train`): {ref}", markup=False, highlight=False)
 
 
 records_app = typer.Typer(help="Records of processing (GDPR Art. 30).", no_args_is_help=True)
@@ -145,4 +191,80 @@ def ropa(
 
     with open_workspace(workspace) as ws:
         js, page = write_ropa(ws, out)
+    console.print(f"wrote {js} and {page}")
+
+
+retention_app = typer.Typer(help="Retention periods, expiry (crypto-shred) and legal holds.",
+                            no_args_is_help=True)
+
+
+@retention_app.command("plan")
+def retention_plan_cmd(workspace: Path = WorkspaceOpt) -> None:
+    """What expires when, under the workspace's retention periods (records.read)."""
+    from privtune.pipeline.retention import retention_plan
+
+    with open_workspace(workspace) as ws:
+        rows = retention_plan(ws)
+    for e in rows:
+        state = ("shredded" if e.shredded else f"HELD ({e.held_by})" if e.held_by and e.expired
+                 else "EXPIRED" if e.expired else "kept")
+        at = e.expires_at.isoformat(timespec="seconds") if e.expires_at else "-"
+        console.print(f"{e.ref:<32} {e.cls:<13} expires {at}  {state}", markup=False,
+                      highlight=False)
+    due = sum(e.due for e in rows)
+    console.print(f"{due} version(s) would be shredded by `privtune retention apply`")
+
+
+@retention_app.command("apply")
+def retention_apply_cmd(workspace: Path = WorkspaceOpt) -> None:
+    """Crypto-shred every expired version that no legal hold protects (retention.manage)."""
+    from privtune.pipeline.retention import apply_retention
+
+    with open_workspace(workspace) as ws:
+        done = apply_retention(ws)
+    for ref in done:
+        console.print(f"shredded {ref}", markup=False, highlight=False)
+    console.print(f"{len(done)} version(s) shredded")
+
+
+@retention_app.command("hold")
+def retention_hold_cmd(
+    target: str = typer.Argument(..., help="An object name (every version) or name@version."),
+    reason: str = typer.Option("", "--reason", help="Why (a case number; no personal data)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Place a legal hold: the object is not expired while it holds (retention.manage)."""
+    from privtune.pipeline.retention import place_hold
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("retention.manage", "retention", action="hold")  # before the input
+        h = place_hold(ws, target, reason)
+    console.print(f"legal hold on {h.target}", markup=False, highlight=False)
+
+
+@retention_app.command("release-hold")
+def retention_release_cmd(
+    target: str = typer.Argument(..., help="The held object name or name@version."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Release a legal hold (retention.manage)."""
+    from privtune.pipeline.retention import release_hold
+
+    with open_workspace(workspace) as ws:
+        ws.access.check("retention.manage", "retention", action="release-hold")
+        h = release_hold(ws, target)
+    console.print(f"legal hold on {h.target} released", markup=False, highlight=False)
+
+
+@records_app.command("dpia")
+def dpia_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (an .html page is "
+                                                      "written beside it)."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """The DPIA evidence pack (Art. 35) with the measured figures (records.read)."""
+    from privtune.pipeline.ropa import write_dpia
+
+    with open_workspace(workspace) as ws:
+        js, page = write_dpia(ws, out)
     console.print(f"wrote {js} and {page}")

@@ -43,6 +43,7 @@ AUTHENTICATED_TABLES = frozenset({
     "privacy_ledger", "privacy_charges", "privacy_source_budgets", "releases", "gate_policies",
     "incidents", "alerts",  # issue 20: security operations
     "subject_requests",
+    "retention_holds",  # legal holds block retention expiry
     "backup_repos",  # the backup repositories an erasure must reach
 })
 #: Authenticated tables no model declares any more: listed so that a workspace still holding

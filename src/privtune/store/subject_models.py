@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, Boolean, DateTime, String
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,23 @@ class SubjectRequest(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class RetentionHold(Base):
+    """A legal hold on an object name (every version) or one version (``name@v``): while
+    ``active`` it blocks retention expiry. Row-MAC'd: a DB writer cannot release a hold (a
+    deleted row is not detected here; the hold and its release are in the audit log)."""
+
+    __tablename__ = "retention_holds"
+
+    target: Mapped[str] = mapped_column(String(160), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    held_by: Mapped[str] = mapped_column(String(40), default="")
+    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_by: Mapped[str] = mapped_column(String(40), default="")
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 def ensure_subject_tables(engine: Engine) -> None:
-    """Create the table in a workspace made before it existed (idempotent)."""
-    Base.metadata.create_all(engine, tables=[Base.metadata.tables[SubjectRequest.__tablename__]])
+    """Create the tables in a workspace made before they existed (idempotent)."""
+    Base.metadata.create_all(engine, tables=[Base.metadata.tables[SubjectRequest.__tablename__],
+                                             Base.metadata.tables[RetentionHold.__tablename__]])
