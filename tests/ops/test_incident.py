@@ -212,7 +212,7 @@ def test_every_revoked_key_is_refused_by_every_command(team, tmp_path, monkeypat
                  "obj": "adapter", "refs": "adapter@1", "repo": str(tmp_path / "r"),
                  "severity": "low", "lessons": "x", "alert_id": "al-0",
                  "subject": "E00001", "request": "erq-0123456789abcdef",
-                 "directory": str(tmp_path / "release")}}
+                 "directory": str(tmp_path / "release"), "field": "department", "value": "Finance"}}
     revoked = [k.secret for r, k in keys.items() if r != "break-glass"] + [ADMIN_KEY]
     with Workspace.open(root) as w, w.store.session() as s:
         before = len(s.scalars(select(AuditEvent)).all())
