@@ -54,7 +54,7 @@ CHUNK_SIZE = 1 << 20
 SAMPLE = 1 << 16
 CONFIG = "config.json"
 ESCROW = "escrow.bin"
-SNAP_RE = re.compile(r"(\d{8}T\d{6}Z-[0-9a-f]{8})\.snap")
+SNAP_RE = re.compile(r"(\d{8}T\d{12}Z-[0-9a-f]{8})\.snap")
 ID_RE = re.compile(r"[0-9a-f]{64}")
 _RAW, _ZLIB = b"\x00", b"\x01"
 

@@ -249,7 +249,7 @@ def create(check: Check, source: Source, repo_dir: Path, *, passphrase: bytes | 
             escrow.add(ref, kek_version, wrapped)
     repo.write_escrow(escrow)
     now = datetime.now(UTC)
-    sid = f"{now:%Y%m%dT%H%M%SZ}-{os.urandom(4).hex()}"
+    sid = f"{now:%Y%m%dT%H%M%S%fZ}-{os.urandom(4).hex()}"  # microseconds: ids sort in time order
     manifest = {"format": "privtune-snapshot/1", "snapshot_id": sid, "parent": parent,
                 "created_at": now.isoformat(timespec="seconds"), "vault_id": source.vault_id,
                 "files": files, "objects": sorted(ref for _, ref in live),

@@ -186,6 +186,9 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
         target = employee_losses(score(model, tok), index)
         with model.disable_adapter():
             base_l = employee_losses(score(model, tok), index)
+        # only people with a score take part (a small or freshly rewritten set can leave one
+        # side empty: then there is no membership attack to run, not a crash)
+        members, non_members = members & set(target), non_members & set(target)
         attacks = []
         if members and non_members:
             attacks.append(evaluate_attack("loss", loss_scores(target), members, non_members))
