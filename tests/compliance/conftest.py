@@ -28,7 +28,7 @@ SMALL = [
     "dataset.canaries.max_unit_fraction=0.5",
     "dataset.val_fraction=0.3", "dataset.third_parties=placeholder",
     "train.steps=3", "train.batch_size=8", "train.eval_every=0", "train.warmup_steps=1",
-    "train.max_seq_len=128", "dp.target_epsilon=2.0",
+    "train.max_seq_len=256", "dp.target_epsilon=2.0",
     "dp.expected_batch_size=8",
     "audit.exposure.candidates=50", "audit.mia.reference_models=0",
     "audit.extraction.employees=2", "audit.extraction.prefixes_per_employee=1",
