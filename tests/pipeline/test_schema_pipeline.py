@@ -199,7 +199,6 @@ def test_a_renamed_export_gives_the_same_result_through_the_stages(tmp_path: Pat
                 # the split by employee depends on each workspace's random pseudonym key
                 "dataset": {k: st.dataset.figures[k] for k in ("examples", "by_kind", "third_parties",
                                                                "dropped_shared_examples")},
-                "split": st.dataset.figures["train_examples"] + st.dataset.figures["val_examples"],
                 "tickets": [sorted(r) for r in read_jsonl(ws.vault, st.deidentify.outputs["tickets"])],
             }
     assert got["theirs"]["scan"]["entities_in_texts"] == got["ours"]["scan"]["entities_in_texts"]
