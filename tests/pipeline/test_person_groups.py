@@ -41,9 +41,11 @@ def test_demo_company_dp_default_keeps_every_person_in_one_unit(workspace, tmp_p
     rec = plan.record()
     assert rec["group_size"] == 1 and rec["epsilon_person"] == rec["epsilon"] <= 8.0
 
-    # The attack: relation facts in each unit, consistent surrogates of named colleagues.
-    each = load_config(PipelineConfig, None, ["dp.multi_employee=each",
-                                              "dataset.third_parties=surrogate"])
+    # The attack: relation facts (employee_fact examples name a manager) in each unit, with
+    # consistent surrogates of named colleagues.
+    each = load_config(PipelineConfig, None, [
+        "dp.multi_employee=each", "dataset.third_parties=surrogate",
+        "dataset.tasks=[ticket_triage, policy_qa, employee_fact]"])
     wide = run_stages(workspace, each, None, start="dataset", stop="dataset").dataset
     assert wide is not None and wide.record.max_group_size > 3  # managers: 1 + reports
     assert sum((wide.record.group_sizes or {}).values()) >= company.employees * 0.7
