@@ -110,3 +110,28 @@ def test_a_bound_above_the_accountants_epsilon_fails_the_gate() -> None:
     assert empirical_epsilon_row(lb, dict(dp, epsilon=2.0, person_epsilon=8.0))["passed"] is False
     assert empirical_epsilon_row(lb, {"dp": False})["passed"] is True     # nothing to refute
     assert empirical_epsilon_row(None, dp)["passed"] is True               # no canaries
+
+
+def test_an_outsider_is_placed_among_the_held_out_and_the_members() -> None:
+    """An erased person's score, placed among the audit's: percentile among the held-out
+    employees (ties one half), among the members, and whether a threshold above every held-out
+    employee (the lowest resolvable FPR) would call them a member."""
+    from privtune.attacks.mia import own_slot_index, percentile, place_outsider
+
+    assert percentile(5.0, []) is None
+    assert percentile(2.0, [1.0, 2.0, 3.0, 4.0]) == 37.5
+    scores = {"A": 9.0, "B": 8.0, "X": 1.0, "Y": 2.0, "Z": 3.0, "W": 4.0}
+    members, out = {"A", "B"}, {"X", "Y", "Z", "W"}
+    low = place_outsider("loss", 2.5, scores, members, out)
+    assert low == {"attack": "loss", "non_member_percentile": 50.0, "member_percentile": 0.0,
+                   "non_members": 4, "members": 2, "flagged_as_member": False}
+    high = place_outsider("loss", 8.5, scores, members, out)
+    assert (high["non_member_percentile"], high["member_percentile"],
+            high["flagged_as_member"]) == (100.0, 50.0, True)
+    # scored on the same make-up slots as everyone else; a missing slot is said
+    exs = [_ex("employee_fact", "Q", "department"), _ex("ticket_triage", "Q"),
+           _ex("employee_fact", "Q", "title")]
+    assert own_slot_index(exs, ["employee_fact:department", "ticket_triage"]) == ([0, 1], True)
+    idx, matched = own_slot_index(exs[:1], ["employee_fact:department", "ticket_triage"])
+    assert (idx, matched) == ([0], False)
+    assert own_slot_index([], ["ticket_triage"]) == ([], False)

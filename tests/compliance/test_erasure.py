@@ -25,6 +25,7 @@ from sqlalchemy import select
 from privtune.access import admin
 from privtune.cli.main import run
 from privtune.errors import IntegrityError, KeyDestroyed, PermissionDenied, PrivacyPolicyError
+from privtune.io import read_jsonl
 from privtune.pipeline import erasure
 from privtune.pipeline.config import PipelineConfig
 from privtune.store import DataKey
@@ -197,7 +198,8 @@ def test_erasure_of_three_people(light: dict[str, Any]) -> None:
     body = json.loads(res.certificate.read_text())["certificate"]
     assert body["checks"] == {"found_versions_shredded": True, "found_versions_unreadable": True,
                               "subject_index_empty": True, "new_versions_free_of_identifiers": True,
-                              "backups_all_shredded": True, "retrained_audits_passed": True}
+                              "backups_all_shredded": True, "retrained_audits_passed": True,
+                              "erased_absent_from_retrained_adapters": True}  # none retrained
 
 
 @pytest.mark.slow
@@ -290,10 +292,14 @@ def test_erasure_reaches_the_model(fresh: dict[str, Any]) -> None:
         keyed = KeyedHash(ws.pseudonym_key())
         runs_before = len(ledger.entries(ws.access.check, ws.store))
         cap_before = erasure.erasure_capacity(ws)
+        old = AdapterRecord.from_dict(dict(ws.vault.manifest(fresh["adapter"]).meta))
+        trained_on = {str(e) for ex in read_jsonl(ws.vault, old.train_data)
+                      for e in ex.get("employee_ids") or []}
     tokens = [pseudonym(keyed, p) for p in people["erase"]]
     needles = [i for p in people["erase"] for i in identifiers(people["by_id"][p])] + tokens
     assert grep(root, tokens)  # the de-identified data and training set carry their tokens
     reqs = _file(root, fresh["keys"]["dpo"], people["erase"])
+    was_member = {r for r, t in zip(reqs, tokens, strict=True) if t in trained_on}
     _approve(root, ADMIN_KEY, reqs)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     proc = subprocess.run([sys.executable, "-c", KILLER, str(root), "shred", fresh["keys"]["dpo"],
@@ -323,6 +329,27 @@ def test_erasure_reaches_the_model(fresh: dict[str, Any]) -> None:
     assert body["retrained"]["adapter"]["to"] == new["to"]
     assert body["superseded_adapters"] == [fresh["adapter"]]
     assert set(body["requests"]) == set(reqs)
+    # the retrained adapter's audit treats each erased person (named by request id) as a
+    # non-member: not in its lineage or data, their score placed among the held-out employees'
+    assert body["checks"]["erased_absent_from_retrained_adapters"] is True
+    erased = body["retrained"]["adapter"]["erased"]
+    assert set(erased) == set(reqs)
+    assert {r for r, e in erased.items() if e["was_member_of_superseded"]} == was_member
+    for e in erased.values():
+        assert not (e["in_training_set"] or e["in_validation_set"]
+                    or e["lineage_reaches_erased_data"])
+        # scored on their own examples from the superseded data (someone the dataset held no
+        # example of, e.g. only listed as a manager, is reported unscored)
+        assert {a["attack"] for a in e["attacks"]} == (
+            {"loss", "reference (base model)"} if e["examples_scored"] else set())
+        for a in e["attacks"]:
+            assert 0.0 <= a["non_member_percentile"] <= 100.0 and a["non_members"] > 0
+    assert any(e["examples_scored"] for e in erased.values())
+    verdict = json.loads((root / "reports" / "audits" / f"{new['audit_id']}.json").read_text())
+    assert verdict["details"]["outsiders"] == {
+        r: {k: v for k, v in e.items()
+            if k not in ("was_member_of_superseded", "lineage_reaches_erased_data")}
+        for r, e in erased.items()}
 
 
 def test_delegation_ends_with_the_request(light: dict[str, Any]) -> None:
@@ -352,3 +379,44 @@ def test_the_recorded_policy_reads_back() -> None:
     pol = load_policy(None).model_copy(update={"version": 1})
     doc = json.loads(pol.model_dump_json(by_alias=True, exclude_none=True))
     assert parse_policy(erasure._policy_doc(doc)) == pol
+
+
+@pytest.mark.slow
+def test_the_outsider_check_sees_a_person_still_in_the_data(fresh: dict[str, Any]) -> None:
+    """The audit's outsider check is not a rubber stamp: a member and a held-out employee
+    passed as 'erased' are reported as in the training and the validation set, and both are
+    scored and placed among the members and the held-out employees."""
+    from privtune.attacks.canaries import is_canary
+    from privtune.attacks.mia import Outsider
+    from privtune.gate.audit import run_audit
+    from privtune.pipeline.site import gate_site
+    from privtune.records import AdapterRecord
+
+    with Workspace.open(fresh["ws"], api_key=ADMIN_KEY) as ws:
+        rec = AdapterRecord.from_dict(dict(ws.vault.manifest(fresh["adapter"]).meta))
+        train, val = read_jsonl(ws.vault, rec.train_data), read_jsonl(ws.vault, rec.val_data)
+
+        def own(examples: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+            out: dict[str, list[dict[str, Any]]] = {}
+            for ex in examples:
+                ids = ex.get("employee_ids") or []
+                if ids and not is_canary(ids[0]):
+                    out.setdefault(str(ids[0]), []).append(ex)
+            return out
+
+        member = max(own(train).values(), key=len)
+        held = max(own(val).values(), key=len)
+        out = run_audit(gate_site(ws), fresh["adapter"], fresh["cfg"].audit, fresh["cfg"].gate,
+                        outsiders={"probe-member": Outsider([member[0]["employee_ids"][0]], member),
+                                   "probe-held-out": Outsider([held[0]["employee_ids"][0]], held)})
+    placed = out.verdict["details"]["outsiders"]
+    assert placed["probe-member"]["in_training_set"] is True
+    assert placed["probe-held-out"]["in_validation_set"] is True
+    assert placed["probe-held-out"]["in_training_set"] is False
+    for row in placed.values():
+        assert row["examples_scored"] > 0 and len(row["attacks"]) == 2
+        assert all(a["non_members"] > 0 and a["members"] > 0 for a in row["attacks"])
+    # the verdict names them by the labels given, never by pseudonym
+    text = json.dumps(out.verdict)
+    assert member[0]["employee_ids"][0] not in json.dumps(placed)
+    assert "probe-member" in text

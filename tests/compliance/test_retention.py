@@ -79,13 +79,13 @@ def test_expiry_exactly_at_the_boundary(ws: Workspace) -> None:
     assert "adapter@2" not in far and "pseudonym-key@1" not in far
     assert not _plan(ws, sup - TICK)["adapter@1"].expired
     # nothing is shredded by a plan; apply one tick early shreds nothing
-    assert apply_retention(ws, now=raw_at - TICK) == []
-    assert apply_retention(ws, now=raw_at) == ["employees@1"]
+    assert apply_retention(ws, now=raw_at - TICK).shredded == []
+    assert apply_retention(ws, now=raw_at).shredded == ["employees@1"]
     with pytest.raises(KeyDestroyed):
         ws.vault.get("employees@1")
     assert ws.vault.get("employees-deid@1")  # the rest is readable
     assert _plan(ws, raw_at)["employees@1"].shredded
-    assert apply_retention(ws, now=raw_at) == []  # idempotent
+    assert apply_retention(ws, now=raw_at).shredded == []  # idempotent
     with ws.store.session() as s:
         ev = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     applied = [e for e in ev if e.op == "retention.manage" and e.outcome == "allow"]
@@ -109,11 +109,11 @@ def test_legal_hold_blocks_expiry(ws: Workspace) -> None:
     plan = _plan(ws, late)
     assert plan["employees@1"].expired and plan["employees@1"].held_by and not plan["employees@1"].due
     assert [h.target for h in list_holds(ws)] == ["adapter@1", "employees"]
-    done = apply_retention(ws, now=late)
+    done = apply_retention(ws, now=late).shredded
     assert set(done) == {"employees-deid@1", "trainset@1"}
     assert ws.vault.get("employees@1") and ws.vault.get("adapter@1")
     release_hold(ws, "employees")
-    assert apply_retention(ws, now=late) == ["employees@1"]
+    assert apply_retention(ws, now=late).shredded == ["employees@1"]
     with pytest.raises(KeyDestroyed):
         ws.vault.get("employees@1")
     with pytest.raises(Exception, match="no active hold"):
@@ -147,7 +147,7 @@ def test_lesser_roles_cannot_apply_or_hold(ws: Workspace, role: str) -> None:
     with Workspace.open(ws.root, api_key=ws.keys_["dpo"]) as dpo:
         place_hold(dpo, "employees")
         release_hold(dpo, "employees")
-        assert apply_retention(dpo, now=late) == ["employees@1"]
+        assert apply_retention(dpo, now=late).shredded == ["employees@1"]
 
 
 def test_cli(ws: Workspace, monkeypatch: pytest.MonkeyPatch,
@@ -163,3 +163,77 @@ def test_cli(ws: Workspace, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PRIVTUNE_API_KEY", ws.keys_["ml-engineer"])
     assert run(["retention", "apply", "-w", root]) == 7
     assert run(["retention", "hold", "employees", "-w", root]) == 7
+
+
+def test_expiry_reaches_the_backups(ws: Workspace, tmp_path: Any,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``retention apply`` shreds leaves the key escrow of every recorded backup (the one
+    mechanism erasure uses): a restore of a backup made before the expiry cannot read it. A
+    repository that cannot be opened is pending until ``backup shred-sync``."""
+    from privtune import backup
+    from privtune.cli.backup_cmd import _accept_restored
+
+    from .conftest import ADMIN_KEY
+
+    monkeypatch.setenv(backup.ENV_BACKUP_PASSPHRASE, "retention backup passphrase")
+    near, away, parked = tmp_path / "near", tmp_path / "away", tmp_path / "parked"
+    for repo in (near, away):
+        assert run(["backup", "create", "--repo", str(repo), "-w", str(ws.root)]) == 0
+    assert "employees@1" in backup.Repo.open(near).read_escrow().keys
+    away.rename(parked)  # unmounted while retention runs
+    raw_at = _created(ws, "employees@1") + 90 * DAY
+    with Workspace.open(ws.root, api_key=ws.keys_["dpo"]) as dpo:  # delegated backup.write
+        done = apply_retention(dpo, now=raw_at)
+    assert done.shredded == ["employees@1"]
+    assert done.backups_shredded == [{"repo": str(near.resolve()), "keys_removed": 1}]
+    (pend,) = done.backups_pending
+    assert pend["repo"] == str(away.resolve()) and "shred-sync" in pend["action"]
+    escrow = backup.Repo.open(near).read_escrow()
+    assert "employees@1" not in escrow.keys and "employees@1" in escrow.shredded
+    assert "employees-deid@1" in escrow.keys  # the rest stays restorable
+    restored = backup.restore(near, tmp_path / "restored", accept=_accept_restored)
+    assert "employees@1" in restored.shredded
+    with Workspace.open(tmp_path / "restored", api_key=ADMIN_KEY) as r:
+        assert r.vault.get("employees-deid@1")
+        with pytest.raises(KeyDestroyed):
+            r.vault.get("employees@1")
+    # the parked repository still holds the key until shred-sync reaches it
+    parked.rename(away)
+    assert "employees@1" in backup.Repo.open(away).read_escrow().keys
+    assert run(["backup", "shred-sync", "--repo", str(away), "-w", str(ws.root)]) == 0
+    assert "employees@1" not in backup.Repo.open(away).read_escrow().keys
+    # nothing due: no backup is touched
+    assert apply_retention(ws, now=raw_at) == type(done)([])
+
+
+def test_a_hold_placed_after_the_plan_or_during_apply_blocks_the_shred(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hold placed after ``retention plan`` keeps the version; so does one another process
+    commits while ``apply`` runs, after apply read the holds and before it shreds: the hold is
+    re-checked inside the transaction that destroys the key."""
+    from privtune.pipeline import retention
+
+    from .conftest import ADMIN_KEY
+
+    late = _created(ws, "adapter@2") + 4000 * DAY
+    assert _plan(ws, late)["employees@1"].due
+    with Workspace.open(ws.root, api_key=ws.keys_["dpo"]) as other:
+        place_hold(other, "employees@1", "case 7")  # after the plan
+    real = retention._expiries
+
+    def racing(w: Workspace, now: Any) -> Any:
+        out = real(w, now)  # apply has read the holds: trainset@1 is due
+        with Workspace.open(ws.root, api_key=ADMIN_KEY) as other:
+            place_hold(other, "trainset", "case 8")
+        return out
+
+    monkeypatch.setattr(retention, "_expiries", racing)
+    done = apply_retention(ws, now=late)
+    assert done.shredded == ["adapter@1", "employees-deid@1"]
+    assert done.held_meanwhile == ["trainset@1"]
+    assert ws.vault.get("employees@1") and ws.vault.get("trainset@1")
+    with pytest.raises(KeyDestroyed):
+        ws.vault.get("employees-deid@1")
+    monkeypatch.setattr(retention, "_expiries", real)
+    release_hold(ws, "trainset")
+    assert apply_retention(ws, now=late).shredded == ["trainset@1"]

@@ -119,7 +119,7 @@ DELEGATED: dict[str, frozenset[str]] = {
     # ``records dpia``: reads the stored schema mapping (column names and roles, no values)
     "records.read": frozenset({"data.read", "metadata.read"}),
     "retention.manage": frozenset({"data.write", "training.write", "model.write",
-                                   "metadata.read"}),
+                                   "metadata.read", "backup.write"}),
 }
 
 

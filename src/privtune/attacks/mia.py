@@ -143,3 +143,53 @@ def evaluate_attack(name: str, scores: Mapping[str, float], members: set[str],
                         tpr_at_fpr(s_in, s_out, 0.001), tpr_at_fpr(s_in, s_out, 1 / len(s_out)),
                         len(s_in), len(s_out),
                         roc_curve(s_in, s_out))
+
+
+@dataclass
+class Outsider:
+    """A person known to be outside a model's data (an erased one): their pseudonyms and their
+    own examples from the data they were removed from (possibly none)."""
+
+    tokens: list[str]
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def percentile(score: float, population: Iterable[float]) -> float | None:
+    """The share (0..100) of ``population`` scoring below ``score``, ties counting one half;
+    None for an empty population. A non-member drawn like the held-out employees lands near 50
+    on average; a person the model remembers near 100."""
+    pop = list(population)
+    if not pop:
+        return None
+    below = sum(1 for v in pop if v < score) + 0.5 * sum(1 for v in pop if v == score)
+    return 100.0 * below / len(pop)
+
+
+def own_slot_index(examples: list[dict[str, Any]], slots: list[str]) -> tuple[list[int], bool]:
+    """The examples one person is scored on, the way :func:`matched_index` picks them: their
+    own examples (first of ``employee_ids``), one per common slot; ``(indices, matched)``, where
+    ``matched`` is False when they lack a common slot (then every slot they hold is used)."""
+    own: dict[str, int] = {}
+    for i, ex in enumerate(examples):
+        ids = ex.get("employee_ids") or []
+        if ids and not is_canary(ids[0]):
+            own.setdefault(slot(ex), i)
+    if slots and all(s in own for s in slots):
+        return [own[s] for s in slots], True
+    return sorted(own[s] for s in own if not slots or s in slots) or sorted(own.values()), False
+
+
+def place_outsider(name: str, score: float, scores: Mapping[str, float], members: set[str],
+                   non_members: set[str]) -> dict[str, Any]:
+    """Where one person known to be outside the training set (an erased one) falls among the
+    audit's scores for one attack: their percentile among the held-out employees and among
+    the members, and whether the attack at its lowest resolvable FPR (a threshold above every
+    held-out employee) would call them a member."""
+    s_out = [v for e, v in scores.items() if e in non_members]
+    s_in = [v for e, v in scores.items() if e in members]
+    pct_out, pct_in = percentile(score, s_out), percentile(score, s_in)
+    return {"attack": name,
+            "non_member_percentile": None if pct_out is None else round(pct_out, 1),
+            "member_percentile": None if pct_in is None else round(pct_in, 1),
+            "non_members": len(s_out), "members": len(s_in),
+            "flagged_as_member": bool(s_out) and score > max(s_out)}

@@ -73,6 +73,15 @@ def run_cmd(
             {b["repo"]: b["keys_removed"] for b in res.backups_shredded}
             or ("none" if res.backups_pending else "no backup repository recorded")),
         "seconds": res.seconds, "certificate": str(res.certificate)})
+    for name, r in sorted(res.retrained.items()):
+        for label, e in sorted((r.get("erased") or {}).items()):
+            pct = ", ".join(f"{a['attack']}: {a['non_member_percentile']}th percentile of the "
+                            f"held-out" for a in e["attacks"]
+                            if a.get("non_member_percentile") is not None) or "not scored"
+            member = ("NOT a non-member" if e["in_training_set"] or
+                      e["lineage_reaches_erased_data"] else "non-member")
+            console.print(f"{name} {r['to']}: {label} {member} (lineage and training set); "
+                          f"membership score {pct}", markup=False, highlight=False)
     for b in res.backups_pending:
         console.print(f"backup {b['repo']}: {b['reason']}; {b['action']}", markup=False,
                       highlight=False)
@@ -222,9 +231,18 @@ def retention_apply_cmd(workspace: Path = WorkspaceOpt) -> None:
 
     with open_workspace(workspace) as ws:
         done = apply_retention(ws)
-    for ref in done:
+    for ref in done.shredded:
         console.print(f"shredded {ref}", markup=False, highlight=False)
-    console.print(f"{len(done)} version(s) shredded")
+    for ref in done.held_meanwhile:
+        console.print(f"kept {ref}: a legal hold was placed while retention ran", markup=False,
+                      highlight=False)
+    for b in done.backups_shredded:
+        console.print(f"backup {b['repo']}: {b['keys_removed']} key(s) removed from its escrow",
+                      markup=False, highlight=False)
+    for b in done.backups_pending:
+        console.print(f"backup {b['repo']}: {b['reason']}; {b['action']}", markup=False,
+                      highlight=False)
+    console.print(f"{len(done.shredded)} version(s) shredded")
 
 
 @retention_app.command("hold")

@@ -19,6 +19,7 @@ import math
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,14 @@ from privtune.attacks.canaries import is_canary
 from privtune.attacks.exposure import CanaryExposure, by_repetition, measure_exposure
 from privtune.attacks.extraction import run_extraction
 from privtune.attacks.mia import (
+    Outsider,
     employee_losses,
     evaluate_attack,
     lira_scores,
     loss_scores,
     matched_index,
+    own_slot_index,
+    place_outsider,
     reference_scores,
 )
 from privtune.attacks.one_run import one_run_audit
@@ -125,9 +129,57 @@ def _cap(items: set[str], n: int, seed: int) -> set[str]:
     return set(random.Random(seed).sample(sorted(items), n))
 
 
+def _place_outsiders(outsiders: Mapping[str, Outsider], train: list[dict[str, Any]],
+                     val: list[dict[str, Any]], slots: list[str], model: Any, tok: Any,
+                     max_seq_len: int, batch_size: int, target: dict[str, float],
+                     base_l: dict[str, float], members: set[str], non_members: set[str]
+                     ) -> dict[str, Any]:
+    """Each outsider: are they (their pseudonyms) in the training or validation set (as an
+    example's own employee, a co-listed one or a mention)? Their loss on their own examples (the make-up
+    slots the members and held-out employees are scored on) under the model and under the base
+    model, placed among the held-out employees' and the members' scores, per attack. Only
+    labels and numbers leave this function."""
+    def people(examples: list[dict[str, Any]]) -> set[str]:
+        return {str(e) for ex in examples
+                for e in [*(ex.get("employee_ids") or []), *(ex.get("mentions") or [])]}
+
+    in_train, in_val = people(train), people(val)
+    loss_all, ref_all = loss_scores(target), reference_scores(target, base_l)
+    out: dict[str, Any] = {}
+    for label, who in sorted(outsiders.items()):
+        examples, own_ids = who.examples, set(who.tokens)
+        idx, matched = own_slot_index(examples, slots)
+        row: dict[str, Any] = {"in_training_set": bool(own_ids & in_train),
+                               "in_validation_set": bool(own_ids & in_val),
+                               "examples_scored": len(idx), "make_up_matched": matched,
+                               "attacks": []}
+        if idx:
+            encoded = [encode_example(tok, examples[i], max_seq_len, n)
+                       for n, i in enumerate(idx)]
+            tgt = score_encoded(model, encoded, tok.pad_token_id, batch_size).mean()
+            with model.disable_adapter():
+                base = score_encoded(model, encoded, tok.pad_token_id, batch_size).mean()
+            pairs = [(a, b) for a, b in zip(tgt, base, strict=True)
+                     if not (math.isnan(a) or math.isnan(b))]
+            if pairs:
+                lt = sum(a for a, _ in pairs) / len(pairs)
+                lb = sum(b for _, b in pairs) / len(pairs)
+                row["attacks"] = [
+                    place_outsider("loss", -lt, loss_all, members, non_members),
+                    place_outsider("reference (base model)", lb - lt, ref_all, members,
+                                   non_members)]
+        out[label] = row
+    return out
+
+
 def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
               policy: GatePolicy | None = None, *, base: Path | None = None,
-              progress: ProgressFn | None = None) -> AuditOutcome:
+              progress: ProgressFn | None = None,
+              outsiders: Mapping[str, Outsider] | None = None) -> AuditOutcome:
+    """``outsiders``: ``{label: Outsider}`` of people known to be outside the model's data
+    (the people an erasure removed, labelled by request id, never by name or pseudonym): the
+    audit checks that none of them is in the training or validation set and places each one's
+    membership score among the held-out employees' (``details["outsiders"]``)."""
     from privtune.train.generate import load_adapter
     from privtune.train.spec import TrainSpec
 
@@ -194,6 +246,10 @@ def run_audit(site: GateSite, model_ref: str, spec: AuditSpec | None = None,
             attacks.append(evaluate_attack("loss", loss_scores(target), members, non_members))
             attacks.append(evaluate_attack("reference (base model)",
                                            reference_scores(target, base_l), members, non_members))
+        if outsiders:
+            details["outsiders"] = _place_outsiders(
+                outsiders, subjects.train, subjects.val, slots, model, tok,
+                train_spec.max_seq_len, spec.batch_size, target, base_l, members, non_members)
         timings["membership"] = time.perf_counter() - t
         tick("membership")
 

@@ -7,6 +7,9 @@ figures are numbers only (see docs/audit-gate.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from privtune.attacks.mia import Outsider
 from privtune.attacks.spec import AuditSpec
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy
@@ -17,8 +20,12 @@ from privtune.records import AuditVerdict
 
 
 def audit_stage(site: GateSite, adapter_ref: str, spec: AuditSpec, policy: GatePolicy,
-                progress: ProgressFn | None = None) -> StageResult[AuditVerdict]:
-    out = run_audit(site, adapter_ref, spec, policy, progress=progress)
+                progress: ProgressFn | None = None,
+                outsiders: Mapping[str, Outsider] | None = None
+                ) -> StageResult[AuditVerdict]:
+    """``outsiders``: people known to be outside the adapter's data (erased ones), placed
+    among the held-out employees (see :func:`run_audit`)."""
+    out = run_audit(site, adapter_ref, spec, policy, progress=progress, outsiders=outsiders)
     v = out.verdict
     values = {m["name"]: m["value"] for m in v["metrics"]}
     d = v["details"]
@@ -45,4 +52,6 @@ def audit_stage(site: GateSite, adapter_ref: str, spec: AuditSpec, policy: GateP
         "canary_candidates": (d.get("one_run") or {}).get("candidates", 0),
         "attribute_advantage": values.get("attribute_advantage_max"),
     }
+    if d.get("outsiders"):
+        figures["outsiders"] = d["outsiders"]
     return StageResult("audit", out.record, figures=figures, seconds=out.seconds)

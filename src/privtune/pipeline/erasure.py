@@ -21,12 +21,17 @@ of them) and walks it through these steps, recording each in the requests' rows:
 5. ``shred``: every version found in step 1 is crypto-shredded (data key destroyed, file
    deleted); its subject-index rows are dropped. Everyone else's data was carried over first.
    The same versions are shredded in every backup repository ``backup create`` recorded
-   (``backup.shred_in_backups``); one it cannot open is listed as pending in the certificate
-   (``privtune backup shred-sync`` reaches it later).
+   (:func:`privtune.pipeline.backups.shred_in_recorded_backups`, which retention uses too);
+   one it cannot open is listed as pending in the certificate (``privtune backup shred-sync``
+   reaches it later).
 6. ``retrain``: every adapter trained on them is retrained from its recorded recipe (its
    recorded train spec, on the same base model, checked by hash) on the new training set, charged
    to the people's privacy budget by the ledger like any run, and audited afresh. Exact
-   unlearning: the base model never saw HR data. Release is a separate act (``privtune release``).
+   unlearning: the base model never saw HR data. The fresh audit gets the erased people as
+   outsiders (their own examples, kept in the batch's object until the end): it reports, per
+   person by request id, that the new training set and lineage do not hold them and where
+   their membership score falls among the held-out employees'. Release is a separate act
+   (``privtune release``).
 7. ``certify``: a signed certificate (``reports/erasure/<batch>.json``) naming the requests by id
    only: what was found, rewritten, shredded, revoked and retrained, and the checks run. Then the
    request-to-person mapping (``subject-request-<id>``) is shredded and the requests are done.
@@ -40,7 +45,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -53,7 +57,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from privtune import backup
+from privtune.attacks.mia import Outsider
 from privtune.dp import ledger
 from privtune.errors import (
     InputError,
@@ -62,7 +66,6 @@ from privtune.errors import (
     NotFoundError,
     PermissionDenied,
     PrivacyPolicyError,
-    WrongKey,
 )
 from privtune.fsutil import atomic_write_text, private_dir
 from privtune.gate.adapters import ADAPTER_SCHEMA
@@ -71,6 +74,8 @@ from privtune.io import jsonl_bytes, read_jsonl, read_table, table_bytes
 from privtune.lineage.graph import build_graph
 from privtune.pii import Roster
 from privtune.pii.mapping import ColumnRole, TableMapping, mapping_for_table, rows_table
+from privtune.pipeline.audit import audit_stage
+from privtune.pipeline.backups import shred_in_recorded_backups
 from privtune.pipeline.config import PipelineConfig
 from privtune.pipeline.roles import IDENTIFYING_ROLES, OWN_NAME_ROLES, object_mapping, stored_mapping
 from privtune.pipeline.run import run_stages
@@ -406,6 +411,60 @@ def _batch(ws: Workspace) -> tuple[str, list[str]]:
         return batch, sorted(r.id for r in approved)
 
 
+def _labels(ws: Workspace, ids: list[str]) -> dict[str, str]:
+    """``{employee id: label}``: each erased person is named by their request's id (with
+    ``/n`` when a request names several), never by name or pseudonym, in audits and the
+    certificate."""
+    out: dict[str, str] = {}
+    for rid in ids:
+        doc = json.loads(ws.vault.get(_plan(ws, rid).get("mapping", "")))
+        subjects = [str(x) for x in doc["subjects"]]
+        for n, pid in enumerate(subjects, 1):
+            out.setdefault(pid, rid if len(subjects) == 1 else f"{rid}/{n}")
+    return out
+
+
+def _their_examples(ws: Workspace, adapters: list[str], labels: dict[str, str]
+                    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """By label, each erased person's pseudonym and own examples (first of ``employee_ids``) in
+    the training and validation sets the adapters were made from (``{"tokens", "examples"}``);
+    and, per adapter version, the labels of those who were in its training set."""
+    if not adapters:
+        return {}, {}
+    from privtune.deid.keys import KeyedHash
+    from privtune.deid.operators.pseudonymize import pseudonym
+
+    try:
+        keyed = KeyedHash(ws.pseudonym_key())
+    except NotFoundError:
+        return {}, {}
+    label_of = {pseudonym(keyed, pid): label for pid, label in labels.items()}
+    outsiders: dict[str, dict[str, dict[str, Any]]] = {label: {} for label in labels.values()}
+    was_member: dict[str, list[str]] = {}
+    read: dict[str, list[dict[str, Any]]] = {}
+    for ref in adapters:
+        rec = AdapterRecord.from_dict(dict(ws.vault.manifest(ref).meta or {}))
+        members: set[str] = set()
+        for data, is_train in ((rec.train_data, True), (rec.val_data, False)):
+            if data not in read:
+                read[data] = read_jsonl(ws.vault, data)
+            for ex in read[data]:
+                for n, e in enumerate(ex.get("employee_ids") or []):
+                    label = label_of.get(str(e))
+                    if label is None:
+                        continue
+                    if is_train:
+                        members.add(label)
+                    if n == 0:
+                        outsiders.setdefault(label, {})[str(ex.get("id"))] = ex
+        was_member[ref] = sorted(members)
+    tokens: dict[str, list[str]] = {}
+    for tok, label in label_of.items():
+        tokens.setdefault(label, []).append(tok)
+    return ({label: {"tokens": sorted(tokens[label]), "examples": list(exs.values())}
+             for label, exs in outsiders.items()}, was_member)
+
+
 def _subjects_of(ws: Workspace, ids: list[str]) -> set[str]:
     people: set[str] = set()
     for rid in ids:
@@ -473,9 +532,6 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             emp_table = read_table(ws.vault, emp[-1])
             rows, roles = _People.rows_of(emp_table, people_ids,
                                           object_mapping(schema, "employees", emp_table))
-            people_ref = ws.vault.put(batch_obj, json.dumps({"batch": batch, "ids": sorted(people_ids),
-                                                  "rows": rows, "roles": roles}).encode(),
-                                      kind="blob", schema="subject-request-json")
             # versions that only *mention* them (their name in someone else's ticket) are not
             # in the subject index, which lists authors: found by their identifiers
             mentions = _mentions(ws, _People.of(rows, people_ids, roles), direct)
@@ -483,8 +539,16 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             graph = build_graph(ws.vault)
             found.update(mentions)
             found.update(d for ref in mentions for d in graph.downstream(ref))
+            adapters = sorted(r for r in found if manifests[r].schema == ADAPTER_SCHEMA)
+            # their own training examples, kept (in this object only) until the retrained
+            # adapters' audits have placed them among the held-out employees
+            outsiders, was_member = _their_examples(ws, adapters, _labels(ws, ids))
+            people_ref = ws.vault.put(batch_obj, json.dumps({
+                "batch": batch, "ids": sorted(people_ids), "rows": rows, "roles": roles,
+                "outsiders": outsiders, "was_member": was_member}).encode(),
+                kind="blob", schema="subject-request-json")
             plan.update(found=sorted(found), direct=sorted(direct), people=people_ref,
-                        adapters=sorted(r for r in found if manifests[r].schema == ADAPTER_SCHEMA))
+                        adapters=adapters)
             finish("find", t0)
 
         if "rewrite" not in plan.get("steps_done", []):
@@ -555,7 +619,7 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
             # the same versions in every backup this workspace has written (and the request
             # mappings and the batch's identifiers, shredded in the vault at the end)
             mappings = [_plan(ws, rid).get("mapping", "") for rid in ids]
-            plan["backups"] = _shred_in_backups(
+            plan["backups"] = shred_in_recorded_backups(
                 ws, [*plan["found"], plan["people"], *(m for m in mappings if m)])
             finish("shred", t0)
 
@@ -567,10 +631,13 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                 name = ref.split("@")[0]
                 if name not in by_name or int(ref.split("@")[1]) > int(by_name[name].split("@")[1]):
                     by_name[name] = ref
+            doc = json.loads(ws.vault.get(plan["people"]))
             for name, old in sorted(by_name.items()):
                 if name in retrained:
                     continue  # done before a crash
-                retrained[name] = _retrain(ws, cfg, old, name)
+                retrained[name] = _retrain(ws, cfg, old, name, doc.get("outsiders") or {},
+                                           (doc.get("was_member") or {}).get(old, []),
+                                           set(plan["found"]))
                 plan["retrained"] = retrained
                 _set_plan(ws, ids, plan, "retrain")
             plan["retrained"] = retrained
@@ -594,35 +661,6 @@ def run_erasures(ws: Workspace, cfg: PipelineConfig, *, after_step: StepHook | N
                          plan.get("retrained", {}), plan["seconds"],
                          plan.get("backups", {}).get("shredded", []),
                          plan.get("backups", {}).get("pending", []))
-
-
-def _shred_in_backups(ws: Workspace, refs: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Remove ``refs``' data keys from the key escrow of every backup repository ``backup
-    create`` recorded (``backup.shred_in_backups``; the passphrase from
-    PRIVTUNE_BACKUP_PASSPHRASE, never a prompt). A repository that cannot be opened (gone,
-    moved, no or a wrong passphrase, damaged) is listed as pending: ``privtune backup
-    shred-sync`` applies every shred of the workspace to it later (so does ``backup create``)."""
-    ws.access.check("metadata.read", "backup-repos", action="list")
-    secret = os.environ.get(backup.ENV_BACKUP_PASSPHRASE, "")
-    done: list[dict[str, Any]] = []
-    pending: list[dict[str, Any]] = []
-    for repo in backup.recorded_repos(ws.store):
-        why = ""
-        if not (repo / "config.json").is_file():
-            why = "repository not found (moved, unmounted or deleted)"
-        elif not secret:
-            why = f"no backup passphrase ({backup.ENV_BACKUP_PASSPHRASE} is not set)"
-        else:
-            try:
-                n = backup.shred_in_backups(ws.access.check, repo, refs, passphrase=secret.encode())
-            except (WrongKey, IntegrityError, NotFoundError, OSError) as exc:
-                why = f"cannot open the repository ({type(exc).__name__})"
-            else:
-                done.append({"repo": str(repo), "keys_removed": n})
-        if why:
-            pending.append({"repo": str(repo), "reason": why,
-                            "action": f"pending: run `privtune backup shred-sync --repo {repo}`"})
-    return {"shredded": done, "pending": pending}
 
 
 def _derive(ws: Workspace, cfg: PipelineConfig, names: set[str], found: list[str]
@@ -673,9 +711,15 @@ _DP_RECIPE = ("unit", "accountant", "max_grad_norm", "expected_batch_size",
               "max_examples_per_unit", "multi_employee", "target_epsilon")
 
 
-def _retrain(ws: Workspace, cfg: PipelineConfig, old_ref: str, name: str) -> dict[str, Any]:
+def _retrain(ws: Workspace, cfg: PipelineConfig, old_ref: str, name: str,
+             outsiders: dict[str, dict[str, Any]], was_member: list[str],
+             shredded: set[str]) -> dict[str, Any]:
     """Retrain ``name`` from the recipe recorded with ``old_ref`` on the current training set,
-    then audit it afresh. The base model must be the recorded one (same hash)."""
+    then audit it afresh with the erased people (``outsiders``, by label) as non-members. The
+    base model must be the recorded one (same hash). ``erased`` in the result: for each erased
+    person, whether they were in ``old_ref``'s training set, whether the new adapter's recorded
+    lineage reaches any shredded version, whether the new training or validation set holds
+    them, and their membership scores placed among the held-out employees'."""
     rec = AdapterRecord.from_dict(dict(ws.vault.manifest(old_ref).meta or {}))
     spec = TrainSpec(**{**rec.train, "resume_from": None})  # its checkpoints are shredded
     if rec.dp:
@@ -691,14 +735,22 @@ def _retrain(ws: Workspace, cfg: PipelineConfig, old_ref: str, name: str) -> dic
     if st.base_model.record.sha256 != rec.base_model_sha256:
         raise IntegrityError(f"the recipe of '{old_ref}' names a base model whose hash differs "
                              "from the one this config prepares; retrain with the recorded base")
-    st = run_stages(ws, run_cfg, start="train", stop="audit", skip=("evaluate",), prior=st,
-                    adapter_name=name)
-    assert st.train is not None and st.audit is not None
-    return {"from": old_ref, "to": st.train.record.ref, "audit_id": st.audit.record.audit_id,
-            "audit_passed": bool(st.audit.record.passed),
+    st = run_stages(ws, run_cfg, start="train", stop="train", prior=st, adapter_name=name)
+    assert st.train is not None
+    new_ref = st.train.record.ref
+    audit = audit_stage(gate_site(ws), new_ref, run_cfg.audit, run_cfg.gate,
+                        outsiders={label: Outsider(list(o["tokens"]), list(o["examples"]))
+                                   for label, o in outsiders.items()})
+    placed = audit.figures.get("outsiders") or {}
+    reached = bool(set(build_graph(ws.vault).upstream(new_ref)) & shredded)
+    erased = {label: {"was_member_of_superseded": label in was_member,
+                      "lineage_reaches_erased_data": reached, **placed[label]}
+              for label in sorted(outsiders)}
+    return {"from": old_ref, "to": new_ref, "audit_id": audit.record.audit_id,
+            "audit_passed": bool(audit.record.passed),
             "epsilon": st.train.record.adapter.epsilon,
             "train_data": st.train.record.adapter.train_data,
-            "base_model_sha256": rec.base_model_sha256}
+            "base_model_sha256": rec.base_model_sha256, "erased": erased}
 
 
 # ------------------------------------------------------------------ certificate
@@ -730,6 +782,14 @@ def _certify(ws: Workspace, batch: str, ids: list[str], plan: dict[str, Any],
     checks["backups_all_shredded"] = not plan.get("backups", {}).get("pending")
     checks["retrained_audits_passed"] = all(r.get("audit_passed") for r in
                                             plan.get("retrained", {}).values())
+    # each erased person is a non-member of every retrained adapter: its recorded lineage
+    # reaches no shredded version and its training set does not hold them
+    # (every erased person reported for every retrained adapter)
+    retrained = list(plan.get("retrained", {}).values())
+    checks["erased_absent_from_retrained_adapters"] = all(
+        len(r.get("erased") or {}) == len(people.ids) for r in retrained) and all(
+        not (e["lineage_reaches_erased_data"] or e["in_training_set"])
+        for r in retrained for e in (r.get("erased") or {}).values())
     if leaks:
         raise IntegrityError(f"erasure batch {batch}: the rewritten versions still hold "
                              f"identifiers of the subjects ({', '.join(sorted(leaks))})")

@@ -14,23 +14,33 @@ Every vault version falls in a class by its name and kind (:func:`retention_clas
 
 ``retention.objects`` gives one object name its own period (counted as for its class). A
 version expires when ``now >= expires_at`` (the boundary instant itself is expired). A legal
-hold (``retention_holds``, row-MAC'd) on a name or on one ``name@version`` blocks its expiry.
+hold (``retention_holds``, row-MAC'd) on a name or on one ``name@version`` blocks its expiry;
+``apply`` reads the holds afresh (a hold placed after ``plan`` counts) and re-checks them for
+each version inside the transaction that destroys its key, so a hold committed while ``apply``
+runs still keeps the version (``Applied.held_meanwhile``).
 
 :func:`retention_plan` needs ``records.read``; :func:`apply_retention`, :func:`place_hold` and
 :func:`release_hold` need ``retention.manage`` (admin, DPO), and applying shreds under it
-(``Guard.acting_for``): each shred is audited with ``via=retention.manage``. ``now`` is
+(``Guard.acting_for``): each shred is audited with ``via=retention.manage``. A shred reaches
+every backup repository ``backup create`` recorded (the version's data key leaves the backup's
+key escrow: :func:`privtune.pipeline.backups.shred_in_recorded_backups`, the same call erasure
+uses); a repository that cannot be opened is reported pending for ``backup shred-sync``. ``now`` is
 injectable (tests freeze the clock). Output names objects and refs only, never a person's data.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from privtune.errors import InputError, NotFoundError
+from privtune.pipeline.backups import shred_in_recorded_backups
 from privtune.store.models import ObjectVersion, utcnow
 from privtune.store.subject_models import RetentionHold, ensure_subject_tables
 from privtune.vault import names
@@ -121,13 +131,57 @@ def retention_plan(ws: Workspace, *, now: datetime | None = None) -> list[Expiry
     return [e for e in _expiries(ws, _utc(now or utcnow())) if e.expires_at is not None]
 
 
-def apply_retention(ws: Workspace, *, now: datetime | None = None) -> list[str]:
-    """Crypto-shred every expired version that no legal hold protects; the refs shredded."""
+@dataclass
+class Applied:
+    """What ``retention apply`` did: the versions shredded, and in which backups."""
+
+    shredded: list[str]
+    #: ``{"repo", "keys_removed"}`` of every recorded backup repository the shreds reached
+    backups_shredded: list[dict[str, Any]] = field(default_factory=list)
+    #: ``{"repo", "reason", "action"}`` of every recorded repository that could not be opened
+    backups_pending: list[dict[str, Any]] = field(default_factory=list)
+    #: due versions a legal hold placed while ``apply`` ran kept (re-checked at the shred)
+    held_meanwhile: list[str] = field(default_factory=list)
+
+
+class _Held(Exception):
+    """A legal hold found by the re-check inside a shred's transaction."""
+
+
+def _recheck_holds(ref: str) -> Callable[[Session], None]:
+    """The shred's re-check: an active hold on ``ref`` or on its name, read inside the shred's
+    own transaction (under the write lock: a hold committed after the plan or after this
+    apply's first read of the holds is seen; one placed later waits for the shred)."""
+    name = ref.split("@", 1)[0]
+
+    def check(s: Session) -> None:
+        for target in (ref, name):
+            hold = s.get(RetentionHold, target)
+            if hold is not None and hold.active:
+                raise _Held(target)
+
+    return check
+
+
+def apply_retention(ws: Workspace, *, now: datetime | None = None) -> Applied:
+    """Crypto-shred every expired version that no legal hold protects, in the vault and in
+    every backup repository the workspace recorded (the keys leave their escrow: the copies in
+    the backups can no longer be read either); a repository it cannot open is pending
+    (``privtune backup shred-sync``)."""
     when = _utc(now or utcnow())
     with ws.access.acting_for("retention.manage", "retention", action="apply",
                               at=when.isoformat(timespec="seconds")):
         due = [e.ref for e in _expiries(ws, when) if e.due]
-        return [ws.vault.shred(ref) for ref in due]
+        done, held = [], []
+        for ref in due:
+            try:
+                done.append(ws.vault.shred(ref, recheck=_recheck_holds(ref)))
+            except _Held:
+                held.append(ref)
+        if not done:
+            return Applied([], held_meanwhile=held)
+        reached = shred_in_recorded_backups(ws, done)
+        return Applied(done, reached["shredded"], reached["pending"], held)
 
 
 def _check_target(target: str) -> str:

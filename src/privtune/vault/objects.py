@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from privtune.errors import (
     InputError,
@@ -585,8 +586,13 @@ class Vault:
             return []
         return sorted(p for p in base.rglob("*") if p.is_file() and str(p.relative_to(self.root)) not in known)
 
-    def shred(self, ref: str) -> str:
-        """Crypto-shred one version: destroy its wrapped data key and delete its file."""
+    def shred(self, ref: str, *, recheck: Callable[[Session], None] | None = None) -> str:
+        """Crypto-shred one version: destroy its wrapped data key and delete its file.
+
+        ``recheck(session)`` runs inside the transaction that destroys the key, after the key
+        row is written (the database's write lock is held, so no other writer can commit
+        meanwhile and what it reads is current): raising aborts the shred and nothing changes.
+        Retention re-checks its legal holds there."""
         row = self.manifest(ref)
         self._guard("shred", row.ref, self._checked_kind(row)[0])
         with self.store.session() as s:
@@ -594,6 +600,9 @@ class Vault:
             if dk is not None:
                 dk.wrapped = None
                 dk.destroyed_at = datetime.now(UTC)
+            if recheck is not None:
+                s.flush()  # the UPDATE takes the write lock before the re-check reads
+                recheck(s)
         (self.root / row.relpath).unlink(missing_ok=True)
         return row.ref
 
