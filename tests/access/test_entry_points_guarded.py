@@ -192,6 +192,9 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             ws, "E00001", "employee_id", "E00002"),
         "privtune.pipeline.subject_find.find_subject": lambda ws: subject_find.find_subject(
             ws, "E00001"),
+        # issue 19: shreds reach the recorded backups (erasure, retention)
+        "privtune.pipeline.backups.shred_in_recorded_backups":
+            lambda ws: privtune.pipeline.backups.shred_in_recorded_backups(ws, ["employees@1"]),
     }
 
 

@@ -420,3 +420,6 @@ def test_the_outsider_check_sees_a_person_still_in_the_data(fresh: dict[str, Any
     text = json.dumps(out.verdict)
     assert member[0]["employee_ids"][0] not in json.dumps(placed)
     assert "probe-member" in text
+    html = out.report_path.read_text()
+    assert "Erased people" in html and "probe-held-out" in html
+    assert member[0]["employee_ids"][0] not in html

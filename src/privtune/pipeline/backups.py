@@ -23,7 +23,9 @@ def shred_in_recorded_backups(ws: Workspace, refs: list[str]) -> dict[str, list[
     PRIVTUNE_BACKUP_PASSPHRASE, never a prompt). A repository that cannot be opened (gone,
     moved, no or a wrong passphrase, damaged) is listed as pending: ``privtune backup
     shred-sync`` applies every shred of the workspace to it later (so does ``backup create``)."""
-    ws.access.check("metadata.read", "backup-repos", action="list")
+    # who may take keys out of the backups (admin; delegated by subject.erase and
+    # retention.manage), checked before the list of repositories is read
+    ws.access.check("backup.write", "backup-repos", action="shred", versions=len(refs))
     secret = os.environ.get(backup.ENV_BACKUP_PASSPHRASE, "")
     done: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
