@@ -133,3 +133,36 @@ def test_stray_files_are_reported_not_read(small_ws) -> None:
     stray.write_bytes(b"partial")
     assert small_ws.vault.stray_files() == [stray]
     assert small_ws.vault.get("x") == b"1"
+
+
+def test_a_shred_recheck_runs_under_the_write_lock_and_can_abort(small_ws) -> None:
+    """``shred(ref, recheck=...)`` (retention's legal-hold re-check): when the re-check runs, the
+    shred's transaction holds the database's write lock (no other writer can commit a hold
+    meanwhile); a re-check that raises leaves the version readable."""
+    import sqlite3
+
+    from sqlalchemy.orm import Session
+
+    ref = small_ws.vault.put("person", PII_ROW)
+    db = small_ws.root / "metadata.db"
+    locked: list[bool] = []
+
+    def probe(s: Session) -> None:
+        other = sqlite3.connect(db, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            locked.append(False)
+        except sqlite3.OperationalError as exc:
+            locked.append("locked" in str(exc))
+        finally:
+            other.close()
+        raise RuntimeError("held")
+
+    with pytest.raises(RuntimeError, match="held"):
+        small_ws.vault.shred(ref, recheck=probe)
+    assert locked == [True]
+    assert small_ws.vault.get(ref) == PII_ROW  # aborted: the key and the file are intact
+    assert ref not in small_ws.vault.shredded()
+    small_ws.vault.shred(ref, recheck=lambda s: None)
+    with pytest.raises(KeyDestroyed):
+        small_ws.vault.get(ref)
