@@ -33,7 +33,10 @@ GAZETTEER_LOCALES: tuple[str, ...] = (
     "de_DE", "de_AT", "de_CH", "fr_FR", "fr_BE", "fr_CA", "fr_CH", "es_ES", "es_MX", "es_AR",
     "es_CL", "es_CO", "nl_NL", "nl_BE", "it_IT", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK",
     "no_NO", "fi_FI", "is_IS", "tr_TR", "cs_CZ", "sk_SK", "sl_SI", "hr_HR", "hu_HU", "ro_RO",
-    "et_EE", "lt_LT", "lv_LV", "id_ID", "ja_JP", "zh_CN", "zh_TW",
+    "et_EE", "lt_LT", "lv_LV", "id_ID", "ja_JP", "zh_CN", "zh_TW", "en_PK", "ha_NG", "ig_NG", "yo_NG", "zu_ZA",
+    "sw", "tw_GH", "fr_DZ", "fr_QC", "es_CA", "de_LI", "de_LU", "az_AZ", "uz_UZ", "vi_VN",
+    # Cyrillic and Greek lists, transliterated (``Дмитрий`` -> ``dmitriy``, ``dmitry``, ``dmitrij``)
+    "ru_RU", "uk_UA", "bg_BG", "mk_MK", "el_GR",
 )  # fmt: skip
 
 #: Honorifics in English, German, French, Spanish and Dutch (``M`` only with its dot: ``M. Dupont``).
@@ -66,7 +69,7 @@ _MAX_NAME_TOKENS = 4
 #: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
 #: that never start or continue a name in HR prose.
 TITLE_WORDS: frozenset[str] = frozenset(
-    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service", "business", "partner", "people", "talent", "culture", "visa"]
+    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service", "business", "partner", "people", "talent", "culture", "visa", "suite", "apt", "apartment", "unit", "box"]
 )
 
 
@@ -88,8 +91,35 @@ def _names(attr: str) -> set[str]:
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "å": "aa", "ø": "oe", "æ": "ae"})
 
 
+#: Cyrillic and Greek letters with their common Latin spellings (first: the usual English one).
+_TRANSLIT: dict[str, tuple[str, ...]] = {
+    "а": ("a",), "б": ("b",), "в": ("v",), "г": ("g", "h"), "ґ": ("g",), "д": ("d",), "е": ("e", "ye"), "ё": ("yo", "e"),
+    "є": ("ye", "ie"), "ж": ("zh",), "з": ("z",), "и": ("i", "y"), "і": ("i",), "ї": ("yi", "i"), "й": ("y", "i", "j"),
+    "к": ("k",), "л": ("l",), "м": ("m",), "н": ("n",), "о": ("o",), "п": ("p",), "р": ("r",), "с": ("s",), "т": ("t",),
+    "у": ("u",), "ф": ("f",), "х": ("kh", "h"), "ц": ("ts", "c"), "ч": ("ch",), "ш": ("sh",), "щ": ("shch", "sht"),
+    "ъ": ("", "a"), "ы": ("y",), "ь": ("",), "э": ("e",), "ю": ("yu", "iu", "ju"), "я": ("ya", "ia", "ja"),
+    "ј": ("j",), "љ": ("lj",), "њ": ("nj",), "ќ": ("kj",), "ѓ": ("gj",), "ѕ": ("dz",), "џ": ("dzh", "dz"),
+    "α": ("a",), "ά": ("a",), "β": ("v",), "γ": ("g",), "δ": ("d",), "ε": ("e",), "έ": ("e",), "ζ": ("z",), "η": ("i",),
+    "ή": ("i",), "θ": ("th",), "ι": ("i",), "ί": ("i",), "ϊ": ("i",), "ΐ": ("i",), "κ": ("k",), "λ": ("l",), "μ": ("m",),
+    "ν": ("n",), "ξ": ("x", "ks"), "ο": ("o",), "ό": ("o",), "π": ("p",), "ρ": ("r",), "σ": ("s",), "ς": ("s",),
+    "τ": ("t",), "υ": ("y", "i"), "ύ": ("y", "i"), "ϋ": ("y",), "φ": ("f",), "χ": ("ch", "h"), "ψ": ("ps",), "ω": ("o",),
+    "ώ": ("o",),
+}  # fmt: skip
+
+
+def transliterations(name: str, limit: int = 8) -> set[str]:
+    """Latin spellings of a casefolded Cyrillic or Greek name (at most ``limit``)."""
+    out = [""]
+    for ch in name:
+        opts = _TRANSLIT.get(ch, (ch,))
+        out = [o + x for o in out for x in opts][:limit]
+    return {o for o in out if o.isascii()}
+
+
 def variants(name: str) -> set[str]:
     """A casefolded name with its transliterations: ``müller`` -> ``mueller``, ``muller``."""
+    if not name.isascii() and any(ch in _TRANSLIT for ch in name):
+        return transliterations(name)
     out = {name, name.translate(_GERMAN)}
     folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
     out.add(folded.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("ł", "l").replace("đ", "d"))
@@ -216,7 +246,7 @@ class PeopleRecognizer:
                 if nxt[:1].isupper() or nxt in PARTICLES:
                     count += 1
                     continue
-            if key in _NOT_NAMES or key in HONORIFICS:
+            if key in _NOT_NAMES or key in HONORIFICS or key in _UNIT_WORDS:
                 break
             cap = word[:1].isupper()
             known = key in self.first or key in self.last
@@ -292,6 +322,8 @@ _NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "via", "rue", "avenue", "s
 _NAME_VERBS = frozenset(["is", "was", "has", "had", "will", "said", "says", "asked", "asks", "wants", "wanted", "called", "can", "could", "would", "should", "and", "from", "left", "joined", "spent", "lives", "works", "shouted", "told", "sent", "and"])
 
 
+#: Unit words that end a name run ("Ms. Lisa Douglas Apt. 606").
+_UNIT_WORDS = frozenset(["apt", "apartment", "suite", "unit", "ste", "box", "phd", "md", "jr"])
 #: Honorifics that are only honorifics with their dot and not in capitals ("Hr. Weber", not "HR").
 _NEED_DOT = frozenset(["m", "hr", "fr", "sr", "mw"])
 #: Short English function words that some locale's gazetteer lists as a first name ("As", "An").

@@ -1,0 +1,172 @@
+"""PERSON from the shape of the text around a name, for names no gazetteer lists.
+
+:mod:`~privtune.pii.recognizers.people` needs a gazetteer name or a cue word; most names of the
+world are in no list (``Bibulat Sultygov``, ``Teake Tuininga``). These cues hold whatever the
+name, each giving a span over the name only:
+
+* a middle initial between two capitalised words: ``Berislav B. Kovačević``,
+  ``Zarita S Akhtakhanov`` (neither word common English, a title or a street word);
+* a surname ending of many languages after a capitalised word: ``Bibulat Sultygov``,
+  ``Milenko Vučković``, ``Elfa Kristjánsdóttir``, ``Szymon Kaczmarczyk`` (:data:`SURNAME_ENDINGS`);
+* a greeting or a closing: ``Hi Nermina,``, ``Dear Ms Okafor``, ``Hallo Jörg``, ``Thanks, Sipho``;
+* a speaker label at the start of a line: ``Thelma: "Who are you?"``, ``Agoti: What a wife.``
+  (a gazetteer name, or any non-English capitalised word when the text holds two such labels);
+* a reporting verb right before a name that ends the clause: ``says Koupil.``;
+* a signature line: the first line of a text, or a line after a blank one, made only of two or
+  three capitalised words that are not English words or company words (``Riku Andou\\n...``);
+* a lone gazetteer surname before a verb of speech or action: ``Horton began writing``.
+
+:func:`coordinated` then extends any PERSON span over the names listed with it: ``Cocci and
+Rios``, ``Cettina, Michele, Michael and Sarah`` (capitalised, not English, not a title word).
+
+Rejected: common English words (``Plan B Budget``), job titles and company words (``Acme
+Holdings``), street words (``Elm Street``), all-capital words (``HR``, ``IT``), labels
+(``Phone:``, ``Subject:``, ``User:``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from privtune.pii.recognizers.address import STREET_WORDS
+from privtune.pii.recognizers.people import HONORIFICS, TITLE_WORDS, gazetteer
+from privtune.pii.spans import PERSON, Span
+from privtune.pii.wordlist import COMMON_WORDS
+
+#: Surname endings of Slavic, Nordic, Baltic, Greek, Romance, Turkish, Armenian, Georgian and
+#: Frisian names (casefolded).
+SURNAME_ENDINGS: tuple[str, ...] = (
+    "ović", "ević", "vić", "ić", "ovich", "evich", "ovna", "evna", "ov", "ova", "ev", "eva", "yev", "yeva", "aev",
+    "ski", "ska", "sky", "skiy", "skaya", "ckiy", "cki", "cka", "czyk", "wicz", "icz", "enko", "escu", "eanu",
+    "oglu", "oğlu", "yan", "dze", "shvili", "sson", "dóttir", "dottir", "poulos", "akis", "idis", "opoulou",
+    "ová", "ský", "ská", "inga", "stra", "etti", "elli", "ucci", "iello", "aitis", "ienė", "iūtė", "auskas", "evičius",
+    "sdóttir", "ovski", "evski", "ovska", "ezović",
+)  # fmt: skip
+_ENDINGS_RE = re.compile("(?:" + "|".join(sorted(SURNAME_ENDINGS, key=len, reverse=True)) + r")$")
+#: Words that end a name run or never are one (labels, company words, places' heads).
+LABEL_WORDS: frozenset[str] = frozenset(
+    ["bot", "user", "agent", "customer", "client", "q", "a", "re", "subject", "from", "to", "cc", "bcc", "note", "notes",
+     "name", "phone", "email", "e-mail", "fax", "mobile", "desk", "office", "website", "web", "address", "date", "time",
+     "tel", "cell", "home", "work", "summary", "action", "outcome", "feedback", "goal", "goals", "status", "update",
+     "comment", "comments", "reason", "title", "ticket", "priority", "category", "location", "reviewer", "employee",
+     "manager", "rating", "score", "strengths", "weaknesses", "objective", "objectives", "result", "results", "answer",
+     "question", "info", "information", "personal", "details", "regards", "thanks", "cheers", "best", "sincerely",
+     "inc", "ltd", "llc", "gmbh", "ag", "sa", "plc", "corp", "corporation", "company", "co", "group", "holdings", "bank",
+     "fund", "trust", "partners", "capital", "international", "limited", "technologies", "systems", "solutions",
+     "phd", "md", "jr", "esq", "mba", "ceo", "cto", "cfo", "hr", "it", "ops", "i'm", "i’m", "i'll", "i've", "i'd",
+     "hi", "hey", "hello", "dear", "hallo", "gruß", "grüße", "bonjour", "salut", "hola", "ciao", "ok", "okay", "yes",
+     "yeah", "oh", "well", "sadly", "luckily", "meanwhile", "btw", "fyi", "asap", "pto", "ooo"]
+)  # fmt: skip
+_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"
+_CAPW = rf"[{_UP}][^\W\d_]*(?:['’-][^\W\d_]+)*"
+_INITIAL_RE = re.compile(rf"(?<![\w.])({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
+_BIGRAM_RE = re.compile(rf"(?<![\w.'’-])({_CAPW})[ ]({_CAPW})(?![\w'’-])")
+_GREETING_RE = re.compile(
+    rf"\b(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Salut|Cher|Chère|Hola|Querida|Querido|Beste|Hoi|Thanks|Thank[ ]you|Cheers|Ciao)"
+    rf",?[ ]+(?:(?:{'|'.join(sorted((h.capitalize() for h in HONORIFICS), key=len, reverse=True))})\.?[ ])?"
+    rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
+)
+_SPEAKER_RE = re.compile(rf"(?:^|\n)[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
+_REPORTED_RE = re.compile(rf"\b(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|$)")
+_SIGNATURE_RE = re.compile(rf"(?:\A|\n[ \t]*\n|\A[ \t]*)[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
+_VERBS = frozenset(
+    ["said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
+     "thinks", "thought", "agreed", "mentioned", "confirmed", "reported", "complained", "shouted", "asked", "told",
+     "called", "left", "spent", "was", "is", "has", "had", "will", "would", "lives", "works", "worked", "just"]
+)  # fmt: skip
+_LIST_NEIGHBOUR = re.compile(rf"(,[ ]|[ ]and[ ]|[ ]&[ ]|[ ]und[ ]|[ ]et[ ]|[ ]y[ ]|[ ]en[ ])({_CAPW})(?![\w'’-])")
+_LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
+#: After a comma-listed name the list goes on: ``Cettina, Michele, Michael and Sarah``.
+_LIST_GOES_ON = re.compile(r"(?:,[ ]|[ ]and[ ]|[ ]&[ ])")
+
+
+class PersonCueRecognizer:
+    """Names found by the shape of the text (initials, surname endings, greetings, labels)."""
+
+    name = "person_cues"
+    types = (PERSON,)
+
+    def __init__(self, first_names: frozenset[str] | None = None, last_names: frozenset[str] | None = None) -> None:
+        if first_names is None or last_names is None:
+            first_names, last_names = gazetteer()
+        self.first = first_names
+        self.last = last_names
+
+    def find(self, text: str) -> list[Span]:
+        out: list[Span] = []
+        for m in _INITIAL_RE.finditer(text):
+            if _plain(m.group(1)) and _plain(m.group(3)):
+                out.append(self._span(m.start(1), m.end(3), 0.8))
+        for m in _BIGRAM_RE.finditer(text):
+            a, b = m.group(1), m.group(2)
+            if _plain(a) and _plain(b) and len(a) > 2 and _ENDINGS_RE.search(_strip(b).casefold()):
+                out.append(self._span(m.start(1), m.end(2) - (len(b) - len(_strip(b))), 0.75))
+        for m in _GREETING_RE.finditer(text):
+            if all(_plain(w) for w in m.group(1).split()):
+                out.append(self._span(m.start(1), m.end(1), 0.8))
+        labels = [m for m in _SPEAKER_RE.finditer(text) if all(_plain(w) for w in m.group(1).split())]
+        for m in labels:
+            known = any(w.casefold() in self.first or w.casefold() in self.last for w in m.group(1).split())
+            if known or len({x.group(1) for x in labels}) >= 2:
+                out.append(self._span(m.start(1), m.end(1), 0.8))
+        for m in _REPORTED_RE.finditer(text):
+            if _plain(m.group(1)):
+                out.append(self._span(m.start(1), m.end(1), 0.75))
+        for m in _SIGNATURE_RE.finditer(text):
+            words = m.group(1).split()
+            if all(_plain(w) or (len(w) <= 2 and w[0].isupper()) for w in words) and _plain(words[0]) and _plain(words[-1]):
+                out.append(self._span(m.start(1), m.end(1), 0.75))
+        for m in _BIGRAM_RE.finditer(text):  # a lone surname before a verb: "Horton began writing"
+            a, b = m.group(1), m.group(2)
+            key = _strip(a).casefold()
+            if b.casefold() in _VERBS and key in self.last and key not in self.first and _plain(a) and len(key) > 2:
+                out.append(self._span(m.start(1), m.start(1) + len(_strip(a)), 0.7))
+        return out
+
+    def _span(self, start: int, end: int, score: float) -> Span:
+        return Span(start, end, PERSON, score=score, source=self.name)
+
+
+def coordinated(text: str, spans: list[Span]) -> list[Span]:
+    """New PERSON spans for the names listed next to a PERSON span: ``Cocci and Rios``."""
+    seen = {(s.start, s.end) for s in spans}
+    todo = [s for s in spans if s.type == PERSON]
+    out: list[Span] = []
+    while todo and len(out) < 50:
+        s = todo.pop()
+        cands = []
+        m = _LIST_NEIGHBOUR.match(text, s.end)
+        if m and (m.group(1) != ", " or _LIST_GOES_ON.match(text, m.end(2))):
+            cands.append((m.start(2), m.end(2) - (len(m.group(2)) - len(_strip(m.group(2))))))
+        b = _LIST_BEFORE.search(text, max(0, s.start - 40), s.start)
+        if b and (b.group(2) != ", " or _LIST_GOES_ON.match(text, s.end)):
+            cands.append((b.start(1), b.end(1)))
+        for a, e in cands:
+            word = text[a:e]
+            if (a, e) in seen or not _plain(word) or len(word) < 3:
+                continue
+            seen.add((a, e))
+            new = Span(a, e, PERSON, score=0.7, source="person_cues")
+            out.append(new)
+            todo.append(new)
+    return out
+
+
+def _strip(word: str) -> str:
+    return word[:-2] if len(word) > 2 and word[-2:] in ("'s", "’s") else word
+
+
+def _plain(word: str) -> bool:
+    """A capitalised word that may be a name: not all capitals, not English, not a title, label or street word."""
+    w = _strip(word)
+    key = w.casefold()
+    return (
+        len(w) > 1 and not w.isupper() and w[:1].isupper() and key not in COMMON_WORDS and key not in TITLE_WORDS
+        and key not in LABEL_WORDS and key not in STREET_WORDS and key not in HONORIFICS and key not in _MONTHS
+    )  # fmt: skip
+
+
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december monday tuesday wednesday "
+    "thursday friday saturday sunday".split()
+)
