@@ -53,7 +53,7 @@ INTRO_WORDS: frozenset[str] = frozenset(
 )  # fmt: skip
 _INTRO_SKIP = frozenset(["is", "was", "ist", "est", "es", "is:", "s"])
 CUE_WORDS: frozenset[str] = frozenset(
-    ["husband", "wife", "spouse", "partner", "fiance", "fiancé", "fiancee", "fiancée", "boyfriend", "girlfriend", "son", "daughter", "mother", "father", "mom", "mum", "dad", "brother", "sister", "sibling", "stepson", "stepdaughter", "stepmother", "stepfather", "uncle", "aunt", "cousin", "nephew", "niece", "grandmother", "grandfather", "grandma", "grandpa", "grandson", "granddaughter", "child", "baby", "candidate", "applicant", "interviewee", "reference", "referee", "recruiter", "contractor", "consultant", "intern", "neighbour", "neighbor", "friend", "landlord", "landlady", "tenant", "caregiver", "nanny", "guardian", "named", "called", "contact"]
+    ["husband", "wife", "spouse", "partner", "fiance", "fiancé", "fiancee", "fiancée", "boyfriend", "girlfriend", "son", "daughter", "mother", "father", "mom", "mum", "dad", "brother", "sister", "sibling", "stepson", "stepdaughter", "stepmother", "stepfather", "uncle", "aunt", "cousin", "nephew", "niece", "grandmother", "grandfather", "grandma", "grandpa", "grandson", "granddaughter", "child", "baby", "candidate", "applicant", "interviewee", "reference", "referee", "recruiter", "contractor", "consultant", "intern", "neighbour", "neighbor", "friend", "landlord", "landlady", "tenant", "caregiver", "nanny", "guardian", "named", "called", "contact", "kid", "kids", "colleague", "coworker", "co-worker", "boss", "teammate", "mentor", "mentee", "supervisor", "songwriter", "producer", "commenter", "author", "writer", "singer", "actor", "actress", "journalist", "reporter", "lawyer", "attorney", "doctor", "nurse", "therapist", "counsellor", "counselor", "witness", "employee", "manager", "beneficiary", "widow", "widower", "heir"]
 )
 # Words that often follow a cue but are not names.
 _NOT_NAMES: frozenset[str] = frozenset(
@@ -158,7 +158,7 @@ class PeopleRecognizer:
         while i < n:
             _s, e, word = toks[i]
             key = word.casefold()
-            if key not in self._anchors:
+            if key not in self._anchors and _strip_possessive(word).casefold() not in self._anchors:
                 if self._unknown_then_surname(text, toks, i):
                     # an unknown capitalised word before a gazetteer surname: "Emmie Ström", "Szonja Kovács"
                     out.append(self._span(text, toks, i, 2, 0.75))
@@ -248,6 +248,8 @@ class PeopleRecognizer:
                     continue
             if key in _NOT_NAMES or key in HONORIFICS or key in _UNIT_WORDS:
                 break
+            if not any_word and not count and key in TITLE_WORDS:
+                break
             cap = word[:1].isupper()
             known = key in self.first or key in self.last
             if (cap and (any_word or known or key not in COMMON_WORDS)) or (not need_cap and known and key not in COMMON_WORDS):
@@ -283,7 +285,8 @@ class PeopleRecognizer:
                 count += 1
                 good = count
             elif key in self.first and key not in COMMON_WORDS:
-                count += 1  # a middle name: kept only if a surname follows
+                count += 1  # a middle name, or a last name that some locale also lists as a first name
+                good = count
             else:
                 break
         return good
@@ -364,4 +367,4 @@ def _gap(text: str, a: int, b: int, *, allow_dot: bool = False, allow_punct: boo
         return True
     if allow_dot and gap in (". ", "."):
         return gap == ". "
-    return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n"))
+    return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n", "? ")) or gap == "  "

@@ -40,8 +40,10 @@ SURNAME_ENDINGS: tuple[str, ...] = (
     "ski", "ska", "sky", "skiy", "skaya", "ckiy", "cki", "cka", "czyk", "wicz", "icz", "enko", "escu", "eanu",
     "oglu", "oğlu", "yan", "dze", "shvili", "sson", "dóttir", "dottir", "poulos", "akis", "idis", "opoulou",
     "ová", "ský", "ská", "inga", "stra", "etti", "elli", "ucci", "iello", "aitis", "ienė", "iūtė", "auskas", "evičius",
-    "sdóttir", "ovski", "evski", "ovska", "ezović",
+    "sdóttir", "ovski", "evski", "ovska", "ezović", "son", "sen", "ssen",
 )  # fmt: skip
+#: English words with a surname ending.
+_ENDING_WORDS = frozenset(["comparison", "reason", "season", "person", "lesson", "poison", "prison", "unison", "liaison", "treason", "caisson", "chosen", "dozen", "citizen", "eleven", "seven", "even", "given", "driven", "proven", "review", "preview", "overview", "interview", "eva", "nova", "java", "lava", "diva", "visa", "villa"])
 _ENDINGS_RE = re.compile("(?:" + "|".join(sorted(SURNAME_ENDINGS, key=len, reverse=True)) + r")$")
 #: Words that end a name run or never are one (labels, company words, places' heads).
 LABEL_WORDS: frozenset[str] = frozenset(
@@ -67,7 +69,16 @@ _GREETING_RE = re.compile(
     rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
 )
 _SPEAKER_RE = re.compile(rf"(?:^|\n)[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
-_REPORTED_RE = re.compile(rf"\b(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|$)")
+_REPORTED_RE = re.compile(rf"\b(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|[ ]to[ ]|$)")
+#: A capitalised word and the lower-case word after it: ``Horton began``.
+_WORD_VERB_RE = re.compile(rf"(?<![\w.'’-])({_CAPW})[ ]([a-z]+)\b")
+#: Two capitalised words before a verb only people do: ``Kimiko Hoshino lives at``.
+_PERSON_VERBS = frozenset(
+    ["said", "says", "told", "asked", "asks", "lives", "lived", "shouted", "wrote", "writes", "replied", "joined",
+     "thinks", "wants", "wanted", "explained", "complained", "emailed", "mentioned", "married", "resigned", "retired"]
+)  # fmt: skip
+#: ``Cocci and Rios``: two capitalised names joined by ``and``.
+_PAIR_RE = re.compile(rf"(?<![\w.'’-])({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
 _SIGNATURE_RE = re.compile(rf"(?:\A|\n[ \t]*\n|\A[ \t]*)[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
 _VERBS = frozenset(
     ["said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
@@ -95,11 +106,13 @@ class PersonCueRecognizer:
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
         for m in _INITIAL_RE.finditer(text):
-            if _plain(m.group(1)) and _plain(m.group(3)):
+            first_ok = _plain(m.group(1)) or (m.group(1).casefold() in self.first and m.group(1).casefold() not in _MONTHS)
+            if first_ok and _plain(m.group(3)):
                 out.append(self._span(m.start(1), m.end(3), 0.8))
         for m in _BIGRAM_RE.finditer(text):
             a, b = m.group(1), m.group(2)
-            if _plain(a) and _plain(b) and len(a) > 2 and _ENDINGS_RE.search(_strip(b).casefold()):
+            kb = _strip(b).casefold()
+            if _plain(a) and _plain(b) and len(a) > 2 and len(kb) > 4 and _ENDINGS_RE.search(kb) and kb not in _ENDING_WORDS:
                 out.append(self._span(m.start(1), m.end(2) - (len(b) - len(_strip(b))), 0.75))
         for m in _GREETING_RE.finditer(text):
             if all(_plain(w) for w in m.group(1).split()):
@@ -116,11 +129,21 @@ class PersonCueRecognizer:
             words = m.group(1).split()
             if all(_plain(w) or (len(w) <= 2 and w[0].isupper()) for w in words) and _plain(words[0]) and _plain(words[-1]):
                 out.append(self._span(m.start(1), m.end(1), 0.75))
-        for m in _BIGRAM_RE.finditer(text):  # a lone surname before a verb: "Horton began writing"
+        for m in _WORD_VERB_RE.finditer(text):  # a lone surname before a verb: "Horton began writing"
             a, b = m.group(1), m.group(2)
-            key = _strip(a).casefold()
-            if b.casefold() in _VERBS and key in self.last and key not in self.first and _plain(a) and len(key) > 2:
-                out.append(self._span(m.start(1), m.start(1) + len(_strip(a)), 0.7))
+            key = a.casefold()
+            if b in _VERBS and key in self.last and key not in self.first and _plain(a) and len(key) > 2:
+                out.append(self._span(m.start(1), m.end(1), 0.7))
+        for m in _BIGRAM_RE.finditer(text):  # "Kimiko Hoshino lives at", "Teake Tuininga said"
+            nxt = _WORD_VERB_RE.match(text, m.start(2))
+            if nxt and nxt.group(2) in _PERSON_VERBS and _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
+                out.append(self._span(m.start(1), m.end(2), 0.7))
+        for m in _PAIR_RE.finditer(text):  # "Cocci and Rios were", "Boehm and Wright"
+            a, b = m.group(1).casefold(), m.group(2).casefold()
+            known = sum(w in self.first or w in self.last for w in (a, b))
+            after = _WORD_VERB_RE.match(text, m.start(2))
+            if _plain(m.group(1)) and _plain(m.group(2)) and (known == 2 or (known and after and after.group(2) in _VERBS | {"were", "are"})):
+                out += [self._span(m.start(1), m.end(1), 0.7), self._span(m.start(2), m.end(2), 0.7)]
         return out
 
     def _span(self, start: int, end: int, score: float) -> Span:
