@@ -25,6 +25,7 @@ International forms (the house number after the street):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from privtune.pii.spans import ADDRESS, Span
 
@@ -89,10 +90,10 @@ _STREET_SUFFIX = (
 #: ``Martin Linges veg 149``, ``Stensås terrasse 38``, ``Wesselényi u. 94``.
 _LOWER_STREET = (
     r"(?:utca|út|u\.|ulica|ul\.|veg|vei|vegen|veien|gata|gatan|terrasse|vej|straat|laan|cesta|iela|tänav|"
-    r"gasse|straße|strasse|sträte|str\.|sokak|sokağı|caddesi|bulvarı)"
+    r"gasse|straße|strasse|sträte|Sträte|str\.|sokak|sokağı|caddesi|bulvarı)"
 )
 #: Street types in lower case after a house number: ``46 rue Nationale``, ``12 calle Mayor``.
-_LOWER_FIRST = r"(?:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|avenue|boulevard)"
+_LOWER_FIRST = r"(?:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue)"
 #: Greek street words: ``πλατεία Καραισκάκη 262``, ``Λ. Αλκυονίδων 241``, ``χλμ Αθηνών 41``.
 _GREEK_STREET = r"(?:[οΟ]δός|[οΟ]δ\.|[πΠ]λατεία|[λΛ]εωφόρος|[λΛ]εωφ\.|Λ\.|χλμ\.?|Πλ\.)"
 INTL_STREET_RE = re.compile(
@@ -151,6 +152,14 @@ _MONTHS_DAYS = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """English country names, casefolded (Faker's list: ``south africa``, ``new zealand``)."""
+    from faker.providers.address.en_US import Provider
+
+    return frozenset(c.casefold() for c in Provider.countries)
+
+
 def postal_tail(text: str, end: int) -> int:
     """The end of the postal block that continues a street line ending at ``end``."""
     from privtune.pii.wordlist import COMMON_WORDS
@@ -165,10 +174,13 @@ def postal_tail(text: str, end: int) -> int:
         if seg.group("code") and sep.group() == " ":
             break
         if seg.group("words"):
+            if text[seg.end() : seg.end() + 1] == ":":
+                break  # a label: "Mobile: 22 782310"
             words = [w.casefold() for w in seg.group("words").replace("-", " ").split()]
             if words[0] in _MONTHS_DAYS or (sep.group() == " " and words[0] in COMMON_WORDS):
                 break
-            if not seg.group("wpost") and not _WORDS_END.match(text, seg.end()) and any(w in COMMON_WORDS for w in words):
+            country = " ".join(words) in countries()
+            if not (seg.group("wpost") or country or _WORDS_END.match(text, seg.end())) and any(w in COMMON_WORDS for w in words):
                 break  # "12 Main Street, Springfield is": a proper noun run ends the block, a sentence does not
         end = seg.end()
     return end
@@ -185,7 +197,10 @@ def with_lead(text: str, start: int) -> int:
 
 
 _CROSS = re.compile(rf"(?:[ ]St\.)?[ ]and[ ]((?:{_CAP}[ ]){{1,2}}{_CAP}(?:[ ]St\.)?)")
-_WORD_NUMBER = re.compile(r"[^\W\d_]\.? (?!(?:19|20)\d{2}\b)\d{1,4}(?![\d:/%])(?![.,]\d)")
+_WORD_NUMBER = re.compile(
+    r"[^\W\d_]\.? (?!(?:19|20)\d{2}\b)\d{1,4}(?![\d:/%])(?![.,]\d)"
+    r"|\d (?:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue) "
+)
 UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
 MILITARY_RE = re.compile(
     r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|US(?:NS|NV|S)[ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"

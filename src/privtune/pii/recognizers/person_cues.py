@@ -112,7 +112,7 @@ class PersonCueRecognizer:
         for m in _BIGRAM_RE.finditer(text):
             a, b = m.group(1), m.group(2)
             kb = _strip(b).casefold()
-            if _plain(a) and _plain(b) and len(a) > 2 and len(kb) > 4 and _ENDINGS_RE.search(kb) and kb not in _ENDING_WORDS:
+            if _plain(a) and _plain(b) and len(a) > 2 and len(kb) > 4 and _ENDINGS_RE.search(kb) and kb not in _ENDING_WORDS and not kb.endswith("person"):
                 out.append(self._span(m.start(1), m.end(2) - (len(b) - len(_strip(b))), 0.75))
         for m in _GREETING_RE.finditer(text):
             if all(_plain(w) for w in m.group(1).split()):
