@@ -96,6 +96,7 @@ _LOWER_STREET = (
 _LOWER_FIRST = r"(?:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue)"
 #: Greek street words: ``πλατεία Καραισκάκη 262``, ``Λ. Αλκυονίδων 241``, ``χλμ Αθηνών 41``.
 _GREEK_STREET = r"(?:[οΟ]δός|[οΟ]δ\.|[πΠ]λατεία|[λΛ]εωφόρος|[λΛ]εωφ\.|Λ\.|χλμ\.?|Πλ\.)"
+_GREEK_STREET_RE = re.compile(_GREEK_STREET)
 INTL_STREET_RE = re.compile(
     rf"""
     (?<![\w#$.,-])(?:\d{{1,5}}[ ])?
@@ -197,10 +198,29 @@ def with_lead(text: str, start: int) -> int:
 
 
 _CROSS = re.compile(rf"(?:[ ]St\.)?[ ]and[ ]((?:{_CAP}[ ]){{1,2}}{_CAP}(?:[ ]St\.)?)")
-_WORD_NUMBER = re.compile(
-    r"[^\W\d_]\.? (?!(?:19|20)\d{2}\b)\d{1,4}(?![\d:/%])(?![.,]\d)"
-    r"|\d (?:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue) "
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Merged character windows around each word + house number (a street line ends there or
+    just after: a unit, a letter), wide enough for the street words before it."""
+    out: list[tuple[int, int]] = []
+    hits = list(_WORD_NUMBER.finditer(text)) + list(_OTHER_STREET.finditer(text))
+    if not text.isascii() and _GREEK.search(text):
+        hits += _GREEK_STREET_RE.finditer(text)
+    for m in sorted(hits, key=lambda m: m.start()):
+        lo, hi = max(0, m.start() - _BEFORE), min(len(text), m.end() + _AFTER)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+_BEFORE, _AFTER = 96, 48
+_WORD_NUMBER = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]*\.? \d{1,4}(?![\d:/%])(?![.,]\d)")
+#: Street lines with no capitalised word right before the number: "Bécsi utca 35", "46 rue Nationale".
+_OTHER_STREET = re.compile(
+    rf"{_LOWER_STREET}[ ]\d|\d,? (?i:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue) "
 )
+_GREEK = re.compile(r"[\u0370-\u03ff]")
 UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
 MILITARY_RE = re.compile(
     r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|US(?:NS|NV|S)[ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
@@ -213,9 +233,15 @@ class InternationalAddressRecognizer:
 
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
-        if _WORD_NUMBER.search(text):  # every street line has a word followed by a house number
+        # every street line has a word followed by a house number (or a number before a street
+        # type): the street regexes run only in windows around those, not over the whole text
+        seen: set[tuple[int, int]] = set()
+        for lo, hi in _windows(text):
             for rx in (INTL_STREET_RE, NUMBERED_STREET_RE):
-                out += [_block(text, m.start(), m.end(), self.name) for m in rx.finditer(text)]
+                for m in rx.finditer(text, lo, hi):
+                    if m.span() not in seen:
+                        seen.add(m.span())
+                        out.append(_block(text, m.start(), m.end(), self.name))
         if "Apt" in text or "Apartment" in text or "Suite" in text or "Ste." in text:
             out += [_block(text, m.start(), m.end(), self.name) for m in UNIT_RE.finditer(text)]
         if "PO " in text:

@@ -61,34 +61,41 @@ LABEL_WORDS: frozenset[str] = frozenset(
 )  # fmt: skip
 _UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"
 _CAPW = rf"[{_UP}][^\W\d_]*(?:['’-][^\W\d_]+)*"
-_INITIAL_RE = re.compile(rf"(?<![\w.])({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
-_BIGRAM_RE = re.compile(rf"(?<![\w.'’-])({_CAPW})[ ]({_CAPW})(?![\w'’-])")
+# Each regex carries its own cue, so that the scan runs in C and Python sees only candidates.
+_INITIAL_RE = re.compile(rf"\b({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
+_ENDING_RE = re.compile(
+    rf"\b({_CAPW})[ ]([{_UP}][^\W\d_]*(?:{'|'.join(sorted(SURNAME_ENDINGS, key=len, reverse=True))}))(?:['’]s)?(?![\w'’-])"
+)
 _GREETING_RE = re.compile(
     rf"\b(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Salut|Cher|Chère|Hola|Querida|Querido|Beste|Hoi|Thanks|Thank[ ]you|Cheers|Ciao)"
     rf",?[ ]+(?:(?:{'|'.join(sorted((h.capitalize() for h in HONORIFICS), key=len, reverse=True))})\.?[ ])?"
     rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
 )
-_SPEAKER_RE = re.compile(rf"(?:^|\n)[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
+_SPEAKER_RE = re.compile(rf"^[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
 _REPORTED_RE = re.compile(rf"\b(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|[ ]to[ ]|$)")
-#: A capitalised word and the lower-case word after it: ``Horton began``.
-_WORD_VERB_RE = re.compile(rf"(?<![\w.'’-])({_CAPW})[ ]([a-z]+)\b")
+#: Verbs after which a lone gazetteer surname is a person: ``Horton began writing``.
+_VERBS: tuple[str, ...] = (
+    "said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
+    "thinks", "thought", "agreed", "mentioned", "confirmed", "reported", "complained", "shouted", "asked", "told",
+    "called", "left", "spent", "was", "is", "has", "had", "will", "would", "lives", "works", "worked", "just",
+)  # fmt: skip
+_WORD_VERB_RE = re.compile(rf"\b({_CAPW})[ ](?:{'|'.join(_VERBS)})\b")
 #: Two capitalised words before a verb only people do: ``Kimiko Hoshino lives at``.
-_PERSON_VERBS = frozenset(
-    ["said", "says", "told", "asked", "asks", "lives", "lived", "shouted", "wrote", "writes", "replied", "joined",
-     "thinks", "wants", "wanted", "explained", "complained", "emailed", "mentioned", "married", "resigned", "retired"]
+_PERSON_VERBS: tuple[str, ...] = (
+    "said", "says", "told", "asked", "asks", "lives", "lived", "shouted", "wrote", "writes", "replied", "joined",
+    "thinks", "wants", "wanted", "explained", "complained", "emailed", "mentioned", "married", "resigned", "retired",
 )  # fmt: skip
+_BIGRAM_VERB_RE = re.compile(rf"\b({_CAPW})[ ]({_CAPW})[ ](?:{'|'.join(_PERSON_VERBS)})\b")
 #: ``Cocci and Rios``: two capitalised names joined by ``and``.
-_PAIR_RE = re.compile(rf"(?<![\w.'’-])({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
-_SIGNATURE_RE = re.compile(rf"(?:\A|\n[ \t]*\n|\A[ \t]*)[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
-_VERBS = frozenset(
-    ["said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
-     "thinks", "thought", "agreed", "mentioned", "confirmed", "reported", "complained", "shouted", "asked", "told",
-     "called", "left", "spent", "was", "is", "has", "had", "will", "would", "lives", "works", "worked", "just"]
-)  # fmt: skip
+_PAIR_RE = re.compile(rf"\b({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
+_PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
+_SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _LIST_NEIGHBOUR = re.compile(rf"(,[ ]|[ ]and[ ]|[ ]&[ ]|[ ]und[ ]|[ ]et[ ]|[ ]y[ ]|[ ]en[ ])({_CAPW})(?![\w'’-])")
 _LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
 #: After a comma-listed name the list goes on: ``Cettina, Michele, Michael and Sarah``.
 _LIST_GOES_ON = re.compile(r"(?:,[ ]|[ ]and[ ]|[ ]&[ ])")
+_AFTER_WORD = re.compile(r"[ ]([a-z]+)\b")
 
 
 class PersonCueRecognizer:
@@ -105,45 +112,51 @@ class PersonCueRecognizer:
 
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
+        span = self._span
         for m in _INITIAL_RE.finditer(text):
-            first_ok = _plain(m.group(1)) or (m.group(1).casefold() in self.first and m.group(1).casefold() not in _MONTHS)
-            if first_ok and _plain(m.group(3)):
-                out.append(self._span(m.start(1), m.end(3), 0.8))
-        for m in _BIGRAM_RE.finditer(text):
+            first = m.group(1).casefold()
+            if (_plain(m.group(1)) or (first in self.first and first not in _MONTHS)) and _plain(m.group(3)):
+                out.append(span(m.start(1), m.end(3), 0.8))
+        for m in _ENDING_RE.finditer(text):
             a, b = m.group(1), m.group(2)
-            kb = _strip(b).casefold()
-            if _plain(a) and _plain(b) and len(a) > 2 and len(kb) > 4 and _ENDINGS_RE.search(kb) and kb not in _ENDING_WORDS and not kb.endswith("person"):
-                out.append(self._span(m.start(1), m.end(2) - (len(b) - len(_strip(b))), 0.75))
+            kb = b.casefold()
+            if len(a) > 2 and len(kb) > 4 and kb not in _ENDING_WORDS and not kb.endswith("person") and _plain(a) and _plain(b):
+                out.append(span(m.start(1), m.end(2), 0.75))
         for m in _GREETING_RE.finditer(text):
             if all(_plain(w) for w in m.group(1).split()):
-                out.append(self._span(m.start(1), m.end(1), 0.8))
-        labels = [m for m in _SPEAKER_RE.finditer(text) if all(_plain(w) for w in m.group(1).split())]
-        for m in labels:
-            known = any(w.casefold() in self.first or w.casefold() in self.last for w in m.group(1).split())
-            if known or len({x.group(1) for x in labels}) >= 2:
-                out.append(self._span(m.start(1), m.end(1), 0.8))
+                out.append(span(m.start(1), m.end(1), 0.8))
+        if ":" in text:
+            labels = [m for m in _SPEAKER_RE.finditer(text) if all(_plain(w) for w in m.group(1).split())]
+            for m in labels:
+                known = any(w.casefold() in self.first or w.casefold() in self.last for w in m.group(1).split())
+                if known or len({x.group(1) for x in labels}) >= 2:
+                    out.append(span(m.start(1), m.end(1), 0.8))
         for m in _REPORTED_RE.finditer(text):
             if _plain(m.group(1)):
-                out.append(self._span(m.start(1), m.end(1), 0.75))
-        for m in _SIGNATURE_RE.finditer(text):
-            words = m.group(1).split()
-            if all(_plain(w) or (len(w) <= 2 and w[0].isupper()) for w in words) and _plain(words[0]) and _plain(words[-1]):
-                out.append(self._span(m.start(1), m.end(1), 0.75))
+                out.append(span(m.start(1), m.end(1), 0.75))
+        if "\n" in text:  # a signature line: the first line, or a line after a blank one
+            starts = [0] + [b.end() for b in _BLANK_LINE.finditer(text)]
+            for pos in starts:
+                m = _SIGNATURE_RE.match(text, pos)
+                if m:
+                    words = m.group(1).split()
+                    if _plain(words[0]) and _plain(words[-1]) and all(_plain(w) or (len(w) <= 2 and w[0].isupper()) for w in words):
+                        out.append(span(m.start(1), m.end(1), 0.75))
         for m in _WORD_VERB_RE.finditer(text):  # a lone surname before a verb: "Horton began writing"
-            a, b = m.group(1), m.group(2)
-            key = a.casefold()
-            if b in _VERBS and key in self.last and key not in self.first and _plain(a) and len(key) > 2:
-                out.append(self._span(m.start(1), m.end(1), 0.7))
-        for m in _BIGRAM_RE.finditer(text):  # "Kimiko Hoshino lives at", "Teake Tuininga said"
-            nxt = _WORD_VERB_RE.match(text, m.start(2))
-            if nxt and nxt.group(2) in _PERSON_VERBS and _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
-                out.append(self._span(m.start(1), m.end(2), 0.7))
+            key = m.group(1).casefold()
+            if key in self.last and key not in self.first and len(key) > 2 and _plain(m.group(1)):
+                out.append(span(m.start(1), m.end(1), 0.7))
+        for m in _BIGRAM_VERB_RE.finditer(text):  # "Kimiko Hoshino lives at", "Teake Tuininga said"
+            if _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
+                out.append(span(m.start(1), m.end(2), 0.7))
         for m in _PAIR_RE.finditer(text):  # "Cocci and Rios were", "Boehm and Wright"
             a, b = m.group(1).casefold(), m.group(2).casefold()
-            known = sum(w in self.first or w in self.last for w in (a, b))
-            after = _WORD_VERB_RE.match(text, m.start(2))
-            if _plain(m.group(1)) and _plain(m.group(2)) and (known == 2 or (known and after and after.group(2) in _VERBS | {"were", "are"})):
-                out += [self._span(m.start(1), m.end(1), 0.7), self._span(m.start(2), m.end(2), 0.7)]
+            known = (a in self.first or a in self.last) + (b in self.first or b in self.last)
+            if not known or not (_plain(m.group(1)) and _plain(m.group(2))):
+                continue
+            after = _AFTER_WORD.match(text, m.end(2))
+            if known == 2 or (after and after.group(1) in _PAIR_VERBS):
+                out += [span(m.start(1), m.end(1), 0.7), span(m.start(2), m.end(2), 0.7)]
         return out
 
     def _span(self, start: int, end: int, score: float) -> Span:
