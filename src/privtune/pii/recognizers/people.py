@@ -154,12 +154,13 @@ class PeopleRecognizer:
     def find(self, text: str) -> list[Span]:
         toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
         out: list[Span] = []
+        anchors = self._anchors
         i, n = 0, len(toks)
         while i < n:
             _s, e, word = toks[i]
             key = word.casefold()
-            if key not in self._anchors and _strip_possessive(word).casefold() not in self._anchors:
-                if self._unknown_then_surname(text, toks, i):
+            if key not in anchors and (key[-2:] not in ("'s", "’s") or key[:-2] not in anchors):
+                if word[0].isupper() and self._unknown_then_surname(text, toks, i):
                     # an unknown capitalised word before a gazetteer surname: "Emmie Ström", "Szonja Kovács"
                     out.append(self._span(text, toks, i, 2, 0.75))
                     i += 2

@@ -62,32 +62,36 @@ LABEL_WORDS: frozenset[str] = frozenset(
 _UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"
 _CAPW = rf"[{_UP}][^\W\d_]*(?:['’-][^\W\d_]+)*"
 # Each regex carries its own cue, so that the scan runs in C and Python sees only candidates.
-_INITIAL_RE = re.compile(rf"\b({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
+_INITIAL_CORE = re.compile(rf"[ ][A-Z]\.?[ ][{_UP}]")
+_INITIAL_RE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
 _ENDING_RE = re.compile(
     rf"\b({_CAPW})[ ]([{_UP}][^\W\d_]*(?:{'|'.join(sorted(SURNAME_ENDINGS, key=len, reverse=True))}))(?:['’]s)?(?![\w'’-])"
 )
 _GREETING_RE = re.compile(
-    rf"\b(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Salut|Cher|Chère|Hola|Querida|Querido|Beste|Hoi|Thanks|Thank[ ]you|Cheers|Ciao)"
+    rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Salut|Cher|Chère|Hola|Querida|Querido|Beste|Hoi|Thanks|Thank[ ]you|Cheers|Ciao)"
     rf",?[ ]+(?:(?:{'|'.join(sorted((h.capitalize() for h in HONORIFICS), key=len, reverse=True))})\.?[ ])?"
     rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
 )
 _SPEAKER_RE = re.compile(rf"^[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
-_REPORTED_RE = re.compile(rf"\b(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|[ ]to[ ]|$)")
+_REPORTED_RE = re.compile(rf"(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|[ ]to[ ]|$)")
 #: Verbs after which a lone gazetteer surname is a person: ``Horton began writing``.
 _VERBS: tuple[str, ...] = (
     "said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
     "thinks", "thought", "agreed", "mentioned", "confirmed", "reported", "complained", "shouted", "asked", "told",
     "called", "left", "spent", "was", "is", "has", "had", "will", "would", "lives", "works", "worked", "just",
 )  # fmt: skip
-_WORD_VERB_RE = re.compile(rf"\b({_CAPW})[ ](?:{'|'.join(_VERBS)})\b")
+_VERB_RE = re.compile(rf"[ ](?:{'|'.join(_VERBS)})\b")
+#: The capitalised word right before a position: ``Horton`` of ``Horton began``.
+_CAP_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})\Z")
 #: Two capitalised words before a verb only people do: ``Kimiko Hoshino lives at``.
 _PERSON_VERBS: tuple[str, ...] = (
     "said", "says", "told", "asked", "asks", "lives", "lived", "shouted", "wrote", "writes", "replied", "joined",
     "thinks", "wants", "wanted", "explained", "complained", "emailed", "mentioned", "married", "resigned", "retired",
 )  # fmt: skip
-_BIGRAM_VERB_RE = re.compile(rf"\b({_CAPW})[ ]({_CAPW})[ ](?:{'|'.join(_PERSON_VERBS)})\b")
+_PERSON_VERB_SET = frozenset(_PERSON_VERBS)
+_TWO_CAPS_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]({_CAPW})\Z")
 #: ``Cocci and Rios``: two capitalised names joined by ``and``.
-_PAIR_RE = re.compile(rf"\b({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
+_PAIR_RE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
 _PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
 _SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -113,7 +117,7 @@ class PersonCueRecognizer:
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
         span = self._span
-        for m in _INITIAL_RE.finditer(text):
+        for m in _INITIAL_RE.finditer(text) if _INITIAL_CORE.search(text) else ():
             first = m.group(1).casefold()
             if (_plain(m.group(1)) or (first in self.first and first not in _MONTHS)) and _plain(m.group(3)):
                 out.append(span(m.start(1), m.end(3), 0.8))
@@ -142,14 +146,19 @@ class PersonCueRecognizer:
                     words = m.group(1).split()
                     if _plain(words[0]) and _plain(words[-1]) and all(_plain(w) or (len(w) <= 2 and w[0].isupper()) for w in words):
                         out.append(span(m.start(1), m.end(1), 0.75))
-        for m in _WORD_VERB_RE.finditer(text):  # a lone surname before a verb: "Horton began writing"
-            key = m.group(1).casefold()
+        for v in _VERB_RE.finditer(text):
+            lo = max(0, v.start() - 80)
+            m = _CAP_BEFORE.search(text, lo, v.start())
+            if m is None:
+                continue
+            key = m.group(1).casefold()  # a lone surname before a verb: "Horton began writing"
             if key in self.last and key not in self.first and len(key) > 2 and _plain(m.group(1)):
                 out.append(span(m.start(1), m.end(1), 0.7))
-        for m in _BIGRAM_VERB_RE.finditer(text):  # "Kimiko Hoshino lives at", "Teake Tuininga said"
-            if _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
-                out.append(span(m.start(1), m.end(2), 0.7))
-        for m in _PAIR_RE.finditer(text):  # "Cocci and Rios were", "Boehm and Wright"
+            two = _TWO_CAPS_BEFORE.search(text, lo, v.start())
+            if two and text[v.start() + 1 : v.end()] in _PERSON_VERB_SET:  # "Kimiko Hoshino lives at"
+                if _plain(two.group(1)) and _plain(two.group(2)) and _strip(two.group(2)) == two.group(2):
+                    out.append(span(two.start(1), two.end(2), 0.7))
+        for m in _PAIR_RE.finditer(text) if (" and " in text or " & " in text) else ():  # "Cocci and Rios were", "Boehm and Wright"
             a, b = m.group(1).casefold(), m.group(2).casefold()
             known = (a in self.first or a in self.last) + (b in self.first or b in self.last)
             if not known or not (_plain(m.group(1)) and _plain(m.group(2))):
