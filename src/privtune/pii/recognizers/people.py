@@ -64,7 +64,8 @@ _NOT_NAMES: frozenset[str] = frozenset(
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz")
-_INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"])}
+_INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"]),
+                 "him": frozenset(["named", "called"]), "her": frozenset(["named", "called"]), "them": frozenset(["named", "called"])}
 _MAX_NAME_TOKENS = 4
 #: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
 #: that never start or continue a name in HR prose.
@@ -149,7 +150,7 @@ class PeopleRecognizer:
             first_names, last_names = gazetteer()
         self.first = first_names
         self.last = last_names
-        self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben"]) | _INITIALS
+        self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben", "him", "her", "them"]) | _INITIALS
 
     def find(self, text: str) -> list[Span]:
         toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]

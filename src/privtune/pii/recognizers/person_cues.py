@@ -100,6 +100,19 @@ _LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
 #: After a comma-listed name the list goes on: ``Cettina, Michele, Michael and Sarah``.
 _LIST_GOES_ON = re.compile(r"(?:,[ ]|[ ]and[ ]|[ ]&[ ])")
 _AFTER_WORD = re.compile(r"[ ]([a-z]+)\b")
+#: A name addressed at the start of a sentence: ``Serdar, can I ...``, ``Anna, could you ...``.
+_VOCATIVE_RE = re.compile(rf"({_CAPW}),[ ](?:can|could|would|will|do|did|are|have|please)[ ](?:I|you|we|u)\b")
+_PARTICLES = frozenset(["van", "von", "der", "den", "de", "del", "da", "di", "dos", "du", "la", "le", "ten", "ter"])
+#: ``Rubija Liberšar, the News correspondent, said``: a name, an apposition, a verb of speech.
+_APPOSITION_RE = re.compile(
+    rf"((?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)(?:[ ](?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)){{0,3}}),[ ]the[ ][^,.;:\n]{{2,40}},[ ](?:said|says|told|added|explained|wrote)\b"
+)
+
+
+def _sentence_start(text: str, s: int) -> bool:
+    before = text[max(0, s - 3) : s].rstrip()
+    return not before or before[-1] in ".!?:\n\"“(>"
+
 
 
 class PersonCueRecognizer:
@@ -130,11 +143,21 @@ class PersonCueRecognizer:
             if all(_plain(w) for w in m.group(1).split()):
                 out.append(span(m.start(1), m.end(1), 0.8))
         if ":" in text:
-            labels = [m for m in _SPEAKER_RE.finditer(text) if all(_plain(w) for w in m.group(1).split())]
+            labels = [m for m in _SPEAKER_RE.finditer(text) if all(self._label_name(w) for w in m.group(1).split())]
+            dialogue = len({x.group(1) for x in labels}) >= 2
             for m in labels:
-                known = any(w.casefold() in self.first or w.casefold() in self.last for w in m.group(1).split())
-                if known or len({x.group(1) for x in labels}) >= 2:
+                words = m.group(1).split()
+                known = any(w.casefold() in self.first or w.casefold() in self.last for w in words)
+                if (dialogue or known) and (known or all(_plain(w) for w in words)):
                     out.append(span(m.start(1), m.end(1), 0.8))
+        for m in _VOCATIVE_RE.finditer(text):  # "Serdar, can I please speak to your boss?"
+            if _plain(m.group(1)) and _sentence_start(text, m.start(1)):
+                out.append(span(m.start(1), m.end(1), 0.75))
+        if ", the " in text:  # "Iwao Iwase, the Hospital attendant, said:"
+            for m in _APPOSITION_RE.finditer(text):
+                words = m.group(1).split()
+                if all(_plain(w) or w in _PARTICLES for w in words) and _plain(words[0]) and _plain(words[-1]):
+                    out.append(span(m.start(1), m.end(1), 0.75))
         for m in _REPORTED_RE.finditer(text):
             if _plain(m.group(1)):
                 out.append(span(m.start(1), m.end(1), 0.75))
@@ -167,6 +190,14 @@ class PersonCueRecognizer:
             if known == 2 or (after and after.group(1) in _PAIR_VERBS):
                 out += [span(m.start(1), m.end(1), 0.7), span(m.start(2), m.end(2), 0.7)]
         return out
+
+    def _label_name(self, word: str) -> bool:
+        """A word that may name the speaker of a line: any non-label capitalised word, or a
+        gazetteer first name even when it is an English word (``Mark:``, ``Carol:``)."""
+        key = word.casefold()
+        return _plain(word) or (
+            key in self.first and not word.isupper() and key not in LABEL_WORDS and key not in TITLE_WORDS and key not in _MONTHS
+        )
 
     def _span(self, start: int, end: int, score: float) -> Span:
         return Span(start, end, PERSON, score=score, source=self.name)
