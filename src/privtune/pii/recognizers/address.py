@@ -79,7 +79,8 @@ class AddressRecognizer:
 
 _W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’.-]*"
 _STREET_FIRST = (
-    r"(?:Rue|Avenue|Av\.|Boulevard|Bd|Chemin|Place|Allée|Impasse|Quai|Via|Viale|Piazza|Corso|Calle|Carrer|Avenida|Av\.?|"
+    r"(?:Rue|Avenue|Av\.|Boulevard|Bd|Chemin|Place|Allée|Impasse|Quai|Via|Viale|Piazza|Corso|Calle|Carrer|Avenida|Av\.?|Rúa|Avda\.?|"
+    r"Praça|Praca|Rambla|Plaça|Carretera|Ctra\.|Estrada|Strada|Trg|Rruga|Calea|Ulica|"
     r"Plaza|Paseo|Camino|Rua|Travessa|Largo|ul\.|ulica|Aleja|al\.|Unter|An[ ]der|Auf[ ]der)"
 )
 _STREET_SUFFIX = (
@@ -90,10 +91,13 @@ _STREET_SUFFIX = (
 #: ``Martin Linges veg 149``, ``Stensås terrasse 38``, ``Wesselényi u. 94``.
 _LOWER_STREET = (
     r"(?:utca|út|u\.|ulica|ul\.|veg|vei|vegen|veien|gata|gatan|terrasse|vej|straat|laan|cesta|iela|tänav|"
-    r"gasse|straße|strasse|sträte|Sträte|str\.|sokak|sokağı|caddesi|bulvarı)"
+    r"gasse|straße|strasse|sträte|Sträte|str\.?|sokak|sokağı|caddesi|bulvarı)"
 )
 #: Street types in lower case after a house number: ``46 rue Nationale``, ``12 calle Mayor``.
-_LOWER_FIRST = r"(?:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue)"
+_LOWER_FIRST = (
+    r"(?:[rR]ue|[cC]alle|[cC]arrer|[rR]ua|[rR]úa|[vV]iale|[vV]ia|[pP]iazza|[cC]orso|[aA]venida|[cC]hemin|[aA]llée|[iI]mpasse|"
+    r"[qQ]uai|[pP]aseo|ulica|ul\.|boulevard|avenue|[sS]trada|[pP]raça|[rR]ambla|[tT]rg)"
+)
 #: Greek street words: ``πλατεία Καραισκάκη 262``, ``Λ. Αλκυονίδων 241``, ``χλμ Αθηνών 41``.
 _GREEK_STREET = r"(?:[οΟ]δός|[οΟ]δ\.|[πΠ]λατεία|[λΛ]εωφόρος|[λΛ]εωφ\.|Λ\.|χλμ\.?|Πλ\.)"
 _GREEK_STREET_RE = re.compile(_GREEK_STREET)
@@ -189,7 +193,9 @@ def postal_tail(text: str, end: int) -> int:
 
 #: A building number before a street line that starts with a number or a street word
 #: ("88072 79 Wolfe Street", "42486 Stensås terrasse 38").
-_LEAD = re.compile(r"(?:(?<![\w.])(?:Apt\.?|Apartment|Suite|Ste\.|Unit)[ ]\d{1,5}[ ])?(?<![\w#$.,:/+-])\d{1,6}[ ]\Z")
+_LEAD = re.compile(
+    r"(?:(?<![\w.])(?:Apt\.?|Apartment|Suite|Ste\.|Unit)[ ]\d{1,5}[ ](?:\d{1,6}[ ])?|(?<![\w#$.,:/+-])\d{1,6}[ ])\Z"
+)
 
 
 def with_lead(text: str, start: int) -> int:
