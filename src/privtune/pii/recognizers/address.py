@@ -152,8 +152,7 @@ _SEGMENT = re.compile(
 #: After a word segment: a line break, a comma, the end, sentence punctuation or another capitalised word.
 _WORDS_END = re.compile(r"(?=\s*$|[ \t]*(?:\n|,)|[.?!;)](?:\s|$)|[ ][A-ZÀ-Þ\u0100-\u017F\d])")
 _MONTHS_DAYS = frozenset(
-    "january february march april may june july august september october november december monday tuesday "
-    "wednesday thursday friday saturday sunday i the a an and or but he she we they it this that".split()
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "i", "the", "a", "an", "and", "or", "but", "he", "she", "we", "they", "it", "this", "that"]
 )
 
 

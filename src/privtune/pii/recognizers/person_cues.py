@@ -164,30 +164,30 @@ class PersonCueRecognizer:
         if "\n" in text:  # a signature line: the first line, or a line after a blank one
             starts = [0] + [b.end() for b in _BLANK_LINE.finditer(text)]
             for pos in starts:
-                m = _SIGNATURE_RE.match(text, pos)
-                if m:
-                    words = m.group(1).split()
+                sig = _SIGNATURE_RE.match(text, pos)
+                if sig:
+                    words = sig.group(1).split()
                     if _plain(words[0]) and _plain(words[-1]) and all(_plain(w) or (len(w) <= 2 and w[0].isupper()) for w in words):
-                        out.append(span(m.start(1), m.end(1), 0.75))
+                        out.append(span(sig.start(1), sig.end(1), 0.75))
         for v in _VERB_RE.finditer(text):
             lo = max(0, v.start() - 80)
-            m = _CAP_BEFORE.search(text, lo, v.start())
-            if m is None:
+            one = _CAP_BEFORE.search(text, lo, v.start())
+            if one is None:
                 continue
-            key = m.group(1).casefold()  # a lone surname before a verb: "Horton began writing"
-            if key in self.last and key not in self.first and len(key) > 2 and _plain(m.group(1)):
-                out.append(span(m.start(1), m.end(1), 0.7))
+            key = one.group(1).casefold()  # a lone surname before a verb: "Horton began writing"
+            if key in self.last and key not in self.first and len(key) > 2 and _plain(one.group(1)):
+                out.append(span(one.start(1), one.end(1), 0.7))
             two = _TWO_CAPS_BEFORE.search(text, lo, v.start())
-            if two and text[v.start() + 1 : v.end()] in _PERSON_VERB_SET:  # "Kimiko Hoshino lives at"
-                if _plain(two.group(1)) and _plain(two.group(2)) and _strip(two.group(2)) == two.group(2):
-                    out.append(span(two.start(1), two.end(2), 0.7))
+            people_verb = text[v.start() + 1 : v.end()] in _PERSON_VERB_SET  # "Kimiko Hoshino lives at"
+            if two and people_verb and _plain(two.group(1)) and _plain(two.group(2)) and _strip(two.group(2)) == two.group(2):
+                out.append(span(two.start(1), two.end(2), 0.7))
         for m in _PAIR_RE.finditer(text) if (" and " in text or " & " in text) else ():  # "Cocci and Rios were", "Boehm and Wright"
             a, b = m.group(1).casefold(), m.group(2).casefold()
-            known = (a in self.first or a in self.last) + (b in self.first or b in self.last)
-            if not known or not (_plain(m.group(1)) and _plain(m.group(2))):
+            listed = int(a in self.first or a in self.last) + int(b in self.first or b in self.last)
+            if not listed or not (_plain(m.group(1)) and _plain(m.group(2))):
                 continue
             after = _AFTER_WORD.match(text, m.end(2))
-            if known == 2 or (after and after.group(1) in _PAIR_VERBS):
+            if listed == 2 or (after and after.group(1) in _PAIR_VERBS):
                 out += [span(m.start(1), m.end(1), 0.7), span(m.start(2), m.end(2), 0.7)]
         return out
 
@@ -243,6 +243,5 @@ def _plain(word: str) -> bool:
 
 
 _MONTHS = frozenset(
-    "january february march april may june july august september october november december monday tuesday wednesday "
-    "thursday friday saturday sunday".split()
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 )
