@@ -63,12 +63,14 @@ _UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"
 _CAPW = rf"[{_UP}][^\W\d_]*(?:['’-][^\W\d_]+)*"
 # Each regex carries its own cue, so that the scan runs in C and Python sees only candidates.
 _INITIAL_CORE = re.compile(rf"[ ][A-Z]\.?[ ][{_UP}]")
-_INITIAL_RE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
+# They start with a character class or a literal (which the regex engine skips to in C); the
+# word boundary before the match is checked in Python (_starts_word), only on the matches.
+_INITIAL_RE = re.compile(rf"({_CAPW})[ ]([A-Z])\.?[ ]({_CAPW})\b")
 _ENDING_RE = re.compile(
-    rf"\b({_CAPW})[ ]([{_UP}][^\W\d_]*(?:{'|'.join(sorted(SURNAME_ENDINGS, key=len, reverse=True))}))(?:['’]s)?(?![\w'’-])"
+    rf"({_CAPW})[ ]([{_UP}][^\W\d_]*(?:{'|'.join(sorted(SURNAME_ENDINGS, key=len, reverse=True))}))(?:['’]s)?(?![\w'’-])"
 )
 _GREETING_RE = re.compile(
-    rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Salut|Cher|Chère|Hola|Querida|Querido|Beste|Hoi|Thanks|Thank[ ]you|Cheers|Ciao)"
+    rf"(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Salut|Cher|Chère|Hola|Querida|Querido|Beste|Hoi|Thanks|Thank[ ]you|Cheers|Ciao)"
     rf",?[ ]+(?:(?:{'|'.join(sorted((h.capitalize() for h in HONORIFICS), key=len, reverse=True))})\.?[ ])?"
     rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
 )
@@ -91,7 +93,7 @@ _PERSON_VERBS: tuple[str, ...] = (
 _PERSON_VERB_SET = frozenset(_PERSON_VERBS)
 _TWO_CAPS_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]({_CAPW})\Z")
 #: ``Cocci and Rios``: two capitalised names joined by ``and``.
-_PAIR_RE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
+_PAIR_RE = re.compile(rf"({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
 _PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
 _SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -107,6 +109,11 @@ _PARTICLES = frozenset(["van", "von", "der", "den", "de", "del", "da", "di", "do
 _APPOSITION_RE = re.compile(
     rf"((?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)(?:[ ](?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)){{0,3}}),[ ]the[ ][^,.;:\n]{{2,40}},[ ](?:said|says|told|added|explained|wrote)\b"
 )
+
+
+def _starts_word(text: str, i: int) -> bool:
+    """No letter, digit, apostrophe, hyphen or dot right before ``i``."""
+    return i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_'’-.")
 
 
 def _sentence_start(text: str, s: int) -> bool:
@@ -131,16 +138,18 @@ class PersonCueRecognizer:
         out: list[Span] = []
         span = self._span
         for m in _INITIAL_RE.finditer(text) if _INITIAL_CORE.search(text) else ():
+            if not _starts_word(text, m.start()):
+                continue
             first = m.group(1).casefold()
             if (_plain(m.group(1)) or (first in self.first and first not in _MONTHS)) and _plain(m.group(3)):
                 out.append(span(m.start(1), m.end(3), 0.8))
         for m in _ENDING_RE.finditer(text):
             a, b = m.group(1), m.group(2)
             kb = b.casefold()
-            if len(a) > 2 and len(kb) > 4 and kb not in _ENDING_WORDS and not kb.endswith("person") and _plain(a) and _plain(b):
+            if _starts_word(text, m.start()) and len(a) > 2 and len(kb) > 4 and kb not in _ENDING_WORDS and not kb.endswith("person") and _plain(a) and _plain(b):
                 out.append(span(m.start(1), m.end(2), 0.75))
         for m in _GREETING_RE.finditer(text):
-            if all(_plain(w) for w in m.group(1).split()):
+            if _starts_word(text, m.start()) and all(_plain(w) for w in m.group(1).split()):
                 out.append(span(m.start(1), m.end(1), 0.8))
         if ":" in text:
             labels = [m for m in _SPEAKER_RE.finditer(text) if all(self._label_name(w) for w in m.group(1).split())]
@@ -150,7 +159,7 @@ class PersonCueRecognizer:
                 known = any(w.casefold() in self.first or w.casefold() in self.last for w in words)
                 if (dialogue or known) and (known or all(_plain(w) for w in words)):
                     out.append(span(m.start(1), m.end(1), 0.8))
-        for m in _VOCATIVE_RE.finditer(text):  # "Serdar, can I please speak to your boss?"
+        for m in _VOCATIVE_RE.finditer(text) if ", " in text else ():  # "Serdar, can I please speak to your boss?"
             if _plain(m.group(1)) and _sentence_start(text, m.start(1)):
                 out.append(span(m.start(1), m.end(1), 0.75))
         if ", the " in text:  # "Iwao Iwase, the Hospital attendant, said:"
@@ -184,7 +193,7 @@ class PersonCueRecognizer:
         for m in _PAIR_RE.finditer(text) if (" and " in text or " & " in text) else ():  # "Cocci and Rios were", "Boehm and Wright"
             a, b = m.group(1).casefold(), m.group(2).casefold()
             listed = int(a in self.first or a in self.last) + int(b in self.first or b in self.last)
-            if not listed or not (_plain(m.group(1)) and _plain(m.group(2))):
+            if not listed or not _starts_word(text, m.start()) or not (_plain(m.group(1)) and _plain(m.group(2))):
                 continue
             after = _AFTER_WORD.match(text, m.end(2))
             if listed == 2 or (after and after.group(1) in _PAIR_VERBS):
