@@ -110,6 +110,12 @@ _TRANSLIT: dict[str, tuple[str, ...]] = {
 
 def transliterations(name: str, limit: int = 8) -> set[str]:
     """Latin spellings of a casefolded Cyrillic or Greek name (at most ``limit``)."""
+    if name.endswith(("ий", "ый")):  # "Дмитрий" -> "dmitry" as well as "dmitriy"
+        return {n + "y" for n in _spell(name[:-2], limit)} | _spell(name, limit)
+    return _spell(name, limit)
+
+
+def _spell(name: str, limit: int) -> set[str]:
     out = [""]
     for ch in name:
         opts = _TRANSLIT.get(ch, (ch,))
