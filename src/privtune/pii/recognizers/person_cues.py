@@ -99,6 +99,7 @@ _SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _LIST_NEIGHBOUR = re.compile(rf"(,[ ]|[ ]and[ ]|[ ]&[ ]|[ ]und[ ]|[ ]et[ ]|[ ]y[ ]|[ ]en[ ])({_CAPW})(?![\w'’-])")
 _LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
+_JOINERS = (", ", " and ", " & ", " und ", " et ", " y ", " en ")
 #: After a comma-listed name the list goes on: ``Cettina, Michele, Michael and Sarah``.
 _LIST_GOES_ON = re.compile(r"(?:,[ ]|[ ]and[ ]|[ ]&[ ])")
 _AFTER_WORD = re.compile(r"[ ]([a-z]+)\b")
@@ -220,10 +221,10 @@ def coordinated(text: str, spans: list[Span]) -> list[Span]:
     while todo and len(out) < 50:
         s = todo.pop()
         cands = []
-        m = _LIST_NEIGHBOUR.match(text, s.end)
+        m = _LIST_NEIGHBOUR.match(text, s.end) if text.startswith(_JOINERS, s.end) else None
         if m and (m.group(1) != ", " or _LIST_GOES_ON.match(text, m.end(2))):
             cands.append((m.start(2), m.end(2) - (len(m.group(2)) - len(_strip(m.group(2))))))
-        b = _LIST_BEFORE.search(text, max(0, s.start - 40), s.start)
+        b = _LIST_BEFORE.search(text, max(0, s.start - 40), s.start) if text.endswith(_JOINERS[:3], 0, s.start) else None
         if b and (b.group(2) != ", " or _LIST_GOES_ON.match(text, s.end)):
             cands.append((b.start(1), b.end(1)))
         for a, e in cands:
