@@ -93,7 +93,7 @@ _PERSON_VERBS: tuple[str, ...] = (
 _PERSON_VERB_SET = frozenset(_PERSON_VERBS)
 _TWO_CAPS_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]({_CAPW})\Z")
 #: ``Cocci and Rios``: two capitalised names joined by ``and``.
-_PAIR_RE = re.compile(rf"({_CAPW})[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
+_PAIR_RE = re.compile(rf"[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
 _PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
 _SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -104,12 +104,13 @@ _JOINERS = (", ", " and ", " & ", " und ", " et ", " y ", " en ")
 _LIST_GOES_ON = re.compile(r"(?:,[ ]|[ ]and[ ]|[ ]&[ ])")
 _AFTER_WORD = re.compile(r"[ ]([a-z]+)\b")
 #: A name addressed at the start of a sentence: ``Serdar, can I ...``, ``Anna, could you ...``.
-_VOCATIVE_RE = re.compile(rf"({_CAPW}),[ ](?:can|could|would|will|do|did|are|have|please)[ ](?:I|you|we|u)\b")
+_VOCATIVE_RE = re.compile(r",[ ](?:can|could|would|will|do|did|are|have|please)[ ](?:I|you|we|u)\b")
 _PARTICLES = frozenset(["van", "von", "der", "den", "de", "del", "da", "di", "dos", "du", "la", "le", "ten", "ter"])
 #: ``Rubija Liberšar, the News correspondent, said``: a name, an apposition, a verb of speech.
-_APPOSITION_RE = re.compile(
-    rf"((?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)(?:[ ](?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)){{0,3}}),[ ]the[ ][^,.;:\n]{{2,40}},[ ](?:said|says|told|added|explained|wrote)\b"
-)
+_APPOSITION_RE = re.compile(r",[ ]the[ ][^,.;:\n]{2,40},[ ](?:said|says|told|added|explained|wrote)\b")
+_NAMEWORD = rf"(?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)"
+#: The name before an apposition: up to four capitalised words or particles, ending at the comma.
+_NAME_BEFORE = re.compile(rf"(?<![\w'’-])({_NAMEWORD}(?:[ ]{_NAMEWORD}){{0,3}})\Z")
 
 
 def _starts_word(text: str, i: int) -> bool:
@@ -160,14 +161,18 @@ class PersonCueRecognizer:
                 known = any(w.casefold() in self.first or w.casefold() in self.last for w in words)
                 if (dialogue or known) and (known or all(_plain(w) for w in words)):
                     out.append(span(m.start(1), m.end(1), 0.8))
-        for m in _VOCATIVE_RE.finditer(text) if ", " in text else ():  # "Serdar, can I please speak to your boss?"
-            if _plain(m.group(1)) and _sentence_start(text, m.start(1)):
-                out.append(span(m.start(1), m.end(1), 0.75))
+        for v in _VOCATIVE_RE.finditer(text) if ", " in text else ():  # "Serdar, can I please speak to your boss?"
+            one = _CAP_BEFORE.search(text, max(0, v.start() - 40), v.start())
+            if one and _plain(one.group(1)) and _sentence_start(text, one.start(1)):
+                out.append(span(one.start(1), one.end(1), 0.75))
         if ", the " in text:  # "Iwao Iwase, the Hospital attendant, said:"
-            for m in _APPOSITION_RE.finditer(text):
-                words = m.group(1).split()
+            for ap in _APPOSITION_RE.finditer(text):
+                named = _NAME_BEFORE.search(text, max(0, ap.start() - 80), ap.start())
+                if named is None:
+                    continue
+                words = named.group(1).split()
                 if all(_plain(w) or w in _PARTICLES for w in words) and _plain(words[0]) and _plain(words[-1]):
-                    out.append(span(m.start(1), m.end(1), 0.75))
+                    out.append(span(named.start(1), named.end(1), 0.75))
         for m in _REPORTED_RE.finditer(text):
             if _plain(m.group(1)):
                 out.append(span(m.start(1), m.end(1), 0.75))
@@ -192,13 +197,16 @@ class PersonCueRecognizer:
             if two and people_verb and _plain(two.group(1)) and _plain(two.group(2)) and _strip(two.group(2)) == two.group(2):
                 out.append(span(two.start(1), two.end(2), 0.7))
         for m in _PAIR_RE.finditer(text) if (" and " in text or " & " in text) else ():  # "Cocci and Rios were", "Boehm and Wright"
-            a, b = m.group(1).casefold(), m.group(2).casefold()
-            listed = int(a in self.first or a in self.last) + int(b in self.first or b in self.last)
-            if not listed or not _starts_word(text, m.start()) or not (_plain(m.group(1)) and _plain(m.group(2))):
+            one = _CAP_BEFORE.search(text, max(0, m.start() - 40), m.start())
+            if one is None:
                 continue
-            after = _AFTER_WORD.match(text, m.end(2))
+            a, b = one.group(1).casefold(), m.group(1).casefold()
+            listed = int(a in self.first or a in self.last) + int(b in self.first or b in self.last)
+            if not listed or not (_plain(one.group(1)) and _plain(m.group(1))):
+                continue
+            after = _AFTER_WORD.match(text, m.end(1))
             if listed == 2 or (after and after.group(1) in _PAIR_VERBS):
-                out += [span(m.start(1), m.end(1), 0.7), span(m.start(2), m.end(2), 0.7)]
+                out += [span(one.start(1), one.end(1), 0.7), span(m.start(1), m.end(1), 0.7)]
         return out
 
     def _label_name(self, word: str) -> bool:
