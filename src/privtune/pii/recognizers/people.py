@@ -5,7 +5,8 @@ possessive ``'s`` too):
 
 * an honorific: ``Mr. Okafor``, ``Dr Jane Doe``, ``Mrs. Long`` (any capitalised words follow);
 * a context word right before the name: ``my husband Tom``, ``candidate Priya Patel``,
-  ``reference: Lena Fischer``, ``her son, Max`` (relatives, candidates, references, roles).
+  ``reference: Lena Fischer``, ``her son, Max``, ``my colleague Anna``, ``named him Temirbek``
+  (relatives, candidates, references, roles).
   The name must be capitalised, or be a gazetteer name that is not a common English word;
 * a capitalised bigram of a gazetteer first name and a gazetteer last name (``Lena Fischer``);
   the first name must not be a common English word (``Will``, ``Grant``) unless the last name
