@@ -24,7 +24,7 @@ DECOYS = [
 
 def found(text: str, kind: str | None = None, detector=None) -> list[str]:
     spans = (detector or PatternDetector()).find(text)
-    return [text[s.start : s.end] for s in sorted(spans) if kind is None or s.type == kind]
+    return [text[s.start : s.end] for s in sorted(set(spans)) if kind is None or s.type == kind]
 
 
 @pytest.mark.parametrize("decoy", DECOYS)

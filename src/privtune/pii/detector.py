@@ -35,11 +35,19 @@ from privtune.pii.recognizers import Recognizer
 from privtune.pii.recognizers.ner import NerBackend, NerRecognizer
 from privtune.pii.recognizers.org_id import EmployeeIdShapeRecognizer
 from privtune.pii.recognizers.people import PeopleRecognizer
+from privtune.pii.recognizers.person_cues import PersonCueRecognizer, coordinated
 from privtune.pii.recognizers.phone import DEFAULT_REGIONS
 from privtune.pii.roster import Roster
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
 
 _ESCAPES = re.compile(r"\\[nrt]")
+
+
+
+def _unescape(m: re.Match[str]) -> str:
+    """``\\n`` and ``\\r`` read as a line break, ``\\t`` as spaces (two characters each)."""
+    return "  " if m.group() == "\\t" else " \n"
+
 
 #: Texts longer than this are detected window by window (characters).
 WINDOW_CHARS = 32_768
@@ -80,6 +88,8 @@ class Detector:
             self.id_shapes = EmployeeIdShapeRecognizer(roster.employee_ids)
         if people and (self.types is None or PERSON in self.types):
             self.extra.append(PeopleRecognizer())
+            self.extra.append(PersonCueRecognizer())
+        self._lists = people and (self.types is None or PERSON in self.types)
         if ner is not None:
             self.extra.append(ner if isinstance(ner, NerRecognizer) else NerRecognizer(ner))
 
@@ -111,7 +121,7 @@ class Detector:
         if "\\" in text:
             # escaped line breaks and tabs ("Jane Doe\\nPhone: ...", JSON-escaped exports) read as
             # whitespace; same length, so every offset stays that of the original text
-            text = _ESCAPES.sub("  ", text)
+            text = _ESCAPES.sub(_unescape, text)
         spans = self.patterns.find(text)
         if self.roster is not None:
             spans += self.roster.find(text)
@@ -121,6 +131,8 @@ class Detector:
         guess: list[Span] = []
         for rec in self.extra:
             guess += rec.find(text)
+        if self._lists:
+            guess += coordinated(text, [s for s in spans + guess if s.type == PERSON])
         if guess:
             spans += _drop_inside(guess, [s for s in spans if s.type != PERSON])
         if self.types is not None:

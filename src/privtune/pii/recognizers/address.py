@@ -25,6 +25,7 @@ International forms (the house number after the street):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from privtune.pii.spans import ADDRESS, Span
 
@@ -38,7 +39,7 @@ _ABBREVIATIONS = frozenset(["St", "Ave", "Rd", "Blvd", "Dr", "Ln", "Ct", "Pl", "
 _NAME_WORD = r"[A-Z][A-Za-z'’-]*\.?"
 ADDRESS_RE = re.compile(
     rf"""
-    (?<![\w#$.,-])\d{{1,5}}[ ]
+    \d(?<![\w#$.,-]\d)\d{{0,4}}[ ]
     (?:(?:N|S|E|W|North|South|East|West)\.?[ ])?
     (?:{_NAME_WORD}[ ]){{1,3}}
     (?:(?:{'|'.join(sorted(_ABBREVIATIONS, key=len, reverse=True))})\b\.?|(?:{'|'.join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))})\b)
@@ -56,26 +57,50 @@ PO_BOX_RE = re.compile(
 )
 
 
+def _block(text: str, start: int, end: int, source: str) -> Span:
+    """A street line with its building number before it, the cross street of a corner
+    (``... and Paterson Pass``) and the postal block after it."""
+    cross = _CROSS.match(text, end)
+    if cross and cross.group(1).split()[-1].rstrip(".").casefold() in STREET_WORDS:
+        end = cross.end()
+    return Span(with_lead(text, start), postal_tail(text, end), ADDRESS, source=source)
+
+
 class AddressRecognizer:
     name = "address"
     types = (ADDRESS,)
 
     def find(self, text: str) -> list[Span]:
-        out = [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in ADDRESS_RE.finditer(text)]
+        out = [_block(text, m.start(), m.end(), self.name) for m in ADDRESS_RE.finditer(text)]
         if "box" in text.lower():
-            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in PO_BOX_RE.finditer(text)]
+            out += [_block(text, m.start(), m.end(), self.name) for m in PO_BOX_RE.finditer(text)]
         return out
 
 
 _W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’.-]*"
 _STREET_FIRST = (
-    r"(?:Rue|Avenue|Av\.|Boulevard|Bd|Chemin|Place|Allée|Impasse|Quai|Via|Viale|Piazza|Corso|Calle|Carrer|Avenida|Av\.?|"
+    r"(?:Rue|Avenue|Av\.|Boulevard|Bd|Chemin|Place|Allée|Impasse|Quai|Via|Viale|Piazza|Corso|Calle|Carrer|Avenida|Av\.?|Rúa|Avda\.?|"
+    r"Praça|Praca|Rambla|Plaça|Carretera|Ctra\.|Estrada|Strada|Trg|Rruga|Calea|Ulica|"
     r"Plaza|Paseo|Camino|Rua|Travessa|Largo|ul\.|ulica|Aleja|al\.|Unter|An[ ]der|Auf[ ]der)"
 )
 _STREET_SUFFIX = (
     r"(?:stra(?:ss|ß)e|str\.|weg|allee|platz|gasse|damm|ufer|vej|vei|veien|vegen|gade|gata|gatan|vägen|väg|"
     r"straat|laan|gracht|plein|dijk|kade|singel|tie|katu|kuja|polku|utca|út|cesta|ulica|iela|stígur|gata|vegur)"
 )
+#: Street types written in lower case after the name: ``Bécsi utca 35``, ``Gosposka ulica 61``,
+#: ``Martin Linges veg 149``, ``Stensås terrasse 38``, ``Wesselényi u. 94``.
+_LOWER_STREET = (
+    r"(?:utca|út|u\.|ulica|ul\.|veg|vei|vegen|veien|gata|gatan|terrasse|vej|straat|laan|cesta|iela|tänav|"
+    r"gasse|straße|strasse|sträte|Sträte|str\.?|sokak|sokağı|caddesi|bulvarı)"
+)
+#: Street types in lower case after a house number: ``46 rue Nationale``, ``12 calle Mayor``.
+_LOWER_FIRST = (
+    r"(?:[rR]ue|[cC]alle|[cC]arrer|[rR]ua|[rR]úa|[vV]iale|[vV]ia|[pP]iazza|[cC]orso|[aA]venida|[cC]hemin|[aA]llée|[iI]mpasse|"
+    r"[qQ]uai|[pP]aseo|ulica|ul\.|boulevard|avenue|[sS]trada|[pP]raça|[rR]ambla|[tT]rg)"
+)
+#: Greek street words: ``πλατεία Καραισκάκη 262``, ``Λ. Αλκυονίδων 241``, ``χλμ Αθηνών 41``.
+_GREEK_STREET = r"(?:[οΟ]δός|[οΟ]δ\.|[πΠ]λατεία|[λΛ]εωφόρος|[λΛ]εωφ\.|Λ\.|χλμ\.?|Πλ\.)"
+_GREEK_STREET_RE = re.compile(_GREEK_STREET)
 INTL_STREET_RE = re.compile(
     rf"""
     (?<![\w#$.,-])(?:\d{{1,5}}[ ])?
@@ -83,6 +108,9 @@ INTL_STREET_RE = re.compile(
         {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’-]*{_STREET_SUFFIX}[ ]\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}(?:Straße|Strasse|Allee|Platz|Weg|Gasse|Ring|Damm)[ ]\d{{1,4}}[a-zA-Z]?\b
+      | (?:{_W}[ ]){{1,3}}{_LOWER_STREET}[ ]\d{{1,4}}[a-zA-Z]?\b\.?
+      | \d{{1,5}}[ ]{_LOWER_FIRST}[ ](?:(?:de|del|la|le|des|du|di|da|dos|das|d')[ ]?){{0,2}}{_W}(?:[ ]{_W}){{0,2}}
+      | {_GREEK_STREET}[ ][\u0386-\u03CE]+\.?(?:[ ][\u0386-\u03CE]+){{0,2}}[ ]\d{{1,4}}\b
       | \d{{1,4}}(?:bis|ter)?,?[ ]{_STREET_FIRST}[ ](?:(?:de|del|la|le|des|du|di|da|dos|das|d')[ ]?){{0,2}}{_W}(?:[ ]{_W}){{0,2}}(?=,[ ]\d{{4,5}}[ ])
     )
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|app\.|appt\.?|piso|bus)[ ]?\d{{1,5}}[A-Za-z]?\b)*
@@ -97,33 +125,112 @@ _NOT_STREETS = (
     "Building|Lot|Batch|Test|Task|Story|Epic|Release|Build|Iteration|Q|Quarter|Month|Monday|Tuesday|Wednesday|Thursday|"
     "Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|October|November|December"
 )
-_ALPHA_W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]*(?:['’-][^\W\d_]+)*\.?"
+_ALPHA_W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]*(?:['’-][^\W\d_]+)*\.?"
 _SKIP = rf"(?i:{_NOT_STREETS}|PO|P\.O|Post|During|Since|Until|Before|After|From|Of|The|And|For|In|On|At|To)"
 #: ``9791 Käbbatorp Locketorp 9`` (building number, street words, house number) and, after
 #: ``on``/``at``/``address:``, ``Slovenčeva 18``: street words and a house number with no suffix.
 NUMBERED_STREET_RE = re.compile(
     rf"""
     (?:(?<![\w#$.,-])\d{{1,5}}[ ]|(?<=\b(?:on|at|to)[ ])|(?<=address:[ ])|(?<=address[ ]is[ ]))
-    (?:(?!{_SKIP}\b){_ALPHA_W}[ ]){{0,2}}(?!{_SKIP}\b)[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]+(?:['’-][^\W\d_]+)*[ ](?!(?:19|20)\d{{2}}\b)\d{{1,4}}[a-zA-Z]?(?![\w%.,:/-]?\d)(?![\w%])
+    (?:(?!{_SKIP}\b){_ALPHA_W}[ ]){{0,2}}(?!{_SKIP}\b)[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]+(?:['’-][^\W\d_]+)*[ ](?!(?:19|20)\d{{2}}\b)\d{{1,4}}[a-zA-Z]?(?![\w%.,:/-]?\d)(?![\w%])
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?)[ ]?\d{{1,5}}[A-Za-z]?\b)*
     """,
     re.X,
 )
 #: The lines after a street line in a postal block: units, city, region code, postcode,
-#: country ("\n Apt. 806\n Tazarka\n, 21\n Tunisia 10973"), each after a line break or a comma.
-_CAP = r"[A-ZÀ-Þ\u0100-\u017F][^\W\d_]*(?:['’-][^\W\d_]+)*"
-_TAIL = re.compile(
-    r"(?:(?:[ \t]*(?:\n|\\n|,)|[ ]{2,})[ \t]*,?[ \t]*"
-    r"(?:(?:Apt\.?|Apartment|Unit|Suite|Ste\.?)[ ]?\d{1,5}[A-Za-z]?"
-    rf"|\d{{4,5}}[ ]{_CAP}(?:[ ]{_CAP}){{0,2}}|{_CAP}(?:[ ](?:{_CAP}|de|del|la|le|du|do|da|u|pri|an|am)){{0,3}}(?:[ ]\d{{4,5}})?"
-    r"|[A-Z]{2}(?:[ ]\d{4,5})?|\d{4,5}|\d{1,2}(?=[ \t]*(?:\n|\\n)))"
-    r"(?=[ \t]*(?:\n|\\n|,|$|[.?!;)](?:\s|$))|[ ]{2}))"
-    r"{1,5}"
+#: country ("\n Apt. 806\n Tazarka\n, 21\n Tunisia 10973", ", Venezia, Italy",
+#: " Apt. 538 Giessenburg Zuid-Holland"), each after a line break, a comma or a space.
+_CAP = r"[A-ZÀ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]*(?:['’-][^\W\d_]+)*"
+_PARTICLE = r"(?:de|del|la|le|du|do|da|di|u|pri|an|am|bei|im|sur|en|upon|on|y|i|e|sous|lès|les|aan|den|der|op|ob)"
+_SEP = re.compile(r"[ \t]*\n[ \t]*(?:>[ \t]*)?,?[ \t]*|[ \t]*,[ \t]*(?:\n[ \t]*)?|[ ](?=\S)")
+_SEGMENT = re.compile(
+    r"(?P<unit>(?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|Flat|Bus|Box)[ ]?\d{1,5}[A-Za-z]?\b)"
+    r"|(?P<post>(?:[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[A-Z]\d[A-Z][ ]\d[A-Z]\d|\d{4,6}(?:-\d{3,4})?|\d{2}-\d{3}|\d{3}[ ]\d{2})(?![ \w/.:-]?\d))"
+    r"|(?P<code>\d{1,3}(?=[ \t]*\n))"
+    rf"|(?P<words>{_CAP}(?:[ -](?:{_PARTICLE}[ -])*{_CAP}){{0,3}})(?P<wpost>[ ]\d{{4,6}}(?![ \w/.:-]?\d))?"
 )
-_WORD_NUMBER = re.compile(r"[^\W\d_]\.? (?!(?:19|20)\d{2}\b)\d{1,4}(?![\d:/%])(?![.,]\d)")
+#: After a word segment: a line break, a comma, the end, sentence punctuation or another capitalised word.
+_WORDS_END = re.compile(r"(?=\s*$|[ \t]*(?:\n|,)|[.?!;)](?:\s|$)|[ ][A-ZÀ-Þ\u0100-\u017F\d])")
+_MONTHS_DAYS = frozenset(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "i", "the", "a", "an", "and", "or", "but", "he", "she", "we", "they", "it", "this", "that"]
+)
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """English country names, casefolded (Faker's list: ``south africa``, ``new zealand``)."""
+    from faker.providers.address.en_US import Provider
+
+    return frozenset(c.casefold() for c in Provider.countries)
+
+
+def postal_tail(text: str, end: int) -> int:
+    """The end of the postal block that continues a street line ending at ``end``."""
+    from privtune.pii.wordlist import COMMON_WORDS
+
+    for _ in range(6):
+        sep = _SEP.match(text, end)
+        if sep is None:
+            break
+        seg = _SEGMENT.match(text, sep.end())
+        if seg is None:
+            break
+        if seg.group("code") and sep.group() == " ":
+            break
+        if seg.group("words"):
+            if text[seg.end() : seg.end() + 1] == ":":
+                break  # a label: "Mobile: 22 782310"
+            words = [w.casefold() for w in seg.group("words").replace("-", " ").split()]
+            if words[0] in _MONTHS_DAYS or (sep.group() == " " and words[0] in COMMON_WORDS):
+                break
+            country = " ".join(words) in countries()
+            if not (seg.group("wpost") or country or _WORDS_END.match(text, seg.end())) and any(w in COMMON_WORDS for w in words):
+                break  # "12 Main Street, Springfield is": a proper noun run ends the block, a sentence does not
+        end = seg.end()
+    return end
+
+
+#: A building number before a street line that starts with a number or a street word
+#: ("88072 79 Wolfe Street", "42486 Stensås terrasse 38").
+_LEAD = re.compile(
+    r"(?:(?<![\w.])(?:Apt\.?|Apartment|Suite|Ste\.|Unit)[ ]\d{1,5}[ ](?:\d{1,6}[ ])?|(?<![\w#$.,:/+-])\d{1,6}[ ])\Z"
+)
+
+
+def with_lead(text: str, start: int) -> int:
+    m = _LEAD.search(text, max(0, start - 24), start)
+    return m.start() if m else start
+
+
+_CROSS = re.compile(rf"(?:[ ]St\.)?[ ]and[ ]((?:{_CAP}[ ]){{1,2}}{_CAP}(?:[ ]St\.)?)")
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Merged character windows around each word + house number (a street line ends there or
+    just after: a unit, a letter), wide enough for the street words before it."""
+    out: list[tuple[int, int]] = []
+    hits = [*_WORD_NUMBER.finditer(text), *_LOWER_STREET_NUMBER.finditer(text), *_NUMBER_LOWER_FIRST.finditer(text)]
+    if not text.isascii() and _GREEK.search(text):
+        hits += _GREEK_STREET_RE.finditer(text)
+    for m in sorted(hits, key=lambda m: m.start()):
+        lo, hi = max(0, m.start() - _BEFORE), min(len(text), m.end() + _AFTER)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+_BEFORE, _AFTER = 96, 48
+_WORD_NUMBER = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]*\.? \d{1,4}(?![\d:/%])(?![.,]\d)")
+#: Street lines with no capitalised word right before the number: "Bécsi utca 35", "46 rue Nationale"
+#: (two regexes: an alternation of both would lose the regex engine's fast skip to a candidate).
+_LOWER_STREET_NUMBER = re.compile(rf"{_LOWER_STREET}[ ]\d")
+_NUMBER_LOWER_FIRST = re.compile(
+    r"\d,? (?i:rue|calle|carrer|rua|viale|piazza|corso|avenida|chemin|allée|impasse|quai|paseo|ulica|ul\.|boulevard|avenue) "
+)
+_GREEK = re.compile(r"[\u0370-\u03ff]")
 UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
 MILITARY_RE = re.compile(
-    r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|USN[SV][ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
+    r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|US(?:NS|NV|S)[ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
 )
 
 
@@ -133,13 +240,17 @@ class InternationalAddressRecognizer:
 
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
-        if _WORD_NUMBER.search(text):  # every street line has a word followed by a house number
+        # every street line has a word followed by a house number (or a number before a street
+        # type): the street regexes run only in windows around those, not over the whole text
+        seen: set[tuple[int, int]] = set()
+        for lo, hi in _windows(text):
             for rx in (INTL_STREET_RE, NUMBERED_STREET_RE):
-                for m in rx.finditer(text):
-                    tail = _TAIL.match(text, m.end())
-                    out.append(Span(m.start(), tail.end() if tail else m.end(), ADDRESS, source=self.name))
+                for m in rx.finditer(text, lo, hi):
+                    if m.span() not in seen:
+                        seen.add(m.span())
+                        out.append(_block(text, m.start(), m.end(), self.name))
         if "Apt" in text or "Apartment" in text or "Suite" in text or "Ste." in text:
-            out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in UNIT_RE.finditer(text)]
+            out += [_block(text, m.start(), m.end(), self.name) for m in UNIT_RE.finditer(text)]
         if "PO " in text:
             out += [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in MILITARY_RE.finditer(text)]
         return out

@@ -16,10 +16,11 @@ import re
 from privtune.pii.spans import CREDIT_CARD, Span
 
 CARD_RE = re.compile(
-    r"(?<![\w#$€£.,/-])(?:"
-    r"\d{12,19}"
-    r"|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?)?"
-    r"|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5}"
+    # the first digit before the look-behind: the regex engine skips ahead to digits in C
+    r"\d(?<![\w#$€£.,/-]\d)(?:"
+    r"\d{11,18}"
+    r"|\d{3}(?P<s>[ -])\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?)?"
+    r"|\d{3}(?P<t>[ -])\d{6}(?P=t)\d{4,5}"
     r")(?![\w/])(?![.,-]\d)"
 )
 

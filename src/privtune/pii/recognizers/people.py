@@ -5,7 +5,8 @@ possessive ``'s`` too):
 
 * an honorific: ``Mr. Okafor``, ``Dr Jane Doe``, ``Mrs. Long`` (any capitalised words follow);
 * a context word right before the name: ``my husband Tom``, ``candidate Priya Patel``,
-  ``reference: Lena Fischer``, ``her son, Max`` (relatives, candidates, references, roles).
+  ``reference: Lena Fischer``, ``her son, Max``, ``my colleague Anna``, ``named him Temirbek``
+  (relatives, candidates, references, roles).
   The name must be capitalised, or be a gazetteer name that is not a common English word;
 * a capitalised bigram of a gazetteer first name and a gazetteer last name (``Lena Fischer``);
   the first name must not be a common English word (``Will``, ``Grant``) unless the last name
@@ -33,7 +34,10 @@ GAZETTEER_LOCALES: tuple[str, ...] = (
     "de_DE", "de_AT", "de_CH", "fr_FR", "fr_BE", "fr_CA", "fr_CH", "es_ES", "es_MX", "es_AR",
     "es_CL", "es_CO", "nl_NL", "nl_BE", "it_IT", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK",
     "no_NO", "fi_FI", "is_IS", "tr_TR", "cs_CZ", "sk_SK", "sl_SI", "hr_HR", "hu_HU", "ro_RO",
-    "et_EE", "lt_LT", "lv_LV", "id_ID", "ja_JP", "zh_CN", "zh_TW",
+    "et_EE", "lt_LT", "lv_LV", "id_ID", "ja_JP", "zh_CN", "zh_TW", "en_PK", "ha_NG", "ig_NG", "yo_NG", "zu_ZA",
+    "sw", "tw_GH", "fr_DZ", "fr_QC", "es_CA", "de_LI", "de_LU", "az_AZ", "uz_UZ", "vi_VN",
+    # Cyrillic and Greek lists, transliterated (``Дмитрий`` -> ``dmitriy``, ``dmitry``, ``dmitrij``)
+    "ru_RU", "uk_UA", "bg_BG", "mk_MK", "el_GR",
 )  # fmt: skip
 
 #: Honorifics in English, German, French, Spanish and Dutch (``M`` only with its dot: ``M. Dupont``).
@@ -50,7 +54,7 @@ INTRO_WORDS: frozenset[str] = frozenset(
 )  # fmt: skip
 _INTRO_SKIP = frozenset(["is", "was", "ist", "est", "es", "is:", "s"])
 CUE_WORDS: frozenset[str] = frozenset(
-    ["husband", "wife", "spouse", "partner", "fiance", "fiancé", "fiancee", "fiancée", "boyfriend", "girlfriend", "son", "daughter", "mother", "father", "mom", "mum", "dad", "brother", "sister", "sibling", "stepson", "stepdaughter", "stepmother", "stepfather", "uncle", "aunt", "cousin", "nephew", "niece", "grandmother", "grandfather", "grandma", "grandpa", "grandson", "granddaughter", "child", "baby", "candidate", "applicant", "interviewee", "reference", "referee", "recruiter", "contractor", "consultant", "intern", "neighbour", "neighbor", "friend", "landlord", "landlady", "tenant", "caregiver", "nanny", "guardian", "named", "called", "contact"]
+    ["husband", "wife", "spouse", "partner", "fiance", "fiancé", "fiancee", "fiancée", "boyfriend", "girlfriend", "son", "daughter", "mother", "father", "mom", "mum", "dad", "brother", "sister", "sibling", "stepson", "stepdaughter", "stepmother", "stepfather", "uncle", "aunt", "cousin", "nephew", "niece", "grandmother", "grandfather", "grandma", "grandpa", "grandson", "granddaughter", "child", "baby", "candidate", "applicant", "interviewee", "reference", "referee", "recruiter", "contractor", "consultant", "intern", "neighbour", "neighbor", "friend", "landlord", "landlady", "tenant", "caregiver", "nanny", "guardian", "named", "called", "contact", "kid", "kids", "colleague", "coworker", "co-worker", "boss", "teammate", "mentor", "mentee", "supervisor", "songwriter", "producer", "commenter", "author", "writer", "singer", "actor", "actress", "journalist", "reporter", "lawyer", "attorney", "doctor", "nurse", "therapist", "counsellor", "counselor", "witness", "employee", "manager", "beneficiary", "widow", "widower", "heir"]
 )
 # Words that often follow a cue but are not names.
 _NOT_NAMES: frozenset[str] = frozenset(
@@ -61,12 +65,13 @@ _NOT_NAMES: frozenset[str] = frozenset(
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz")
-_INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"])}
+_INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"]),
+                 "him": frozenset(["named", "called"]), "her": frozenset(["named", "called"]), "them": frozenset(["named", "called"])}
 _MAX_NAME_TOKENS = 4
 #: Job-title and organisation words that gazetteers list as names (``Junior``, ``Chase``) but
 #: that never start or continue a name in HR prose.
 TITLE_WORDS: frozenset[str] = frozenset(
-    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service", "business", "partner", "people", "talent", "culture", "visa"]
+    ["junior", "senior", "lead", "chief", "head", "principal", "staff", "associate", "assistant", "intern", "manager", "director", "engineer", "developer", "analyst", "accountant", "specialist", "consultant", "software", "hardware", "data", "support", "customer", "sales", "marketing", "operations", "finance", "legal", "officer", "executive", "president", "vice", "coordinator", "administrator", "representative", "designer", "scientist", "architect", "technician", "recruiter", "team", "department", "group", "office", "hr", "it", "payroll", "benefits", "engineering", "product", "services", "service", "business", "partner", "people", "talent", "culture", "visa", "suite", "apt", "apartment", "unit", "box"]
 )
 
 
@@ -88,8 +93,41 @@ def _names(attr: str) -> set[str]:
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "å": "aa", "ø": "oe", "æ": "ae"})
 
 
+#: Cyrillic and Greek letters with their common Latin spellings (first: the usual English one).
+_TRANSLIT: dict[str, tuple[str, ...]] = {
+    "а": ("a",), "б": ("b",), "в": ("v",), "г": ("g", "h"), "ґ": ("g",), "д": ("d",), "е": ("e", "ye"), "ё": ("yo", "e"),
+    "є": ("ye", "ie"), "ж": ("zh",), "з": ("z",), "и": ("i", "y"), "і": ("i",), "ї": ("yi", "i"), "й": ("y", "i", "j"),
+    "к": ("k",), "л": ("l",), "м": ("m",), "н": ("n",), "о": ("o",), "п": ("p",), "р": ("r",), "с": ("s",), "т": ("t",),
+    "у": ("u",), "ф": ("f",), "х": ("kh", "h"), "ц": ("ts", "c"), "ч": ("ch",), "ш": ("sh",), "щ": ("shch", "sht"),
+    "ъ": ("", "a"), "ы": ("y",), "ь": ("",), "э": ("e",), "ю": ("yu", "iu", "ju"), "я": ("ya", "ia", "ja"),
+    "ј": ("j",), "љ": ("lj",), "њ": ("nj",), "ќ": ("kj",), "ѓ": ("gj",), "ѕ": ("dz",), "џ": ("dzh", "dz"),
+    "α": ("a",), "ά": ("a",), "β": ("v",), "γ": ("g",), "δ": ("d",), "ε": ("e",), "έ": ("e",), "ζ": ("z",), "η": ("i",),
+    "ή": ("i",), "θ": ("th",), "ι": ("i",), "ί": ("i",), "ϊ": ("i",), "ΐ": ("i",), "κ": ("k",), "λ": ("l",), "μ": ("m",),
+    "ν": ("n",), "ξ": ("x", "ks"), "ο": ("o",), "ό": ("o",), "π": ("p",), "ρ": ("r",), "σ": ("s",), "ς": ("s",),
+    "τ": ("t",), "υ": ("y", "i"), "ύ": ("y", "i"), "ϋ": ("y",), "φ": ("f",), "χ": ("ch", "h"), "ψ": ("ps",), "ω": ("o",),
+    "ώ": ("o",),
+}  # fmt: skip
+
+
+def transliterations(name: str, limit: int = 8) -> set[str]:
+    """Latin spellings of a casefolded Cyrillic or Greek name (at most ``limit``)."""
+    if name.endswith(("ий", "ый")):  # "Дмитрий" -> "dmitry" as well as "dmitriy"
+        return {n + "y" for n in _spell(name[:-2], limit)} | _spell(name, limit)
+    return _spell(name, limit)
+
+
+def _spell(name: str, limit: int) -> set[str]:
+    out = [""]
+    for ch in name:
+        opts = _TRANSLIT.get(ch, (ch,))
+        out = [o + x for o in out for x in opts][:limit]
+    return {o for o in out if o.isascii()}
+
+
 def variants(name: str) -> set[str]:
     """A casefolded name with its transliterations: ``müller`` -> ``mueller``, ``muller``."""
+    if not name.isascii() and any(ch in _TRANSLIT for ch in name):
+        return transliterations(name)
     out = {name, name.translate(_GERMAN)}
     folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
     out.add(folded.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("ł", "l").replace("đ", "d"))
@@ -119,17 +157,18 @@ class PeopleRecognizer:
             first_names, last_names = gazetteer()
         self.first = first_names
         self.last = last_names
-        self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben"]) | _INITIALS
+        self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben", "him", "her", "them"]) | _INITIALS
 
     def find(self, text: str) -> list[Span]:
         toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
         out: list[Span] = []
+        anchors = self._anchors
         i, n = 0, len(toks)
         while i < n:
             _s, e, word = toks[i]
             key = word.casefold()
-            if key not in self._anchors:
-                if self._unknown_then_surname(text, toks, i):
+            if key not in anchors and (key[-2:] not in ("'s", "’s") or key[:-2] not in anchors):
+                if word[0].isupper() and self._unknown_then_surname(text, toks, i):
                     # an unknown capitalised word before a gazetteer surname: "Emmie Ström", "Szonja Kovács"
                     out.append(self._span(text, toks, i, 2, 0.75))
                     i += 2
@@ -216,7 +255,9 @@ class PeopleRecognizer:
                 if nxt[:1].isupper() or nxt in PARTICLES:
                     count += 1
                     continue
-            if key in _NOT_NAMES or key in HONORIFICS:
+            if key in _NOT_NAMES or key in HONORIFICS or key in _UNIT_WORDS:
+                break
+            if not any_word and not count and key in TITLE_WORDS:
                 break
             cap = word[:1].isupper()
             known = key in self.first or key in self.last
@@ -253,7 +294,8 @@ class PeopleRecognizer:
                 count += 1
                 good = count
             elif key in self.first and key not in COMMON_WORDS:
-                count += 1  # a middle name: kept only if a surname follows
+                count += 1  # a middle name, or a last name that some locale also lists as a first name
+                good = count
             else:
                 break
         return good
@@ -292,6 +334,8 @@ _NOT_AFTER = frozenset(["the", "a", "an", "of", "in", "via", "rue", "avenue", "s
 _NAME_VERBS = frozenset(["is", "was", "has", "had", "will", "said", "says", "asked", "asks", "wants", "wanted", "called", "can", "could", "would", "should", "and", "from", "left", "joined", "spent", "lives", "works", "shouted", "told", "sent", "and"])
 
 
+#: Unit words that end a name run ("Ms. Lisa Douglas Apt. 606").
+_UNIT_WORDS = frozenset(["apt", "apartment", "suite", "unit", "ste", "box", "phd", "md", "jr"])
 #: Honorifics that are only honorifics with their dot and not in capitals ("Hr. Weber", not "HR").
 _NEED_DOT = frozenset(["m", "hr", "fr", "sr", "mw"])
 #: Short English function words that some locale's gazetteer lists as a first name ("As", "An").
@@ -332,4 +376,4 @@ def _gap(text: str, a: int, b: int, *, allow_dot: bool = False, allow_punct: boo
         return True
     if allow_dot and gap in (". ", "."):
         return gap == ". "
-    return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n"))
+    return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n", "? ")) or gap == "  "

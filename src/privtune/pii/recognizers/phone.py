@@ -93,7 +93,7 @@ ID_WORDS: frozenset[str] = frozenset(
 _WORD_AFTER = re.compile(r"[ ]?[-(]?[ ]?([^\W\d_]+)")
 #: A word right after a number that makes it a phone ("office", "mobile", "fax").
 AFTER_WORDS = frozenset(["office", "mobile", "fax", "home", "work", "cell", "phone", "tel", "direct", "landline", "mob", "handy", "portable", "móvil"])
-_GLUED_BEFORE = re.compile(r"\d[ .-]$")  # "DE89 3704 ...": a number that continues an earlier token
+_GLUED_BEFORE = re.compile(r"\d[ .-]\Z")  # "DE89 3704 ...": a number that continues an earlier token
 _NANP = frozenset(["US", "CA"])
 _NO_TRUNK = frozenset(["ES", "IT", "PT", "DK", "NO", "GR", "LU"])
 _SEPS = re.compile(r"[ .\-/]")

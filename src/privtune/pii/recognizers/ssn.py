@@ -11,8 +11,10 @@ import re
 from privtune.pii.spans import SSN, Span
 
 SSN_RE = re.compile(
-    r"(?<![\w#$€£/.-])(?<![#$]\s)(?<!\d\s)"
-    r"(?P<area>\d{3})(?P<sep>[- ]?)(?P<group>\d{2})(?P=sep)(?P<serial>\d{4})"
+    # the first digit is matched before the look-behinds (which then look one character further
+    # back): a pattern that starts with a digit lets the regex engine skip ahead to digits in C
+    r"(?P<area>\d(?<![\w#$€£/.-]\d)(?<![#$]\s\d)(?<!\d\s\d)\d{2})"
+    r"(?P<sep>[- ]?)(?P<group>\d{2})(?P=sep)(?P<serial>\d{4})"
     r"(?!\w)(?![-./]\d)"
 )
 
