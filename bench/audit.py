@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [_row(r) for r in results]
     columns = ["model", "seed", "gate", "failed on real employees", "exposure max (bits)",
                "empirical eps LB (accountant)", "MIA AUC (best)", "TPR @ lowest FPR",
-               "attribute adv.", "val loss", "train s", "audit s", "load (1 min)"]
+               "TPR @ 1% FPR (gate)", "attribute adv.", "val loss", "train s", "audit s", "load (1 min)"]
     verdicts = _checks(results)
     loads = [x[0] for r in results for x in (r.get("load_before"), r.get("load_after")) if x]
     write(a.name, {"load_before": load0, "load_after": os.getloadavg(),
@@ -239,6 +239,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "empirical eps LB (accountant)": f"{f(r['empirical_epsilon_lb'], 2)} ({eps if isinstance(eps, str) else f(eps, 2)})",
         "MIA AUC (best)": f"{f(r['mia_auc'])} ({r['mia_members']}/{r['mia_non_members']})",
         "TPR @ lowest FPR": f"{f(r['mia_tpr_at_lowest_fpr'])} @ {f(r['fpr_resolution'], 4)}",
+        "TPR @ 1% FPR (gate)": f(max((m["tpr_at_1pct_fpr"] for m in r["mia"]), default=None)),
         "attribute adv.": f(r["attribute_advantage"]),
         "val loss": f"{f(r['val_loss_base'], 2)} -> {f(r['val_loss'], 2)}",
         "train s": r["train_s"], "audit s": r["audit_s"],
