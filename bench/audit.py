@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             for t in tasks:
                 keep(job(t))
-    results.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["seed"]))
+    results.sort(key=lambda r: (VARIANTS.index(r["variant"]), r.get("train_steps") or 0, r["seed"]))
     for r in results:
         print(f"{r['variant']} seed {r['seed']}: {'PASS' if r['passed'] else 'FAIL'} {r['failed']}")
     rows = [_row(r) for r in results]
