@@ -21,9 +21,15 @@ Each (variant, seed) is one job in its own process and its own throwaway workspa
 synthetic company, same dataset: the canary draw is seeded for the bench only); ``--jobs N``
 runs N at once (torch threads split between them).
 
-    PYTHONPATH=src .venv/bin/python bench/audit.py --seeds 3 --jobs 16           # the full run
-    PYTHONPATH=src .venv/bin/python bench/audit.py --employees 300 --refs 2 --ref-steps 20 \\
-        --np-steps 200 --seeds 3 --jobs 2                                          # a light run
+    PYTHONPATH=src .venv/bin/python bench/audit.py --seeds 3 --jobs 9            # the full run
+    # the light run of docs/audit-gate.md (2 shared cores): one job at a time, one thread
+    PYTHONPATH=src .venv/bin/python bench/audit.py --employees 150 --refs 2 --ref-steps 10 \\
+        --np-steps 150 --seeds 3 --jobs 1 --threads 1 --set audit.extraction.employees=6 \\
+        --set audit.prompt_attacks.targets=2 --set audit.exposure.candidates=200
+
+Runs split over processes (``--seed-start S --seeds N --name part-S``) are joined by
+concatenating their ``results/*.partial.jsonl`` into ``results/audit.partial.jsonl`` and
+running ``--table-only``; each job records its own wall time and the load average around it.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ def job(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(max(1, args["threads"]))
+    load0, t0 = os.getloadavg(), time.perf_counter()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("PRIVTUNE_PASSPHRASE", PASSPHRASE)
     from privtune.config import load_config
@@ -126,6 +133,9 @@ def job(args: dict[str, Any]) -> dict[str, Any]:
         "dataset": {k: ds.get(k) for k in ("train_examples", "train_employees", "val_employees",
                                             "canaries", "canaries_included", "by_kind")},
         "reference_models": d.get("reference_models"), "profile": v.get("profile"),
+        "threads": args["threads"], "job_s": round(time.perf_counter() - t0, 1),
+        "load_before": [round(x, 2) for x in load0],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -141,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--refs", type=int, default=8, help="LiRA references per audit")
     ap.add_argument("--ref-steps", type=int, default=None,
                     help="steps per reference (default: the target's own)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads per job (default: CPUs / jobs)")
     ap.add_argument("--seed-start", type=int, default=0)
     ap.add_argument("--set", action="append", help="extra config override KEY=VALUE (repeatable)")
     ap.add_argument("--name", default="audit", help="results/<name>.json|md")
@@ -153,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     policy = GatePolicy().model_dump(mode="json")          # fixed before anything runs
     cpus = os.cpu_count() or 1
     tasks = [{"variant": v, "seed": s, "overrides": _overrides(a, v, s), "policy": policy,
-              "threads": max(1, cpus // max(1, a.jobs))}
+              "threads": a.threads or max(1, cpus // max(1, a.jobs))}
              for s in range(a.seed_start, a.seed_start + a.seeds) for v in a.variants.split(",")]
     load0, t0 = os.getloadavg(), time.perf_counter()
     partial = RESULTS / f"{a.name}.partial.jsonl"
@@ -168,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
             results.append(r)
             with partial.open("a") as fh:
                 fh.write(json.dumps(r) + "\n")
+            print(f"{r['variant']} seed {r['seed']}: {'PASS' if r['passed'] else 'FAIL'} "
+                  f"{r['failed']} in {r['job_s']} s, load {r['load_before']} -> "
+                  f"{r['load_after']}", flush=True)
 
         if a.jobs > 1:
             import multiprocessing as mp
@@ -179,16 +194,19 @@ def main(argv: list[str] | None = None) -> None:
         else:
             for t in tasks:
                 keep(job(t))
-    results.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["seed"]))
+    results.sort(key=lambda r: (VARIANTS.index(r["variant"]), r.get("train_steps") or 0, r["seed"]))
     for r in results:
         print(f"{r['variant']} seed {r['seed']}: {'PASS' if r['passed'] else 'FAIL'} {r['failed']}")
     rows = [_row(r) for r in results]
     columns = ["model", "seed", "gate", "failed on real employees", "exposure max (bits)",
                "empirical eps LB (accountant)", "MIA AUC (best)", "TPR @ lowest FPR",
-               "attribute adv.", "val loss", "train s", "audit s"]
+               "TPR @ 1% FPR (gate)", "attribute adv.", "val loss", "train s", "audit s", "load (1 min)"]
     verdicts = _checks(results)
+    loads = [x[0] for r in results for x in (r.get("load_before"), r.get("load_after")) if x]
     write(a.name, {"load_before": load0, "load_after": os.getloadavg(),
                    "wall_s": round(time.perf_counter() - t0, 1), "args": vars(a),
+                   "jobs_s": round(sum(r.get("job_s") or 0 for r in results), 1),
+                   "jobs_load_1min": [min(loads), max(loads)] if loads else None,
                    "policy": policy, "checks": verdicts, "results": results}, rows, columns)
     print(json.dumps(verdicts, indent=1))
 
@@ -215,15 +233,18 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     f = lambda x, n=3: "—" if x is None else (f"{x:.{n}f}" if isinstance(x, float) else str(x))  # noqa: E731
     eps = r["epsilon"]
     return {
-        "model": r["variant"], "seed": r["seed"], "gate": "PASS" if r["passed"] else "FAIL",
+        "model": f"{r['variant']} ({r['train_steps']} steps)", "seed": r["seed"], "gate": "PASS" if r["passed"] else "FAIL",
         "failed on real employees": ", ".join(r["failed_real_employees"]) or "none",
         "exposure max (bits)": f(r["exposure_max"], 2),
         "empirical eps LB (accountant)": f"{f(r['empirical_epsilon_lb'], 2)} ({eps if isinstance(eps, str) else f(eps, 2)})",
         "MIA AUC (best)": f"{f(r['mia_auc'])} ({r['mia_members']}/{r['mia_non_members']})",
         "TPR @ lowest FPR": f"{f(r['mia_tpr_at_lowest_fpr'])} @ {f(r['fpr_resolution'], 4)}",
+        "TPR @ 1% FPR (gate)": f(max((m["tpr_at_1pct_fpr"] for m in r["mia"]), default=None)),
         "attribute adv.": f(r["attribute_advantage"]),
         "val loss": f"{f(r['val_loss_base'], 2)} -> {f(r['val_loss'], 2)}",
         "train s": r["train_s"], "audit s": r["audit_s"],
+        "load (1 min)": "—" if not r.get("load_before") else
+        f"{r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}",
     }
 
 

@@ -72,7 +72,8 @@ def test_memorising_run_fails_and_its_included_canaries_are_memorised(memorising
 def test_membership_inference_probes_real_employees(memorising, failed_audit) -> None:
     """Make-up-matched membership inference runs on the real employees (members and held-out),
     with its FPR resolution reported. (Whether it alone fails this 40-person model varies with
-    the random canary draw: AUC 0.60-0.89 seen; issue 15 keeps the multi-seed evidence open.)"""
+    the random canary draw: AUC 0.60-0.89 seen; test_gate_real_employees.py shows the gate
+    failing a memorising model on real employees alone, robustly.)"""
     v = failed_audit["outcome"].verdict
     assert "epsilon" in v["failed"]                    # not DP: the default policy refuses it
     best = max(v["details"]["membership"], key=lambda a: a["auc"])
