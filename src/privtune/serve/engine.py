@@ -122,7 +122,7 @@ class _Pieces:
         self.tok = tokenizer
         self.ids: list[int] = []
         self.sent = ""
-        self.q: queue.Queue[str | None | BaseException] = queue.Queue()
+        self.q: queue.Queue[str | BaseException | None] = queue.Queue()
         self._prompt = True
 
     def put(self, value: Any) -> None:

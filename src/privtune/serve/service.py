@@ -42,7 +42,7 @@ class Server:
     roster: bool  # the workspace roster is part of the detector
 
 
-def trusted_release_key(ws: Workspace, pubkey: Path | None = None) -> str:
+def _trusted_release_key(ws: Workspace, pubkey: Path | None = None) -> str:
     """The key id of the trusted release signing key (``--release-pubkey``, else the
     workspace's ``release-signing-key.pub``)."""
     import base64
@@ -58,7 +58,7 @@ def trusted_release_key(ws: Workspace, pubkey: Path | None = None) -> str:
     return signer_key_id(base64.b64encode(raw).decode())
 
 
-def workspace_roster(ws: Workspace) -> Roster | None:
+def _workspace_roster(ws: Workspace) -> Roster | None:
     """The roster of the newest readable person table, when the operator may read personal
     data (``data.read``); None otherwise (patterns and the people gazetteer still run)."""
     from privtune.io import read_table
@@ -84,8 +84,8 @@ def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSett
     background thread)."""
     lock = threading.Lock()
     ws.guard("model.read", "serve", action="start", models=len(models or []))
-    trusted = trusted_release_key(ws, release_pubkey)
-    roster = workspace_roster(ws)
+    trusted = _trusted_release_key(ws, release_pubkey)
+    roster = _workspace_roster(ws)
     redactor = Redactor(Detector(roster))
     engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
     app = create_app(ws, engine, redactor, settings=settings, lock=lock)
