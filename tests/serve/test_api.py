@@ -238,3 +238,22 @@ def test_health(served) -> None:
     served["engine"].ready = False
     status, _, data = raw(served["url"].removesuffix("/v1") + "/health", method="GET")
     assert status == 503 and json.loads(data)["status"] == "loading"
+
+
+def test_tls_round_trip_with_the_self_signed_certificate(workspace, tmp_path) -> None:
+    from privtune.serve.service import self_signed_cert
+
+    ws = workspace
+    key = admin.add_user(ws.access, ws.store, "u-app", "app").secret
+    app = create_app(ws, FakeEngine(ANSWER), Redactor(Detector()))
+    cert, tls_key = self_signed_cert("127.0.0.1", tmp_path / "pub" / "cert.pem", tmp_path / "priv")
+    assert tls_key.stat().st_mode & 0o077 == 0
+    with live(app, ssl_certfile=str(cert), ssl_keyfile=str(tls_key)) as url:
+        assert url.startswith("https://")
+        trusting = openai.OpenAI(base_url=url, api_key=key, max_retries=0,
+                                 http_client=openai.DefaultHttpxClient(verify=str(cert)))
+        r = trusting.chat.completions.create(model="helpdesk@1", messages=MSG)
+        _no_planted(r.choices[0].message.content)
+        untrusting = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
+        with pytest.raises(openai.APIConnectionError):
+            untrusting.chat.completions.create(model="helpdesk@1", messages=MSG)
