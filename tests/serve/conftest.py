@@ -98,7 +98,7 @@ def raw(url: str, body: bytes | None = None, *, key: str | None = None,
         h["Authorization"] = f"Bearer {key}"
     req = urllib.request.Request(url, data=body, headers=h, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310  (loopback test server)
+        with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()

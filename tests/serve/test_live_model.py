@@ -89,9 +89,8 @@ def ws_copy(released, tmp_path):
 def test_served_answer_is_the_in_process_answer_and_stream_equals_whole(released, ws_copy) -> None:
     from privtune.access import admin
     from privtune.gate.adapters import open_adapter
-    from privtune.train.generate import generate
-
     from privtune.serve.service import build
+    from privtune.train.generate import generate
 
     ws = ws_copy
     key = admin.add_user(ws.access, ws.store, "helpdesk", "app").secret
