@@ -54,8 +54,11 @@ class FakeEngine:
     ready = True
     error = ""
 
-    def __init__(self, text: str, piece: int = 3, model: str = "helpdesk@1") -> None:
+    def __init__(self, text: str, piece: int = 3, model: str = "helpdesk@1", *,
+                 fail_at: int | None = None, delay: float = 0.0) -> None:
         self.text, self.piece = text, piece
+        self.fail_at, self.delay = fail_at, delay
+        self.cancelled = 0
         self.model = ServedModel(model, model.split("@")[0], "rel-test", 1_700_000_000)
         self.revoked = False
         self.calls = 0
@@ -77,12 +80,19 @@ class FakeEngine:
         gen = Generation(iter(()), prompt_tokens=sum(len(m["content"].split()) for m in messages))
 
         def pieces() -> Iterator[str]:
-            for i in range(0, len(words), self.piece):
+            for n, i in enumerate(range(0, len(words), self.piece)):
+                if n == self.fail_at:
+                    raise RuntimeError("the model failed")
+                time.sleep(self.delay)
                 yield words[i:i + self.piece]
             gen.completion_tokens = len(words.split())
             gen.finish_reason = "length" if len(words) < len(self.text) else "stop"
 
+        def cancel() -> None:
+            self.cancelled += 1
+
         gen.pieces = pieces()
+        gen.cancel = cancel
         return gen
 
 

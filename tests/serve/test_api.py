@@ -257,3 +257,54 @@ def test_tls_round_trip_with_the_self_signed_certificate(workspace, tmp_path) ->
         untrusting = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
         with pytest.raises(openai.APIConnectionError):
             untrusting.chat.completions.create(model="helpdesk@1", messages=MSG)
+
+
+def test_a_failure_mid_stream_ends_with_an_error_event_then_done(workspace) -> None:
+    ws = workspace
+    key = admin.add_user(ws.access, ws.store, "u-app", "app").secret
+    app = create_app(ws, FakeEngine(ANSWER, fail_at=60), Redactor(Detector()))
+    body = json.dumps({"model": "helpdesk@1", "messages": MSG, "stream": True}).encode()
+    with live(app) as url:
+        status, _, data = raw(url + "/chat/completions", body, key=key)
+    events = [e for e in data.decode().split("\n\n") if e]
+    assert status == 200 and events[-1] == "data: [DONE]"
+    err = json.loads(events[-2][6:])["error"]
+    assert err["code"] == "generation_failed" and set(err) == {"message", "type", "param", "code"}
+    assert not any(json.loads(e[6:]).get("choices", [{}])[0].get("finish_reason")
+                   for e in events[:-2])
+    results = [json.loads(e.detail) for e in _audit_rows(ws) if e.op == "model.query.result"]
+    assert [r["outcome"] for r in results] == ["error"]
+
+
+def test_concurrency_limit_and_a_dropped_stream_frees_its_slot(workspace) -> None:
+    import http.client
+
+    ws = workspace
+    key = admin.add_user(ws.access, ws.store, "u-app", "app").secret
+    engine = FakeEngine(ANSWER, piece=1, delay=0.02)
+    app = create_app(ws, engine, Redactor(Detector()),
+                     settings=ServeSettings(max_concurrent=1, rate_per_minute=600))
+    body = json.dumps({"model": "helpdesk@1", "messages": MSG, "stream": True})
+    with live(app) as url:
+        port = int(url.split(":")[2].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/v1/chat/completions", body,
+                     {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read1(64)  # the stream has started and holds the key's only slot
+        with pytest.raises(openai.RateLimitError) as ei:
+            openai.OpenAI(base_url=url, api_key=key, max_retries=0).chat.completions.create(
+                model="helpdesk@1", messages=MSG)
+        assert ei.value.body["code"] == "concurrency_limit_exceeded"
+        conn.close()  # the client goes away mid-stream
+        deadline = time.monotonic() + 10
+        while engine.cancelled == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.cancelled == 1
+        r = openai.OpenAI(base_url=url, api_key=key, max_retries=0).chat.completions.create(
+            model="helpdesk@1", messages=MSG)
+        assert r.choices[0].finish_reason == "stop"
+    outcomes = [json.loads(e.detail)["outcome"] for e in _audit_rows(ws)
+                if e.op == "model.query.result"]
+    assert outcomes == ["cancelled", "ok"]

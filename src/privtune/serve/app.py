@@ -22,10 +22,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -249,8 +250,7 @@ def create_app(ws: Workspace, engine: Engine, redactor: Redactor, *,
         try:
             run = _Run(srv, p, model, req, t0)
             if req.stream:
-                return StreamingResponse(run.stream(), media_type="text/event-stream",
-                                         headers={"Cache-Control": "no-cache"})
+                return _EventStream(run)
             out = await run_in_threadpool(run.whole)
             return JSONResponse(out)
         except BaseException:
@@ -258,6 +258,38 @@ def create_app(ws: Workspace, engine: Engine, redactor: Redactor, *,
             raise
 
     return app
+
+
+class _EventStream(StreamingResponse):
+    """The SSE stream of a run, read in worker threads. However the response ends (done, or the
+    client went away and the ASGI task was cancelled) the generator is closed in a shielded
+    scope: the model stops, the key's concurrency slot is freed, the request is audited."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._it = run.stream()
+
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                chunk = await run_in_threadpool(next, self._it, None)
+                if chunk is None:
+                    break
+                yield chunk
+
+        super().__init__(body(), media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache"})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(self._close)
+
+    def _close(self) -> None:
+        self._it.close()  # runs the stream's own finally (audit "cancelled") if it had started
+        if not self._run.finished:
+            self._run.abandon()
 
 
 _ROUTES = frozenset({"/health", "/metrics", "/v1/models", "/v1/chat/completions"})
@@ -340,6 +372,7 @@ class _Run:
         self.created = int(time.time())
         self.max_tokens = (req.max_completion_tokens or req.max_tokens
                            or srv.settings.default_max_tokens)
+        self.finished = False
 
     def _pieces(self) -> tuple[Iterator[str], Any, Any]:
         gen = self.srv.engine.generate(
@@ -363,7 +396,17 @@ class _Run:
         return {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
                 "total_tokens": gen.prompt_tokens + gen.completion_tokens}
 
+    def abandon(self) -> None:
+        """The stream was dropped before it started: free the slot, audit the cancellation."""
+        from privtune.serve.engine import Generation
+
+        self._finish(Generation(iter(())), self.srv.redactor.stream(), "cancelled")
+
     def _finish(self, gen: Any, red: Any, outcome: str) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        gen.cancel()
         m = self.srv.metrics
         m.tokens.labels("prompt").inc(gen.prompt_tokens)
         m.tokens.labels("completion").inc(gen.completion_tokens)
@@ -392,7 +435,7 @@ class _Run:
                              "logprobs": None, "finish_reason": gen.finish_reason}],
                 "usage": self._usage(gen)}
 
-    def stream(self) -> Iterator[bytes]:
+    def stream(self) -> Generator[bytes, None, None]:
         include_usage = bool(self.req.stream_options and self.req.stream_options.include_usage)
         base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                 "model": self.model.id, "system_fingerprint": None}

@@ -52,7 +52,8 @@ class Generation:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
-    stats: dict[str, Any] = field(default_factory=dict)
+    #: Stops the model early (the client went away); a no-op once it is done.
+    cancel: Callable[[], None] = lambda: None
 
     def __iter__(self) -> Iterator[str]:
         return self.pieces
@@ -239,7 +240,7 @@ class EmbeddedEngine:
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]], *, max_tokens: int,
                  temperature: float, timeout_s: float) -> Generation:
-        from transformers import GenerationConfig
+        from transformers import GenerationConfig, StoppingCriteriaList
 
         _, base, name = self._served[model.id]
         tok = base.tokenizer
@@ -252,7 +253,14 @@ class EmbeddedEngine:
             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
             bos_token_id=tok.bos_token_id, max_time=timeout_s)
         streamer = _Pieces(tok)
-        gen = Generation(iter(()), prompt_tokens=int(enc["input_ids"].shape[1]))
+        stop = threading.Event()
+        gen = Generation(iter(()), prompt_tokens=int(enc["input_ids"].shape[1]), cancel=stop.set)
+
+        def stopped(input_ids: Any, scores: Any, **kw: Any) -> Any:
+            import torch
+
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool,
+                              device=input_ids.device)
 
         def run() -> None:
             import torch
@@ -260,7 +268,8 @@ class EmbeddedEngine:
             try:
                 with base.lock, torch.no_grad():
                     base.model.set_adapter(name)
-                    base.model.generate(**enc, generation_config=config, streamer=streamer)
+                    base.model.generate(**enc, generation_config=config, streamer=streamer,
+                                        stopping_criteria=StoppingCriteriaList([stopped]))
             except BaseException as exc:  # handed to the reader
                 streamer.q.put(exc)
 
@@ -273,18 +282,21 @@ class EmbeddedEngine:
     def _read(streamer: _Pieces, gen: Generation, max_tokens: int, eos: int | None,
               join: Callable[[], None]) -> Iterator[str]:
         started = False
-        while True:
-            item = streamer.q.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            if not started:
-                item = item.lstrip()
-                started = bool(item)
+        try:
+            while True:
+                item = streamer.q.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
                 if not started:
-                    continue
-            yield item
+                    item = item.lstrip()
+                    started = bool(item)
+                    if not started:
+                        continue
+                yield item
+        finally:
+            gen.cancel()  # the reader stopped (done, failed, or the client went away)
         join()
         ids = streamer.ids
         gen.completion_tokens = len(ids)
