@@ -180,3 +180,61 @@ def test_serve_cli_refuses_without_model_read(released, tmp_path, monkeypatch) -
         app_key = admin.add_user(ws.access, ws.store, "helpdesk", "app").secret
     monkeypatch.setenv("PRIVTUNE_API_KEY", app_key)
     assert run(["serve", "--port", "0", "-w", str(Path(d))]) == 7
+
+
+def test_the_cli_serves_until_sigterm(released, tmp_path) -> None:
+    """``privtune serve`` in its own process: /health 503 then 200, an answer over the openai
+    client, a clean exit on SIGTERM."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from privtune.access import admin
+    from privtune.workspace import Workspace
+
+    from .conftest import free_port, raw
+
+    d = tmp_path / "ws"
+    shutil.copytree(released["ws_dir"], d)
+    with Workspace.open(d, api_key=ADMIN_KEY) as ws:
+        app_key = admin.add_user(ws.access, ws.store, "helpdesk", "app").secret
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "privtune", "serve", "--port", str(port),
+                             "-w", str(d)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        seen, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                status, _, body = raw(base + "/health", method="GET")
+            except OSError:
+                time.sleep(0.2)
+                continue
+            seen.append(status)
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert seen and seen[-1] == 200, (seen, proc.poll())
+        assert json.loads(body) == {"status": "ready", "models": 1}
+        client = openai.OpenAI(base_url=base + "/v1", api_key=app_key, max_retries=0)
+        r = client.chat.completions.create(model="adapter", messages=MSG, max_tokens=8,
+                                           temperature=0)
+        assert r.usage.completion_tokens >= 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert MSG[0]["content"] not in out + err
+    from sqlalchemy import select
+
+    from privtune.store.audit_models import AuditEvent
+
+    with Workspace.open(d, api_key=ADMIN_KEY) as ws, ws.store.session() as s:
+        events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+    assert any(e.op == "model.read" and e.object == "serve" for e in events)
+    result = [e for e in events if e.op == "model.query.result"]
+    assert len(result) == 1 and result[0].role == "app"
+    assert json.loads(result[0].detail)["outcome"] == "ok"

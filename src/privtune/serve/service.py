@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +137,29 @@ def run(server: Server, *, host: str = "127.0.0.1", port: int = 8000,
                             access_log=False, ssl_certfile=str(tls_cert) if tls_cert else None,
                             ssl_keyfile=str(tls_key) if tls_key else None,
                             timeout_graceful_shutdown=30)
-    uvicorn.Server(config).run()
+    # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the
+    # handler that was there before it: ours ends the run normally, so the caller closes the
+    # workspace (the audit log's head is sealed) and the process exits 0.
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _stopped) for sig in _SIGNALS} if main else {}
+    try:
+        uvicorn.Server(config).run()
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stopped(sig: int, frame: object) -> None:
+    raise _Stopped
 
 
 def _load_quietly(engine: EmbeddedEngine) -> None:
