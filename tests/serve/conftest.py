@@ -73,11 +73,13 @@ class FakeEngine:
             raise PrivacyPolicyError(f"'{self.model.id}' was revoked: it is no longer served")
         return self.model
 
-    def generate(self, model: ServedModel, messages: list[dict[str, str]], *, max_tokens: int,
-                 temperature: float, timeout_s: float) -> Generation:
+    def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
+                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
         self.calls += 1
+        self.last = messages
         words = self.text[: max_tokens * 4]
-        gen = Generation(iter(()), prompt_tokens=sum(len(m["content"].split()) for m in messages))
+        prompt = messages if isinstance(messages, str) else " ".join(m["content"] for m in messages)
+        gen = Generation(iter(()), prompt_tokens=len(prompt.split()))
 
         def pieces() -> Iterator[str]:
             for n, i in enumerate(range(0, len(words), self.piece)):

@@ -308,3 +308,25 @@ def test_concurrency_limit_and_a_dropped_stream_frees_its_slot(workspace) -> Non
     outcomes = [json.loads(e.detail)["outcome"] for e in _audit_rows(ws)
                 if e.op == "model.query.result"]
     assert outcomes == ["cancelled", "ok"]
+
+
+def test_completions_endpoint_masks_and_streams_like_chat(served) -> None:
+    client = _client(served)
+    r = client.completions.create(model="helpdesk@1", prompt="The approver of my leave is",
+                                  temperature=0)
+    assert r.object == "text_completion" and r.choices[0].finish_reason == "stop"
+    assert served["engine"].last == "The approver of my leave is"
+    _no_planted(r.choices[0].text)
+    assert "[PERSON]" in r.choices[0].text
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    chunks = list(client.completions.create(model="helpdesk@1", prompt=["Who?"], temperature=0,
+                                            stream=True, stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == r.choices[0].text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and
+            c.choices[0].finish_reason] == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    with pytest.raises(openai.BadRequestError) as ei:
+        client.completions.create(model="helpdesk@1", prompt=["a", "b"])
+    assert ei.value.body["param"] == "prompt"
+    with pytest.raises(openai.BadRequestError):
+        client.completions.create(model="helpdesk@1", prompt="a", echo=True)

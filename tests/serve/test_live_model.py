@@ -108,6 +108,9 @@ def test_served_answer_is_the_in_process_answer_and_stream_equals_whole(released
         chunks = list(client.chat.completions.create(
             model=released["ref"].split("@")[0], messages=MSG, temperature=0, max_tokens=24,
             stream=True, stream_options={"include_usage": True}))
+        done = client.completions.create(model=released["ref"], prompt="Parental leave is",
+                                         temperature=0, max_tokens=8)
+    assert done.object == "text_completion" and 1 <= done.usage.completion_tokens <= 8
     text = whole.choices[0].message.content
     assert text == masked
     assert whole.usage.completion_tokens <= 24 and whole.usage.prompt_tokens > 5

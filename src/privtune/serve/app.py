@@ -1,6 +1,7 @@
 """The OpenAI-compatible API: one FastAPI app factory over a workspace and an engine.
 
-Routes: ``POST /v1/chat/completions`` (streamed as server-sent events, or not), ``GET
+Routes: ``POST /v1/chat/completions`` and ``POST /v1/completions`` (streamed as server-sent
+events, or not), ``GET
 /v1/models``, ``GET /health`` (503 while the engine loads, 200 ready), ``GET /metrics``
 (Prometheus text: counts, latencies, tokens, refusals, redactions; labels are routes, status
 codes, reasons and entity types, never a user or an employee).
@@ -90,16 +91,45 @@ class _StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatRequest(BaseModel):
+class _GenRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1, max_length=200)
-    messages: list[_Message] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     stream: bool = False
     stream_options: _StreamOptions | None = None
     n: int = Field(default=1, ge=1, le=1)
+
+    def asked_tokens(self) -> int | None:
+        return self.max_tokens
+
+    def conversation(self) -> list[dict[str, str]] | str:
+        raise NotImplementedError
+
+
+class ChatRequest(_GenRequest):
+    messages: list[_Message] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+
+    def asked_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    def conversation(self) -> list[dict[str, str]]:
+        return [{"role": m.role, "content": m.text()} for m in self.messages]
+
+
+class CompletionRequest(_GenRequest):
+    """``POST /v1/completions``: one prompt (a string, or a list of one string), continued."""
+
+    prompt: str | list[str]
+    echo: Literal[False] = False
+
+    def conversation(self) -> str:
+        if isinstance(self.prompt, str):
+            return self.prompt
+        if len(self.prompt) != 1:
+            raise ValueError("exactly one prompt per request")
+        return self.prompt[0]
 
 
 class _Metrics:
@@ -228,34 +258,11 @@ def create_app(ws: Workspace, engine: Engine, redactor: Redactor, *,
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Response:
-        t0 = time.perf_counter()
-        p = await run_in_threadpool(srv.principal, request)
-        body = await _read_body(request, srv, p)
-        wait = srv.rate.take(p.key_id)
-        if wait > 0:
-            srv.metrics.refusals.labels("rate_limit").inc()
-            await run_in_threadpool(srv.refuse, p, "", "rate limit")
-            raise ApiError(429, "rate limit reached for this API key; retry later",
-                           "rate_limit_error", "rate_limit_exceeded",
-                           headers={"Retry-After": str(max(1, int(wait + 0.999)))})
-        req = await run_in_threadpool(_parse, srv, p, body)
-        await run_in_threadpool(srv.check, p, req.model[:200], stream=req.stream)
-        model = await run_in_threadpool(_resolve, srv, p, req.model)
-        if not srv.concurrency.acquire(p.key_id):
-            srv.metrics.refusals.labels("concurrency").inc()
-            await run_in_threadpool(srv.refuse, p, model.id, "too many concurrent requests")
-            raise ApiError(429, "too many concurrent requests for this API key",
-                           "rate_limit_error", "concurrency_limit_exceeded",
-                           headers={"Retry-After": "1"})
-        try:
-            run = _Run(srv, p, model, req, t0)
-            if req.stream:
-                return _EventStream(run)
-            out = await run_in_threadpool(run.whole)
-            return JSONResponse(out)
-        except BaseException:
-            srv.concurrency.release(p.key_id)
-            raise
+        return await _complete(srv, request, ChatRequest)
+
+    @app.post("/v1/completions", response_model=None)
+    async def completions(request: Request) -> Response:
+        return await _complete(srv, request, CompletionRequest)
 
     return app
 
@@ -292,7 +299,39 @@ class _EventStream(StreamingResponse):
             self._run.abandon()
 
 
-_ROUTES = frozenset({"/health", "/metrics", "/v1/models", "/v1/chat/completions"})
+_ROUTES = frozenset({"/health", "/metrics", "/v1/models", "/v1/chat/completions",
+                     "/v1/completions"})
+
+
+async def _complete(srv: _Server, request: Request, kind: type[_GenRequest]) -> Response:
+    t0 = time.perf_counter()
+    p = await run_in_threadpool(srv.principal, request)
+    body = await _read_body(request, srv, p)
+    wait = srv.rate.take(p.key_id)
+    if wait > 0:
+        srv.metrics.refusals.labels("rate_limit").inc()
+        await run_in_threadpool(srv.refuse, p, "", "rate limit")
+        raise ApiError(429, "rate limit reached for this API key; retry later",
+                       "rate_limit_error", "rate_limit_exceeded",
+                       headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+    req = await run_in_threadpool(_parse, srv, p, body, kind)
+    await run_in_threadpool(srv.check, p, req.model[:200], stream=req.stream)
+    model = await run_in_threadpool(_resolve, srv, p, req.model)
+    if not srv.concurrency.acquire(p.key_id):
+        srv.metrics.refusals.labels("concurrency").inc()
+        await run_in_threadpool(srv.refuse, p, model.id, "too many concurrent requests")
+        raise ApiError(429, "too many concurrent requests for this API key",
+                       "rate_limit_error", "concurrency_limit_exceeded",
+                       headers={"Retry-After": "1"})
+    try:
+        run = _Run(srv, p, model, req, t0)
+        if req.stream:
+            return _EventStream(run)
+        out = await run_in_threadpool(run.whole)
+        return JSONResponse(out)
+    except BaseException:
+        srv.concurrency.release(p.key_id)
+        raise
 
 
 async def _read_body(request: Request, srv: _Server, p: Principal) -> bytes:
@@ -316,7 +355,7 @@ async def _read_body(request: Request, srv: _Server, p: Principal) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(srv: _Server, p: Principal, body: bytes) -> ChatRequest:
+def _parse(srv: _Server, p: Principal, body: bytes, kind: type[_GenRequest]) -> _GenRequest:
     def bad(message: str, param: str | None) -> ApiError:
         srv.metrics.refusals.labels("bad_request").inc()
         srv.refuse(p, "", "bad request", param=param or "")
@@ -329,18 +368,18 @@ def _parse(srv: _Server, p: Principal, body: bytes) -> ChatRequest:
     if not isinstance(data, dict):
         raise bad("the request body must be a JSON object", None)
     try:
-        req = ChatRequest.model_validate(data)
-        for m in req.messages:
-            m.text()
+        req = kind.model_validate(data)
+        req.conversation()
     except ValidationError as exc:
         err = exc.errors()[0]
         param = ".".join(str(x) for x in err.get("loc", ())) or None
         # the message names the field and the rule, never the value sent
         raise bad(f"invalid request: {param}: {err.get('msg', 'invalid')}", param) from None
     except ValueError as exc:
-        raise bad(f"invalid request: messages: {exc}", "messages") from None
+        field = "messages" if kind is ChatRequest else "prompt"
+        raise bad(f"invalid request: {field}: {exc}", field) from None
     limit = srv.settings.max_tokens
-    asked = req.max_completion_tokens or req.max_tokens
+    asked = req.asked_tokens()
     if asked is not None and asked > limit:
         raise bad(f"max_tokens may be at most {limit}", "max_tokens")
     return req
@@ -365,19 +404,18 @@ def _resolve(srv: _Server, p: Principal, name: str) -> ServedModel:
 class _Run:
     """One completion: generate, mask, count, audit; as one answer or as SSE chunks."""
 
-    def __init__(self, srv: _Server, p: Principal, model: ServedModel, req: ChatRequest,
+    def __init__(self, srv: _Server, p: Principal, model: ServedModel, req: _GenRequest,
                  t0: float) -> None:
         self.srv, self.p, self.model, self.req, self.t0 = srv, p, model, req, t0
-        self.id = _new_id()
+        self.chat = isinstance(req, ChatRequest)
+        self.id = _new_id() if self.chat else "cmpl-" + uuid.uuid4().hex[:24]
         self.created = int(time.time())
-        self.max_tokens = (req.max_completion_tokens or req.max_tokens
-                           or srv.settings.default_max_tokens)
+        self.max_tokens = req.asked_tokens() or srv.settings.default_max_tokens
         self.finished = False
 
     def _pieces(self) -> tuple[Iterator[str], Any, Any]:
         gen = self.srv.engine.generate(
-            self.model, [{"role": m.role, "content": m.text()} for m in self.req.messages],
-            max_tokens=self.max_tokens, temperature=self.req.temperature,
+            self.model, self.req.conversation(), max_tokens=self.max_tokens, temperature=self.req.temperature,
             timeout_s=self.srv.settings.timeout_s)
         red = self.srv.redactor.stream()
 
@@ -415,6 +453,7 @@ class _Run:
         self.srv.concurrency.release(self.p.key_id)
         self.srv.done(self.p, self.model.id, {
             "release": self.model.release_id, "stream": self.req.stream, "outcome": outcome,
+            "api": "chat" if self.chat else "completions",
             "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
             "finish_reason": gen.finish_reason, "redactions": red.total,
             "redacted": dict(sorted(red.counts.items())),
@@ -429,6 +468,12 @@ class _Run:
             raise ApiError(500, "the model failed while generating", "server_error",
                            "generation_failed") from None
         self._finish(gen, red, "ok")
+        if not self.chat:
+            return {"id": self.id, "object": "text_completion", "created": self.created,
+                    "model": self.model.id, "system_fingerprint": None,
+                    "choices": [{"index": 0, "text": text, "logprobs": None,
+                                 "finish_reason": gen.finish_reason}],
+                    "usage": self._usage(gen)}
         return {"id": self.id, "object": "chat.completion", "created": self.created,
                 "model": self.model.id, "system_fingerprint": None,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
@@ -437,12 +482,14 @@ class _Run:
 
     def stream(self) -> Generator[bytes, None, None]:
         include_usage = bool(self.req.stream_options and self.req.stream_options.include_usage)
-        base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model.id, "system_fingerprint": None}
+        base = {"id": self.id, "object": "chat.completion.chunk" if self.chat else
+                "text_completion", "created": self.created, "model": self.model.id,
+                "system_fingerprint": None}
 
         def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-            c = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                      "finish_reason": finish}]}
+            choice: dict[str, Any] = ({"index": 0, "delta": delta} if self.chat else
+                                      {"index": 0, "text": delta.get("content", "")})
+            c = {**base, "choices": [{**choice, "logprobs": None, "finish_reason": finish}]}
             if include_usage:
                 c["usage"] = None
             return _sse(c)
@@ -450,7 +497,8 @@ class _Run:
         pieces, gen, red = self._pieces()
         outcome = "cancelled"
         try:
-            yield chunk({"role": "assistant", "content": ""}, None)
+            if self.chat:
+                yield chunk({"role": "assistant", "content": ""}, None)
             for text in pieces:
                 yield chunk({"content": text}, None)
             yield chunk({}, gen.finish_reason)

@@ -69,8 +69,9 @@ class Engine(Protocol):
         """The served model named ``model`` (ref or name), still released; else NotFoundError /
         PrivacyPolicyError."""
 
-    def generate(self, model: ServedModel, messages: list[dict[str, str]], *, max_tokens: int,
-                 temperature: float, timeout_s: float) -> Generation: ...
+    def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
+                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
+        """The answer to a conversation (chat), or the continuation of a prompt (a string)."""
 
 
 def read_adapter(vault: Vault, ref: str) -> dict[str, bytes]:
@@ -238,14 +239,17 @@ class EmbeddedEngine:
             self._checked[served.id] = now
         return served
 
-    def generate(self, model: ServedModel, messages: list[dict[str, str]], *, max_tokens: int,
-                 temperature: float, timeout_s: float) -> Generation:
+    def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
+                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
         from transformers import GenerationConfig, StoppingCriteriaList
 
         _, base, name = self._served[model.id]
         tok = base.tokenizer
-        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        enc = tok(text, add_special_tokens=False, return_tensors="pt")
+        if isinstance(messages, str):  # a completion: the prompt as it is, after BOS
+            enc = tok(messages, return_tensors="pt")
+        else:
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            enc = tok(text, add_special_tokens=False, return_tensors="pt")
         greedy = temperature <= 0
         config = GenerationConfig(
             max_new_tokens=max_tokens, do_sample=not greedy,
