@@ -154,7 +154,7 @@ class _Server:
                  settings: ServeSettings, lock: threading.Lock) -> None:
         self.ws, self.engine, self.redactor, self.settings = ws, engine, redactor, settings
         self.lock = lock
-        self.keys = KeyCache(ws.store, lock, ttl_s=settings.key_ttl_s,
+        self.keys = KeyCache(ws.store, ttl_s=settings.key_ttl_s,
                              recheck_s=settings.key_recheck_s)
         self.rate = RateLimiter(settings.rate_per_minute, settings.rate_burst)
         self.concurrency = Concurrency(settings.max_concurrent)
@@ -193,6 +193,8 @@ class _Server:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             self.metrics.refusals.labels("auth").inc()
+            with self.lock:
+                self.guard(None).record_auth_failure("", "serve: missing API key")
             raise ApiError(401, "missing API key (Authorization: Bearer ptk_...)",
                            "invalid_request_error", "invalid_api_key")
         try:

@@ -33,15 +33,17 @@ class _Entry:
 
 
 class KeyCache:
-    def __init__(self, store: MetadataStore, lock: threading.Lock, *, ttl_s: float = 300.0,
+    def __init__(self, store: MetadataStore, *, ttl_s: float = 300.0,
                  recheck_s: float = 1.0, max_entries: int = 1024,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
-        self.lock = lock
+        #: Guards the cache only: the Argon2id work and the store's reads run outside it, so
+        #: one slow verification never holds up the other requests.
+        self.lock = threading.Lock()
         self.ttl_s, self.recheck_s, self.max_entries = ttl_s, recheck_s, max_entries
         self.clock = clock
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
-        #: Argon2id verifications done (the rest were cache hits).
+        #: Keys verified with Argon2id (every other request was a cache hit).
         self.verifications = 0
 
     def authenticate(self, key_text: str) -> Principal:
@@ -50,23 +52,30 @@ class KeyCache:
         now = self.clock()
         with self.lock:
             entry = self._cache.get(digest)
-            if entry is not None and now - entry.verified < self.ttl_s:
-                if now - entry.checked >= self.recheck_s:
-                    try:
-                        entry.principal = self._current(entry.principal)
-                    except AuthFailure:
+            if entry is not None and now - entry.verified >= self.ttl_s:
+                self._cache.pop(digest, None)
+                entry = None
+        if entry is not None:
+            if now - entry.checked >= self.recheck_s:
+                try:
+                    principal = self._current(entry.principal)
+                except AuthFailure:
+                    with self.lock:
                         self._cache.pop(digest, None)
-                        raise
-                    entry.checked = now
-                self._cache.move_to_end(digest)
-                return entry.principal
-            self._cache.pop(digest, None)
+                    raise
+                with self.lock:
+                    entry.principal, entry.checked = principal, now
+            with self.lock:
+                if digest in self._cache:
+                    self._cache.move_to_end(digest)
+            return entry.principal
+        principal = authenticate(self.store, key_text)
+        with self.lock:
             self.verifications += 1
-            principal = authenticate(self.store, key_text)
             self._cache[digest] = _Entry(principal, now, now)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
-            return principal
+        return principal
 
     def _current(self, p: Principal) -> Principal:
         """``p`` as the store has it now (role), or AuthFailure (revoked, expired, disabled)."""
