@@ -240,6 +240,7 @@ def test_health(served) -> None:
     assert status == 503 and json.loads(data)["status"] == "loading"
 
 
+@pytest.mark.slow  # ~10 s: a TLS handshake refused by a client that does not trust the cert
 def test_tls_round_trip_with_the_self_signed_certificate(workspace, tmp_path) -> None:
     from privtune.serve.service import self_signed_cert
 
@@ -276,6 +277,7 @@ def test_a_failure_mid_stream_ends_with_an_error_event_then_done(workspace) -> N
     assert [r["outcome"] for r in results] == ["error"]
 
 
+@pytest.mark.slow  # ~7 s: a slow stream held open, dropped, then a whole answer
 def test_concurrency_limit_and_a_dropped_stream_frees_its_slot(workspace) -> None:
     import http.client
 
