@@ -45,6 +45,7 @@ from privtune.pipeline.roles import stored_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
+from privtune.serve import service as serve_service
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace
 
@@ -66,6 +67,10 @@ HELPERS = {
     "privtune.gate.release.write_bundle": "release's writer: takes a registry row only release "
                                           "(release.approve, audited) creates; reads through the "
                                           "guarded vault",
+    # issue 24: serving
+    "privtune.serve.app.create_app": "the API app factory: build (guarded: model.read) makes "
+                                     "it; each request is checked as model.query for its own "
+                                     "API key and audited (tests/serve)",
 }
 
 
@@ -195,6 +200,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         # issue 19: shreds reach the recorded backups (erasure, retention)
         "privtune.pipeline.backups.shred_in_recorded_backups":
             lambda ws: privtune.pipeline.backups.shred_in_recorded_backups(ws, ["employees@1"]),
+        # issue 24: serving
+        "privtune.serve.service.build": lambda ws: serve_service.build(ws),
     }
 
 

@@ -33,6 +33,7 @@ from privtune.cli import (
     privacy_audit_cmd,
     release_cmd,
     schema_cmd,
+    serve_cmd,
     subject_cmd,
     synth_cmd,
     train_cmd,
@@ -77,6 +78,7 @@ adapter_cmd.register(app)
 demo_cmd.register(app)
 privacy_audit_cmd.register(app)
 release_cmd.register(app)
+serve_cmd.register(app)
 app.add_typer(vault_cmd.app, name="vault")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(access_cmd.app, name="access")

@@ -1,0 +1,62 @@
+"""``privtune serve``: the OpenAI-compatible local API over released adapters (docs/serve.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from privtune.cli.common import WorkspaceOpt, err_console, open_workspace
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback "
+                                 "by default; use TLS when it is not)."),
+        port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+        models: list[str] = typer.Option(None, "--model", help="A released adapter to serve "
+                                         "(name or name@version; repeatable). Default: the "
+                                         "newest released version of every model."),
+        tls_cert: Path = typer.Option(None, "--tls-cert", help="TLS certificate (PEM)."),
+        tls_key: Path = typer.Option(None, "--tls-key", help="TLS private key (PEM)."),
+        tls_self_signed: bool = typer.Option(False, "--tls-self-signed", help="Make a fresh "
+                                             "self-signed certificate (written to "
+                                             "<workspace>/serve-tls/cert.pem for clients to "
+                                             "trust; its key never leaves a private temp dir)."),
+        release_pubkey: Path = typer.Option(None, "--release-pubkey", help="The trusted release "
+                                            "signing key (default: the workspace's "
+                                            "release-signing-key.pub)."),
+        rate: float = typer.Option(120.0, "--rate-limit", min=0.1, help="Requests a minute per "
+                                   "API key."),
+        max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Largest max_tokens a "
+                                       "request may ask for."),
+        workspace: Path = WorkspaceOpt,
+    ) -> None:
+        """Serve released models over an OpenAI-compatible API (chat completions, models,
+        health, metrics). Callers authenticate with workspace API keys (role app, or any role
+        holding model.query); every answer is PII-masked; every request is audited. Needs
+        model.read to load the adapters; only released, verified adapters are served."""
+        from privtune.errors import InputError
+        from privtune.serve.app import ServeSettings
+        from privtune.serve.service import build, run, self_signed_cert
+        from privtune.tmp import private_tempdir
+
+        with open_workspace(workspace) as ws:
+            server = build(ws, models=list(models or []) or None, release_pubkey=release_pubkey,
+                           settings=ServeSettings(rate_per_minute=rate, max_tokens=max_tokens))
+            if (tls_cert is None) != (tls_key is None):
+                raise InputError("give both --tls-cert and --tls-key", field="tls_cert")
+            if tls_self_signed and tls_cert is not None:
+                raise InputError("--tls-self-signed or --tls-cert/--tls-key, not both",
+                                 field="tls_self_signed")
+            scheme = "https" if (tls_cert or tls_self_signed) else "http"
+            with private_tempdir("serve-tls") as tmp:
+                if tls_self_signed:
+                    tls_cert, tls_key = self_signed_cert(host, ws.root / "serve-tls" / "cert.pem",
+                                                         tmp)
+                    err_console.print(f"self-signed certificate: {tls_cert}")
+                err_console.print(f"privtune serve: {scheme}://{host}:{port}/v1 "
+                                  f"(roster {'on' if server.roster else 'off'}); "
+                                  "loading models…")
+                run(server, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)

@@ -1,0 +1,169 @@
+"""Wiring: a workspace opened by the operator becomes a running server.
+
+:func:`build` makes the engine (the released adapters to serve), the redactor (the PII
+detector with the workspace roster when the operator may read the person table) and the app;
+:func:`run` starts uvicorn on it (HTTP/1.1 keep-alive, graceful shutdown on SIGTERM: in-flight
+requests finish), loading the models in a background thread so ``/health`` answers 503 until
+they are ready. :func:`self_signed_cert` is the TLS helper: a fresh key and certificate for the
+host, the key in a private temporary directory, the certificate written where clients can
+trust it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from privtune.access.roles import allowed
+from privtune.errors import InputError
+from privtune.fsutil import atomic_write, atomic_write_text
+from privtune.gate.release import PUBKEY_FILE, load_public_key
+from privtune.pii.detector import Detector
+from privtune.pii.roster import Roster
+from privtune.records import signer_key_id
+from privtune.serve.app import ServeSettings, create_app
+from privtune.serve.engine import EmbeddedEngine
+from privtune.serve.redact import Redactor
+from privtune.workspace import Workspace
+
+PERSON_TABLE = "employees"
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    engine: EmbeddedEngine
+    redactor: Redactor
+    roster: bool  # the workspace roster is part of the detector
+
+
+def _trusted_release_key(ws: Workspace, pubkey: Path | None = None) -> str:
+    """The key id of the trusted release signing key (``--release-pubkey``, else the
+    workspace's ``release-signing-key.pub``)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    path = pubkey or ws.root / PUBKEY_FILE
+    if not path.is_file():
+        raise InputError("no release signing key: release a model first, or pass "
+                         "--release-pubkey", path=path)
+    key = load_public_key(path.read_bytes())
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return signer_key_id(base64.b64encode(raw).decode())
+
+
+def _workspace_roster(ws: Workspace) -> Roster | None:
+    """The roster of the newest readable person table, when the operator may read personal
+    data (``data.read``); None otherwise (patterns and the people gazetteer still run)."""
+    from privtune.io import read_table
+    from privtune.pipeline.roles import object_mapping, stored_mapping
+
+    p = ws.principal
+    if p is None or not allowed(p.role, "data.read"):
+        return None
+    gone = ws.vault.shredded()
+    refs = [r.ref for r in sorted((r for r in ws.vault.list() if r.name == PERSON_TABLE),
+                                  key=lambda r: -r.version) if r.ref not in gone]
+    if not refs:
+        return None
+    table = read_table(ws.vault, refs[0])
+    mapping = object_mapping(stored_mapping(ws), PERSON_TABLE, table)
+    return Roster.from_employees(table, mapping)
+
+
+def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSettings | None = None,
+          release_pubkey: Path | None = None, base: Path | None = None) -> Server:
+    """The server for ``ws`` (opened by the operator, who needs ``model.read`` to load the
+    adapters). The engine is not loaded yet: call ``server.engine.load()`` (``run`` does, in a
+    background thread)."""
+    lock = threading.Lock()
+    ws.guard("model.read", "serve", action="start", models=len(models or []))
+    trusted = _trusted_release_key(ws, release_pubkey)
+    roster = _workspace_roster(ws)
+    redactor = Redactor(Detector(roster))
+    engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
+    app = create_app(ws, engine, redactor, settings=settings, lock=lock)
+    return Server(app, engine, redactor, roster is not None)
+
+
+def self_signed_cert(host: str, cert_path: Path, key_dir: Path) -> tuple[Path, Path]:
+    """``(certificate, key)``: an ECDSA P-256 key (written 0600 under ``key_dir``) and a
+    certificate for ``host`` valid 30 days (written to ``cert_path`` for clients to trust)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    try:
+        sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        sans.append(x509.DNSName(host))
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_path = Path(key_dir) / "tls-key.pem"
+    atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                             serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()), mode=0o600)
+    atomic_write_text(Path(cert_path), cert.public_bytes(serialization.Encoding.PEM).decode(),
+                      mode=0o644)
+    return Path(cert_path), key_path
+
+
+def run(server: Server, *, host: str = "127.0.0.1", port: int = 8000,
+        tls_cert: Path | None = None, tls_key: Path | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn finishes in-flight requests first)."""
+    import uvicorn
+
+    loader = threading.Thread(target=_load_quietly, args=(server.engine,), name="privtune-load",
+                              daemon=True)
+    loader.start()
+    config = uvicorn.Config(server.app, host=host, port=port, log_level="warning",
+                            access_log=False, ssl_certfile=str(tls_cert) if tls_cert else None,
+                            ssl_keyfile=str(tls_key) if tls_key else None,
+                            timeout_graceful_shutdown=30)
+    # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the
+    # handler that was there before it: ours ends the run normally, so the caller closes the
+    # workspace (the audit log's head is sealed) and the process exits 0.
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _stopped) for sig in _SIGNALS} if main else {}
+    try:
+        uvicorn.Server(config).run()
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stopped(sig: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _load_quietly(engine: EmbeddedEngine) -> None:
+    try:
+        engine.load()
+    except Exception:  # noqa: S110  (engine.error holds why; /health reports it)
+        pass
