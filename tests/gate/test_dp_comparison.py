@@ -32,10 +32,11 @@ def dp_audit(memorising, failed_audit) -> dict:
     return {"dp": out.verdict, "plain": failed_audit["outcome"].verdict}
 
 
-def _hot(v: dict) -> float:
-    """The highest exposure of a planted canary whose secret is an EMP- token (40 bits)."""
-    return max(c["exposure"] for c in v["details"]["canaries"]
-               if c["included"] and c["max_exposure"] > 30)
+def _hot(v: dict) -> float | None:
+    """The highest exposure of an included canary whose secret is an EMP- token (40 bits);
+    None when the secret draw (a CSPRNG, p = 1/2 per candidate) included none of them."""
+    return max((c["exposure"] for c in v["details"]["canaries"]
+                if c["included"] and c["max_exposure"] > 30), default=None)
 
 
 def _auc(v: dict) -> float:
@@ -48,8 +49,13 @@ def test_dp_run_is_private_and_leaks_less(dp_audit) -> None:
     assert privacy["dp"] is True and 0 < privacy["epsilon"] <= 8.0
     eps_row = next(m for m in dp["metrics"] if m["name"] == "epsilon")
     assert eps_row["value"] == pytest.approx(privacy["epsilon"], abs=1e-3)
-    assert _hot(dp) < _hot(plain)
-    assert _hot(dp) < 10.0                       # the repeated canary is no longer flagged
+    # both models trained on the same draw: the same canaries are included in both
+    assert (_hot(dp) is None) == (_hot(plain) is None)
+    if _hot(plain) is not None:
+        assert _hot(dp) < _hot(plain)
+    # whatever was drawn, no included canary is flagged in the DP model (10-bit limit)
+    included = [c["exposure"] for c in dp["details"]["canaries"] if c["included"]]
+    assert included and max(included) < 10.0
     # Membership of the memorising model's 40 people is too weak a signal to order two AUCs
     # near 0.5 (tests/gate/test_gate_real_employees.py has a model that leaks it); here the DP
     # model's AUC must stay under the gate's limit (its TPR at FPR 0 over ~13 held-out people
