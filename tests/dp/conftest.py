@@ -12,14 +12,15 @@ from privtune.train.data import IGNORE_INDEX, Encoded, collate
 from privtune.train.loss import labelled_per_sequence_loss
 
 
-def tiny_lora_mistral(dtype: torch.dtype = torch.float64, seed: int = 0, bias: str = "none"):
+def tiny_lora_mistral(dtype: torch.dtype = torch.float64, seed: int = 0, bias: str = "none",
+                      target_modules: str | list[str] = "all-linear"):
     torch.manual_seed(seed)
     cfg = MistralConfig(vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
                         tie_word_embeddings=True)
     model = MistralForCausalLM(cfg)
     peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
-                                            target_modules="all-linear", bias=bias,
+                                            target_modules=target_modules, bias=bias,
                                             task_type="CAUSAL_LM"))
     with torch.no_grad():  # PEFT starts lora_B at zero, which hides errors in lora_A's grads
         for n, p in peft.named_parameters():

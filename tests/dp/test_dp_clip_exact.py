@@ -52,6 +52,20 @@ def test_example_level_matches_naive(strategy, C):
     assert norms == pytest.approx(ref_norms, rel=1e-6)
 
 
+@pytest.mark.slow  # a naive per-unit backward pass
+@pytest.mark.parametrize("targets", [["lm_head"], ["q_proj", "lm_head"]])
+def test_adapted_output_head_matches_naive(targets):
+    # LoRA on the output head: the loss must keep the head's (batch, seq) shape for the
+    # clipper (it used to apply the head to the answer positions only and crash in DP steps)
+    model = tiny_lora_mistral(seed=5, target_modules=targets)
+    enc = random_encoded(6, seed=4)
+    units = [[0, 1], [2], [3, 4], [5]]
+    ref, ref_norms = naive_clipped_sum(model, enc, units, 0.5)
+    got, norms, _ = clipper_sum(model, enc, units, 0.5, "auto", micro=[[0, 2], [1, 3]])
+    assert rel_err(got, ref) < 1e-5
+    assert norms == pytest.approx(ref_norms, rel=1e-6)
+
+
 @pytest.mark.slow  # a naive per-employee backward pass across micro-batches
 @pytest.mark.parametrize("strategy", [MATERIALISE, GHOST])
 def test_employee_level_matches_naive_across_micro_batches(strategy):

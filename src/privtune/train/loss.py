@@ -82,6 +82,11 @@ def labelled_per_sequence_loss(
         logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
         return per_sequence_loss(logits, labels)
     decoder, head = parts
+    if any(p.requires_grad for p in head.parameters()):
+        # An adapted output head (LoRA on ``lm_head``) keeps the full ``(batch, seq, vocab)``
+        # shape: DP's per-unit clipping taps every trainable Linear per row and position.
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+        return per_sequence_loss(logits, labels)
     # Causal attention never lets a token see the padding that follows it, so on right-padded
     # rows the mask changes nothing for the labelled positions; without it SDPA takes its
     # causal path.
