@@ -45,6 +45,7 @@ def _loose(root: Path) -> list[str]:
     return out
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_a_workspace_after_a_pipeline_is_private(tmp_path: Path, umask_022: None) -> None:
     from tests.conftest import TEST_KDF
 

@@ -46,6 +46,7 @@ def _downgrade(ws: Workspace) -> tuple[bytes, bytes]:
     return secret, signer.public_key().public_bytes_raw()
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_schema_2_workspace_is_migrated_on_open(db_url, tmp_path, make_workspace) -> None:
     ws = make_workspace(tmp_path / "ws", db_url=db_url)
     viewer = admin.add_user(ws.access, ws.store, "vic", "viewer")

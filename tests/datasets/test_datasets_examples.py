@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from privtune.datasets import MAX_TOKENS, build_examples, example_tokens, parse_policy
 
 POLICY = """# Acme Annual Leave Policy
@@ -72,6 +74,7 @@ def test_deterministic_for_seed():
     assert json.dumps(a) != json.dumps(c)
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_pipeline_on_generated_company(tmp_path):
     import privtune.synth as synth
     from privtune.deid import Deidentifier, PersonIndex, load_policy

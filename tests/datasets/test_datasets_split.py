@@ -12,6 +12,7 @@ employee = st.sampled_from([f"EMP-{i:010x}" for i in range(12)])
 example_ids = st.lists(employee, min_size=0, max_size=3, unique=True)
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 @settings(max_examples=150, deadline=None)
 @given(st.lists(example_ids, min_size=0, max_size=40), st.floats(0.0, 0.9), st.integers(0, 10))
 def test_no_val_employee_in_train(id_lists, fraction, seed):

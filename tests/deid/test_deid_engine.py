@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,6 +114,7 @@ def test_unknown_people_are_keyed_by_normalised_surface() -> None:
     assert a != Deidentifier(POLICY, b"x" * 32).env.surrogates.full_name("Zoe Quimby")
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_records_rules_and_parallel_equals_serial(monkeypatch) -> None:
     d = _deid()
     recs = [{"id": f"T{i}", "employee_id": "E00001" if i % 2 else "E00002", "score": i,

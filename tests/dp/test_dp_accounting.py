@@ -26,6 +26,7 @@ def test_rdp_matches_opacus_and_google_for_the_known_setting():
     assert eps == pytest.approx(g.get_epsilon(1e-5), rel=1e-3)
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_prv_and_pld_are_tighter_and_agree():
     prv = epsilon(1.0, 0.01, 1000, 1e-5, "prv")
     pld = epsilon(1.0, 0.01, 1000, 1e-5, "pld")
@@ -43,6 +44,7 @@ def test_zero_steps_spend_nothing():
     assert epsilon(1.0, 0.1, 0, 1e-5, "prv") == 0.0
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 @pytest.mark.parametrize("acc", ["rdp", "prv"])
 def test_calibration_reaches_the_target_and_is_tight(acc):
     sigma = calibrate(3.0, 0.05, 200, 1e-5, acc)
@@ -63,6 +65,7 @@ def test_default_delta_is_a_power_of_ten_at_most_min_1e5_and_one_over_100_n(n, d
     assert default_delta(n) <= min(1e-5, 1 / (100 * n)) * (1 + 1e-12)
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_the_plan_computes_delta_from_the_units_and_refuses_one_at_or_above_one_over_n():
     from privtune.dp.plan import make_plan
 

@@ -50,6 +50,7 @@ def test_rdp_conversion_in_log_space_matches_opacus_and_goes_below_float_range()
     assert math.isfinite(tiny) and tiny > want
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 @pytest.mark.parametrize("k", [2, 3, 5])
 def test_group_epsilon_is_sound_for_the_gaussian_mechanism(k):
     # q = 1, one step: a group of k is exactly the Gaussian mechanism with sensitivity k, whose
@@ -64,6 +65,7 @@ def test_group_epsilon_is_sound_for_the_gaussian_mechanism(k):
     assert exact <= bound <= 4 * exact  # sound, and not absurdly loose
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_group_of_one_is_the_unit_level_figure_and_larger_groups_cost_more():
     s, q, t, d = DEMO.values()
     unit = epsilon(s, q, t, d, "prv")

@@ -187,6 +187,7 @@ def test_registry_row_whose_columns_disagree_with_its_record_is_refused(workspac
 
 
 # ---------------------------------------------------------------- the CLI
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_cli_policy_show_set_and_release_list(workspace, tmp_path, monkeypatch, capsys) -> None:
     import json
 

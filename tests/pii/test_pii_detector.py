@@ -21,6 +21,7 @@ FRAGMENTS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=12), st.text(max_size=20))
 def test_spans_are_sorted_non_overlapping_and_in_bounds(parts: list[str], noise: str) -> None:

@@ -71,6 +71,7 @@ def test_scan_of_one_huge_review_has_bounded_memory() -> None:
     assert peak < 12_000_000, peak
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_overlap_cleanup_is_not_quadratic() -> None:
     n = 20_000
     anchors = [Span(i * 10, i * 10 + 5, "PHONE") for i in range(n)]

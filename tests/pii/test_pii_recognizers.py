@@ -75,6 +75,7 @@ def test_luhn_invalid_numbers_are_not_cards(seed: int) -> None:
 # ------------------------------------------------------------------ IBAN, phones
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 @settings(max_examples=150, deadline=None)
 @given(st.integers(0, 2**32), st.integers(0, 3))
 def test_any_valid_iban_in_any_case_and_spacing_is_found(seed: int, form: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from privtune.pii import Detector, Roster, Span, detect
 
 ROWS = [
@@ -83,6 +85,7 @@ _FORMS = {
 }
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(_FIRST), st.sampled_from(_LAST), st.sampled_from(sorted(_FORMS)), st.booleans())
 def test_any_roster_full_name_in_any_form_is_found_with_its_subject(first: str, last: str, form: str, poss: bool) -> None:

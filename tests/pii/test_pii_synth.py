@@ -37,6 +37,7 @@ def loaded(company):
     return ex, emp, Roster.from_employees(emp), texts, gold
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_recall_on_ground_truth(loaded):
     _, _, roster, texts, gold = loaded
     hit, total = Counter(), Counter()
@@ -78,6 +79,7 @@ def _leaks(emp, blob: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_deidentified_output_holds_no_planted_pii(loaded):
     ex, emp, roster, _, _ = loaded
     pol = parse_policy(yaml.safe_load(DEFAULT_POLICY_PATH.read_text()) | PLACEHOLDERS)

@@ -21,6 +21,7 @@ def export(tmp_path):
     return tmp_path / "export"
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_stops_after_dataset_with_typed_records(workspace, export) -> None:
     cfg = load_config(PipelineConfig, None, [f"company.employees={EMPLOYEES}",
                                              "dataset.val_fraction=0.5"])

@@ -162,6 +162,7 @@ def test_read_table_errors_name_the_file(tmp_path: Path) -> None:
     assert "Secretname" not in str(err2.value)
 
 
+@pytest.mark.slow  # over a second on 2 idle cores (make test-fast stays near a minute)
 def test_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
     """Nothing may depend on str hashing or process state (set order, id(), the clock)."""
     import os
