@@ -46,6 +46,9 @@ from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.serve import service as serve_service
+from privtune.console import pages as console_pages  # noqa: I001 (issue 22, appended)
+from privtune.console import service as console_service
+from privtune.gate.approval import approve_release
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace
 
@@ -71,6 +74,10 @@ HELPERS = {
     "privtune.serve.app.create_app": "the API app factory: build (guarded: model.read) makes "
                                      "it; each request is checked as model.query for its own "
                                      "API key and audited (tests/serve)",
+    # issue 22: the web console
+    "privtune.console.app.create_console": "the console app factory: build (guarded: "
+                                           "console.serve) makes it; each page and action is "
+                                           "checked as the signed-in user (tests/console)",
 }
 
 
@@ -202,6 +209,14 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             lambda ws: privtune.pipeline.backups.shred_in_recorded_backups(ws, ["employees@1"]),
         # issue 24: serving
         "privtune.serve.service.build": lambda ws: serve_service.build(ws),
+        # issue 22: the web console and four-eyes releases
+        "privtune.console.service.build": lambda ws: console_service.build(ws),
+        "privtune.console.pages.view": lambda ws: console_pages.view(ws, "audit-log"),
+        "privtune.console.pages.reveal": lambda ws: console_pages.reveal(ws, "last_name"),
+        "privtune.console.pages.release_from_audit":
+            lambda ws: console_pages.release_from_audit(ws, "audit-x"),
+        "privtune.gate.approval.approve_release":
+            lambda ws: approve_release(gate_site(ws), ws.access, "audit-x"),
     }
 
 

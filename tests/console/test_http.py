@@ -13,7 +13,7 @@ from sqlalchemy import select
 from privtune.console.app import CSP, ROUTES
 from privtune.store.audit_models import AuditEvent
 
-from .conftest import PLANTED, Client, no_planted
+from .conftest import AUDIT_ID, PLANTED, Client, no_planted
 
 pytestmark = pytest.mark.slow  # one live console per module (~5 s to build)
 
@@ -63,7 +63,7 @@ def test_security_headers_on_every_route(console_ws) -> None:
         assert h["content-security-policy"] == CSP, path
         assert "script-src" not in CSP and "'unsafe-inline'" not in CSP
         assert h["x-content-type-options"] == "nosniff"
-        assert h["referrer-policy"] == "no-referrer" and h["x-frame-options"] == "DENY"
+        assert h["referrer-policy"] == "same-origin" and h["x-frame-options"] == "DENY"
         if path != "/static/console.css":
             assert h["cache-control"] == "no-store", path
 
@@ -209,6 +209,29 @@ def test_export_is_fixed_names_only(console_ws) -> None:
         status, _, body = cl.get(path)
         assert status in (403, 404), path
         assert "db_url" not in body and "SQLite format" not in body
+
+
+def test_audit_page_verdict_roc_and_gate(console_ws) -> None:
+    ws = console_ws["ws"]
+    auditor = _signed_in(console_ws, "auditor")
+    status, _, html = auditor.get(f"/audits/{AUDIT_ID}")
+    assert status == 200 and 'id="verdict"' in html and "FAILED" in html
+    assert html.count("<svg") >= 2 and "<polyline" in html  # ROC and exposure, inline
+    assert "would refuse" in html and 'id="release-form"' not in html  # not releasable
+    dpo = _signed_in(console_ws, "dpo")
+    status, _, html = dpo.get(f"/audits/{AUDIT_ID}")
+    assert status == 200  # a DPO opens it through release.approve
+    head = _head(ws)
+    status, _, html = dpo.post(f"/audits/{AUDIT_ID}/release", page=f"/audits/{AUDIT_ID}")
+    assert status == 409 and "The gate refused" in html
+    assert not [e for e in _events(ws, head) if e.op == "release.approve"
+                and '"approve-first"' in e.detail]
+    for role in ("ml-engineer", "auditor"):  # may see, may not release
+        head = _head(ws)
+        cl = _signed_in(console_ws, role)
+        status, _, _ = cl.post(f"/audits/{AUDIT_ID}/release", page=f"/audits/{AUDIT_ID}")
+        assert status == 403
+        assert [e for e in _events(ws, head) if e.op == "release.approve" and e.outcome == "deny"]
 
 
 def test_pagination_and_filter(console_ws) -> None:

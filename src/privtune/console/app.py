@@ -9,7 +9,8 @@ workspace's :class:`~privtune.access.guard.Guard` as that user (audited first, l
 a refusal is a 403 page and a deny event. Every form carries the session's CSRF token; a POST
 without it, or from another origin, is refused (403) and audited. Every response carries a
 strict Content-Security-Policy (no script at all; styles only from the console's own
-stylesheet; no external asset, no frame), ``no-store`` caching, ``nosniff`` and no referrer.
+stylesheet; no external asset, no frame), ``no-store`` caching, ``nosniff`` and a same-origin
+referrer policy (nothing leaves for another site).
 The workspace is used under one lock (SQLite metadata and the audit log are single-writer):
 requests are served concurrently, their workspace work one at a time.
 """
@@ -212,7 +213,9 @@ def create_console(ws: Workspace, *, secure: bool = False,
         h = response.headers
         h["Content-Security-Policy"] = CSP
         h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "no-referrer"
+        # same-origin (not no-referrer): Chromium then sends the real Origin on our own form
+        # posts (no-referrer makes it "null"), and nothing to other sites
+        h["Referrer-Policy"] = "same-origin"
         h["X-Frame-Options"] = "DENY"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h["Cross-Origin-Resource-Policy"] = "same-origin"
@@ -251,14 +254,11 @@ def create_console(ws: Workspace, *, secure: bool = False,
             return RedirectResponse("/login", status_code=303)
         return sess, p
 
-    def run_as(p: Principal, page: str, obj: str, work: Callable[[Workspace], Any],
-               **detail: Any) -> Any:
-        """Check the page's operation as ``p`` (audited), then ``work`` (the library checks
-        and audits its own reads). Refusals become pages."""
+    def run_as(p: Principal, work: Callable[[Workspace], Any]) -> Any:
+        """``work`` on the workspace as ``p``: its checks (the page's operation first, then the
+        library's own) are audited; refusals become pages."""
         with con.acting(p) as ws:
-            op = pages.page_op(p.role, page, lockdown=con.locked())
             try:
-                ws.guard(op, obj, action="view", client="console", **detail)
                 return work(ws)
             except PermissionDenied as exc:
                 raise Denied(403, exc.message) from None
@@ -267,14 +267,15 @@ def create_console(ws: Workspace, *, secure: bool = False,
             except InputError as exc:
                 raise Denied(400, exc.message) from None
 
-    async def show(request: Request, page: str, template: str, obj: str,
-                   work: Callable[[Workspace], Any], **detail: Any) -> Response:
+    async def show(request: Request, page: str, template: str, arg: Any = None,
+                   obj: str = "") -> Response:
         who = await signed_in(request)
         if isinstance(who, RedirectResponse):
             return who
         sess, p = who
-        data = await run_in_threadpool(run_as, p, page, obj, work, **detail)
-        return con.render(template, request, sess, page=page, data=data)
+        data = await run_in_threadpool(run_as, p,
+                                       lambda ws: pages.view(ws, page, arg, obj=obj))
+        return con.render(template, request, sess, page=PAGE_OF.get(page, page), data=data)
 
     async def posted(request: Request, op: str, obj: str
                      ) -> tuple[Session, Principal, dict[str, str]] | RedirectResponse:
@@ -298,6 +299,10 @@ def create_console(ws: Workspace, *, secure: bool = False,
     async def css() -> Response:
         return Response(STATIC_CSS, media_type="text/css",
                         headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)
 
     # ------------------------------------------------------------ login / logout
     @app.get("/login")
@@ -354,17 +359,15 @@ def create_console(ws: Workspace, *, secure: bool = False,
     # ------------------------------------------------------------ pages
     @app.get("/")
     async def overview(request: Request) -> Response:
-        return await show(request, "overview", "overview.html", "console:overview",
-                          pages.overview)
+        return await show(request, "overview", "overview.html")
 
     @app.get("/audits")
     async def audits(request: Request) -> Response:
-        return await show(request, "audits", "audits.html", "console:audits", pages.audits)
+        return await show(request, "audits", "audits.html")
 
     @app.get("/audits/{audit_id}")
     async def audit(request: Request, audit_id: str) -> Response:
-        return await show(request, "audits", "audit.html", audit_id[:64],
-                          lambda ws: pages.audit_detail(ws, audit_id))
+        return await show(request, "audit", "audit.html", audit_id, obj=audit_id[:64])
 
     @app.post("/audits/{audit_id}/release")
     async def release(request: Request, audit_id: str) -> Response:
@@ -373,19 +376,17 @@ def create_console(ws: Workspace, *, secure: bool = False,
             return got
         sess, p, _ = got
 
-        def work(ws: Workspace) -> tuple[Any, str]:
+        def work(ws: Workspace) -> tuple[Any, str, Any]:
             try:
-                return pages.release_from_audit(ws, audit_id), ""
+                outcome, refusal = pages.release_from_audit(ws, audit_id), ""
             except PermissionDenied:
                 raise
-            except PrivtuneError as exc:
-                return None, exc.message
+            except PrivtuneError as exc:  # the gate's refusal, shown on the audit's page
+                # (an audit that does not exist is a 404: the page below raises it)
+                outcome, refusal = None, exc.message
+            return outcome, refusal, pages.view(ws, "audit", audit_id, obj=audit_id[:64])
 
-        with_page = await run_in_threadpool(run_as, p, "audits", audit_id[:64], work,
-                                            step="release")
-        outcome, refusal = with_page
-        data = await run_in_threadpool(run_as, p, "audits", audit_id[:64],
-                                       lambda ws: pages.audit_detail(ws, audit_id))
+        outcome, refusal, data = await run_in_threadpool(run_as, p, work)
         return con.render("audit.html", request, sess, 409 if refusal else 200,
                           page="audits", data=data, outcome=outcome, refusal=refusal)
 
@@ -408,8 +409,7 @@ def create_console(ws: Workspace, *, secure: bool = False,
         if isinstance(who, RedirectResponse):
             return who
         sess, p = who
-        data = await run_in_threadpool(run_as, p, "audit-log", "audit-log",
-                                       lambda ws: pages.audit_log(ws, q))
+        data = await run_in_threadpool(run_as, p, lambda ws: pages.view(ws, "audit-log", q))
         older = None if data["older"] is None else \
             "/audit-log?" + urlencode({**q.params(), "before": data["older"]})
         return con.render("audit_log.html", request, sess, page="audit-log", data=data,
@@ -422,9 +422,8 @@ def create_console(ws: Workspace, *, secure: bool = False,
             return got
         sess, p, _ = got
         q = pages.LogQuery()
-        line = await run_in_threadpool(run_as, p, "audit-log", "audit-log", pages.audit_verify)
-        data = await run_in_threadpool(run_as, p, "audit-log", "audit-log",
-                                       lambda ws: pages.audit_log(ws, q))
+        line = await run_in_threadpool(run_as, p, lambda ws: pages.view(ws, "audit-verify"))
+        data = await run_in_threadpool(run_as, p, lambda ws: pages.view(ws, "audit-log", q))
         older = None if data["older"] is None else f"/audit-log?before={data['older']}"
         return con.render("audit_log.html", request, sess, page="audit-log", data=data, q=q,
                           older=older, verified=line)
@@ -438,25 +437,23 @@ def create_console(ws: Workspace, *, secure: bool = False,
         if isinstance(who, RedirectResponse):
             return who
         _, p = who
-        text = await run_in_threadpool(run_as, p, "audit-log", "audit-log",
-                                       lambda ws: pages.audit_export(ws, fmt, q))
+        text = await run_in_threadpool(run_as, p,
+                                       lambda ws: pages.view(ws, "audit-export", (fmt, q)))
         media = "text/csv" if fmt == "csv" else "application/x-ndjson"
         return Response(text, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="audit-log.{fmt}"'})
 
     @app.get("/runs")
     async def runs(request: Request) -> Response:
-        return await show(request, "runs", "runs.html", "console:runs", pages.runs)
+        return await show(request, "runs", "runs.html")
 
     @app.get("/runs/{run_id}")
     async def run(request: Request, run_id: str) -> Response:
-        return await show(request, "runs", "run.html", run_id[:64],
-                          lambda ws: pages.run_detail(ws, run_id))
+        return await show(request, "run", "run.html", run_id, obj=run_id[:64])
 
     @app.get("/datasets")
     async def datasets(request: Request) -> Response:
-        return await show(request, "datasets", "datasets.html", "console:datasets",
-                          pages.datasets)
+        return await show(request, "datasets", "datasets.html")
 
     @app.post("/datasets/reveal")
     async def reveal(request: Request) -> Response:
@@ -467,30 +464,31 @@ def create_console(ws: Workspace, *, secure: bool = False,
         column = form.get("column", "")
 
         def work(ws: Workspace) -> dict[str, Any]:
-            data = pages.datasets(ws)
-            data["revealed"] = {"column": column, "value": pages.reveal(ws, column)}
+            value = pages.reveal(ws, column)
+            data: dict[str, Any] = pages.view(ws, "datasets")
+            data["revealed"] = {"column": column, "value": value}
             return data
 
-        data = await run_in_threadpool(run_as, p, "datasets", "console:datasets", work)
+        data = await run_in_threadpool(run_as, p, work)
         return con.render("datasets.html", request, sess, page="datasets", data=data)
 
     @app.get("/requests")
     async def requests_page(request: Request) -> Response:
-        return await show(request, "requests", "list.html", "console:requests",
-                          lambda ws: {"title": "Data-subject requests",
-                                      "rows": pages.requests(ws)})
+        return await show(request, "requests", "list.html")
 
     @app.get("/alerts")
     async def alerts_page(request: Request) -> Response:
-        return await show(request, "alerts", "list.html", "console:alerts",
-                          lambda ws: {"title": "Alerts", "rows": pages.alerts(ws)})
+        return await show(request, "alerts", "list.html")
 
     @app.get("/incidents")
     async def incidents_page(request: Request) -> Response:
-        return await show(request, "incidents", "list.html", "console:incidents",
-                          lambda ws: {"title": "Incidents", "rows": pages.incidents(ws)})
+        return await show(request, "incidents", "list.html")
 
     return app
+
+
+#: A view's page in the navigation.
+PAGE_OF = {"audit": "audits", "run": "runs"}
 
 
 def _audit_login(con: Console, p: Principal, detail: dict[str, Any]) -> None:
@@ -503,4 +501,4 @@ def _audit_login(con: Console, p: Principal, detail: dict[str, Any]) -> None:
 ROUTES = ("/login", "/logout", "/", "/audits", "/audits/{audit_id}",
           "/audits/{audit_id}/release", "/audit-log", "/audit-log/verify", "/audit-log/export",
           "/runs", "/runs/{run_id}", "/datasets", "/datasets/reveal", "/requests", "/alerts",
-          "/incidents", "/static/console.css")
+          "/incidents", "/static/console.css", "/favicon.ico")

@@ -50,6 +50,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     "alerts": ("alerts.manage",),
     "incidents": ("incident.manage",),
 }
+#: Views that belong to a page (the page's operation opens them).
+PAGES.update({"audit": PAGES["audits"], "audit-verify": PAGES["audit-log"],
+              "audit-export": PAGES["audit-log"], "run": PAGES["runs"]})
 
 NAV = (("/", "Overview", "overview"), ("/audits", "Audits", "audits"),
        ("/audit-log", "Audit log", "audit-log"), ("/runs", "Training runs", "runs"),
@@ -69,8 +72,21 @@ def may_open(role: str, page: str, *, lockdown: bool = False) -> bool:
     return any(allowed(role, op, lockdown=lockdown) for op in PAGES[page])
 
 
+def view(ws: Workspace, page: str, arg: Any = None, *, obj: str = "", **detail: Any) -> Any:
+    """What ``page`` shows (``arg``: its audit id, run id or audit-log query), for the
+    workspace's principal: the page's operation is checked (audited) first, then the page is
+    read through the library, whose own reads are checked and audited too."""
+    if page not in _VIEWS:
+        raise NotFoundError("no such page")
+    p = ws.principal
+    op = page_op(p.role if p else "", page, lockdown=in_lockdown(ws.store))
+    ws.guard(op, obj or f"console:{page}", action="view", client="console", **detail)
+    build = _VIEWS[page]
+    return build(ws) if arg is None else build(ws, arg)
+
+
 # ------------------------------------------------------------------ overview
-def overview(ws: Workspace) -> dict[str, Any]:
+def _overview(ws: Workspace) -> dict[str, Any]:
     p = ws.principal
     assert p is not None
     rows = ws.vault.list()
@@ -107,7 +123,7 @@ def overview(ws: Workspace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ audits
-def audits(ws: Workspace) -> list[dict[str, Any]]:
+def _audits(ws: Workspace) -> list[dict[str, Any]]:
     with ws.store.session() as s:
         rows = list(s.scalars(select(Audit).order_by(Audit.created_at.desc())))
     return [{"id": a.id, "model": a.model_ref, "passed": a.passed, "created": a.created_at,
@@ -132,7 +148,7 @@ class GateView:
     first_approval: dict[str, Any] | None
 
 
-def gate_view(ws: Workspace, a: Audit) -> GateView:
+def _gate_view(ws: Workspace, a: Audit) -> GateView:
     """What the gate would say about releasing the audited model now (no release is made)."""
     site = gate_site(ws)
     reasons: list[str] = []
@@ -154,7 +170,7 @@ def gate_view(ws: Workspace, a: Audit) -> GateView:
                                                 "at": first.ts})
 
 
-def audit_detail(ws: Workspace, audit_id: str) -> dict[str, Any]:
+def _audit_detail(ws: Workspace, audit_id: str) -> dict[str, Any]:
     a = _audit_row(ws, audit_id)
     v = a.verdict or {}
     det = v.get("details") or {}
@@ -186,7 +202,7 @@ def audit_detail(ws: Workspace, audit_id: str) -> dict[str, Any]:
             "extraction": {k: val for k, val in extraction.items() if _num(val)},
             "prompt_attacks": {k: val for k, val in prompts.items() if _num(val)},
             "membership": det.get("membership") or [],
-            "gate": gate_view(ws, a),
+            "gate": _gate_view(ws, a),
             "may_release": ws.principal is not None and allowed(
                 ws.principal.role, "release.approve", lockdown=in_lockdown(ws.store))}
 
@@ -199,8 +215,7 @@ def release_from_audit(ws: Workspace, audit_id: str) -> Approval:
     """Approve the release of the audited model: with four-eyes the first approval is recorded
     and a second, other user (of another role under ``other-role``) releases; without, the
     approver releases. The gate's own checks decide (``privtune.gate.release``)."""
-    a = _audit_row(ws, audit_id)
-    return approve_release(gate_site(ws), ws.access, a.model_ref, a.id)
+    return approve_release(gate_site(ws), ws.access, audit_id)
 
 
 # ------------------------------------------------------------------ audit log
@@ -222,7 +237,7 @@ class LogQuery:
                                   ("object", self.object), ("outcome", self.outcome)) if v}
 
 
-def audit_log(ws: Workspace, q: LogQuery) -> dict[str, Any]:
+def _audit_log(ws: Workspace, q: LogQuery) -> dict[str, Any]:
     events = audit_api.show(ws.access.check, ws.store, q.event_filter())
     events.reverse()  # newest first
     older = events[-1].seq if len(events) == PAGE_SIZE else None
@@ -232,18 +247,18 @@ def audit_log(ws: Workspace, q: LogQuery) -> dict[str, Any]:
             "older": older}
 
 
-def audit_verify(ws: Workspace) -> str:
+def _audit_verify(ws: Workspace) -> str:
     report = audit_api.verify(ws.access.check, ws.audit, ws.pinned_public_key(),
                               ws.keys.public_key, anchor="")
     return report.line()
 
 
-def audit_export(ws: Workspace, fmt: str, q: LogQuery) -> str:
+def _audit_export(ws: Workspace, fmt: str, q: LogQuery) -> str:
     return audit_api.export(ws.access.check, ws.store, fmt, q.event_filter(limit=None))
 
 
 # ------------------------------------------------------------------ runs
-def runs(ws: Workspace) -> dict[str, Any]:
+def _runs(ws: Workspace) -> dict[str, Any]:
     with ws.store.session() as s:
         rows = list(s.scalars(select(Run).order_by(Run.started_at.desc())))
     entries, standing = ledger.report(ws.access.check, ws.store,
@@ -277,7 +292,7 @@ def _metrics_rows(ws: Workspace, run_id: str) -> list[dict[str, float]]:
     return rows
 
 
-def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
+def _run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
     if len(run_id) > 64:
         raise NotFoundError("no such run")
     with ws.store.session() as s:
@@ -337,7 +352,7 @@ def _epsilon_curve(privacy: dict[str, Any]) -> Any:
 
 
 # ------------------------------------------------------------------ datasets
-def datasets(ws: Workspace) -> dict[str, Any]:
+def _datasets(ws: Workspace) -> dict[str, Any]:
     p = ws.principal
     assert p is not None
     rows = ws.vault.list()
@@ -381,6 +396,7 @@ def reveal(ws: Workspace, column: str) -> str:
     """The first non-empty value of ``column`` in the newest person table: the masked example
     of the scan report, in clear, for a role that may read personal data (the vault's read is
     checked and audited, and so is the reveal itself)."""
+    ws.guard("data.read", PERSON_TABLE, action="reveal", column=ws.access.keyed(column)[:16])
     if not column or len(column) > 128:
         raise InputError("no such column", field="column")
     from privtune.io import read_table
@@ -390,7 +406,6 @@ def reveal(ws: Workspace, column: str) -> str:
     if not refs:
         raise NotFoundError("no person table in the vault")
     ref = refs[-1]
-    ws.guard("data.read", ref, action="reveal", column=ws.access.keyed(column)[:16])
     table = read_table(ws.vault, ref)
     if column not in table.column_names:
         raise InputError("no such column", field="column")
@@ -401,20 +416,28 @@ def reveal(ws: Workspace, column: str) -> str:
 
 
 # ------------------------------------------------------------------ requests, alerts, incidents
-def requests(ws: Workspace) -> list[dict[str, Any]]:
-    return [{"id": r.id, "kind": r.kind, "state": r.state, "step": r.step,
+def _requests(ws: Workspace) -> dict[str, Any]:
+    return {"title": "Data-subject requests", "rows": [{"id": r.id, "kind": r.kind, "state": r.state, "step": r.step,
              "requested_role": r.requested_role, "requested_at": r.requested_at,
              "approved_role": r.approved_role, "approved_at": r.approved_at,
-             "done_at": r.done_at} for r in erasure.list_requests(ws)]
+             "done_at": r.done_at} for r in erasure.list_requests(ws)]}
 
 
-def alerts(ws: Workspace) -> list[dict[str, Any]]:
-    return [{"id": a.id, "rule": a.rule, "key": a.key, "score": a.score, "status": a.status,
+def _alerts(ws: Workspace) -> dict[str, Any]:
+    return {"title": "Alerts", "rows": [{"id": a.id, "rule": a.rule, "key": a.key, "score": a.score, "status": a.status,
              "from": a.window_start, "to": a.window_end, "events": f"{a.first_seq}-{a.last_seq}"}
-            for a in alerts_api.list_alerts(alert_site(ws), include_acked=True)]
+            for a in alerts_api.list_alerts(alert_site(ws), include_acked=True)]}
 
 
-def incidents(ws: Workspace) -> list[dict[str, Any]]:
-    return [{"id": i.id, "severity": i.severity, "status": i.status, "opened": i.opened_at,
+def _incidents(ws: Workspace) -> dict[str, Any]:
+    return {"title": "Incidents", "rows": [{"id": i.id, "severity": i.severity, "status": i.status, "opened": i.opened_at,
              "frozen": i.exports_frozen, "closed": i.closed_at}
-            for i in incident_api.list_incidents(ops_site(ws))]
+            for i in incident_api.list_incidents(ops_site(ws))]}
+
+
+_VIEWS: dict[str, Any] = {
+    "overview": _overview, "audits": _audits, "audit": _audit_detail, "audit-log": _audit_log,
+    "audit-verify": _audit_verify, "audit-export": lambda ws, a: _audit_export(ws, *a),
+    "runs": _runs, "run": _run_detail, "datasets": _datasets, "requests": _requests,
+    "alerts": _alerts, "incidents": _incidents,
+}

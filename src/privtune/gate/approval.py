@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from privtune.access.guard import Guard
-from privtune.errors import PermissionDenied, PrivacyPolicyError
+from privtune.errors import NotFoundError, PermissionDenied, PrivacyPolicyError
 from privtune.gate.site import GateSite
 from privtune.store.audit_models import AuditEvent
 from privtune.store.db import MetadataStore
+from privtune.store.models import Audit
 
 FIRST = "approve-first"
 MODES = ("none", "other-user", "other-role")
@@ -79,14 +80,19 @@ def second_approval_problem(store: MetadataStore, mode: str, user_id: str, role:
     return ""
 
 
-def approve_release(site: GateSite, guard: Guard, model_ref: str, audit_id: str) -> Approval:
-    """Approve releasing ``model_ref`` (audited as ``audit_id``): without four-eyes, release it;
-    with four-eyes, record the first approval, or, as a second user, release it. The gate's own
+def approve_release(site: GateSite, guard: Guard, audit_id: str) -> Approval:
+    """Approve releasing the model of audit ``audit_id``: without four-eyes, release it; with
+    four-eyes, record the first approval, or, as a second user, release it. The gate's own
     checks run as for ``privtune release`` (the audit must be the model's latest and passed,
     under the workspace policy)."""
     from privtune.gate.release import check_releasable, release
 
-    p = guard.check("release.approve", model_ref, action="approve", audit=audit_id)
+    p = guard.check("release.approve", audit_id[:64], action="approve")
+    with site.store.session() as s:
+        row = s.get(Audit, audit_id)
+    if row is None:
+        raise NotFoundError("no such audit")
+    model_ref = row.model_ref
     audit = check_releasable(site, model_ref)
     if audit.id != audit_id:
         raise PrivacyPolicyError(f"audit {audit_id} is not the latest audit of '{model_ref}' "
