@@ -25,8 +25,11 @@ from privtune import backup
 from privtune.access import admin
 from privtune.audit import api as audit_api
 from privtune.audit.query import EventFilter
+from privtune.console import pages as console_pages
+from privtune.console import service as console_service
 from privtune.dp import ledger
 from privtune.errors import PermissionDenied
+from privtune.gate.approval import approve_release
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy, load_policy
 from privtune.gate.registry import change_state, check_registered, list_releases
@@ -46,9 +49,6 @@ from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.serve import service as serve_service
-from privtune.console import pages as console_pages  # noqa: I001 (issue 22, appended)
-from privtune.console import service as console_service
-from privtune.gate.approval import approve_release
 from privtune.store.audit_models import AuditEvent
 from privtune.workspace import Workspace
 

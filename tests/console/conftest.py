@@ -79,7 +79,9 @@ def add_audit(ws: Any) -> None:
                                            "tpr_at_1pct_fpr": 0.1, "members": 20,
                                            "non_members": 20, "fpr_resolution": 0.05,
                                            "roc": [[0, 0], [0.05, 0.2], [0.5, 0.8], [1, 1]]}],
-                           "exposure_by_repetitions": {"1": 2.0, "8": 6.5, "32": 11.0},
+                           "exposure_by_repetitions": {"1": {"mean": 2.0, "max": 3.1, "canaries": 2},
+                                                       "32": {"mean": 11.0, "max": 12.5,
+                                                              "canaries": 2}},
                            "extraction": {"exact": 0, "near": 1}}}
     with ws.store.session() as s:
         s.add(Audit(id=AUDIT_ID, model_name="adapter", model_ref="adapter@1", model_sha256="0" * 64,

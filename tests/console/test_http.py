@@ -290,3 +290,35 @@ def test_logout_ends_the_session(console_ws) -> None:
     assert status == 303 and h["location"] == "/login"
     replay = Client(console_ws["url"])
     assert replay.get("/", headers={"Cookie": f"privtune_session={sid}"})[0] == 303
+
+
+def test_tls_cookie_is_secure_and_host_prefixed(console_ws, tmp_path) -> None:
+    """Under TLS the session cookie is ``__Host-privtune; Secure`` (never sent over plain
+    HTTP, bound to this host), and HSTS is set. Cookie theft without Secure: the plain-HTTP
+    console's cookie lacks Secure (test_login_cookie_flags_and_fixation), so the console warns
+    to use TLS off loopback (docs/console.md)."""
+    import ssl
+
+    from privtune.console.app import create_console
+    from privtune.serve.service import self_signed_cert
+
+    from .helpers import live
+
+    cert, key = self_signed_cert("127.0.0.1", tmp_path / "cert.pem", tmp_path)
+    app = create_console(console_ws["ws"], secure=True)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    with live(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        cl = Client(url, context=ctx)
+        token = cl.csrf("/login")
+        status, h, _ = cl.request("/login", {"csrf": token,
+                                             "api_key": console_ws["keys"]["auditor"]})
+        assert status == 303
+        cookie = h["set-cookie"]
+        assert cookie.startswith("__Host-privtune=") and "Secure" in cookie
+        assert "HttpOnly" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        status, h, _ = cl.get("/audit-log")
+        assert status == 200 and h["strict-transport-security"].startswith("max-age=")
+        # the plain-HTTP cookie name is not accepted by the TLS console
+        sid = cl.cookie("__Host-privtune").value
+        other = Client(url, context=ctx)
+        assert other.get("/", headers={"Cookie": f"privtune_session={sid}"})[0] == 303

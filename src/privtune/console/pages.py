@@ -187,11 +187,17 @@ def _audit_detail(ws: Workspace, audit_id: str) -> dict[str, Any]:
                              ylabel="true positive rate", x_range=(0, 1), y_range=(0, 1),
                              diagonal=True) if rocs else None
     exposure = det.get("exposure_by_repetitions") or {}
-    exp_pts = sorted((float(k), float(x.get("mean", x.get("max", 0.0)) if isinstance(x, dict)
-                      else x)) for k, x in exposure.items()
-                     if _num(x if not isinstance(x, dict) else x.get("mean", x.get("max"))))
-    exp_svg = svg.line_chart([("canary exposure", exp_pts)], title="Exposure per repetition count",
-                             xlabel="repetitions", ylabel="exposure (bits)") if exp_pts else None
+    # {repetitions: {"mean", "max", "canaries"}} (privtune.attacks.exposure.by_repetition)
+    series: dict[str, list[tuple[float, float]]] = {"mean": [], "max": []}
+    for k, x in exposure.items():
+        for stat, pts in series.items():
+            val: Any = x.get(stat) if isinstance(x, dict) else (x if stat == "mean" else None)
+            if _num(val) and str(k).isdigit():
+                pts.append((float(k), float(val)))
+    exp_series = [(f"{stat} exposure", sorted(pts)) for stat, pts in series.items() if pts]
+    exp_svg = svg.line_chart(exp_series, title="Canary exposure per repetition count",
+                             xlabel="repetitions", ylabel="exposure (bits)") \
+        if exp_series else None
     extraction = det.get("extraction") or {}
     prompts = det.get("prompt_attacks") or {}
     return {"audit": {"id": a.id, "model": a.model_ref, "passed": a.passed,
@@ -360,9 +366,10 @@ def _datasets(ws: Workspace) -> dict[str, Any]:
     versions = [{"ref": r.ref, "kind": r.kind, "size": r.size, "sha256": r.sha256[:12],
                  "created": r.created_at, "parents": list(r.parents or []),
                  "shredded": r.ref in gone} for r in rows if r.kind != "key"]
-    refs = {v["ref"] for v in versions}
-    nodes = [(v["ref"], v["kind"]) for v in versions]
-    edges = [(str(par), v["ref"]) for v in versions for par in v["parents"] if par in refs]
+    refs = {r.ref for r in rows if r.kind != "key"}
+    nodes = [(r.ref, r.kind) for r in rows if r.kind != "key"]
+    edges = [(str(par), r.ref) for r in rows if r.kind != "key"
+             for par in (r.parents or []) if str(par) in refs]
     releases = list_releases(gate_site(ws))
     for r in releases:
         rid = f"release {r.id}"

@@ -87,10 +87,11 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
             d = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
             out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" '
                        f'points="{d}"/>')
-        ly = top + 12 + 14 * i
-        out.append(f'<line x1="{left + pw - 130}" y1="{ly - 4}" x2="{left + pw - 114}" '
+        ly = top + 12 + 14 * i  # the legend, right-aligned inside the plot's top right
+        out.append(f'<line x1="{left + pw - 22}" y1="{ly - 4}" x2="{left + pw - 6}" '
                    f'y2="{ly - 4}" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{left + pw - 110}" y="{ly}" font-size="10">{escape(name)}</text>')
+        out.append(f'<text x="{left + pw - 26}" y="{ly}" font-size="10" '
+                   f'text-anchor="end">{escape(name)}</text>')
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 (every text in it went through escape())
 
