@@ -180,7 +180,15 @@ def test_viewer_guessing_release_urls_gets_403_and_deny_events(trained, browser)
 
 
 def test_release_end_to_end_with_four_eyes(trained, browser) -> None:
+    from privtune.errors import PrivacyPolicyError
+    from privtune.gate.release import release
+    from privtune.pipeline.site import gate_site
+
     url, audit = trained["url"], trained["audit"]
+    # the CLI's path (privtune release) honours four-eyes too: no first approval, no release
+    ws = trained["ws"]
+    with pytest.raises(PrivacyPolicyError, match="four-eyes"):
+        release(gate_site(ws), trained["adapter"])
     first = browser.new_page()
     _login(first, url, trained["keys"]["dpo"])
     first.goto(url + f"/audits/{audit}")
@@ -251,7 +259,8 @@ def test_injected_script_in_a_reflected_value_does_not_run(trained, browser) -> 
 
 def test_screenshot_for_the_readme(trained, browser) -> None:
     """docs/img/console-audit.png is made from this page (see docs/console.md)."""
-    page = browser.new_page(viewport={"width": 1000, "height": 760})
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1000, "height": 1250})
     _login(page, trained["url"], ADMIN_KEY)
     page.goto(trained["url"] + f"/audits/{trained['audit']}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
