@@ -100,3 +100,18 @@ def test_lockdown_leaves_only_the_look_pages() -> None:
         opens = {p for p in pages.PAGES if pages.may_open(role, p, lockdown=True)}
         assert opens <= {"overview", "runs", "run", "datasets", "requests", "audit-log",
                          "audit-verify", "audit-export"}
+
+
+def test_epsilon_over_steps_per_unit_and_per_person() -> None:
+    privacy = {"dp": True, "noise_multiplier": 1.1, "sampling_rate": 0.02, "steps": 200,
+               "delta": 1e-5, "accountant": "rdp", "group_size": 3, "unit": "employee"}
+    out = str(pages._epsilon_curve(privacy))
+    assert out.count("<polyline") == 2 and "per employee" in out and "group of 3" in out
+    from privtune.dp.accountant import epsilon
+    from privtune.dp.group import group_epsilon
+
+    unit = [epsilon(1.1, 0.02, t, 1e-5, "rdp") for t in (20, 100, 200)]
+    person = [group_epsilon(1.1, 0.02, t, 1e-5, 3, "rdp") for t in (20, 100, 200)]
+    assert unit == sorted(unit) and all(p > u for p, u in zip(person, unit, strict=True))
+    assert pages._epsilon_curve({"dp": False}) is None
+    assert pages._epsilon_curve({"dp": True}) is None  # an incomplete block draws nothing
