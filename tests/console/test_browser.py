@@ -134,7 +134,8 @@ def _clean(html: str, planted: list[str]) -> None:
 
 
 PAGES = {"overview": "/", "audits": "/audits", "audit-log": "/audit-log", "runs": "/runs",
-         "datasets": "/datasets", "requests": "/requests", "alerts": "/alerts",
+         "datasets": "/datasets", "requests": "/requests", "retention": "/retention",
+         "alerts": "/alerts",
          "incidents": "/incidents"}
 
 

@@ -17,15 +17,16 @@ from .conftest import AUDIT_ID, PLANTED, Client, no_planted
 
 pytestmark = pytest.mark.slow  # one live console per module (~5 s to build)
 
-PAGES = ("/", "/audits", "/audit-log", "/runs", "/datasets", "/requests", "/alerts",
-         "/incidents")
+PAGES = ("/", "/audits", "/audit-log", "/runs", "/datasets", "/requests", "/retention",
+         "/alerts", "/incidents")
 #: The pages each role may open (the role matrix: metadata.read, model.read or release.approve,
 #: audit.read, alerts.manage, incident.manage).
 MAY = {
     "admin": set(PAGES),
     "data-steward": {"/", "/runs", "/datasets", "/requests"},
     "ml-engineer": {"/", "/audits", "/runs", "/datasets", "/requests"},
-    "auditor": {"/", "/audits", "/audit-log", "/runs", "/datasets", "/requests", "/alerts"},
+    "auditor": {"/", "/audits", "/audit-log", "/runs", "/datasets", "/requests", "/retention",
+                "/alerts"},
     "viewer": {"/", "/runs", "/datasets", "/requests"},
     "dpo": set(PAGES),
     "app": set(),

@@ -476,6 +476,10 @@ def create_console(ws: Workspace, *, secure: bool = False,
     async def requests_page(request: Request) -> Response:
         return await show(request, "requests", "list.html")
 
+    @app.get("/retention")
+    async def retention_page(request: Request) -> Response:
+        return await show(request, "retention", "list.html")
+
     @app.get("/alerts")
     async def alerts_page(request: Request) -> Response:
         return await show(request, "alerts", "list.html")
@@ -500,5 +504,5 @@ def _audit_login(con: Console, p: Principal, detail: dict[str, Any]) -> None:
 #: Every route of the console (tests/console check each for status codes and headers).
 ROUTES = ("/login", "/logout", "/", "/audits", "/audits/{audit_id}",
           "/audits/{audit_id}/release", "/audit-log", "/audit-log/verify", "/audit-log/export",
-          "/runs", "/runs/{run_id}", "/datasets", "/datasets/reveal", "/requests", "/alerts",
-          "/incidents", "/static/console.css", "/favicon.ico")
+          "/runs", "/runs/{run_id}", "/datasets", "/datasets/reveal", "/requests", "/retention",
+          "/alerts", "/incidents", "/static/console.css", "/favicon.ico")

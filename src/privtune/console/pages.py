@@ -49,6 +49,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "requests": ("metadata.read",),
     "alerts": ("alerts.manage",),
     "incidents": ("incident.manage",),
+    "retention": ("records.read",),
 }
 #: Views that belong to a page (the page's operation opens them).
 PAGES.update({"audit": PAGES["audits"], "audit-verify": PAGES["audit-log"],
@@ -57,7 +58,8 @@ PAGES.update({"audit": PAGES["audits"], "audit-verify": PAGES["audit-log"],
 NAV = (("/", "Overview", "overview"), ("/audits", "Audits", "audits"),
        ("/audit-log", "Audit log", "audit-log"), ("/runs", "Training runs", "runs"),
        ("/datasets", "Datasets", "datasets"), ("/requests", "Subject requests", "requests"),
-       ("/alerts", "Alerts", "alerts"), ("/incidents", "Incidents", "incidents"))
+       ("/retention", "Retention", "retention"), ("/alerts", "Alerts", "alerts"),
+       ("/incidents", "Incidents", "incidents"))
 
 PAGE_SIZE = 50
 PERSON_TABLE = "employees"
@@ -430,6 +432,16 @@ def _requests(ws: Workspace) -> dict[str, Any]:
              "done_at": r.done_at} for r in erasure.list_requests(ws)]}
 
 
+def _retention(ws: Workspace) -> dict[str, Any]:
+    """What retention would shred and when (``privtune retention plan``), legal holds shown."""
+    from privtune.pipeline.retention import retention_plan
+
+    return {"title": "Retention", "rows": [
+        {"ref": e.ref, "class": e.cls, "expires": e.expires_at or "never",
+         "expired": e.expired, "held by": e.held_by, "shredded": e.shredded, "due": e.due}
+        for e in retention_plan(ws)]}
+
+
 def _alerts(ws: Workspace) -> dict[str, Any]:
     return {"title": "Alerts", "rows": [{"id": a.id, "rule": a.rule, "key": a.key, "score": a.score, "status": a.status,
              "from": a.window_start, "to": a.window_end, "events": f"{a.first_seq}-{a.last_seq}"}
@@ -446,5 +458,5 @@ _VIEWS: dict[str, Any] = {
     "overview": _overview, "audits": _audits, "audit": _audit_detail, "audit-log": _audit_log,
     "audit-verify": _audit_verify, "audit-export": lambda ws, a: _audit_export(ws, *a),
     "runs": _runs, "run": _run_detail, "datasets": _datasets, "requests": _requests,
-    "alerts": _alerts, "incidents": _incidents,
+    "alerts": _alerts, "incidents": _incidents, "retention": _retention,
 }
