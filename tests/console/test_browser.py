@@ -225,6 +225,28 @@ def test_release_end_to_end_with_four_eyes(trained, browser) -> None:
 
     rows = entries(trained["ws"].store)
     assert [r.model_ref for r in rows if r.state == "released"] == [trained["adapter"]]
+    # a DPO writes the release bundle with the CLI too (release.approve covers the adapter
+    # and release-key reads)
+    import contextlib
+    import io
+
+    from privtune.cli.main import run
+
+    out = Path(trained["ws"].root).parent / "dpo-bundle"
+    env = {"PRIVTUNE_API_KEY": trained["keys"]["dpo"]}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = run(["release", trained["adapter"], "--out", str(out), "-w",
+                        str(trained["ws"].root)])
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert code == 0 and (out / "release.sig").is_file()
 
 
 def test_forged_cross_site_form_is_refused(trained, browser, tmp_path) -> None:
