@@ -11,6 +11,7 @@ import alerts
 import audit
 import auditlog
 import backup
+import console
 import deid_policy
 import dp
 import dp_utility
@@ -25,7 +26,8 @@ import vault
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
            "audit": audit.main, "backup": backup.main, "alerts": alerts.main,
-           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main}
+           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main,
+           "console": console.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -129,6 +129,12 @@ class WorkspaceConfig(StrictModel):
                     "needs approval by a user other than the requester, 'other-role' by a user "
                     "of another role too, 'none' runs a request without approval",
     )
+    release_approval: Literal["none", "other-user", "other-role"] = Field(
+        default="none",
+        description="four-eyes on releases (docs/console.md): 'none' (default) releases on one "
+                    "approval, 'other-user' needs a first approval by another user, "
+                    "'other-role' by a user of another role too",
+    )
     controller: str = Field(
         default="", description="the controller named in the records of processing (Art. 30)")
     retention: RetentionConfig = Field(

@@ -25,8 +25,11 @@ from privtune import backup
 from privtune.access import admin
 from privtune.audit import api as audit_api
 from privtune.audit.query import EventFilter
+from privtune.console import pages as console_pages
+from privtune.console import service as console_service
 from privtune.dp import ledger
 from privtune.errors import PermissionDenied
+from privtune.gate.approval import approve_release
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy, load_policy
 from privtune.gate.registry import change_state, check_registered, list_releases
@@ -71,6 +74,10 @@ HELPERS = {
     "privtune.serve.app.create_app": "the API app factory: build (guarded: model.read) makes "
                                      "it; each request is checked as model.query for its own "
                                      "API key and audited (tests/serve)",
+    # issue 22: the web console
+    "privtune.console.app.create_console": "the console app factory: build (guarded: "
+                                           "console.serve) makes it; each page and action is "
+                                           "checked as the signed-in user (tests/console)",
 }
 
 
@@ -202,6 +209,14 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             lambda ws: privtune.pipeline.backups.shred_in_recorded_backups(ws, ["employees@1"]),
         # issue 24: serving
         "privtune.serve.service.build": lambda ws: serve_service.build(ws),
+        # issue 22: the web console and four-eyes releases
+        "privtune.console.service.build": lambda ws: console_service.build(ws),
+        "privtune.console.pages.view": lambda ws: console_pages.view(ws, "audit-log"),
+        "privtune.console.pages.reveal": lambda ws: console_pages.reveal(ws, "last_name"),
+        "privtune.console.pages.release_from_audit":
+            lambda ws: console_pages.release_from_audit(ws, "audit-x"),
+        "privtune.gate.approval.approve_release":
+            lambda ws: approve_release(gate_site(ws), ws.access, "audit-x"),
     }
 
 

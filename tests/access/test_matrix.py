@@ -51,6 +51,7 @@ EXPECTED_OPERATIONS = {
     "subject.approve",
     "retention.manage",  # issue 19: retention and legal holds
     "subject.rectify",  # issue 19: rectification
+    "console.serve",  # issue 22: the web console
 }
 
 

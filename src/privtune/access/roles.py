@@ -64,6 +64,9 @@ OPERATIONS: dict[str, str] = {
     "retention.manage": "apply the retention periods (crypto-shred what expired), place and "
                         "release legal holds; applying shreds under this authority "
                         "(``Guard.acting_for``)",
+    # issue 22: the web console
+    "console.serve": "run the web console (privtune console): it holds the workspace open and "
+                     "acts as each signed-in user, whose own role decides every page",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -120,6 +123,9 @@ DELEGATED: dict[str, frozenset[str]] = {
     "records.read": frozenset({"data.read", "metadata.read"}),
     "retention.manage": frozenset({"data.write", "training.write", "model.write",
                                    "metadata.read", "backup.write"}),
+    # releasing (``privtune.gate.approval``): hash and copy the adapter, read (on first use
+    # make) the release signing key
+    "release.approve": frozenset({"model.read", "key.read", "key.write", "metadata.read"}),
 }
 
 

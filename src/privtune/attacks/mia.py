@@ -132,7 +132,16 @@ class AttackResult:
                 "tpr_at_0.1pct_fpr": round(self.tpr_at_01pct_fpr, 4),
                 "tpr_at_lowest_fpr": round(self.tpr_at_min_fpr, 4),
                 "members": self.members, "non_members": self.non_members,
-                "fpr_resolution": round(self.fpr_resolution, 5)}
+                "fpr_resolution": round(self.fpr_resolution, 5),
+                # the ROC curve (at most 101 points, ends kept): the console's plot
+                "roc": [[round(x, 4), round(y, 4)] for x, y in _thin(self.roc, 101)]}
+
+
+def _thin(points: list[tuple[float, float]], n: int) -> list[tuple[float, float]]:
+    if len(points) <= n:
+        return list(points)
+    step = (len(points) - 1) / (n - 1)
+    return [points[round(i * step)] for i in range(n)]
 
 
 def evaluate_attack(name: str, scores: Mapping[str, float], members: set[str],

@@ -32,6 +32,7 @@ class EventFilter:
     since: str | None = None       # ISO date or datetime (UTC)
     until: str | None = None
     limit: int | None = None
+    before: int | None = None      # only events with seq < before (a page of older events)
 
 
 def _ts(text: str, field: str) -> str:
@@ -61,6 +62,8 @@ def select_events(store: MetadataStore, f: EventFilter) -> list[AuditRecord]:
         q = q.where(AuditEvent.ts >= _ts(f.since, "since")[:26])
     if f.until:
         q = q.where(AuditEvent.ts < _ts(f.until, "until")[:26])
+    if f.before is not None:
+        q = q.where(AuditEvent.seq < f.before)
     if f.limit is not None:
         if f.limit < 1:
             raise InputError("limit must be positive", field="limit")

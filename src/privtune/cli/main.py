@@ -21,6 +21,7 @@ from privtune.cli import (
     alerts_cmd,
     audit_cmd,
     backup_cmd,
+    console_cmd,
     data_cmd,
     demo_cmd,
     dp_cmd,
@@ -94,6 +95,7 @@ app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(subject_cmd.records_app, name="records")
 app.add_typer(subject_cmd.retention_app, name="retention")
 app.add_typer(schema_cmd.app, name="schema")
+console_cmd.register(app)  # issue 22: the web console
 
 
 def _debug_requested(argv: list[str]) -> bool:

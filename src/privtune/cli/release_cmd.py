@@ -49,7 +49,10 @@ def create(
     from privtune.pipeline.site import gate_site
 
     with open_workspace(workspace) as ws:
-        res = do_release(gate_site(ws), model, out)
+        # under release.approve (roles.DELEGATED): a DPO's role alone may not read the adapter
+        # and the release key that hashing and signing need
+        with ws.access.acting_for("release.approve", model, action="release"):
+            res = do_release(gate_site(ws), model, out)
         pub = Path(ws.root) / PUBKEY_FILE
     m = res.manifest
     print_figures("release", {"release": res.release_id, "directory": str(res.directory),

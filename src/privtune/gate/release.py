@@ -36,6 +36,7 @@ from sqlalchemy import select
 from privtune.errors import InputError, IntegrityError, NotFoundError, PrivacyPolicyError
 from privtune.fsutil import atomic_write, atomic_write_text
 from privtune.gate.adapters import adapter_record
+from privtune.gate.approval import second_approval_problem
 from privtune.gate.hashing import ADAPTER_FILES, adapter_hash, file_sha256
 from privtune.gate.registry import entry_for, new_release_id, record_of, register
 from privtune.gate.requirements import dp_problems, insecure, is_dp, strength_problems
@@ -199,6 +200,10 @@ def release(site: GateSite, model_ref: str, dest: Path | None = None) -> Release
         sha = adapter_hash(adir)
         files = {name: file_sha256(adir / name) for name in ADAPTER_FILES}
     audit = check_releasable(site, m.ref, sha)
+    problem = second_approval_problem(site.store, site.release_approval, who.user_id, who.role,
+                                      m.ref, audit.id)
+    if problem:  # four-eyes (privtune.gate.approval)
+        raise PrivacyPolicyError(problem)
     if digest(audit.verdict) != audit.verdict_sha256:
         raise IntegrityError(f"the stored verdict of audit {audit.id} does not match its hash")
     wp = check_against_policy(site, m.ref, audit, adapter_rec)

@@ -30,3 +30,5 @@ class GateSite:
     #: The workspace's default epsilon budget of the people in a source export (the ledger's
     #: ``default_budget``; a budget set with ``privtune dp budget`` overrides it).
     dp_budget_epsilon: float | None = None
+    #: Four-eyes on releases (``privtune.gate.approval``): 'none', 'other-user', 'other-role'.
+    release_approval: str = "none"

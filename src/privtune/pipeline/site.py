@@ -12,7 +12,8 @@ from privtune.workspace import Workspace
 def gate_site(ws: Workspace) -> GateSite:
     return GateSite(vault=ws.vault, store=ws.store, root=ws.root, reports_dir=ws.reports_dir,
                     pseudonym_key=ws.pseudonym_key, check=ws.access.check,
-                    dp_budget_epsilon=ws.config.dp_budget_epsilon)
+                    dp_budget_epsilon=ws.config.dp_budget_epsilon,
+                    release_approval=ws.config.release_approval)
 
 
 def ops_site(ws: Workspace) -> OpsSite:

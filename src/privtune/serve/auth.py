@@ -77,6 +77,11 @@ class KeyCache:
                 self._cache.popitem(last=False)
         return principal
 
+    def current(self, p: Principal) -> Principal:
+        """``p`` as the store has it now; AuthFailure when its key or user no longer may act
+        (the console re-checks a signed-in session with it on every request)."""
+        return self._current(p)
+
     def _current(self, p: Principal) -> Principal:
         """``p`` as the store has it now (role), or AuthFailure (revoked, expired, disabled)."""
         with self.store.session() as s:

@@ -128,12 +128,18 @@ def self_signed_cert(host: str, cert_path: Path, key_dir: Path) -> tuple[Path, P
 def run(server: Server, *, host: str = "127.0.0.1", port: int = 8000,
         tls_cert: Path | None = None, tls_key: Path | None = None) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn finishes in-flight requests first)."""
-    import uvicorn
-
     loader = threading.Thread(target=_load_quietly, args=(server.engine,), name="privtune-load",
                               daemon=True)
     loader.start()
-    config = uvicorn.Config(server.app, host=host, port=port, log_level="warning",
+    serve_app(server.app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+
+
+def serve_app(app: FastAPI, *, host: str, port: int, tls_cert: Path | None = None,
+              tls_key: Path | None = None) -> None:
+    """Run ``app`` with uvicorn until SIGINT/SIGTERM, then return (the console uses it too)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             access_log=False, ssl_certfile=str(tls_cert) if tls_cert else None,
                             ssl_keyfile=str(tls_key) if tls_key else None,
                             timeout_graceful_shutdown=30)
