@@ -159,33 +159,40 @@ class _Server:
         self.rate = RateLimiter(settings.rate_per_minute, settings.rate_burst)
         self.concurrency = Concurrency(settings.max_concurrent)
         self.metrics = _Metrics()
+        self._subkeys: dict[str, bytes] = {}
 
     # ------------------------------------------------------------ audit
+    # The audit log is thread-safe with group commit (``AuditLog.append``): requests append
+    # without the workspace lock, so concurrent requests share one durable transaction.
+    def subkey(self, label: str) -> bytes:
+        """The workspace subkey ``label`` (unwrapped once per server, not per request)."""
+        with self.lock:
+            if label not in self._subkeys:
+                self._subkeys[label] = self.ws.keys.subkey(label)
+            return self._subkeys[label]
+
     def guard(self, p: Principal | None) -> Guard:
-        g = Guard(self.ws.keys.subkey, self.ws.audit, p)
+        g = Guard(self.subkey, self.ws.audit, p)
         g.lockdown = lambda: in_lockdown(self.ws.store)
         return g
 
     def check(self, p: Principal, obj: str, **detail: Any) -> None:
         """``model.query`` for ``p`` (audited first); ApiError 403 when refused."""
-        with self.lock:
-            try:
-                self.guard(p).check("model.query", obj, **detail)
-            except PermissionDenied as exc:
-                self.metrics.refusals.labels("permission").inc()
-                raise ApiError(403, exc.message, "permission_error", "permission_denied") from None
+        try:
+            self.guard(p).check("model.query", obj, **detail)
+        except PermissionDenied as exc:
+            self.metrics.refusals.labels("permission").inc()
+            raise ApiError(403, exc.message, "permission_error", "permission_denied") from None
 
     def refuse(self, p: Principal | None, obj: str, reason: str, **detail: Any) -> None:
         """Audit a refusal that is not the role's (limits, bad body, model not served)."""
-        with self.lock:
-            self.ws.audit.append(actor=p.user_id if p else "-", role=p.role if p else "-",
-                                 key_id=p.key_id if p else "", op="model.query", object=obj,
-                                 outcome="deny", reason=reason, detail=detail)
+        self.ws.audit.append(actor=p.user_id if p else "-", role=p.role if p else "-",
+                             key_id=p.key_id if p else "", op="model.query", object=obj,
+                             outcome="deny", reason=reason, detail=detail)
 
     def done(self, p: Principal, model: str, detail: dict[str, Any]) -> None:
-        with self.lock:
-            self.ws.audit.append(actor=p.user_id, role=p.role, key_id=p.key_id,
-                                 op="model.query.result", object=model, detail=detail)
+        self.ws.audit.append(actor=p.user_id, role=p.role, key_id=p.key_id,
+                             op="model.query.result", object=model, detail=detail)
 
     # ------------------------------------------------------------ auth
     def principal(self, request: Request) -> Principal:
@@ -193,16 +200,14 @@ class _Server:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             self.metrics.refusals.labels("auth").inc()
-            with self.lock:
-                self.guard(None).record_auth_failure("", "serve: missing API key")
+            self.guard(None).record_auth_failure("", "serve: missing API key")
             raise ApiError(401, "missing API key (Authorization: Bearer ptk_...)",
                            "invalid_request_error", "invalid_api_key")
         try:
             return self.keys.authenticate(key.strip())
         except AuthFailure as exc:
             self.metrics.refusals.labels("auth").inc()
-            with self.lock:
-                self.guard(None).record_auth_failure(exc.key_id, f"serve: {exc.message}")
+            self.guard(None).record_auth_failure(exc.key_id, f"serve: {exc.message}")
             raise ApiError(401, "invalid API key", "invalid_request_error",
                            "invalid_api_key") from None
 
