@@ -164,7 +164,9 @@ class AuditLog:
         #: Group commit: appends queue here; the holder of ``_io`` (one thread at a time uses the
         #: connection) writes the whole queue in one transaction.
         self._queue: list[_Pending] = []
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)     # a batch was committed
+        self._arrived = threading.Condition(lock)  # an event was queued
         self._committing = False
         self._last_batch = 0
         self._io = threading.RLock()
@@ -242,7 +244,7 @@ class AuditLog:
         slot = _Pending(values, det)
         with self._cond:
             self._queue.append(slot)
-            self._cond.notify_all()
+            self._arrived.notify()  # only a gathering committer waits on this
             while True:
                 while not slot.done and self._committing:
                     self._cond.wait()
@@ -267,7 +269,7 @@ class AuditLog:
         return slot.result
 
     def _gather(self) -> None:
-        """Let the callers of the previous batch queue their next events (held: ``_cond``).
+        """Let the callers of the previous batch queue their next events (held: the queue lock).
 
         Those callers were woken together when it committed; waiting up to ``GATHER_S`` for
         them (never longer, never when the last batch was a lone event) keeps batches as large
@@ -280,7 +282,7 @@ class AuditLog:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self._cond.wait(left)
+            self._arrived.wait(left)
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
         """Write ``batch`` in one transaction; settle every slot (result, or the same error)."""
