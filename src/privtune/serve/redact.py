@@ -9,7 +9,8 @@ Every span found is replaced by ``[TYPE]`` for every caller: the server never re
 Streaming (:class:`StreamRedaction`): text is released only once it lies at least
 :data:`HOLD_CHARS` characters before the end of what the model produced so far, cut at
 whitespace and never inside a detected span, so an identifier split over two chunks
-(``Jane`` then `` Doe``) is seen whole before any of it leaves. Detection re-reads
+(``Jane`` then `` Doe``) is seen whole before any of it leaves. The window is scanned once
+per :data:`RELEASE_STEP` new characters, not per piece. Detection re-reads
 :data:`CONTEXT_CHARS` of already released text on the left (``Mr.`` before a name). An
 identifier longer than the hold-back is the bound of this guarantee. A non-streamed answer goes
 through the same code, so both give the same text.
@@ -26,6 +27,9 @@ from privtune.pii.spans import EMPLOYEE_ID, Span, resolve_overlaps
 
 #: Characters held back from a stream before release (longer than any identifier we mask).
 HOLD_CHARS = 96
+#: The stream is scanned once per this many new characters past the hold-back, not on every
+#: piece (a piece is a token, ~4 characters: scanning each would re-read the window ~25 times).
+RELEASE_STEP = 48
 #: Already released characters re-read as left context.
 CONTEXT_CHARS = 64
 #: A run without whitespace longer than this is cut anyway (bounded memory and work).
@@ -68,7 +72,7 @@ class StreamRedaction:
     def feed(self, piece: str) -> str:
         """The masked text that may leave now (possibly empty)."""
         self.pending += piece
-        if len(self.pending) <= HOLD_CHARS:
+        if len(self.pending) <= HOLD_CHARS + RELEASE_STEP:
             return ""
         return self._release(final=False)
 
