@@ -202,6 +202,7 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             lambda ws: privtune.pipeline.backups.shred_in_recorded_backups(ws, ["employees@1"]),
         # issue 24: serving
         "privtune.serve.service.build": lambda ws: serve_service.build(ws),
+        "privtune.serve.service.serve_smoke": lambda ws: serve_service.serve_smoke(ws),
     }
 
 

@@ -31,6 +31,14 @@ def register(app: typer.Typer) -> None:
                                    "API key."),
         max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Largest max_tokens a "
                                        "request may ask for."),
+        upstream: str = typer.Option(None, "--upstream", help="Forward generation to this "
+                                     "OpenAI-compatible server (a vLLM or llama.cpp URL ending "
+                                     "in /v1); privtune keeps auth, screening, redaction and "
+                                     "audit in front. The upstream must list each released "
+                                     "model by its ref (name@N)."),
+        upstream_key_env: str = typer.Option(None, "--upstream-key-env", help="Name of the "
+                                             "environment variable holding the upstream's "
+                                             "API key (if it needs one)."),
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Serve released models over an OpenAI-compatible API (chat completions, models,
@@ -43,8 +51,14 @@ def register(app: typer.Typer) -> None:
         from privtune.tmp import private_tempdir
 
         with open_workspace(workspace) as ws:
+            import os
+
+            upstream_key = os.environ.get(upstream_key_env) if upstream_key_env else None
+            if upstream_key_env and not upstream_key:
+                raise InputError(f"${upstream_key_env} is not set", field="upstream_key_env")
             server = build(ws, models=list(models or []) or None, release_pubkey=release_pubkey,
-                           settings=ServeSettings(rate_per_minute=rate, max_tokens=max_tokens))
+                           settings=ServeSettings(rate_per_minute=rate, max_tokens=max_tokens),
+                           upstream=upstream, upstream_key=upstream_key)
             if (tls_cert is None) != (tls_key is None):
                 raise InputError("give both --tls-cert and --tls-key", field="tls_cert")
             if tls_self_signed and tls_cert is not None:

@@ -31,6 +31,7 @@ from privtune.pii.roster import Roster
 from privtune.records import signer_key_id
 from privtune.serve.app import ServeSettings, create_app
 from privtune.serve.engine import EmbeddedEngine
+from privtune.serve.proxy import ProxyEngine
 from privtune.serve.redact import Redactor, StreamRedaction
 from privtune.workspace import Workspace
 
@@ -40,7 +41,7 @@ PERSON_TABLE = "employees"
 @dataclass
 class Server:
     app: FastAPI
-    engine: EmbeddedEngine
+    engine: EmbeddedEngine | ProxyEngine
     redactor: Redactor
     roster: bool  # the workspace roster is part of the detector
 
@@ -81,16 +82,24 @@ def _workspace_roster(ws: Workspace) -> Roster | None:
 
 
 def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSettings | None = None,
-          release_pubkey: Path | None = None, base: Path | None = None) -> Server:
+          release_pubkey: Path | None = None, base: Path | None = None,
+          upstream: str | None = None, upstream_key: str | None = None) -> Server:
     """The server for ``ws`` (opened by the operator, who needs ``model.read`` to load the
     adapters). The engine is not loaded yet: call ``server.engine.load()`` (``run`` does, in a
-    background thread)."""
+    background thread). ``upstream``: forward generation to that OpenAI-compatible server
+    (:class:`~privtune.serve.proxy.ProxyEngine`, with ``upstream_key`` as its key) instead of
+    running the adapters here."""
     lock = threading.Lock()
-    ws.guard("model.read", "serve", action="start", models=len(models or []))
-    trusted = _trusted_release_key(ws, release_pubkey)
+    ws.guard("model.read", "serve", action="start", models=len(models or []),
+             proxy=upstream is not None)
     roster = _workspace_roster(ws)
     redactor = Redactor(Detector(roster))
-    engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
+    engine: EmbeddedEngine | ProxyEngine
+    if upstream is not None:
+        engine = ProxyEngine(ws.store, upstream, models, api_key=upstream_key, lock=lock)
+    else:
+        trusted = _trusted_release_key(ws, release_pubkey)
+        engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
     app = create_app(ws, engine, redactor, settings=settings, lock=lock)
     return Server(app, engine, redactor, roster is not None)
 
@@ -271,7 +280,7 @@ def serve_smoke(ws: Workspace, questions: Sequence[str] = SMOKE_QUESTIONS, *,
             admin.revoke_key(ws.access, ws.store, issued.key_id)
 
 
-def _load_quietly(engine: EmbeddedEngine) -> None:
+def _load_quietly(engine: EmbeddedEngine | ProxyEngine) -> None:
     try:
         engine.load()
     except Exception:  # noqa: S110  (engine.error holds why; /health reports it)
