@@ -39,6 +39,9 @@ def register(app: typer.Typer) -> None:
         upstream_key_env: str = typer.Option(None, "--upstream-key-env", help="Name of the "
                                              "environment variable holding the upstream's "
                                              "API key (if it needs one)."),
+        policy: Path = typer.Option(None, "--policy", help="The serving policy (YAML): input "
+                                    "screening, which models each role may query, whether "
+                                    "pseudonym tokens are shown (docs/serve.md)."),
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Serve released models over an OpenAI-compatible API (chat completions, models,
@@ -58,7 +61,8 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"${upstream_key_env} is not set", field="upstream_key_env")
             server = build(ws, models=list(models or []) or None, release_pubkey=release_pubkey,
                            settings=ServeSettings(rate_per_minute=rate, max_tokens=max_tokens),
-                           upstream=upstream, upstream_key=upstream_key)
+                           upstream=upstream, upstream_key=upstream_key,
+                           policy=policy)
             if (tls_cert is None) != (tls_key is None):
                 raise InputError("give both --tls-cert and --tls-key", field="tls_cert")
             if tls_self_signed and tls_cert is not None:

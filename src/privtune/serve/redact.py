@@ -47,13 +47,18 @@ class Redactor:
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
 
-    def spans(self, text: str) -> list[Span]:
+    def spans(self, text: str, *, keep_pseudonyms: bool = False) -> list[Span]:
+        """What to mask; ``keep_pseudonyms``: leave pseudonym tokens (a role allowed to see
+        them, per the serving policy), mask everything else."""
         found = self.detector.detect(text)
         tokens = [Span(m.start(), m.end(), EMPLOYEE_ID) for m in PSEUDONYM_RE.finditer(text)]
+        if keep_pseudonyms:
+            keep = {(t.start, t.end) for t in tokens}
+            return [s for s in found if (s.start, s.end) not in keep]
         return resolve_overlaps(found + tokens) if tokens else found
 
-    def stream(self) -> StreamRedaction:
-        return StreamRedaction(self)
+    def stream(self, *, keep_pseudonyms: bool = False) -> StreamRedaction:
+        return StreamRedaction(self, keep_pseudonyms=keep_pseudonyms)
 
     def redact(self, text: str) -> tuple[str, Counter[str]]:
         """``(masked text, counts per type)`` of a whole text (the stream's code, fed at once)."""
@@ -65,6 +70,7 @@ class Redactor:
 @dataclass
 class StreamRedaction:
     redactor: Redactor
+    keep_pseudonyms: bool = False
     ctx: str = ""      # the last released characters (raw), re-read as left context
     pending: str = ""  # produced, not yet released
     counts: Counter[str] = field(default_factory=Counter)
@@ -87,7 +93,7 @@ class StreamRedaction:
     def _release(self, *, final: bool) -> str:
         text = self.ctx + self.pending
         off = len(self.ctx)
-        spans = self.redactor.spans(text)
+        spans = self.redactor.spans(text, keep_pseudonyms=self.keep_pseudonyms)
         cut = len(text)
         if not final:
             cut = len(text) - HOLD_CHARS

@@ -31,6 +31,7 @@ from privtune.pii.roster import Roster
 from privtune.records import signer_key_id
 from privtune.serve.app import ServeSettings, create_app
 from privtune.serve.engine import EmbeddedEngine
+from privtune.serve.policy import ServePolicy, load_policy
 from privtune.serve.proxy import ProxyEngine
 from privtune.serve.redact import Redactor, StreamRedaction
 from privtune.workspace import Workspace
@@ -83,15 +84,19 @@ def _workspace_roster(ws: Workspace) -> Roster | None:
 
 def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSettings | None = None,
           release_pubkey: Path | None = None, base: Path | None = None,
-          upstream: str | None = None, upstream_key: str | None = None) -> Server:
+          upstream: str | None = None, upstream_key: str | None = None,
+          policy: ServePolicy | Path | None = None) -> Server:
     """The server for ``ws`` (opened by the operator, who needs ``model.read`` to load the
     adapters). The engine is not loaded yet: call ``server.engine.load()`` (``run`` does, in a
     background thread). ``upstream``: forward generation to that OpenAI-compatible server
     (:class:`~privtune.serve.proxy.ProxyEngine`, with ``upstream_key`` as its key) instead of
-    running the adapters here."""
+    running the adapters here. ``policy``: the serving policy (:mod:`privtune.serve.policy`), or its YAML file (read
+    after the permission check)."""
     lock = threading.Lock()
     ws.guard("model.read", "serve", action="start", models=len(models or []),
              proxy=upstream is not None)
+    if isinstance(policy, Path):
+        policy = load_policy(policy)
     roster = _workspace_roster(ws)
     redactor = Redactor(Detector(roster))
     engine: EmbeddedEngine | ProxyEngine
@@ -100,7 +105,7 @@ def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSett
     else:
         trusted = _trusted_release_key(ws, release_pubkey)
         engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
-    app = create_app(ws, engine, redactor, settings=settings, lock=lock)
+    app = create_app(ws, engine, redactor, settings=settings, lock=lock, policy=policy)
     return Server(app, engine, redactor, roster is not None)
 
 
@@ -228,8 +233,8 @@ class _RecordingRedactor(Redactor):
         super().__init__(detector)
         self.runs: list[StreamRedaction] = []
 
-    def stream(self) -> StreamRedaction:
-        s = super().stream()
+    def stream(self, *, keep_pseudonyms: bool = False) -> StreamRedaction:
+        s = super().stream(keep_pseudonyms=keep_pseudonyms)
         self.runs.append(s)
         return s
 
