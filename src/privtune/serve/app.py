@@ -287,15 +287,35 @@ def create_app(ws: Workspace, engine: Engine, redactor: Redactor, *,
                 for m in (engine.models() if engine.ready else []) if rp.may_query(m.id)]
         return JSONResponse({"object": "list", "data": data})
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post("/v1/chat/completions", response_model=None, openapi_extra=_body(ChatRequest))
     async def chat(request: Request) -> Response:
         return await _complete(srv, request, ChatRequest)
 
-    @app.post("/v1/completions", response_model=None)
+    @app.post("/v1/completions", response_model=None, openapi_extra=_body(CompletionRequest))
     async def completions(request: Request) -> Response:
         return await _complete(srv, request, CompletionRequest)
 
     return app
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body's JSON schema for the OpenAPI document (the routes read and validate
+    the body themselves, after the size limit and the key check), ``$defs`` inlined."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.split("/")[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": inline(schema)}}}}
 
 
 class _EventStream(StreamingResponse):
