@@ -78,3 +78,25 @@ def register(app: typer.Typer) -> None:
                                   f"(roster {'on' if server.roster else 'off'}); "
                                   "loading models…")
                 run(server, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+
+    @app.command("ask")
+    def ask(
+        question: str = typer.Argument(..., help="The question (one user message)."),
+        server: str = typer.Option(..., "--server", help="A running privtune serve, e.g. "
+                                   "https://hr-llm.internal:8443/v1 (the CLI acts through it "
+                                   "and never opens the vault)."),
+        model: str = typer.Option(None, "--model", help="Model name or ref (default: the only "
+                                  "one the server lets this key query)."),
+        max_tokens: int = typer.Option(128, "--max-tokens", min=1),
+        temperature: float = typer.Option(0.0, "--temperature", min=0.0, max=2.0),
+    ) -> None:
+        """Ask a served model a question through a running server (--server mode): the key in
+        $PRIVTUNE_API_KEY authenticates; the server checks model.query, screens the question,
+        masks the answer and audits the request. Prints the answer, streamed."""
+        from privtune.serve.client import ask_server
+
+        for piece in ask_server(server, question, model=model, max_tokens=max_tokens,
+                                temperature=temperature):
+            typer.echo(piece, nl=False)
+        typer.echo()
+
