@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,7 +117,7 @@ def setup(root: Path, copies: int) -> list[str]:
 
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def _clients(n: int, reqs_each: int, fn: Any) -> tuple[float, list[Any]]:
