@@ -260,6 +260,11 @@ class AuditLog:
                         self._commit_batch(batch)
                 finally:
                     self._cond.acquire()
+                    for s in batch:  # interrupted (BaseException): never leave a caller waiting
+                        if not s.done:
+                            s.error = AuditWriteFailed("audit event could not be written "
+                                                       "(interrupted); operation refused")
+                            s.done = True
                     self._committing = False
                     self._last_batch = len(batch)
                     self._cond.notify_all()
