@@ -220,7 +220,7 @@ def test_the_cli_serves_until_sigterm(released, tmp_path) -> None:
             if status == 200:
                 break
             time.sleep(0.1)
-        assert seen and seen[-1] == 200, (seen, proc.poll())
+        assert seen and seen[-1] == 200, (seen[-3:], proc.poll(), body)
         assert json.loads(body) == {"status": "ready", "models": 1}
         client = openai.OpenAI(base_url=base + "/v1", api_key=app_key, max_retries=0)
         r = client.chat.completions.create(model="adapter", messages=MSG, max_tokens=8,
