@@ -209,7 +209,7 @@ def test_the_cli_serves_until_sigterm(released, tmp_path) -> None:
                             stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        seen, deadline = [], time.monotonic() + 120
+        seen, deadline = [], time.monotonic() + 300  # loading torch + the model at load ~20 took > 120 s
         while time.monotonic() < deadline:
             try:
                 status, _, body = raw(base + "/health", method="GET")
