@@ -217,6 +217,7 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             lambda ws: console_pages.release_from_audit(ws, "audit-x"),
         "privtune.gate.approval.approve_release":
             lambda ws: approve_release(gate_site(ws), ws.access, "audit-x"),
+        "privtune.serve.service.serve_smoke": lambda ws: serve_service.serve_smoke(ws),
     }
 
 

@@ -22,10 +22,10 @@ def _state(ws):
 
 @pytest.fixture()
 def broken_log(monkeypatch):
-    def fail(self, values, det):
+    def fail(self, batch):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(AuditLog, "_append", fail)
+    monkeypatch.setattr(AuditLog, "_append_batch", fail)
 
 
 def test_write_refused_and_nothing_changed(workspace, broken_log) -> None:
@@ -38,7 +38,7 @@ def test_write_refused_and_nothing_changed(workspace, broken_log) -> None:
 
 def test_read_refused(workspace, monkeypatch) -> None:
     workspace.vault.put("employees", b"secret rows", kind="table")
-    monkeypatch.setattr(AuditLog, "_append", lambda self, v, d: (_ for _ in ()).throw(OSError("full")))
+    monkeypatch.setattr(AuditLog, "_append_batch", lambda self, b: (_ for _ in ()).throw(OSError("full")))
     with pytest.raises(AuditWriteFailed):
         workspace.vault.get("employees")
     with pytest.raises(AuditWriteFailed):
@@ -86,7 +86,7 @@ def test_cli_reports_one_line_and_exit_7(tmp_path, monkeypatch, capsys) -> None:
 
     assert run(["init", str(tmp_path / "w")]) == 0
     capsys.readouterr()
-    monkeypatch.setattr(AuditLog, "_append", lambda self, v, d: (_ for _ in ()).throw(OSError("x")))
+    monkeypatch.setattr(AuditLog, "_append_batch", lambda self, b: (_ for _ in ()).throw(OSError("x")))
     assert run(["vault", "ls", "-w", str(tmp_path / "w")]) == 7
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "audit event could not be written" in err[0]

@@ -45,6 +45,9 @@ WORKSPACE_FREE = {
     "backup list": "lists a backup repository's signed snapshots; no workspace",
     "backup restore": "creates a new workspace from a backup (like init); backup.restore is "
                       "checked and audited inside the restored copy before it is put in place",
+    # issue 24: the CLI through a running server (--server mode)
+    "ask": "talks to a running privtune serve with the caller's API key; the server "
+           "authenticates, checks model.query and audits; opens no workspace",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.

@@ -209,7 +209,7 @@ def test_the_cli_serves_until_sigterm(released, tmp_path) -> None:
                             stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        seen, deadline = [], time.monotonic() + 120
+        seen, deadline = [], time.monotonic() + 300  # loading torch + the model at load ~20 took > 120 s
         while time.monotonic() < deadline:
             try:
                 status, _, body = raw(base + "/health", method="GET")
@@ -220,7 +220,7 @@ def test_the_cli_serves_until_sigterm(released, tmp_path) -> None:
             if status == 200:
                 break
             time.sleep(0.1)
-        assert seen and seen[-1] == 200, (seen, proc.poll())
+        assert seen and seen[-1] == 200, (seen[-3:], proc.poll(), body)
         assert json.loads(body) == {"status": "ready", "models": 1}
         client = openai.OpenAI(base_url=base + "/v1", api_key=app_key, max_retries=0)
         r = client.chat.completions.create(model="adapter", messages=MSG, max_tokens=8,
@@ -241,3 +241,52 @@ def test_the_cli_serves_until_sigterm(released, tmp_path) -> None:
     result = [e for e in events if e.op == "model.query.result"]
     assert len(result) == 1 and result[0].role == "app"
     assert json.loads(result[0].detail)["outcome"] == "ok"
+
+
+def test_proxy_in_front_of_the_embedded_server(released, ws_copy) -> None:
+    """The embedded server started as the upstream; a proxy front (its own keys, redaction and
+    audit) gives the caller the same answer at temperature 0, streamed or not."""
+    from privtune.access import admin
+    from privtune.serve.service import build
+
+    ws = ws_copy
+    upstream_key = admin.add_user(ws.access, ws.store, "proxy-upstream", "app").secret
+    caller_key = admin.add_user(ws.access, ws.store, "helpdesk", "app").secret
+    inner = build(ws, models=[released["ref"]])
+    inner.engine.load()
+    with live(inner.app) as upstream:
+        outer = build(ws, models=[released["ref"]], upstream=upstream, upstream_key=upstream_key)
+        outer.engine.load()
+        assert [m.id for m in outer.engine.models()] == [released["ref"]]
+        with live(outer.app) as url:
+            direct = openai.OpenAI(base_url=upstream, api_key=upstream_key, max_retries=0)
+            want = direct.chat.completions.create(model=released["ref"], messages=MSG,
+                                                  temperature=0, max_tokens=24)
+            client = openai.OpenAI(base_url=url, api_key=caller_key, max_retries=0)
+            got = client.chat.completions.create(model=released["ref"], messages=MSG,
+                                                 temperature=0, max_tokens=24)
+            streamed = list(client.chat.completions.create(
+                model=released["ref"], messages=MSG, temperature=0, max_tokens=24, stream=True))
+            with pytest.raises(openai.AuthenticationError):  # the upstream's key is not the front's
+                openai.OpenAI(base_url=url, api_key="ptk_000000000000_" + "y" * 43,
+                              max_retries=0).models.list()
+    assert got.choices[0].message.content == want.choices[0].message.content
+    assert got.usage.completion_tokens == want.usage.completion_tokens
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == \
+        got.choices[0].message.content
+
+
+def test_serve_smoke_asks_two_questions_and_reports_what_was_masked(released, ws_copy) -> None:
+    from privtune.serve.service import SMOKE_QUESTIONS, serve_smoke
+    from privtune.store.access_models import ApiKey
+
+    ws = ws_copy
+    answers = serve_smoke(ws, max_tokens=16)
+    assert [a.question for a in answers] == list(SMOKE_QUESTIONS)
+    assert all(1 <= a.completion_tokens <= 16 and a.finish_reason in ("stop", "length")
+               for a in answers)
+    assert all(isinstance(a.masked, dict) and all(n > 0 for n in a.masked.values())
+               for a in answers)
+    with ws.store.session() as s:  # the run's own app key was revoked at the end
+        keys = [k for k in s.query(ApiKey).all() if k.revoked_at is not None]
+    assert keys

@@ -36,14 +36,16 @@ Each event is written from an ``AuditRecord`` (``privtune.audit.events``) and re
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import make_url
@@ -77,11 +79,25 @@ ANCHOR_TAIL_BYTES = 1 << 16  # the anchor's tail read before each checkpoint (ve
 PG_LOCK_ID = 0x70726976  # "priv": the advisory lock that serialises appends on PostgreSQL
 SQLITE_BUSY_MS = 60_000
 SYNC_MODES = ("full", "normal")
+MAX_BATCH = 512  # events written by one group commit at most
+GATHER_S = 0.0005  # a committer waits at most this long for the previous batch's writers
 _COLS = ", ".join(ROW_COLUMNS)
+_T = TypeVar("_T")
 
 
 class SigningKeyUnavailable(AuditWriteFailed):
     """The checkpoint signing key could not be had (missing, unreadable, vault locked)."""
+
+
+def _serialised(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """Run the method holding the log's connection lock (threads share one connection)."""
+
+    @functools.wraps(fn)
+    def inner(self: AuditLog, *args: Any, **kwargs: Any) -> _T:
+        with self._io:
+            return fn(self, *args, **kwargs)
+
+    return inner
 
 
 def now_ts() -> str:
@@ -96,6 +112,17 @@ def checkpoint_message(seq: int, hash_: str, ts: str) -> bytes:
 class Appended:
     seq: int
     hash: str
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One caller's event waiting in the group-commit queue."""
+
+    values: list[str]
+    det: str
+    done: bool = False
+    result: Appended | None = None
+    error: AuditWriteFailed | None = None
 
 
 class AuditLog:
@@ -134,6 +161,15 @@ class AuditLog:
         self._valid_sigs: set[str] = set()  # signatures of heads already checked
         #: why the last checkpoint attempt was refused (the log no longer extends a kept head)
         self.rollback: str | None = None
+        #: Group commit: appends queue here; the holder of ``_io`` (one thread at a time uses the
+        #: connection) writes the whole queue in one transaction.
+        self._queue: list[_Pending] = []
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)     # a batch was committed
+        self._arrived = threading.Condition(lock)  # an event was queued
+        self._committing = False
+        self._last_batch = 0
+        self._io = threading.RLock()
 
     # ------------------------------------------------------------ connection
     def _connect(self) -> Any:
@@ -157,6 +193,7 @@ class AuditLog:
         self._conn = conn
         return conn
 
+    @_serialised
     def close(self) -> None:
         if self._conn is not None:
             try:
@@ -191,7 +228,12 @@ class AuditLog:
     # ------------------------------------------------------------ append
     def append(self, *, actor: str, role: str, key_id: str, op: str, object: str = "",
                outcome: str = "allow", reason: str = "", detail: dict[str, Any] | None = None) -> Appended:
-        """Write one event durably; raise AuditWriteFailed (and change nothing) otherwise."""
+        """Write one event durably; raise AuditWriteFailed (and change nothing) otherwise.
+
+        Thread-safe, with group commit: the event joins the queue of pending appends; the first
+        caller to find no commit under way becomes the committer and writes every queued event
+        in one transaction (one fsync), in queue order. Every caller returns only once its own
+        event is committed; if the transaction fails, every caller of that batch raises."""
         try:
             values = [check_field(n, v) for n, v in (("actor", actor), ("role", role),
                       ("key_id", key_id), ("op", op), ("object", object), ("outcome", outcome),
@@ -199,43 +241,111 @@ class AuditLog:
             det = canonical_detail(detail)
         except (ValueError, TypeError) as exc:
             raise AuditWriteFailed(f"audit event refused ({exc}); operation refused") from None
+        slot = _Pending(values, det)
+        with self._cond:
+            self._queue.append(slot)
+            self._arrived.notify()  # only a gathering committer waits on this
+            while True:
+                while not slot.done and self._committing:
+                    self._cond.wait()
+                if slot.done:
+                    break
+                # No commit under way: this caller commits everything queued, its own event too.
+                self._committing = True
+                self._gather()
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                self._cond.release()
+                try:
+                    with self._io:
+                        self._commit_batch(batch)
+                finally:
+                    self._cond.acquire()
+                    for s in batch:  # interrupted (BaseException): never leave a caller waiting
+                        if not s.done:
+                            s.error = AuditWriteFailed("audit event could not be written "
+                                                       "(interrupted); operation refused")
+                            s.done = True
+                    self._committing = False
+                    self._last_batch = len(batch)
+                    self._cond.notify_all()
+        if slot.error is not None:
+            raise slot.error
+        assert slot.result is not None
+        return slot.result
+
+    def _gather(self) -> None:
+        """Let the callers of the previous batch queue their next events (held: the queue lock).
+
+        Those callers were woken together when it committed; waiting up to ``GATHER_S`` for
+        them (never longer, never when the last batch was a lone event) keeps batches as large
+        as the number of writers instead of alternating a lone event with the rest."""
+        want = min(self._last_batch, MAX_BATCH)
+        if want <= 1 or len(self._queue) >= want:
+            return
+        deadline = time.monotonic() + GATHER_S
+        while len(self._queue) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._arrived.wait(left)
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction; settle every slot (result, or the same error)."""
         try:
-            return self._append(values, det)
-        except AuditWriteFailed:
-            self._rollback()
-            raise
+            results, cps = self._append_batch(batch)
         except Exception as exc:
             self._rollback()
-            raise AuditWriteFailed(
-                f"audit event could not be written ({type(exc).__name__}); operation refused"
-            ) from None
+            err = exc if isinstance(exc, AuditWriteFailed) else AuditWriteFailed(
+                f"audit event could not be written ({type(exc).__name__}); operation refused")
+            for s in batch:
+                s.error, s.done = err, True
+            return
+        for s, r in zip(batch, results, strict=True):
+            s.result, s.done = r, True
+        try:
+            for cp in cps:
+                self._publish(cp)
+        except Exception as exc:  # the events are durable, the head could not be kept outside
+            err = exc if isinstance(exc, AuditWriteFailed) else AuditWriteFailed(
+                f"audit-log head could not be published ({type(exc).__name__})")
+            for s in batch:
+                s.error = err
 
-    def _append(self, values: list[str], det: str) -> Appended:
+    def _append_batch(self, batch: list[_Pending]) -> tuple[list[Appended], list[SignedHead]]:
         conn = self._connect()
         cur = conn.cursor()
         self._begin_locked(cur)
         cur.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
         last = cur.fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        ts = now_ts()
-        fields = [seq, ts, *values, det]
-        h = event_hash(prev, fields)
-        actor, role, key_id, op, obj, outcome, reason = values
-        event = AuditRecord(seq=seq, ts=ts, actor=actor, role=role, key_id=key_id, op=op,
-                            object=obj, outcome=outcome, reason=reason, detail=det,
-                            prev_hash=prev, hash=h)
+        seq, prev = (last[0], last[1]) if last else (0, GENESIS)
         ph = self.ph
         sql = f"INSERT INTO audit_events ({_COLS}) VALUES ({', '.join([ph] * 12)})"  # noqa: S608  (constant names and the driver's placeholders; values are bound)
-        cur.execute(sql, event.row())
-        cp = None
-        if seq % CHECKPOINT_EVERY == 0 or (
-                self.signer is not None and time.monotonic() - self._last_cp >= CHECKPOINT_SECONDS):
-            cp = self._insert_checkpoint(cur, seq, h)
+        rows: list[tuple[Any, ...]] = []
+        results: list[Appended] = []
+        cps: list[SignedHead] = []
+        for item in batch:
+            seq += 1
+            ts = now_ts()
+            h = event_hash(prev, [seq, ts, *item.values, item.det])
+            rows.append((seq, ts, *item.values, item.det, prev, h))
+            results.append(Appended(seq, h))
+            prev = h
+            if seq % CHECKPOINT_EVERY == 0:  # signed in the transaction of its event (verify)
+                cur.executemany(sql, rows)
+                rows = []
+                cp = self._insert_checkpoint(cur, seq, h)
+                if cp is not None:
+                    cps.append(cp)
+        if rows:
+            cur.executemany(sql, rows)
+        if not cps and self.signer is not None and \
+                time.monotonic() - self._last_cp >= CHECKPOINT_SECONDS:
+            cp = self._insert_checkpoint(cur, seq, prev)
+            if cp is not None:
+                cps.append(cp)
         self._commit(conn, cur)
-        self._dirty = cp is None
-        if cp is not None:
-            self._publish(cp)
-        return Appended(seq, h)
+        self._dirty = not cps or cps[-1].seq != seq
+        return results, cps
 
     # ------------------------------------------------------------ checkpoints
     def public_key(self) -> Ed25519PublicKey | None:
@@ -253,6 +363,7 @@ class AuditLog:
             self._signer = self.signer()
         return self._signer
 
+    @_serialised
     def workspace_id(self) -> str:
         """The vault id: what names this workspace's lines in a shared anchor."""
         conn = self._connect()
@@ -376,6 +487,7 @@ class AuditLog:
         if (written or to_anchor) and anchor is not None:
             anchor.publish(head)
 
+    @_serialised
     def checkpoint(self, *, strict: bool = True) -> int:
         """Sign a checkpoint at the current head now and keep it outside the database; return
         its seq. If the log no longer extends the kept head (truncated or rolled back), nothing
@@ -431,6 +543,7 @@ class AuditLog:
             self._dirty = False  # tried once: a failure is raised here, not again at every close
             self.checkpoint(strict=False)
 
+    @_serialised
     def signed_heads(self) -> tuple[str, dict[str, int]]:
         """The vault heads of the newest signed head (database or head file), checked.
 
@@ -464,6 +577,7 @@ class AuditLog:
         head, label = max(found, key=lambda x: x[0].seq)
         return label, dict(head.heads or {})
 
+    @_serialised
     def last_seq(self) -> int:
         conn = self._connect()
         cur = conn.cursor()
@@ -473,6 +587,7 @@ class AuditLog:
             conn.commit()
         return int(row[0] or 0)
 
+    @_serialised
     def checkpoint_meta(self) -> dict[int, tuple[int, str]]:
         """``seq -> (prev_seq, heads_digest)`` of every v2 checkpoint."""
         conn = self._connect()
@@ -511,6 +626,7 @@ class AuditLog:
             if self.dialect != "sqlite":
                 conn.commit()
 
+    @_serialised
     def checkpoints(self) -> list[tuple[int, str, str, str]]:
         conn = self._connect()
         cur = conn.cursor()
@@ -520,6 +636,7 @@ class AuditLog:
             conn.commit()
         return rows
 
+    @_serialised
     def hashes_at(self, seqs: list[int]) -> dict[int, str]:
         if not seqs:
             return {}

@@ -31,6 +31,17 @@ def register(app: typer.Typer) -> None:
                                    "API key."),
         max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Largest max_tokens a "
                                        "request may ask for."),
+        upstream: str = typer.Option(None, "--upstream", help="Forward generation to this "
+                                     "OpenAI-compatible server (a vLLM or llama.cpp URL ending "
+                                     "in /v1); privtune keeps auth, screening, redaction and "
+                                     "audit in front. The upstream must list each released "
+                                     "model by its ref (name@N)."),
+        upstream_key_env: str = typer.Option(None, "--upstream-key-env", help="Name of the "
+                                             "environment variable holding the upstream's "
+                                             "API key (if it needs one)."),
+        policy: Path = typer.Option(None, "--policy", help="The serving policy (YAML): input "
+                                    "screening, which models each role may query, whether "
+                                    "pseudonym tokens are shown (docs/serve.md)."),
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Serve released models over an OpenAI-compatible API (chat completions, models,
@@ -43,8 +54,15 @@ def register(app: typer.Typer) -> None:
         from privtune.tmp import private_tempdir
 
         with open_workspace(workspace) as ws:
+            import os
+
+            upstream_key = os.environ.get(upstream_key_env) if upstream_key_env else None
+            if upstream_key_env and not upstream_key:
+                raise InputError(f"${upstream_key_env} is not set", field="upstream_key_env")
             server = build(ws, models=list(models or []) or None, release_pubkey=release_pubkey,
-                           settings=ServeSettings(rate_per_minute=rate, max_tokens=max_tokens))
+                           settings=ServeSettings(rate_per_minute=rate, max_tokens=max_tokens),
+                           upstream=upstream, upstream_key=upstream_key,
+                           policy=policy)
             if (tls_cert is None) != (tls_key is None):
                 raise InputError("give both --tls-cert and --tls-key", field="tls_cert")
             if tls_self_signed and tls_cert is not None:
@@ -60,3 +78,25 @@ def register(app: typer.Typer) -> None:
                                   f"(roster {'on' if server.roster else 'off'}); "
                                   "loading models…")
                 run(server, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+
+    @app.command("ask")
+    def ask(
+        question: str = typer.Argument(..., help="The question (one user message)."),
+        server: str = typer.Option(..., "--server", help="A running privtune serve, e.g. "
+                                   "https://hr-llm.internal:8443/v1 (the CLI acts through it "
+                                   "and never opens the vault)."),
+        model: str = typer.Option(None, "--model", help="Model name or ref (default: the only "
+                                  "one the server lets this key query)."),
+        max_tokens: int = typer.Option(128, "--max-tokens", min=1),
+        temperature: float = typer.Option(0.0, "--temperature", min=0.0, max=2.0),
+    ) -> None:
+        """Ask a served model a question through a running server (--server mode): the key in
+        $PRIVTUNE_API_KEY authenticates; the server checks model.query, screens the question,
+        masks the answer and audits the request. Prints the answer, streamed."""
+        from privtune.serve.client import ask_server
+
+        for piece in ask_server(server, question, model=model, max_tokens=max_tokens,
+                                temperature=temperature):
+            typer.echo(piece, nl=False)
+        typer.echo()
+

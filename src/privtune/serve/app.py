@@ -23,7 +23,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from privtune.access.users import AuthFailure
 from privtune.errors import NotFoundError, PermissionDenied, PrivacyPolicyError
 from privtune.serve.auth import Concurrency, KeyCache, RateLimiter
 from privtune.serve.engine import Engine, ServedModel
+from privtune.serve.policy import ServePolicy
 from privtune.serve.redact import Redactor
 from privtune.workspace import Workspace
 
@@ -56,6 +57,10 @@ class ServeSettings:
     timeout_s: float = 120.0
     key_ttl_s: float = 300.0
     key_recheck_s: float = 1.0
+    #: Argon2id verifications (keys not yet cached: unknown or new) a minute per client address:
+    #: guessing keys, or burning the server's CPU with random ones, is refused with 429.
+    unknown_keys_per_minute: float = 30.0
+    unknown_keys_burst: int = 10
 
 
 class ApiError(Exception):
@@ -151,41 +156,52 @@ class _Server:
     """The app's state: the workspace parts, the engine and the limits."""
 
     def __init__(self, ws: Workspace, engine: Engine, redactor: Redactor,
-                 settings: ServeSettings, lock: threading.Lock) -> None:
+                 settings: ServeSettings, lock: threading.Lock,
+                 policy: ServePolicy | None = None) -> None:
         self.ws, self.engine, self.redactor, self.settings = ws, engine, redactor, settings
+        self.policy = policy or ServePolicy()
+        self.unknown_keys = RateLimiter(settings.unknown_keys_per_minute,
+                                        settings.unknown_keys_burst)
         self.lock = lock
         self.keys = KeyCache(ws.store, ttl_s=settings.key_ttl_s,
                              recheck_s=settings.key_recheck_s)
         self.rate = RateLimiter(settings.rate_per_minute, settings.rate_burst)
         self.concurrency = Concurrency(settings.max_concurrent)
         self.metrics = _Metrics()
+        self._subkeys: dict[str, bytes] = {}
 
     # ------------------------------------------------------------ audit
+    # The audit log is thread-safe with group commit (``AuditLog.append``): requests append
+    # without the workspace lock, so concurrent requests share one durable transaction.
+    def subkey(self, label: str) -> bytes:
+        """The workspace subkey ``label`` (unwrapped once per server, not per request)."""
+        with self.lock:
+            if label not in self._subkeys:
+                self._subkeys[label] = self.ws.keys.subkey(label)
+            return self._subkeys[label]
+
     def guard(self, p: Principal | None) -> Guard:
-        g = Guard(self.ws.keys.subkey, self.ws.audit, p)
+        g = Guard(self.subkey, self.ws.audit, p)
         g.lockdown = lambda: in_lockdown(self.ws.store)
         return g
 
     def check(self, p: Principal, obj: str, **detail: Any) -> None:
         """``model.query`` for ``p`` (audited first); ApiError 403 when refused."""
-        with self.lock:
-            try:
-                self.guard(p).check("model.query", obj, **detail)
-            except PermissionDenied as exc:
-                self.metrics.refusals.labels("permission").inc()
-                raise ApiError(403, exc.message, "permission_error", "permission_denied") from None
+        try:
+            self.guard(p).check("model.query", obj, **detail)
+        except PermissionDenied as exc:
+            self.metrics.refusals.labels("permission").inc()
+            raise ApiError(403, exc.message, "permission_error", "permission_denied") from None
 
     def refuse(self, p: Principal | None, obj: str, reason: str, **detail: Any) -> None:
         """Audit a refusal that is not the role's (limits, bad body, model not served)."""
-        with self.lock:
-            self.ws.audit.append(actor=p.user_id if p else "-", role=p.role if p else "-",
-                                 key_id=p.key_id if p else "", op="model.query", object=obj,
-                                 outcome="deny", reason=reason, detail=detail)
+        self.ws.audit.append(actor=p.user_id if p else "-", role=p.role if p else "-",
+                             key_id=p.key_id if p else "", op="model.query", object=obj,
+                             outcome="deny", reason=reason, detail=detail)
 
     def done(self, p: Principal, model: str, detail: dict[str, Any]) -> None:
-        with self.lock:
-            self.ws.audit.append(actor=p.user_id, role=p.role, key_id=p.key_id,
-                                 op="model.query.result", object=model, detail=detail)
+        self.ws.audit.append(actor=p.user_id, role=p.role, key_id=p.key_id,
+                             op="model.query.result", object=model, detail=detail)
 
     # ------------------------------------------------------------ auth
     def principal(self, request: Request) -> Principal:
@@ -193,16 +209,25 @@ class _Server:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             self.metrics.refusals.labels("auth").inc()
-            with self.lock:
-                self.guard(None).record_auth_failure("", "serve: missing API key")
+            self.guard(None).record_auth_failure("", "serve: missing API key")
             raise ApiError(401, "missing API key (Authorization: Bearer ptk_...)",
                            "invalid_request_error", "invalid_api_key")
+        key = key.strip()
+        if not self.keys.is_cached(key):
+            client = request.client.host if request.client else "-"
+            wait = self.unknown_keys.take(client)
+            if wait > 0:
+                self.metrics.refusals.labels("unknown_key_rate").inc()
+                self.guard(None).record_auth_failure("", "serve: too many unverified keys "
+                                                         "from one client")
+                raise ApiError(429, "too many API keys tried from this address; retry later",
+                               "rate_limit_error", "rate_limit_exceeded",
+                               headers={"Retry-After": str(max(1, int(wait + 0.999)))})
         try:
-            return self.keys.authenticate(key.strip())
+            return self.keys.authenticate(key)
         except AuthFailure as exc:
             self.metrics.refusals.labels("auth").inc()
-            with self.lock:
-                self.guard(None).record_auth_failure(exc.key_id, f"serve: {exc.message}")
+            self.guard(None).record_auth_failure(exc.key_id, f"serve: {exc.message}")
             raise ApiError(401, "invalid API key", "invalid_request_error",
                            "invalid_api_key") from None
 
@@ -217,11 +242,14 @@ def _sse(obj: Any) -> bytes:
 
 def create_app(ws: Workspace, engine: Engine, redactor: Redactor, *,
                settings: ServeSettings | None = None,
-               lock: threading.Lock | None = None) -> FastAPI:
-    """The API app. ``lock`` serialises the workspace's database and audit log (pass the
-    engine's, so loading and requests share it)."""
+               lock: threading.Lock | None = None,
+               policy: ServePolicy | None = None) -> FastAPI:
+    """The API app. ``lock`` serialises the workspace's database reads with the engine's
+    loading (pass the engine's). ``policy``: input screening and per-role model and pseudonym
+    rules (:mod:`privtune.serve.policy`; default: the built-in screening, every role may query
+    every model, no pseudonym shown)."""
     settings = settings or ServeSettings()
-    srv = _Server(ws, engine, redactor, settings, lock or threading.Lock())
+    srv = _Server(ws, engine, redactor, settings, lock or threading.Lock(), policy)
     app = FastAPI(title="privtune", version="1", docs_url=None, redoc_url=None)
     app.state.server = srv
 
@@ -254,19 +282,40 @@ def create_app(ws: Workspace, engine: Engine, redactor: Redactor, *,
     async def models(request: Request) -> JSONResponse:
         p = await run_in_threadpool(srv.principal, request)
         await run_in_threadpool(srv.check, p, "models", action="list")
+        rp = srv.policy.role(p.role)
         data = [{"id": m.id, "object": "model", "created": m.created, "owned_by": "privtune"}
-                for m in (engine.models() if engine.ready else [])]
+                for m in (engine.models() if engine.ready else []) if rp.may_query(m.id)]
         return JSONResponse({"object": "list", "data": data})
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post("/v1/chat/completions", response_model=None, openapi_extra=_body(ChatRequest))
     async def chat(request: Request) -> Response:
         return await _complete(srv, request, ChatRequest)
 
-    @app.post("/v1/completions", response_model=None)
+    @app.post("/v1/completions", response_model=None, openapi_extra=_body(CompletionRequest))
     async def completions(request: Request) -> Response:
         return await _complete(srv, request, CompletionRequest)
 
     return app
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body's JSON schema for the OpenAPI document (the routes read and validate
+    the body themselves, after the size limit and the key check), ``$defs`` inlined."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.split("/")[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": inline(schema)}}}}
 
 
 class _EventStream(StreamingResponse):
@@ -319,6 +368,7 @@ async def _complete(srv: _Server, request: Request, kind: type[_GenRequest]) -> 
     req = await run_in_threadpool(_parse, srv, p, body, kind)
     await run_in_threadpool(srv.check, p, req.model[:200], stream=req.stream)
     model = await run_in_threadpool(_resolve, srv, p, req.model)
+    flags = await run_in_threadpool(_screen, srv, p, model, req)
     if not srv.concurrency.acquire(p.key_id):
         srv.metrics.refusals.labels("concurrency").inc()
         await run_in_threadpool(srv.refuse, p, model.id, "too many concurrent requests")
@@ -326,7 +376,9 @@ async def _complete(srv: _Server, request: Request, kind: type[_GenRequest]) -> 
                        "rate_limit_error", "concurrency_limit_exceeded",
                        headers={"Retry-After": "1"})
     try:
-        run = _Run(srv, p, model, req, t0)
+        run = _Run(srv, p, model, req, t0, flags)
+        key_text = request.headers.get("authorization", "").partition(" ")[2].strip()
+        run.recheck = lambda: srv.keys.authenticate(key_text)
         if req.stream:
             return _EventStream(run)
         out = await run_in_threadpool(run.whole)
@@ -403,12 +455,44 @@ def _resolve(srv: _Server, p: Principal, name: str) -> ServedModel:
         raise ApiError(403, exc.message, "permission_error", "model_not_released", "model") from None
 
 
+def _screen(srv: _Server, p: Principal, model: ServedModel, req: _GenRequest) -> tuple[str, ...]:
+    """The policy's role rule (the model) and input screening; refusals are audited (the rule's
+    name, never the text). Returns the flags to record with the request."""
+    if not srv.policy.role(p.role).may_query(model.id):
+        srv.metrics.refusals.labels("model_not_allowed").inc()
+        srv.refuse(p, model.id, f"policy: role {p.role} may not query this model")
+        raise ApiError(403, f"role {p.role} may not query '{model.id}' (serving policy)",
+                       "permission_error", "model_not_allowed", "model")
+    conv = req.conversation()
+    text = conv if isinstance(conv, str) else "\n".join(m["content"] for m in conv)
+    got = srv.policy.screen(text, srv.redactor.detector)
+    if got.refused is not None:
+        srv.metrics.refusals.labels(f"screening_{got.refused}").inc()
+        srv.refuse(p, model.id, f"screening: {got.refused}")
+        what = {"injection": "a prompt-injection pattern",
+                "exfiltration": "a data-exfiltration pattern",
+                "named_person": "a request about a named person or a pseudonym"}[got.refused]
+        raise ApiError(400, f"request refused by the serving policy: {what}",
+                       "invalid_request_error", "content_refused", "messages"
+                       if isinstance(req, ChatRequest) else "prompt")
+    return got.flags
+
+
+class _KeyRevoked(Exception):
+    """The caller's key stopped being valid while its answer was being generated."""
+
+
 class _Run:
     """One completion: generate, mask, count, audit; as one answer or as SSE chunks."""
 
     def __init__(self, srv: _Server, p: Principal, model: ServedModel, req: _GenRequest,
-                 t0: float) -> None:
+                 t0: float, flags: tuple[str, ...] = ()) -> None:
         self.srv, self.p, self.model, self.req, self.t0 = srv, p, model, req, t0
+        self.flags = flags
+        self.keep_pseudonyms = srv.policy.role(p.role).show_pseudonyms
+        #: Raises AuthFailure once the caller's key is revoked or expired (or its user
+        #: disabled): a long answer stops within a second of it.
+        self.recheck: Callable[[], object] | None = None
         self.chat = isinstance(req, ChatRequest)
         self.id = _new_id() if self.chat else "cmpl-" + uuid.uuid4().hex[:24]
         self.created = int(time.time())
@@ -419,10 +503,15 @@ class _Run:
         gen = self.srv.engine.generate(
             self.model, self.req.conversation(), max_tokens=self.max_tokens, temperature=self.req.temperature,
             timeout_s=self.srv.settings.timeout_s)
-        red = self.srv.redactor.stream()
+        red = self.srv.redactor.stream(keep_pseudonyms=self.keep_pseudonyms)
 
         def masked() -> Iterator[str]:
             for piece in gen:
+                if self.recheck is not None:
+                    try:  # the key is re-read at most once a second (KeyCache.recheck_s)
+                        self.recheck()
+                    except AuthFailure:
+                        raise _KeyRevoked from None
                 out = red.feed(piece)
                 if out:
                     yield out
@@ -459,12 +548,17 @@ class _Run:
             "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
             "finish_reason": gen.finish_reason, "redactions": red.total,
             "redacted": dict(sorted(red.counts.items())),
-            "latency_ms": round((time.perf_counter() - self.t0) * 1000, 1)})
+            "latency_ms": round((time.perf_counter() - self.t0) * 1000, 1),
+            **({"flagged": list(self.flags)} if self.flags else {})})
 
     def whole(self) -> dict[str, Any]:
         pieces, gen, red = self._pieces()
         try:
             text = "".join(pieces)
+        except _KeyRevoked:
+            self._finish(gen, red, "revoked")
+            raise ApiError(401, "the API key was revoked during the request",
+                           "invalid_request_error", "invalid_api_key") from None
         except Exception:
             self._finish(gen, red, "error")
             raise ApiError(500, "the model failed while generating", "server_error",
@@ -507,6 +601,11 @@ class _Run:
             if include_usage:
                 yield _sse({**base, "choices": [], "usage": self._usage(gen)})
             outcome = "ok"
+        except _KeyRevoked:
+            outcome = "revoked"
+            yield _sse({"error": {"message": "the API key was revoked during the request",
+                                  "type": "invalid_request_error", "param": None,
+                                  "code": "invalid_api_key"}})
         except Exception:
             outcome = "error"
             yield _sse({"error": {"message": "the model failed while generating",

@@ -46,6 +46,13 @@ class KeyCache:
         #: Keys verified with Argon2id (every other request was a cache hit).
         self.verifications = 0
 
+    def is_cached(self, key_text: str) -> bool:
+        """Is this key verified and cached (a request with it costs no Argon2id)?"""
+        digest = hashlib.sha256(key_text.encode()).hexdigest()
+        with self.lock:
+            entry = self._cache.get(digest)
+        return entry is not None and self.clock() - entry.verified < self.ttl_s
+
     def authenticate(self, key_text: str) -> Principal:
         """The principal of a valid key; :class:`AuthFailure` otherwise."""
         digest = hashlib.sha256(key_text.encode()).hexdigest()

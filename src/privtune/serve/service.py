@@ -11,10 +11,12 @@ trust it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import signal
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,9 @@ from privtune.pii.roster import Roster
 from privtune.records import signer_key_id
 from privtune.serve.app import ServeSettings, create_app
 from privtune.serve.engine import EmbeddedEngine
-from privtune.serve.redact import Redactor
+from privtune.serve.policy import ServePolicy, load_policy
+from privtune.serve.proxy import ProxyEngine
+from privtune.serve.redact import Redactor, StreamRedaction
 from privtune.workspace import Workspace
 
 PERSON_TABLE = "employees"
@@ -38,7 +42,7 @@ PERSON_TABLE = "employees"
 @dataclass
 class Server:
     app: FastAPI
-    engine: EmbeddedEngine
+    engine: EmbeddedEngine | ProxyEngine
     redactor: Redactor
     roster: bool  # the workspace roster is part of the detector
 
@@ -79,17 +83,29 @@ def _workspace_roster(ws: Workspace) -> Roster | None:
 
 
 def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSettings | None = None,
-          release_pubkey: Path | None = None, base: Path | None = None) -> Server:
+          release_pubkey: Path | None = None, base: Path | None = None,
+          upstream: str | None = None, upstream_key: str | None = None,
+          policy: ServePolicy | Path | None = None) -> Server:
     """The server for ``ws`` (opened by the operator, who needs ``model.read`` to load the
     adapters). The engine is not loaded yet: call ``server.engine.load()`` (``run`` does, in a
-    background thread)."""
+    background thread). ``upstream``: forward generation to that OpenAI-compatible server
+    (:class:`~privtune.serve.proxy.ProxyEngine`, with ``upstream_key`` as its key) instead of
+    running the adapters here. ``policy``: the serving policy (:mod:`privtune.serve.policy`), or its YAML file (read
+    after the permission check)."""
     lock = threading.Lock()
-    ws.guard("model.read", "serve", action="start", models=len(models or []))
-    trusted = _trusted_release_key(ws, release_pubkey)
+    ws.guard("model.read", "serve", action="start", models=len(models or []),
+             proxy=upstream is not None)
+    if isinstance(policy, Path):
+        policy = load_policy(policy)
     roster = _workspace_roster(ws)
     redactor = Redactor(Detector(roster))
-    engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
-    app = create_app(ws, engine, redactor, settings=settings, lock=lock)
+    engine: EmbeddedEngine | ProxyEngine
+    if upstream is not None:
+        engine = ProxyEngine(ws.store, upstream, models, api_key=upstream_key, lock=lock)
+    else:
+        trusted = _trusted_release_key(ws, release_pubkey)
+        engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
+    app = create_app(ws, engine, redactor, settings=settings, lock=lock, policy=policy)
     return Server(app, engine, redactor, roster is not None)
 
 
@@ -168,7 +184,114 @@ def _stopped(sig: int, frame: object) -> None:
     raise _Stopped
 
 
-def _load_quietly(engine: EmbeddedEngine) -> None:
+@contextlib.contextmanager
+def serving(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
+            start_timeout_s: float = 30.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread (port 0: a free one) for the block;
+    yields the base URL (``http://host:port/v1``). The server stops when the block ends
+    (in-flight requests finish first)."""
+    import socket
+    import time
+
+    import uvicorn
+
+    if port == 0:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="privtune-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise InputError(f"the server did not start on {host}:{port}", field="port")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+SMOKE_QUESTIONS = ("How many days of parental leave do I get?",
+                   "Who do I ask about my holiday balance?")
+
+
+@dataclass(frozen=True)
+class SmokeAnswer:
+    """One question asked through the server with the ``openai`` client."""
+
+    question: str
+    answer: str               # as the client received it (already masked)
+    masked: dict[str, int]    # what output redaction masked in it: entity type -> count
+    completion_tokens: int
+    finish_reason: str
+
+
+class _RecordingRedactor(Redactor):
+    """The server's redactor, keeping each answer's mask counts for the caller of serve_smoke."""
+
+    def __init__(self, detector: Detector) -> None:
+        super().__init__(detector)
+        self.runs: list[StreamRedaction] = []
+
+    def stream(self, *, keep_pseudonyms: bool = False) -> StreamRedaction:
+        s = super().stream(keep_pseudonyms=keep_pseudonyms)
+        self.runs.append(s)
+        return s
+
+
+def serve_smoke(ws: Workspace, questions: Sequence[str] = SMOKE_QUESTIONS, *,
+                model: str | None = None, api_key: str | None = None,
+                release_pubkey: Path | None = None, max_tokens: int = 48) -> list[SmokeAnswer]:
+    """Start the server on a free loopback port, ask ``questions`` with the official ``openai``
+    client (temperature 0), stop it; return each answer and what redaction masked in it.
+
+    The operator needs ``model.read`` (``build``). The questions are asked with ``api_key``, or,
+    when None, with a key of a fresh ``app`` user made for the run (``user.manage``, i.e. an
+    admin) and revoked at the end. ``model``: the released adapter (default: every released
+    one is loaded and the first is asked)."""
+    import openai
+
+    from privtune.access import admin
+
+    server = build(ws, models=[model] if model else None, release_pubkey=release_pubkey)
+    recorder = _RecordingRedactor(server.redactor.detector)
+    server.app.state.server.redactor = recorder
+    server.redactor = recorder
+    issued = None
+    if api_key is None:
+        import secrets
+
+        issued = admin.add_user(ws.access, ws.store, f"serve-smoke-{secrets.token_hex(3)}", "app",
+                                expires_days=1)
+        api_key = issued.secret
+    try:
+        server.engine.load()
+        target = server.engine.models()[0].id
+        out: list[SmokeAnswer] = []
+        with serving(server.app) as url:
+            client = openai.OpenAI(base_url=url, api_key=api_key, max_retries=0, timeout=300)
+            for q in questions:
+                reply = client.chat.completions.create(
+                    model=target, messages=[{"role": "user", "content": q}], temperature=0,
+                    max_tokens=max_tokens)
+                counts = dict(sorted(recorder.runs[-1].counts.items())) if recorder.runs else {}
+                choice = reply.choices[0]
+                out.append(SmokeAnswer(q, choice.message.content or "", counts,
+                                       reply.usage.completion_tokens if reply.usage else 0,
+                                       choice.finish_reason or ""))
+        return out
+    finally:
+        if issued is not None:
+            admin.revoke_key(ws.access, ws.store, issued.key_id)
+
+
+def _load_quietly(engine: EmbeddedEngine | ProxyEngine) -> None:
     try:
         engine.load()
     except Exception:  # noqa: S110  (engine.error holds why; /health reports it)
