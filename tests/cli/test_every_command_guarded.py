@@ -120,7 +120,7 @@ def _argv(name: str, values: dict[str, str], root: Path) -> list[str]:
             argv.append(values[p.name])
         else:
             argv += [p.opts[0], values[p.name]]
-    if name == "vault shred":
+    if any(p.name == "yes" for p in cmd.params):  # destructive commands confirm unless --yes
         argv.append("--yes")
     return [*argv, "-w", str(root)]
 
