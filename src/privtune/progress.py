@@ -103,7 +103,7 @@ class Lines:
                 out += f" {step}/{tot}"
                 if step > 0 and elapsed > 0:
                     rate = step / elapsed
-                    out += f", {rate:.2f} steps/s" if rate >= 0.1 else f", {1 / rate:.1f} s/step"
+                    out += f", {rate:.2f} steps/s" if rate >= 1 else f", {1 / rate:.1f} s/step"
                     if prefix != "done" and step < tot:
                         out += f", ETA {fmt_duration((tot - step) / rate)}"
             out += f", elapsed {fmt_duration(elapsed)}"

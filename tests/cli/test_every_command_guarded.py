@@ -45,6 +45,10 @@ WORKSPACE_FREE = {
     "backup list": "lists a backup repository's signed snapshots; no workspace",
     "backup restore": "creates a new workspace from a backup (like init); backup.restore is "
                       "checked and audited inside the restored copy before it is put in place",
+    # issue 18: the configs shipped inside the package
+    "config list": "lists the configs shipped inside the package; no workspace",
+    "config show": "prints a shipped config; no workspace",
+    "config copy": "copies a shipped config to a file the caller names; no workspace",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.

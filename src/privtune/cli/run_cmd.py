@@ -16,16 +16,16 @@ def _resolve_paths(cfg, recipe_path: Path, overrides: list[str]):
     """Relative ``export.dir`` / ``export.mapping`` from the recipe file are relative to that
     file; from the command line, to the current directory."""
     updates = {}
-    for key in ("dir", "mapping"):
-        value = getattr(cfg.export, key)
+    for section, key in (("export", "dir"), ("export", "mapping"), ("run", "deid_policy")):
+        value = getattr(getattr(cfg, section), key)
         if value is None or Path(value).is_absolute():
             continue
-        on_cli = any(o.partition("=")[0].strip() == f"export.{key}" for o in overrides)
+        on_cli = any(o.partition("=")[0].strip() == f"{section}.{key}" for o in overrides)
         base = Path.cwd() if on_cli else recipe_path.resolve().parent
-        updates[key] = str((base / value).resolve())
-    if not updates:
-        return cfg
-    return cfg.model_copy(update={"export": cfg.export.model_copy(update=updates)})
+        updates.setdefault(section, {})[key] = str((base / value).resolve())
+    for section, values in updates.items():
+        cfg = cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=values)})
+    return cfg
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Argument(None, help="Overrides, e.g. export.dir=./export "
                                               "train.steps=60"),
         from_stage: str = typer.Option(None, "--from", help=f"Run again from this stage ({STAGE_NAMES})."),
+        until: str = typer.Option("verify", "--until", help="Stop after this stage."),
         restart: bool = typer.Option(False, "--restart", help="Ignore what an earlier run did; "
                                      "run every stage."),
         workspace: Path = WorkspaceOpt,
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"privtune run: {path} on {cfg.export.dir}, workspace {ws.root.resolve()}",
                           highlight=False)
             result = run_recipe(ws, cfg, None, RichReporter(), resume=not restart,
-                                from_stage=from_stage)
+                                from_stage=from_stage, stop=until)
         print_summary(result.summary, "privtune run summary")
         print_gate(result.summary)
         console.print(f"\nsummary:   {result.summary_path.resolve()}")

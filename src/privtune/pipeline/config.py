@@ -90,6 +90,8 @@ class RunSpec(StrictModel):
 
     release: bool = Field(True, description="release and verify the model when the gate passes")
     adapter_name: str = Field("adapter", min_length=1, description="the adapter's vault name")
+    deid_policy: str | None = Field(None, description="de-identification policy YAML for the scan "
+                                    "and deidentify stages (null: the shipped deid-policy)")
 
 
 class PipelineConfig(StrictModel):

@@ -85,8 +85,11 @@ def export_fingerprint(export_dir: Path) -> str:
 
 
 def recipe_key(cfg: PipelineConfig, export_dir: Path | None) -> str:
+    policy = Path(cfg.run.deid_policy) if cfg.run.deid_policy else None
     doc = {"config": cfg.model_dump(mode="json"),
-           "export": export_fingerprint(export_dir) if export_dir is not None else None}
+           "export": export_fingerprint(export_dir) if export_dir is not None else None,
+           "deid_policy": (hashlib.sha256(policy.read_bytes()).hexdigest()
+                           if policy is not None and policy.is_file() else None)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -180,8 +183,9 @@ def run_recipe(
     ``workspace_shown``: the workspace's path in the summary (the demo's final place)."""
     t_start = time.perf_counter()
     rep = reporter or Silent()
-    if from_stage is not None and from_stage not in STAGES:
-        raise InputError(f"unknown stage '{from_stage}' (stages: {', '.join(STAGES)})")
+    for given in (from_stage, stop):
+        if given is not None and given not in STAGES:
+            raise InputError(f"unknown stage '{given}' (stages: {', '.join(STAGES)})")
     todo = STAGES[:STAGES.index(stop) + 1]
     if not cfg.run.release:
         todo = tuple(s for s in todo if s not in ("release", "verify"))

@@ -134,11 +134,11 @@ def _run_one(name: str, ws: Workspace, cfg: PipelineConfig, export_dir: str | Pa
             p(1, 1, {})
     elif name == "scan":
         with rep.stage("scan") as p:
-            out.scan = scan(ws, raw())
+            out.scan = scan(ws, raw(), cfg.run.deid_policy)
             p(1, 1, {})
     elif name == "deidentify":
         with rep.stage("deidentify") as p:
-            out.deidentify = deidentify(ws, raw())
+            out.deidentify = deidentify(ws, raw(), cfg.run.deid_policy)
             p(1, 1, {})
     elif name == "dataset":
         deid = dict(out.deidentify.outputs if out.deidentify is not None
