@@ -78,7 +78,7 @@ def _run(argv, capsys) -> tuple[int, str, str]:
 
 def test_every_warning_appears(walked, capsys) -> None:
     base, root = walked["base"], walked["root"]
-    code, out, err = _run(["run", str(base / "recipe.yaml"), "--until", "dataset", "-w", str(root)],
+    code, _out, err = _run(["run", str(base / "recipe.yaml"), "--until", "dataset", "-w", str(root)],
                           capsys)
     assert code == 0, err
     summary = json.loads((root / "reports" / "run" / "summary.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from privtune.audit import api
@@ -90,18 +91,19 @@ def show(actor: str = ActorOpt, op: str = OpOpt, obj: str = ObjOpt, outcome: str
         console.width = max(console.width, 200)
         console.print(table, soft_wrap=True)
         return
-    table = Table()
+    # 80 columns: no vertical rules, the short columns never wrap, the long ones wrap at words
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("seq", justify="right", no_wrap=True)
     table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("who", overflow="fold")
-    table.add_column("op", overflow="fold")
-    table.add_column("object", overflow="fold")
-    table.add_column("outcome", overflow="fold")
+    table.add_column("who", no_wrap=True)
+    table.add_column("op", no_wrap=True)
+    table.add_column("object", overflow="fold", ratio=1)
+    table.add_column("outcome", overflow="fold", ratio=1)
     for e in events:
-        who = handles.get(e.actor, e.actor) + (f" ({e.role})" if e.role and e.role != "-" else "")
+        who = handles.get(e.actor, e.actor) + (f"\n({e.role})" if e.role and e.role != "-" else "")
         outcome = e.outcome + (f": {e.reason}" if e.reason else "")
         table.add_row(str(e.seq), e.ts[5:19].replace("T", " "), who, e.op, e.object, outcome)
-    console.print(table)
+    console.print(table, highlight=False)
 
 
 @app.command("export")

@@ -71,9 +71,10 @@ def register(app: typer.Typer) -> None:
         if result.stages.verify is not None:
             d = result.stages.release.figures["directory"] if result.stages.release else ""
             console.print(f"release:   {d}  (chat with it: privtune chat {cfg.run.adapter_name})")
-        if result.passed is False:
-            raise PrivacyPolicyError("the privacy gate failed: the model was not released "
-                                     f"(report: {result.summary['gate']['report']})")
+        if result.not_released is not None:
+            gate = result.summary.get("gate") or {}
+            raise PrivacyPolicyError(f"the model was not released: {result.not_released} "
+                                     f"(audit report: {gate.get('report', '-')})")
 
     @app.command("evaluate")
     def evaluate(

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
             latest[row.name] = row
         for row in latest.values():
             gone = row.ref in shredded
-            table.add_row(row.ref + (" [shredded]" if gone else ""), row.kind,
+            table.add_row(row.ref + (" (shredded)" if gone else ""), row.kind,
                           "—" if gone else f"{row.size:,}", row.created_at.strftime("%Y-%m-%d %H:%M"))
         console.print(table, highlight=False)
         n_shred = len(shredded)

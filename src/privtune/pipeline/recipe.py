@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from privtune.errors import InputError, IntegrityError, NotFoundError
+from privtune.errors import InputError, IntegrityError, NotFoundError, PrivacyPolicyError
 from privtune.fsutil import atomic_write_text
 from privtune.gate.release import ReleaseResult
 from privtune.pipeline.config import PipelineConfig
@@ -58,6 +58,8 @@ class RecipeResult:
     out_dir: Path
     #: The stages skipped because an earlier run had done them.
     resumed: list[str] = field(default_factory=list)
+    #: Why the model was not released (the gate failed, or the workspace policy refused it).
+    not_released: str | None = None
 
     @property
     def summary_path(self) -> Path:
@@ -207,6 +209,7 @@ def run_recipe(
         note(rep, "the recipe or the export changed since the last run: every stage runs again")
     stages = Stages()
     resumed: list[str] = []
+    not_released: str | None = None
     rerun_from = STAGES.index(from_stage) if from_stage is not None else len(STAGES)
     for i, name in enumerate(todo):
         done = (state or {}).get("stages", {}).get(name)
@@ -221,11 +224,21 @@ def run_recipe(
                 note(rep, f"{name}: done in an earlier run of this recipe (resumed)")
                 continue
         if name == "release" and not (stages.audit is not None and stages.audit.record.passed):
-            break  # the gate failed: nothing is released (the summary says why)
+            failed = stages.audit.record.failed if stages.audit is not None else []
+            not_released = f"the privacy gate failed ({', '.join(failed)})"
+            break  # nothing is released (the summary says why)
+        if name == "audit" and "release" in todo:
+            _check_policy(ws, cfg, rep, stages)
         if name == "ingest":
             with _export_dir(export) as d:
                 run_stages(ws, cfg, d, rep, start=name, stop=name, prior=stages,
                            adapter_name=cfg.run.adapter_name)
+        elif name == "release":
+            try:
+                run_stages(ws, cfg, None, rep, start=name, stop=name, prior=stages)
+            except PrivacyPolicyError as exc:  # the workspace policy refuses this audit
+                not_released = exc.message
+                break
         else:
             run_stages(ws, cfg, None, rep, start=name, stop=name, prior=stages,
                        adapter_name=cfg.run.adapter_name)
@@ -244,14 +257,41 @@ def run_recipe(
     summary = build_summary(cfg, results, verdict, time.perf_counter() - t_start, shown, order)
     if resumed:
         summary["resumed"] = resumed
-    if stages.audit is not None and not stages.audit.record.passed and "release" in todo:
-        summary["warnings"].append("the privacy gate failed: the model was not released "
-                                   f"(failed: {', '.join(stages.audit.record.failed)})")
+    if not_released is not None:
+        summary["warnings"].append(f"the model was not released: {not_released}")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     trained = stages.train.record if stages.train is not None else None
     write_report(out / "report.html", shown, summary,
                  trained.history if trained is not None else [], title=title)
-    return RecipeResult(stages, summary, out, resumed)
+    return RecipeResult(stages, summary, out, resumed, not_released)
+
+
+def _check_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporter, stages: Stages) -> None:
+    """Before the audit (minutes), say what would keep the model from being released after it:
+    a recipe ``gate`` section that is not the workspace's policy, or audit settings weaker than
+    the policy's minimums."""
+    from privtune.gate.policy import policy_sha256
+    from privtune.gate.workspace_policy import workspace_policy
+
+    current = workspace_policy(ws.store)
+    pol = current.policy
+    weak = []
+    if cfg.audit.mia.reference_models < pol.min_reference_models:
+        weak.append(f"audit.mia.reference_models is {cfg.audit.mia.reference_models} < the "
+                    f"policy's min_reference_models {pol.min_reference_models}")
+    candidates = (stages.dataset.figures.get("canaries") if stages.dataset is not None else None)
+    if isinstance(candidates, int) and candidates < pol.min_candidates:
+        weak.append(f"the dataset holds {candidates} candidate canaries < the policy's "
+                    f"min_candidates {pol.min_candidates} (dataset.canaries: at most "
+                    "max_unit_fraction of the training employees; a larger export has more)")
+    if weak:
+        note(rep, "this audit will be weaker than the workspace's gate policy accepts for a "
+                  "release (privtune policy show): " + "; ".join(weak), warning=True)
+    if policy_sha256(pol) != policy_sha256(cfg.gate):
+        note(rep, "the recipe's gate section is not the workspace's gate policy (privtune policy "
+                  "show): a release accepts only an audit judged by the workspace's policy, so "
+                  "this model will not be released; make it the workspace's with `privtune "
+                  "policy set FILE` or drop the recipe's gate section", warning=True)
 
 
 @contextlib.contextmanager
