@@ -63,8 +63,9 @@ def register(app: typer.Typer) -> None:
         spec = kek_spec(key_file, transit_url, transit_key, transit_mount) or KekSpec()
         spec.allow_weak = allow_weak_passphrase
         ws = init_workspace(directory, name=name, db_url=db_url, kek=spec)
-        console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {ws.root}")
-        console.print(f"use it with --workspace {ws.root} or PRIVTUNE_WORKSPACE={ws.root}")
+        root = ws.root.resolve()
+        console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {root}")
+        console.print(f"use it with --workspace {root} or PRIVTUNE_WORKSPACE={root}")
         show_initial_key(ws)
         ws.close()
 

@@ -202,8 +202,8 @@ def ingest_export(ws: Workspace, export_dir: str | Path,
     rows.setdefault("policies", 0)
     rows.pop(MAPPING_OBJECT, None)
     res.figures = {"rows": rows}
-    mapping = next(p for p in parts if p.name == MAPPING_OBJECT)
-    tables = SchemaMapping.model_validate_json(mapping.data).tables
+    stored = next(p for p in parts if p.name == MAPPING_OBJECT)
+    tables = SchemaMapping.model_validate_json(stored.data).tables
     res.warnings = missing_role_warnings(tables)
     if not rows["policies"]:
         res.warnings.append("no policy documents (EXPORT/policies/*.md): no policy_qa examples, "

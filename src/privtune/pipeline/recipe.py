@@ -28,6 +28,7 @@ from typing import Any
 
 from privtune.errors import InputError, IntegrityError, NotFoundError, PrivacyPolicyError
 from privtune.fsutil import atomic_write_text
+from privtune.gate.policy import policy_sha256
 from privtune.gate.release import ReleaseResult
 from privtune.pipeline.config import PipelineConfig
 from privtune.pipeline.result import StageResult
@@ -87,8 +88,11 @@ def export_fingerprint(export_dir: Path) -> str:
 
 
 def recipe_key(cfg: PipelineConfig, export_dir: Path | None) -> str:
+    """What a finished stage is reused for: the recipe (less its gate policy: an audit is
+    reused only while the workspace's policy is the one that judged it), the export's files
+    and the de-identification policy's content."""
     policy = Path(cfg.run.deid_policy) if cfg.run.deid_policy else None
-    doc = {"config": cfg.model_dump(mode="json"),
+    doc = {"config": cfg.model_dump(mode="json", exclude={"gate"}),
            "export": export_fingerprint(export_dir) if export_dir is not None else None,
            "deid_policy": (hashlib.sha256(policy.read_bytes()).hexdigest()
                            if policy is not None and policy.is_file() else None)}
@@ -203,6 +207,8 @@ def run_recipe(
         raise InputError("the recipe names no export: set export.dir in the recipe (or "
                          "export.dir=PATH on the command line)")
     key = recipe_key(cfg, export_dir)
+    if "release" in todo:
+        cfg = _judged_by_workspace_policy(ws, cfg, rep)
     state_path = ws.runs_dir / STATE_FILE
     state = _load_state(state_path, key) if (resume and export_dir is not None) else None
     if resume and export_dir is not None and state is None and state_path.is_file():
@@ -218,7 +224,11 @@ def run_recipe(
                                                 if done["record"] is not None else None,
                                                 done["outputs"], done["figures"], done["seconds"],
                                                 list(done.get("warnings") or []))
-            if _still_there(ws, name, res):
+            judged = res.figures.get("policy_sha256") if name == "audit" else None
+            if judged is not None and judged != policy_sha256(cfg.gate):
+                note(rep, "audit: the workspace's gate policy changed since the last audit: "
+                          "auditing again")
+            elif _still_there(ws, name, res):
                 setattr(stages, name, res)
                 resumed.append(name)
                 note(rep, f"{name}: done in an earlier run of this recipe (resumed)")
@@ -266,15 +276,26 @@ def run_recipe(
     return RecipeResult(stages, summary, out, resumed, not_released)
 
 
+def _judged_by_workspace_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporter) -> PipelineConfig:
+    """A release accepts only an audit judged by the workspace's gate policy (set by an admin
+    or DPO with `privtune policy set`): the run's audit is judged by it."""
+    from privtune.gate.workspace_policy import workspace_policy
+
+    current = workspace_policy(ws.store)
+    if policy_sha256(current.policy) != policy_sha256(cfg.gate):
+        note(rep, f"the audit is judged by the workspace's gate policy (version {current.version}, "
+                  "privtune policy show), not by the recipe's gate section: a release accepts "
+                  "only that policy's verdict", warning=True)
+    return cfg.model_copy(update={"gate": current.policy})
+
+
 def _check_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporter, stages: Stages) -> None:
     """Before the audit (minutes), say what would keep the model from being released after it:
     a recipe ``gate`` section that is not the workspace's policy, or audit settings weaker than
     the policy's minimums."""
-    from privtune.gate.policy import policy_sha256
     from privtune.gate.workspace_policy import workspace_policy
 
-    current = workspace_policy(ws.store)
-    pol = current.policy
+    pol = workspace_policy(ws.store).policy
     weak = []
     if cfg.audit.mia.reference_models < pol.min_reference_models:
         weak.append(f"audit.mia.reference_models is {cfg.audit.mia.reference_models} < the "
@@ -286,12 +307,8 @@ def _check_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporter, stages: Sta
                     "max_unit_fraction of the training employees; a larger export has more)")
     if weak:
         note(rep, "this audit will be weaker than the workspace's gate policy accepts for a "
-                  "release (privtune policy show): " + "; ".join(weak), warning=True)
-    if policy_sha256(pol) != policy_sha256(cfg.gate):
-        note(rep, "the recipe's gate section is not the workspace's gate policy (privtune policy "
-                  "show): a release accepts only an audit judged by the workspace's policy, so "
-                  "this model will not be released; make it the workspace's with `privtune "
-                  "policy set FILE` or drop the recipe's gate section", warning=True)
+                  "release (privtune policy show), so the model will not be released: "
+                  + "; ".join(weak), warning=True)
 
 
 @contextlib.contextmanager
