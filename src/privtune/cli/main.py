@@ -11,8 +11,8 @@ import inspect
 import os
 import sys
 import warnings
+from typing import Any
 
-import click
 import typer
 from rich.markup import escape
 
@@ -110,7 +110,7 @@ def _unwrap(text: str) -> str:
     return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
-def tidy_help(cmd: click.Command) -> click.Command:
+def tidy_help(cmd: Any) -> Any:
     """Help texts that wrap at word boundaries, and flags shown without a type (no ``<bool>``)."""
     for sub in getattr(cmd, "commands", {}).values():
         tidy_help(sub)
@@ -122,7 +122,7 @@ def tidy_help(cmd: click.Command) -> click.Command:
 _typed = typer.core.TyperOption.display_type_rich
 
 
-def _flag_without_type(self: typer.core.TyperOption, ctx: click.Context) -> str | None:
+def _flag_without_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
     """A flag (--yes, --json, --help) takes no value: show no ``<bool>`` type next to it."""
     return None if self.is_flag else _typed(self, ctx)
 
@@ -130,7 +130,7 @@ def _flag_without_type(self: typer.core.TyperOption, ctx: click.Context) -> str 
 typer.core.TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 
-def get_command() -> click.Command:
+def get_command() -> Any:
     """The ``privtune`` click command, help tidied."""
     return tidy_help(typer.main.get_command(app))
 

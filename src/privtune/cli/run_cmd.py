@@ -15,7 +15,7 @@ STAGE_NAMES = "ingest, scan, deidentify, dataset, base_model, train, evaluate, a
 def _resolve_paths(cfg, recipe_path: Path, overrides: list[str]):
     """Relative ``export.dir`` / ``export.mapping`` from the recipe file are relative to that
     file; from the command line, to the current directory."""
-    updates = {}
+    updates: dict[str, dict[str, str]] = {}
     for section, key in (("export", "dir"), ("export", "mapping"), ("run", "deid_policy")):
         value = getattr(getattr(cfg, section), key)
         if value is None or Path(value).is_absolute():

@@ -79,7 +79,9 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
     # Lineage lists what the examples were built from: an input no kind of example reads (the
     # reviews; tickets without ticket_triage) is not an input of the training set.
     used = used_inputs(deid, policies_ref, tasks)
-    parents = [deid[n] for n in used if n in deid] + ([policies_ref] if "policies" in used else [])
+    parents = [deid[n] for n in used if n in deid]
+    if policies_ref is not None and "policies" in used:
+        parents.append(policies_ref)
     outputs: dict[str, str] = {}
     train_meta: dict[str, Any] = {"examples": len(train), "val_fraction": spec.val_fraction,
                                   "seed": spec.seed, "tasks": list(tasks)}
@@ -135,8 +137,9 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         "canaries_included": sum(1 for c in canaries if c.included),
         "canary_examples": n_canary,
     }
+    mixed = len(examples) - (len(train) - n_canary) - len(val)
     warnings = dataset_warnings(deid, policies_ref, used, tasks, spec, employees, tickets, policies,
-                                examples, shared, figures["dropped_mixed_examples"])
+                                examples, shared, mixed)
     return StageResult("dataset", record, outputs, figures, time.perf_counter() - t0,
                        warnings=warnings)
 
@@ -170,7 +173,7 @@ def dataset_warnings(deid: dict[str, str], policies_ref: str | None, used: list[
             out.append(f"'{ref}' was ingested and de-identified but no training example uses it "
                        f"({why}); it is not an input of the training set in the lineage")
     if "ticket_triage" in tasks and tickets:
-        reasons = Counter()
+        reasons: Counter[str] = Counter()
         for t in tickets:
             for fld, label in (("employee_id", "no employee"), ("category", "no category"),
                                ("text", "no text")):
