@@ -73,8 +73,34 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
+#: The configs and policies shipped inside the package (``privtune config list``).
+SHIPPED_DIR = Path(__file__).with_name("configs")
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The shipped configs by name (file name without ``.yaml``)."""
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file: an existing path, else a shipped config by name (``tiny-demo`` or
+    ``tiny-demo.yaml``); neither is an :class:`InputError` listing the shipped names."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = shipped_configs()
+    name = p.name[:-5] if p.name.endswith(".yaml") else p.name
+    # "configs/tiny-demo.yaml" (the checkout's path) finds the shipped file outside the checkout
+    if name in shipped and (p.parent in (Path(), Path("configs"))):
+        return shipped[name]
+    raise InputError(f"config file not found (shipped configs, usable by name: "
+                     f"{', '.join(shipped)}; `privtune config copy NAME FILE` makes an editable "
+                     "copy)", path=p)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file or a syntax error is an :class:`InputError`."""
+    """Read a YAML mapping; a missing file or a syntax error (with its row, column and reason)
+    is an :class:`InputError`."""
     p = Path(path)
     if not p.is_file():
         raise InputError("config file not found", path=p)
@@ -83,7 +109,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
-        raise InputError("invalid YAML", path=p, row=row) from None
+        col = f", column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or "syntax error"
+        raise InputError(f"invalid YAML{col}: {reason}", path=p, row=row) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -91,12 +119,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def validate(model: type[M], data: dict[str, Any], *, source: str = "config") -> M:
-    """Validate ``data`` against ``model``; turn the first pydantic error into a ConfigError."""
+def validate(model: type[M], data: dict[str, Any], *, source: str = "config",
+             overrides: list[str] | tuple[str, ...] = ()) -> M:
+    """Validate ``data`` against ``model``; turn the first pydantic error into a ConfigError
+    blamed on the command-line override that set the failing key, else on ``source``."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(model, exc, source) from None
+        raise _config_error(model, exc, source, list(overrides)) from None
 
 
 def load_config(
@@ -110,10 +140,11 @@ def load_config(
     data: dict[str, Any] = _deep_copy(base or {})
     source = "config"
     if path is not None:
+        path = resolve_config(path)
         data = _merge(data, read_yaml(path))
         source = str(path)
     data = apply_overrides(data, list(overrides))
-    return validate(model, data, source=source)
+    return validate(model, data, source=source, overrides=overrides)
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -134,10 +165,22 @@ def dump_yaml(model: BaseModel) -> str:
 # --------------------------------------------------------------------------- error rendering
 
 
-def _config_error(model: type[BaseModel], exc: ValidationError, source: str) -> ConfigError:
+def _blame(loc: list[str], source: str, overrides: list[str]) -> str:
+    """Who set the key at ``loc``: the last override on that path, else the file."""
+    for item in reversed(overrides):
+        path = item.partition("=")[0].strip().split(".")
+        n = min(len(path), len(loc))
+        if path[:n] == loc[:n]:
+            return f"command-line override '{path and '.'.join(path)}'"
+    return source
+
+
+def _config_error(model: type[BaseModel], exc: ValidationError, source: str,
+                  overrides: list[str] | None = None) -> ConfigError:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc)
+    source = _blame(loc, source, overrides or [])
     etype = err["type"]
     if etype == "extra_forbidden":
         parent = _model_at(model, loc[:-1])

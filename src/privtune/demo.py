@@ -7,29 +7,26 @@ result stays as it was). ``OUT/`` holds ``summary.json``, ``report.html`` and ``
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from privtune import __version__
-from privtune.fsutil import atomic_write_text
 from privtune.gate.policy import DEMO_PROFILE
 from privtune.gate.workspace_policy import set_policy
 from privtune.pipeline.config import PipelineConfig
+from privtune.pipeline.recipe import run_recipe
 from privtune.pipeline.result import StageResult
-from privtune.pipeline.run import run_stages
+from privtune.pipeline.run import STAGES as PIPELINE_STAGES
+from privtune.pipeline.run import Stages
 from privtune.pipeline.site import gate_site
 from privtune.progress import Reporter, Silent
-from privtune.records import AuditVerdict
-from privtune.reports import line_chart, render_report
 from privtune.synth import generate_company
 from privtune.tmp import private_tempdir
-from privtune.train.spec import written_spec
 from privtune.vault import KekSpec
 from privtune.vault.kek import ENV_PASSPHRASE
 from privtune.workspace import init_workspace
@@ -38,9 +35,9 @@ from privtune.workspace import init_workspace
 #: synthetic data only and is printed by `privtune demo`: never use it for real data.
 DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"  # noqa: S105 (public by design)
 
-#: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md).
-STAGES = ("company", "ingest", "scan", "deidentify", "dataset", "base_model", "train", "evaluate",
-          "audit", "reference")
+#: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md);
+#: the demo stops after the audit (no release) and adds its company and non-private reference.
+STAGES = ("company", *PIPELINE_STAGES[:PIPELINE_STAGES.index("audit") + 1], "reference")
 
 
 @dataclass
@@ -77,12 +74,14 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                                            "reference_steps": cfg.audit.mia.reference_steps or 20})
     cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(
         update={"profile": DEMO_PROFILE, "mia": mia})})
+    # The demo stops after the audit: its audit is the lighter demo profile, which a workspace
+    # policy accepts for release only when it lists "demo" in its profiles.
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"release": False})})
     rep = reporter or Silent()
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    t_start = time.perf_counter()
     try:
         passphrase = os.environ.get(ENV_PASSPHRASE) or DEMO_PASSPHRASE
         ws = init_workspace(partial / "workspace", name="demo",
@@ -91,29 +90,33 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
         with ws:
             # The demo workspace's own gate policy is the config's: the audit below is judged by it.
             set_policy(gate_site(ws), cfg.gate)
-            # The export holds personal data in clear: it lives in a private temp dir only
-            # until it is in the vault.
-            with private_tempdir("export") as export:
-                with rep.stage("company") as p:
+            before: dict[str, StageResult[Any]] = {}
+
+            @contextmanager
+            def company() -> Iterator[Path]:
+                """The synthetic export: it holds personal data in clear, so it lives in a
+                private temp dir only until it is in the vault (the ingest stage)."""
+                with private_tempdir("export") as export, rep.stage("company") as p:
                     t0 = time.perf_counter()
                     files = generate_company(cfg.company.employees, cfg.company.seed, export,
                                              fmt=cfg.company.format)
-                    company = StageResult("company", None, figures={
+                    before["company"] = StageResult("company", None, figures={
                         "employees": cfg.company.employees, "seed": cfg.company.seed,
                         "format": cfg.company.format, **_counts(files)},
                         seconds=time.perf_counter() - t0)
                     p(1, 1, {})
-                stages = run_stages(ws, cfg, export, rep, stop="ingest")
-            stages = run_stages(ws, cfg, None, rep, start="scan", prior=stages)
-            results: dict[str, StageResult[Any]] = {"company": company, **stages.ran()}
-            if reference and cfg.dp.enabled:
-                results["reference"] = _reference(ws, cfg, stages, rep)
-            trained = stages.train.record if stages.train is not None else None
-            verdict = stages.audit.record if stages.audit is not None else None
-            summary = _summary(cfg, results, verdict, time.perf_counter() - t_start)
-            atomic_write_text(partial / "summary.json", json.dumps(summary, indent=2))
-            _report(partial / "report.html", out / "workspace", summary,
-                    trained.history if trained is not None else [])
+                    yield export
+
+            def after(stages: Stages) -> dict[str, StageResult[Any]]:
+                if reference and cfg.dp.enabled:
+                    return {"reference": _reference(ws, cfg, stages, rep)}
+                return {}
+
+            # `before` is filled when the ingest stage enters company(): pass it by reference
+            result = run_recipe(ws, cfg, company, rep, out_dir=partial, resume=False,
+                                before=before, after=after, workspace_shown=out.resolve() / "workspace",
+                                title="demo run")
+            summary = result.summary
         if out.exists():
             old = out.with_name(out.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
@@ -152,94 +155,6 @@ def _reference(ws: Any, cfg: PipelineConfig, stages: Any, rep: Reporter) -> Stag
                        seconds=time.perf_counter() - t0)
 
 
-def _utility(results: dict[str, StageResult[Any]]) -> dict[str, Any] | None:
-    """Held-out ticket triage, DP vs the non-private reference (rank classification and exact
-    answer); None without a reference."""
-    if "reference" not in results:
-        return None
-    ev, ref = results["evaluate"].figures, results["reference"].figures
-    tr = results["train"].figures
-    dp_rank, np_rank = ev.get("triage_rank_accuracy_tuned"), ref.get("triage_rank_accuracy_tuned")
-    return {"metric": "held-out ticket triage accuracy",
-            "epsilon_person": tr.get("epsilon_person"),
-            "dp_rank": dp_rank, "nonprivate_rank": np_rank,
-            "base_rank": ev.get("triage_rank_accuracy_base"),
-            "dp_exact": ev.get("triage_accuracy_tuned"),
-            "nonprivate_exact": ref.get("triage_accuracy_tuned"),
-            "gap_points": (round(100 * (np_rank - dp_rank), 1)
-                           if isinstance(dp_rank, float) and isinstance(np_rank, float) else None),
-            "tickets": ev.get("triage_rank_examples"),
-            "categories": ev.get("triage_categories")}
-
-
 def _counts(files: Any) -> dict[str, Any]:
     counts = getattr(files, "counts", None)
     return dict(counts) if isinstance(counts, dict) else {}
-
-
-def _gate(verdict: AuditVerdict | None) -> dict[str, Any] | None:
-    if verdict is None:
-        return None
-    return {"passed": verdict.passed, "failed": list(verdict.failed),
-            "profile": verdict.profile, "subjects_probed": dict(verdict.subjects_probed),
-            "empirical_epsilon_lb": verdict.empirical_epsilon_lb,
-            "accountant_epsilon": verdict.epsilon,
-            "report": f"workspace/{verdict.report}"}
-
-
-def _summary(cfg: PipelineConfig, results: dict[str, StageResult[Any]],
-             verdict: AuditVerdict | None, seconds: float) -> dict[str, Any]:
-    return {
-        "privtune_version": __version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": _config(cfg),
-        "stages": {name: results[name].summary() for name in STAGES if name in results},
-        "checks": _checks(results),
-        "utility": _utility(results),
-        "gate": _gate(verdict),
-        "total_seconds": round(seconds, 2),
-    }
-
-
-def _config(cfg: PipelineConfig) -> dict[str, Any]:
-    """The resolved config; a DP run with secure randomness stores no ``train.seed``."""
-    out = cfg.model_dump(mode="json")
-    out["train"] = written_spec(cfg.train, seeded=not cfg.dp.secure)
-    return out
-
-
-def _checks(results: dict[str, StageResult[Any]]) -> list[dict[str, Any]]:
-    ds, ev, tr = results["dataset"].figures, results["evaluate"].figures, results["train"].figures
-    de = results["deidentify"].figures
-    dp = [_dp_check(tr)] if tr.get("dp") else []
-    return dp + [
-        {"name": "split by employee", "ok": ds["employees_in_both"] == 0,
-         "detail": f"{ds['train_employees']} train / {ds['val_employees']} held-out employees, "
-                   f"{ds['employees_in_both']} in both"},
-        {"name": "validation loss falls", "ok": ev["val_loss_tuned"] < ev["val_loss_base"],
-         "detail": f"{ev['val_loss_base']} -> {ev['val_loss_tuned']} on held-out employees"},
-        {"name": "k-anonymity", "ok": de["k"] >= de["k_target"],
-         "detail": f"k={de['k']} (target {de['k_target']}), {de['suppressed_rows']} rows suppressed, "
-                   f"max re-identification risk {de['max_risk']}"},
-    ]
-
-
-def _dp_check(tr: dict[str, Any]) -> dict[str, Any]:
-    """The DP line: the person-level epsilon (group privacy over the most units one person's
-    data sits in) must meet the target, and is shown next to the unit-level one."""
-    person = tr.get("epsilon_person", tr["epsilon"])
-    target = tr["target_epsilon"]
-    ok = tr["epsilon"] <= target + 1e-9 and person <= target + 1e-9 and tr.get("private") is True
-    return {"name": "differential privacy", "ok": ok,
-            "detail": f"per person: epsilon {person:g} (group size {tr.get('group_size', '?')}; "
-                      f"per {tr['dp_unit']}: {tr['epsilon']:g}) {'<=' if ok else '>'} target "
-                      f"{target:g}, delta {tr['delta']:g}"}
-
-
-def _report(path: Path, workspace: Path, summary: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    train_pts = [(h["step"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
-    val_pts = [(h["step"], h["val_loss"]) for h in history if h.get("val_loss") is not None]
-    chart = line_chart({"train loss": train_pts, "validation loss (held-out employees)": val_pts})
-    stages = {name: {k: v for k, v in figs.items()} for name, figs in summary["stages"].items()}
-    render_report(path, title="demo run", stages=stages, workspace=str(workspace),
-                  created_at=summary["created_at"], chart=chart, verdicts=summary["checks"])

@@ -36,7 +36,7 @@ from privtune.gate.registry import change_state, check_registered, list_releases
 from privtune.gate.release import release
 from privtune.gate.workspace_policy import set_policy, view_policy
 from privtune.ops import alerts, incident
-from privtune.pipeline import erasure, rectify, retention, ropa, subject_access, subject_find
+from privtune.pipeline import erasure, recipe, rectify, retention, ropa, subject_access, subject_find
 from privtune.pipeline.adapters import export_adapter, generate_batch
 from privtune.pipeline.audit import audit_stage
 from privtune.pipeline.base_model import prepare_base
@@ -44,6 +44,7 @@ from privtune.pipeline.config import DatasetSpec, ModelSection, PipelineConfig
 from privtune.pipeline.dataset import build_dataset
 from privtune.pipeline.deid import deidentify, scan
 from privtune.pipeline.ingest import ingest_export, propose_mapping
+from privtune.pipeline.release import release_stage
 from privtune.pipeline.roles import stored_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
@@ -70,6 +71,10 @@ HELPERS = {
     "privtune.gate.release.write_bundle": "release's writer: takes a registry row only release "
                                           "(release.approve, audited) creates; reads through the "
                                           "guarded vault",
+    # issue 18: privtune run
+    "privtune.pipeline.release.verify_stage": "run_recipe's last stage: checks model.read (and "
+                                              "the registry's metadata.read) itself before it "
+                                              "reads the release it is handed",
     # issue 24: serving
     "privtune.serve.app.create_app": "the API app factory: build (guarded: model.read) makes "
                                      "it; each request is checked as model.query for its own "
@@ -218,6 +223,12 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.gate.approval.approve_release":
             lambda ws: approve_release(gate_site(ws), ws.access, "audit-x"),
         "privtune.serve.service.serve_smoke": lambda ws: serve_service.serve_smoke(ws),
+        # issue 18: the own-export path in one command, evaluate on its own
+        "privtune.pipeline.recipe.run_recipe": lambda ws: recipe.run_recipe(
+            ws, PipelineConfig(), sc["export"]),
+        "privtune.pipeline.recipe.evaluate_model": lambda ws: recipe.evaluate_model(ws, "adapter"),
+        "privtune.pipeline.release.release_stage": lambda ws: release_stage(gate_site(ws),
+                                                                           "adapter@1"),
     }
 
 

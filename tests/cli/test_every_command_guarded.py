@@ -48,6 +48,10 @@ WORKSPACE_FREE = {
     # issue 24: the CLI through a running server (--server mode)
     "ask": "talks to a running privtune serve with the caller's API key; the server "
            "authenticates, checks model.query and audits; opens no workspace",
+    # issue 18: the configs shipped inside the package
+    "config list": "lists the configs shipped inside the package; no workspace",
+    "config show": "prints a shipped config; no workspace",
+    "config copy": "copies a shipped config to a file the caller names; no workspace",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.
@@ -123,7 +127,7 @@ def _argv(name: str, values: dict[str, str], root: Path) -> list[str]:
             argv.append(values[p.name])
         else:
             argv += [p.opts[0], values[p.name]]
-    if name == "vault shred":
+    if any(p.name == "yes" for p in cmd.params):  # destructive commands confirm unless --yes
         argv.append("--yes")
     return [*argv, "-w", str(root)]
 

@@ -106,3 +106,20 @@ def test_scan_reports_counts_not_values(two_employees):
     dumped = json.dumps([report, rep2])
     for value in ("Maria", "Garcia", "123-45-6789", "acme.com", "02134", "85000", "DE89"):
         assert value not in dumped
+
+
+def test_scan_counts_no_person_in_structured_columns() -> None:
+    """Issue 18: a city like 'East Linda' holds an employee's first name, but the column's role
+    says it is a city: the name detector's PERSON hits there (and in ethnicity) are not
+    reported; a free-text column still reports them."""
+    t = pa.table({"employee_id": ["E00001", "E00002", "E00003"],
+                  "first_name": ["Linda", "Jordan", "Grace"],
+                  "last_name": ["Castro", "Russell", "White"],
+                  "ethnicity": ["White", "Asian", "Black"],
+                  "city": ["East Linda", "Jordan", "Grace Town"],
+                  "notes": ["met Linda Castro", "call Jordan Russell", "fine"]})
+    r = Roster.from_employees(t)
+    report = table_report(t, load_policy(None), r)
+    for col in ("ethnicity", "city"):
+        assert "PERSON" not in report["columns"][col]["types"], (col, report["columns"][col])
+    assert report["columns"]["notes"]["types"].get("PERSON", 0) >= 1

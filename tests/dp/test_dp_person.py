@@ -125,8 +125,8 @@ def test_plan_reports_person_level_epsilon_next_to_the_unit_level_one():
 
 
 def test_gate_and_demo_check_the_person_level_figure():
-    from privtune.demo import _dp_check
     from privtune.gate.audit import _epsilon
+    from privtune.pipeline.summary import dp_check as _dp_check
 
     assert _epsilon({"dp": True, "epsilon": 4.0, "epsilon_person": 31.5}) == 31.5
     assert _epsilon({"dp": True, "epsilon": 4.0}) == 4.0  # recorded before person-level

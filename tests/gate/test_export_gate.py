@@ -190,7 +190,7 @@ def test_released_model_exports_until_quarantined_or_revoked(ws_copy, tmp_path) 
     assert code == 8 and "quarantined" in err and not (tmp_path / "e2").exists()
     code, _, err = _cli(["release", adapter, "-w", w, "--out", str(tmp_path / "rel2")])
     assert code == 8 and "quarantined" in err
-    code, _, err = _cli(["release", "revoke", adapter, "-w", w])
+    code, _, err = _cli(["release", "revoke", adapter, "--yes", "-w", w])
     assert code == 0, err
     code, out, _ = _cli(["release", "list", "--json", "-w", w])
     assert [r["state"] for r in json.loads(out)] == ["revoked"]

@@ -215,7 +215,7 @@ def test_cli_policy_show_set_and_release_list(workspace, tmp_path, monkeypatch, 
     assert run(["release", "list", "--json", "-w", w]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert run(["release", "nope", "-w", w]) == 4                    # release MODEL = release create MODEL
-    assert run(["release", "revoke", "nope", "-w", w]) == 4
+    assert run(["release", "revoke", "nope", "--yes", "-w", w]) == 4
 
 
 # ---------------------------------------------------------------- the people's budget at release

@@ -60,4 +60,4 @@ def test_bad_arguments_fail_before_any_work(workspace) -> None:
         run_stages(workspace, cfg, None)
     with pytest.raises(InputError, match="needs the base_model"):
         run_stages(workspace, cfg, None, start="evaluate", prior=Stages())
-    assert list(Stages().ran()) == [] and STAGES[0] == "ingest" and STAGES[-1] == "audit"
+    assert list(Stages().ran()) == [] and STAGES[0] == "ingest" and STAGES[-1] == "verify"

@@ -93,9 +93,12 @@ def test_missing_key_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_keys_rotate_retire_status(cli_ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["keys", "rotate", "-w", str(cli_ws)]) == 0
     assert "KEK version 2 active; 1 data keys re-wrapped" in capsys.readouterr().out
-    assert run(["keys", "retire", "2", "-w", str(cli_ws)]) == 2
+    assert run(["keys", "retire", "2", "--yes", "-w", str(cli_ws)]) == 2
     assert "active" in one_line_error(capsys)
-    assert run(["keys", "retire", "1", "-w", str(cli_ws)]) == 0
+    # irreversible: without --yes (and no terminal to ask on) it is refused, nothing retired
+    assert run(["keys", "retire", "1", "-w", str(cli_ws)]) == 2
+    assert "--yes" in one_line_error(capsys)
+    assert run(["keys", "retire", "1", "--yes", "-w", str(cli_ws)]) == 0
     assert run(["keys", "rotate", "--data", "-w", str(cli_ws)]) == 0
     assert "1 object versions re-encrypted" in capsys.readouterr().out
     assert run(["keys", "status", "-w", str(cli_ws)]) == 0

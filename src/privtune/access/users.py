@@ -149,7 +149,9 @@ def authenticate(store: MetadataStore, key_text: str) -> Principal:
         raise AuthFailure(f"API key {parsed.key_id} has been revoked", parsed.key_id)
     expires = _aware(row.expires_at)
     if expires is not None and expires <= _now():
-        raise AuthFailure(f"API key {parsed.key_id} has expired", parsed.key_id)
+        raise AuthFailure(f"API key {parsed.key_id} has expired: ask an admin for a new one "
+                          f"(`privtune access issue-key HANDLE`) and set PRIVTUNE_API_KEY to it",
+                          parsed.key_id)
     if user.disabled:
         raise AuthFailure("user is disabled", parsed.key_id)
     return Principal(user.id, user.handle, user.role, parsed.key_id)

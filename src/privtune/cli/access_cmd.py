@@ -9,7 +9,7 @@ from rich.table import Table
 
 from privtune.access import admin
 from privtune.access.roles import MATRIX, OPERATIONS, ROLES
-from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.cli.common import WorkspaceOpt, YesOpt, confirm, console, open_workspace
 from privtune.store.access_models import ApiKey
 
 app = typer.Typer(help="Users, roles and API keys.", no_args_is_help=True)
@@ -40,8 +40,10 @@ def issue_key(handle: str, expires_days: float = typer.Option(None, "--expires-d
 
 
 @app.command("revoke-key")
-def revoke_key(key_id: str, workspace: Path = WorkspaceOpt) -> None:
-    """Revoke an API key by its key id (the 12 hex characters after 'ptk_')."""
+def revoke_key(key_id: str, yes: bool = YesOpt, workspace: Path = WorkspaceOpt) -> None:
+    """Revoke an API key by its key id (the 12 hex characters after 'ptk_'); asks first unless
+    --yes."""
+    confirm(f"Revoking API key {key_id} is for good (issue a new one with `privtune access issue-key`).", yes)
     with open_workspace(workspace) as ws:
         admin.revoke_key(ws.access, ws.store, key_id)
         console.print(f"revoked key {key_id}")

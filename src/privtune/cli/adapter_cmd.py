@@ -64,8 +64,11 @@ def register(app: typer.Typer) -> None:
         convs = read_prompts(prompts)
         with open_workspace(workspace) as ws:
             answers = generate_batch(ws, model, convs, base=base, max_new_tokens=max_new_tokens)
-        lines = [json.dumps({"index": i, "answer": a}, ensure_ascii=False)
-                 for i, a in enumerate(answers)]
+        # each answer next to its prompt (the last user message of the conversation)
+        lines = [json.dumps({"index": i, "prompt": next((m["content"] for m in reversed(c)
+                                                         if m.get("role") == "user"), ""),
+                             "answer": a}, ensure_ascii=False)
+                 for i, (c, a) in enumerate(zip(convs, answers))]
         if out is None:
             for line in lines:
                 typer.echo(line)

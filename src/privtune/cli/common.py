@@ -18,8 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from privtune.progress import ProgressFn
+from privtune.progress import DEFAULT_EVERY, Lines, ProgressFn, fmt_metrics
 from privtune.workspace import ENV_WORKSPACE, Workspace
+
+#: Seconds between two progress lines when stderr is not a terminal.
+ENV_PROGRESS_EVERY = "PRIVTUNE_PROGRESS_EVERY"
 
 console = Console()
 err_console = Console(stderr=True)
@@ -50,6 +53,23 @@ def api_key_from_env_or_prompt() -> str | None:
     return None
 
 
+YesOpt = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before something that cannot be undone, unless ``--yes``; without a terminal to ask
+    on, refuse (exit 2) rather than go ahead."""
+    import sys
+
+    if yes:
+        return
+    if sys.stdin is None or not sys.stdin.isatty():
+        from privtune.errors import InputError
+        raise InputError(f"{question} This cannot be undone: pass --yes to confirm (no terminal "
+                         "to ask on)")
+    typer.confirm(f"{question} This cannot be undone. Go ahead?", abort=True)
+
+
 def open_workspace(path: Path | None) -> Workspace:
     return Workspace.open(path, api_key=api_key_from_env_or_prompt())
 
@@ -60,23 +80,32 @@ SHOWN_METRICS = {"loss": "loss", "train_loss": "loss", "val_loss": "val", "token
 
 
 def _fmt_metrics(metrics: dict[str, Any]) -> str:
-    parts = []
-    for k, v in metrics.items():
-        label = SHOWN_METRICS.get(k)
-        if label is None:
-            continue
-        if k == "tokens_per_s":
-            parts.append(f"{label} {v:,.0f}")
-        elif isinstance(v, float):
-            parts.append(f"{label} {v:.3f}")
-        else:
-            parts.append(f"{label} {v}")
-    return "  ".join(parts)
+    return fmt_metrics(metrics, SHOWN_METRICS)
+
+
+def _progress_every() -> float:
+    import os
+
+    try:
+        return max(0.0, float(os.environ.get(ENV_PROGRESS_EVERY, "") or DEFAULT_EVERY))
+    except ValueError:
+        return DEFAULT_EVERY
+
+
+def line_reporter() -> Lines:
+    """Progress as plain lines on stderr (logs, pipes, CI, nohup)."""
+    return Lines(lambda text: err_console.print(text, highlight=False, markup=False, soft_wrap=True),
+                 _progress_every(), SHOWN_METRICS)
 
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator[ProgressFn]:
-    """A rich progress bar; yields ``update(step, total, metrics)`` for library callbacks."""
+    """A rich progress bar on a terminal, else a line every few seconds with rate and ETA
+    (:class:`privtune.progress.Lines`); yields ``update(step, total, metrics)``."""
+    if not err_console.is_terminal:
+        with line_reporter().stage(description, total) as update:
+            yield update
+        return
     with Progress(
         TextColumn("[bold]{task.description:<14}"),
         BarColumn(bar_width=24),
@@ -99,21 +128,44 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Progres
 
 
 class RichReporter:
-    """Pipeline reporter showing one rich progress bar per stage."""
+    """Pipeline reporter: one rich progress bar per stage on a terminal, progress lines
+    otherwise; notes (estimates, warnings) on stderr."""
 
     def stage(self, description: str, total: int | None = None):
         return progress_bar(description, total)
 
+    def note(self, message: str, *, warning: bool = False) -> None:
+        show_note(message, warning=warning)
 
-def print_figures(title: str, figures: dict[str, Any]) -> None:
+
+def show_note(message: str, *, warning: bool = False) -> None:
+    """A note or a warning on stderr (one line, wrapped at word boundaries)."""
+    from rich.markup import escape
+
+    prefix = "[bold yellow]warning:[/] " if warning else ""
+    err_console.print(prefix + escape(message), highlight=False)
+
+
+#: Figures holding a path relative to the workspace: shown absolute.
+PATH_KEYS = ("report", "path", "directory", "certificate")
+
+
+def print_figures(title: str, figures: dict[str, Any], root: Path | None = None,
+                  warnings: list[str] | tuple[str, ...] = ()) -> None:
+    """A two-column table of a stage's figures (paths relative to the workspace ``root`` shown
+    absolute), then its warnings."""
     from rich.table import Table
 
     table = Table(title=title, show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
     for k, v in figures.items():
+        if root is not None and k in PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute():
+            v = str((Path(root) / v).resolve())
         table.add_row(k, _fmt_value(v))
     console.print(table)
+    for w in warnings:
+        show_note(w, warning=True)
 
 
 def _fmt_value(v: Any) -> str:

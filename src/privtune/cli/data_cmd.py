@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
 
         with open_workspace(workspace) as ws:
             res = ingest_export(ws, export_dir, mapping)
-        print_figures("ingested", {**res.outputs, "seconds": round(res.seconds, 2)})
+        print_figures("ingested", {**res.outputs, "seconds": round(res.seconds, 2)}, ws.root,
+                      res.warnings)
 
     @app.command("scan")
     def scan_cmd(
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 raise NotFoundError("nothing ingested yet: run `privtune ingest EXPORT_DIR` first")
             with progress_bar("scanning texts") as p:
                 res = scan(ws, refs, policy, workers=workers, progress=p)
-        print_figures("PII scan", res.figures)
+        print_figures("PII scan", res.figures, ws.root, res.warnings)
 
     @app.command("deidentify")
     def deidentify_cmd(
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
                 raise NotFoundError("nothing ingested yet: run `privtune ingest EXPORT_DIR` first")
             with progress_bar("de-identifying") as p:
                 res = deidentify(ws, refs, policy, workers=workers, progress=p)
-        print_figures("de-identified", {**res.outputs, **res.figures})
+        print_figures("de-identified", {**res.outputs, **res.figures}, ws.root, res.warnings)
 
     @dataset_app.command("build")
     def build(
@@ -94,7 +95,8 @@ def register(app: typer.Typer) -> None:
                 raise NotFoundError("no de-identified data yet: run `privtune deidentify` first")
             # de-identified policy documents only (issue 17): the raw ones never reach a dataset
             pol = ws.vault.resolve("policies-deid") if ws.vault.exists("policies-deid") else None
+            # the tasks follow the pipeline's DP recipe, as in `privtune run`
             res = build_dataset(ws, deid, pol, spec)
-        print_figures("dataset", {**res.outputs, **res.figures})
+        print_figures("dataset", {**res.outputs, **res.figures}, ws.root, res.warnings)
 
     app.add_typer(dataset_app, name="dataset")

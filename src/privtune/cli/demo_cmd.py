@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from privtune.cli.common import RichReporter, _fmt_value, console
@@ -56,6 +57,11 @@ def headline(stage: str, f: dict[str, Any]) -> str:
         return (f"held-out employees: val loss {f['val_loss_base']:.2f} -> {f['val_loss_tuned']:.2f}; "
                 f"{rank}exact answer {f['triage_accuracy_base']:.0%} -> "
                 f"{f['triage_accuracy_tuned']:.0%}")
+    if stage == "release":
+        return f"{f['release']}: {f['model']} signed by {f['signer']} -> {f['directory']}"
+    if stage == "verify":
+        return (f"verified {f['model']}: signature, file hashes and registry "
+                f"({f['release']} {f['registry_state']})")
     if stage == "reference":
         rank = (f"triage rank {f['triage_rank_accuracy_tuned']:.0%}, "
                 if "triage_rank_accuracy_tuned" in f else "")
@@ -75,6 +81,40 @@ def headline(stage: str, f: dict[str, Any]) -> str:
     return _fmt_value({k: v for k, v in f.items() if k not in ("seconds", "outputs")})
 
 
+def print_summary(summary: dict[str, Any], title: str) -> None:
+    """The summary table (one line per stage), the DP/non-DP utility line, the checks and the
+    warnings: what `privtune demo` and `privtune run` print at the end."""
+    table = Table(title=title)
+    table.add_column("stage", style="bold")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    for name, figs in summary["stages"].items():
+        done = " (resumed)" if name in summary.get("resumed", ()) else ""
+        table.add_row(name, headline(name, figs) + done, f"{figs.get('seconds', 0):.1f}")
+    console.print(table)
+    u = summary.get("utility")
+    if u and u.get("dp_rank") is not None:
+        console.print(
+            f"held-out ticket triage ({u['tickets']} tickets, {u['categories']} categories), "
+            f"rank classification: non-private {u['nonprivate_rank']:.0%} vs DP "
+            f"{u['dp_rank']:.0%} (epsilon {u['epsilon_person']:g} per person; base "
+            f"{u['base_rank']:.0%}); exact answer: non-private {u['nonprivate_exact']:.0%} "
+            f"vs DP {u['dp_exact']:.0%}")
+    for check in summary["checks"]:
+        mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
+        console.print(f"{mark}  {check['name']}: {check['detail']}")
+    for w in summary.get("warnings", ()):
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", highlight=False)
+
+
+def print_gate(summary: dict[str, Any]) -> None:
+    gate = summary.get("gate")
+    if gate:
+        mark = "[green]PASS[/]" if gate["passed"] else "[bold red]FAIL[/]"
+        failed = f" (failed: {', '.join(gate['failed'])})" if gate["failed"] else ""
+        console.print(f"privacy gate: {mark}{failed}; report: {gate['report']}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -83,7 +123,7 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", "-c", help="Pipeline config YAML."),
     ) -> None:
         """Run every pipeline stage on a synthetic company; write summary.json and report.html."""
-        from privtune.demo import STAGES, run_demo
+        from privtune.demo import run_demo
         from privtune.pipeline.config import PipelineConfig
 
         cfg = load_config(PipelineConfig, config, overrides or [])
@@ -92,38 +132,16 @@ def register(app: typer.Typer) -> None:
             f"{cfg.company.seed}), tiny Mistral base, LoRA for {cfg.train.steps} steps"
         )
         result = run_demo(out, cfg, RichReporter())
-        table = Table(title="privtune demo summary")
-        table.add_column("stage", style="bold")
-        table.add_column("result")
-        table.add_column("seconds", justify="right")
-        for name in STAGES:
-            figs = result.summary["stages"].get(name)
-            if figs is not None:
-                table.add_row(name, headline(name, figs), f"{figs.get('seconds', 0):.1f}")
-        console.print(table)
-        u = result.summary.get("utility")
-        if u and u.get("dp_rank") is not None:
-            console.print(
-                f"held-out ticket triage ({u['tickets']} tickets, {u['categories']} categories), "
-                f"rank classification: non-private {u['nonprivate_rank']:.0%} vs DP "
-                f"{u['dp_rank']:.0%} (epsilon {u['epsilon_person']:g} per person; base "
-                f"{u['base_rank']:.0%}); exact answer: non-private {u['nonprivate_exact']:.0%} "
-                f"vs DP {u['dp_exact']:.0%}")
-        for check in result.summary["checks"]:
-            mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
-            console.print(f"{mark}  {check['name']}: {check['detail']}")
+        print_summary(result.summary, "privtune demo summary")
         if result.demo_passphrase:
             from privtune.demo import DEMO_PASSPHRASE
 
             console.print(f"the demo vault is encrypted under the DEMO passphrase (synthetic data only): "
                           f"PRIVTUNE_PASSPHRASE='{DEMO_PASSPHRASE}'", highlight=False)
-        gate = result.summary.get("gate")
-        if gate:
-            mark = "[green]PASS[/]" if gate["passed"] else "[bold red]FAIL[/]"
-            failed = f" (failed: {', '.join(gate['failed'])})" if gate["failed"] else ""
-            console.print(f"privacy gate: {mark}{failed}; report: {gate['report']}")
-        console.print(f"\nsummary:   {result.summary_path}")
-        console.print(f"report:    {result.report_path}")
-        console.print(f"workspace: {result.workspace_dir}  (try: privtune status -w {result.workspace_dir})")
+        print_gate(result.summary)
+        console.print(f"\nsummary:   {result.summary_path.resolve()}")
+        console.print(f"report:    {result.report_path.resolve()}")
+        ws_dir = result.workspace_dir.resolve()
+        console.print(f"workspace: {ws_dir}  (try: privtune status -w {ws_dir})")
         if result.admin_key:
             console.print(f"admin API key of the demo workspace (shown once): {result.admin_key}")

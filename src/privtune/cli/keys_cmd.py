@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.cli.common import WorkspaceOpt, YesOpt, confirm, console, open_workspace
 from privtune.vault.kek import KekSpec
 
 app = typer.Typer(help="Manage the vault's key-encryption keys.", no_args_is_help=True)
@@ -70,10 +70,13 @@ def rotate(
 @app.command("retire")
 def retire(
     version: int = typer.Argument(..., help="KEK version to retire (not the active one)."),
+    yes: bool = YesOpt,
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """Erase an old KEK version's parameters so it can never unwrap anything again."""
+    """Erase an old KEK version's parameters so it can never unwrap anything again (asks first
+    unless --yes)."""
     with open_workspace(workspace) as ws:
         ws.guard("key.write", "keyring", action="retire", kek_version=version)
+        confirm(f"Retiring KEK version {version} erases its parameters for good.", yes)
         ws.vault.keyring.retire(version)
     console.print(f"KEK version {version} retired")

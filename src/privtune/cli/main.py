@@ -7,9 +7,11 @@ line. A traceback is shown only with ``--debug`` (or PRIVTUNE_DEBUG=1).
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import warnings
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -21,6 +23,7 @@ from privtune.cli import (
     alerts_cmd,
     audit_cmd,
     backup_cmd,
+    config_cmd,
     console_cmd,
     data_cmd,
     demo_cmd,
@@ -33,6 +36,7 @@ from privtune.cli import (
     policy_cmd,
     privacy_audit_cmd,
     release_cmd,
+    run_cmd,
     schema_cmd,
     serve_cmd,
     subject_cmd,
@@ -96,6 +100,41 @@ app.add_typer(subject_cmd.records_app, name="records")
 app.add_typer(subject_cmd.retention_app, name="retention")
 app.add_typer(schema_cmd.app, name="schema")
 console_cmd.register(app)  # issue 22: the web console
+# issue 18: the own-export path in one command, evaluate, the shipped configs
+run_cmd.register(app)
+app.add_typer(config_cmd.app, name="config")
+
+
+def _unwrap(text: str) -> str:
+    """Docstring paragraphs as one line each, so the help wraps them at the terminal's width
+    instead of at the source's line breaks (a paragraph starting with \\b keeps its lines)."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
+def tidy_help(cmd: Any) -> Any:
+    """Help texts that wrap at word boundaries, and flags shown without a type (no ``<bool>``)."""
+    for sub in getattr(cmd, "commands", {}).values():
+        tidy_help(sub)
+    if cmd.help:
+        cmd.help = _unwrap(cmd.help)
+    return cmd
+
+
+_typed = typer.core.TyperOption.display_type_rich
+
+
+def _flag_without_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """A flag (--yes, --json, --help) takes no value: show no ``<bool>`` type next to it."""
+    return None if self.is_flag else _typed(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
+
+
+def get_command() -> Any:
+    """The ``privtune`` click command, help tidied."""
+    return tidy_help(typer.main.get_command(app))
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -121,7 +160,7 @@ def _run(argv: list[str]) -> int:
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(peft|transformers|torch)\.")
-    command = typer.main.get_command(app)
+    command = get_command()
     try:
         command.main(args=argv, prog_name="privtune", standalone_mode=False)
         code = 0

@@ -28,7 +28,7 @@ def build_tiny(
         pol = ws.vault.resolve("policies-deid") if ws.vault.exists("policies-deid") else None
         with progress_bar("pre-train tiny base", section.tiny.steps) as p:
             res = prepare_base(ws, section, policies_ref=pol, progress=p)
-    print_figures("base model", res.figures)
+    print_figures("base model", res.figures, ws.root)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from privtune.cli.common import WorkspaceOpt, console, open_workspace, print_figures
+from privtune.cli.common import WorkspaceOpt, YesOpt, confirm, console, open_workspace, print_figures
 
 DEFAULT_SUBCOMMAND = "create"
 
@@ -79,9 +79,12 @@ ReasonOpt = typer.Option("", "--reason", help="Why (one line: a ticket or incide
 def revoke(
     model: str = typer.Argument(..., help="The released adapter: name or name@version."),
     reason: str = ReasonOpt,
+    yes: bool = YesOpt,
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """Revoke a release for good (admin, DPO): exports and serving refuse it from now on."""
+    """Revoke a release for good (admin, DPO): exports and serving refuse it from now on (asks
+    first unless --yes)."""
+    confirm(f"Revoking the release of {model} is for good.", yes)
     with open_workspace(workspace) as ws:
         _change(ws, model, "revoked", reason)
 

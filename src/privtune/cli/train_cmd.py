@@ -18,7 +18,7 @@ from privtune.cli.common import (
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        config: Path = typer.Argument(..., help="Pipeline config YAML (see configs/tiny-demo.yaml)."),
+        config: Path = typer.Argument(..., help="Pipeline config YAML, or a shipped config by name (privtune config list), e.g. tiny-demo."),
         overrides: list[str] = typer.Argument(None, help="Overrides, e.g. train.steps=300 train.lora.r=16"),
         name: str = typer.Option("adapter", "--name", help="Vault name of the adapter."),
         workspace: Path = WorkspaceOpt,
@@ -38,5 +38,5 @@ def register(app: typer.Typer) -> None:
                                 adapter_name=name)
         assert stages.train is not None
         res = stages.train
-        print_figures("training", {**res.outputs, **res.figures})
+        print_figures("training", {**res.outputs, **res.figures}, ws.root, res.warnings)
         console.print(f"metrics: {Path(ws.runs_dir) / res.figures['run_id'] / 'metrics.jsonl'}")

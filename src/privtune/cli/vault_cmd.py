@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from privtune.cli.common import WorkspaceOpt, console, open_workspace
+from privtune.cli.common import WorkspaceOpt, YesOpt, confirm, console, open_workspace
 from privtune.errors import IntegrityError
 
 app = typer.Typer(help="Store, read, list and verify the vault's encrypted objects.", no_args_is_help=True)
@@ -83,12 +83,12 @@ def verify(
 @app.command("shred")
 def shred(
     ref: str = typer.Argument(..., help="NAME@VERSION to destroy."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOpt,
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """Crypto-shred a version: destroy its data key so no copy of it can ever be read."""
-    if not yes:
-        typer.confirm(f"destroy the data key of {ref} for ever?", abort=True)
+    """Crypto-shred a version: destroy its data key so no copy of it can ever be read (asks
+    first unless --yes)."""
+    confirm(f"Shredding {ref} destroys its data key for ever.", yes)
     with open_workspace(workspace) as ws:
         done = ws.vault.shred(ref)
     console.print(f"shredded {done}", highlight=False)

@@ -63,25 +63,57 @@ def register(app: typer.Typer) -> None:
         spec = kek_spec(key_file, transit_url, transit_key, transit_mount) or KekSpec()
         spec.allow_weak = allow_weak_passphrase
         ws = init_workspace(directory, name=name, db_url=db_url, kek=spec)
-        console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {ws.root}")
-        console.print(f"use it with --workspace {ws.root} or PRIVTUNE_WORKSPACE={ws.root}")
+        root = ws.root.resolve()
+        console.print(f"initialised privtune workspace [bold]{ws.config.name}[/] at {root}")
+        console.print(f"use it with --workspace {root} or PRIVTUNE_WORKSPACE={root}")
         show_initial_key(ws)
         ws.close()
 
     @app.command("status")
-    def status(workspace: Path = WorkspaceOpt) -> None:
-        """Show what the workspace holds: vault objects and runs."""
+    def status(
+        runs: int = typer.Option(10, "--runs", help="How many of the latest runs to show."),
+        workspace: Path = WorkspaceOpt,
+    ) -> None:
+        """Show what the workspace holds: the latest version of each vault object (crypto-shredded
+        ones marked) and the latest runs."""
+        from sqlalchemy import select
+
+        from privtune.store import Run
+
         with open_workspace(workspace) as ws:
             objects = ws.vault.list()
-            table = Table(title=f"workspace {ws.config.name} ({ws.root})")
-            table.add_column("object")
-            table.add_column("kind")
-            table.add_column("size", justify="right")
-            table.add_column("created (UTC)")
-            latest: dict[str, Any] = {}
-            for row in objects:
-                latest[row.name] = row
-            for row in latest.values():
-                table.add_row(row.ref, row.kind, f"{row.size:,}", row.created_at.strftime("%Y-%m-%d %H:%M"))
-            console.print(table)
-            console.print(f"{len(objects)} object versions in the vault")
+            shredded = ws.vault.shredded()
+            with ws.store.session() as s:
+                latest_runs = list(s.scalars(select(Run).order_by(Run.started_at.desc()).limit(runs)))
+            root = ws.root.resolve()
+        table = Table(title=f"workspace {ws.config.name}")
+        table.add_column("object", overflow="fold")
+        table.add_column("kind")
+        table.add_column("size", justify="right")
+        table.add_column("created (UTC)", no_wrap=True)
+        latest: dict[str, Any] = {}
+        for row in objects:
+            latest[row.name] = row
+        for row in latest.values():
+            gone = row.ref in shredded
+            table.add_row(row.ref + (" (shredded)" if gone else ""), row.kind,
+                          "—" if gone else f"{row.size:,}", row.created_at.strftime("%Y-%m-%d %H:%M"))
+        console.print(table, highlight=False)
+        n_shred = len(shredded)
+        console.print(f"{len(objects)} object versions in the vault"
+                      + (f", {n_shred} crypto-shredded (data key destroyed)" if n_shred else ""),
+                      highlight=False)
+        if latest_runs:
+            rt = Table(title="runs (latest first)")
+            rt.add_column("run", overflow="fold")
+            rt.add_column("kind")
+            rt.add_column("status")
+            rt.add_column("started (UTC)", no_wrap=True)
+            rt.add_column("outputs", overflow="fold")
+            for r in latest_runs:
+                rt.add_row(r.id, r.kind, r.status, r.started_at.strftime("%Y-%m-%d %H:%M"),
+                           ", ".join(str(o) for o in (r.outputs or [])))
+            console.print(rt, highlight=False)
+        else:
+            console.print("no runs yet", highlight=False)
+        console.print(f"workspace: {root}", highlight=False)

@@ -243,7 +243,7 @@ _BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 assert set(_BUILTIN_DEFAULTS) == set(COLUMN_CLASSES)
 
-DEFAULT_POLICY_PATH = Path(__file__).with_name("default-policy.yaml")
+DEFAULT_POLICY_PATH = Path(__file__).parent.parent / "configs" / "deid-policy.yaml"
 
 
 def load_policy(path: str | Path | None = None) -> DeidPolicy:

@@ -18,7 +18,7 @@ from privtune.deid.classify import classify_table, plan_column
 from privtune.deid.parallel import chunked_map
 from privtune.deid.policy import DeidPolicy
 from privtune.pii.detect import detect, iter_detect
-from privtune.pii.mapping import TableMapping, mapping_for_table
+from privtune.pii.mapping import PERSON_NAME_ROLES, TableMapping, mapping_for_table
 from privtune.pii.roster import Roster
 from privtune.pii.spans import ENTITY_TYPES
 
@@ -52,8 +52,12 @@ def table_report(table: pa.Table, policy: DeidPolicy, roster: Roster | None = No
         present = [v for v in values if v is not None and str(v).strip()]
         types: Counter[str] = Counter()
         with_pii = 0
+        role = mapping.role(name)
+        # A structured column (ethnicity, city, department...) holds no names: the name detector's
+        # hits on its short category values are false positives (its role says what it holds).
+        no_names = role is not None and role not in (*PERSON_NAME_ROLES, "free_text", "unknown")
         for v in present:
-            spans = detect(str(v), roster)
+            spans = [s for s in detect(str(v), roster) if not (no_names and s.type == "PERSON")]
             if spans:
                 with_pii += 1
                 types.update(s.type for s in spans)

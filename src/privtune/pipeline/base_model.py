@@ -9,16 +9,26 @@ Any other value is the path of a local Hugging Face model directory (e.g. Mistra
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from privtune.fsutil import restrict_tree
 from privtune.io import read_json
 from privtune.models.loading import check_model_dir, model_dir_hash
-from privtune.models.pretrain import base_metadata, ensure_tiny_base, is_complete
+from privtune.models.pretrain import (
+    MARKER,
+    TinyBaseSpec,
+    base_metadata,
+    cache_key,
+    ensure_tiny_base,
+    is_complete,
+)
 from privtune.pipeline.config import TINY, ModelSection
 from privtune.pipeline.result import StageResult
-from privtune.progress import ProgressFn
+from privtune.progress import ProgressFn, fmt_duration
 from privtune.records import BaseModelRef
 from privtune.synth import generic_hr_corpus
 from privtune.workspace import Workspace, default_cache_dir
@@ -42,13 +52,58 @@ def pretraining_texts(ws: Workspace, policies_ref: str | None, seed: int) -> lis
     return texts
 
 
+#: Seconds per pre-training step of the default tiny base on 2 cores (TinyBaseSpec's docstring),
+#: used when no base was built on this machine yet.
+SECONDS_PER_STEP_2_CORES = 0.24
+
+
+def _cores() -> int:
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
+def _load() -> float:
+    """The 1-minute load average (0 where the platform has none)."""
+    import os
+
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def pretrain_estimate(spec: TinyBaseSpec, cache: Path) -> float:
+    """Seconds the pre-training of ``spec`` should take here: from the bases already built in
+    the cache (seconds per step and token), else the documented 2-core figure."""
+    work = spec.steps * spec.batch_size * spec.seq_len
+    rates = []
+    for marker in cache.glob(f"*/{MARKER}"):
+        try:
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            s = meta["spec"]
+            done = int(s["steps"]) * int(s["batch_size"]) * int(s["seq_len"])
+            if meta["spec"]["model"] == spec.model.model_dump(mode="json") and done > 0:
+                rates.append(float(meta["seconds"]) / done)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if rates:
+        return sorted(rates)[len(rates) // 2] * work
+    default = TinyBaseSpec()
+    per_token = SECONDS_PER_STEP_2_CORES / (default.batch_size * default.seq_len)
+    return per_token * work * (2 / _cores()) ** 0.5  # threads scale sub-linearly on small models
+
+
 def prepare_base(
     ws: Workspace,
     section: ModelSection,
     *,
     policies_ref: str | None,
     progress: ProgressFn | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> StageResult[BaseModelRef]:
+    """``notify``: told, before a base is pre-trained, how long that should take, and after,
+    which cached base is used and what it was trained on."""
     t0 = time.perf_counter()
     # Checked and audited before any work: building a base writes under models/ (issue 16).
     ws.guard("model.write", "base-model", base="tiny" if section.base == TINY else "local")
@@ -62,6 +117,15 @@ def prepare_base(
 
     texts = pretraining_texts(ws, policies_ref, section.tiny.seed)
     cache = default_cache_dir() / "bases"
+    key = cache_key([t for t in texts if t and t.strip()], section.tiny)
+    if notify is not None and not is_complete(cache / key):
+        eta = pretrain_estimate(section.tiny, cache)
+        load = _load()
+        busy = (f" (the machine is busy, load {load:.1f} on {_cores()} cores: expect about "
+                f"{fmt_duration(eta * load / _cores())})" if load > 1.5 * _cores() else "")
+        notify(f"pre-training the base model ({section.tiny.steps} steps, {len(texts):,} "
+               f"non-personal texts): about {fmt_duration(eta)} on {_cores()} idle cores{busy}; "
+               f"cached in {cache} for every workspace with the same texts and settings")
     calls = {"n": 0}
 
     def counting(step: int, total: int, metrics: dict) -> None:
@@ -80,6 +144,9 @@ def prepare_base(
         restrict_tree(tmp)  # copytree copies the cache's modes; workspace files are 0600
         tmp.rename(local)
     meta = base_metadata(local)
+    if notify is not None and calls["n"] == 0:
+        notify(f"base model: the cached base {cached_dir.name} (shared by every workspace with the "
+               f"same pre-training texts and settings), trained on {TINY_BASE_DATA}")
     sha = model_dir_hash(local)
     figures = {
         "path": str(local.relative_to(ws.root)),

@@ -77,7 +77,26 @@ class ModelSection(StrictModel):
     tiny: TinyBaseSpec = Field(default_factory=TinyBaseSpec)
 
 
+class ExportSpec(StrictModel):
+    """The user's export (``privtune run``): where it is and, optionally, its schema mapping."""
+
+    dir: str | None = Field(None, description="the export directory (relative: to the recipe file)")
+    mapping: str | None = Field(None, description="schema mapping YAML (default: "
+                                "EXPORT/privtune-mapping.yaml if present, else inferred)")
+
+
+class RunSpec(StrictModel):
+    """What ``privtune run`` does after the audit, and what it names the adapter."""
+
+    release: bool = Field(True, description="release and verify the model when the gate passes")
+    adapter_name: str = Field("adapter", min_length=1, description="the adapter's vault name")
+    deid_policy: str | None = Field(None, description="de-identification policy YAML for the scan "
+                                    "and deidentify stages (null: the shipped deid-policy)")
+
+
 class PipelineConfig(StrictModel):
+    export: ExportSpec = Field(default_factory=ExportSpec)
+    run: RunSpec = Field(default_factory=RunSpec)
     company: CompanySpec = Field(default_factory=CompanySpec)
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     data: DataRefs = Field(default_factory=DataRefs)

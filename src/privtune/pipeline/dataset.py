@@ -76,7 +76,12 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         shared, examples = len(examples) - len(kept), kept
     split = split_by_employee(examples, spec.val_fraction, spec.seed)
     train, val = split.train, split.val
-    parents = list(deid.values()) + ([policies_ref] if policies_ref else [])
+    # Lineage lists what the examples were built from: an input no kind of example reads (the
+    # reviews; tickets without ticket_triage) is not an input of the training set.
+    used = used_inputs(deid, policies_ref, tasks)
+    parents = [deid[n] for n in used if n in deid]
+    if policies_ref is not None and "policies" in used:
+        parents.append(policies_ref)
     outputs: dict[str, str] = {}
     train_meta: dict[str, Any] = {"examples": len(train), "val_fraction": spec.val_fraction,
                                   "seed": spec.seed, "tasks": list(tasks)}
@@ -132,4 +137,66 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         "canaries_included": sum(1 for c in canaries if c.included),
         "canary_examples": n_canary,
     }
-    return StageResult("dataset", record, outputs, figures, time.perf_counter() - t0)
+    mixed = len(examples) - (len(train) - n_canary) - len(val)
+    warnings = dataset_warnings(deid, policies_ref, used, tasks, spec, employees, tickets, policies,
+                                examples, shared, mixed)
+    return StageResult("dataset", record, outputs, figures, time.perf_counter() - t0,
+                       warnings=warnings)
+
+
+#: Which vault inputs each kind of example reads.
+KIND_INPUTS = {"policy_qa": ("policies",), "employee_fact": ("employees",),
+               "ticket_triage": ("tickets", "employees")}
+
+
+def used_inputs(deid: dict[str, str], policies_ref: str | None, tasks: tuple[str, ...]) -> list[str]:
+    """The inputs (``employees``, ``tickets``, ``policies``, ...) some kind of example reads;
+    ``employees`` always (the split, the k-anonymity check and the units read it)."""
+    wanted = {"employees"} | {i for k in tasks for i in KIND_INPUTS.get(k, ())}
+    have = set(deid) | ({"policies"} if policies_ref else set())
+    return sorted(have & wanted)
+
+
+def dataset_warnings(deid: dict[str, str], policies_ref: str | None, used: list[str],
+                     tasks: tuple[str, ...], spec: DatasetSpec, employees: list[dict[str, Any]],
+                     tickets: list[dict[str, Any]], policies: dict[str, str],
+                     examples: list[dict[str, Any]], shared: int, mixed: int) -> list[str]:
+    """What the dataset left out, per reason, and the inputs no example uses (counts and
+    names only)."""
+    out: list[str] = []
+    have = {**deid, **({"policies": policies_ref} if policies_ref else {})}
+    for name, ref in sorted(have.items()):
+        if name not in used:
+            readers = [k for k, ins in KIND_INPUTS.items() if name in ins]
+            why = (f"only {', '.join(readers)} reads it and dataset.tasks is "
+                   f"{', '.join(tasks)}" if readers else "no kind of training example reads it")
+            out.append(f"'{ref}' was ingested and de-identified but no training example uses it "
+                       f"({why}); it is not an input of the training set in the lineage")
+    if "ticket_triage" in tasks and tickets:
+        reasons: Counter[str] = Counter()
+        for t in tickets:
+            for fld, label in (("employee_id", "no employee"), ("category", "no category"),
+                               ("text", "no text")):
+                v = t.get(fld)
+                if not (isinstance(v, str) and v.strip()):
+                    reasons[label] += 1
+                    break
+        for label, n in sorted(reasons.items()):
+            out.append(f"{n} of {len(tickets)} tickets give no ticket_triage example: {label}")
+    if "ticket_triage" in tasks and "tickets" in deid and not tickets:
+        out.append("the tickets hold no record: no ticket_triage example")
+    if "policy_qa" in tasks and not policies:
+        out.append("no policy documents (EXPORT/policies/*.md): no policy_qa example")
+    if "employee_fact" in tasks and employees and spec.templates.employee_fact.enabled:
+        columns = set().union(*(r.keys() for r in employees))
+        for fld in spec.templates.employee_fact.fields:
+            if fld not in columns:
+                out.append(f"column '{fld}' is not in the de-identified employees table: no "
+                           f"employee_fact examples about {fld} ({len(employees)} left out)")
+    if shared:
+        out.append(f"{shared} of {len(examples) + shared} examples name several employees and were left "
+                   "out (DP per employee, dp.multi_employee: drop)")
+    if mixed:
+        out.append(f"{mixed} of {len(examples)} examples involve employees on both sides of the "
+                   "train/held-out split and were left out")
+    return out

@@ -132,6 +132,27 @@ def scan(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | Path | 
     return res
 
 
+def wiped_out_warnings(search: dict[str, Any] | None, verdict: dict[str, Any],
+                       policy: str) -> list[str]:
+    """A quasi-identifier the k-anonymity search generalised to its top level (every value
+    replaced by one) is gone from the training data: say so, with the information loss, and how
+    to keep it."""
+    if not search:
+        return []
+    levels, heights = search.get("levels") or {}, search.get("heights") or {}
+    wiped = [qi for qi, lv in levels.items() if heights.get(qi) and lv >= heights[qi]]
+    if not wiped:
+        return []
+    names = ", ".join(f"'{c}'" for c in wiped)
+    return [f"k-anonymity (k={verdict['k']}, target {verdict['k_target']}) was reached by "
+            f"generalising {names} away completely (every value replaced; information loss "
+            f"{float(search.get('loss', 0.0)):.2f}, {verdict['suppressed']} rows suppressed): "
+            f"to keep {'them' if len(wiped) > 1 else 'it'}, list other quasi-identifiers in "
+            f"privacy.quasi_identifiers of the de-identification policy ({policy}; `privtune "
+            "config copy deid-policy FILE`, then `deidentify --policy FILE`), or allow more "
+            "suppression (privacy.max_suppression)"]
+
+
 def deid_policies(deid: Deidentifier, docs: dict[str, str]) -> tuple[dict[str, str], Counter[str]]:
     """The policy documents with every identifying span replaced by its entity rule (dates
     and amounts kept: :data:`POLICY_KEPT_ENTITIES`); no document is about one person."""
@@ -231,5 +252,6 @@ def deidentify(ws: Workspace, refs: dict[str, str], policy: DeidPolicy | str | P
         "policy": pol_ref,
         "report": page,
     }
+    res.warnings = wiped_out_warnings(prot.search, prot.verdict, pol_name)
     res.seconds = time.perf_counter() - t0
     return res

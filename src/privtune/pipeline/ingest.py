@@ -128,6 +128,43 @@ def read_export(export_dir: str | Path, mapping_path: str | Path | None = None) 
     return parts
 
 
+#: Optional roles of each table and what their absence disables (shown as warnings at ingest).
+OPTIONAL_ROLES: dict[str, dict[str, str]] = {
+    "employees": {
+        "department": "employee_fact examples about the department",
+        "job_title": "employee_fact examples about the job title",
+        "manager_id": "employee_fact examples about the manager",
+        "salary": "employee_fact examples about the salary band",
+        "performance_rating": "employee_fact examples about the performance rating, and the "
+                              "attribute-inference probe of the privacy audit",
+        "date_of_birth": "birth_year as a quasi-identifier in the k-anonymity check",
+        "zip": "zip3 as a quasi-identifier in the k-anonymity check",
+        "hire_date": "hire_year as a quasi-identifier in the k-anonymity check",
+    },
+    "tickets": {
+        "category": "every ticket_triage example (the category is the answer)",
+        "employee_id": "every ticket_triage example (a ticket without its author cannot be "
+                       "put in a privacy unit)",
+    },
+    "reviews": {"employee_id": "linking reviews to their employees (subject access, erasure)"},
+}
+
+
+def missing_role_warnings(tables: dict[str, TableMapping]) -> list[str]:
+    """One warning per optional role an ingested table lacks, saying what that disables."""
+    out = []
+    for table, roles in OPTIONAL_ROLES.items():
+        mapping = tables.get(table)
+        if mapping is None:
+            continue
+        for role, disables in roles.items():
+            if mapping.column(role) is None:
+                out.append(f"{table}: no column with the role '{role}' (missing or renamed: set "
+                           f"`role: {role}` on it in the schema mapping, `privtune schema infer`); "
+                           f"this disables {disables}")
+    return out
+
+
 def propose_mapping(ws: Workspace, export_dir: str | Path) -> SchemaMapping:
     """``privtune schema infer``: the proposed mapping of every table of an export, for the
     user to review. Reading an export reads personal data: ``data.read`` is checked (and
@@ -165,5 +202,11 @@ def ingest_export(ws: Workspace, export_dir: str | Path,
     rows.setdefault("policies", 0)
     rows.pop(MAPPING_OBJECT, None)
     res.figures = {"rows": rows}
+    stored = next(p for p in parts if p.name == MAPPING_OBJECT)
+    tables = SchemaMapping.model_validate_json(stored.data).tables
+    res.warnings = missing_role_warnings(tables)
+    if not rows["policies"]:
+        res.warnings.append("no policy documents (EXPORT/policies/*.md): no policy_qa examples, "
+                            "and the base model is pre-trained on generic HR text only")
     res.seconds = time.perf_counter() - t0
     return res
