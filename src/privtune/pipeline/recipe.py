@@ -257,8 +257,6 @@ def run_recipe(
     results: dict[str, StageResult[Any]] = {**(before or {}), **stages.ran()}
     if after is not None:
         results.update(after(stages))
-    # ---- LEAD: the serving smoke test (issue 24's `serve_smoke`) goes here: serve the verified
-    # release and ask it one question; add its StageResult to `results` as "serve". -------------
     order = (*(before or {}), *STAGES, *[k for k in results if k not in STAGES and k not in (before or {})])
     out = out_dir if out_dir is not None else ws.root / RUN_REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
