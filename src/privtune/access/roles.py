@@ -64,6 +64,10 @@ OPERATIONS: dict[str, str] = {
     "retention.manage": "apply the retention periods (crypto-shred what expired), place and "
                         "release legal holds; applying shreds under this authority "
                         "(``Guard.acting_for``)",
+    # issue 23: DP synthetic data
+    "synthetic.write": "synthesise a differentially private table from a person table (spends "
+                       "the people's privacy budget); reads the table and writes the synthetic "
+                       "table and its report under this authority (``Guard.acting_for``)",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -73,6 +77,7 @@ MATRIX: dict[str, frozenset[str]] = {
     STEWARD: frozenset({
         "data.read", "data.write", "training.read", "training.write", "key.read",
         "metadata.read", "subject.lookup", "subject.index", "budget.write",
+        "synthetic.write",
     }),
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
                             "model.query", "metadata.read"}),
@@ -120,6 +125,9 @@ DELEGATED: dict[str, frozenset[str]] = {
     "records.read": frozenset({"data.read", "metadata.read"}),
     "retention.manage": frozenset({"data.write", "training.write", "model.write",
                                    "metadata.read", "backup.write"}),
+    # ``synthesize``: read the person table and the mapping, reserve in the ledger (model.write),
+    # write the synthetic table and its report
+    "synthetic.write": frozenset({"data.read", "data.write", "model.write", "metadata.read"}),
 }
 
 
