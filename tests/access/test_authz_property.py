@@ -60,6 +60,7 @@ WHO = {
     "subject.approve": {"admin", "dpo"},
     "retention.manage": {"admin", "dpo"},  # issue 19: retention and legal holds
     "subject.rectify": {"admin", "dpo"},  # issue 19: rectification
+    "synthetic.write": {"admin", "data-steward"},  # issue 23: DP synthetic data
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

@@ -44,6 +44,7 @@ from privtune.pipeline.ingest import ingest_export, propose_mapping
 from privtune.pipeline.roles import stored_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
+from privtune.pipeline.synthesize import synthesize
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.serve import service as serve_service
 from privtune.store.audit_models import AuditEvent
@@ -202,6 +203,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
             lambda ws: privtune.pipeline.backups.shred_in_recorded_backups(ws, ["employees@1"]),
         # issue 24: serving
         "privtune.serve.service.build": lambda ws: serve_service.build(ws),
+        # issue 23: DP synthetic data
+        "privtune.pipeline.synthesize.synthesize": lambda ws: synthesize(ws, "employees", 1.0),
     }
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from privtune.errors import ConfigError
 
 #: the orders searched: 1 + 10^x for x in [-4, 7] (the optimum is near (eps + rho) / (2 rho))
-_ALPHAS = 1.0 + np.logspace(-4, 7, 20000)
+_ALPHAS = 1.0 + np.logspace(-4, 7, 5000)
 
 
 def _delta(rho: float, eps: float) -> float:

@@ -82,17 +82,18 @@ def synthesize(ws: Workspace, dataset: str, epsilon: float, *, method: str = "ms
     after the permission check. ``insecure_seed``: tests only; the noise is then replayable and
     the privacy record says ``private: false``."""
     t0 = time.perf_counter()
-    if method not in mechanisms.METHODS:
-        raise ConfigError(f"unknown method '{method}'; one of {', '.join(mechanisms.METHODS)}",
-                          key="method")
-    if not (epsilon > 0 and epsilon < float("inf")):
-        raise ConfigError("epsilon must be a positive number", key="epsilon")
-    if rows is not None and not 1 <= rows <= MAX_ROWS:
-        raise ConfigError(f"rows must be between 1 and {MAX_ROWS}", key="rows")
-    if not 0 <= holdout < 1:
-        raise ConfigError("holdout must be in [0, 1)", key="holdout")
     parse_ref(dataset)
-    with ws.access.acting_for(OP, dataset, method=method, epsilon=float(epsilon)):
+    with ws.access.acting_for(OP, dataset, method=str(method), epsilon=str(epsilon)):
+        # the input is looked at only after the check
+        if method not in mechanisms.METHODS:
+            raise ConfigError(f"unknown method '{method}'; one of "
+                              f"{', '.join(mechanisms.METHODS)}", key="method")
+        if not (epsilon > 0 and epsilon < float("inf")):
+            raise ConfigError("epsilon must be a positive number", key="epsilon")
+        if rows is not None and not 1 <= rows <= MAX_ROWS:
+            raise ConfigError(f"rows must be between 1 and {MAX_ROWS}", key="rows")
+        if not 0 <= holdout < 1:
+            raise ConfigError("holdout must be in [0, 1)", key="holdout")
         if isinstance(domains, str | Path):
             domains = dom.demo_domains() if str(domains) == "demo" else \
                 dom.load_domain_file(domains)
@@ -145,6 +146,7 @@ def synthesize(ws: Workspace, dataset: str, epsilon: float, *, method: str = "ms
                 "rho": rho, "rho_spent": fit.accountant.spent, "accountant": "zcdp",
                 "unit": "employee", "source": ref, "source_exports": list(admission.sources),
                 "schema_mapping": mapping_ref, "private": bool(rng.private),
+                "insecure_reproducible": insecure_seed is not None,
                 "gaussian_measurements": fit.accountant.gaussian,
                 "exponential_selections": fit.accountant.exponential,
                 "measured": [[domain.names[j] for j in m] for m in fit.measured],
