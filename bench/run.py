@@ -19,13 +19,15 @@ import pii
 import pii_basic
 import pii_external
 import pipeline
+import synthesize
 import train
 import vault
 
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
            "audit": audit.main, "backup": backup.main, "alerts": alerts.main,
-           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main}
+           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main,
+           "synthesize": synthesize.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
