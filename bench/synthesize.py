@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
+from common import write
 
 SIZES = (300, 3000)
 EPSILONS = (1.0, 3.0, 8.0)
@@ -78,6 +78,11 @@ def one(size: int, method: str, eps: float) -> dict:
     return out
 
 
+COLUMNS = ["employees", "method", "epsilon", "tvd1", "base1", "tvd2", "base2", "gap2", "tvd3",
+           "base3", "wall_s", "peak_mb", "load_avg_1m"]
+GOAL = "3,000 employees, epsilon 3: mean 2-way TVD within 0.01 of the fresh real sample's"
+
+
 def main(sizes: tuple[int, ...] = SIZES) -> None:
     rows = []
     load0 = os.getloadavg()
@@ -101,14 +106,22 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
                     print(json.dumps(r), flush=True)
     write("synthesize", {"sizes": list(sizes), "epsilons": list(EPSILONS),
                          "omp_num_threads": 1, "load_avg_at_start": [round(x, 1) for x in load0],
-                         "goal": "3,000 employees, epsilon 3: mean 2-way TVD within 0.01 of "
-                                 "the fresh real sample's"},
-          rows, ["employees", "method", "epsilon", "tvd1", "base1", "tvd2", "base2", "gap2",
-                 "tvd3", "base3", "wall_s", "peak_mb", "load_avg_1m"])
+                         "goal": GOAL}, rows, COLUMNS)
+
+
+def collect(log: Path) -> None:
+    """Write the results from the JSON lines a (stopped) run printed: the runs it finished."""
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    write("synthesize", {"sizes": sorted({r["employees"] for r in rows}),
+                         "epsilons": list(EPSILONS), "omp_num_threads": 1, "goal": GOAL,
+                         "collected_from": "the JSON lines of a run stopped before its end; "
+                                           "the runs missing were not finished"}, rows, COLUMNS)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--one":
+    if len(sys.argv) == 3 and sys.argv[1] == "--collect":
+        collect(Path(sys.argv[2]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--one":
         print(json.dumps(one(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))))
     else:
         main(tuple(int(x) for x in sys.argv[1:]) or SIZES)
