@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	@echo ">> installing $(TORCH_SPEC) (CPU build) into $(VENV)"
 	@$(PIP) install "$(TORCH_SPEC)" 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(PY) -W ignore -c "import torch" || { echo "torch failed to install"; exit 1; }
-	@echo ">> installing privtune and its test extras"
-	@$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored: it is neither" || true
+	@echo ">> installing privtune and its test and synthetic-data extras"
+	@$(PIP) install -e ".[test,synthetic]" 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(PY) -c "import privtune, transformers, peft" || { echo "privtune failed to install"; exit 1; }
 	@touch $(STAMP)
 
@@ -47,7 +47,7 @@ lint: $(STAMP) ## ruff, mypy on src/ and the import-layer contracts (import-lint
 	@$(VENV)/bin/lint-imports
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (JSON + markdown in bench/results/)
-	@$(PIP) install -e ".[test,bench]" 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PIP) install -e ".[test,synthetic,bench]" 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(PY) bench/run.py
 
 clean: ## Remove .venv, demo output and caches

@@ -20,6 +20,7 @@ import pii
 import pii_basic
 import pii_external
 import pipeline
+import synthesize
 import train
 import vault
 
@@ -27,7 +28,8 @@ BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.ma
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
            "audit": audit.main, "backup": backup.main, "alerts": alerts.main,
            "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main,
-           "console": console.main}
+           "console": console.main,
+           "synthesize": synthesize.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

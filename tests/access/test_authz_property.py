@@ -61,6 +61,7 @@ WHO = {
     "retention.manage": {"admin", "dpo"},  # issue 19: retention and legal holds
     "subject.rectify": {"admin", "dpo"},  # issue 19: rectification
     "console.serve": {"admin"},  # issue 22: the web console
+    "synthetic.write": {"admin", "data-steward"},  # issue 23: DP synthetic data
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

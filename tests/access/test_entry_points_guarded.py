@@ -48,6 +48,7 @@ from privtune.pipeline.release import release_stage
 from privtune.pipeline.roles import stored_mapping
 from privtune.pipeline.run import run_stages
 from privtune.pipeline.site import alert_site, gate_site, ops_site
+from privtune.pipeline.synthesize import synthesize
 from privtune.pipeline.train import TrainedAdapter, evaluate_adapter, train_adapter
 from privtune.serve import service as serve_service
 from privtune.store.audit_models import AuditEvent
@@ -229,6 +230,8 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.pipeline.recipe.evaluate_model": lambda ws: recipe.evaluate_model(ws, "adapter"),
         "privtune.pipeline.release.release_stage": lambda ws: release_stage(gate_site(ws),
                                                                            "adapter@1"),
+        # issue 23: DP synthetic data
+        "privtune.pipeline.synthesize.synthesize": lambda ws: synthesize(ws, "employees", 1.0),
     }
 
 

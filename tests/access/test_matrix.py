@@ -20,7 +20,8 @@ from privtune.workspace import Workspace
 Y = {
     "admin": set(OPERATIONS),
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
-                     "metadata.read", "subject.lookup", "subject.index", "budget.write"},
+                     "metadata.read", "subject.lookup", "subject.index", "budget.write",
+                     "synthetic.write"},  # issue 23
     "ml-engineer": {"training.read", "model.read", "model.write", "model.export", "model.query",
                     "metadata.read"},
     "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
@@ -52,6 +53,7 @@ EXPECTED_OPERATIONS = {
     "retention.manage",  # issue 19: retention and legal holds
     "subject.rectify",  # issue 19: rectification
     "console.serve",  # issue 22: the web console
+    "synthetic.write",  # issue 23: DP synthetic data
 }
 
 

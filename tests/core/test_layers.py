@@ -14,7 +14,7 @@ import privtune
 
 SRC = Path(privtune.__file__).resolve().parent
 PYPROJECT = SRC.parents[1] / "pyproject.toml"
-LIBRARY = ["gate", "attacks", "dp", "anonymity", "train", "deid", "datasets", "synth", "lineage", "access", "audit", "vault", "pii", "models", "ingest", "reports", "store"]
+LIBRARY = ["gate", "attacks", "dp", "anonymity", "dpsynth", "train", "deid", "datasets", "synth", "lineage", "access", "audit", "vault", "pii", "models", "ingest", "reports", "store"]
 
 
 def test_import_contracts_are_kept() -> None:

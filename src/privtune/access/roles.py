@@ -67,6 +67,10 @@ OPERATIONS: dict[str, str] = {
     # issue 22: the web console
     "console.serve": "run the web console (privtune console): it holds the workspace open and "
                      "acts as each signed-in user, whose own role decides every page",
+    # issue 23: DP synthetic data
+    "synthetic.write": "synthesise a differentially private table from a person table (spends "
+                       "the people's privacy budget); reads the table and writes the synthetic "
+                       "table and its report under this authority (``Guard.acting_for``)",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -76,6 +80,7 @@ MATRIX: dict[str, frozenset[str]] = {
     STEWARD: frozenset({
         "data.read", "data.write", "training.read", "training.write", "key.read",
         "metadata.read", "subject.lookup", "subject.index", "budget.write",
+        "synthetic.write",
     }),
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
                             "model.query", "metadata.read"}),
@@ -126,6 +131,9 @@ DELEGATED: dict[str, frozenset[str]] = {
     # releasing (``privtune.gate.approval``): hash and copy the adapter, read (on first use
     # make) the release signing key
     "release.approve": frozenset({"model.read", "key.read", "key.write", "metadata.read"}),
+    # ``synthesize``: read the person table and the mapping, reserve in the ledger (model.write),
+    # write the synthetic table and its report
+    "synthetic.write": frozenset({"data.read", "data.write", "model.write", "metadata.read"}),
 }
 
 

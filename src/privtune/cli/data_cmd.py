@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
     @dataset_app.command("build")
     def build(
         overrides: list[str] = typer.Argument(None, help="Overrides of the dataset section, e.g. val_fraction=0.25"),
+        employees: str = typer.Option(None, "--employees",
+                                      help="Build from this person table only, e.g. a DP "
+                                           "synthetic one (employees-synth@1; no texts)."),
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Build chat-format examples from the latest de-identified data, split by employee."""
@@ -90,7 +93,8 @@ def register(app: typer.Typer) -> None:
 
         spec = load_config(DatasetSpec, None, overrides or [])
         with open_workspace(workspace) as ws:
-            deid = _latest(ws, ("employees", "tickets", "reviews"), "-deid")
+            deid = _latest(ws, ("employees", "tickets", "reviews"), "-deid") if employees is None \
+                else {"employees": ws.vault.resolve(employees)}
             if "employees" not in deid:
                 raise NotFoundError("no de-identified data yet: run `privtune deidentify` first")
             # de-identified policy documents only (issue 17): the raw ones never reach a dataset

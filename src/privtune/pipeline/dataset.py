@@ -38,6 +38,7 @@ from privtune.dp.units import build_units
 from privtune.io import jsonl_bytes, read_json, read_jsonl, read_table
 from privtune.pipeline.config import DP_DEFAULTS, DatasetSpec
 from privtune.pipeline.result import StageResult
+from privtune.pipeline.synthesize import META_KEY as SYNTHETIC_META
 from privtune.records import DatasetRecord
 from privtune.workspace import Workspace
 
@@ -62,7 +63,12 @@ def build_dataset(ws: Workspace, deid: dict[str, str], policies_ref: str | None,
         raise InputError("training examples are built from de-identified policies only "
                          "(policies-deid): run `privtune deidentify` first", field=policies_ref)
     # Data missing the de-identification policy's k (or l) is refused for training (exit 8).
-    require_anonymous(ws.vault.manifest(deid["employees"]).meta, f"'{deid['employees']}'")
+    # A DP synthetic table (``privtune synthesize``) holds no real person's row: its privacy is
+    # the DP record stored with it, not k-anonymity.
+    emp_meta = ws.vault.manifest(deid["employees"]).meta or {}
+    synthetic = (emp_meta.get(SYNTHETIC_META) or {}).get("dp") is True
+    if not synthetic:
+        require_anonymous(emp_meta, f"'{deid['employees']}'")
     employees = read_table(ws.vault, deid["employees"]).to_pylist()
     tickets = read_jsonl(ws.vault, deid["tickets"]) if "tickets" in deid else []
     policies = read_json(ws.vault, policies_ref) if policies_ref else {}

@@ -44,6 +44,7 @@ RESERVED: tuple[NameClass, ...] = (
     NameClass("canary secrets", ("blob",), frozenset({"canaries"})),
     NameClass("training checkpoint", ("adapter",), prefixes=("ckpt-",)),
     NameClass("audit report", ("report",), suffixes=("-report",)),
+    NameClass("DP synthetic table", ("table",), suffixes=("-synth",)),
     NameClass("ingested export table", ("table",), frozenset({"employees", "leave"})),
     NameClass("ingested export texts", ("texts",), frozenset({"reviews", "tickets", "policies"})),
     NameClass("de-identification policy", ("blob",), frozenset({"deid-policy"})),

@@ -1,0 +1,118 @@
+"""The synthesiser's domain is fixed before any value is read: from the schema roles, public
+bounds and the user's confirmed domain file; the same inputs give the same domain, whatever
+the rows hold; identifiers are never synthesised; values outside the domain never become new
+values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from privtune.dpsynth import domain as dom
+from privtune.errors import ConfigError, InputError
+
+COLUMNS = ["employee_id", "first_name", "email", "gender", "department", "salary",
+           "hire_date", "date_of_birth", "performance_rating", "notes"]
+ROLES = {"employee_id": "employee_id", "first_name": "first_name", "email": "email",
+         "gender": "gender", "department": "department", "salary": "salary",
+         "hire_date": "hire_date", "date_of_birth": "date_of_birth",
+         "performance_rating": "performance_rating", "notes": "free_text"}
+CONFIG = {"department": {"values": ["Engineering", "Sales", "Finance"]}}
+
+
+def _rows(n: int, seed: int) -> list[dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    return [{"employee_id": f"E{i:05d}", "first_name": "Ann", "email": "a@b.c",
+             "gender": str(rng.choice(["Female", "Male", "Agender"])),
+             "department": str(rng.choice(["Engineering", "Sales", "Secret Lab"])),
+             "salary": str(int(rng.integers(10_000, 2_000_000))),
+             "hire_date": f"{int(rng.integers(1970, 2026))}-03-01",
+             "date_of_birth": f"{int(rng.integers(1930, 2005))}-07-09",
+             "performance_rating": str(int(rng.integers(1, 6))), "notes": "x"} for i in range(n)]
+
+
+def test_the_domain_reads_no_value_and_is_deterministic() -> None:
+    a = dom.build_domain(COLUMNS, ROLES, CONFIG)
+    b = dom.build_domain(list(COLUMNS), dict(ROLES), dict(CONFIG))
+    assert a == b and a.describe() == b.describe()
+    assert a.names == ("gender", "department", "salary", "hire_date", "date_of_birth",
+                       "performance_rating")
+    left = dict(a.left_out)
+    assert set(left) == {"employee_id", "first_name", "email", "notes"}
+    # two different tables: the same domain (it depends on names and roles only)
+    codes1 = dom.encode(_rows(200, 1), a)
+    codes2 = dom.encode(_rows(50, 2), a)
+    assert codes1.shape == (200, 6) and codes2.shape == (50, 6)
+    assert (codes1 < np.array(a.shape)).all() and (codes2 < np.array(a.shape)).all()
+
+
+def test_values_outside_the_domain_fall_into_other_and_bins_are_open() -> None:
+    d = dom.build_domain(COLUMNS, ROLES, CONFIG)
+    rows = [{"gender": "Agender", "department": "Secret Lab", "salary": "1200000",
+             "hire_date": "1950-01-01", "date_of_birth": "", "performance_rating": "9"}]
+    codes = dom.encode(rows, d)
+    by = dict(zip(d.names, codes[0], strict=True))
+    cols = {c.name: c for c in d.columns}
+    assert cols["gender"].labels[by["gender"]] == dom.OTHER
+    assert cols["department"].labels[by["department"]] == dom.OTHER
+    assert cols["salary"].labels[by["salary"]] == ">=400k"      # top bin open
+    assert cols["hire_date"].labels[by["hire_date"]] == "<1980"  # bottom bin open
+    assert cols["date_of_birth"].labels[by["date_of_birth"]] == dom.MISSING
+    # no value of the data is in any label
+    labels = {lab for c in d.columns for lab in c.labels}
+    assert not {"Agender", "Secret Lab", "1200000"} & labels
+
+
+def test_decode_gives_fresh_ids_and_band_columns() -> None:
+    d = dom.build_domain(COLUMNS, ROLES, CONFIG)
+    codes = dom.encode(_rows(3, 3), d)
+    out = dom.decode(codes, d, ["SYN-000001", "SYN-000002", "SYN-000003"])
+    assert [r["employee_id"] for r in out] == ["SYN-000001", "SYN-000002", "SYN-000003"]
+    assert set(out[0]) == {"employee_id", "gender", "department", "salary_band", "hire_year",
+                           "birth_year", "performance_rating"}
+
+
+def test_a_column_without_a_public_domain_is_left_out_until_confirmed() -> None:
+    d = dom.build_domain(COLUMNS, ROLES)  # no domain file: departments are not public
+    assert "department" not in d.names
+    assert "--domains" in dict(d.left_out)["department"]
+
+
+def test_domain_file(tmp_path: Path) -> None:
+    f = tmp_path / "domains.yaml"
+    f.write_text("columns:\n  department: {values: [A, B]}\n  salary: {bounds: [0, 100000], "
+                 "width: 25000}\n  gender: {drop: true}\n")
+    d = dom.build_domain(COLUMNS, ROLES, dom.load_domain_file(f))
+    cols = {c.name: c for c in d.columns}
+    assert "gender" not in cols
+    assert cols["department"].labels == ("A", "B", dom.OTHER, dom.MISSING)
+    assert cols["salary"].labels == ("<0k", "0k-25k", "25k-50k", "50k-75k", "75k-100k",
+                                     ">=100k", dom.MISSING)
+
+
+@pytest.mark.parametrize("spec", [
+    {"nope": {"values": ["a"]}},                          # a column the table lacks
+    {"department": {"values": "Engineering"}},            # not a list
+    {"department": {"values": ["A", "A"]}},               # not distinct
+    {"salary": {"bounds": [10, 0], "width": 5}},          # lo >= hi
+    {"salary": {"bounds": [0, 10_000_000], "width": 1}},  # too many bins
+    {"salary": {"width": 5}},                             # neither values nor bounds
+])
+def test_bad_domain_files_are_typed_errors(spec: dict) -> None:
+    with pytest.raises(ConfigError):
+        dom.build_domain(COLUMNS, ROLES, spec)
+
+
+def test_too_few_columns_is_an_input_error() -> None:
+    with pytest.raises(InputError):
+        dom.build_domain(["employee_id", "gender"], {"employee_id": "employee_id",
+                                                      "gender": "gender"})
+
+
+def test_the_demo_domains_are_the_generators_vocabulary() -> None:
+    demo = dom.demo_domains()
+    assert "Engineering" in demo["department"]["values"]
+    assert "Chief Executive Officer" in demo["job_title"]["values"]
+    assert len(set(demo["job_title"]["values"])) == len(demo["job_title"]["values"])
