@@ -60,6 +60,8 @@ WHO = {
     "subject.approve": {"admin", "dpo"},
     "retention.manage": {"admin", "dpo"},  # issue 19: retention and legal holds
     "subject.rectify": {"admin", "dpo"},  # issue 19: rectification
+    "federated.train": {"admin", "ml-engineer"},  # issue 21: federated fine-tuning
+    "federated.coordinate": {"admin", "ml-engineer"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

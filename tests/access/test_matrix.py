@@ -22,7 +22,8 @@ Y = {
     "data-steward": {"data.read", "data.write", "training.read", "training.write", "key.read",
                      "metadata.read", "subject.lookup", "subject.index", "budget.write"},
     "ml-engineer": {"training.read", "model.read", "model.write", "model.export", "model.query",
-                    "metadata.read"},
+                    "metadata.read",
+                    "federated.train", "federated.coordinate"},  # issue 21
     "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
                 "audit.read",
                 "alerts.manage"},  # issue 20
@@ -51,6 +52,7 @@ EXPECTED_OPERATIONS = {
     "subject.approve",
     "retention.manage",  # issue 19: retention and legal holds
     "subject.rectify",  # issue 19: rectification
+    "federated.train", "federated.coordinate",  # issue 21: federated fine-tuning
 }
 
 

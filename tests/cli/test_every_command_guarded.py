@@ -45,6 +45,9 @@ WORKSPACE_FREE = {
     "backup list": "lists a backup repository's signed snapshots; no workspace",
     "backup restore": "creates a new workspace from a backup (like init); backup.restore is "
                       "checked and audited inside the restored copy before it is put in place",
+    # issue 21
+    "federated simulate": "creates its own site and coordinator workspaces (init) and acts "
+                          "there as their admins, like demo",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.

@@ -64,6 +64,11 @@ OPERATIONS: dict[str, str] = {
     "retention.manage": "apply the retention periods (crypto-shred what expired), place and "
                         "release legal holds; applying shreds under this authority "
                         "(``Guard.acting_for``)",
+    # issue 21: federated fine-tuning
+    "federated.train": "take part in a federated round as a site: read the site's training set, "
+                       "send its clipped (masked) update, charge the site's privacy ledger",
+    "federated.coordinate": "coordinate a federation: certificates and SuperNode keys, the "
+                            "global adapter stored in the coordinator's vault",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -75,7 +80,8 @@ MATRIX: dict[str, frozenset[str]] = {
         "metadata.read", "subject.lookup", "subject.index", "budget.write",
     }),
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
-                            "model.query", "metadata.read"}),
+                            "model.query", "metadata.read",
+                            "federated.train", "federated.coordinate"}),
     AUDITOR: frozenset({"model.read", "model.query", "metadata.read", "subject.lookup",
                         "records.read", "audit.read", "alerts.manage"}),
     VIEWER: frozenset({"metadata.read"}),

@@ -71,11 +71,25 @@ def split_units(unit_lengths: Sequence[Sequence[int]], max_rows: int,
     return chunks[::-1]
 
 
-def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
-                  encoded: Sequence[Encoded], pad_id: int, device: torch.device,
-                  clipper: UnitClipper, opt: torch.optim.Optimizer, sched: LRScheduler,
-                  precision: Precision, noise_std: float, expected_batch: float,
-                  rng: DPRandom, max_rows: int, comm: Comm = LOCAL) -> DPStepStats:
+@dataclass
+class ClippedBatch:
+    """One Poisson batch's clipped unit-gradient sum (before noise) and its numbers."""
+
+    sums: list[torch.Tensor]  # sum_u clip(G_u) for each of the clipper's params
+    loss_sum: float
+    tokens: int
+    units: int
+    rows: int
+    clipped: int
+
+
+def clipped_batch_sum(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
+                      encoded: Sequence[Encoded], pad_id: int, device: torch.device,
+                      clipper: UnitClipper, precision: Precision, max_rows: int,
+                      comm: Comm = LOCAL) -> ClippedBatch:
+    """``sum_u clip(G_u)`` over the batch's units (summed across the ranks of ``comm``): the
+    part of a DP-SGD step before the noise. A federated site sends exactly this (or its masked
+    form under secure aggregation) for one round; :func:`dp_train_step` adds the noise."""
     by_unit: dict[int, list[int]] = {}
     for ex, slot in rows:
         by_unit.setdefault(slot, []).append(ex)
@@ -104,14 +118,25 @@ def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
         loss_sum += float(loss.detach())
         tokens += int(b["attention_mask"].sum())
     sums = clipper.clipped_sum()
+    clipper.reset()
     if comm.world > 1:
         comm.all_reduce_(sums)
         loss_sum, tok, clip = comm.sum_floats([loss_sum, tokens, clipped])
         tokens, clipped = int(tok), int(clip)
+    return ClippedBatch(sums, loss_sum, tokens, len(all_units), len(rows), clipped)
+
+
+def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
+                  encoded: Sequence[Encoded], pad_id: int, device: torch.device,
+                  clipper: UnitClipper, opt: torch.optim.Optimizer, sched: LRScheduler,
+                  precision: Precision, noise_std: float, expected_batch: float,
+                  rng: DPRandom, max_rows: int, comm: Comm = LOCAL) -> DPStepStats:
+    cb = clipped_batch_sum(model, rows, encoded, pad_id, device, clipper, precision, max_rows,
+                           comm)
     if comm.rank == 0:  # the step's one noise draw
-        grads = add_noise(sums, noise_std, expected_batch, rng)
+        grads = add_noise(cb.sums, noise_std, expected_batch, rng)
     else:
-        grads = [torch.empty_like(t) for t in sums]
+        grads = [torch.empty_like(t) for t in cb.sums]
     comm.broadcast_(grads, 0)
     for p, g in zip(clipper.params, grads):
         p.grad = g
@@ -119,7 +144,5 @@ def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
-    clipper.reset()
-    n_rows = len(rows)
-    return DPStepStats(loss_sum / n_rows if n_rows else float("nan"), tokens, norm,
-                       len(all_units), n_rows, clipped)
+    return DPStepStats(cb.loss_sum / cb.rows if cb.rows else float("nan"), cb.tokens, norm,
+                       cb.units, cb.rows, cb.clipped)
