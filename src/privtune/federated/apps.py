@@ -135,7 +135,10 @@ def _store_adapter(model: Any, cfg: dict[str, Any], spec: FederatedSpec, sigma: 
     coord = cfg.get("coordinator-workspace")
     if not coord:
         return ""
-    with Workspace.open(Path(str(coord))) as ws, private_tempdir("fedadapter") as tmp:
+    from privtune.access.apikeys import ENV_API_KEY
+
+    key = os.environ.get(ENV_API_KEY) or None
+    with Workspace.open(Path(str(coord)), api_key=key) as ws, private_tempdir("fedadapter") as tmp:
         ws.access.check("federated.coordinate", str(cfg["adapter-name"]), action="store",
                         round=rnd)
         model.save_pretrained(str(tmp / "adapter"))

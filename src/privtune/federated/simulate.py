@@ -315,7 +315,8 @@ def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec) -> dict
             fed.start_supernode(s)
     t0 = time.perf_counter()
     out = fed.run(app, results)
-    out.update(seconds=round(time.perf_counter() - t0, 2), sigma=sigma, sites=len(fed.sites),
+    out.update(fed_run=run_id, seconds=round(time.perf_counter() - t0, 2), sigma=sigma,
+               sites=len(fed.sites),
                secagg=spec.secagg, epsilon=round(spec.epsilon_after(len(out["rounds"]), sigma), 4),
                python=sys.version.split()[0])
     return out

@@ -15,6 +15,7 @@ value leaves this function.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class SiteUpdate:
 def site_round(workspace: Path, dataset: str, base_dir: Path, lora: LoraSpec,
                spec: FederatedSpec, arrays: list[np.ndarray], rnd: int, run_id: str,
                sigma: float, *, api_key: str | None = None) -> SiteUpdate:
+    from privtune.access.apikeys import ENV_API_KEY
+
+    api_key = api_key or os.environ.get(ENV_API_KEY) or None
     with Workspace.open(workspace, api_key=api_key) as ws:
         ws.access.check("federated.train", dataset, action="round", round=rnd, run=run_id)
         ref = ws.vault.resolve(dataset)
