@@ -15,6 +15,7 @@ import deid_policy
 import dp
 import dp_utility
 import erasure
+import federated
 import pii
 import pii_basic
 import pii_external
@@ -25,7 +26,8 @@ import vault
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
            "audit": audit.main, "backup": backup.main, "alerts": alerts.main,
-           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main}
+           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main,
+           "federated": federated.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -2,14 +2,13 @@
 over TLS, SuperNodes authenticated by key, from Flower's own environment (.venv-flwr).
 
 One federation of 3 synthetic companies (each its own workspace) serves the module, in order:
-2 rounds without SecAgg+, 2 rounds with it, an unregistered SuperNode refused, no planted PII in
-any message a site sent, and a site killed mid-round with the round completing (SecAgg+
-recovers the dead site's masks from the others' shares)."""
+2 rounds without SecAgg+; 2 rounds with it, one site killed in round 2 and the round completing
+(SecAgg+ recovers the dead site's masks from the others' shares); an unregistered SuperNode
+refused; no planted PII in any message a site sent."""
 
 from __future__ import annotations
 
 import csv
-import json
 import threading
 import time
 from pathlib import Path
@@ -79,12 +78,31 @@ def test_three_sites_over_tls_two_rounds_without_secagg(fed) -> None:
         assert sum(r.epsilon for r in mine) == pytest.approx(out["epsilon"], abs=2e-3)
 
 
-def test_three_sites_with_secagg_plus(fed) -> None:
-    spec = _spec(secagg=True)
-    out = run_federation(fed, spec, LORA)
-    _check_run(fed, out, spec, [3, 3])
+def test_secagg_plus_and_a_site_killed_mid_round(fed) -> None:
+    """2 rounds with SecAgg+; in round 2 one site's SuperNode is killed after the key-sharing
+    stage: its masks are recovered from the other two sites' shares (threshold 2) and the round
+    completes with 2 sites."""
+    spec = _spec(secagg=True, round_timeout=60)
+    victim = fed.sites[2]
+    result: dict = {}
+
+    def run() -> None:
+        result["out"] = run_federation(fed, spec, LORA)
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 1500
+    before = len(list(victim.record_dir.glob("*.bin")))
+    # round 1: 4 SecAgg+ stages (set-up, key shares, masked vector, unmasking); round 2:
+    # set-up and key shares, then the site dies
+    while len(list(victim.record_dir.glob("*.bin"))) < before + 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    fed.kill_site(victim)
+    t.join(1800)
+    out = result["out"]
+    _check_run(fed, out, spec, [3, 2])
     log = (fed.root / "logs" / "superlink.log").read_text(errors="replace")
-    assert "SecAgg+" in log or "secaggplus" in log.lower() or "unmask" in log.lower(), log[-2000:]
+    assert log.count("Secure aggregation completed") >= 2, log[-2000:]
 
 
 def test_an_unregistered_supernode_is_rejected(fed) -> None:
@@ -122,32 +140,10 @@ def _planted(site: Site, i: int, tmp: Path) -> list[str]:
 def test_no_planted_pii_in_any_message_a_site_sent(fed, tmp_path) -> None:
     for i, s in enumerate(fed.sites):
         files = sorted(s.record_dir.glob("*.bin"))
-        assert len(files) >= 2 + 2 * 4, s.name  # 2 plain rounds + 2 SecAgg+ rounds of 4 stages
+        assert len(files) >= 2 + 6, s.name  # 2 plain rounds, then SecAgg+ stages
         blob = b"\n".join(f.read_bytes() for f in files)
         text = blob.decode("latin-1").lower()
         planted = _planted(s, i, tmp_path)
         assert len(planted) > 50
         leaked = [p for p in planted if p.lower() in text]
         assert not leaked, (s.name, leaked[:5])
-
-
-def test_a_site_killed_mid_round_and_the_round_completes(fed) -> None:
-    spec = _spec(secagg=True, round_timeout=60)
-    victim = fed.sites[2]
-    before = len(list(victim.record_dir.glob("*.bin")))
-    result: dict = {}
-
-    def run() -> None:
-        result["out"] = run_federation(fed, spec, LORA)
-
-    t = threading.Thread(target=run)
-    t.start()
-    deadline = time.monotonic() + 900
-    # round 1: 4 SecAgg+ stages; round 2: set-up and key shares, then the site dies
-    while len(list(victim.record_dir.glob("*.bin"))) < before + 6 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    fed.kill_site(victim)
-    t.join(1200)
-    out = result["out"]
-    assert out["status"] == "finished:completed", json.dumps(out)[-2000:]
-    assert [r["sites"] for r in out["rounds"]] == [3, 2]

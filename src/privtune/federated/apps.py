@@ -40,9 +40,10 @@ from flwr.server.strategy import FedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
 from privtune.federated.plan import FederatedSpec
-from privtune.federated.server import GlobalAdapter, build_lora_model, get_arrays, set_arrays
-from privtune.federated.site import site_round
 from privtune.train.spec import LoraSpec
+
+# torch, transformers and the workspace are imported where a round needs them, not at import:
+# every SecAgg+ stage starts a fresh ClientApp process, and only the training stage trains.
 
 
 def _spec(cfg: dict[str, Any]) -> FederatedSpec:
@@ -59,7 +60,7 @@ def _lora(cfg: dict[str, Any]) -> LoraSpec:
 class PrivateSum(FedAvg):
     """FedAvg's plumbing; ``aggregate_fit`` turns the sites' clipped sums into one noisy step."""
 
-    def __init__(self, adapter: GlobalAdapter, spec: FederatedSpec, on_round: Any,
+    def __init__(self, adapter: Any, spec: FederatedSpec, on_round: Any,
                  n_sites: int, **kw: Any) -> None:
         super().__init__(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=n_sites,
                          min_evaluate_clients=0, min_available_clients=n_sites,
@@ -89,6 +90,8 @@ server_app = ServerApp()
 
 @server_app.main()
 def _server_main(grid: Grid, context: Context) -> None:
+    from privtune.federated.server import GlobalAdapter, build_lora_model, get_arrays, set_arrays
+
     cfg = dict(context.run_config)
     spec, lora = _spec(cfg), _lora(cfg)
     sigma = float(cfg["sigma"])
@@ -161,6 +164,8 @@ class SiteClient(NumPyClient):
         self.context = context
 
     def fit(self, parameters: Any, config: Any) -> Any:
+        from privtune.federated.site import site_round
+
         cfg = dict(self.context.run_config)
         node = dict(self.context.node_config)
         spec = _spec(cfg)

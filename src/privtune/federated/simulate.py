@@ -98,6 +98,9 @@ class Federation:
     ports: dict[str, int] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     superlink: subprocess.Popen[bytes] | None = None
+    #: False (bench/federated.py only, to measure what TLS costs): plaintext gRPC and no node
+    #: authentication (Flower authenticates nodes over TLS only). Never for real data.
+    tls_on: bool = True
 
     # ------------------------------------------------------------------ processes
     def _env(self, api_key: str | None = None) -> dict[str, str]:
@@ -124,10 +127,11 @@ class Federation:
     def start_superlink(self) -> None:
         for k in ("fleet", "serverappio", "control"):
             self.ports[k] = free_port()
+        security = (["--ssl-ca-certfile", str(self.tls.ca_cert), "--ssl-certfile",
+                     str(self.tls.server_cert), "--ssl-keyfile", str(self.tls.server_key),
+                     "--enable-supernode-auth"] if self.tls_on else ["--insecure"])
         self.superlink = self._spawn([
-            str(self.flwr / "flower-superlink"),
-            "--ssl-ca-certfile", str(self.tls.ca_cert), "--ssl-certfile", str(self.tls.server_cert),
-            "--ssl-keyfile", str(self.tls.server_key), "--enable-supernode-auth",
+            str(self.flwr / "flower-superlink"), *security,
             "--fleet-api-address", f"127.0.0.1:{self.ports['fleet']}",
             "--serverappio-api-address", f"127.0.0.1:{self.ports['serverappio']}",
             "--control-api-address", f"127.0.0.1:{self.ports['control']}",
@@ -160,7 +164,7 @@ class Federation:
             "[tool.flwr.federations]", f'default = "{FEDERATION}"', "",
             f"[tool.flwr.federations.{FEDERATION}]",
             f'address = "127.0.0.1:{self.ports["control"]}"',
-            f'root-certificates = "{self.tls.ca_cert}"', "",
+            (f'root-certificates = "{self.tls.ca_cert}"' if self.tls_on else "insecure = true"), "",
         ]
         atomic_write_text(app / "pyproject.toml", "\n".join(lines))
         atomic_write_text(app / "README.md", "privtune federated app (generated)\n")
@@ -180,10 +184,12 @@ class Federation:
         node_config = (f'workspace="{site.workspace}" dataset="trainset" '
                        f'record-dir="{site.record_dir}"')
         site.log = self.root / "logs" / f"{site.name}.log"
+        security = (["--root-certificates", str(self.tls.ca_cert),
+                     "--auth-supernode-private-key", str(site.key_private)]
+                    if self.tls_on else ["--insecure"])
         site.proc = self._spawn([
-            str(self.flwr / "flower-supernode"), "--root-certificates", str(self.tls.ca_cert),
+            str(self.flwr / "flower-supernode"), *security,
             "--superlink", f"127.0.0.1:{self.ports['fleet']}",
-            "--auth-supernode-private-key", str(site.key_private),
             "--clientappio-api-address", f"127.0.0.1:{free_port()}",
             "--node-config", node_config, "--isolation", "subprocess", "--max-retries", "3",
         ], site.log, site.api_key)
@@ -311,7 +317,8 @@ def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec) -> dict
     app = fed.write_app(spec, lora, sigma, run_id, results)
     for s in fed.sites:
         if s.proc is None:
-            fed.register(s, app)
+            if fed.tls_on:
+                fed.register(s, app)
             fed.start_supernode(s)
     t0 = time.perf_counter()
     out = fed.run(app, results)
