@@ -20,6 +20,7 @@ load average is recorded before and after every part. Results: bench/results/fed
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
@@ -102,7 +103,7 @@ def _val_loss(base: Path, adapter_dir: Path | None, vals: list[list[dict]]) -> f
         model, tok = load_local_model(base)
     else:
         model, tok = load_adapter(base, adapter_dir)
-    return round(sum(eval_loss(model, tok, v, 96) for v in vals) / len(vals), 4)
+    return round(sum(eval_loss(model, tok, v, 128) for v in vals) / len(vals), 4)
 
 
 def utility(ctx: Any, base: Path) -> list[dict]:
@@ -140,7 +141,7 @@ def utility(ctx: Any, base: Path) -> list[dict]:
         ts = TrainSpec(steps=ROUNDS, batch_size=16, lr=spec.server_lr, warmup_steps=0,
                        schedule="constant", eval_every=0, max_seq_len=96, lora=lora)
         with tempfile.TemporaryDirectory() as tmp:
-            finetune_lora(base, train, vals[0][:4], ts, Path(tmp) / "a",
+            finetune_lora(base, train, vals[0], ts, Path(tmp) / "a",
                           strategy=DPStepStrategy(plan))
             return {"model": name, "val_loss": _val_loss(base, Path(tmp) / "a", vals),
                     "epsilon": round(plan.epsilon, 3)}
@@ -194,6 +195,9 @@ def main() -> None:
         row, ctx = federation(root / f"fed-{sites}-{int(secagg)}-{int(tls)}", base, sites, secagg,
                               tls)
         fed_rows.append(row)
+        partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        with partial.open("a") as fh:  # kept if a later part fails
+            fh.write(json.dumps(row) + "\n")
         if sites == 3 and secagg and tls and not util_rows:
             util_rows = utility(ctx, base)
     ddp_rows = ddp(root)

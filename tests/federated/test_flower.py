@@ -30,7 +30,7 @@ LORA = LoraSpec(r=2, dropout=0.0)
 
 
 def _spec(**kw) -> FederatedSpec:
-    base = {"rounds": 2, "sampling_rate": 0.5, "target_epsilon": 8.0, "round_timeout": 120,
+    base = {"rounds": 2, "sampling_rate": 0.5, "target_epsilon": 8.0, "round_timeout": 300,
             "max_examples_per_unit": 2}
     base.update(kw)
     return FederatedSpec(**base)
@@ -82,7 +82,7 @@ def test_secagg_plus_and_a_site_killed_mid_round(fed) -> None:
     """2 rounds with SecAgg+; in round 2 one site's SuperNode is killed after the key-sharing
     stage: its masks are recovered from the other two sites' shares (threshold 2) and the round
     completes with 2 sites."""
-    spec = _spec(secagg=True, round_timeout=60)
+    spec = _spec(secagg=True, round_timeout=300)
     victim = fed.sites[2]
     result: dict = {}
 

@@ -60,5 +60,10 @@ def simulate(
     spec = FederatedSpec(rounds=rounds, secagg=secagg, target_epsilon=epsilon)
     res = run_sim(out, sites, spec, base_dir=base)
     console.print(json.dumps(res, indent=2))
+    if not res.get("complete"):
+        from privtune.errors import TrainingError
+
+        raise TrainingError(f"the federation finished {len(res.get('rounds', []))} of {rounds} "
+                            f"rounds; see {out / 'logs'}")
     console.print(f"workspaces: {out}/site-*, coordinator: {out}/coordinator "
                   "(global adapter 'fed-adapter', one version per round)")

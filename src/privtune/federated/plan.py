@@ -43,7 +43,7 @@ class FederatedSpec(StrictModel):
     server_lr: float = Field(default=0.02, gt=0, le=1, description="coordinator's Adam step")
     secagg: bool = Field(default=True, description="SecAgg+ (the coordinator sees only the sum)")
     reconstruction_threshold: int = Field(default=2, ge=2, description="SecAgg+ shares needed")
-    clipping_range: float = Field(default=8.0, gt=0,
+    clipping_range: float = Field(default=64.0, gt=0,
                                   description="SecAgg+ quantisation range of a site's sum")
     round_timeout: float = Field(default=240.0, gt=0, description="seconds a round waits")
 

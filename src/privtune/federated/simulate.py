@@ -322,6 +322,8 @@ def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec) -> dict
             fed.start_supernode(s)
     t0 = time.perf_counter()
     out = fed.run(app, results)
+    # Flower calls a run "completed" even when every round failed: say whether all rounds were
+    out["complete"] = len(out["rounds"]) == spec.rounds and out["status"] == "finished:completed"
     out.update(fed_run=run_id, seconds=round(time.perf_counter() - t0, 2), sigma=sigma,
                sites=len(fed.sites),
                secagg=spec.secagg, epsilon=round(spec.epsilon_after(len(out["rounds"]), sigma), 4),
