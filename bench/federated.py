@@ -184,24 +184,9 @@ def ddp(root: Path) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="bench-fed-"))
-    base = _base(root)
-    fed_rows, util_rows = [], []
-    configs = [(3, False, True), (3, False, False), (3, True, True)]
-    if os.environ.get("FED_SIX") == "1":
-        configs.append((6, True, True))
-    for sites, secagg, tls in configs:
-        row, ctx = federation(root / f"fed-{sites}-{int(secagg)}-{int(tls)}", base, sites, secagg,
-                              tls)
-        fed_rows.append(row)
-        partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
-        with partial.open("a") as fh:  # kept if a later part fails
-            fh.write(json.dumps(row) + "\n")
-        if sites == 3 and secagg and tls and not util_rows:
-            util_rows = utility(ctx, base)
-    ddp_rows = ddp(root)
-    best = {n: max(r["tokens_per_s"] for r in ddp_rows if r["nproc"] == n) for n in (1, 2)}
+def write_all(fed_rows: list[dict], util_rows: list[dict], ddp_rows: list[dict]) -> None:
+    best = {n: max((r["tokens_per_s"] for r in ddp_rows if r["nproc"] == n), default=0)
+            for n in (1, 2)}
     speedup = round(best[2] / best[1], 3) if best[1] else None
     write("federated", {"rounds": ROUNDS, "utility": util_rows, "ddp": ddp_rows,
                         "ddp_speedup_2proc": speedup}, fed_rows,
@@ -219,6 +204,30 @@ def main() -> None:
     lines += ["", f"2-process speed-up (best of 2 each): {speedup}", ""]
     md.write_text(md.read_text() + "\n".join(lines))
     print("\n".join(lines))
+
+
+def main() -> None:
+    if sys.argv[1:] == ["ddp"]:  # only the DDP part; the federation rows from the partial file
+        partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        rows = [json.loads(x) for x in partial.read_text().splitlines() if x.strip()]
+        write_all(rows, [], ddp(Path(tempfile.mkdtemp(prefix="bench-ddp-"))))
+        return
+    root = Path(tempfile.mkdtemp(prefix="bench-fed-"))
+    base = _base(root)
+    fed_rows, util_rows = [], []
+    configs = [(3, False, True), (3, False, False), (3, True, True)]
+    if os.environ.get("FED_SIX") == "1":
+        configs.append((6, True, True))
+    for sites, secagg, tls in configs:
+        row, ctx = federation(root / f"fed-{sites}-{int(secagg)}-{int(tls)}", base, sites, secagg,
+                              tls)
+        fed_rows.append(row)
+        partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        with partial.open("a") as fh:  # kept if a later part fails
+            fh.write(json.dumps(row) + "\n")
+        if sites == 3 and secagg and tls and not util_rows:
+            util_rows = utility(ctx, base)
+    write_all(fed_rows, util_rows, ddp(root))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class FederatedSpec(StrictModel):
     delta: float = Field(default=1e-5, gt=0, lt=1)
     max_grad_norm: float = Field(default=1.0, gt=0, description="per-employee clipping bound C")
     max_examples_per_unit: int = Field(default=4, ge=1)
+    max_seq_len: int = Field(default=128, ge=8, description="a site's examples are cut to this "
+                             "many tokens (an example whose answer is cut off is left out)")
     accountant: Literal["rdp", "prv", "pld"] = "rdp"
     server_lr: float = Field(default=0.02, gt=0, le=1, description="coordinator's Adam step")
     secagg: bool = Field(default=True, description="SecAgg+ (the coordinator sees only the sum)")

@@ -40,7 +40,6 @@ from privtune.workspace import Workspace
 
 #: Rows per forward of a site's step (whole units; like train.batch_size).
 BATCH_ROWS = 16
-MAX_SEQ_LEN = 96
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def _clipped_sum(train: list[dict[str, Any]], members: list[list[int]], base_dir
                  lora: LoraSpec, spec: FederatedSpec, arrays: list[np.ndarray]) -> list[np.ndarray]:
     model, tokenizer = build_lora_model(base_dir, lora)
     set_arrays(model, arrays)
-    encoded, _ = encode_examples(tokenizer, train, MAX_SEQ_LEN)
+    encoded, _ = encode_examples(tokenizer, train, spec.max_seq_len)
     position = {e.index: k for k, e in enumerate(encoded)}
     from privtune.dp.units import Units
 
