@@ -11,7 +11,11 @@ DEMO_OUT ?= demo-out
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint bench clean
+FLWR_VENV  ?= .venv-flwr
+FLWR_SPEC  ?= flwr==1.23.0
+FLWR_STAMP := $(FLWR_VENV)/.installed
+
+.PHONY: help venv venv-flwr demo test test-fast lint bench clean
 
 help: ## Show this help
 	@echo "privtune — private, local fine-tuning on HR data"
@@ -32,10 +36,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create or refresh .venv (torch first, pinned, then privtune)
 
+# Flower pins cryptography<45, rich<14, typer<0.13, protobuf<5 and click<8.2: it gets its own
+# environment (docs/federated.md), never .venv. privtune's library resolves inside those pins;
+# huggingface-hub's own CLI (unused: models load from local directories) wants a newer click.
+$(FLWR_STAMP): pyproject.toml
+	@test -x $(FLWR_VENV)/bin/python || $(PYTHON) -m venv $(FLWR_VENV)
+	@echo ">> installing $(TORCH_SPEC) (CPU build), $(FLWR_SPEC) and privtune into $(FLWR_VENV)"
+	@$(FLWR_VENV)/bin/python -m pip --disable-pip-version-check -q install "$(TORCH_SPEC)" 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(FLWR_VENV)/bin/python -m pip --disable-pip-version-check -q install "$(FLWR_SPEC)" 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(FLWR_VENV)/bin/python -m pip --disable-pip-version-check -q install -e . 2>&1 | grep -v "is ignored: it is neither\|dependency conflicts\|requires click\|resolver does not" || true
+	@$(FLWR_VENV)/bin/python -m pip --disable-pip-version-check -q install "click<8.2" 2>&1 | grep -v "is ignored: it is neither\|dependency conflicts\|requires click\|resolver does not\|has requirement click" || true
+	@$(FLWR_VENV)/bin/python -c "import flwr, privtune.federated.apps" || { echo "Flower's environment failed to install"; exit 1; }
+	@touch $(FLWR_STAMP)
+
+venv-flwr: $(FLWR_STAMP) ## Create or refresh .venv-flwr (Flower + privtune, for `privtune federated`)
+
 demo: $(STAMP) ## Run the whole pipeline on a synthetic HR company (outputs in $(DEMO_OUT)/)
 	@$(VENV)/bin/privtune demo --out $(DEMO_OUT)
 
-test: $(STAMP) ## Run the whole test suite (unit + slow end-to-end tests; ~10 min on 2 cores)
+test: $(STAMP) $(FLWR_STAMP) ## Run the whole test suite (unit + slow end-to-end tests; ~10 min on 2 cores)
 	@$(PY) -m pytest -q
 
 test-fast: $(STAMP) ## Run the unit tests only (no training, no pipeline runs; two workers; ~1 min on 2 cores)
@@ -51,4 +70,4 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (JSON + markdown in bench/result
 	@$(PY) bench/run.py
 
 clean: ## Remove .venv, demo output and caches
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build src/*.egg-info
+	rm -rf $(VENV) $(FLWR_VENV) $(DEMO_OUT) .pytest_cache build src/*.egg-info

@@ -16,6 +16,7 @@ import deid_policy
 import dp
 import dp_utility
 import erasure
+import federated
 import pii
 import pii_basic
 import pii_external
@@ -29,7 +30,8 @@ BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.ma
            "audit": audit.main, "backup": backup.main, "alerts": alerts.main,
            "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main,
            "console": console.main,
-           "synthesize": synthesize.main}
+           "synthesize": synthesize.main,
+           "federated": federated.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -62,6 +62,8 @@ WHO = {
     "subject.rectify": {"admin", "dpo"},  # issue 19: rectification
     "console.serve": {"admin"},  # issue 22: the web console
     "synthetic.write": {"admin", "data-steward"},  # issue 23: DP synthetic data
+    "federated.train": {"admin", "ml-engineer"},  # issue 21: federated fine-tuning
+    "federated.coordinate": {"admin", "ml-engineer"},
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

@@ -23,7 +23,8 @@ Y = {
                      "metadata.read", "subject.lookup", "subject.index", "budget.write",
                      "synthetic.write"},  # issue 23
     "ml-engineer": {"training.read", "model.read", "model.write", "model.export", "model.query",
-                    "metadata.read"},
+                    "metadata.read",
+                    "federated.train", "federated.coordinate"},  # issue 21
     "auditor": {"model.read", "model.query", "metadata.read", "subject.lookup", "records.read",
                 "audit.read",
                 "alerts.manage"},  # issue 20
@@ -54,6 +55,7 @@ EXPECTED_OPERATIONS = {
     "subject.rectify",  # issue 19: rectification
     "console.serve",  # issue 22: the web console
     "synthetic.write",  # issue 23: DP synthetic data
+    "federated.train", "federated.coordinate",  # issue 21: federated fine-tuning
 }
 
 

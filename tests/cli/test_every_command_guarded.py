@@ -52,6 +52,9 @@ WORKSPACE_FREE = {
     "config list": "lists the configs shipped inside the package; no workspace",
     "config show": "prints a shipped config; no workspace",
     "config copy": "copies a shipped config to a file the caller names; no workspace",
+    # issue 21
+    "federated simulate": "creates its own site and coordinator workspaces (init) and acts "
+                          "there as their admins, like demo",
 }
 
 #: Operations a viewer (or anyone) may be allowed by a command that then succeeds.

@@ -356,3 +356,18 @@ def test_per_step_training_statistics_of_a_dp_run_stay_in_the_vault(fresh_ws, tm
     # a role that may not read models cannot read the run's statistics in the vault either
     with Workspace.open(ws_dir, api_key=viewer) as ws, pytest.raises(PermissionDenied):
         ws.vault.get_dir("stats", tmp_path / "viewer")
+
+
+def test_dp_train_nproc_2_charges_the_ledger_once(fresh_ws):
+    """`privtune train --nproc 2`: two processes, one run, one ledger charge at the plan's
+    person-level epsilon (the privacy analysis does not depend on the processes)."""
+    root, cfg = fresh_ws
+    ws_dir = str(root / "ws")
+    assert run(["train", str(cfg), "-w", ws_dir, "--nproc", "2"]) == 0
+    with Workspace.open(ws_dir, api_key=ADMIN_KEY) as ws:
+        meta = ws.vault.manifest("adapter@1").meta
+        rows = [r for r, _ in ledger.entries(ws.access.check, ws.store)]
+    p = meta["privacy"]
+    assert meta["train"]["nproc"] == 2 and p["private"] is True and p["steps"] == 4
+    assert [(r.dataset_ref, r.status) for r in rows] == [("trainset@1", "done")]
+    assert rows[0].epsilon == pytest.approx(p["epsilon_person"], abs=1e-4)

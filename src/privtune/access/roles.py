@@ -71,6 +71,11 @@ OPERATIONS: dict[str, str] = {
     "synthetic.write": "synthesise a differentially private table from a person table (spends "
                        "the people's privacy budget); reads the table and writes the synthetic "
                        "table and its report under this authority (``Guard.acting_for``)",
+    # issue 21: federated fine-tuning
+    "federated.train": "take part in a federated round as a site: read the site's training set, "
+                       "send its clipped (masked) update, charge the site's privacy ledger",
+    "federated.coordinate": "coordinate a federation: certificates and SuperNode keys, the "
+                            "global adapter stored in the coordinator's vault",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -83,7 +88,8 @@ MATRIX: dict[str, frozenset[str]] = {
         "synthetic.write",
     }),
     ML_ENGINEER: frozenset({"training.read", "model.read", "model.write", "model.export",
-                            "model.query", "metadata.read"}),
+                            "model.query", "metadata.read",
+                            "federated.train", "federated.coordinate"}),
     AUDITOR: frozenset({"model.read", "model.query", "metadata.read", "subject.lookup",
                         "records.read", "audit.read", "alerts.manage"}),
     VIEWER: frozenset({"metadata.read"}),

@@ -28,6 +28,7 @@ from privtune.cli import (
     data_cmd,
     demo_cmd,
     dp_cmd,
+    federated_cmd,
     incident_cmd,
     keys_cmd,
     lineage_cmd,
@@ -99,6 +100,7 @@ app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(subject_cmd.records_app, name="records")
 app.add_typer(subject_cmd.retention_app, name="retention")
 app.add_typer(schema_cmd.app, name="schema")
+app.add_typer(federated_cmd.app, name="federated")  # issue 21
 console_cmd.register(app)  # issue 22: the web console
 # issue 18: the own-export path in one command, evaluate, the shipped configs
 run_cmd.register(app)

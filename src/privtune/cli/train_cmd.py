@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="Pipeline config YAML, or a shipped config by name (privtune config list), e.g. tiny-demo."),
         overrides: list[str] = typer.Argument(None, help="Overrides, e.g. train.steps=300 train.lora.r=16"),
         name: str = typer.Option("adapter", "--name", help="Vault name of the adapter."),
+        nproc: int = typer.Option(None, "--nproc", min=1, max=64,
+                                  help="Data-parallel processes (torch.distributed; same as "
+                                       "train.nproc=N)."),
         workspace: Path = WorkspaceOpt,
     ) -> None:
         """Fine-tune a LoRA adapter on the vault's training set, offline; register it in the vault.
@@ -32,7 +35,8 @@ def register(app: typer.Typer) -> None:
         from privtune.pipeline.config import PipelineConfig
         from privtune.pipeline.run import run_stages
 
-        cfg = load_config(PipelineConfig, config, overrides or [])
+        extra = [f"train.nproc={nproc}"] if nproc is not None else []
+        cfg = load_config(PipelineConfig, config, [*(overrides or []), *extra])
         with open_workspace(workspace) as ws:
             stages = run_stages(ws, cfg, None, RichReporter(), start="base_model", stop="train",
                                 adapter_name=name)

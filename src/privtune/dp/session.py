@@ -8,6 +8,10 @@ time through :func:`~privtune.dp.step.dp_train_step`. Sampling and noise draw fr
 to checkpoint: a resumed run draws fresh randomness, which Poisson sampling allows), or with
 ``dp.insecure_reproducible`` (tests only) torch generators seeded from ``train.seed``, whose
 state ``state_dict`` / ``load_state_dict`` carry so a resumed test run continues exactly.
+
+In a process group only rank 0 samples: it draws the step's Poisson sample and broadcasts the
+rows, so the sample (and with it the sampling rate the accountant assumes) is one draw per step
+whatever the number of processes; the other ranks' randomness is never used.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from privtune.dp.sampler import PoissonUnitSampler
 from privtune.dp.step import DPStepStats, dp_train_step
 from privtune.errors import ConfigError
 from privtune.train.data import Encoded
+from privtune.train.distributed import LOCAL, Comm
 from privtune.train.hardware import Precision
 from privtune.train.spec import TrainSpec
 
@@ -52,7 +57,8 @@ def dp_random(spec: DPSpec, train_seed: int, device: torch.device | str) -> DPRa
 
 class DPSession:
     def __init__(self, plan: DPPlan, model: torch.nn.Module, encoded: list[Encoded],
-                 batch_rows: int, device: torch.device, rng: DPRandom) -> None:
+                 batch_rows: int, device: torch.device, rng: DPRandom,
+                 comm: Comm = LOCAL) -> None:
         if plan.spec.max_examples_per_unit > batch_rows:
             raise ConfigError("dp.max_examples_per_unit must not exceed train.batch_size (a "
                               "unit's examples share one forward)", key="dp.max_examples_per_unit")
@@ -69,14 +75,21 @@ class DPSession:
                                           plan.spec.max_examples_per_unit, rng)
         self.clipper = UnitClipper(model, plan.spec.max_grad_norm).attach()
         self.model = model
+        self.comm = comm
 
     def step(self, opt: torch.optim.Optimizer, sched: LRScheduler, precision: Precision,
              pad_id: int) -> DPStepStats:
-        rows = [(self.position[i], slot) for i, slot in self.sampler.next_batch()
-                if i in self.position]  # examples cut by max_seq_len are simply absent
+        rows = None
+        if self.comm.rank == 0:
+            rows = [(self.position[i], slot) for i, slot in self.sampler.next_batch()
+                    if i in self.position]  # examples cut by max_seq_len are simply absent
+        if self.comm.world > 1:
+            rows = self.comm.broadcast_object(rows, 0)
+        assert rows is not None
         return dp_train_step(self.model, rows, self.encoded, pad_id, self.device, self.clipper,
                              opt, sched, precision, self.plan.noise_std,
-                             float(self.plan.spec.expected_batch_size), self.rng, self.batch_rows)
+                             float(self.plan.spec.expected_batch_size), self.rng, self.batch_rows,
+                             self.comm)
 
     def state_dict(self) -> dict[str, Any]:
         """Empty with secure randomness; the seeded generators' state otherwise."""

@@ -9,6 +9,12 @@ a row's gradient is its example's gradient and a unit's is the sum over its rows
 :class:`~privtune.dp.clip.UnitClipper` clips each unit; :func:`~privtune.dp.noise.add_noise`
 adds ``N(0, (sigma C)^2)`` and divides by the expected batch size. An empty batch runs no
 forward at all: the gradient is noise only and the step counts like any other.
+
+In a process group (``train.nproc``) every rank gets the same rows (rank 0's Poisson sample),
+clips only its share of the units (:func:`~privtune.train.distributed.shard`: whole units,
+balanced by tokens), the clipped sums are summed across ranks, and rank 0 alone adds the noise
+(from its own randomness) and broadcasts the noisy gradient: one noise draw per step, never
+one per rank, and the same sensitivity (each unit is clipped once, on one rank).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from privtune.dp.config import CALL_OVERHEAD_TOKENS
 from privtune.dp.csprng import DPRandom
 from privtune.dp.noise import add_noise
 from privtune.train.data import Encoded, collate
+from privtune.train.distributed import LOCAL, Comm, shard
 from privtune.train.hardware import Precision
 from privtune.train.loss import labelled_per_sequence_loss
 
@@ -64,19 +71,34 @@ def split_units(unit_lengths: Sequence[Sequence[int]], max_rows: int,
     return chunks[::-1]
 
 
-def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
-                  encoded: Sequence[Encoded], pad_id: int, device: torch.device,
-                  clipper: UnitClipper, opt: torch.optim.Optimizer, sched: LRScheduler,
-                  precision: Precision, noise_std: float, expected_batch: float,
-                  rng: DPRandom, max_rows: int) -> DPStepStats:
+@dataclass
+class ClippedBatch:
+    """One Poisson batch's clipped unit-gradient sum (before noise) and its numbers."""
+
+    sums: list[torch.Tensor]  # sum_u clip(G_u) for each of the clipper's params
+    loss_sum: float
+    tokens: int
+    units: int
+    rows: int
+    clipped: int
+
+
+def clipped_batch_sum(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
+                      encoded: Sequence[Encoded], pad_id: int, device: torch.device,
+                      clipper: UnitClipper, precision: Precision, max_rows: int,
+                      comm: Comm = LOCAL) -> ClippedBatch:
+    """``sum_u clip(G_u)`` over the batch's units (summed across the ranks of ``comm``): the
+    part of a DP-SGD step before the noise. A federated site sends exactly this (or its masked
+    form under secure aggregation) for one round; :func:`dp_train_step` adds the noise."""
     by_unit: dict[int, list[int]] = {}
     for ex, slot in rows:
         by_unit.setdefault(slot, []).append(ex)
-    units = list(by_unit.values())
+    all_units = list(by_unit.values())
+    units = shard(all_units, comm, lambda us: sum(len(encoded[e].input_ids) for e in us))
     clipper.reset()
     loss_sum, tokens, clipped = 0.0, 0, 0
     lengths = [[len(encoded[e].input_ids) for e in us] for us in units]
-    for chunk in split_units(lengths, max_rows):
+    for chunk in split_units(lengths, max_rows) if units else []:
         batch_rows, slots = [], []
         for local, u in enumerate(chunk):
             batch_rows += units[u]
@@ -95,14 +117,32 @@ def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
         clipped += int((norms > clipper.C).sum())
         loss_sum += float(loss.detach())
         tokens += int(b["attention_mask"].sum())
-    grads = add_noise(clipper.clipped_sum(), noise_std, expected_batch, rng)
+    sums = clipper.clipped_sum()
+    clipper.reset()
+    if comm.world > 1:
+        comm.all_reduce_(sums)
+        loss_sum, tok, clip = comm.sum_floats([loss_sum, tokens, clipped])
+        tokens, clipped = int(tok), int(clip)
+    return ClippedBatch(sums, loss_sum, tokens, len(all_units), len(rows), clipped)
+
+
+def dp_train_step(model: torch.nn.Module, rows: Sequence[tuple[int, int]],
+                  encoded: Sequence[Encoded], pad_id: int, device: torch.device,
+                  clipper: UnitClipper, opt: torch.optim.Optimizer, sched: LRScheduler,
+                  precision: Precision, noise_std: float, expected_batch: float,
+                  rng: DPRandom, max_rows: int, comm: Comm = LOCAL) -> DPStepStats:
+    cb = clipped_batch_sum(model, rows, encoded, pad_id, device, clipper, precision, max_rows,
+                           comm)
+    if comm.rank == 0:  # the step's one noise draw
+        grads = add_noise(cb.sums, noise_std, expected_batch, rng)
+    else:
+        grads = [torch.empty_like(t) for t in cb.sums]
+    comm.broadcast_(grads, 0)
     for p, g in zip(clipper.params, grads):
         p.grad = g
     norm = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
-    clipper.reset()
-    n_rows = len(rows)
-    return DPStepStats(loss_sum / n_rows if n_rows else float("nan"), tokens, norm, len(units),
-                       n_rows, clipped)
+    return DPStepStats(cb.loss_sum / cb.rows if cb.rows else float("nan"), cb.tokens, norm,
+                       cb.units, cb.rows, cb.clipped)

@@ -35,7 +35,7 @@ class DPStepStrategy:
         self._ctx = ctx
         rng = dp_random(self.plan.spec, ctx.spec.seed, ctx.device)
         self._session = DPSession(self.plan, ctx.model, ctx.encoded, ctx.spec.batch_size,
-                                  ctx.device, rng)
+                                  ctx.device, rng, ctx.comm)
 
     def _ready(self) -> tuple[StepContext, DPSession]:
         if self._ctx is None or self._session is None:

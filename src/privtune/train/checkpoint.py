@@ -39,7 +39,7 @@ META_FILE = "checkpoint.json"
 FORMAT = 1
 #: Spec keys that may differ between the interrupted run and its resumption.
 RESUME_FREE_KEYS = frozenset({"resume_from", "checkpoint_every", "metrics", "device",
-                              "eval_batch_size"})
+                              "eval_batch_size", "nproc"})
 
 
 @dataclass

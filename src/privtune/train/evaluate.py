@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from privtune.train.data import Encoded, collate, encode_examples
+from privtune.train.distributed import LOCAL, Comm
 from privtune.train.loss import labelled_per_sequence_loss
 
 
@@ -21,10 +22,13 @@ def _null() -> contextlib.nullcontext:
 
 @torch.no_grad()
 def eval_encoded(model: Any, encoded: list[Encoded], pad_token_id: int, batch_size: int,
-                 autocast: Any = None) -> float:
-    """Mean per-sequence loss over already encoded examples (``nan`` when there are none)."""
+                 autocast: Any = None, comm: Comm = LOCAL) -> float:
+    """Mean per-sequence loss over already encoded examples (``nan`` when there are none).
+    In a process group each rank scores every ``world``-th example and the sums are reduced."""
     if not encoded:
         return float("nan")
+    if comm.world > 1:
+        encoded = encoded[comm.rank::comm.world]
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -39,6 +43,9 @@ def eval_encoded(model: Any, encoded: list[Encoded], pad_token_id: int, batch_si
             n += int(has.sum())
     finally:
         model.train(was_training)
+    if comm.world > 1:
+        total, n_all = comm.sum_floats([total, n])
+        n = int(n_all)
     return total / n if n else float("nan")
 
 

@@ -36,6 +36,7 @@ from privtune.models.tiny import count_params
 from privtune.progress import ProgressFn
 from privtune.tmp import private_tempdir
 from privtune.train.checkpoint import Checkpoint, capture_rng, restore_rng, save_checkpoint
+from privtune.train.distributed import LOCAL, Comm
 from privtune.train.early_stop import EarlyStopping
 from privtune.train.evaluate import eval_encoded
 from privtune.train.inputs import TrainInputs
@@ -96,13 +97,15 @@ def run_loop(
     checkpoint_meta: dict[str, Any] | None = None,
     quantized: bool = False,
     strategy: StepStrategy | None = None,
+    comm: Comm = LOCAL,
 ) -> TrainResult:
     """Train ``peft_model`` (wrapped, on ``inputs.device``) and save the adapter to ``out_dir``.
 
     ``checkpoint_sink`` stores the checkpoints taken every ``spec.checkpoint_every`` steps
     (default: under ``out_dir/checkpoints/``); ``strategy`` takes each step (default
     :class:`~privtune.train.step.PlainStep`) and gives the run's ``privacy`` block
-    (``result.extra["privacy"]``).
+    (``result.extra["privacy"]``). ``comm``: the process group of a multi-process run
+    (:mod:`privtune.train.distributed`); every rank starts from rank 0's adapter weights.
     """
     out_dir = Path(out_dir)
     ckpt, precision = inputs.checkpoint, inputs.precision
@@ -111,17 +114,18 @@ def run_loop(
     params = list(named.values())
     if not params:
         raise TrainingError("LoRA found no module to adapt: check train.lora.target_modules")
+    comm.broadcast_(params)  # one initial adapter for every rank (a DP run seeds each from the OS)
     opt = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
     sched = make_scheduler(opt, spec.schedule, spec.warmup_steps, spec.steps)
     scaler = torch.amp.GradScaler("cuda") if precision.needs_scaler else None
     stepper: StepStrategy = strategy if strategy is not None else PlainStep()
     stepper.prepare(StepContext(peft_model, params, inputs.train, spec, inputs.device,
-                                precision, pad_id, scaler, quantized))
+                                precision, pad_id, scaler, quantized, comm))
     stopper = EarlyStopping(spec.early_stopping_patience, spec.early_stopping_min_delta)
 
     def evaluate() -> float:
         return eval_encoded(peft_model, inputs.val, pad_id, spec.eval_batch_size,
-                            precision.autocast)
+                            precision.autocast, comm)
 
     history: list[dict[str, float]] = []
     start = 1

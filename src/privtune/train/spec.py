@@ -82,6 +82,8 @@ class TrainSpec(StrictModel):
         default=0, ge=0, description="stop after N evaluations without improvement (0 = off)")
     early_stopping_min_delta: float = Field(default=0.0, ge=0)
     checkpoint_every: int = Field(default=0, ge=0, description="save a resumable checkpoint every N steps (0 = off)")
+    nproc: int = Field(default=1, ge=1, le=64, description="data-parallel processes on this "
+                       "machine (torch.distributed; gloo on CPU, one GPU per process on CUDA)")
     resume_from: str | None = Field(default=None, description="checkpoint to resume: vault ref ckpt-<run>@N")
     lora: LoraSpec = Field(default_factory=LoraSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)

@@ -17,6 +17,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from privtune.train.data import Encoded
+from privtune.train.distributed import LOCAL, Comm
 from privtune.train.hardware import Precision
 from privtune.train.spec import TrainSpec
 
@@ -34,6 +35,9 @@ class StepContext:
     pad_id: int
     scaler: torch.amp.GradScaler | None  # with fp16 autocast only
     quantized: bool
+    #: the process group (``train.nproc``): every rank runs the strategy on the same batch
+    #: and does its share (:mod:`privtune.train.distributed`); one process: ``LOCAL``
+    comm: Comm = LOCAL
 
 
 @dataclass(frozen=True)

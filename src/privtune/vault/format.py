@@ -198,6 +198,23 @@ def _fill(src: BinaryIO, buf: bytearray) -> int:
     return got
 
 
+def _encrypt_into(aead: AESGCM, iv: bytes, pt: memoryview, aad: bytes, out: memoryview) -> None:
+    """``AESGCM.encrypt_into`` (cryptography >= 45, no allocation); before 45 (Flower's
+    environment pins cryptography < 45, docs/federated.md) the same bytes through ``encrypt``."""
+    if hasattr(aead, "encrypt_into"):
+        aead.encrypt_into(iv, pt, aad, out)
+    else:
+        out[:] = aead.encrypt(iv, bytes(pt), aad)
+
+
+def _decrypt_into(aead: AESGCM, iv: bytes, ct: memoryview, aad: bytes, out: memoryview) -> None:
+    """``AESGCM.decrypt_into``, or ``decrypt`` before cryptography 45 (raises InvalidTag alike)."""
+    if hasattr(aead, "decrypt_into"):
+        aead.decrypt_into(iv, ct, aad, out)
+    else:
+        out[:] = aead.decrypt(iv, bytes(ct), aad)
+
+
 def encrypt_stream(src: BinaryIO, dst: BinaryIO, data_key: bytes, binding: str, *,
                    chunk_size: int = DEFAULT_CHUNK_SIZE, hash_plaintext: bool = True,
                    hash_ciphertext: bool = True) -> StreamInfo:
@@ -227,7 +244,7 @@ def encrypt_stream(src: BinaryIO, dst: BinaryIO, data_key: bytes, binding: str, 
         if counter >= MAX_CHUNKS:
             raise ValueError("object too large for one vault container")
         ct = out_view[: n_cur + TAG_SIZE]
-        enc._aead.encrypt_into(nonce(prefix, counter, last), pt, aad, ct)
+        _encrypt_into(enc._aead, nonce(prefix, counter, last), pt, aad, ct)
         if pt_hash is not None:
             pt_hash.update(pt)
         if ct_hash is not None:
@@ -315,7 +332,7 @@ def decrypt_chunks(src: BinaryIO, data_key: bytes, binding: str | None) -> Itera
             raise IntegrityError("vault object has too many chunks")
         out = memoryview(outs[counter & 1])[: n_cur - TAG_SIZE]
         try:
-            aead.decrypt_into(nonce(prefix, counter, last), memoryview(cur)[:n_cur], mac, out)
+            _decrypt_into(aead, nonce(prefix, counter, last), memoryview(cur)[:n_cur], mac, out)
         except InvalidTag:
             what = "final " if last else ""
             raise IntegrityError(

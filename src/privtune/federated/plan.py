@@ -1,0 +1,72 @@
+"""The federation's privacy plan: one round is one DP-SGD step over every site's employees.
+
+Every round each site takes each of its privacy units (employees, :mod:`privtune.dp.units`)
+independently with probability ``q`` (:class:`~privtune.dp.sampler.PoissonUnitSampler`, its
+own secure randomness), clips each sampled unit's LoRA gradient to ``C``
+(:class:`~privtune.dp.clip.UnitClipper`) and sends the **sum** (no noise). The coordinator
+adds ``N(0, (sigma C)^2)`` once to the sum over the sites and divides by the expected number
+of sampled units (``q`` times all units). Adding or removing one employee anywhere changes the
+sum by at most ``C``, and that employee's coin is one Poisson coin with rate ``q``: each round
+is exactly one Poisson-subsampled Gaussian step of the single-site analysis, ``rounds`` of
+them compose as ``rounds`` steps (:func:`privtune.dp.accountant.epsilon`). ``sigma`` is
+calibrated for ``target_epsilon`` over the planned rounds at ``delta``.
+
+Each site charges its own ledger each round with what that round adds: the person-level
+epsilon after ``r`` rounds minus after ``r - 1`` (group privacy over the site's own largest
+group size), and ``delta`` on the first round only; the charges of a run sum to its composed
+epsilon, not to ``rounds`` times the per-round figure.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from privtune.config import StrictModel
+from privtune.dp.accountant import calibrate, epsilon
+from privtune.dp.group import group_epsilon
+
+
+class FederatedSpec(StrictModel):
+    """``privtune federated`` settings (also the ServerApp's run config)."""
+
+    rounds: int = Field(default=3, ge=1, le=10000, description="rounds (one DP step each)")
+    sampling_rate: float = Field(default=0.5, gt=0, le=1, description="Poisson rate q per unit")
+    target_epsilon: float | None = Field(default=8.0, gt=0, le=1000)
+    noise_multiplier: float | None = Field(default=None, ge=0, le=1000,
+                                           description="given instead of target_epsilon")
+    delta: float = Field(default=1e-5, gt=0, lt=1)
+    max_grad_norm: float = Field(default=1.0, gt=0, description="per-employee clipping bound C")
+    max_examples_per_unit: int = Field(default=4, ge=1)
+    max_seq_len: int = Field(default=128, ge=8, description="a site's examples are cut to this "
+                             "many tokens (an example whose answer is cut off is left out)")
+    accountant: Literal["rdp", "prv", "pld"] = "rdp"
+    server_lr: float = Field(default=0.02, gt=0, le=1, description="coordinator's Adam step")
+    secagg: bool = Field(default=True, description="SecAgg+ (the coordinator sees only the sum)")
+    reconstruction_threshold: int = Field(default=2, ge=2, description="SecAgg+ shares needed")
+    clipping_range: float = Field(default=64.0, gt=0,
+                                  description="SecAgg+ quantisation range of a site's sum")
+    round_timeout: float = Field(default=240.0, gt=0, description="seconds a round waits")
+
+    def sigma(self) -> float:
+        if self.noise_multiplier is not None:
+            return float(self.noise_multiplier)
+        assert self.target_epsilon is not None
+        return calibrate(self.target_epsilon, self.sampling_rate, self.rounds, self.delta,
+                         self.accountant)
+
+    def epsilon_after(self, rounds: int, sigma: float, group_size: int = 1) -> float:
+        """Person-level epsilon after ``rounds`` rounds for a group of ``group_size`` units."""
+        if rounds == 0:
+            return 0.0
+        if group_size <= 1:
+            return epsilon(sigma, self.sampling_rate, rounds, self.delta, self.accountant)
+        return group_epsilon(sigma, self.sampling_rate, rounds, self.delta, group_size,
+                             self.accountant)
+
+    def round_charge(self, rnd: int, sigma: float, group_size: int = 1) -> tuple[float, float]:
+        """``(epsilon, delta)`` that round ``rnd`` (1-based) adds to a site's ledger."""
+        eps = (self.epsilon_after(rnd, sigma, group_size)
+               - self.epsilon_after(rnd - 1, sigma, group_size))
+        return max(0.0, eps), (self.delta if rnd == 1 else 0.0)

@@ -1,0 +1,155 @@
+"""Issue 21 on Flower 1.23: real SuperLink and SuperNodes as separate processes on loopback,
+over TLS, SuperNodes authenticated by key, from Flower's own environment (.venv-flwr).
+
+One federation of 3 synthetic companies (each its own workspace) serves the module, in order:
+2 rounds without SecAgg+; 2 rounds with it, one site killed in round 2 and the round completing
+(SecAgg+ recovers the dead site's masks from the others' shares); an unregistered SuperNode
+refused; no planted PII in any message a site sent."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from privtune.dp import ledger
+from privtune.federated.pki import make_node_key
+from privtune.federated.plan import FederatedSpec
+from privtune.federated.simulate import COMPANIES, Federation, Site, prepare, run_federation
+from privtune.io import read_jsonl
+from privtune.synth import generate_company
+from privtune.train.spec import LoraSpec
+from privtune.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+LORA = LoraSpec(r=2, dropout=0.0)
+
+
+def _spec(**kw) -> FederatedSpec:
+    base = {"rounds": 2, "sampling_rate": 0.5, "target_epsilon": 8.0, "round_timeout": 300,
+            "max_examples_per_unit": 2}
+    base.update(kw)
+    return FederatedSpec(**base)
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory, fed_base):
+    f = prepare(tmp_path_factory.mktemp("fed") / "sim", 3, base_dir=fed_base)
+    yield f
+    f.close()
+
+
+def _ledger(site: Site) -> list:
+    with Workspace.open(site.workspace, api_key=site.api_key) as ws:
+        return [r for r, _ in ledger.entries(ws.access.check, ws.store)]
+
+
+def _check_run(fed: Federation, out: dict, spec: FederatedSpec, sites: list[int]) -> None:
+    assert out["status"] == "finished:completed", (out, _tail(fed))
+    assert [r["sites"] for r in out["rounds"]] == sites
+    assert all(r["grad_norm"] > 0 for r in out["rounds"])
+    # the global adapter after each round is in the coordinator's vault
+    with Workspace.open(fed.coordinator, api_key=fed.coordinator_key) as ws:
+        refs = [r["adapter"] for r in out["rounds"]]
+        for rnd, ref in enumerate(refs, 1):
+            meta = ws.vault.manifest(ref).meta
+            assert meta["round"] == rnd and meta["privacy"]["dp"] is True
+            assert meta["privacy"]["epsilon"] == pytest.approx(
+                spec.epsilon_after(rnd, out["sigma"]), abs=1e-3)
+
+
+def _tail(fed: Federation) -> str:
+    return "\n".join(p.read_text(errors="replace")[-1500:] for p in sorted((fed.root / "logs").glob("*.log")))
+
+
+def test_three_sites_over_tls_two_rounds_without_secagg(fed) -> None:
+    spec = _spec(secagg=False)
+    out = run_federation(fed, spec, LORA)
+    _check_run(fed, out, spec, [3, 3])
+    # each site charged its own ledger once per round; the charges sum to the run's epsilon
+    for s in fed.sites:
+        mine = [r for r in _ledger(s) if r.run_id.startswith(out["fed_run"] + "-r")]
+        assert {r.status for r in mine} == {"done"}
+        assert len(mine) == 2
+        assert sum(r.epsilon for r in mine) == pytest.approx(out["epsilon"], abs=2e-3)
+
+
+def test_secagg_plus_and_a_site_killed_mid_round(fed) -> None:
+    """2 rounds with SecAgg+; in round 2 one site's SuperNode is killed after the key-sharing
+    stage: its masks are recovered from the other two sites' shares (threshold 2) and the round
+    completes with 2 sites."""
+    spec = _spec(secagg=True, round_timeout=300)
+    victim = fed.sites[2]
+    result: dict = {}
+
+    def run() -> None:
+        result["out"] = run_federation(fed, spec, LORA)
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 1500
+
+    def sent() -> int:  # replies the victim's SuperNode delivered to the SuperLink
+        return victim.log.read_text(errors="replace").count("Sent successfully") if victim.log else 0
+
+    before = sent()
+    # round 1: 4 SecAgg+ stages (set-up, key shares, masked vector, unmasking); round 2:
+    # set-up and key shares delivered, then the site dies
+    while sent() < before + 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    fed.kill_site(victim)
+    t.join(1800)
+    out = result["out"]
+    _check_run(fed, out, spec, [3, 2])
+    log = (fed.root / "logs" / "superlink.log").read_text(errors="replace")
+    assert log.count("Secure aggregation completed") >= 2, log[-2000:]
+
+
+def test_an_unregistered_supernode_is_rejected(fed) -> None:
+    if fed.superlink is None:
+        fed.start_superlink()
+    key = make_node_key(fed.root / "keys", "intruder")
+    intruder = Site("intruder", fed.sites[0].workspace, fed.sites[0].api_key, 0, key.private,
+                    key.public, fed.root / "records" / "intruder")
+    fed.start_supernode(intruder)  # never registered with `flwr supernode register`
+    assert intruder.proc is not None
+    try:
+        intruder.proc.wait(timeout=120)
+    finally:
+        fed.kill_site(intruder)
+    log = intruder.log.read_text(errors="replace") if intruder.log else ""
+    assert intruder.proc.returncode != 0, log[-2000:]
+    # Flower 1.23's SuperLink answers an unregistered key with FAILED_PRECONDITION
+    assert "No SuperNode found with the given public key" in log, log[-2000:]
+    assert not intruder.record_dir.exists()  # it never ran a round
+
+
+def _planted(site: Site, i: int, tmp: Path) -> list[str]:
+    employees, seed = COMPANIES[i]
+    files = generate_company(employees, seed, tmp / site.name)
+    rows = list(csv.DictReader(files.employees.open()))
+    out = set()
+    for r in rows:
+        out |= {f"{r['first_name']} {r['last_name']}", r["email"].lower(), r["ssn"],
+                r["employee_id"], r["phone"]}
+    with Workspace.open(site.workspace, api_key=site.api_key) as ws:  # the site's pseudonyms
+        for ex in read_jsonl(ws.vault, ws.vault.resolve("trainset")):
+            out |= set(ex.get("employee_ids") or [])
+            out |= {m["content"][:40] for m in ex["messages"] if len(m["content"]) >= 24}
+    return sorted(x for x in out if x and len(x) >= 4)
+
+
+def test_no_planted_pii_in_any_message_a_site_sent(fed, tmp_path) -> None:
+    for i, s in enumerate(fed.sites):
+        files = sorted(s.record_dir.glob("*.bin"))
+        assert len(files) >= 2, s.name  # (in module order: 2 plain rounds, then SecAgg+ stages)
+        blob = b"\n".join(f.read_bytes() for f in files)
+        text = blob.decode("latin-1").lower()
+        planted = _planted(s, i, tmp_path)
+        assert len(planted) > 50
+        leaked = [p for p in planted if p.lower() in text]
+        assert not leaked, (s.name, leaked[:5])
