@@ -20,6 +20,7 @@ from privtune.access import admin
 from privtune.errors import NotFoundError, PrivacyPolicyError
 from privtune.pii.detector import Detector
 from privtune.pii.roster import Roster
+from privtune.serve import engine as engine_mod
 from privtune.serve import proxy as proxy_mod
 from privtune.serve.app import ServeSettings, create_app
 from privtune.serve.proxy import ProxyEngine
@@ -95,7 +96,7 @@ def registry(monkeypatch) -> dict[str, _Row]:
     """The release registry as the proxy reads it (ref -> row); a test revokes by editing it."""
     rows = {"helpdesk@1": _Row("rel-proxy-1", "released")}
     monkeypatch.setattr(proxy_mod, "entry_for", lambda store, ref: rows.get(ref))
-    monkeypatch.setattr(proxy_mod, "entries",
+    monkeypatch.setattr(engine_mod, "entries",  # the release recheck both engines share
                         lambda store, name: [r for ref, r in rows.items() if ref.startswith(name + "@")])
     return rows
 

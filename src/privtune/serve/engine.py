@@ -229,14 +229,7 @@ class EmbeddedEngine:
         if hit is None:
             raise NotFoundError(f"the model '{model[:80]}' is not served here")
         served = hit[0]
-        now = time.monotonic()
-        if now - self._checked.get(served.id, 0.0) >= RECHECK_S:
-            with self.ws_lock:
-                row = [r for r in entries(self.store, served.name) if r.id == served.release_id]
-            if not row or row[0].state != "released":
-                state = row[0].state if row else "gone from the registry"
-                raise PrivacyPolicyError(f"'{served.id}' was {state}: it is no longer served")
-            self._checked[served.id] = now
+        recheck_release(self.store, self.ws_lock, self._checked, served)
         return served
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
@@ -306,3 +299,19 @@ class EmbeddedEngine:
         gen.completion_tokens = len(ids)
         gen.finish_reason = ("stop" if (ids and ids[-1] == eos) or len(ids) < max_tokens
                              else "length")
+
+
+def recheck_release(store: MetadataStore, lock: Any, checked: dict[str, float],
+                    served: ServedModel) -> None:
+    """Refuse ``served`` once its release is no longer ``released`` in the registry (revoked,
+    quarantined, gone), looking again when the last look is :data:`RECHECK_S` old: the one
+    check both engines (embedded and proxy) make before every request."""
+    now = time.monotonic()
+    if now - checked.get(served.id, 0.0) < RECHECK_S:
+        return
+    with lock:
+        row = [r for r in entries(store, served.name) if r.id == served.release_id]
+    if not row or row[0].state != "released":
+        state = row[0].state if row else "gone from the registry"
+        raise PrivacyPolicyError(f"'{served.id}' was {state}: it is no longer served")
+    checked[served.id] = now

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from privtune.errors import InputError, NotFoundError, PrivacyPolicyError
-from privtune.gate.registry import entries, entry_for
-from privtune.serve.engine import RECHECK_S, Generation, ServedModel, released_refs
+from privtune.gate.registry import entry_for
+from privtune.serve.engine import Generation, ServedModel, recheck_release, released_refs
 from privtune.store.db import MetadataStore
 
 
@@ -109,14 +109,7 @@ class ProxyEngine:
             served = named[0] if len(named) == 1 else None
         if served is None:
             raise NotFoundError(f"the model '{model[:80]}' is not served here")
-        now = time.monotonic()
-        if now - self._checked.get(served.id, 0.0) >= RECHECK_S:
-            with self.ws_lock:
-                row = [r for r in entries(self.store, served.name) if r.id == served.release_id]
-            if not row or row[0].state != "released":
-                state = row[0].state if row else "gone from the registry"
-                raise PrivacyPolicyError(f"'{served.id}' was {state}: it is no longer served")
-            self._checked[served.id] = now
+        recheck_release(self.store, self.ws_lock, self._checked, served)
         return served
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
