@@ -92,7 +92,15 @@ def _entry_points() -> set[str]:
     for m in pkgutil.walk_packages(privtune.__path__, "privtune."):
         if m.name.startswith(("privtune.cli", "privtune.devtools", "privtune.__main__")):
             continue
-        mod = importlib.import_module(m.name)
+        try:
+            mod = importlib.import_module(m.name)
+        except ModuleNotFoundError as exc:
+            # privtune.federated.apps is Flower's glue: it imports flwr, which lives in its own
+            # environment (.venv-flwr, docs/federated.md); the guarded functions it calls
+            # (privtune.federated.site, .server) are inspected here
+            if m.name == "privtune.federated.apps" and (exc.name or "").split(".")[0] == "flwr":
+                continue
+            raise
         for name, fn in vars(mod).items():
             if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != mod.__name__:
                 continue
