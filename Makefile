@@ -57,7 +57,7 @@ demo: $(STAMP) ## Run the whole pipeline on a synthetic HR company (outputs in $
 test: $(STAMP) $(FLWR_STAMP) ## Run the whole test suite (unit + slow end-to-end tests; ~10 min on 2 cores)
 	@$(PY) -m pytest -q
 
-test-fast: $(STAMP) ## Run the unit tests only (no training, no pipeline runs; two workers; ~1 min on 2 cores)
+test-fast: $(STAMP) ## Run the unit tests only (no training, no pipeline runs; two workers; ~1.5 min on 2 idle cores)
 	@$(PY) -m pytest -q -m "not slow" -n 2
 
 lint: $(STAMP) ## ruff, mypy on src/ and the import-layer contracts (import-linter)
