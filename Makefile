@@ -54,7 +54,7 @@ venv-flwr: $(FLWR_STAMP) ## Create or refresh .venv-flwr (Flower + privtune, for
 demo: $(STAMP) ## Run the whole pipeline on a synthetic HR company (outputs in $(DEMO_OUT)/)
 	@$(VENV)/bin/privtune demo --out $(DEMO_OUT)
 
-test: $(STAMP) $(FLWR_STAMP) ## Run the whole test suite (unit + slow end-to-end tests; ~10 min on 2 cores)
+test: $(STAMP) $(FLWR_STAMP) ## Run the whole test suite (unit + slow end-to-end tests; ~20 min on 2 idle cores)
 	@$(PY) -m pytest -q
 
 test-fast: $(STAMP) ## Run the unit tests only (no training, no pipeline runs; two workers; ~1.5 min on 2 idle cores)
