@@ -6,8 +6,6 @@ from __future__ import annotations
 import http.cookiejar
 import re
 import socket
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
+from privtune.serve.service import serving
 
 
 def free_port() -> int:
@@ -27,22 +25,8 @@ def free_port() -> int:
 @contextmanager
 def live(app: Any, **ssl: Any) -> Iterator[str]:
     """Serve ``app`` on a free loopback port; yields the base URL (no trailing slash)."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off", **ssl)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"{'https' if ssl else 'http'}://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app, **ssl) as url:
+        yield url.removesuffix("/v1")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

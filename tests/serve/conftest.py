@@ -8,16 +8,14 @@ embedded engine; the slow tests (test_live_model.py) serve a real released adapt
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
-
 from privtune.errors import NotFoundError, PrivacyPolicyError
 from privtune.serve.engine import Generation, ServedModel
+from privtune.serve.service import serving
 
 
 def free_port() -> int:
@@ -29,23 +27,8 @@ def free_port() -> int:
 @contextmanager
 def live(app: Any, **ssl: Any) -> Iterator[str]:
     """Serve ``app`` on a free loopback port; yields the base URL (``.../v1``)."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off", **ssl)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    scheme = "https" if ssl else "http"
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"{scheme}://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app, **ssl) as url:
+        yield url
 
 
 class FakeEngine:

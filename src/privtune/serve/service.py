@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -186,10 +187,11 @@ def _stopped(sig: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def serving(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
-            start_timeout_s: float = 30.0) -> Iterator[str]:
+            start_timeout_s: float = 30.0, **ssl: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a background thread (port 0: a free one) for the block;
-    yields the base URL (``http://host:port/v1``). The server stops when the block ends
-    (in-flight requests finish first)."""
+    yields the base URL (``http://host:port/v1``; ``https`` when ``ssl`` holds uvicorn's
+    ``ssl_certfile``/``ssl_keyfile``). The server stops when the block ends (in-flight
+    requests finish first)."""
     import socket
     import time
 
@@ -200,7 +202,7 @@ def serving(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
             sock.bind((host, 0))
             port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=10)
+                            lifespan="off", timeout_graceful_shutdown=10, **ssl)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="privtune-serve", daemon=True)
     thread.start()
@@ -211,7 +213,7 @@ def serving(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
             raise InputError(f"the server did not start on {host}:{port}", field="port")
         time.sleep(0.02)
     try:
-        yield f"http://{host}:{port}/v1"
+        yield f"{'https' if ssl else 'http'}://{host}:{port}/v1"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
