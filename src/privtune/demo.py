@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privtune.gate.policy import DEMO_PROFILE
+from privtune.gate.policy import DEMO_PROFILE, GatePolicy
 from privtune.gate.workspace_policy import set_policy
 from privtune.pipeline.config import PipelineConfig
 from privtune.pipeline.recipe import run_recipe
@@ -35,9 +35,28 @@ from privtune.workspace import init_workspace
 #: synthetic data only and is printed by `privtune demo`: never use it for real data.
 DEMO_PASSPHRASE = "privtune-demo (synthetic data only, not a secret)"  # noqa: S105 (public by design)
 
-#: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md);
-#: the demo stops after the audit (no release) and adds its company and non-private reference.
-STAGES = ("company", *PIPELINE_STAGES[:PIPELINE_STAGES.index("audit") + 1], "reference")
+#: The keys of ``summary.json["stages"]``, in pipeline order (documented in docs/summary.md):
+#: the pipeline's stages between the synthetic company and the non-private reference, then the
+#: serving smoke test (the released model asked two questions through ``privtune serve``).
+STAGES = ("company", *PIPELINE_STAGES, "reference", "serve")
+
+#: The demo's audit (profile "demo") trains 2 LiRA references of 20 steps, and its 300-person
+#: company yields about 30 candidate canaries; the demo workspace's gate policy accepts that
+#: much (see :func:`demo_gate_policy`), the shipped policy does not.
+DEMO_MIN_REFERENCE_MODELS = 2
+DEMO_MIN_CANDIDATES = 20
+
+
+def demo_gate_policy(policy: GatePolicy) -> GatePolicy:
+    """The demo workspace's gate policy: the config's metric limits unchanged, and the weakest
+    audit it accepts for a release lowered to the demo's light one (profile "demo", 2 reference
+    models, 20 candidate canaries). Only a demo workspace of synthetic people gets it; the
+    shipped policy (``privtune config show gate-policy``) asks for the full profile, 8 reference
+    models and 100 candidates, and a release records the profile it was audited with."""
+    return policy.model_copy(update={
+        "profiles": sorted({*policy.profiles, DEMO_PROFILE}),
+        "min_reference_models": min(policy.min_reference_models, DEMO_MIN_REFERENCE_MODELS),
+        "min_candidates": min(policy.min_candidates, DEMO_MIN_CANDIDATES)})
 
 
 @dataclass
@@ -62,10 +81,14 @@ class DemoResult:
 
 
 def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
-             reporter: Reporter | None = None, reference: bool = True) -> DemoResult:
+             reporter: Reporter | None = None, reference: bool = True,
+             serve: bool = True) -> DemoResult:
     """The demo; ``reference``: with DP on, also train the same recipe without DP (same data,
     same steps, fixed batches of the DP run's expected size) and evaluate it the same way, so
-    the summary shows what DP costs in held-out triage accuracy."""
+    the summary shows what DP costs in held-out triage accuracy; ``serve``: when the model was
+    released, start ``privtune serve`` on a free loopback port, ask it two questions with the
+    ``openai`` client and stop it (stage ``serve``: the answers as a caller got them, with what
+    output redaction masked)."""
     cfg = config or PipelineConfig()
     # The demo's audit is the named lighter profile, marked as such in its verdict; a release
     # accepts it only where the workspace policy lists "demo" in its profiles (docs/audit-gate.md).
@@ -74,9 +97,10 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                                            "reference_steps": cfg.audit.mia.reference_steps or 20})
     cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(
         update={"profile": DEMO_PROFILE, "mia": mia})})
-    # The demo stops after the audit: its audit is the lighter demo profile, which a workspace
-    # policy accepts for release only when it lists "demo" in its profiles.
-    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"release": False})})
+    # The audit is judged by the demo workspace's policy, which accepts that lighter audit for a
+    # release (demo_gate_policy); the model is released, verified and served when it passes.
+    cfg = cfg.model_copy(update={"gate": demo_gate_policy(cfg.gate),
+                                 "run": cfg.run.model_copy(update={"release": True})})
     rep = reporter or Silent()
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
@@ -108,9 +132,12 @@ def run_demo(out_dir: str | Path, config: PipelineConfig | None = None,
                     yield export
 
             def after(stages: Stages) -> dict[str, StageResult[Any]]:
+                more: dict[str, StageResult[Any]] = {}
                 if reference and cfg.dp.enabled:
-                    return {"reference": _reference(ws, cfg, stages, rep)}
-                return {}
+                    more["reference"] = _reference(ws, cfg, stages, rep)
+                if serve and stages.verify is not None:
+                    more["serve"] = _serve(ws, stages, rep)
+                return more
 
             # `before` is filled when the ingest stage enters company(): pass it by reference
             result = run_recipe(ws, cfg, company, rep, out_dir=partial, resume=False,
@@ -153,6 +180,26 @@ def _reference(ws: Any, cfg: PipelineConfig, stages: Any, rep: Reporter) -> Stag
                **{k: ev.figures[k] for k in keep if k in ev.figures}}
     return StageResult("reference", None, outputs=trained.outputs, figures=figures,
                        seconds=time.perf_counter() - t0)
+
+
+def _serve(ws: Any, stages: Stages, rep: Reporter) -> StageResult[Any]:
+    """The serving smoke test: the released adapter behind ``privtune serve`` (auth, policy,
+    output redaction, audit) on a free loopback port, two questions asked with the official
+    ``openai`` client by a temporary ``app`` user, then the server stopped."""
+    from privtune.serve.service import serve_smoke
+
+    t0 = time.perf_counter()
+    model = stages.verify.figures["model"] if stages.verify is not None else None
+    with rep.stage("serve (openai client)") as p:
+        answers = serve_smoke(ws, model=model)
+        p(1, 1, {})
+    figures = {"model": model, "questions": len(answers),
+               "answers": [{"question": a.question, "answer": a.answer, "masked": a.masked,
+                            "completion_tokens": a.completion_tokens,
+                            "finish_reason": a.finish_reason} for a in answers],
+               "masked": {t: sum(a.masked.get(t, 0) for a in answers)
+                          for t in sorted({t for a in answers for t in a.masked})}}
+    return StageResult("serve", None, figures=figures, seconds=time.perf_counter() - t0)
 
 
 def _counts(files: Any) -> dict[str, Any]:

@@ -122,6 +122,15 @@ def test_revoked_and_expired_keys_cannot_open(team, which: str, why: str) -> Non
         assert why in ev.reason and keys[which].secret not in ev.reason
 
 
+def test_an_expired_key_says_how_to_get_a_new_one(team) -> None:
+    root, keys = team
+    with pytest.raises(PermissionDenied) as err:
+        Workspace.open(root, api_key=keys["expired"].secret)
+    msg = str(err.value)
+    assert "privtune access issue-key" in msg and "PRIVTUNE_API_KEY" in msg
+    assert keys["expired"].secret not in msg
+
+
 def test_wrong_secret_with_a_real_key_id_is_refused(team) -> None:
     root, keys = team
     real = keys["admin"].secret

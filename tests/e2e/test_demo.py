@@ -28,6 +28,9 @@ SMALL = [
     "audit.mia.reference_steps=5",
     # 32 training employees: let the canaries take up to half of the units (default 10%)
     "dataset.canaries.max_unit_fraction=0.5",
+    # a 40-person company's membership-inference figures are too noisy to judge (tests/gate
+    # checks the gate itself): off here, so that the release, verify and serve stages always run
+    "gate.mia_auc_max=null", "gate.mia_tpr_at_1pct_fpr_max=null",
 ]
 
 
@@ -142,6 +145,53 @@ def test_summary_has_every_stage_and_real_figures(demo) -> None:
     assert au["canary_candidates"] >= 20
     lb = s["gate"]["empirical_epsilon_lb"]
     assert lb is not None and 0.0 <= lb <= s["gate"]["accountant_epsilon"]
+
+
+def test_released_verified_and_served(demo, planted) -> None:
+    """The demo ends on a model released under the demo workspace's policy (which accepts the
+    demo's lighter audit), verified as a receiver would, then asked two questions through
+    `privtune serve` with the openai client."""
+    s = json.loads((demo["out"] / "summary.json").read_text())
+    st = s["stages"]
+    assert s["gate"]["passed"] is True
+    rel, ver, srv = st["release"], st["verify"], st["serve"]
+    # the release bundle sits in the workspace the demo moved into place, not in OUT.partial
+    bundle = Path(rel["directory"])
+    assert bundle.is_dir() and bundle.is_relative_to(demo["out"].resolve() / "workspace")
+    assert (bundle / "release.json").is_file() and Path(rel["public_key"]).is_file()
+    assert rel["epsilon"] == pytest.approx(st["train"]["epsilon"], abs=1e-3)
+    assert ver["verified"] is True and ver["registry_state"] == "released"
+    assert ver["release"] == rel["release"] and srv["model"] == ver["model"] == rel["model"]
+    released = json.loads((bundle / "release.json").read_text())
+    assert released["profile"] == "demo"  # the lighter audit is on the release record
+    assert srv["questions"] == len(srv["answers"]) == 2
+    for a in srv["answers"]:
+        assert a["question"] and a["completion_tokens"] > 0
+        assert a["finish_reason"] in ("stop", "length")
+        assert a["answer"].strip() and a["question"] in demo["stdout"]
+        assert _leaks(a["answer"], planted) == []
+    assert "asked through privtune serve" in demo["stdout"]
+    # the receiver's check, run on the moved bundle by the CLI
+    assert run(["verify-release", str(bundle), "--pubkey", rel["public_key"],
+                "-w", str(demo["out"] / "workspace")]) == 0
+
+
+def test_shipped_policy_would_not_release_the_demo_audit() -> None:
+    """The demo's release rests on its own policy: the shipped one refuses the demo profile and
+    the demo's reference and canary counts."""
+    from privtune.demo import DEMO_MIN_CANDIDATES, DEMO_MIN_REFERENCE_MODELS, demo_gate_policy
+    from privtune.gate.policy import GatePolicy, load_policy
+
+    shipped = load_policy(None)
+    assert shipped.profiles == ["full"] and shipped.min_reference_models == 8
+    assert shipped.min_candidates == 100
+    demo_pol = demo_gate_policy(shipped)
+    assert demo_pol.profiles == ["demo", "full"]
+    assert (demo_pol.min_reference_models, demo_pol.min_candidates) == (
+        DEMO_MIN_REFERENCE_MODELS, DEMO_MIN_CANDIDATES)
+    # every metric limit is the shipped one
+    limits = set(GatePolicy.model_fields) - {"profiles", "min_reference_models", "min_candidates"}
+    assert {k: getattr(demo_pol, k) for k in limits} == {k: getattr(shipped, k) for k in limits}
 
 
 def test_report_holds_the_figures(demo) -> None:

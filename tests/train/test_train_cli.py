@@ -102,6 +102,9 @@ def test_generate_and_chat(trained_ws, capsys, monkeypatch):
                 "-w", str(root / "ws"), "--max-new-tokens", "6"]) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["index"] for r in rows] == [0, 1] and all(isinstance(r["answer"], str) for r in rows)
+    # each answer says which prompt it answers
+    assert [r["prompt"] for r in rows] == ["What is the colour of item 3?",
+                                           "What is the colour of item 4?"]
     bad = root / "bad.jsonl"
     bad.write_text('{"prompt": "ok"}\n{"nope": 1}\n')
     assert run(["generate", "adapter", "--prompts", str(bad), "-w", str(root / "ws")]) == 2

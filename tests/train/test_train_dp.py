@@ -371,3 +371,47 @@ def test_dp_train_nproc_2_charges_the_ledger_once(fresh_ws):
     assert meta["train"]["nproc"] == 2 and p["private"] is True and p["steps"] == 4
     assert [(r.dataset_ref, r.status) for r in rows] == [("trainset@1", "done")]
     assert rows[0].epsilon == pytest.approx(p["epsilon_person"], abs=1e-4)
+
+
+def test_an_interrupted_dp_run_is_charged_for_the_steps_it_took(fresh_ws):
+    """Ctrl-C after 2 of 4 DP steps: the ledger keeps the accountant's epsilon of 2 steps (what
+    the run's checkpoints and metrics could reveal), not the 4-step plan, so starting again is
+    not refused for budget the first run never used; one interrupted before its first step is
+    charged nothing."""
+    from privtune.config import load_config
+    from privtune.io import read_jsonl
+    from privtune.pipeline.base_model import prepare_base
+    from privtune.pipeline.config import PipelineConfig
+    from privtune.pipeline.train import train_adapter
+
+    root, cfg_path = fresh_ws
+    cfg = load_config(PipelineConfig, cfg_path, [])
+    # room for three runs: each is admitted against its whole plan (8.6 per person)
+    assert run(["dp", "budget", "trainset", "--epsilon", "30", "-w", str(root / "ws")]) == 0
+
+    def stop_after(k: int):
+        def progress(step: int, total: int, metrics: dict) -> None:
+            if step >= k:
+                raise KeyboardInterrupt
+        return progress
+
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
+        base = prepare_base(ws, cfg.model, policies_ref=None).record
+        train = read_jsonl(ws.vault, "trainset")
+        plan = make_plan(cfg.dp, [ex["employee_ids"] for ex in train], cfg.train.steps)
+        for k in (2, 0):  # progress(0, ...) comes before the first step
+            with pytest.raises(KeyboardInterrupt):
+                train_adapter(ws, base, "trainset", "valset", cfg.train, stop_after(k),
+                              name=f"cut{k}", dp=cfg.dp)
+        cut2, cut0 = (r for r, _ in ledger.entries(ws.access.check, ws.store))
+        assert (cut2.status, cut0.status) == ("failed", "failed")
+        assert cut0.epsilon == 0.0
+        assert cut2.epsilon == pytest.approx(plan.epsilon_person_after(2), rel=1e-9)
+        assert 0 < cut2.epsilon < plan.epsilon_person_after(4)
+    # the whole run of the same recipe is charged its 4 steps, as before
+    assert run(["train", str(cfg_path), "-w", str(root / "ws"), "--name", "whole"]) == 0
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
+        whole = ws.vault.manifest("whole@1").meta["privacy"]
+        (done,) = [r for r, _ in ledger.entries(ws.access.check, ws.store) if r.status == "done"]
+    assert whole["steps"] == 4
+    assert done.epsilon == pytest.approx(whole["epsilon_person"], abs=1e-4)

@@ -62,6 +62,10 @@ def headline(stage: str, f: dict[str, Any]) -> str:
     if stage == "verify":
         return (f"verified {f['model']}: signature, file hashes and registry "
                 f"({f['release']} {f['registry_state']})")
+    if stage == "serve":
+        masked = ", ".join(f"{n} {t}" for t, n in f.get("masked", {}).items()) or "nothing"
+        return (f"privtune serve on a loopback port, {f['questions']} questions asked with the "
+                f"openai client as an app user; output redaction masked {masked}")
     if stage == "reference":
         rank = (f"triage rank {f['triage_rank_accuracy_tuned']:.0%}, "
                 if "triage_rank_accuracy_tuned" in f else "")
@@ -107,6 +111,20 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
         console.print(f"[bold yellow]warning:[/] {escape(w)}", highlight=False)
 
 
+def print_served(summary: dict[str, Any]) -> None:
+    """The serving smoke test's answers, as the client received them (already masked)."""
+    served = summary["stages"].get("serve")
+    if not served:
+        return
+    console.print(f"asked through privtune serve ({served['model']}), as the openai client got it:")
+    for a in served["answers"]:
+        masked = ", ".join(f"{n} {t}" for t, n in a["masked"].items()) or "nothing"
+        console.print(f"  Q: {escape(a['question'])}", highlight=False)
+        console.print(f"  A: {escape(a['answer'].strip())}", highlight=False)
+        console.print(f"     ({a['completion_tokens']} tokens, {a['finish_reason']}; "
+                      f"redaction masked {masked})", highlight=False)
+
+
 def print_gate(summary: dict[str, Any]) -> None:
     gate = summary.get("gate")
     if gate:
@@ -133,6 +151,7 @@ def register(app: typer.Typer) -> None:
         )
         result = run_demo(out, cfg, RichReporter())
         print_summary(result.summary, "privtune demo summary")
+        print_served(result.summary)
         if result.demo_passphrase:
             from privtune.demo import DEMO_PASSPHRASE
 

@@ -25,7 +25,8 @@ before it starts, with the budget left. A run without DP is recorded as unbounde
 a source with a budget set (or a ``dp.budget_epsilon``); under the default budget alone it is
 allowed and listed, and not summed (its model is not private at all, the gate refuses to
 release it). :func:`settle` replaces the planned epsilon by the epsilon actually spent (early
-stopping spends less); a failed run stays charged at its plan (its checkpoints may exist).
+stopping spends less; a run stopped by an error or Ctrl-C is settled at the epsilon of the DP
+steps it completed; one killed outright stays charged at its plan).
 
 Reading the ledger needs ``metadata.read``, setting a budget ``budget.write``, reserving
 ``model.write``: each through ``check`` (``Guard.check``), which writes the audit event first.

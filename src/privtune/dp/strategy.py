@@ -29,6 +29,10 @@ class DPStepStrategy:
         self._ctx: StepContext | None = None
         self._session: DPSession | None = None
         self.seeded = plan.spec.insecure_reproducible
+        #: DP steps this process completed (noise drawn and applied), and whether it carried on
+        #: from a checkpoint: what :meth:`spent_epsilon` charges a run that stops early.
+        self.steps_taken = 0
+        self.resumed = False
 
     def prepare(self, ctx: StepContext) -> None:
         check_compatible(ctx.spec, ctx.precision, ctx.quantized)
@@ -45,6 +49,7 @@ class DPStepStrategy:
     def step(self, opt: torch.optim.Optimizer, sched: LRScheduler) -> StepOutcome:
         ctx, session = self._ready()
         s = session.step(opt, sched, ctx.precision, ctx.pad_id)
+        self.steps_taken += 1
         return StepOutcome(s.loss if s.rows else None, s.tokens, s.grad_norm,
                            {"units": s.units, "clipped": s.clipped})
 
@@ -53,6 +58,19 @@ class DPStepStrategy:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._ready()[1].load_state_dict(state)
+        self.resumed = True
+
+    def spent_epsilon(self) -> float | None:
+        """The person-level epsilon of what a run that stopped before its last step (an error,
+        Ctrl-C) spent: the accountant's figure for the DP steps it completed, since anything it
+        left behind (a checkpoint, the metrics) is a function of those noised steps only; 0
+        before the first step. None (keep the planned charge) for a run resumed from a
+        checkpoint, whose earlier steps were taken by another process."""
+        if self.resumed:
+            return None
+        if self.steps_taken == 0:
+            return 0.0
+        return float(self.plan.epsilon_person_after(self.steps_taken))
 
     def close(self) -> None:
         if self._session is not None:

@@ -17,6 +17,7 @@ The demo (:mod:`privtune.demo`) is this function on a synthetic company.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import time
@@ -262,6 +263,7 @@ def run_recipe(
     out.mkdir(parents=True, exist_ok=True)
     shown = workspace_shown if workspace_shown is not None else ws.root.resolve()
     verdict = stages.audit.record if stages.audit is not None else None
+    results = _paths_shown(results, ws.root.resolve(), shown)
     summary = build_summary(cfg, results, verdict, time.perf_counter() - t_start, shown, order)
     if resumed:
         summary["resumed"] = resumed
@@ -272,6 +274,24 @@ def run_recipe(
     write_report(out / "report.html", shown, summary,
                  trained.history if trained is not None else [], title=title)
     return RecipeResult(stages, summary, out, resumed, not_released)
+
+
+def _paths_shown(results: dict[str, StageResult[Any]], root: Path, shown: Path
+                 ) -> dict[str, StageResult[Any]]:
+    """The stages' absolute paths inside the workspace (a release's directory, its public key)
+    as the summary's reader will find them: the demo builds its workspace aside and moves it
+    into place at the end."""
+    if root == shown:
+        return results
+    prefix = str(root)
+
+    def move(v: Any) -> Any:
+        if isinstance(v, str) and (v == prefix or v.startswith(prefix + "/")):
+            return str(shown) + v[len(prefix):]
+        return v
+
+    return {name: dataclasses.replace(r, figures={k: move(v) for k, v in r.figures.items()})
+            for name, r in results.items()}
 
 
 def _judged_by_workspace_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporter) -> PipelineConfig:

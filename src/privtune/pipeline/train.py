@@ -176,6 +176,7 @@ def train_adapter(
                                 meta={"step": step, "run_id": run_id,
                                       "base_model_sha256": base_sha256})
 
+    strategy = DPStepStrategy(plan) if plan is not None else None
     try:
         private_dir(run_dir)
         with network_guard(), private_tempdir("adapter") as out:
@@ -184,7 +185,7 @@ def train_adapter(
                                    resume=resume_dir, checkpoint_sink=sink,
                                    loggers=_loggers(spec, run_dir, config, plan is not None),
                                    checkpoint_meta={"base_model_sha256": base_sha256},
-                                   strategy=DPStepStrategy(plan) if plan is not None else None)
+                                   strategy=strategy)
             if plan is not None:
                 config["privacy"] = privacy = result.extra["privacy"]
             adapter_dir = out / "adapter"
@@ -227,7 +228,10 @@ def train_adapter(
         with ws.store.session() as s:
             row = _run_row(s, run_id)
             row.status, row.finished_at = "failed", utcnow()
-        ledger.settle(ws.store, run_id, "failed")  # stays charged at the planned epsilon
+        # charged for the DP steps it took (the accountant's epsilon of those steps; a run
+        # resumed from a checkpoint, or killed outright, stays charged at its plan)
+        ledger.settle(ws.store, run_id, "failed",
+                      strategy.spent_epsilon() if strategy is not None else None)
         raise
     restrict_tree(run_dir)
     ledger.settle(ws.store, run_id, "done", privacy.get("epsilon_person"))
