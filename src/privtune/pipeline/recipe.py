@@ -218,6 +218,7 @@ def run_recipe(
     resumed: list[str] = []
     not_released: str | None = None
     rerun_from = STAGES.index(from_stage) if from_stage is not None else len(STAGES)
+    policy_checked = False
     for i, name in enumerate(todo):
         done = (state or {}).get("stages", {}).get(name)
         if done is not None and i < rerun_from and len(resumed) == i:
@@ -238,8 +239,11 @@ def run_recipe(
             failed = stages.audit.record.failed if stages.audit is not None else []
             not_released = f"the privacy gate failed ({', '.join(failed)})"
             break  # nothing is released (the summary says why)
-        if name == "audit" and "release" in todo:
+        # Say what would keep the model from being released as soon as the dataset is known,
+        # before the base model and training (tens of minutes on a CPU), not after them.
+        if name in ("base_model", "audit") and "release" in todo and not policy_checked:
             _check_policy(ws, cfg, rep, stages)
+            policy_checked = True
         if name == "ingest":
             with _export_dir(export) as d:
                 run_stages(ws, cfg, d, rep, start=name, stop=name, prior=stages,
@@ -308,7 +312,8 @@ def _judged_by_workspace_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporte
 
 
 def _check_policy(ws: Workspace, cfg: PipelineConfig, rep: Reporter, stages: Stages) -> None:
-    """Before the audit (minutes), say what would keep the model from being released after it:
+    """Before training and the audit (minutes), say what would keep the model from being
+    released after them:
     a recipe ``gate`` section that is not the workspace's policy, or audit settings weaker than
     the policy's minimums."""
     from privtune.gate.workspace_policy import workspace_policy
