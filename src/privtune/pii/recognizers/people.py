@@ -26,6 +26,7 @@ import unicodedata
 from functools import lru_cache
 
 from privtune.pii.recognizers.address import STREET_WORDS
+from privtune.pii.scan import words
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -63,7 +64,6 @@ _NOT_NAMES: frozenset[str] = frozenset(
 )
 #: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
-_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"]),
                  "him": frozenset(["named", "called"]), "her": frozenset(["named", "called"]), "them": frozenset(["named", "called"])}
@@ -160,7 +160,7 @@ class PeopleRecognizer:
         self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben", "him", "her", "them"]) | _INITIALS
 
     def find(self, text: str) -> list[Span]:
-        toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        toks = words(text)
         out: list[Span] = []
         anchors = self._anchors
         i, n = 0, len(toks)
