@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from privtune.errors import InputError
 from privtune.pii.mapping import NAME_ROLES, TableMapping, mapping_for_table, rows_table
-from privtune.pii.scan import anchored, words
+from privtune.pii.scan import anchored, keys, words
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, PERSON, PHONE, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -236,10 +236,10 @@ class Roster:
         name."""
         n = len(text)
         toks = [
-            (s, e - 2, w[:-2].casefold(), True, w[:1].isupper())
+            (s, e - 2, k[:-2], True, w[:1].isupper())
             if len(w) > 2 and w[-1] in "sS" and w[-2] in "'’"
-            else (s, e, w.casefold(), False, w[:1].isupper())
-            for s, e, w in words(text)
+            else (s, e, k, False, w[:1].isupper())
+            for (s, e, w), k in zip(words(text), keys(text))
             if not ((s and text[s - 1] in _GLUE) or (e < n and text[e] in _GLUE))
         ]
         if "," in text:

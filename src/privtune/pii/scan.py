@@ -27,20 +27,35 @@ from collections.abc import Callable, Iterator
 WORD = re.compile(r"[^\W\d_][^\W\d_]*(?:['’\-][^\W\d_]+)*")
 
 Token = tuple[int, int, str]
-_LAST: tuple[str, list[Token]] = ("", [])
+_LAST: tuple[str, list[Token], list[str]] = ("", [], [])
 
 
 def words(text: str) -> list[Token]:
     """``(start, end, word)`` of every word of ``text``, computed once per text (the last text
     tokenised is cached by identity: the recognizers of one detection share the list; do not
     mutate it)."""
+    return _tokenise(text)[1]
+
+
+def keys(text: str) -> list[str]:
+    """The casefolded :func:`words` of ``text`` (same order and cache)."""
+    return _tokenise(text)[2]
+
+
+def _tokenise(text: str) -> tuple[str, list[Token], list[str]]:
     global _LAST
     last = _LAST
     if last[0] is text:
-        return last[1]
+        return last
     toks = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
-    _LAST = (text, toks)
-    return toks
+    if text.isascii():  # one C call instead of one per word (lower() is casefold() for ASCII)
+        low = text.lower()
+        folded = [low[s:e] for s, e, _ in toks]
+    else:
+        folded = [w.casefold() for _, _, w in toks]
+    last = (text, toks, folded)
+    _LAST = last
+    return last
 
 
 def finditer(rx: re.Pattern[str], trigger: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:

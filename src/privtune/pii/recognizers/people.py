@@ -26,7 +26,7 @@ import unicodedata
 from functools import lru_cache
 
 from privtune.pii.recognizers.address import STREET_WORDS
-from privtune.pii.scan import words
+from privtune.pii.scan import keys, words
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -161,12 +161,13 @@ class PeopleRecognizer:
 
     def find(self, text: str) -> list[Span]:
         toks = words(text)
+        folded = keys(text)
         out: list[Span] = []
         anchors = self._anchors
         i, n = 0, len(toks)
         while i < n:
             _s, e, word = toks[i]
-            key = word.casefold()
+            key = folded[i]
             if key not in anchors and (key[-2:] not in ("'s", "’s") or key[:-2] not in anchors):
                 if word[0].isupper() and self._unknown_then_surname(text, toks, i):
                     # an unknown capitalised word before a gazetteer surname: "Emmie Ström", "Szonja Kovács"
