@@ -77,6 +77,7 @@ _COLLOCATIONS: dict[str, frozenset[str]] = {
         "good": "morning afternoon evening luck",
         "bill": "to",
         "faith": "effort",
+        "key": "account accounts",
     }.items()
 }
 _ID_TOKEN = re.compile(r"(?<![\w-])(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")

@@ -377,4 +377,6 @@ def _gap(text: str, a: int, b: int, *, allow_dot: bool = False, allow_punct: boo
         return True
     if allow_dot and gap in (". ", "."):
         return gap == ". "
+    if allow_punct and gap[:1] == ":" and gap[1:].strip(" \t") == "" and 0 < len(gap) <= 8:
+        return True  # "Name:    Landerico Hidalgo" (a form's aligned columns)
     return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n", "? ")) or gap == "  "

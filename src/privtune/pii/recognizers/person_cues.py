@@ -26,10 +26,12 @@ Holdings``), street words (``Elm Street``), all-capital words (``HR``, ``IT``), 
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from privtune.pii.recognizers.address import STREET_WORDS
 from privtune.pii.recognizers.people import HONORIFICS, TITLE_WORDS, gazetteer
+from privtune.pii.scan import words
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -83,6 +85,15 @@ _VERBS: tuple[str, ...] = (
     "called", "left", "spent", "was", "is", "has", "had", "will", "would", "lives", "works", "worked", "just",
 )  # fmt: skip
 _VERB_RE = re.compile(rf"[ ](?:{'|'.join(_VERBS)})\b")
+#: A name after ``by``, ``with``, ``starring``, ``featuring`` or ``add``: ``directed by Hafþór
+#: Smárason``, ``Follow up with Lily Solomina``, ``add Abelino Giordano as guardian``.
+_BY_RE = re.compile(rf"(?:by|with|starring|featuring|add)[ ]({_CAPW}(?:[ ](?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)){{0,3}})")
+#: Two capitalised words before ``of`` and an organisation: ``Ruriko Terada of Amtek Auto Ltd``.
+_OF_ORG_RE = re.compile(rf"({_CAPW})[ ]({_CAPW})[ ]of[ ](?=[A-Z0-9])")
+#: Verbs after which a lone capitalised word at a sentence start is a person: ``Lyberth began
+#: writing``, ``Thilda spent a year``, ``Gijsbrecht shouted at``.
+_LONE_VERBS = frozenset(["began", "spent", "shouted", "lives", "lived", "listed", "said", "says", "told", "asked", "replied",
+                         "wrote", "married", "resigned", "retired", "complained", "explained", "emailed", "joined"])
 #: The capitalised word right before a position: ``Horton`` of ``Horton began``.
 _CAP_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})\Z")
 #: Two capitalised words before a verb only people do: ``Kimiko Hoshino lives at``.
@@ -95,8 +106,9 @@ _TWO_CAPS_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]({_CAPW})\Z")
 #: ``Cocci and Rios``: two capitalised names joined by ``and``.
 _PAIR_RE = re.compile(rf"[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
 _PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
-_SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SIGNATURE_RE = re.compile(rf"[ \t>}}|?*•]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
+#: A blank line, or a line holding only a quote or list prefix (``}}``, ``???``, ``>``).
+_BLANK_LINE = re.compile(r"\n[ \t>}|?*•]*\n")
 _LIST_NEIGHBOUR = re.compile(rf"(,[ ]|[ ]and[ ]|[ ]&[ ]|[ ]und[ ]|[ ]et[ ]|[ ]y[ ]|[ ]en[ ])({_CAPW})(?![\w'’-])")
 _LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
 _JOINERS = (", ", " and ", " & ", " und ", " et ", " y ", " en ")
@@ -155,7 +167,7 @@ class PersonCueRecognizer:
                 out.append(span(m.start(1), m.end(1), 0.8))
         if ":" in text:
             labels = [m for m in _SPEAKER_RE.finditer(text) if all(self._label_name(w) for w in m.group(1).split())]
-            dialogue = len({x.group(1) for x in labels}) >= 2
+            dialogue = len(labels) >= 2  # a dialogue: two speaker lines (one speaker twice counts)
             for m in labels:
                 words = m.group(1).split()
                 known = any(w.casefold() in self.first or w.casefold() in self.last for w in words)
@@ -173,6 +185,24 @@ class PersonCueRecognizer:
                 words = named.group(1).split()
                 if all(_plain(w) or w in _PARTICLES for w in words) and _plain(words[0]) and _plain(words[-1]):
                     out.append(span(named.start(1), named.end(1), 0.75))
+        for m in _BY_RE.finditer(text):  # "directed by Hafþór Smárason", "follow up with Lily Solomina"
+            if not _starts_word(text, m.start()):
+                continue
+            words = m.group(1).split()
+            while words and not _plain(words[-1]):
+                words.pop()  # "Cinzia Ford Street": the name stops before a street or title word
+            if not words or not _plain(words[0]):
+                continue
+            keys = [_strip(w).casefold() for w in words]
+            named = sum(k in self.first or k in self.last for k in keys)
+            if (len(words) >= 2 and all(_plain(w) or w in _PARTICLES for w in words)) or (len(words) == 1 and named):
+                end = m.start(1) + len(" ".join(words))
+                end -= len(words[-1]) - len(_strip(words[-1]))
+                out.append(span(m.start(1), end, 0.75))
+        if " of " in text:
+            for m in _OF_ORG_RE.finditer(text):  # "Ruriko Terada of Amtek Auto Ltd"
+                if _starts_word(text, m.start()) and _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
+                    out.append(span(m.start(1), m.end(2), 0.7))
         for m in _REPORTED_RE.finditer(text):
             if _plain(m.group(1)):
                 out.append(span(m.start(1), m.end(1), 0.75))
@@ -190,8 +220,12 @@ class PersonCueRecognizer:
             if one is None:
                 continue
             key = one.group(1).casefold()  # a lone surname before a verb: "Horton began writing"
+            verb = text[v.start() + 1 : v.end()]
             if key in self.last and key not in self.first and len(key) > 2 and _plain(one.group(1)):
                 out.append(span(one.start(1), one.end(1), 0.7))
+            elif verb in _LONE_VERBS and len(key) > 2 and _plain(one.group(1)) and _sentence_start(text, one.start(1)):
+                # any name opening a sentence: "Lyberth began writing" (a possessive 's stays outside)
+                out.append(span(one.start(1), one.start(1) + len(_strip(one.group(1))), 0.7))
             two = _TWO_CAPS_BEFORE.search(text, lo, v.start())
             people_verb = text[v.start() + 1 : v.end()] in _PERSON_VERB_SET  # "Kimiko Hoshino lives at"
             if two and people_verb and _plain(two.group(1)) and _plain(two.group(2)) and _strip(two.group(2)) == two.group(2):
@@ -219,6 +253,28 @@ class PersonCueRecognizer:
 
     def _span(self, start: int, end: int, score: float) -> Span:
         return Span(start, end, PERSON, score=score, source=self.name)
+
+
+def repeated(text: str, spans: list[Span]) -> list[Span]:
+    """New PERSON spans for the other mentions of a name found once: ``directed by Anne-Lise
+    Frederiksen and starring Frederiksen``, ``Motochika spent ... Motochika Fukasawa`` (a
+    capitalised word of a PERSON span, not an English, title or label word, written the same
+    way elsewhere in the text)."""
+    names = {
+        w for s in spans if s.type == PERSON for w in (_strip(x) for x in text[s.start : s.end].split()) if len(w) > 2 and _plain(w)
+    }
+    if not names:
+        return []
+    taken = sorted((s.start, s.end) for s in spans)
+    out: list[Span] = []
+    for s, e, word in words(text):
+        w = _strip(word)
+        if w in names:
+            i = bisect.bisect_right(taken, (s, len(text) + 1)) - 1
+            if i >= 0 and taken[i][0] <= s < taken[i][1]:
+                continue  # inside a span found already
+            out.append(Span(s, s + len(w), PERSON, score=0.7, source="person_cues"))
+    return out
 
 
 def coordinated(text: str, spans: list[Span]) -> list[Span]:
