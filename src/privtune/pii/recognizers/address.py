@@ -126,10 +126,10 @@ INTL_STREET_RE = re.compile(
     rf"""
     (?<![\w#$.,-])(?:\d{{1,5}}[ ])?
     (?:
-        {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
+        {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|do|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’-]*{_STREET_SUFFIX}[ ]\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}(?:Straße|Strasse|Allee|Platz|Weg|Gasse|Ring|Damm|Chaussee|Gürtel|Ufer|Steig|Kai)[ ]\d{{1,4}}[a-zA-Z]?\b
-      | (?:{_W}[ ]){{1,3}}{_LOWER_STREET}[ ]\d{{1,4}}[a-zA-Z]?\b\.?
+      | {_W}[ ](?:[^\W\d_]+[ ]){{0,2}}{_LOWER_STREET}[ ]\d{{1,4}}[a-zA-Z]?\b\.?
       | (?:{_W}[ ]){{2,3}}gate[ ]\d{{1,4}}[a-zA-Z]?\b
       | \d{{1,5}}[ ]{_LOWER_FIRST}[ ](?:(?:de|del|la|le|des|du|di|da|dos|das|d')[ ]?){{0,2}}{_W}(?:[ ]{_W}){{0,2}}
       | \d{{1,5}}[ ]{_LOWER_FIRST}[ ](?:de|del|la|le|des|du|di|da|dos|das|d')[ ](?:la[ ]|les[ ])?[a-zà-ÿ][\w'’-]+(?:[ ]{_W}){{0,2}}
@@ -231,9 +231,17 @@ _LEAD = re.compile(
 _CORNER = re.compile(r"(?<![\w])[Tt]he[ ]corner[ ]of[ ]\Z")
 
 
+#: A name joined to a street line by "and" is the other street of a corner ("Mikael and 3173
+#: Kerry Way", "Sara and ul. Ciupagi 21").
+_CORNER_NAME = re.compile(r"(?<![\w'’-])[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]+(?:['’-][^\W\d_]+)*[ ]and[ ]\Z")
+
+
 def with_lead(text: str, start: int) -> int:
     m = _LEAD.search(text, max(0, start - 24), start)
     start = m.start() if m else start
+    if text.endswith(" and ", 0, start):
+        named = _CORNER_NAME.search(text, max(0, start - 40), start)
+        start = named.start() if named else start
     corner = _CORNER.search(text, max(0, start - 14), start) if text.endswith("of ", 0, start) else None
     return corner.start() if corner else start
 
