@@ -109,6 +109,7 @@ _PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
 _SIGNATURE_RE = re.compile(rf"[ \t>}}|?*•]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
 #: A blank line, or a line holding only a quote or list prefix (``}}``, ``???``, ``>``).
 _BLANK_LINE = re.compile(r"\n[ \t>}|?*•]*\n")
+_LEADING_BLANK = re.compile(r"(?:[ \t>}|?*•]*\n)+")
 _LIST_NEIGHBOUR = re.compile(rf"(,[ ]|[ ]and[ ]|[ ]&[ ]|[ ]und[ ]|[ ]et[ ]|[ ]y[ ]|[ ]en[ ])({_CAPW})(?![\w'’-])")
 _LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
 _JOINERS = (", ", " and ", " & ", " und ", " et ", " y ", " en ")
@@ -210,7 +211,8 @@ class PersonCueRecognizer:
             if _plain(m.group(1)):
                 out.append(span(m.start(1), m.end(1), 0.75))
         if "\n" in text:  # a signature line: the first line, or a line after a blank one
-            starts = [0] + [b.end() for b in _BLANK_LINE.finditer(text)]
+            lead = _LEADING_BLANK.match(text)  # the first line that is not blank (or a bare prefix)
+            starts = [lead.end() if lead else 0] + [b.end() for b in _BLANK_LINE.finditer(text)]
             for pos in starts:
                 sig = _SIGNATURE_RE.match(text, pos)
                 if sig:
@@ -276,7 +278,10 @@ def repeated(text: str, spans: list[Span]) -> list[Span]:
             i = bisect.bisect_right(taken, (s, len(text) + 1)) - 1
             if i >= 0 and taken[i][0] <= s < taken[i][1]:
                 continue  # inside a span found already
-            out.append(Span(s, s + len(w), PERSON, score=0.7, source="person_cues"))
+            if out and text[out[-1].end : s] == " " and text[out[-1].start : out[-1].end] == _strip(text[out[-1].start : out[-1].end]):
+                out[-1] = Span(out[-1].start, s + len(w), PERSON, score=0.7, source="person_cues")  # "Seid" + "Globelnik"
+            else:
+                out.append(Span(s, s + len(w), PERSON, score=0.7, source="person_cues"))
     return out
 
 
