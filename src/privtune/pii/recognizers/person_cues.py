@@ -31,7 +31,6 @@ import re
 
 from privtune.pii.recognizers.address import STREET_WORDS
 from privtune.pii.recognizers.people import HONORIFICS, TITLE_WORDS, gazetteer
-from privtune.pii.scan import words
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -264,25 +263,59 @@ def repeated(text: str, spans: list[Span]) -> list[Span]:
     """New PERSON spans for the other mentions of a name found once: ``directed by Anne-Lise
     Frederiksen and starring Frederiksen``, ``Motochika spent ... Motochika Fukasawa`` (a
     capitalised word of a PERSON span, not an English, title or label word, written the same
-    way elsewhere in the text)."""
+    way elsewhere in the text as a whole word, or with a possessive ``'s``)."""
     names = {
         w for s in spans if s.type == PERSON for w in (_strip(x) for x in text[s.start : s.end].split()) if len(w) > 2 and _plain(w)
     }
     if not names:
         return []
+    hits: list[tuple[int, int]] = []
+    n = len(text)
+    for w in names:  # str.find in C: a few names, a few mentions each
+        at = text.find(w)
+        while at >= 0:
+            end = at + len(w)
+            if _word_starts(text, at) and (end == n or _word_ends(text, end)):
+                hits.append((at, end))
+            at = text.find(w, end)
     taken = sorted((s.start, s.end) for s in spans)
     out: list[Span] = []
-    for s, e, word in words(text):
-        w = _strip(word)
-        if w in names:
-            i = bisect.bisect_right(taken, (s, len(text) + 1)) - 1
-            if i >= 0 and taken[i][0] <= s < taken[i][1]:
-                continue  # inside a span found already
-            if out and text[out[-1].end : s] == " " and text[out[-1].start : out[-1].end] == _strip(text[out[-1].start : out[-1].end]):
-                out[-1] = Span(out[-1].start, s + len(w), PERSON, score=0.7, source="person_cues")  # "Seid" + "Globelnik"
-            else:
-                out.append(Span(s, s + len(w), PERSON, score=0.7, source="person_cues"))
+    for s, e in sorted(hits):
+        i = bisect.bisect_right(taken, (s, n + 1)) - 1
+        if i >= 0 and taken[i][0] <= s < taken[i][1]:
+            continue  # inside a span found already
+        if out and text[out[-1].end : s] == " ":
+            out[-1] = Span(out[-1].start, e, PERSON, score=0.7, source="person_cues")  # "Seid" + "Globelnik"
+        else:
+            out.append(Span(s, e, PERSON, score=0.7, source="person_cues"))
     return out
+
+
+def _glued(ch: str) -> bool:
+    """A character that would make the one after it the inside of a word."""
+    return ch.isalnum() or ch in "_'’-"
+
+
+def _word_starts(text: str, at: int) -> bool:
+    """A word starts at ``at``: no letter, digit, ``_`` or ``-`` before it, nor an apostrophe
+    inside a word (``O'Neil``); an opening quote is fine."""
+    if at == 0:
+        return True
+    ch = text[at - 1]
+    if ch in "'’":
+        return at < 2 or not text[at - 2].isalpha()
+    return not (ch.isalnum() or ch in "_-")
+
+
+def _word_ends(text: str, end: int) -> bool:
+    """A whole word ends at ``end`` (or a possessive ``'s`` follows it)."""
+    ch = text[end]
+    if ch in "'’":
+        nxt = text[end + 1 : end + 3]
+        if not nxt[:1].isalpha():
+            return True  # a closing quote
+        return nxt[:1] in ("s", "S") and (len(nxt) < 2 or not _glued(nxt[1]))
+    return not (ch.isalnum() or ch in "_-")
 
 
 def coordinated(text: str, spans: list[Span]) -> list[Span]:
