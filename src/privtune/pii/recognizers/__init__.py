@@ -36,7 +36,11 @@ def default_recognizers(
 ) -> list[Recognizer]:
     """The validated pattern recognizers, in a fixed order (phones: ``phone_regions`` or
     :data:`~privtune.pii.recognizers.phone.DEFAULT_REGIONS`)."""
-    from privtune.pii.recognizers.address import AddressRecognizer, InternationalAddressRecognizer, NamedStreetRecognizer
+    from privtune.pii.recognizers.address import (
+        AddressRecognizer,
+        InternationalAddressRecognizer,
+        NamedStreetRecognizer,
+    )
     from privtune.pii.recognizers.card import CreditCardRecognizer
     from privtune.pii.recognizers.date import DateRecognizer
     from privtune.pii.recognizers.email import EmailRecognizer

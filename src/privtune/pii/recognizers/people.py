@@ -21,7 +21,6 @@ context word; without any cue they need the roster or an NER backend.
 from __future__ import annotations
 
 import importlib
-import re
 import unicodedata
 from functools import lru_cache
 

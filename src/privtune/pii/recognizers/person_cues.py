@@ -194,11 +194,11 @@ class PersonCueRecognizer:
             if not words:
                 continue
             keys = [_strip(w).casefold() for w in words]
-            listed = [k in self.first or k in self.last for k in keys]
+            in_list = [k in self.first or k in self.last for k in keys]
             # every word a name-like word, or a listed name even when it is English ("Lily Solomina")
             ok = all(_plain(w) or w in _PARTICLES or (known and not w.isupper() and k not in TITLE_WORDS and k not in LABEL_WORDS)
-                     for w, k, known in zip(words, keys, listed))
-            if ok and any(listed):  # at least one listed name: "Microsoft Teams", "Google Cloud" are not people
+                     for w, k, known in zip(words, keys, in_list))
+            if ok and any(in_list):  # at least one listed name: "Microsoft Teams", "Google Cloud" are not people
                 end = m.start(1) + len(" ".join(words))
                 end -= len(words[-1]) - len(_strip(words[-1]))
                 out.append(span(m.start(1), end, 0.75))

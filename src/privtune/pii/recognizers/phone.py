@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import phonenumbers
 
@@ -132,7 +132,7 @@ def _national(digits: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
     return None, possible
 
 
-@lru_cache(maxsize=None)
+@cache
 def _longest(region: str) -> int:
     """The most digits a national number of ``region`` can have with its longest national
     prefix (``phonenumbers`` metadata: possible lengths, and the width of the prefix pattern);
@@ -142,6 +142,8 @@ def _longest(region: str) -> int:
     if meta is None:
         return 99
     desc = meta.general_desc
+    if desc is None:
+        return 99
     lengths = [*(desc.possible_length or ()), *(desc.possible_length_local_only or ())]
     prefix = meta.national_prefix_for_parsing or meta.national_prefix or ""
     try:
