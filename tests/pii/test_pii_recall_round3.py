@@ -32,6 +32,8 @@ def found(text: str, typ: str = "PERSON") -> list[str]:
         ("Ysolde spent two weeks covering the front desk.", ["Ysolde"]),
         # two names before "of" and an organisation
         ("Ottoline Farquay of Brightwater Logistics signed the contract.", ["Ottoline Farquay"]),
+        # a reporting verb before a full name
+        ("\"We kept the budget,\" said Aurelio Quintavalle in the town hall.", ["Aurelio Quintavalle"]),
         # a form field with aligned columns
         ("Name:      Radomír Chalupa\nDept:      Finance", ["Radomír Chalupa"]),
         # the same speaker twice is a dialogue

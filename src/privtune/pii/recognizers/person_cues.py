@@ -76,7 +76,7 @@ _GREETING_RE = re.compile(
     rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
 )
 _SPEAKER_RE = re.compile(rf"^[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
-_REPORTED_RE = re.compile(rf"(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|[ ]to[ ]|$)")
+_REPORTED_RE = re.compile(rf"(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW}(?:[ ]{_CAPW})?)(?=[.,;!?]|[ ](?:to|in|at|on)[ ]|$)")
 #: Verbs after which a lone gazetteer surname is a person: ``Horton began writing``.
 _VERBS: tuple[str, ...] = (
     "said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
@@ -206,8 +206,8 @@ class PersonCueRecognizer:
             for m in _OF_ORG_RE.finditer(text):  # "Ruriko Terada of Amtek Auto Ltd"
                 if _starts_word(text, m.start()) and _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
                     out.append(span(m.start(1), m.end(2), 0.7))
-        for m in _REPORTED_RE.finditer(text):
-            if _plain(m.group(1)):
+        for m in _REPORTED_RE.finditer(text):  # "says Koupil.", "said Anna Berg in a statement"
+            if all(_plain(w) for w in m.group(1).split()):
                 out.append(span(m.start(1), m.end(1), 0.75))
         if "\n" in text:  # a signature line: the first line, or a line after a blank one
             lead = _LEADING_BLANK.match(text)  # the first line that is not blank (or a bare prefix)
