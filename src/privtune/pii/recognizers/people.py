@@ -21,11 +21,11 @@ context word; without any cue they need the roster or an NER backend.
 from __future__ import annotations
 
 import importlib
-import re
 import unicodedata
 from functools import lru_cache
 
 from privtune.pii.recognizers.address import STREET_WORDS
+from privtune.pii.scan import keys, words
 from privtune.pii.spans import PERSON, Span
 from privtune.pii.wordlist import COMMON_WORDS
 
@@ -63,7 +63,6 @@ _NOT_NAMES: frozenset[str] = frozenset(
 )
 #: Lower-case name particles allowed inside a name (``van der Zijl``, ``da Silva``).
 PARTICLES: frozenset[str] = frozenset(["van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ten", "ter", "bin", "al"])
-_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _INTRO_BEFORE = {"me": frozenset(["call", "calls", "called"]), "am": frozenset(["i"]), "bin": frozenset(["ich"]), "ben": frozenset(["ik"]),
                  "him": frozenset(["named", "called"]), "her": frozenset(["named", "called"]), "them": frozenset(["named", "called"])}
@@ -160,13 +159,14 @@ class PeopleRecognizer:
         self._anchors = HONORIFICS | CUE_WORDS | INTRO_WORDS | first_names | frozenset(["me", "am", "bin", "ben", "him", "her", "them"]) | _INITIALS
 
     def find(self, text: str) -> list[Span]:
-        toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        toks = words(text)
+        folded = keys(text)
         out: list[Span] = []
         anchors = self._anchors
         i, n = 0, len(toks)
         while i < n:
             _s, e, word = toks[i]
-            key = word.casefold()
+            key = folded[i]
             if key not in anchors and (key[-2:] not in ("'s", "’s") or key[:-2] not in anchors):
                 if word[0].isupper() and self._unknown_then_surname(text, toks, i):
                     # an unknown capitalised word before a gazetteer surname: "Emmie Ström", "Szonja Kovács"
@@ -376,4 +376,6 @@ def _gap(text: str, a: int, b: int, *, allow_dot: bool = False, allow_punct: boo
         return True
     if allow_dot and gap in (". ", "."):
         return gap == ". "
+    if allow_punct and gap[:1] == ":" and gap[1:].strip(" \t") == "" and 0 < len(gap) <= 8:
+        return True  # "Name:    Landerico Hidalgo" (a form's aligned columns)
     return bool(allow_punct and gap in (", ", ": ", " - ", ": ", " (", "\n", "? ")) or gap == "  "

@@ -26,6 +26,7 @@ Holdings``), street words (``Elm Street``), all-capital words (``HR``, ``IT``), 
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from privtune.pii.recognizers.address import STREET_WORDS
@@ -75,7 +76,7 @@ _GREETING_RE = re.compile(
     rf"({_CAPW}(?:[ ]{_CAPW})?)(?=[ ]?[,!:\n]|\s*$)"
 )
 _SPEAKER_RE = re.compile(rf"^[ \t\"“>]*({_CAPW}(?:[ ]{_CAPW})?):[ ]?[\"“]?(?=[^\W\d_])", re.M)
-_REPORTED_RE = re.compile(rf"(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW})(?=[.,;!?]|[ ]to[ ]|$)")
+_REPORTED_RE = re.compile(rf"(?:says|said|asks|asked|adds|added|explains|explained|writes|wrote|notes|noted|replied|recalls)[ ]({_CAPW}(?:[ ]{_CAPW})?)(?=[.,;!?]|[ ](?:to|in|at|on)[ ]|$)")
 #: Verbs after which a lone gazetteer surname is a person: ``Horton began writing``.
 _VERBS: tuple[str, ...] = (
     "said", "says", "began", "begins", "started", "joined", "wrote", "writes", "replied", "explained", "added", "noted",
@@ -83,6 +84,15 @@ _VERBS: tuple[str, ...] = (
     "called", "left", "spent", "was", "is", "has", "had", "will", "would", "lives", "works", "worked", "just",
 )  # fmt: skip
 _VERB_RE = re.compile(rf"[ ](?:{'|'.join(_VERBS)})\b")
+#: A name after ``by``, ``with``, ``starring``, ``featuring`` or ``add``: ``directed by Hafþór
+#: Smárason``, ``Follow up with Lily Solomina``, ``add Abelino Giordano as guardian``.
+_BY_RE = re.compile(rf"(?:by|with|starring|featuring|add)[ ]({_CAPW}(?:[ ](?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)){{0,3}})")
+#: Two capitalised words before ``of`` and an organisation: ``Ruriko Terada of Amtek Auto Ltd``.
+_OF_ORG_RE = re.compile(rf"({_CAPW})[ ]({_CAPW})[ ]of[ ](?=[A-Z0-9])")
+#: Verbs after which a lone capitalised word at a sentence start is a person: ``Lyberth began
+#: writing``, ``Thilda spent a year``, ``Gijsbrecht shouted at``.
+_LONE_VERBS = frozenset(["began", "spent", "shouted", "lives", "lived", "listed", "said", "says", "told", "asked", "replied",
+                         "wrote", "married", "resigned", "retired", "complained", "explained", "emailed", "joined"])
 #: The capitalised word right before a position: ``Horton`` of ``Horton began``.
 _CAP_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})\Z")
 #: Two capitalised words before a verb only people do: ``Kimiko Hoshino lives at``.
@@ -95,8 +105,10 @@ _TWO_CAPS_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})[ ]({_CAPW})\Z")
 #: ``Cocci and Rios``: two capitalised names joined by ``and``.
 _PAIR_RE = re.compile(rf"[ ](?:and|&)[ ]({_CAPW})(?![\w'’-])")
 _PAIR_VERBS = frozenset((*_VERBS, "were", "are"))
-_SIGNATURE_RE = re.compile(rf"[ \t>]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SIGNATURE_RE = re.compile(rf"[ \t>}}|?*•]*({_CAPW}(?:[ ](?:[A-Z]\.?[ ])?{_CAPW}){{1,2}})[ \t]*(?=\n)")
+#: A blank line, or a line holding only a quote or list prefix (``}}``, ``???``, ``>``).
+_BLANK_LINE = re.compile(r"\n[ \t>}|?*•]*\n")
+_LEADING_BLANK = re.compile(r"(?:[ \t>}|?*•]*\n)+")
 _LIST_NEIGHBOUR = re.compile(rf"(,[ ]|[ ]and[ ]|[ ]&[ ]|[ ]und[ ]|[ ]et[ ]|[ ]y[ ]|[ ]en[ ])({_CAPW})(?![\w'’-])")
 _LIST_BEFORE = re.compile(rf"(?<![\w'’-])({_CAPW})(,[ ]|[ ]and[ ]|[ ]&[ ])\Z")
 _JOINERS = (", ", " and ", " & ", " und ", " et ", " y ", " en ")
@@ -155,7 +167,7 @@ class PersonCueRecognizer:
                 out.append(span(m.start(1), m.end(1), 0.8))
         if ":" in text:
             labels = [m for m in _SPEAKER_RE.finditer(text) if all(self._label_name(w) for w in m.group(1).split())]
-            dialogue = len({x.group(1) for x in labels}) >= 2
+            dialogue = len(labels) >= 2  # a dialogue: two speaker lines (one speaker twice counts)
             for m in labels:
                 words = m.group(1).split()
                 known = any(w.casefold() in self.first or w.casefold() in self.last for w in words)
@@ -173,11 +185,33 @@ class PersonCueRecognizer:
                 words = named.group(1).split()
                 if all(_plain(w) or w in _PARTICLES for w in words) and _plain(words[0]) and _plain(words[-1]):
                     out.append(span(named.start(1), named.end(1), 0.75))
-        for m in _REPORTED_RE.finditer(text):
-            if _plain(m.group(1)):
+        for m in _BY_RE.finditer(text):  # "directed by Hafþór Smárason", "follow up with Lily Solomina"
+            if not _starts_word(text, m.start()):
+                continue
+            words = m.group(1).split()
+            while words and not _plain(words[-1]):
+                words.pop()  # "Cinzia Ford Street": the name stops before a street or title word
+            if not words:
+                continue
+            keys = [_strip(w).casefold() for w in words]
+            in_list = [k in self.first or k in self.last for k in keys]
+            # every word a name-like word, or a listed name even when it is English ("Lily Solomina")
+            ok = all(_plain(w) or w in _PARTICLES or (known and not w.isupper() and k not in TITLE_WORDS and k not in LABEL_WORDS)
+                     for w, k, known in zip(words, keys, in_list))
+            if ok and any(in_list):  # at least one listed name: "Microsoft Teams", "Google Cloud" are not people
+                end = m.start(1) + len(" ".join(words))
+                end -= len(words[-1]) - len(_strip(words[-1]))
+                out.append(span(m.start(1), end, 0.75))
+        if " of " in text:
+            for m in _OF_ORG_RE.finditer(text):  # "Ruriko Terada of Amtek Auto Ltd"
+                if _starts_word(text, m.start()) and _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
+                    out.append(span(m.start(1), m.end(2), 0.7))
+        for m in _REPORTED_RE.finditer(text):  # "says Koupil.", "said Anna Berg in a statement"
+            if all(_plain(w) for w in m.group(1).split()):
                 out.append(span(m.start(1), m.end(1), 0.75))
         if "\n" in text:  # a signature line: the first line, or a line after a blank one
-            starts = [0] + [b.end() for b in _BLANK_LINE.finditer(text)]
+            lead = _LEADING_BLANK.match(text)  # the first line that is not blank (or a bare prefix)
+            starts = [lead.end() if lead else 0] + [b.end() for b in _BLANK_LINE.finditer(text)]
             for pos in starts:
                 sig = _SIGNATURE_RE.match(text, pos)
                 if sig:
@@ -190,8 +224,12 @@ class PersonCueRecognizer:
             if one is None:
                 continue
             key = one.group(1).casefold()  # a lone surname before a verb: "Horton began writing"
+            verb = text[v.start() + 1 : v.end()]
             if key in self.last and key not in self.first and len(key) > 2 and _plain(one.group(1)):
                 out.append(span(one.start(1), one.end(1), 0.7))
+            elif verb in _LONE_VERBS and len(key) > 2 and _plain(one.group(1)) and _sentence_start(text, one.start(1)):
+                # any name opening a sentence: "Lyberth began writing" (a possessive 's stays outside)
+                out.append(span(one.start(1), one.start(1) + len(_strip(one.group(1))), 0.7))
             two = _TWO_CAPS_BEFORE.search(text, lo, v.start())
             people_verb = text[v.start() + 1 : v.end()] in _PERSON_VERB_SET  # "Kimiko Hoshino lives at"
             if two and people_verb and _plain(two.group(1)) and _plain(two.group(2)) and _strip(two.group(2)) == two.group(2):
@@ -219,6 +257,65 @@ class PersonCueRecognizer:
 
     def _span(self, start: int, end: int, score: float) -> Span:
         return Span(start, end, PERSON, score=score, source=self.name)
+
+
+def repeated(text: str, spans: list[Span]) -> list[Span]:
+    """New PERSON spans for the other mentions of a name found once: ``directed by Anne-Lise
+    Frederiksen and starring Frederiksen``, ``Motochika spent ... Motochika Fukasawa`` (a
+    capitalised word of a PERSON span, not an English, title or label word, written the same
+    way elsewhere in the text as a whole word, or with a possessive ``'s``)."""
+    names = {
+        w for s in spans if s.type == PERSON for w in (_strip(x) for x in text[s.start : s.end].split()) if len(w) > 2 and _plain(w)
+    }
+    if not names:
+        return []
+    hits: list[tuple[int, int]] = []
+    n = len(text)
+    for w in names:  # str.find in C: a few names, a few mentions each
+        at = text.find(w)
+        while at >= 0:
+            end = at + len(w)
+            if _word_starts(text, at) and (end == n or _word_ends(text, end)):
+                hits.append((at, end))
+            at = text.find(w, end)
+    taken = sorted((s.start, s.end) for s in spans)
+    out: list[Span] = []
+    for s, e in sorted(hits):
+        i = bisect.bisect_right(taken, (s, n + 1)) - 1
+        if i >= 0 and taken[i][0] <= s < taken[i][1]:
+            continue  # inside a span found already
+        if out and text[out[-1].end : s] == " ":
+            out[-1] = Span(out[-1].start, e, PERSON, score=0.7, source="person_cues")  # "Seid" + "Globelnik"
+        else:
+            out.append(Span(s, e, PERSON, score=0.7, source="person_cues"))
+    return out
+
+
+def _glued(ch: str) -> bool:
+    """A character that would make the one after it the inside of a word."""
+    return ch.isalnum() or ch in "_'’-"
+
+
+def _word_starts(text: str, at: int) -> bool:
+    """A word starts at ``at``: no letter, digit, ``_`` or ``-`` before it, nor an apostrophe
+    inside a word (``O'Neil``); an opening quote is fine."""
+    if at == 0:
+        return True
+    ch = text[at - 1]
+    if ch in "'’":
+        return at < 2 or not text[at - 2].isalpha()
+    return not (ch.isalnum() or ch in "_-")
+
+
+def _word_ends(text: str, end: int) -> bool:
+    """A whole word ends at ``end`` (or a possessive ``'s`` follows it)."""
+    ch = text[end]
+    if ch in "'’":
+        nxt = text[end + 1 : end + 3]
+        if not nxt[:1].isalpha():
+            return True  # a closing quote
+        return nxt[:1] in ("s", "S") and (len(nxt) < 2 or not _glued(nxt[1]))
+    return not (ch.isalnum() or ch in "_-")
 
 
 def coordinated(text: str, spans: list[Span]) -> list[Span]:

@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import phonenumbers
 
+from privtune.pii.scan import finditer
 from privtune.pii.spans import PHONE, Span
 
 #: Regions whose national formats (no ``+`` prefix) are recognised by default.
@@ -64,6 +65,9 @@ _CANDIDATE = re.compile(
     """,
     re.X | re.I,
 )
+#: Where a candidate can start: a digit, ``+`` or ``(``, not after the characters the
+#: candidate's look-behind refuses (the engine skips ahead to these in C).
+_CANDIDATE_START = re.compile(r"[\d+(](?<![\w+@/.:#$€£¥-].)")
 _GROUP_SPLIT = re.compile(r"[ .\-/()]+")
 _DATE_SHAPE = re.compile(
     r"(?:\d{1,2}(?P<a>[./-])\d{1,2}(?P=a)(?:\d{2}|\d{4})|(?:19|20)\d{2}(?P<b>[./-])\d{1,2}(?P=b)\d{1,2})"
@@ -116,6 +120,8 @@ def _national(digits: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
                 continue
         elif digits[0] != "0" and region not in _NO_TRUNK:
             continue
+        if len(digits) > _longest(region):
+            continue  # too long for the region's plan even after its longest national prefix
         try:
             number = phonenumbers.parse(digits, region)
         except phonenumbers.NumberParseException:
@@ -124,6 +130,33 @@ def _national(digits: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
             return region, True
         possible = possible or phonenumbers.is_possible_number(number)
     return None, possible
+
+
+@cache
+def _longest(region: str) -> int:
+    """The most digits a national number of ``region`` can have with its longest national
+    prefix (``phonenumbers`` metadata: possible lengths, and the width of the prefix pattern);
+    a longer run is neither valid nor possible there, so it is not parsed (a parse costs
+    ~50 us)."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return 99
+    desc = meta.general_desc
+    if desc is None:
+        return 99
+    lengths = [*(desc.possible_length or ()), *(desc.possible_length_local_only or ())]
+    prefix = meta.national_prefix_for_parsing or meta.national_prefix or ""
+    try:
+        width = _parse_width(prefix)
+    except Exception:  # an unexpected metadata pattern: never skip on it
+        return 99
+    return (max(lengths) if lengths else 99) + width
+
+
+def _parse_width(pattern: str) -> int:
+    from re import _parser  # type: ignore[attr-defined]  # the stdlib's regex parser: a pattern's widest match
+
+    return int(min(_parser.parse(pattern).getwidth()[1], 99)) if pattern else 0
 
 
 @lru_cache(maxsize=4096)
@@ -137,6 +170,21 @@ def _international(digits: str) -> tuple[bool, bool]:
     nsn = phonenumbers.national_significant_number(number)
     possible = phonenumbers.is_possible_number(number) and nsn[:1] not in ("0", "") and nsn.count("0") < len(nsn) - 2
     return phonenumbers.is_valid_number(number), possible
+
+
+@lru_cache(maxsize=4096)
+def _intl_possible(digits: str) -> bool:
+    """The ``possible`` of :func:`_international`, without the validity check (a ``+`` number
+    needs only this). A NANP number (``1`` and ten digits, area code 2-9) is possible by its
+    length alone, and is not parsed."""
+    if len(digits) == 11 and digits[0] == "1" and "2" <= digits[1] <= "9":
+        return digits.count("0", 1) < 8
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    nsn = phonenumbers.national_significant_number(number)
+    return phonenumbers.is_possible_number(number) and nsn[:1] not in ("0", "") and nsn.count("0") < len(nsn) - 2
 
 
 def intl_phone_is_valid(value: str) -> bool:
@@ -161,7 +209,7 @@ class PhoneRecognizer:
 
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
-        for m in _CANDIDATE.finditer(text):
+        for m in finditer(_CANDIDATE, _CANDIDATE_START, text):
             end = self._accept(text, m.start("num"), m.group("num"))
             if end:
                 if m.group("ext") and end == m.end("num"):
@@ -194,7 +242,7 @@ class PhoneRecognizer:
         if n < 6 or n > 15 or _CURRENCY_AFTER.match(text, end):
             return False
         if cand.startswith("+"):
-            return _international(digits)[1] and (n >= 7 or ctx.phone_word())
+            return _intl_possible(digits) and (n >= 7 or ctx.phone_word())
         if n < 7 and not ctx.phone_word():
             return False
         if cand.startswith("00") and n > 9:

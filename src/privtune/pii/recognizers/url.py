@@ -23,6 +23,8 @@ URL_RE = re.compile(
     """,
     re.X | re.I,
 )
+#: Every URL holds ``://``, ``www.`` or ``.tld/`` (any case): texts with none are skipped.
+_TLD_SLASH = re.compile(rf"\.(?:{_TLDS})/", re.I)
 _TRAIL = ".,;:!?)]}'\""
 
 
@@ -31,7 +33,7 @@ class UrlRecognizer:
     types = (URL,)
 
     def find(self, text: str) -> list[Span]:
-        if "/" not in text and "www." not in text.lower():
+        if "://" not in text and "www." not in text.lower() and not _TLD_SLASH.search(text):
             return []
         out = []
         for m in URL_RE.finditer(text):
