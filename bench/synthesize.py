@@ -62,7 +62,8 @@ def one(size: int, method: str, eps: float) -> dict:
     delta = default_delta(len(codes))
     t0 = time.perf_counter()
     fit = (mechanisms.mst if method == "mst" else mechanisms.aim)(
-        a, domain.shape, zcdp.rho_for(eps, delta), SecureRandom())
+        a, domain.shape, zcdp.rho_for(eps, delta), SecureRandom(),
+        groups=[c.groups for c in domain.columns])
     fit_s = time.perf_counter() - t0
     syn = mechanisms.sample(fit, len(a), np.random.default_rng())
     wall = time.perf_counter() - t0
