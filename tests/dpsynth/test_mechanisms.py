@@ -89,7 +89,7 @@ def test_systematic_uniforms_are_uniform_and_stratified_within_each_group() -> N
     gen = np.random.default_rng(3)
     groups = np.repeat([0, 1, 2], [7, 40, 3])[gen.permutation(50)]
     u = mechanisms._uniforms(gen, groups, True)
-    assert ((0 <= u) & (u < 1)).all()
+    assert ((u >= 0) & (u < 1)).all()
     for g in range(3):
         ug = u[groups == g]
         # one uniform per stratum [k / size, (k + 1) / size) of the group
