@@ -164,7 +164,7 @@ class _Problem:
 
 
 #: MST's split of rho: one-way marginals, the tree's selection, the tree's two-way marginals
-#: (the paper splits in thirds; see :func:`mst` for why the pairs get most of it here)
+#: (the paper splits in thirds; docs/synthetic.md has what was measured)
 MST_SHARES = (0.3, 0.1, 0.6)
 #: a value measured below this many sigmas of the one-way noise is merged (paper: 3)
 MST_COMPRESS_SIGMAS = 3.0
