@@ -6,11 +6,13 @@ times larger (3,000). The people are split in two halves (a fixed split, so that
 compares against the same baseline): the synthesiser sees half A; the baseline is how far half
 B (real people, same size) is from A. The synthetic table has |A| rows. The noise comes from
 the secure generator (as in production), so figures vary from run to run; ``REPEATS`` runs
-per cell. Each run is its own process (peak RSS is the process's own); the machine's load is
+per cell (``SYNTH_BENCH_REPEATS``; the table gives mean ± sd). Each run is its own process (peak RSS is the process's own); the machine's load is
 recorded. Goal (issue 23): on the 3,000-employee company, MST or AIM within 0.01 of the
 baseline's mean 2-way TVD at epsilon 3.
 
-Run: ``OMP_NUM_THREADS=1 python bench/synthesize.py [sizes...]``.
+Run: ``OMP_NUM_THREADS=1 python bench/synthesize.py [sizes...]`` (JSON lines, one per run, then
+the tables); ``python bench/synthesize.py --collect LOG...`` writes the tables from the JSON lines
+of runs made apart (side by side, or stopped before the end).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def one(size: int, method: str, eps: float) -> dict:
     delta = default_delta(len(codes))
     t0 = time.perf_counter()
     fit = (mechanisms.mst if method == "mst" else mechanisms.aim)(
-        a, domain.shape, zcdp.rho_for(eps, delta), SecureRandom())
+        a, domain.shape, zcdp.rho_for(eps, delta), SecureRandom(),
+        groups=[c.groups for c in domain.columns])
     fit_s = time.perf_counter() - t0
     syn = mechanisms.sample(fit, len(a), np.random.default_rng())
     wall = time.perf_counter() - t0
@@ -75,22 +78,57 @@ def one(size: int, method: str, eps: float) -> dict:
         out[f"tvd{k}"] = round(report.mean_tvd(syn, a, domain.shape, k), 4)
         out[f"base{k}"] = round(report.mean_tvd(b, a, domain.shape, k), 4)
     out["gap2"] = round(out["tvd2"] - out["base2"], 4)
+    out["load_avg_1m"] = round(os.getloadavg()[0], 1)
     return out
 
 
-COLUMNS = ["employees", "method", "epsilon", "tvd1", "base1", "tvd2", "base2", "gap2", "tvd3",
-           "base3", "wall_s", "peak_mb", "load_avg_1m"]
+COLUMNS = ["employees", "method", "epsilon", "runs", "tvd1", "base1", "tvd2", "base2", "gap2",
+           "tvd3", "base3", "wall_s", "peak_mb", "load_avg_1m"]
 GOAL = "3,000 employees, epsilon 3: mean 2-way TVD within 0.01 of the fresh real sample's"
+FIGURES = ("tvd1", "tvd2", "gap2", "tvd3", "wall_s", "peak_mb", "load_avg_1m")
+
+
+def summary(runs: list[dict]) -> list[dict]:
+    """One row per (employees, method, epsilon): mean +- sample sd over the runs."""
+    import statistics
+
+    out = []
+    keys = sorted({(r["employees"], r["method"], r["epsilon"]) for r in runs},
+                  key=lambda k: (k[0], METHODS.index(k[1]), k[2]))
+    for key in keys:
+        rs = [r for r in runs if (r["employees"], r["method"], r["epsilon"]) == key]
+        row: dict = {"employees": key[0], "method": key[1], "epsilon": key[2], "runs": len(rs)}
+        for f in ("base1", "base2", "base3"):
+            row[f] = rs[0][f]
+        for f in FIGURES:
+            xs = [float(r[f]) for r in rs if r.get(f) is not None]
+            if not xs:
+                continue
+            m = statistics.fmean(xs)
+            nd = 1 if f in ("wall_s", "peak_mb", "load_avg_1m") else 4
+            row[f] = f"{m:.{nd}f}" if len(xs) < 2 else \
+                f"{m:.{nd}f} ± {statistics.stdev(xs):.{nd}f}"
+        out.append(row)
+    return out
+
+
+def _write(runs: list[dict], extra: dict) -> None:
+    write("synthesize", {"sizes": sorted({r["employees"] for r in runs}),
+                         "epsilons": list(EPSILONS), "omp_num_threads": 1, "goal": GOAL,
+                         "sampler": "systematic within parent groups", **extra, "runs": runs},
+          summary(runs), COLUMNS)
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> None:
-    rows = []
+    runs = []
     load0 = os.getloadavg()
     for size in sizes:
         for method in METHODS:
             for eps in EPSILONS:
                 for rep in range(REPEATS):
-                    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+                    env = {**os.environ, "OMP_NUM_THREADS": "1",
+                           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+                                        "intra_op_parallelism_threads=1"}
                     src = str(Path(__file__).resolve().parents[1] / "src")
                     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
                     proc = subprocess.run(
@@ -101,26 +139,22 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
                         raise SystemExit(f"run {size} {method} {eps} failed")
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
                     r["repeat"] = rep
-                    r["load_avg_1m"] = round(os.getloadavg()[0], 1)
-                    rows.append(r)
+                    runs.append(r)
                     print(json.dumps(r), flush=True)
-    write("synthesize", {"sizes": list(sizes), "epsilons": list(EPSILONS),
-                         "omp_num_threads": 1, "load_avg_at_start": [round(x, 1) for x in load0],
-                         "goal": GOAL}, rows, COLUMNS)
+    _write(runs, {"load_avg_at_start": [round(x, 1) for x in load0]})
 
 
-def collect(log: Path) -> None:
-    """Write the results from the JSON lines a (stopped) run printed: the runs it finished."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    write("synthesize", {"sizes": sorted({r["employees"] for r in rows}),
-                         "epsilons": list(EPSILONS), "omp_num_threads": 1, "goal": GOAL,
-                         "collected_from": "the JSON lines of a run stopped before its end; "
-                                           "the runs missing were not finished"}, rows, COLUMNS)
+def collect(logs: list[Path]) -> None:
+    """Write the results from the JSON lines of runs (several logs: runs done side by side,
+    or a run stopped before its end: the runs it finished)."""
+    runs = [json.loads(line) for log in logs for line in log.read_text().splitlines()
+            if line.startswith("{")]
+    _write(runs, {"collected_from": [p.name for p in logs]})
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--collect":
-        collect(Path(sys.argv[2]))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--collect":
+        collect([Path(x) for x in sys.argv[2:]])
     elif len(sys.argv) == 5 and sys.argv[1] == "--one":
         print(json.dumps(one(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))))
     else:

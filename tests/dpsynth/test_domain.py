@@ -99,6 +99,9 @@ def test_domain_file(tmp_path: Path) -> None:
     {"salary": {"bounds": [10, 0], "width": 5}},          # lo >= hi
     {"salary": {"bounds": [0, 10_000_000], "width": 1}},  # too many bins
     {"salary": {"width": 5}},                             # neither values nor bounds
+    {"salary": {"bounds": [0, 100], "width": 10, "coarse": 5}},   # coarser than the bins
+    {"department": {"values": ["A", "B"], "groups": ["A"]}},      # groups: not a mapping
+    {"department": {"values": ["A", "B"], "groups": {"x": ["A"], "y": ["A"]}}},  # twice
 ])
 def test_bad_domain_files_are_typed_errors(spec: dict) -> None:
     with pytest.raises(ConfigError):
@@ -116,3 +119,33 @@ def test_the_demo_domains_are_the_generators_vocabulary() -> None:
     assert "Engineering" in demo["department"]["values"]
     assert "Chief Executive Officer" in demo["job_title"]["values"]
     assert len(set(demo["job_title"]["values"])) == len(demo["job_title"]["values"])
+
+
+def test_public_groups_are_fixed_by_the_schema_and_the_domain_file() -> None:
+    """The groups the synthesiser merges rare values within are public: census regions for
+    states, runs of adjacent bins, the groups of a domain file; (other) and (missing) stand
+    alone; no group comes from the data."""
+    cols = {c.name: c for c in dom.build_domain(
+        [*COLUMNS, "state"], {**ROLES, "state": "state"},
+        {**CONFIG, "department": {"values": ["Eng", "Ops", "QA"],
+                                  "groups": {"tech": ["Eng", "QA"]}}}).columns}
+    st = cols["state"]
+    g = dict(zip(st.labels, st.groups, strict=True))
+    assert g["NY"] == g["MA"] != g["CA"] == g["WA"] != g["TX"]
+    assert len(set(st.groups)) == 4 + 2                  # four regions, (other), (missing)
+    sal = cols["salary"]                                 # 10k bins, 40k groups
+    assert len(sal.groups) == sal.size
+    assert sal.groups[1] == sal.groups[4] != sal.groups[5]
+    assert sal.groups[0] not in sal.groups[1:] and sal.groups[-1] not in sal.groups[:-1]
+    assert list(sal.groups) == sorted(sal.groups)       # adjacent bins only
+    dep = cols["department"]
+    assert dep.groups[0] == dep.groups[2] != dep.groups[1]  # Eng and QA together, Ops alone
+    assert len(set(dep.groups)) == 4                     # tech, Ops, (other), (missing)
+    assert cols["gender"].groups == ()                   # no public grouping: one group
+    demo = dom.build_domain(["department", "job_title"],
+                            {"department": "department", "job_title": "job_title"},
+                            dom.demo_domains()).columns[1]
+    assert demo.groups[demo.labels.index("Software Engineer")] == \
+        demo.groups[demo.labels.index("Staff Engineer")]
+    assert demo.groups[demo.labels.index("Software Engineer")] != \
+        demo.groups[demo.labels.index("Chief Executive Officer")]

@@ -60,3 +60,69 @@ def test_secure_noise_differs_and_insecure_seed_replays() -> None:
     assert not np.allclose(ys[0], ys[1])     # no seed: fresh noise every run
     assert np.allclose(ys[2], ys[3])         # the insecure test mode replays
     assert SecureRandom.private and not SeededRandom.private
+
+
+def test_compression_merges_rare_values_only_within_their_public_group() -> None:
+    """Post-processing of the noisy one-way counts: values below the threshold merge into one
+    value per public group; the counts re-expressed on the merged domain sum the cells."""
+    data = np.array([[0], [1], [2], [3], [4], [5]])
+    ones = [np.array([50.0, 1.0, -2.0, 40.0, 2.0, 0.5])]
+    groups = [(0, 0, 0, 1, 1, 2)]
+    codes, shape, new_ones, merged, spread = mechanisms._compress(data, (6,), ones, 1.0,
+                                                                  groups, 3.0)
+    parts = [list(v) for v in merged[0]]
+    assert parts == [[0], [3], [1, 2], [4], [5]]      # kept; then group 0's rest, 1's, 2's
+    assert shape == [5]
+    assert list(codes[:, 0]) == [0, 2, 2, 1, 3, 4]
+    assert np.allclose(new_ones[0], [50.0, 40.0, -1.0, 2.0, 0.5])
+    assert np.allclose(spread[0][2], [1.0, 0.0])      # clipped noisy counts spread it back
+    # no groups: one merged value for every rare one, as in the MST paper
+    _, shape1, _, merged1, _ = mechanisms._compress(data, (6,), ones, 1.0, None, 3.0)
+    assert shape1 == [3] and [list(v) for v in merged1[0]] == [[0], [3], [1, 2, 4, 5]]
+    # nothing rare: nothing merged
+    _, shape2, _, merged2, _ = mechanisms._compress(data, (6,), [np.full(6, 9.0)], 1.0,
+                                                    groups, 3.0)
+    assert shape2 == [6] and merged2 == {}
+
+
+def test_systematic_uniforms_are_uniform_and_stratified_within_each_group() -> None:
+    gen = np.random.default_rng(3)
+    groups = np.repeat([0, 1, 2], [7, 40, 3])[gen.permutation(50)]
+    u = mechanisms._uniforms(gen, groups, True)
+    assert ((u >= 0) & (u < 1)).all()
+    for g in range(3):
+        ug = u[groups == g]
+        # one uniform per stratum [k / size, (k + 1) / size) of the group
+        assert sorted(np.floor(ug * len(ug)).astype(int)) == list(range(len(ug)))
+    # each row's uniform is uniform on [0, 1): over many draws its mean is 1/2
+    means = np.mean([mechanisms._uniforms(gen, groups, True) for _ in range(400)], axis=0)
+    assert np.abs(means - 0.5).max() < 0.1
+
+
+@pytest.mark.slow
+def test_mst_spends_its_shares_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accounting of each MST measurement (the fit itself is skipped): d one-way Gaussian
+    measurements at rho * shares[0] / d each, d - 1 exponential selections at
+    rho * shares[1] / (d - 1), d - 1 pairs at rho * shares[2] / (d - 1); sensitivity 1 each
+    (one person moves one count of a marginal by one)."""
+    monkeypatch.setattr(mechanisms._Problem, "estimate", lambda self, warm=None, iters=0: None)
+    seen: list[tuple[tuple[int, ...], float]] = []
+    real = mechanisms._Problem.measure
+
+    def spy(self: mechanisms._Problem, cols: tuple[int, ...], sigma: float) -> np.ndarray:
+        seen.append((cols, sigma))
+        return real(self, cols, sigma)
+
+    monkeypatch.setattr(mechanisms._Problem, "measure", spy)
+    rho, shares, d = 0.4, (0.2, 0.1, 0.7), len(SHAPE)
+    fit = mechanisms.mst(_data(500, 4), SHAPE, rho, SecureRandom(), shares=shares)
+    assert fit.accountant.spent == pytest.approx(rho, rel=1e-9)
+    assert fit.accountant.gaussian == 2 * d - 1 and fit.accountant.exponential == d - 1
+    one = [s for c, s in seen if len(c) == 1]
+    two = [s for c, s in seen if len(c) == 2]
+    assert sum(zcdp.gaussian_rho(s) for s in one) == pytest.approx(shares[0] * rho)
+    assert sum(zcdp.gaussian_rho(s) for s in two) == pytest.approx(shares[2] * rho)
+    assert len(fit.measured) == d - 1 and {c for c, _ in seen if len(c) == 2} == \
+        set(fit.measured)
+    with pytest.raises(ValueError):
+        mechanisms.mst(_data(50, 4), SHAPE, rho, SecureRandom(), shares=(0.5, 0.5, 0.5))

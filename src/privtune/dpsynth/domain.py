@@ -68,6 +68,26 @@ PUBLIC_VALUES: dict[str, tuple[str, ...]] = {
     "medical": ("false", "true"),
 }
 
+#: The US Census Bureau's four regions (public), for grouping states.
+US_REGIONS: dict[str, tuple[str, ...]] = {
+    "Northeast": ("CT", "ME", "MA", "NH", "RI", "VT", "NJ", "NY", "PA"),
+    "Midwest": ("IL", "IN", "MI", "OH", "WI", "IA", "KS", "MN", "MO", "NE", "ND", "SD"),
+    "South": ("DE", "DC", "FL", "GA", "MD", "NC", "SC", "VA", "WV", "AL", "KY", "MS", "TN",
+              "AR", "LA", "OK", "TX"),
+    "West": ("AZ", "CO", "ID", "MT", "NV", "NM", "UT", "WY", "AK", "CA", "HI", "OR", "WA"),
+}
+
+#: Public groups of categorical values by schema role (value -> group name).
+PUBLIC_GROUPS: dict[str, dict[str, str]] = {
+    "state": {s: region for region, states in US_REGIONS.items() for s in states},
+}
+
+#: Public coarse widths by schema role: adjacent bins of one coarse width form a group.
+PUBLIC_COARSE: dict[str, float] = {
+    "salary": 40_000, "bonus": 20_000, "leave_days_taken": 10, "date_of_birth": 10,
+    "hire_date": 10, "termination_date": 10,
+}
+
 #: Public bins by schema role: (low, high, width, unit, output column name). Years for dates.
 PUBLIC_BINS: dict[str, tuple[float, float, float, str, str]] = {
     "salary": (20_000, 400_000, 10_000, "money", "salary_band"),
@@ -97,6 +117,9 @@ class Column:
     labels: tuple[str, ...]        # the value of each code (the last ones: other, missing)
     edges: tuple[float, ...] = ()  # binned: the inner bin edges (len(labels) - 2 of them)
     unit: str = ""
+    #: a public coarse group of each code (census region of a state, department of a job
+    #: title, a run of adjacent bins): the synthesiser merges rare values only within a group
+    groups: tuple[int, ...] = ()
 
     @property
     def size(self) -> int:
@@ -142,12 +165,14 @@ def demo_domains() -> dict[str, Any]:
     from privtune.synth.vocab import CEO_TITLE, DEPARTMENTS, EXECUTIVE
 
     titles: list[str] = [CEO_TITLE]
-    for d in DEPARTMENTS.values():
+    groups: dict[str, str] = {CEO_TITLE: EXECUTIVE}
+    for name, d in DEPARTMENTS.items():
         titles.append(str(d["head"]))
         for level in ("manager", "senior", "mid", "junior"):
             titles.extend(str(t) for t in d[level])  # type: ignore[attr-defined]
+        groups.update({t: name for t in titles if t not in groups})
     return {"department": {"values": [EXECUTIVE, *DEPARTMENTS]},
-            "job_title": {"values": titles}}
+            "job_title": {"values": titles, "groups": groups}}
 
 
 def _bin_labels(lo: float, hi: float, width: float, unit: str) -> tuple[tuple[str, ...],
@@ -175,8 +200,10 @@ def _spec_column(name: str, role: str, spec: Mapping[str, Any]) -> Column:
                 len({str(v) for v in values}) != len(values):
             raise ConfigError(f"domain of column '{name}': 'values' must be a list of distinct "
                               "values", key=f"domains.{name}")
-        return Column(name, str(spec.get("out", name)), role, "categorical",
-                      (*(str(v) for v in values), OTHER, MISSING))
+        labels = (*(str(v) for v in values), OTHER, MISSING)
+        return Column(name, str(spec.get("out", name)), role, "categorical", labels,
+                      groups=_value_groups(name, labels, spec.get("groups",
+                                                                  PUBLIC_GROUPS.get(role))))
     if "bounds" in spec:
         b, width = spec["bounds"], spec.get("width")
         if not (isinstance(b, list) and len(b) == 2 and all(isinstance(x, int | float) for x in b)
@@ -188,10 +215,46 @@ def _spec_column(name: str, role: str, spec: Mapping[str, Any]) -> Column:
         unit = str(spec.get("unit") or PUBLIC_BINS.get(role, (0, 0, 0, "number", ""))[3])
         labels, edges = _bin_labels(float(b[0]), float(b[1]), float(width), unit)
         default_out = PUBLIC_BINS[role][4] if role in PUBLIC_BINS else f"{name}_band"
+        coarse = spec.get("coarse", PUBLIC_COARSE.get(role))
+        if coarse is not None and not (isinstance(coarse, int | float) and coarse >= width):
+            raise ConfigError(f"domain of column '{name}': 'coarse' must be a width of at "
+                              "least 'width'", key=f"domains.{name}")
+        groups: tuple[int, ...] = ()
+        if coarse is not None:
+            inner = [1 + int((e - edges[0]) // coarse) for e in edges[:-1]]
+            # the open bottom bin, the inner bins by coarse width, the open top bin, missing
+            groups = (0, *inner, inner[-1] + 1, inner[-1] + 2)
         return Column(name, str(spec.get("out", default_out)), role, "binned",
-                      (*labels, MISSING), edges, unit)
+                      (*labels, MISSING), edges, unit, groups)
     raise ConfigError(f"domain of column '{name}': give 'values', 'bounds' and 'width', or "
                       "'drop: true'", key=f"domains.{name}")
+
+
+def _value_groups(name: str, labels: Sequence[str], spec: Any) -> tuple[int, ...]:
+    """A group per label from ``{value: group}`` or ``{group: [values]}``; a value in no group,
+    ``(other)`` and ``(missing)`` each form a group of their own."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"domain of column '{name}': 'groups' must map a group to its values",
+                          key=f"domains.{name}")
+    of: dict[str, str] = {}
+    for k, v in spec.items():
+        if isinstance(v, list):
+            for x in v:
+                if str(x) in of:
+                    raise ConfigError(f"domain of column '{name}': a value in two groups",
+                                      key=f"domains.{name}")
+                of[str(x)] = str(k)
+        else:
+            of[str(k)] = str(v)
+    names: dict[str, int] = {}
+    out = []
+    for i, label in enumerate(labels):
+        g = of.get(label) if i < len(labels) - 2 else None
+        key = f"group:{g}" if g is not None else f"value:{i}"
+        out.append(names.setdefault(key, len(names)))
+    return tuple(out)
 
 
 def build_domain(columns: Sequence[str], roles: Mapping[str, str | None],
