@@ -172,6 +172,11 @@ def test_released_model_exports_until_quarantined_or_revoked(ws_copy, tmp_path) 
     assert signed["release_id"] == rows[0]["release"] and signed["schema"] == "privtune-release/2"
     assert signed["policy_sha256"] == verdict["policy_sha256"] == rows[0]["policy_sha256"]
     assert signed["signer_key_id"] == rows[0]["signer"]
+    code, out, _ = _cli(["release", "list", "-w", w], eng)  # the table: ids whole, 80 columns
+    assert code == 0 and rows[0]["release"] in out and adapter in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, out, _ = _cli(["release", "list", "--wide", "-w", w], eng)
+    assert code == 0 and rows[0]["audit"] in out and rows[0]["signer"] in out
     code, _, err = _cli(["verify-release", str(tmp_path / "rel"), "-w", w])
     assert code == 0, err
 

@@ -113,9 +113,12 @@ def _row(r: Any) -> dict[str, Any]:
 def list_cmd(
     model: str = typer.Argument(None, help="Only the releases of this model name."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(False, "--wide", help="Also the audit, policy hash, signer and "
+                              "last change (wider than 80 columns)."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """The release registry: every release with its state, audit, policy hash and signer."""
+    """The release registry: every release with its state and release time (--wide: also its
+    audit, policy hash, signer and last change; --json: every field)."""
     from rich.table import Table
 
     from privtune.gate.registry import list_releases
@@ -127,11 +130,20 @@ def list_cmd(
         typer.echo(json.dumps(rows, indent=2))
         return
     t = Table(title="release registry")
-    for col in ("release", "model", "state", "audit", "policy", "signer", "released", "changed"):
-        t.add_column(col)
+    cols = ["release", "model", "state", "released (UTC)"]
+    if wide:
+        cols += ["audit", "policy", "signer", "changed (UTC)"]
+    for col in cols:  # ids are never cut: they are what the other commands take
+        t.add_column(col, no_wrap=True)
+
+    def when(iso: str) -> str:
+        return iso[:16].replace("T", " ")
+
     for r in rows:
-        t.add_row(r["release"], r["model"], r["state"], r["audit"], r["policy_sha256"][:12],
-                  r["signer"], r["released_at"], r["changed_at"])
+        cells = [r["release"], r["model"], r["state"], when(r["released_at"])]
+        if wide:
+            cells += [r["audit"], r["policy_sha256"][:12], r["signer"], when(r["changed_at"])]
+        t.add_row(*cells)
     console.print(t)
 
 
