@@ -57,7 +57,8 @@ class FakeEngine:
         return self.model
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
-                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
+                 max_tokens: int, temperature: float, timeout_s: float,
+                 top_p: float = 1.0, stop: tuple[str, ...] = ()) -> Generation:
         self.calls += 1
         self.last = messages
         words = self.text[: max_tokens * 4]
