@@ -38,7 +38,7 @@ def tiny(tmp_path_factory) -> tuple[Any, Any]:
     base = build_tiny_model(TinyModelSpec(vocab_size=400, hidden_size=64, intermediate_size=128,
                                           num_hidden_layers=2), tok)
     with torch.no_grad():  # large random weights: varied answers instead of one token repeated
-        for name, p in base.named_parameters():
+        for p in base.parameters():
             if p.dim() == 2:
                 p.normal_(0, 0.5)
     model = PeftModel(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
@@ -97,7 +97,7 @@ def _together(b: Any, jobs: list[tuple[Any, ...]], kws: list[dict[str, Any]] | N
 
 
 def test_concurrent_greedy_answers_equal_each_alone_with_their_own_max_tokens_and_adapter(tiny):
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny)
     jobs = [(_prompt(i, tok), f"a{i % 2}", 4 + 3 * i) for i in range(8)]
     alone = [_run(b, *j) for j in jobs]
@@ -112,7 +112,7 @@ def test_concurrent_greedy_answers_equal_each_alone_with_their_own_max_tokens_an
 
 
 def test_requests_from_many_threads_are_batched(tiny):
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny, window_s=0.2)
     jobs = [(_prompt(i, tok), f"a{i % 2}", 6) for i in range(6)]
     alone = [_run(b, *j) for j in jobs]
@@ -128,7 +128,7 @@ def test_requests_from_many_threads_are_batched(tiny):
 
 
 def test_mixed_adapters_in_one_batch_each_get_their_own_adapters_answer(tiny):
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny)
     ids = _prompt(3, tok)
     alone0, alone1 = _run(b, ids, "a0")[0], _run(b, ids, "a1")[0]
@@ -142,7 +142,7 @@ def test_mixed_adapters_in_one_batch_each_get_their_own_adapters_answer(tiny):
 def test_newcomers_join_a_running_batch_at_the_next_step(tiny):
     """Continuous batching: a request arriving while others decode joins them (its answer is
     still its answer alone) instead of waiting for the batch to finish."""
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny, window_s=0.0)
     long_ids, late_ids = _prompt(5, tok), _prompt(6, tok)
     alone_long, alone_late = _run(b, long_ids, max_tokens=200), _run(b, late_ids, max_tokens=5)
@@ -157,7 +157,7 @@ def test_newcomers_join_a_running_batch_at_the_next_step(tiny):
 
 
 def test_one_request_cancelled_mid_batch_leaves_the_others_complete(tiny):
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny)
     jobs = [(_prompt(i, tok), f"a{i % 2}", 150) for i in range(4)]
     alone = [_run(b, *j) for j in jobs]
@@ -225,7 +225,7 @@ def test_a_failing_decode_step_fails_its_rows_and_the_scheduler_carries_on(tiny)
 
 
 def test_deadline_ends_only_its_own_row(tiny):
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny)
     full = _run(b, _prompt(2, tok), max_tokens=40)
     got = _together(b, [(_prompt(2, tok), "a0", 40), (_prompt(4, tok), "a0", 40)],
@@ -237,7 +237,7 @@ def test_deadline_ends_only_its_own_row(tiny):
 def test_sampling_rows_keep_their_own_temperature_and_top_p(tiny):
     import torch
 
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny)
     ids = _prompt(1, tok)
     greedy = _run(b, ids, max_tokens=10)
@@ -252,7 +252,7 @@ def test_sampling_rows_keep_their_own_temperature_and_top_p(tiny):
 def test_read_pieces_stops_before_a_stop_string_and_holds_back_its_prefix(tiny):
     from privtune.serve.batch import read_pieces
 
-    model, tok = tiny
+    _, tok = tiny
     b = _batcher(tiny)
     ids = _prompt(7, tok)
 
