@@ -201,6 +201,10 @@ class EmbeddedEngine:
     def models(self) -> list[ServedModel]:
         return [s for s, _, _ in self._served.values()]
 
+    def batcher(self, model: str) -> Batcher:
+        """The scheduler serving ``model`` (a ref; one per base model, shared by its adapters)."""
+        return self._served[model][1].batcher
+
     def resolve(self, model: str) -> ServedModel:
         hit = self._served.get(model)
         if hit is None:  # a bare name: its served version
