@@ -205,11 +205,10 @@ def hf_batch(engine: Any, model_id: str, n: int) -> dict[str, Any]:
 def _batched(batcher: Any, fn: Any, *args: Any) -> dict[str, Any]:
     """``fn(*args)`` with the load average before it and the scheduler's mean batch."""
     load = os.getloadavg()[0]
-    before = len(batcher.steps)
+    steps, rows = batcher.steps_total, batcher.rows_total
     got = fn(*args)
-    steps = batcher.steps[before:]
-    return {**got, "load_1m": load,
-            "mean_batch": sum(steps) / len(steps) if steps else ""}
+    steps, rows = batcher.steps_total - steps, batcher.rows_total - rows
+    return {**got, "load_1m": load, "mean_batch": rows / steps if steps else ""}
 
 
 def inprocess_load(engine: Any, model: Any, n: int, reqs_each: int) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class FakeEngine:
                  top_p: float = 1.0, stop: tuple[str, ...] = ()) -> Generation:
         self.calls += 1
         self.last = messages
+        self.sampling = {"temperature": temperature, "top_p": top_p, "stop": stop}
         words = self.text[: max_tokens * 4]
         prompt = messages if isinstance(messages, str) else " ".join(m["content"] for m in messages)
         gen = Generation(iter(()), prompt_tokens=len(prompt.split()))

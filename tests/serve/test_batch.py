@@ -108,7 +108,7 @@ def test_concurrent_greedy_answers_equal_each_alone_with_their_own_max_tokens_an
     assert all(done and err is None for _, done, err in together)
     assert [len(ids) for ids, _, _ in together] == [4 + 3 * i for i in range(8)]
     assert b.steps[0] == 8  # really decoded together, and rows left as they finished
-    assert b.steps == sorted(b.steps, reverse=True) and b.steps[-1] == 1
+    assert list(b.steps) == sorted(b.steps, reverse=True) and b.steps[-1] == 1
 
 
 def test_requests_from_many_threads_are_batched(tiny):

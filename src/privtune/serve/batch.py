@@ -42,6 +42,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,8 +97,10 @@ class Batcher:
         self._name = name
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
-        #: Batch sizes of the decode steps run so far (for tests and the bench).
-        self.steps: list[int] = []
+        #: Batch sizes of the latest decode steps (for tests), and totals (for the bench).
+        self.steps: deque[int] = deque(maxlen=4096)
+        self.steps_total = 0
+        self.rows_total = 0
 
     # ------------------------------------------------------------ the callers' side
     def submit(self, req: BatchRequest) -> None:
@@ -151,8 +154,8 @@ class Batcher:
                         mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
                         rows, cache, mask = self._retire(rows, cache, mask)
             except BaseException as exc:  # the batch's forward failed: its rows fail, we go on
-                for row in rows:
-                    self._fail(row.req, exc)
+                for req in [r.req for r in rows] + new:  # (a newcomer told twice reads once)
+                    self._fail(req, exc)
                 rows, cache, mask = [], None, None
 
     @staticmethod
@@ -221,6 +224,8 @@ class Batcher:
         step_mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
         logits = self._forward(ids, step_mask, pos, cache, [r.req.adapter for r in rows])
         self.steps.append(len(rows))
+        self.steps_total += 1
+        self.rows_total += len(rows)
         for r in rows:
             r.pos += 1
         self._emit(rows, logits)
