@@ -8,8 +8,14 @@ own models. Then, each against a live uvicorn server on a free loopback port wit
 * N concurrent streaming clients (N = 1, 8, 32): completion tokens/s over the run, p50/p99 time
   to first token (first content chunk) and latency (request to [DONE]).
 * the baseline: the same engine's ``generate`` called in-process by N threads on the same
-  prompts (no HTTP, no auth, no redaction, no audit); overhead = served wall time / in-process
-  wall time (goal at most 1.10).
+  prompts: the same continuous-batching scheduler (privtune.serve.batch) fed the same
+  concurrency, without HTTP, auth, screening, redaction or audit. overhead = served wall time /
+  in-process wall time (goal at most 1.10 at 8 clients): what the gateway adds, nothing else.
+* a reference for the scheduler itself: transformers' own ``generate`` on the N prompts as one
+  left-padded batch (static batching, every row runs to the longest; tokens counted to each
+  row's EOS), the best a caller with all N prompts in hand could do in-process.
+* each row records the 1-minute load average when it started (``load_1m``) and, for the
+  scheduler rows, the mean number of rows per decode step (``mean_batch``).
 * served tokens/s with audit on (every request: a ``model.query`` event before the model runs and
   a ``model.query.result`` event after, durable, group commit) versus audit off (a bench-only
   stand-in that records nothing; the server itself never runs without its audit log).
@@ -168,6 +174,43 @@ def served_load(url: str, key: str, model: str, n: int, reqs_each: int) -> dict[
             "latency_p99_ms": _pct([r[1] for r in res], 0.99) * 1000}
 
 
+def hf_batch(engine: Any, model_id: str, n: int) -> dict[str, Any]:
+    """transformers ``generate`` on ``n`` prompts as one left-padded batch (greedy)."""
+    import torch
+
+    _, base, name = engine._served[model_id]
+    tok, peft_model = base.tokenizer, base.model
+    texts = [tok.apply_chat_template([{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+                                     tokenize=False, add_generation_prompt=True)
+             for i in range(n)]
+    side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        enc = tok(texts, add_special_tokens=False, return_tensors="pt", padding=True)
+    finally:
+        tok.padding_side = side
+    peft_model.set_adapter(name)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        out = peft_model.generate(**enc, max_new_tokens=TOKENS, do_sample=False,
+                                  pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    wall = time.perf_counter() - t0
+    tokens = 0
+    for row in out[:, enc["input_ids"].shape[1]:].tolist():
+        tokens += row.index(tok.eos_token_id) + 1 if tok.eos_token_id in row else len(row)
+    return {"wall_s": wall, "requests": n, "tokens": tokens, "tokens_per_s": tokens / wall,
+            "latency_p50_ms": wall * 1000, "latency_p99_ms": wall * 1000}
+
+
+def _batched(batcher: Any, fn: Any, *args: Any) -> dict[str, Any]:
+    """``fn(*args)`` with the load average before it and the scheduler's mean batch."""
+    load = os.getloadavg()[0]
+    steps, rows = batcher.steps_total, batcher.rows_total
+    got = fn(*args)
+    steps, rows = batcher.steps_total - steps, batcher.rows_total - rows
+    return {**got, "load_1m": load, "mean_batch": rows / steps if steps else ""}
+
+
 def inprocess_load(engine: Any, model: Any, n: int, reqs_each: int) -> dict[str, Any]:
     def one(prompt: str) -> tuple[float, float, int]:
         t0 = time.perf_counter()
@@ -280,21 +323,25 @@ def main() -> None:
             inprocess_load(server.engine, model, 1, 1)
             with serving(server.app) as url:
                 served_load(url, key, model_id, 1, 1)
+                batcher = server.engine.batcher(model_id)
                 for n in CLIENTS:
                     each = REQS if n < 8 else max(1, REQS // 4) if n == 8 else 1
-                    base = inprocess_load(server.engine, model, n, each)
-                    got = served_load(url, key, model_id, n, each)
-                    rows.append({"what": "in-process generate", "clients": n, **base})
+                    ref = {"load_1m": os.getloadavg()[0], **hf_batch(server.engine, model_id, n)}
+                    base = _batched(batcher, inprocess_load, server.engine, model, n, each)
+                    got = _batched(batcher, served_load, url, key, model_id, n, each)
+                    rows.append({"what": "transformers generate, one padded batch",
+                                 "clients": n, **ref})
+                    rows.append({"what": "in-process engine.generate", "clients": n, **base})
                     rows.append({"what": "served (stream, openai client)", "clients": n, **got,
                                  "overhead": got["wall_s"] / base["wall_s"]})
                 # audit on versus off, 8 clients
                 n = 8
                 each = max(1, REQS // 4)
-                on = served_load(url, key, model_id, n, each)
+                on = _batched(batcher, served_load, url, key, model_id, n, each)
                 real = srv.ws.audit
                 ws.audit = _NoAudit()  # type: ignore[assignment]
                 try:
-                    off = served_load(url, key, model_id, n, each)
+                    off = _batched(batcher, served_load, url, key, model_id, n, each)
                 finally:
                     ws.audit = real
                 rows.append({"what": "served, audit on", "clients": n, **on})
@@ -313,8 +360,8 @@ def main() -> None:
     meta["loadavg_before"] = load
     meta["loadavg_after"] = os.getloadavg()
     cols = ["what", "clients", "requests", "tokens", "wall_s", "tokens_per_s", "ttft_p50_ms",
-            "ttft_p99_ms", "latency_p50_ms", "latency_p99_ms", "overhead", "mb_per_s",
-            "rss_mib", "loaded_mib"]
+            "ttft_p99_ms", "latency_p50_ms", "latency_p99_ms", "overhead", "mean_batch",
+            "load_1m", "mb_per_s", "rss_mib", "loaded_mib"]
     write("serve", meta, rows, cols)
     md = Path(__file__).resolve().parent / "results" / "serve.md"
     md.write_text(md.read_text() + f"\nmax_tokens {TOKENS}, temperature 0; load average before "

@@ -57,9 +57,11 @@ class FakeEngine:
         return self.model
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
-                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
+                 max_tokens: int, temperature: float, timeout_s: float,
+                 top_p: float = 1.0, stop: tuple[str, ...] = ()) -> Generation:
         self.calls += 1
         self.last = messages
+        self.sampling = {"temperature": temperature, "top_p": top_p, "stop": stop}
         words = self.text[: max_tokens * 4]
         prompt = messages if isinstance(messages, str) else " ".join(m["content"] for m in messages)
         gen = Generation(iter(()), prompt_tokens=len(prompt.split()))

@@ -332,3 +332,22 @@ def test_completions_endpoint_masks_and_streams_like_chat(served) -> None:
     assert ei.value.body["param"] == "prompt"
     with pytest.raises(openai.BadRequestError):
         client.completions.create(model="helpdesk@1", prompt="a", echo=True)
+
+
+def test_top_p_and_stop_reach_the_engine_and_a_bad_stop_is_refused(served) -> None:
+    c = _client(served)
+    c.chat.completions.create(model="helpdesk@1", messages=MSG, temperature=0.7, top_p=0.9,
+                              stop=["\n\n", "END"])
+    assert served["engine"].sampling == {"temperature": 0.7, "top_p": 0.9,
+                                         "stop": ("\n\n", "END")}
+    c.completions.create(model="helpdesk@1", prompt="Leave is", stop="END")
+    assert served["engine"].sampling["stop"] == ("END",)
+    calls = served["engine"].calls
+    for bad in (["a", "b", "c", "d", "e"], "", "x" * 65):
+        with pytest.raises(openai.BadRequestError) as ei:
+            c.chat.completions.create(model="helpdesk@1", messages=MSG, stop=bad)
+        assert ei.value.body["param"] == "stop"
+    with pytest.raises(openai.BadRequestError) as ei:
+        c.chat.completions.create(model="helpdesk@1", messages=MSG, top_p=1.5)
+    assert ei.value.body["param"] == "top_p"
+    assert served["engine"].calls == calls  # refused before the model ran

@@ -8,6 +8,7 @@ stops serving within a second; the CLI refuses a caller without ``model.read``."
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -290,3 +291,217 @@ def test_serve_smoke_asks_two_questions_and_reports_what_was_masked(released, ws
     with ws.store.session() as s:  # the run's own app key was revoked at the end
         keys = [k for k in s.query(ApiKey).all() if k.revoked_at is not None]
     assert keys
+
+
+# ------------------------------------------------------------------ batching (serve/batch.py)
+PLANTED_PROMPT = {"ssn": "219-09-9999", "email": "kari.nordmann@mail.example"}
+QUESTIONS = [
+    "How many days of parental leave do I get?",
+    "Who approves my holiday request?",
+    f"My SSN is {PLANTED_PROMPT['ssn']}; what is the notice period for resigning?",
+    f"Please mail {PLANTED_PROMPT['email']}: can I work from home on Fridays?",
+]
+
+
+@pytest.fixture(scope="module")
+def two_adapters(released, tmp_path_factory) -> dict:
+    """A copy of the released workspace with a second released adapter over the same base:
+    the first one's LoRA weights changed (``lora_B`` scaled and shifted), so that it answers
+    the same questions differently."""
+    import torch
+    from safetensors.torch import load as load_tensors
+    from safetensors.torch import save as save_tensors
+
+    from privtune.attacks.spec import AuditSpec
+    from privtune.config import load_config
+    from privtune.gate.adapters import ADAPTER_SCHEMA
+    from privtune.gate.audit import run_audit
+    from privtune.gate.release import release
+    from privtune.pipeline.site import gate_site
+    from privtune.serve.engine import read_adapter
+    from privtune.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("two")
+    shutil.copytree(released["ws_dir"], root / "ws")
+    with Workspace.open(root / "ws", api_key=ADMIN_KEY) as ws:
+        files = read_adapter(ws.vault, released["ref"])
+        state = load_tensors(files["adapter_model.safetensors"])
+        gen = torch.Generator().manual_seed(3)
+        changed = {k: (v * 8 + torch.randn(v.shape, generator=gen) * 0.5) if "lora_B" in k else v
+                   for k, v in state.items()}
+        d = root / "other"
+        d.mkdir()
+        for name, data in files.items():
+            (d / name).write_bytes(data)
+        (d / "adapter_model.safetensors").write_bytes(save_tensors(changed))
+        meta = ws.vault.manifest(released["ref"]).meta
+        other = ws.vault.put_dir("other", d, kind="adapter", schema=ADAPTER_SCHEMA, meta=meta)
+        spec = load_config(AuditSpec, None, CHEAP)
+        assert run_audit(gate_site(ws), other, spec).passed
+        release(gate_site(ws), other, root / "rel")
+    return {"ws_dir": root / "ws", "refs": [released["ref"], other]}
+
+
+@pytest.fixture()
+def batching_server(two_adapters, tmp_path, caplog):
+    """A live server over both adapters (one base, one scheduler), an app key, the refs."""
+    import logging
+
+    from privtune.access import admin
+    from privtune.serve.app import ServeSettings
+    from privtune.serve.service import build
+    from privtune.workspace import Workspace
+
+    caplog.set_level(logging.DEBUG)
+    d = tmp_path / "ws"
+    shutil.copytree(two_adapters["ws_dir"], d)
+    with Workspace.open(d, api_key=ADMIN_KEY) as ws:
+        key = admin.add_user(ws.access, ws.store, "helpdesk", "app").secret
+        server = build(ws, settings=ServeSettings(max_concurrent=32, rate_per_minute=1e6,
+                                                  batch_window_ms=50))
+        server.engine.load()
+        assert sorted(m.id for m in server.engine.models()) == sorted(two_adapters["refs"])
+        with live(server.app) as url:
+            yield {"url": url, "key": key, "refs": two_adapters["refs"], "server": server,
+                   "ws": ws}
+
+
+def _ask(url: str, key: str, model: str, question: str, max_tokens: int,
+         stream: bool) -> tuple[str, int, str | None]:
+    """(answer, completion tokens, finish_reason) of one request at temperature 0."""
+    client = openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=300)
+    msgs = [{"role": "user", "content": question}]
+    if not stream:
+        r = client.chat.completions.create(model=model, messages=msgs, temperature=0,
+                                           max_tokens=max_tokens)
+        return r.choices[0].message.content or "", r.usage.completion_tokens, \
+            r.choices[0].finish_reason
+    text, usage, finish = "", 0, None
+    for c in client.chat.completions.create(model=model, messages=msgs, temperature=0,
+                                            max_tokens=max_tokens, stream=True,
+                                            stream_options={"include_usage": True}):
+        if c.choices:
+            text += c.choices[0].delta.content or ""
+            finish = c.choices[0].finish_reason or finish
+        if c.usage is not None:
+            usage = c.usage.completion_tokens
+    return text, usage, finish
+
+
+def _in_threads(fns: list) -> list:
+    import threading
+
+    out: list = [None] * len(fns)
+    errors: list = [None] * len(fns)
+
+    def go(i: int) -> None:
+        try:
+            out[i] = fns[i]()
+        except Exception as exc:  # kept for the assertion
+            errors[i] = exc
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(300)
+    return [e if e is not None else o for o, e in zip(out, errors, strict=True)]
+
+
+def _results(ws) -> list[dict]:
+    from sqlalchemy import select
+
+    from privtune.store.audit_models import AuditEvent
+
+    with ws.store.session() as s:
+        return [json.loads(e.detail) for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.op == "model.query.result")
+            .order_by(AuditEvent.seq))]
+
+
+def test_concurrent_requests_batched_over_two_adapters_each_get_their_answer_alone(
+        batching_server, caplog, capfd) -> None:
+    """8 concurrent clients, both adapters, streamed and not, different max_tokens: every answer
+    (text, usage, finish_reason) is the one it gets alone; streamed equals non-streamed; the
+    requests really were decoded together; planted values in prompts reach no log."""
+    s = batching_server
+    url, key, refs = s["url"], s["key"], s["refs"]
+    jobs = [(refs[i % 2], QUESTIONS[(i // 2) % len(QUESTIONS)], 6 + 4 * (i % 4), i % 3 == 0)
+            for i in range(8)]
+    alone = [_ask(url, key, m, q, n, False) for m, q, n, _ in jobs]
+    assert any(alone[i][0] != alone[i + 1][0] for i in range(0, 8, 2))  # adapters differ
+    batcher = s["server"].engine.batcher(refs[0])
+    assert batcher is s["server"].engine.batcher(refs[1])  # one scheduler for the base
+    batcher.steps.clear()
+    together = _in_threads([lambda j=j: _ask(url, key, *j) for j in jobs])
+    assert together == alone
+    assert max(batcher.steps) >= 4  # decoded together (the window gathers the clients)
+    assert all(r["outcome"] == "ok" for r in _results(s["ws"])[-8:])
+    out = capfd.readouterr()
+    for value in PLANTED_PROMPT.values():
+        assert value not in out.out + out.err + caplog.text
+        assert all(value not in json.dumps(r) for r in _results(s["ws"]))
+
+
+def test_a_stream_dropped_mid_batch_and_a_failing_request_leave_the_others_complete(
+        batching_server) -> None:
+    """In one batch: a client that drops its stream after the first chunk (cancelled), a
+    request whose prompt breaks the model (500, alone: each newcomer is then prefilled alone),
+    and six others that get exactly their answers alone."""
+    s = batching_server
+    url, key, refs = s["url"], s["key"], s["refs"]
+    server = s["server"]
+    batcher = server.engine.batcher(refs[0])
+    tok = server.engine._served[refs[0]][1].tokenizer
+    poison_q = "Zygomorphic quasar xylophone?"
+
+    def prompt_ids(q: str) -> set[int]:
+        text = tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
+                                       add_generation_prompt=True)
+        return set(tok(text, add_special_tokens=False)["input_ids"])
+
+    poison = prompt_ids(poison_q) - set().union(*(prompt_ids(q) for q in QUESTIONS))
+    assert poison
+    marker = next(iter(poison))
+    model = batcher.model
+
+    class Breaking:
+        """The model, failing on any prompt (a prefill) that holds the poison question's
+        token: a request that breaks the model."""
+
+        def get_base_model(self):
+            return model.get_base_model()
+
+        def __call__(self, *, input_ids, **kw):
+            if input_ids.shape[1] > 1 and bool((input_ids == marker).any()):
+                raise RuntimeError("injected failure")
+            return model(input_ids=input_ids, **kw)
+
+    others = [(refs[i % 2], QUESTIONS[i % len(QUESTIONS)], 24, i % 2 == 0) for i in range(6)]
+    alone = [_ask(url, key, *j) for j in others]
+    n_before = len(_results(s["ws"]))
+
+    def dropped() -> str:
+        client = openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=300)
+        stream = client.chat.completions.create(model=refs[0], messages=MSG, temperature=0,
+                                                max_tokens=200, stream=True)
+        next(iter(stream))
+        stream.close()  # the client goes away mid-answer
+        return "dropped"
+
+    batcher.model = Breaking()
+    try:
+        got = _in_threads([lambda j=j: _ask(url, key, *j) for j in others] +
+                          [dropped, lambda: _ask(url, key, refs[1], poison_q, 24, False)])
+    finally:
+        batcher.model = model
+    assert got[:6] == alone
+    assert got[6] == "dropped"
+    assert isinstance(got[7], openai.InternalServerError)
+    assert got[7].body["code"] == "generation_failed"
+    deadline = time.monotonic() + 10
+    while len(_results(s["ws"])) < n_before + 8 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the dropped stream is audited when the server notices
+    outcomes = sorted(r["outcome"] for r in _results(s["ws"])[n_before:])
+    assert outcomes == ["cancelled", "error"] + ["ok"] * 6
+    assert _ask(url, key, *others[0]) == alone[0]  # the scheduler carries on

@@ -61,6 +61,10 @@ class ServeSettings:
     #: guessing keys, or burning the server's CPU with random ones, is refused with 429.
     unknown_keys_per_minute: float = 30.0
     unknown_keys_burst: int = 10
+    #: The embedded engine's batching (:mod:`privtune.serve.batch`): rows decoded together at
+    #: most, and how long an idle model waits for more requests to start with.
+    max_batch: int = 32
+    batch_window_ms: float = 5.0
 
 
 class ApiError(Exception):
@@ -101,12 +105,21 @@ class _GenRequest(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, ge=0.0, le=1.0)
+    stop: str | list[str] | None = None
     stream: bool = False
     stream_options: _StreamOptions | None = None
     n: int = Field(default=1, ge=1, le=1)
 
     def asked_tokens(self) -> int | None:
         return self.max_tokens
+
+    def stops(self) -> tuple[str, ...]:
+        """The ``stop`` strings (at most 4, each 1 to 64 characters)."""
+        got = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        if len(got) > 4 or any(not 1 <= len(s) <= 64 for s in got):
+            raise ValueError("at most 4 strings of 1 to 64 characters")
+        return tuple(got)
 
     def conversation(self) -> list[dict[str, str]] | str:
         raise NotImplementedError
@@ -432,6 +445,10 @@ def _parse(srv: _Server, p: Principal, body: bytes, kind: type[_GenRequest]) -> 
     except ValueError as exc:
         field = "messages" if kind is ChatRequest else "prompt"
         raise bad(f"invalid request: {field}: {exc}", field) from None
+    try:
+        req.stops()
+    except ValueError as exc:
+        raise bad(f"invalid request: stop: {exc}", "stop") from None
     limit = srv.settings.max_tokens
     asked = req.asked_tokens()
     if asked is not None and asked > limit:
@@ -501,7 +518,8 @@ class _Run:
 
     def _pieces(self) -> tuple[Iterator[str], Any, Any]:
         gen = self.srv.engine.generate(
-            self.model, self.req.conversation(), max_tokens=self.max_tokens, temperature=self.req.temperature,
+            self.model, self.req.conversation(), max_tokens=self.max_tokens,
+            temperature=self.req.temperature, top_p=self.req.top_p, stop=self.req.stops(),
             timeout_s=self.srv.settings.timeout_s)
         red = self.srv.redactor.stream(keep_pseudonyms=self.keep_pseudonyms)
 

@@ -7,7 +7,9 @@ row for exactly those bytes (:func:`privtune.gate.registry.require_released`), w
 hashes match and whose signer is the trusted release key: an unreleased, revoked, quarantined,
 tampered or foreign-signed adapter is refused with :class:`~privtune.errors.PrivacyPolicyError`
 or :class:`~privtune.errors.IntegrityError`. Several adapters over one base share one base
-model (peft named adapters, switched per request under the base's lock). The registry is
+model (peft named adapters). Concurrent requests on one base, for any of its adapters, are
+decoded together by that base's scheduler (:class:`~privtune.serve.batch.Batcher`: continuous
+batching, peft's per-row ``adapter_names``, left padding, a KV cache). The registry is
 checked again before every request (at most :data:`RECHECK_S` old), so a revocation stops
 serving within a second.
 """
@@ -16,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import queue
 import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ from privtune.gate.adapters import adapter_info
 from privtune.gate.hashing import ADAPTER_FILES, combined_hash
 from privtune.gate.registry import entries, record_of, require_released
 from privtune.records import signer_key_id
+from privtune.serve.batch import MAX_BATCH, WINDOW_S, Batcher, BatchRequest, read_pieces
 from privtune.store.db import MetadataStore
 from privtune.vault import Vault
 
@@ -70,8 +72,11 @@ class Engine(Protocol):
         PrivacyPolicyError."""
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
-                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
-        """The answer to a conversation (chat), or the continuation of a prompt (a string)."""
+                 max_tokens: int, temperature: float, timeout_s: float,
+                 top_p: float = 1.0, stop: tuple[str, ...] = ()) -> Generation:
+        """The answer to a conversation (chat), or the continuation of a prompt (a string):
+        greedy at ``temperature`` 0, else sampled at ``temperature`` from the ``top_p``
+        nucleus; it ends before the first of the ``stop`` strings it would contain."""
 
 
 def read_adapter(vault: Vault, ref: str) -> dict[str, bytes]:
@@ -117,40 +122,11 @@ def released_refs(store: MetadataStore) -> list[str]:
     return sorted(out.values())
 
 
-class _Pieces:
-    """A transformers streamer: decoded new text per generated token, through a queue."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tok = tokenizer
-        self.ids: list[int] = []
-        self.sent = ""
-        self.q: queue.Queue[str | BaseException | None] = queue.Queue()
-        self._prompt = True
-
-    def put(self, value: Any) -> None:
-        if self._prompt:  # generate() first hands over the prompt
-            self._prompt = False
-            return
-        self.ids.extend(int(x) for x in value.reshape(-1).tolist())
-        text = self.tok.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd") or not text.startswith(self.sent):
-            return
-        new, self.sent = text[len(self.sent):], text
-        if new:
-            self.q.put(new)
-
-    def end(self) -> None:
-        text = self.tok.decode(self.ids, skip_special_tokens=True)
-        if text.startswith(self.sent) and len(text) > len(self.sent):
-            self.q.put(text[len(self.sent):])
-        self.q.put(None)
-
-
 @dataclass
 class _Base:
     model: Any  # PeftModel holding every adapter of this base
     tokenizer: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    batcher: Batcher  # the scheduler running every forward pass of this base
 
 
 class EmbeddedEngine:
@@ -159,8 +135,10 @@ class EmbeddedEngine:
 
     def __init__(self, vault: Vault, store: MetadataStore, refs: list[str] | None,
                  trusted_key_id: str, *, lock: threading.Lock | None = None,
-                 base: Path | None = None) -> None:
+                 base: Path | None = None, max_batch: int = MAX_BATCH,
+                 batch_window_s: float = WINDOW_S) -> None:
         self.vault, self.store = vault, store
+        self.max_batch, self.batch_window_s = max_batch, batch_window_s
         self.refs = refs
         self.trusted_key_id = trusted_key_id
         #: Serialises the workspace's database and audit log with the server's requests.
@@ -208,7 +186,9 @@ class EmbeddedEngine:
                 if key not in bases:
                     model, tok = load_local_model(info.base_dir)
                     peft_model = PeftModel(model, cfg, adapter_name=name)
-                    bases[key] = _Base(peft_model, tok)
+                    bases[key] = _Base(peft_model, tok, Batcher(
+                        peft_model, tok, max_batch=self.max_batch,
+                        window_s=self.batch_window_s, name=f"privtune-batch-{len(bases)}"))
                 else:
                     bases[key].model.add_adapter(name, cfg)
                 set_peft_model_state_dict(bases[key].model, state, adapter_name=name)
@@ -220,6 +200,10 @@ class EmbeddedEngine:
     # ---------------------------------------------------------------- serving
     def models(self) -> list[ServedModel]:
         return [s for s, _, _ in self._served.values()]
+
+    def batcher(self, model: str) -> Batcher:
+        """The scheduler serving ``model`` (a ref; one per base model, shared by its adapters)."""
+        return self._served[model][1].batcher
 
     def resolve(self, model: str) -> ServedModel:
         hit = self._served.get(model)
@@ -233,72 +217,28 @@ class EmbeddedEngine:
         return served
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
-                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
-        from transformers import GenerationConfig, StoppingCriteriaList
-
+                 max_tokens: int, temperature: float, timeout_s: float,
+                 top_p: float = 1.0, stop: tuple[str, ...] = ()) -> Generation:
         _, base, name = self._served[model.id]
         tok = base.tokenizer
         if isinstance(messages, str):  # a completion: the prompt as it is, after BOS
-            enc = tok(messages, return_tensors="pt")
+            ids = tok(messages)["input_ids"]
         else:
             text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            enc = tok(text, add_special_tokens=False, return_tensors="pt")
-        greedy = temperature <= 0
-        config = GenerationConfig(
-            max_new_tokens=max_tokens, do_sample=not greedy,
-            temperature=None if greedy else temperature, top_p=None, top_k=None,
-            pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-            bos_token_id=tok.bos_token_id, max_time=timeout_s)
-        streamer = _Pieces(tok)
-        stop = threading.Event()
-        gen = Generation(iter(()), prompt_tokens=int(enc["input_ids"].shape[1]), cancel=stop.set)
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+        req = BatchRequest(list(ids), name, max_tokens, temperature=temperature, top_p=top_p,
+                           timeout_s=timeout_s)
+        gen = Generation(iter(()), prompt_tokens=len(req.ids), cancel=req.cancelled.set)
+        eos = tok.eos_token_id
 
-        def stopped(input_ids: Any, scores: Any, **kw: Any) -> Any:
-            import torch
+        def ended(out: list[int], stopped: bool) -> None:
+            gen.completion_tokens = len(out)
+            gen.finish_reason = ("stop" if stopped or (out and out[-1] == eos)
+                                 or len(out) < max_tokens else "length")
 
-            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool,
-                              device=input_ids.device)
-
-        def run() -> None:
-            import torch
-
-            try:
-                with base.lock, torch.no_grad():
-                    base.model.set_adapter(name)
-                    base.model.generate(**enc, generation_config=config, streamer=streamer,
-                                        stopping_criteria=StoppingCriteriaList([stopped]))
-            except BaseException as exc:  # handed to the reader
-                streamer.q.put(exc)
-
-        thread = threading.Thread(target=run, name="privtune-generate", daemon=True)
-        thread.start()
-        gen.pieces = self._read(streamer, gen, max_tokens, tok.eos_token_id, thread.join)
+        base.batcher.submit(req)
+        gen.pieces = read_pieces(req, tok, ended, req.cancelled.set, stop)
         return gen
-
-    @staticmethod
-    def _read(streamer: _Pieces, gen: Generation, max_tokens: int, eos: int | None,
-              join: Callable[[], None]) -> Iterator[str]:
-        started = False
-        try:
-            while True:
-                item = streamer.q.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                if not started:
-                    item = item.lstrip()
-                    started = bool(item)
-                    if not started:
-                        continue
-                yield item
-        finally:
-            gen.cancel()  # the reader stopped (done, failed, or the client went away)
-        join()
-        ids = streamer.ids
-        gen.completion_tokens = len(ids)
-        gen.finish_reason = ("stop" if (ids and ids[-1] == eos) or len(ids) < max_tokens
-                             else "length")
 
 
 def recheck_release(store: MetadataStore, lock: Any, checked: dict[str, float],

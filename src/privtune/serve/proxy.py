@@ -113,12 +113,15 @@ class ProxyEngine:
         return served
 
     def generate(self, model: ServedModel, messages: list[dict[str, str]] | str, *,
-                 max_tokens: int, temperature: float, timeout_s: float) -> Generation:
+                 max_tokens: int, temperature: float, timeout_s: float,
+                 top_p: float = 1.0, stop: tuple[str, ...] = ()) -> Generation:
         client = self._openai().with_options(timeout=timeout_s)
         name = self.names.get(model.id, model.id)
         common: dict[str, Any] = {"model": name, "max_tokens": max_tokens,
-                                  "temperature": temperature, "stream": True,
+                                  "temperature": temperature, "top_p": top_p, "stream": True,
                                   "stream_options": {"include_usage": True}}
+        if stop:
+            common["stop"] = list(stop)
         if isinstance(messages, str):
             stream = client.completions.create(prompt=messages, **common)
         else:

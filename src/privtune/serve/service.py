@@ -105,7 +105,9 @@ def build(ws: Workspace, *, models: list[str] | None = None, settings: ServeSett
         engine = ProxyEngine(ws.store, upstream, models, api_key=upstream_key, lock=lock)
     else:
         trusted = _trusted_release_key(ws, release_pubkey)
-        engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base)
+        st = settings or ServeSettings()
+        engine = EmbeddedEngine(ws.vault, ws.store, models, trusted, lock=lock, base=base,
+                                max_batch=st.max_batch, batch_window_s=st.batch_window_ms / 1000)
     app = create_app(ws, engine, redactor, settings=settings, lock=lock, policy=policy)
     return Server(app, engine, redactor, roster is not None)
 
