@@ -144,7 +144,13 @@ def list_cmd(
         if wide:
             cells += [r["audit"], r["policy_sha256"][:12], r["signer"], when(r["changed_at"])]
         t.add_row(*cells)
-    console.print(t)
+    # --wide: one line per release whatever the terminal (for wide terminals and files)
+    if wide:
+        from rich.console import Console
+
+        Console(width=max(console.width, 160)).print(t)
+    else:
+        console.print(t)
 
 
 def register(app: typer.Typer) -> None:
