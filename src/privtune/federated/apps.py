@@ -263,8 +263,7 @@ def gate_mod(msg: Message, ctx: Context, call_next: Any) -> Message:
     rec = msg.content.config_records[GATE]
     node, cfg = dict(ctx.node_config), dict(ctx.run_config)
     request = json.loads(str(rec["request"]))
-    files = {k.split(":", 1)[1]: bytes(v) for k, v in rec.items()  # type: ignore[arg-type]
-             if k.startswith("file:")}
+    files = {k.split(":", 1)[1]: bytes(v) for k, v in rec.items() if k.startswith("file:")}
     signed = site_gate(Path(str(node["workspace"])), str(node["site"]), request, files,
                        Path(str(cfg["base-dir"])), AuditSpec.model_validate_json(str(rec["audit"])),
                        dataset=str(node["dataset"]))

@@ -48,6 +48,32 @@ ENV_FLWR_BIN = "PRIVTUNE_FLWR_BIN"
 COMPANIES: tuple[tuple[int, int], ...] = ((40, 11), (60, 23), (80, 37), (50, 41), (70, 53),
                                           (45, 67))
 FEDERATION = "privtune"
+#: Flower 1.23's SuperLink keeps a node online for HEARTBEAT_PATIENCE (2) x 30 s after its last
+#: heartbeat; a node is activated again only once it is offline.
+HEARTBEAT_PATIENCE_S = 75.0
+
+
+def sim_policy() -> Any:
+    """The gate policy of the synthetic sites: the default thresholds and DP requirement; the
+    audit minimums and membership thresholds that sites of 40-80 employees with 4 canaries
+    and 5-15 held-out employees can measure (a 1% false-positive rate is below one held-out
+    person, and a chance-level model's AUC spreads by ~0.15), docs/federated.md."""
+    from privtune.gate.policy import GatePolicy
+
+    return GatePolicy(min_reference_models=2, min_candidates=0, min_subjects=10,
+                      mia_auc_max=0.95, mia_tpr_at_1pct_fpr_max=None)
+
+
+def sim_audit() -> AuditSpec:
+    """The audit each synthetic site runs on the global adapter: every attack, 2 LiRA
+    reference adapters, lighter extraction and prompt attacks (minutes, not hours, on a
+    shared CPU)."""
+    from privtune.attacks.spec import ExposureSpec, ExtractionSpec, MiaSpec, PromptAttackSpec
+
+    return AuditSpec(batch_size=32, exposure=ExposureSpec(candidates=50),
+                     mia=MiaSpec(reference_models=2, reference_steps=2),
+                     extraction=ExtractionSpec(employees=4, prefixes_per_employee=1, samples=0),
+                     prompt_attacks=PromptAttackSpec(targets=2, samples=0))
 SITE_PASSPHRASE = "privtune federated simulation (synthetic data only)"  # noqa: S105 (public by design)
 
 
@@ -85,6 +111,7 @@ class Site:
     record_dir: Path
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    killed_at: float = 0.0  # time.monotonic() of the last kill_site
 
 
 @dataclass
@@ -224,6 +251,16 @@ class Federation:
         if site.proc is not None and site.proc.poll() is None:
             os.killpg(site.proc.pid, signal.SIGKILL)
             site.proc.wait(10)
+            site.killed_at = time.monotonic()
+
+    def rejoin(self, site: Site) -> None:
+        """Start a site's SuperNode again (same key, same workspace) after it died. The
+        SuperLink reports a node online until two heartbeat intervals (60 s) after its last
+        heartbeat and refuses to activate an online node, so this waits that long."""
+        if site.proc is None or site.proc.poll() is None:
+            return  # never started (run_federation starts it) or still running
+        time.sleep(max(0.0, HEARTBEAT_PATIENCE_S - (time.monotonic() - site.killed_at)))
+        self.start_supernode(site)
 
     def close(self) -> None:
         for p in reversed(self.procs):
@@ -258,13 +295,16 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
 
 
 def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federation:
-    """The workspaces (sites and coordinator), the keys and the base model (no process yet)."""
+    """The workspaces (sites and coordinator, each with :func:`sim_policy` as its gate policy),
+    the keys, the coordinator's roster of the sites' verdict keys and the base model (no
+    process yet)."""
     from privtune.gate.federation import VERDICT_KEY, VERDICT_PUB, set_roster
     from privtune.gate.release import public_pem, signing_key
+    from privtune.gate.workspace_policy import set_policy
     from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
-    from privtune.pipeline.site import gate_site
     from privtune.pipeline.run import run_stages
+    from privtune.pipeline.site import gate_site
     from privtune.synth import generate_company
     from privtune.tmp import private_tempdir
     from privtune.vault import KekSpec
@@ -295,6 +335,7 @@ def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federa
             # federation handed over out of band, like the SuperNode's public key)
             pins[name] = public_pem(signing_key(ws.vault, ws.root, VERDICT_KEY,
                                                 VERDICT_PUB).public_key())
+            set_policy(gate_site(ws), sim_policy())
         pair = make_node_key(root / "keys", name)
         sites.append(Site(name, root / name, key, employees, pair.private, pair.public,
                           root / "records" / name))
@@ -303,6 +344,7 @@ def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federa
     coord_key = coord.initial_key.secret if coord.initial_key else ""
     with coord:
         set_roster(gate_site(coord), pins)
+        set_policy(gate_site(coord), sim_policy())
         if base_dir is None:  # generic HR language only: no site's data reaches the base
             base_dir = prepare_base(coord, cfg.model, policies_ref=None).record.dir
     return Federation(root, flwr, sites, root / "coordinator", coord_key, Path(base_dir), tls)
@@ -318,7 +360,7 @@ def simulate(root: Path, n_sites: int = 3, spec: FederatedSpec | None = None,
     lora = lora or LoraSpec(r=4, dropout=0.0)
     fed = prepare(root, n_sites, base_dir=base_dir)
     with fed:
-        out = run_federation(fed, spec, lora, audit=audit or AuditSpec())
+        out = run_federation(fed, spec, lora, audit=audit or sim_audit())
     gate = out.get("gate") or {}
     if gate.get("passed"):
         out["release"] = release_global(fed, str(gate["model_ref"]))

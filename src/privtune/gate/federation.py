@@ -200,8 +200,8 @@ def _weakest(docs: list[dict[str, Any]]) -> dict[str, Any]:
     profiles = {d.get("profile") for d in docs}
     return {"profile": "full" if profiles == {"full"} else "demo",
             "reference_models": min((int(x.get("reference_models") or 0) for x in s), default=0),
-            "candidates": min((x.get("candidates") if isinstance(x.get("candidates"), int)
-                               else 0 for x in s), default=0),
+            "candidates": min((int(c) if isinstance(c := x.get("candidates"), int) else 0
+                               for x in s), default=0),
             "subjects": min((int(x.get("subjects") or 0) for x in s), default=0)}
 
 
