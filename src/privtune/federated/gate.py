@@ -163,7 +163,6 @@ def collect(coordinator: Any, ref: str,
     federated verdict at the coordinator; ``coordinator`` is its GateSite."""
     from privtune.gate.federation import record_federated_verdict
 
-    coordinator.check("federated.coordinate", ref, action="gate-request")
-    request, files = gate_request(coordinator, ref)
+    request, files = gate_request(coordinator, ref)  # checks federated.coordinate
     verdicts = ask(request, files)
     return record_federated_verdict(coordinator, request, verdicts)

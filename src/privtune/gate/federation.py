@@ -131,13 +131,13 @@ def set_roster(site: GateSite, keys: dict[str, bytes]) -> str:
     who may release decides whose verdicts count); returns the roster's ref."""
     from privtune.gate.release import load_public_key
 
+    site.check("policy.write", ROSTER, sites=len(keys))
     if not keys:
         raise InputError("a federation roster needs at least one site", field="sites")
     for name, pem in keys.items():
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise InputError("a site name is letters, digits, '-' and '_'", field="sites")
         load_public_key(pem)
-    site.check("policy.write", ROSTER, sites=len(keys))
     body = json.dumps({"schema": ROSTER_SCHEMA,
                        "sites": {n: keys[n].decode() for n in sorted(keys)}}, sort_keys=True)
     return site.vault.put(ROSTER, body.encode(), kind="blob", schema=ROSTER_SCHEMA)
@@ -166,6 +166,7 @@ def gate_request(site: GateSite, model_ref: str, nonce: str | None = None) -> di
     from privtune.gate.hashing import adapter_hash
     from privtune.tmp import private_tempdir
 
+    site.check("federated.coordinate", model_ref[:160], action="gate-request")
     ref, record = adapter_record(site.vault, model_ref)
     fed = federation_of(record)
     if fed is None:
@@ -214,11 +215,12 @@ def record_federated_verdict(site: GateSite, request: dict[str, Any],
     from privtune.gate.adapters import adapter_record
     from privtune.gate.workspace_policy import workspace_policy
 
+    site.check("federated.coordinate", str(request.get("model_ref", ""))[:160], action="gate",
+               sites=len(verdicts))
     ref, record = adapter_record(site.vault, str(request["model_ref"]))
     fed = federation_of(record)
     if fed is None:
         raise InputError(f"'{ref}' is not a federated adapter")
-    site.check("federated.coordinate", ref, action="gate", sites=len(verdicts))
     pins = read_roster(site, str(fed.get("roster", "")))
     problems: list[str] = []
     for name in sorted(pins):
