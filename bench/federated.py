@@ -259,6 +259,17 @@ def main() -> None:
         out.write_text(json.dumps(rows, indent=2))
         print(json.dumps(rows, indent=2))
         return
+    if sys.argv[1:2] == ["rows"]:  # python bench/federated.py rows SITES [secagg|plain ...]
+        root = Path(tempfile.mkdtemp(prefix="bench-fedrows-"))
+        base = _base(root)
+        sites = int(sys.argv[2])
+        partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        for mode in sys.argv[3:] or ["plain", "secagg"]:
+            row, _ = federation(root / f"fed-{sites}-{mode}", base, sites, mode == "secagg", True)
+            with partial.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(json.dumps(row))
+        return
     if sys.argv[1:] == ["ddp"]:  # only the DDP part; the federation rows from the partial file
         partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
         rows = [json.loads(x) for x in partial.read_text().splitlines() if x.strip()]
