@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write
 
 ROUNDS = int(os.environ.get("FED_ROUNDS", "2"))
+SEQ = 256  # tokens per example (the sites' ticket examples run past 128)
 
 
 def _load() -> float:
@@ -52,7 +53,7 @@ def _base(root: Path) -> Path:
              for _ in range(200)]
     model = TinyModelSpec(vocab_size=512, hidden_size=64, intermediate_size=128,
                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                          max_position_embeddings=128)
+                          max_position_embeddings=256)
     return ensure_tiny_base(texts, TinyBaseSpec(model=model, steps=60, batch_size=8, seq_len=64,
                                                 warmup=4), root / "base")
 
@@ -66,7 +67,8 @@ def federation(root: Path, base: Path, sites: int, secagg: bool, tls: bool) -> t
     from privtune.federated.simulate import prepare, run_federation
     from privtune.train.spec import LoraSpec
 
-    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout=300, max_examples_per_unit=2)
+    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout=300, max_examples_per_unit=2,
+                         max_seq_len=SEQ)
     lora = LoraSpec(r=4, dropout=0.0)
     load0 = _load()
     fed = prepare(root, sites, base_dir=base)
@@ -103,7 +105,7 @@ def _val_loss(base: Path, adapter_dir: Path | None, vals: list[list[dict]]) -> f
         model, tok = load_local_model(base)
     else:
         model, tok = load_adapter(base, adapter_dir)
-    return round(sum(eval_loss(model, tok, v, 128) for v in vals) / len(vals), 4)
+    return round(sum(eval_loss(model, tok, v, SEQ) for v in vals) / len(vals), 4)
 
 
 def utility(ctx: Any, base: Path, *, adapter_dir: Path | None = None, steps: int = ROUNDS,
@@ -168,7 +170,7 @@ def utility_rounds(root: Path, base: Path, sites: int, rounds: int) -> list[dict
     from privtune.federated.site import site_round
     from privtune.train.spec import LoraSpec
 
-    spec = FederatedSpec(rounds=rounds, secagg=False, max_examples_per_unit=2)
+    spec = FederatedSpec(rounds=rounds, secagg=False, max_examples_per_unit=2, max_seq_len=SEQ)
     lora = LoraSpec(r=4, dropout=0.0)
     fed = prepare(root, sites, base_dir=base)
     sigma = spec.sigma()
@@ -253,10 +255,10 @@ def main() -> None:
         root = Path(tempfile.mkdtemp(prefix="bench-fedutil-"))
         base = _base(root)
         rows = []
+        out = Path(__file__).resolve().parent / "results" / "federated_utility.json"
         for sites in [int(x) for x in sys.argv[3:]] or [3]:
             rows += utility_rounds(root / f"u{sites}", base, sites, rounds)
-        out = Path(__file__).resolve().parent / "results" / "federated_utility.json"
-        out.write_text(json.dumps(rows, indent=2))
+            out.write_text(json.dumps(rows, indent=2))
         print(json.dumps(rows, indent=2))
         return
     if sys.argv[1:2] == ["rows"]:  # python bench/federated.py rows SITES [secagg|plain ...]
