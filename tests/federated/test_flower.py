@@ -134,7 +134,7 @@ def test_a_site_rejoins_and_every_site_gates_the_result(fed) -> None:
     fed.rejoin(victim)  # killed by the test above
     for s in fed.sites:  # the runs above spent the default budgets: every site takes part here
         with Workspace.open(s.workspace, api_key=s.api_key) as ws:
-            ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"), 1000.0)
+            ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"), 100.0)
     with Workspace.open(strict.workspace, api_key=strict.api_key) as ws:
         set_policy(gate_site(ws), sim_policy().model_copy(update={"epsilon": 1.0}))
     spec = _spec(secagg=True, rounds=3, round_timeout=300)
