@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write
 
 ROUNDS = int(os.environ.get("FED_ROUNDS", "2"))
+SEQ = 256  # tokens per example (the sites' ticket examples run past 128)
 
 
 def _load() -> float:
@@ -52,7 +53,7 @@ def _base(root: Path) -> Path:
              for _ in range(200)]
     model = TinyModelSpec(vocab_size=512, hidden_size=64, intermediate_size=128,
                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                          max_position_embeddings=128)
+                          max_position_embeddings=256)
     return ensure_tiny_base(texts, TinyBaseSpec(model=model, steps=60, batch_size=8, seq_len=64,
                                                 warmup=4), root / "base")
 
@@ -66,7 +67,8 @@ def federation(root: Path, base: Path, sites: int, secagg: bool, tls: bool) -> t
     from privtune.federated.simulate import prepare, run_federation
     from privtune.train.spec import LoraSpec
 
-    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout=300, max_examples_per_unit=2)
+    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout=300, max_examples_per_unit=2,
+                         max_seq_len=SEQ)
     lora = LoraSpec(r=4, dropout=0.0)
     load0 = _load()
     fed = prepare(root, sites, base_dir=base)
@@ -103,10 +105,11 @@ def _val_loss(base: Path, adapter_dir: Path | None, vals: list[list[dict]]) -> f
         model, tok = load_local_model(base)
     else:
         model, tok = load_adapter(base, adapter_dir)
-    return round(sum(eval_loss(model, tok, v, 128) for v in vals) / len(vals), 4)
+    return round(sum(eval_loss(model, tok, v, SEQ) for v in vals) / len(vals), 4)
 
 
-def utility(ctx: Any, base: Path) -> list[dict]:
+def utility(ctx: Any, base: Path, *, adapter_dir: Path | None = None, steps: int = ROUNDS,
+            label: str = "") -> list[dict]:
     from privtune.dp.config import DPSpec
     from privtune.dp.plan import make_plan
     from privtune.dp.strategy import DPStepStrategy
@@ -122,12 +125,16 @@ def utility(ctx: Any, base: Path) -> list[dict]:
             trains.append(read_jsonl(ws.vault, ws.vault.resolve("trainset")))
             vals.append(read_jsonl(ws.vault, ws.vault.resolve("valset"))[:60])
     rows = [{"model": "base (no fine-tuning)", "val_loss": _val_loss(base, None, vals)}]
-    with tempfile.TemporaryDirectory() as tmp, \
-            Workspace.open(fed.coordinator, api_key=fed.coordinator_key) as ws:
-        final = out["rounds"][-1]["adapter"]
-        d = ws.vault.get_dir(final, Path(tmp) / "fed")
-        rows.append({"model": f"federated, {len(fed.sites)} sites, SecAgg+", "val_loss":
-                     _val_loss(base, d, vals)})
+    if adapter_dir is not None:
+        rows.append({"model": label, "val_loss": _val_loss(base, adapter_dir, vals),
+                     "epsilon": round(spec.epsilon_after(steps, out["sigma"]), 3)})
+    else:
+        with tempfile.TemporaryDirectory() as tmp, \
+                Workspace.open(fed.coordinator, api_key=fed.coordinator_key) as ws:
+            final = out["rounds"][-1]["adapter"]
+            d = ws.vault.get_dir(final, Path(tmp) / "fed")
+            rows.append({"model": f"federated, {len(fed.sites)} sites, SecAgg+", "val_loss":
+                         _val_loss(base, d, vals)})
 
     def dp_alone(name: str, train: list[dict]) -> dict:
         ids = [ex.get("employee_ids") or [] for ex in train]
@@ -137,9 +144,9 @@ def utility(ctx: Any, base: Path) -> list[dict]:
         dps = DPSpec(enabled=True, noise_multiplier=out["sigma"], multi_employee="drop",
                      expected_batch_size=ebs, max_examples_per_unit=spec.max_examples_per_unit,
                      max_grad_norm=spec.max_grad_norm, accountant="rdp")
-        plan = make_plan(dps, ids, ROUNDS)
-        ts = TrainSpec(steps=ROUNDS, batch_size=16, lr=spec.server_lr, warmup_steps=0,
-                       schedule="constant", eval_every=0, max_seq_len=96, lora=lora)
+        plan = make_plan(dps, ids, steps)
+        ts = TrainSpec(steps=steps, batch_size=16, lr=spec.server_lr, warmup_steps=0,
+                       schedule="constant", eval_every=0, max_seq_len=spec.max_seq_len, lora=lora)
         with tempfile.TemporaryDirectory() as tmp:
             finetune_lora(base, train, vals[0], ts, Path(tmp) / "a",
                           strategy=DPStepStrategy(plan))
@@ -149,6 +156,42 @@ def utility(ctx: Any, base: Path) -> list[dict]:
     rows.append(dp_alone("centralised DP on the union", [ex for t in trains for ex in t]))
     for s, t in zip(fed.sites, trains):
         rows.append(dp_alone(f"{s.name} alone (DP)", t))
+    return rows
+
+
+def utility_rounds(root: Path, base: Path, sites: int, rounds: int) -> list[dict]:
+    """Utility without Flower's processes: the same rounds the apps run (every site's
+    ``site_round``, the coordinator's noisy step, :class:`GlobalAdapter`) in this process,
+    ``rounds`` of them, against centralised DP on the union and each site alone (same sigma,
+    q, C, steps, learning rate), on the held-out employees of every site."""
+    from privtune.federated.plan import FederatedSpec
+    from privtune.federated.server import GlobalAdapter, build_lora_model, get_arrays, set_arrays
+    from privtune.federated.simulate import prepare
+    from privtune.federated.site import site_round
+    from privtune.train.spec import LoraSpec
+
+    spec = FederatedSpec(rounds=rounds, secagg=False, max_examples_per_unit=2, max_seq_len=SEQ)
+    lora = LoraSpec(r=4, dropout=0.0)
+    fed = prepare(root, sites, base_dir=base)
+    sigma = spec.sigma()
+    model, _ = build_lora_model(base, lora, seed=0)
+    g = GlobalAdapter(get_arrays(model), sigma * spec.max_grad_norm, spec.server_lr)
+    t0 = time.perf_counter()
+    for rnd in range(1, rounds + 1):
+        ups = [site_round(s.workspace, "trainset", base, lora, spec, g.arrays(), rnd, "bench",
+                          sigma, api_key=s.api_key) for s in fed.sites]
+        g.step([sum(a) for a in zip(*[u.arrays for u in ups], strict=True)],
+               spec.sampling_rate * sum(u.units for u in ups))
+    set_arrays(model, g.arrays())
+    seconds = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(str(Path(tmp) / "fed"))
+        out = {"sigma": sigma, "rounds": [{"adapter": str(Path(tmp) / "fed")}]}
+        rows = utility((fed, out, spec, lora), base, adapter_dir=Path(tmp) / "fed",
+                       steps=rounds, label=f"federated, {sites} sites ({rounds} rounds)")
+    for r in rows:
+        r.update(sites=sites, rounds=rounds, load=_load())
+    rows[1]["seconds"] = round(seconds, 1)
     return rows
 
 
@@ -207,6 +250,28 @@ def write_all(fed_rows: list[dict], util_rows: list[dict], ddp_rows: list[dict])
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["utility"]:  # python bench/federated.py utility [ROUNDS] [SITES...]
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+        root = Path(tempfile.mkdtemp(prefix="bench-fedutil-"))
+        base = _base(root)
+        rows = []
+        out = Path(__file__).resolve().parent / "results" / "federated_utility.json"
+        for sites in [int(x) for x in sys.argv[3:]] or [3]:
+            rows += utility_rounds(root / f"u{sites}", base, sites, rounds)
+            out.write_text(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2))
+        return
+    if sys.argv[1:2] == ["rows"]:  # python bench/federated.py rows SITES [secagg|plain ...]
+        root = Path(tempfile.mkdtemp(prefix="bench-fedrows-"))
+        base = _base(root)
+        sites = int(sys.argv[2])
+        partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        for mode in sys.argv[3:] or ["plain", "secagg"]:
+            row, _ = federation(root / f"fed-{sites}-{mode}", base, sites, mode == "secagg", True)
+            with partial.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(json.dumps(row))
+        return
     if sys.argv[1:] == ["ddp"]:  # only the DDP part; the federation rows from the partial file
         partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
         rows = [json.loads(x) for x in partial.read_text().splitlines() if x.strip()]

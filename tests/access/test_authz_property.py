@@ -64,6 +64,7 @@ WHO = {
     "synthetic.write": {"admin", "data-steward"},  # issue 23: DP synthetic data
     "federated.train": {"admin", "ml-engineer"},  # issue 21: federated fine-tuning
     "federated.coordinate": {"admin", "ml-engineer"},
+    "federated.gate": {"admin", "dpo"},  # issue 21: a site's gate on the global adapter
 }
 LOOK_ONLY = {"metadata.read", "audit.read"}
 

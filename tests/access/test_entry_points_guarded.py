@@ -29,6 +29,7 @@ from privtune.console import pages as console_pages
 from privtune.console import service as console_service
 from privtune.dp import ledger
 from privtune.errors import PermissionDenied
+from privtune.gate import federation
 from privtune.gate.approval import approve_release
 from privtune.gate.audit import run_audit
 from privtune.gate.policy import GatePolicy, load_policy
@@ -80,6 +81,16 @@ HELPERS = {
     "privtune.serve.app.create_app": "the API app factory: build (guarded: model.read) makes "
                                      "it; each request is checked as model.query for its own "
                                      "API key and audited (tests/serve)",
+    # issue 21: the gate of a federated adapter
+    "privtune.gate.federation.site_verdict": "a site's signer: called by "
+                                             "privtune.federated.gate.site_gate inside "
+                                             "acting_for('federated.gate') after the audit",
+    "privtune.gate.federation.read_roster": "reads the roster through the guarded vault (a "
+                                            "blob: data.read); called by the guarded gate "
+                                            "functions and by release",
+    "privtune.gate.federation.federated_problems": "release's predicate for a federated "
+                                                   "adapter, called by check_against_policy "
+                                                   "after release's release.approve check",
     # issue 22: the web console
     "privtune.console.app.create_console": "the console app factory: build (guarded: "
                                            "console.serve) makes it; each page and action is "
@@ -114,6 +125,14 @@ def _entry_points() -> set[str]:
 def scratch(guard_scratch: dict[str, Any]) -> dict[str, Any]:
     """The scratch workspace of tests/conftest.py (``guard_scratch``)."""
     return guard_scratch
+
+
+def _pem() -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from privtune.gate.release import public_pem
+
+    return public_pem(Ed25519PrivateKey.generate().public_key())
 
 
 def _unregistered(ws: Workspace) -> None:
@@ -156,6 +175,13 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         "privtune.gate.registry.list_releases": lambda ws: list_releases(gate_site(ws)),
         "privtune.gate.registry.check_registered": lambda ws: _unregistered(ws),
         "privtune.gate.workspace_policy.view_policy": lambda ws: view_policy(gate_site(ws)),
+        # issue 21: the gate of a federated adapter
+        "privtune.gate.federation.set_roster": lambda ws: federation.set_roster(
+            gate_site(ws), {"site-1": _pem()}),
+        "privtune.gate.federation.gate_request": lambda ws: federation.gate_request(
+            gate_site(ws), "adapter"),
+        "privtune.gate.federation.record_federated_verdict": lambda ws:
+            federation.record_federated_verdict(gate_site(ws), {"model_ref": "adapter"}, {}),
         "privtune.gate.workspace_policy.set_policy": lambda ws: set_policy(gate_site(ws), GatePolicy()),
         "privtune.pipeline.adapters.generate_batch": lambda ws: generate_batch(ws, "adapter", msg),
         "privtune.pipeline.adapters.export_adapter": lambda ws: export_adapter(ws, "adapter",

@@ -34,7 +34,8 @@ Y = {
             "policy.write", "release.approve", "audit.read",
             "incident.manage", "alerts.manage",  # issue 20
             "subject.approve",  # issue 19
-            "retention.manage", "subject.rectify"},
+            "retention.manage", "subject.rectify",
+            "federated.gate"},  # issue 21: a site's gate on a federated adapter
     "app": {"model.query"},
     "break-glass": set(),  # everything during a lockdown only (tests/access/test_lockdown.py)
 }
@@ -56,6 +57,7 @@ EXPECTED_OPERATIONS = {
     "console.serve",  # issue 22: the web console
     "synthetic.write",  # issue 23: DP synthetic data
     "federated.train", "federated.coordinate",  # issue 21: federated fine-tuning
+    "federated.gate",  # issue 21: a site's gate on the global adapter
 }
 
 

@@ -15,7 +15,7 @@ enable_offline_mode()
 
 FED_MODEL = TinyModelSpec(vocab_size=512, hidden_size=64, intermediate_size=128,
                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                          max_position_embeddings=128)
+                          max_position_embeddings=256)
 
 
 @pytest.fixture(scope="session")

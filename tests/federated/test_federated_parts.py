@@ -136,3 +136,29 @@ def test_vault_containers_without_the_into_methods(monkeypatch) -> None:
     bad[-3] ^= 1
     with pytest.raises(IntegrityError):
         fmt.decrypt_stream(io.BytesIO(bytes(bad)), io.BytesIO(), key, "b")
+
+
+def test_a_site_verdict_verifies_only_unaltered_under_its_pinned_key() -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from privtune.errors import IntegrityError
+    from privtune.gate.federation import DOMAIN, SITE_SCHEMA, verify_site_verdict
+    from privtune.gate.release import public_pem
+    from privtune.gate.verdict import canonical
+
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    doc = {"schema": SITE_SCHEMA, "site": "site-1", "passed": False, "failed": ["epsilon"]}
+
+    def signed(d, k=key, domain=DOMAIN):
+        return {"verdict": d, "signature": base64.b64encode(k.sign(domain + canonical(d))).decode()}
+
+    assert verify_site_verdict(signed(doc), public_pem(key.public_key())) == doc
+    flipped = signed(doc)
+    flipped["verdict"] = {**doc, "passed": True, "failed": []}
+    for bad in (flipped, signed(doc, other), {"verdict": doc, "signature": ""},
+                signed(doc, domain=b""),  # a signature over the bare document (no domain tag)
+                {"verdict": "x"}):
+        with pytest.raises(IntegrityError):
+            verify_site_verdict(bad, public_pem(key.public_key()))

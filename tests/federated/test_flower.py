@@ -3,12 +3,15 @@ over TLS, SuperNodes authenticated by key, from Flower's own environment (.venv-
 
 One federation of 3 synthetic companies (each its own workspace) serves the module, in order:
 2 rounds without SecAgg+; 2 rounds with it, one site killed in round 2 and the round completing
-(SecAgg+ recovers the dead site's masks from the others' shares); an unregistered SuperNode
-refused; no planted PII in any message a site sent."""
+(SecAgg+ recovers the dead site's masks from the others' shares); 3 rounds with a site dropping
+in round 2 and rejoining in round 3, then every site's gate on the final adapter over Flower
+(one site's failing gate blocks the release); an unregistered SuperNode refused; no planted
+PII in any message a site sent (rounds and gate verdicts)."""
 
 from __future__ import annotations
 
 import csv
+import json
 import threading
 import time
 from pathlib import Path
@@ -16,10 +19,22 @@ from pathlib import Path
 import pytest
 
 from privtune.dp import ledger
+from privtune.errors import PrivacyPolicyError
 from privtune.federated.pki import make_node_key
 from privtune.federated.plan import FederatedSpec
-from privtune.federated.simulate import COMPANIES, Federation, Site, prepare, run_federation
+from privtune.federated.simulate import (
+    COMPANIES,
+    Federation,
+    Site,
+    prepare,
+    release_global,
+    run_federation,
+    sim_audit,
+    sim_policy,
+)
+from privtune.gate.workspace_policy import set_policy
 from privtune.io import read_jsonl
+from privtune.pipeline.site import gate_site
 from privtune.synth import generate_company
 from privtune.train.spec import LoraSpec
 from privtune.workspace import Workspace
@@ -57,7 +72,7 @@ def _check_run(fed: Federation, out: dict, spec: FederatedSpec, sites: list[int]
         refs = [r["adapter"] for r in out["rounds"]]
         for rnd, ref in enumerate(refs, 1):
             meta = ws.vault.manifest(ref).meta
-            assert meta["round"] == rnd and meta["privacy"]["dp"] is True
+            assert meta["privacy"]["federation"]["round"] == rnd and meta["privacy"]["dp"] is True
             assert meta["privacy"]["epsilon"] == pytest.approx(
                 spec.epsilon_after(rnd, out["sigma"]), abs=1e-3)
 
@@ -107,6 +122,72 @@ def test_secagg_plus_and_a_site_killed_mid_round(fed) -> None:
     _check_run(fed, out, spec, [3, 2])
     log = (fed.root / "logs" / "superlink.log").read_text(errors="replace")
     assert log.count("Secure aggregation completed") >= 2, log[-2000:]
+
+
+def test_a_site_rejoins_and_every_site_gates_the_result(fed) -> None:
+    """3 rounds with SecAgg+: site 3 is killed in round 2 after sharing its keys (the round
+    completes with 2 sites), comes back (same key, same workspace), and round 3 includes it
+    again. Then every site audits the final adapter where its people are and returns its
+    signed verdict over Flower; site 2's DPO demands epsilon <= 1, so its gate fails and the
+    coordinator's ordinary release is refused."""
+    victim, strict = fed.sites[2], fed.sites[1]
+    fed.rejoin(victim)  # killed by the test above
+    for s in fed.sites:  # the runs above spent the default budgets: every site takes part here
+        with Workspace.open(s.workspace, api_key=s.api_key) as ws:
+            ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"), 100.0)
+    with Workspace.open(strict.workspace, api_key=strict.api_key) as ws:
+        set_policy(gate_site(ws), sim_policy().model_copy(update={"epsilon": 1.0}))
+    spec = _spec(secagg=True, rounds=3, round_timeout=300)
+    result: dict = {}
+
+    def run() -> None:
+        result["out"] = run_federation(fed, spec, LORA, audit=sim_audit())
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 2400
+
+    started = time.time()
+
+    def done_rounds() -> int:  # rounds the ServerApp has aggregated (its results file)
+        files = [f for f in fed.root.glob("results-*.json") if f.stat().st_mtime >= started]
+        try:
+            return max((len(json.loads(f.read_text())["rounds"]) for f in files), default=0)
+        except (ValueError, KeyError):
+            return 0
+
+    def sent() -> int:
+        return victim.log.read_text(errors="replace").count("Sent successfully") if victim.log else 0
+
+    before = sent()
+    if victim.proc is None:  # this test alone: the SuperNode starts with the run
+        while victim.log is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+    while sent() < before + 6 and time.monotonic() < deadline:  # round 1, then round 2's keys
+        time.sleep(0.2)
+    fed.kill_site(victim)
+    while done_rounds() < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+    fed.rejoin(victim)
+    t.join(2400)
+    out = result["out"]
+    _check_run(fed, out, spec, [3, 2, 3])
+    mine = [r for r in _ledger(victim) if r.run_id.startswith(out["fed_run"] + "-r")]
+    assert sorted(r.run_id[-2:] for r in mine if r.status == "done") == ["r1", "r3"]
+    gate = out["gate"]
+    assert set(gate["sites"]) == {s.name for s in fed.sites}, gate
+    # only figures came back: one row per metric of each site's own audit
+    assert all(len(v["metrics"]) >= 8 and all(set(m) == {"name", "value", "threshold", "checked",
+                                                          "passed"} for m in v["metrics"])
+               for v in gate["sites"].values())
+    assert not gate["sites"]["site-2"]["passed"]
+    assert "dp_requirement" in gate["sites"]["site-2"]["failed"]
+    assert not gate["passed"] and "site-2:dp_requirement" in gate["failed"]
+    assert "release" not in out
+    with pytest.raises(PrivacyPolicyError, match="site-2"):
+        release_global(fed, gate["model_ref"])
+    with Workspace.open(strict.workspace, api_key=strict.api_key) as ws:
+        set_policy(gate_site(ws), sim_policy())
 
 
 def test_an_unregistered_supernode_is_rejected(fed) -> None:

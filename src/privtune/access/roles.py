@@ -76,6 +76,10 @@ OPERATIONS: dict[str, str] = {
                        "send its clipped (masked) update, charge the site's privacy ledger",
     "federated.coordinate": "coordinate a federation: certificates and SuperNode keys, the "
                             "global adapter stored in the coordinator's vault",
+    "federated.gate": "audit a federation's global adapter at this site (reads the site's "
+                      "training and validation sets and pseudonym key, stores the adapter and "
+                      "its audit under this authority, ``Guard.acting_for``) and sign the "
+                      "site's verdict with its verdict key",
 }
 
 _ALL = frozenset(OPERATIONS)
@@ -96,7 +100,7 @@ MATRIX: dict[str, frozenset[str]] = {
     DPO: frozenset({"metadata.read", "subject.lookup", "subject.export", "subject.erase",
                     "subject.approve", "records.read", "policy.write", "release.approve",
                     "audit.read", "incident.manage", "alerts.manage", "retention.manage",
-                    "subject.rectify"}),
+                    "subject.rectify", "federated.gate"}),
     APP: frozenset({"model.query"}),
     BREAK_GLASS: frozenset(),  # outside a lockdown: nothing (see LOCKDOWN_MATRIX)
 }
@@ -140,6 +144,11 @@ DELEGATED: dict[str, frozenset[str]] = {
     # ``synthesize``: read the person table and the mapping, reserve in the ledger (model.write),
     # write the synthetic table and its report
     "synthetic.write": frozenset({"data.read", "data.write", "model.write", "metadata.read"}),
+    # a site's gate on a federation's global adapter (``privtune.federated.gate``): store the
+    # adapter, read the training/validation sets and the pseudonym key, record the audit, read
+    # (on first use make) the site's verdict key
+    "federated.gate": frozenset({"training.read", "model.read", "model.write", "key.read",
+                                 "key.write", "metadata.read"}),
 }
 
 

@@ -4,7 +4,8 @@
   SuperNode key pair per site (``federated.coordinate`` in the coordinator's workspace).
 * ``privtune federated simulate --sites 3``: a whole federation on this machine, as separate
   processes (a real SuperLink and SuperNodes on loopback over TLS, nodes authenticated by key)
-  on synthetic companies, each site in its own workspace; prints the round figures.
+  on synthetic companies, each site in its own workspace; prints the round figures; then every
+  site gates the final adapter and the coordinator releases it if every site passed.
 """
 
 from __future__ import annotations
@@ -67,3 +68,11 @@ def simulate(
                             f"rounds; see {out / 'logs'}")
     console.print(f"workspaces: {out}/site-*, coordinator: {out}/coordinator "
                   "(global adapter 'fed-adapter', one version per round)")
+    gate = res.get("gate") or {}
+    if res.get("release"):
+        console.print(f"every site's gate passed; released: {res['release']}")
+    elif gate:
+        from privtune.errors import PrivacyPolicyError
+
+        raise PrivacyPolicyError("the global adapter was not released: "
+                                 + "; ".join(gate.get("failed") or gate.get("problems") or []))

@@ -13,13 +13,20 @@ SuperLink and SuperNodes; docs/federated.md). The apps are thin: the privacy wor
   ``secagg`` the fit workflow is ``SecAggPlusWorkflow`` (the SecAgg+ protocol, Bell et al.
   2020): the coordinator sees no single site's update; sites that drop after sharing their
   keys are recovered from ``reconstruction-threshold`` shares and the round completes. After
-  every round the global adapter is stored in the coordinator's vault (``federated.coordinate``).
+  every round the global adapter is stored in the coordinator's vault (``federated.coordinate``)
+  with its :class:`~privtune.records.AdapterRecord` (:func:`~privtune.federated.gate.global_record`).
+  With ``gate-audit`` in the run config, after the last round every site is sent the final
+  adapter in a ``query`` message and audits it (:func:`gate_mod`); the signed verdicts that
+  come back are recorded as the adapter's federated verdict
+  (:func:`~privtune.federated.gate.collect`), which ``privtune release`` then requires.
 * :data:`client_app` / :data:`client_app_secagg` - a site: ``fit`` runs
   :func:`~privtune.federated.site.site_round` on the workspace named in the SuperNode's
   ``--node-config`` (``workspace``, ``dataset``) and returns the clipped sum with
   ``num_examples = 1`` and only the site's unit count as a metric. ``client_app_secagg`` adds
   Flower's ``secaggplus_mod``. With ``record-dir`` in the node config, :func:`recording_mod`
   (outermost) writes every message the ClientApp sends, as the SuperNode forwards it.
+  :func:`gate_mod` answers the coordinator's gate query with the site's signed verdict
+  (:func:`~privtune.federated.gate.site_gate`): nothing else leaves.
 """
 
 from __future__ import annotations
@@ -34,7 +41,15 @@ import numpy as np
 from flwr.client import NumPyClient
 from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
-from flwr.common import Context, Message, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.common import (
+    ConfigRecord,
+    Context,
+    Message,
+    MessageType,
+    RecordDict,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+)
 from flwr.server import Grid, LegacyContext, ServerApp, ServerConfig
 from flwr.server.strategy import FedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
@@ -104,7 +119,7 @@ def _server_main(grid: Grid, context: Context) -> None:
 
     def on_round(rnd: int, sites: int, failures: int, units: int, norm: float) -> None:
         set_arrays(model, adapter.arrays())
-        ref = _store_adapter(model, cfg, spec, sigma, rnd)
+        ref = _store_adapter(model, cfg, spec, sigma, rnd, units)
         now = time.perf_counter()
         rounds.append({"round": rnd, "sites": sites, "failures": failures, "units": units,
                        "grad_norm": round(norm, 6), "seconds": round(now - t_round[0], 3),
@@ -127,12 +142,54 @@ def _server_main(grid: Grid, context: Context) -> None:
     else:
         workflow = DefaultWorkflow()
     workflow(grid, legacy)
+    if cfg.get("gate-audit") and rounds and rounds[-1]["adapter"]:
+        gate = _gate(grid, cfg, str(rounds[-1]["adapter"]))
+        results_file.write_text(json.dumps({"rounds": rounds, "sigma": sigma, "gate": gate},
+                                           indent=2))
+
+
+GATE = "privtune-gate"
+
+
+def _gate(grid: Grid, cfg: dict[str, Any], ref: str) -> dict[str, Any]:
+    """Every site audits ``ref``; their signed verdicts are recorded at the coordinator."""
+    from privtune.access.apikeys import ENV_API_KEY
+    from privtune.federated.gate import collect
+    from privtune.pipeline.site import gate_site
+    from privtune.workspace import Workspace
+
+    timeout = float(cfg.get("gate-timeout", 1800))
+
+    def ask(request: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+        content = RecordDict({GATE: ConfigRecord({
+            "request": json.dumps(request), "audit": str(cfg["gate-audit"]),
+            **{f"file:{k}": v for k, v in files.items()}})})
+        msgs = [Message(content, node, MessageType.QUERY, group_id="gate")
+                for node in grid.get_node_ids()]
+        out: dict[str, Any] = {}
+        for reply in grid.send_and_receive(msgs, timeout=timeout):
+            if reply.has_content() and GATE in reply.content.config_records:
+                rec = reply.content.config_records[GATE]
+                try:
+                    out[str(rec["site"])] = json.loads(str(rec["verdict"]))
+                except (KeyError, ValueError):
+                    continue
+        return out
+
+    key = os.environ.get(ENV_API_KEY) or None
+    with Workspace.open(Path(str(cfg["coordinator-workspace"])), api_key=key) as ws:
+        audit_id, verdict = collect(gate_site(ws), ref, ask)
+    return {"audit_id": audit_id, "passed": verdict["passed"], "failed": verdict["failed"],
+            "problems": verdict["problems"], "model_ref": ref,
+            "sites": {n: {k: v["verdict"].get(k) for k in ("passed", "failed", "metrics",
+                                                            "policy_sha256")}
+                      for n, v in verdict["sites"].items()}}
 
 
 def _store_adapter(model: Any, cfg: dict[str, Any], spec: FederatedSpec, sigma: float,
-                   rnd: int) -> str:
+                   rnd: int, units: int) -> str:
     """The global adapter after round ``rnd`` into the coordinator's vault."""
-    from privtune.tmp import private_tempdir
+    from privtune.federated.gate import store_global
     from privtune.workspace import Workspace
 
     coord = cfg.get("coordinator-workspace")
@@ -141,19 +198,9 @@ def _store_adapter(model: Any, cfg: dict[str, Any], spec: FederatedSpec, sigma: 
     from privtune.access.apikeys import ENV_API_KEY
 
     key = os.environ.get(ENV_API_KEY) or None
-    with Workspace.open(Path(str(coord)), api_key=key) as ws, private_tempdir("fedadapter") as tmp:
-        ws.access.check("federated.coordinate", str(cfg["adapter-name"]), action="store",
-                        round=rnd)
-        model.save_pretrained(str(tmp / "adapter"))
-        privacy = {"dp": True, "federated": True, "rounds": rnd, "noise_multiplier": sigma,
-                   "max_grad_norm": spec.max_grad_norm, "sampling_rate": spec.sampling_rate,
-                   "delta": spec.delta, "accountant": spec.accountant,
-                   "epsilon": round(spec.epsilon_after(rnd, sigma), 4), "unit": "employee",
-                   "secagg": spec.secagg, "private": True}
-        return ws.vault.put_dir(str(cfg["adapter-name"]), tmp / "adapter", kind="adapter",
-                                schema="peft-lora",
-                                meta={"privacy": privacy, "federated_run": str(cfg["run-id"]),
-                                      "round": rnd})
+    with Workspace.open(Path(str(coord)), api_key=key) as ws:
+        return store_global(ws, str(cfg["adapter-name"]), model, spec, _lora(cfg), sigma,
+                            Path(str(cfg["base-dir"])), rnd, str(cfg["run-id"]), units)
 
 
 # ----------------------------------------------------------------------------- sites
@@ -204,9 +251,31 @@ def recording_mod(msg: Message, ctx: Context, call_next: Any) -> Message:
     return out
 
 
+def gate_mod(msg: Message, ctx: Context, call_next: Any) -> Message:
+    """The coordinator's gate query: audit the adapter it sent at this site
+    (:func:`~privtune.federated.gate.site_gate`) and reply with the signed verdict only."""
+    if (msg.metadata.message_type != MessageType.QUERY or not msg.has_content()
+            or GATE not in msg.content.config_records):
+        return call_next(msg, ctx)
+    from privtune.attacks.spec import AuditSpec
+    from privtune.federated.gate import site_gate
+
+    rec = msg.content.config_records[GATE]
+    node, cfg = dict(ctx.node_config), dict(ctx.run_config)
+    request = json.loads(str(rec["request"]))
+    files = {k.split(":", 1)[1]: bytes(v) for k, v in rec.items() if k.startswith("file:")}
+    signed = site_gate(Path(str(node["workspace"])), str(node["site"]), request, files,
+                       Path(str(cfg["base-dir"])), AuditSpec.model_validate_json(str(rec["audit"])),
+                       dataset=str(node["dataset"]))
+    return Message(RecordDict({GATE: ConfigRecord({"site": str(node["site"]),
+                                                   "verdict": json.dumps(signed)})}),
+                   reply_to=msg)
+
+
 def _client_fn(context: Context) -> Any:
     return SiteClient(context).to_client()
 
 
-client_app = ClientApp(client_fn=_client_fn, mods=[recording_mod])
-client_app_secagg = ClientApp(client_fn=_client_fn, mods=[recording_mod, secaggplus_mod])
+client_app = ClientApp(client_fn=_client_fn, mods=[recording_mod, gate_mod])
+client_app_secagg = ClientApp(client_fn=_client_fn,
+                              mods=[recording_mod, gate_mod, secaggplus_mod])

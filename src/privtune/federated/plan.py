@@ -15,6 +15,18 @@ Each site charges its own ledger each round with what that round adds: the perso
 epsilon after ``r`` rounds minus after ``r - 1`` (group privacy over the site's own largest
 group size), and ``delta`` on the first round only; the charges of a run sum to its composed
 epsilon, not to ``rounds`` times the per-round figure.
+
+People at several sites (``max_sites_per_person = k``): the sites cannot see who else holds a
+person (each pseudonymises with its own key), so the federation declares the most sites one
+person's data can sit at. Such a person is up to ``k`` units of the one federated mechanism
+(one per site, each clipped to ``C`` separately): the sum moves by up to ``k C``. Every site
+charges its ledger the group-privacy epsilon of ``k`` times its own largest in-site group
+(:meth:`FederatedSpec.site_group_size`), so a person at two sites is counted, at that
+figure, in both sites' ledgers. The guarantee for a person at ``k`` sites with ``g_i`` units at
+site ``i`` is group privacy over ``sum g_i`` units of this run, which is what each site charged
+when ``g_i`` equals the site's largest group (always, with one unit per employee). The two
+ledgers record the **same** run: the person's loss from it is that figure once, not ``k`` times;
+what neither ledger sees is the other sites' local (non-federated) runs on the same person.
 """
 
 from __future__ import annotations
@@ -48,6 +60,19 @@ class FederatedSpec(StrictModel):
     clipping_range: float = Field(default=64.0, gt=0,
                                   description="SecAgg+ quantisation range of a site's sum")
     round_timeout: float = Field(default=240.0, gt=0, description="seconds a round waits")
+    max_sites_per_person: int = Field(default=1, ge=1, le=64, description="the most sites one "
+                                      "person's data can be at (each site charges group "
+                                      "privacy over that many of the person's units)")
+
+    def site_group_size(self, own_largest_group: int) -> int:
+        """The group size a site charges: its own largest group times the sites a person can
+        be at."""
+        return max(1, own_largest_group) * self.max_sites_per_person
+
+    def person_epsilon(self, rounds: int, sigma: float) -> float:
+        """The person-level epsilon after ``rounds`` for a person at ``max_sites_per_person``
+        sites with one unit at each (the figure a global adapter's record carries)."""
+        return self.epsilon_after(rounds, sigma, self.max_sites_per_person)
 
     def sigma(self) -> float:
         if self.noise_multiplier is not None:

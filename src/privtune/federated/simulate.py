@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from privtune.attacks.spec import AuditSpec
 from privtune.errors import ConfigError, WorkspaceError
 from privtune.federated.pki import make_ca_and_server_cert, make_node_key
 from privtune.federated.plan import FederatedSpec
@@ -47,6 +48,32 @@ ENV_FLWR_BIN = "PRIVTUNE_FLWR_BIN"
 COMPANIES: tuple[tuple[int, int], ...] = ((40, 11), (60, 23), (80, 37), (50, 41), (70, 53),
                                           (45, 67))
 FEDERATION = "privtune"
+#: Flower 1.23's SuperLink keeps a node online for HEARTBEAT_PATIENCE (2) x 30 s after its last
+#: heartbeat; a node is activated again only once it is offline.
+HEARTBEAT_PATIENCE_S = 75.0
+
+
+def sim_policy() -> Any:
+    """The gate policy of the synthetic sites: the default thresholds and DP requirement; the
+    audit minimums and membership thresholds that sites of 40-80 employees with 4 canaries
+    and 5-15 held-out employees can measure (a 1% false-positive rate is below one held-out
+    person, and a chance-level model's AUC spreads by ~0.15), docs/federated.md."""
+    from privtune.gate.policy import GatePolicy
+
+    return GatePolicy(min_reference_models=2, min_candidates=0, min_subjects=10,
+                      mia_auc_max=0.95, mia_tpr_at_1pct_fpr_max=None)
+
+
+def sim_audit() -> AuditSpec:
+    """The audit each synthetic site runs on the global adapter: every attack, 2 LiRA
+    reference adapters, lighter extraction and prompt attacks (minutes, not hours, on a
+    shared CPU)."""
+    from privtune.attacks.spec import ExposureSpec, ExtractionSpec, MiaSpec, PromptAttackSpec
+
+    return AuditSpec(batch_size=32, exposure=ExposureSpec(candidates=50),
+                     mia=MiaSpec(reference_models=2, reference_steps=2),
+                     extraction=ExtractionSpec(employees=4, prefixes_per_employee=1, samples=0),
+                     prompt_attacks=PromptAttackSpec(targets=2, samples=0))
 SITE_PASSPHRASE = "privtune federated simulation (synthetic data only)"  # noqa: S105 (public by design)
 
 
@@ -84,6 +111,7 @@ class Site:
     record_dir: Path
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    killed_at: float = 0.0  # time.monotonic() of the last kill_site
 
 
 @dataclass
@@ -141,7 +169,7 @@ class Federation:
         _wait_port(self.ports["fleet"], self.superlink, self.root / "logs" / "superlink.log")
 
     def write_app(self, spec: FederatedSpec, lora: LoraSpec, sigma: float, run_id: str,
-                  results: Path) -> Path:
+                  results: Path, audit: AuditSpec | None = None) -> Path:
         app = private_dir(self.root / "app")
         component = "client_app_secagg" if spec.secagg else "client_app"
         config = {
@@ -149,6 +177,8 @@ class Federation:
             "base-dir": str(self.base_dir), "coordinator-workspace": str(self.coordinator),
             "adapter-name": "fed-adapter", "run-id": run_id, "results-file": str(results),
             "sites": len(self.sites), "init-seed": 0,
+            "gate-audit": audit.model_dump_json() if audit is not None else "",
+            "gate-timeout": 3600,
         }
         lines = [
             "[build-system]", 'requires = ["hatchling"]', 'build-backend = "hatchling.build"', "",
@@ -182,7 +212,7 @@ class Federation:
 
     def start_supernode(self, site: Site) -> None:
         node_config = (f'workspace="{site.workspace}" dataset="trainset" '
-                       f'record-dir="{site.record_dir}"')
+                       f'site="{site.name}" record-dir="{site.record_dir}"')
         site.log = self.root / "logs" / f"{site.name}.log"
         security = (["--root-certificates", str(self.tls.ca_cert),
                      "--auth-supernode-private-key", str(site.key_private)]
@@ -221,6 +251,16 @@ class Federation:
         if site.proc is not None and site.proc.poll() is None:
             os.killpg(site.proc.pid, signal.SIGKILL)
             site.proc.wait(10)
+            site.killed_at = time.monotonic()
+
+    def rejoin(self, site: Site) -> None:
+        """Start a site's SuperNode again (same key, same workspace) after it died. The
+        SuperLink reports a node online until two heartbeat intervals (60 s) after its last
+        heartbeat and refuses to activate an online node, so this waits that long."""
+        if site.proc is None or site.proc.poll() is None:
+            return  # never started (run_federation starts it) or still running
+        time.sleep(max(0.0, HEARTBEAT_PATIENCE_S - (time.monotonic() - site.killed_at)))
+        self.start_supernode(site)
 
     def close(self) -> None:
         for p in reversed(self.procs):
@@ -255,10 +295,16 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
 
 
 def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federation:
-    """The workspaces (sites and coordinator), the keys and the base model (no process yet)."""
+    """The workspaces (sites and coordinator, each with :func:`sim_policy` as its gate policy),
+    the keys, the coordinator's roster of the sites' verdict keys and the base model (no
+    process yet)."""
+    from privtune.gate.federation import VERDICT_KEY, VERDICT_PUB, set_roster
+    from privtune.gate.release import public_pem, signing_key
+    from privtune.gate.workspace_policy import set_policy
     from privtune.pipeline.base_model import prepare_base
     from privtune.pipeline.config import PipelineConfig
     from privtune.pipeline.run import run_stages
+    from privtune.pipeline.site import gate_site
     from privtune.synth import generate_company
     from privtune.tmp import private_tempdir
     from privtune.vault import KekSpec
@@ -272,6 +318,7 @@ def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federa
     passphrase = os.environ.get("PRIVTUNE_PASSPHRASE") or SITE_PASSPHRASE
     cfg = PipelineConfig()
     sites: list[Site] = []
+    pins: dict[str, bytes] = {}
     tls = make_ca_and_server_cert(root / "tls")
     for i in range(n_sites):
         employees, seed = COMPANIES[i % len(COMPANIES)]
@@ -284,6 +331,11 @@ def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federa
                 generate_company(employees, seed, export)
                 stages = run_stages(ws, cfg, export, None, stop="ingest")
             run_stages(ws, cfg, None, None, start="scan", stop="dataset", prior=stages)
+            # the site's verdict key; its public half is what the coordinator pins (in a real
+            # federation handed over out of band, like the SuperNode's public key)
+            pins[name] = public_pem(signing_key(ws.vault, ws.root, VERDICT_KEY,
+                                                VERDICT_PUB).public_key())
+            set_policy(gate_site(ws), sim_policy())
         pair = make_node_key(root / "keys", name)
         sites.append(Site(name, root / name, key, employees, pair.private, pair.public,
                           root / "records" / name))
@@ -291,30 +343,52 @@ def prepare(root: Path, n_sites: int, *, base_dir: Path | None = None) -> Federa
                            kek=KekSpec("passphrase", passphrase=passphrase))
     coord_key = coord.initial_key.secret if coord.initial_key else ""
     with coord:
+        set_roster(gate_site(coord), pins)
+        set_policy(gate_site(coord), sim_policy())
         if base_dir is None:  # generic HR language only: no site's data reaches the base
             base_dir = prepare_base(coord, cfg.model, policies_ref=None).record.dir
     return Federation(root, flwr, sites, root / "coordinator", coord_key, Path(base_dir), tls)
 
 
 def simulate(root: Path, n_sites: int = 3, spec: FederatedSpec | None = None,
-             lora: LoraSpec | None = None, *, base_dir: Path | None = None) -> dict[str, Any]:
-    """Prepare, start, run ``spec.rounds`` rounds, stop; returns the run's figures."""
+             lora: LoraSpec | None = None, *, base_dir: Path | None = None,
+             audit: AuditSpec | None = None) -> dict[str, Any]:
+    """Prepare, start, run ``spec.rounds`` rounds, have every site gate the final adapter
+    (``audit``: how hard each site probes it) and release it if every site passed; stop;
+    returns the run's figures."""
     spec = spec or FederatedSpec()
     lora = lora or LoraSpec(r=4, dropout=0.0)
     fed = prepare(root, n_sites, base_dir=base_dir)
     with fed:
-        return run_federation(fed, spec, lora)
+        out = run_federation(fed, spec, lora, audit=audit or sim_audit())
+    gate = out.get("gate") or {}
+    if gate.get("passed"):
+        out["release"] = release_global(fed, str(gate["model_ref"]))
+    return out
 
 
-def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec) -> dict[str, Any]:
+def release_global(fed: Federation, ref: str) -> str:
+    """``privtune release`` of the global adapter in the coordinator's workspace (it requires
+    every site's passing, signed verdict); returns the release directory."""
+    from privtune.gate.release import release
+    from privtune.pipeline.site import gate_site
+    from privtune.workspace import Workspace
+
+    with Workspace.open(fed.coordinator, api_key=fed.coordinator_key) as ws:
+        return str(release(gate_site(ws), ref).directory)
+
+
+def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec,
+                   audit: AuditSpec | None = None) -> dict[str, Any]:
     """Start the SuperLink (if not yet), register and start the sites not running yet, run
-    ``spec.rounds`` rounds; returns the ServerApp's round figures and the run's privacy."""
+    ``spec.rounds`` rounds, then (``audit`` given) every site's gate on the final adapter;
+    returns the ServerApp's round figures, the gate's verdicts and the run's privacy."""
     if fed.superlink is None:
         fed.start_superlink()
     sigma = spec.sigma()
     run_id = f"fed-{uuid.uuid4().hex[:8]}"
     results = fed.root / f"results-{run_id}.json"
-    app = fed.write_app(spec, lora, sigma, run_id, results)
+    app = fed.write_app(spec, lora, sigma, run_id, results, audit)
     for s in fed.sites:
         if s.proc is None:
             if fed.tls_on:
@@ -327,5 +401,6 @@ def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec) -> dict
     out.update(fed_run=run_id, seconds=round(time.perf_counter() - t0, 2), sigma=sigma,
                sites=len(fed.sites),
                secagg=spec.secagg, epsilon=round(spec.epsilon_after(len(out["rounds"]), sigma), 4),
+               epsilon_person=round(spec.person_epsilon(len(out["rounds"]), sigma), 4),
                python=sys.version.split()[0])
     return out

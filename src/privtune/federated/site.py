@@ -64,7 +64,7 @@ def site_round(workspace: Path, dataset: str, base_dir: Path, lora: LoraSpec,
             raise InputError("the site's training set is empty", field="dataset")
         units = build_units([ex.get("employee_ids") or [] for ex in train], "employee", "drop",
                             [ex.get("mentions") or [] for ex in train])
-        eps, delta = spec.round_charge(rnd, sigma, units.max_group_size)
+        eps, delta = spec.round_charge(rnd, sigma, spec.site_group_size(units.max_group_size))
         entry = f"{run_id}-r{rnd}"
         try:
             ledger.admit(ws.access.check, ws.store, entry, ref, eps, delta, "employee",

@@ -65,18 +65,20 @@ class ReleaseResult:
 
 
 # ------------------------------------------------------------------ keys
-def signing_key(vault: Vault, root: Path) -> Ed25519PrivateKey:
+def signing_key(vault: Vault, root: Path, name: str = KEY_NAME,
+                pub_file: str = PUBKEY_FILE) -> Ed25519PrivateKey:
     """The workspace's release key (created, stored in the vault and published under ``root``
-    on first use)."""
-    if vault.exists(KEY_NAME):
-        key = Ed25519PrivateKey.from_private_bytes(vault.get(KEY_NAME))
+    on first use); ``name`` / ``pub_file``: another Ed25519 key of the workspace kept the same
+    way (a federation site's verdict key, :mod:`privtune.gate.federation`)."""
+    if vault.exists(name):
+        key = Ed25519PrivateKey.from_private_bytes(vault.get(name))
     else:
         key = Ed25519PrivateKey.generate()
         raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())
-        vault.put(KEY_NAME, raw, kind="key", schema="ed25519-private-raw")
+        vault.put(name, raw, kind="key", schema="ed25519-private-raw")
     pub = public_pem(key.public_key())
-    path = Path(root) / PUBKEY_FILE
+    path = Path(root) / pub_file
     if not path.is_file() or path.read_bytes() != pub:
         atomic_write_text(path, pub.decode())
     return key
@@ -153,7 +155,13 @@ def check_against_policy(site: GateSite, model_ref: str, audit: Audit, record: A
                         "again without --policy")
     problems += strength_problems(verdict, wp.policy)
     problems += dp_problems(dict(record.privacy), wp.policy)
-    if wp.policy.epsilon is not None:
+    from privtune.gate.federation import federated_problems, federation_of
+
+    if federation_of(record) is not None:
+        # the people are at the sites: each site's gate checked their budgets in its ledger;
+        # here every site's signed verdict must be present, valid and passed
+        problems += federated_problems(site, record, audit)
+    elif wp.policy.epsilon is not None:
         problems += _budget_problems(site, record)
     if problems:
         raise PrivacyPolicyError(f"'{model_ref}' may not be released: " + "; ".join(problems))
