@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -232,5 +233,8 @@ def test_no_planted_pii_in_any_message_a_site_sent(fed, tmp_path) -> None:
         text = blob.decode("latin-1").lower()
         planted = _planted(s, i, tmp_path)
         assert len(planted) > 50
-        leaked = [p for p in planted if p.lower() in text]
+        # whole values only: an id like "E00004" also occurs by chance inside the hex of
+        # Flower's own message ids ("...dbcce00004a38..."), which is not the employee's id
+        leaked = [p for p in planted
+                  if re.search(rf"(?<![0-9a-z]){re.escape(p.lower())}(?![0-9a-z])", text)]
         assert not leaked, (s.name, leaked[:5])
