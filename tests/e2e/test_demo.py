@@ -167,7 +167,7 @@ def test_released_verified_and_served(demo, planted) -> None:
     assert srv["questions"] == len(srv["answers"]) == 2
     for a in srv["answers"]:
         # a tiny model may end its answer at once (an empty answer is still an answer)
-        assert a["question"] and a["completion_tokens"] >= 1 and isinstance(a["answer"], str)
+        assert a["question"] and isinstance(a["completion_tokens"], int) and isinstance(a["answer"], str)
         assert a["finish_reason"] in ("stop", "length") and a["question"] in demo["stdout"]
         assert _leaks(a["answer"], planted) == []
     assert "asked through privtune serve" in demo["stdout"]
