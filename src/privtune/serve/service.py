@@ -203,8 +203,12 @@ def serving(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
         with socket.socket() as sock:
             sock.bind((host, 0))
             port = int(sock.getsockname()[1])
+    # log_config=None: a server started inside another program (the demo, tests) must not
+    # reconfigure that program's logging. uvicorn's default dictConfig closes every existing
+    # handler, and one whose stream is not the current sys.stderr (absl's, under JAX) closes
+    # its stream with it: here that was the test runner's captured stderr.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=10, **ssl)
+                            lifespan="off", timeout_graceful_shutdown=10, log_config=None, **ssl)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="privtune-serve", daemon=True)
     thread.start()
