@@ -39,8 +39,9 @@ def test_serving_leaves_the_host_programs_logging_alone() -> None:
 
     try:
         with serving(app) as url:
-            with urllib.request.urlopen(url.removesuffix("/v1") + "/ping", timeout=30) as r:
-                assert json.loads(r.read()) == {"ok": "yes"}
+            reply = urllib.request.urlopen(url.removesuffix("/v1") + "/ping", timeout=30)
+            assert json.loads(reply.read()) == {"ok": "yes"}
+            reply.close()
         assert handler.closed_by == [] and not handler.stream.closed
         assert root.handlers == before
     finally:
