@@ -36,17 +36,12 @@ REPEATS = int(os.environ.get("SYNTH_BENCH_REPEATS", "1"))
 SPLIT_SEED = 23
 
 
-def one(size: int, method: str, eps: float) -> dict:
-    """One fit, in this process: the figures as a dict."""
-    import resource
-
+def halves(size: int) -> tuple:
+    """The demo company's employees table of ``size`` people, encoded on the demo domains, and
+    its two halves: A (the synthesiser's input) and B (a fresh real sample of the same size)."""
     import numpy as np
 
-    from privtune.dp import zcdp
-    from privtune.dp.config import default_delta
-    from privtune.dp.csprng import SecureRandom
     from privtune.dpsynth import domain as dom
-    from privtune.dpsynth import mechanisms, report
     from privtune.pii.mapping import mapping_for_table
     from privtune.synth import generate_company
     from privtune.synth.tables import read_table
@@ -60,7 +55,21 @@ def one(size: int, method: str, eps: float) -> dict:
     codes = dom.encode(table.to_pylist(), domain)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(codes))
     half = len(codes) // 2
-    a, b = codes[order[:half]], codes[order[half:2 * half]]
+    return domain, codes, codes[order[:half]], codes[order[half:2 * half]]
+
+
+def one(size: int, method: str, eps: float) -> dict:
+    """One fit, in this process: the figures as a dict."""
+    import resource
+
+    import numpy as np
+
+    from privtune.dp import zcdp
+    from privtune.dp.config import default_delta
+    from privtune.dp.csprng import SecureRandom
+    from privtune.dpsynth import mechanisms, report
+
+    domain, codes, a, b = halves(size)
     delta = default_delta(len(codes))
     t0 = time.perf_counter()
     fit = (mechanisms.mst if method == "mst" else mechanisms.aim)(

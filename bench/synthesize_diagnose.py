@@ -49,29 +49,15 @@ def _tree_sample(a: np.ndarray, shape: tuple[int, ...], tree: list[tuple[int, in
 
 
 def main(size: int, method: str, eps: float) -> None:
-    import tempfile
 
     from privtune.dp import zcdp
     from privtune.dp.config import default_delta
     from privtune.dp.csprng import SecureRandom
-    from privtune.dpsynth import domain as dom
     from privtune.dpsynth import mechanisms, report
     from privtune.dpsynth.mechanisms import _counts
-    from privtune.pii.mapping import mapping_for_table
-    from privtune.synth import generate_company
-    from privtune.synth.tables import read_table
-    from synthesize import SPLIT_SEED
+    from synthesize import halves
 
-    with tempfile.TemporaryDirectory() as d:
-        generate_company(size, 7, Path(d), fmt="csv")
-        table = read_table(Path(d) / "employees.csv")
-    tmap = mapping_for_table(table)
-    domain = dom.build_domain(table.column_names, {c: tmap.role(c) for c in table.column_names},
-                              dom.demo_domains())
-    codes = dom.encode(table.to_pylist(), domain)
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(codes))
-    half = len(codes) // 2
-    a, b = codes[order[:half]], codes[order[half:2 * half]]
+    domain, codes, a, b = halves(size)
     shape, n, gen = domain.shape, len(a), np.random.default_rng()
     d = len(shape)
 
