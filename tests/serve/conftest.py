@@ -49,6 +49,9 @@ class FakeEngine:
     def models(self) -> list[ServedModel]:
         return [self.model]
 
+    def close(self) -> None:
+        self.closed = True
+
     def resolve(self, model: str) -> ServedModel:
         if model not in (self.model.id, self.model.name):
             raise NotFoundError(f"the model '{model}' is not served here")

@@ -272,3 +272,30 @@ def test_read_pieces_stops_before_a_stop_string_and_holds_back_its_prefix(tiny):
     assert "".join(pieces) == full[:k] and end[0][1]
     assert end[0][0] < 30  # generation stopped early
     assert all(stop not in p for p in pieces)
+
+
+def test_close_lets_running_answers_finish_ends_the_thread_and_refuses_newcomers(tiny):
+    from privtune.serve.batch import BatchRequest, ServeClosedError
+
+    _, tok = tiny
+    b = _batcher(tiny)
+    jobs = [(_prompt(i, tok), f"a{i % 2}", 10) for i in range(3)]
+    alone = [_run(b, *j) for j in jobs]
+    reqs = [_start(b, *j) for j in jobs]
+    time.sleep(0.1)  # they are running
+    b.close()
+    assert [_collect(r) for r in reqs] == alone  # finished, complete, before the thread ended
+    assert b._thread is not None and not b._thread.is_alive()
+    assert not [t for t in threading.enumerate() if t is b._thread]
+    with pytest.raises(ServeClosedError):
+        b.submit(BatchRequest(list(jobs[0][0]), "a0", 4))
+    b.close()  # idempotent
+
+
+def test_an_idle_scheduler_closes_at_once(tiny):
+    _, tok = tiny
+    b = _batcher(tiny)
+    _run(b, _prompt(0, tok), "a0", 3)  # the thread exists and now waits for work
+    t0 = time.monotonic()
+    b.close()
+    assert time.monotonic() - t0 < 5 and not b._thread.is_alive()

@@ -47,10 +47,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from privtune.errors import ResourceError
+
 #: How long an idle scheduler waits for more requests after the first one arrives.
 WINDOW_S = 0.005
 #: Rows decoded together at most.
 MAX_BATCH = 32
+#: What :meth:`Batcher.close` queues to end the scheduler.
+_STOP: Any = object()
+
+
+class ServeClosedError(ResourceError):
+    """A request reached a model whose scheduler has been closed (the server is stopping)."""
 
 
 @dataclass
@@ -97,6 +105,8 @@ class Batcher:
         self._name = name
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
+        self._closed = False
+        self._stopping = False
         #: Batch sizes of the latest decode steps (for tests), and totals (for the bench).
         self.steps: deque[int] = deque(maxlen=4096)
         self.steps_total = 0
@@ -104,18 +114,38 @@ class Batcher:
 
     # ------------------------------------------------------------ the callers' side
     def submit(self, req: BatchRequest) -> None:
-        self._pending.put(req)
         with self._start:
+            if self._closed:
+                raise ServeClosedError("the model is no longer served (the server is stopping)")
+            self._pending.put(req)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop the scheduler: requests still running finish first (up to ``timeout_s``), then
+        the thread ends and lets go of the model; requests submitted afterwards are refused.
+        Idempotent."""
+        with self._start:
+            self._closed = True
+            thread = self._thread
+            self._pending.put(_STOP)
+        if thread is not None:
+            thread.join(timeout_s)
+        while True:  # anything queued behind the stop (a race with submit) is told, not lost
+            try:
+                req = self._pending.get_nowait()
+            except queue.Empty:
+                break
+            if req is not _STOP:
+                self._fail(req, ServeClosedError("the model is no longer served"))
 
     # ------------------------------------------------------------ the scheduler
     def _take(self, room: int, wait: bool) -> list[BatchRequest]:
         """Up to ``room`` pending requests; when ``wait`` (nothing running), block for the first
         one and then gather for :attr:`window_s`."""
         got: list[BatchRequest] = []
-        if room <= 0:
+        if room <= 0 or self._stopping:
             return got
         if wait:
             got.append(self._pending.get())
@@ -133,6 +163,9 @@ class Batcher:
                 got.append(self._pending.get_nowait())
             except queue.Empty:
                 break
+        if _STOP in got:  # close(): take nothing more; the running rows finish
+            self._stopping = True
+            got = [r for r in got if r is not _STOP]
         return got
 
     def _loop(self) -> None:
@@ -141,8 +174,11 @@ class Batcher:
         rows: list[_Row] = []
         cache: Any = None
         mask: Any = None
+        self._stopping = False
         while True:
             new = self._take(self.max_batch - len(rows), wait=not rows)
+            if self._stopping and not rows and not new:
+                return
             try:
                 with torch.inference_mode():
                     new = [r for r in new if not self._gone(r)]

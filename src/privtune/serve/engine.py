@@ -67,6 +67,9 @@ class Engine(Protocol):
 
     def models(self) -> list[ServedModel]: ...
 
+    def close(self) -> None:
+        """Let go of what serving holds (threads, models, connections); the server has stopped."""
+
     def resolve(self, model: str) -> ServedModel:
         """The served model named ``model`` (ref or name), still released; else NotFoundError /
         PrivacyPolicyError."""
@@ -196,6 +199,14 @@ class EmbeddedEngine:
                 served = ServedModel(info.ref, info.ref.split("@")[0], release_id, int(time.time()))
                 self._served[info.ref] = (served, bases[key], name)
                 self._checked[info.ref] = time.monotonic()
+
+    def close(self) -> None:
+        """Stop every base's scheduler thread and let go of the models (the server has stopped;
+        requests still decoding finish first). Idempotent."""
+        self.ready = False
+        for b in {id(b): b for _, b, _ in list(self._served.values())}.values():
+            b.batcher.close()
+        self._served.clear()
 
     # ---------------------------------------------------------------- serving
     def models(self) -> list[ServedModel]:

@@ -65,6 +65,13 @@ class ProxyEngine:
                                          max_retries=0, timeout=self.timeout_s)
         return self._client
 
+    def close(self) -> None:
+        """Close the connection pool to the upstream. Idempotent."""
+        self.ready = False
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     # ---------------------------------------------------------------- loading
     def load(self) -> None:
         try:

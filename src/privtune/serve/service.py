@@ -150,7 +150,11 @@ def run(server: Server, *, host: str = "127.0.0.1", port: int = 8000,
     loader = threading.Thread(target=_load_quietly, args=(server.engine,), name="privtune-load",
                               daemon=True)
     loader.start()
-    serve_app(server.app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    try:
+        serve_app(server.app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    finally:
+        loader.join(timeout=5)
+        server.engine.close()
 
 
 def serve_app(app: FastAPI, *, host: str, port: int, tls_cert: Path | None = None,
@@ -295,6 +299,7 @@ def serve_smoke(ws: Workspace, questions: Sequence[str] = SMOKE_QUESTIONS, *,
                                        choice.finish_reason or ""))
         return out
     finally:
+        server.engine.close()
         if issued is not None:
             admin.revoke_key(ws.access, ws.store, issued.key_id)
 
