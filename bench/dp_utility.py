@@ -65,7 +65,9 @@ def prepare(d: Path, employees: int, dataset: dict[str, Any] | None = None) -> d
         shutil.copytree(base, d / "base")
     (d / "train.jsonl").write_text("\n".join(json.dumps(x) for x in train))
     (d / "val.jsonl").write_text("\n".join(json.dumps(x) for x in val))
+    units = len({u for x in train for u in (x.get("employee_ids") or [])})
     return {"dir": str(d), "employees": employees, "tasks": tasks, "train": len(train),
+            "train_units": units,
             "val_triage": sum(1 for x in val if x["kind"] == TRIAGE),
             "train_triage": sum(1 for x in train if x["kind"] == TRIAGE)}
 
@@ -122,7 +124,8 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
             "wall_s": round(time.perf_counter() - t0, 1), "n_eval": len(triage),
             "choices": len(choices),
             "epsilon_person": privacy.get("epsilon_person"), "sigma": privacy.get("noise_multiplier"),
-            "q": privacy.get("sampling_rate"), "delta": privacy.get("delta")}
+            "q": privacy.get("sampling_rate"), "delta": privacy.get("delta"),
+            "batch": cfg.dp.expected_batch_size}
 
 
 def _norm(text: str) -> str:
@@ -149,6 +152,7 @@ def summarise(runs: list[dict[str, Any]], grid: list[tuple[int, float]]) -> list
         rows.append({
             "employees": n, "epsilon (person)": round(dp[0]["epsilon_person"], 3),
             "delta": dp[0]["delta"], "sigma": round(dp[0]["sigma"], 3), "q": round(dp[0]["q"], 3),
+            "batch": dp[0].get("batch"),
             "runs": len(dp), "held-out tickets": dp[0]["n_eval"],
             "DP rank acc %": _stat([r["rank_acc"] for r in dp]),
             "non-private rank acc %": _stat([r["rank_acc"] for r in npv]),
@@ -162,7 +166,7 @@ def summarise(runs: list[dict[str, Any]], grid: list[tuple[int, float]]) -> list
     return rows
 
 
-COLUMNS = ["employees", "epsilon (person)", "delta", "sigma", "q", "runs", "held-out tickets",
+COLUMNS = ["employees", "epsilon (person)", "delta", "sigma", "q", "batch", "runs", "held-out tickets",
            "DP rank acc %", "non-private rank acc %", "gap (points)", "DP exact %",
            "non-private exact %", "base rank acc %", "chance %", "DP s/run", "non-private s/run"]
 
@@ -170,7 +174,10 @@ COLUMNS = ["employees", "epsilon (person)", "delta", "sigma", "q", "runs", "held
 def main(repeats: int = 5, jobs: int = 1, grid: list[tuple[int, float]] | None = None,
          big_repeats: int | None = None, write_results: bool = True,
          overrides: dict[str, Any] | None = None,
-         nonprivate: bool = True) -> list[dict[str, Any]]:
+         nonprivate: bool = True, sampling_rate: float | None = None) -> list[dict[str, Any]]:
+    """``sampling_rate``: each size's expected batch is that share of its training units
+    (``q`` fixed, so the batch grows with the company) instead of the recipe's fixed
+    ``dp.expected_batch_size``; the non-private run takes fixed batches of the same size."""
     from common import write
 
     grid = list(grid or GRID)
@@ -185,10 +192,14 @@ def main(repeats: int = 5, jobs: int = 1, grid: list[tuple[int, float]] | None =
             reps = repeats if (big_repeats is None or n <= 1000) else big_repeats
             epss: list[float | None] = [*([None] if nonprivate else []),
                                         *sorted({e for m, e in grid if m == n})]
+            job_over = dict(overrides or {})
+            if sampling_rate is not None:
+                batch = max(1, round(sampling_rate * data[n]["train_units"]))
+                job_over["dp"] = {**job_over.get("dp", {}), "expected_batch_size": batch}
             for eps in epss:
                 for k in range(reps):
                     jobs_list.append({"dir": data[n]["dir"], "employees": n, "epsilon": eps,
-                                      "repeat": k, **(overrides or {})})
+                                      "repeat": k, **job_over})
         runs = []
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for r in pool.map(one_run, jobs_list):
@@ -205,6 +216,7 @@ def main(repeats: int = 5, jobs: int = 1, grid: list[tuple[int, float]] | None =
                        "dp": cfg.dp.model_dump(mode="json"), "overrides": overrides or {}},
             "datasets": {n: {k: v for k, v in x.items() if k != "dir"} for n, x in data.items()},
             "repeats": repeats, "big_repeats": big_repeats, "jobs": jobs, "threads_per_run": 1,
+            "sampling_rate": sampling_rate,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
             "wall_s": round(time.perf_counter() - t0, 1), "runs": runs}, rows, COLUMNS)
     return rows
@@ -218,10 +230,12 @@ if __name__ == "__main__":
                     help="repeats for companies above 1,000 employees (default: --repeats)")
     ap.add_argument("--grid", default=None, help="e.g. '300:8,1000:1' (default: the full grid)")
     ap.add_argument("--override", default=None, help="JSON {'train': {...}, 'dp': {...}}")
+    ap.add_argument("--sampling-rate", type=float, default=None,
+                    help="expected batch = this share of each size's training units (q fixed)")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--no-nonprivate", action="store_true", help="DP runs only (tuning)")
     a = ap.parse_args()
     g = ([(int(x.split(":")[0]), float(x.split(":")[1])) for x in a.grid.split(",")]
          if a.grid else None)
     main(a.repeats, a.jobs, g, a.big_repeats, not a.no_write,
-         json.loads(a.override) if a.override else None, not a.no_nonprivate)
+         json.loads(a.override) if a.override else None, not a.no_nonprivate, a.sampling_rate)
