@@ -113,13 +113,28 @@ def test_bounded_scanners_match_the_old_regexes(text: str) -> None:
 @given(TEXTS)
 def test_bounded_is_its_own_pattern(text: str) -> None:
     """Whatever the body: the same spans as the look-behind regex it stands for."""
-    for scanner in (date.DATES, money.AMOUNTS, ip.QUADS, Bounded(r"\w", r"[a-z]{2}\d?"), Bounded(r"\d", r"\d\d|\d", first=r"\d")):
+    for scanner in (
+        date.DATES,
+        money.AMOUNTS,
+        ip.QUADS,
+        Bounded(r"\w", r"[a-z]{2}\d?"),
+        Bounded(r"\d", r"\d\d|\d", first=r"\d"),
+    ):
         assert _new(scanner, text) == _old(scanner.pattern, text)
 
 
 @pytest.mark.parametrize(
     "text",
-    ["March 3, 2025", "x March 3, 2025", "2024-03-14,2024-03-15", "$5k$6k", "1985-03-14 1985-03-15", "", "1", "E00042"],
+    [
+        "March 3, 2025",
+        "x March 3, 2025",
+        "2024-03-14,2024-03-15",
+        "$5k$6k",
+        "1985-03-14 1985-03-15",
+        "",
+        "1",
+        "E00042",
+    ],
 )
 def test_bounded_at_the_start_and_back_to_back(text: str) -> None:
     """A match at position 0 (no character before it to consume) and matches one after the
@@ -133,7 +148,9 @@ def test_bounded_at_the_start_and_back_to_back(text: str) -> None:
 def test_employee_id_fast_form(text: str) -> None:
     """``\\bE\\d{5}\\b`` rewritten to start with its literal finds the same ids."""
     for pattern in (r"\bE\d{5}\b", r"\bAB\d{2}", r"\bE?\d{3}\b", r"\b1\d{2}\b"):
-        assert [(s.start, s.end) for s in EmployeeIdRecognizer(pattern).find(text)] == _old(re.compile(pattern), text)
+        assert [(s.start, s.end) for s in EmployeeIdRecognizer(pattern).find(text)] == _old(
+            re.compile(pattern), text
+        )
 
 
 def test_fast_form_only_rewrites_a_plain_leading_literal() -> None:

@@ -16,8 +16,8 @@ matcher at *every* position of the text (about 0.1 us each, for each of a dozen 
 * :func:`anchored` is the same for regexes whose every match holds a literal anchor
   (``@`` of an e-mail) within a run of allowed characters before it.
 * :class:`Bounded` is a regex that starts with a negative look-behind on one character
-  (``(?<![\w./-])`` before a date): it is compiled a second time with that character
-  *consumed* by a character class (``[^\w./-]``) and a look-ahead on the match's first
+  (``(?<![\\w./-])`` before a date): it is compiled a second time with that character
+  *consumed* by a character class (``[^\\w./-]``) and a look-ahead on the match's first
   character, so the engine skips ahead in C to the few positions after a space or a
   punctuation mark that a match may start at, instead of entering its matcher at every
   character. Same matches, same order.
