@@ -173,3 +173,36 @@ def test_employee_id_shapes_scanner(text: str) -> None:
 def test_id_scanner_needs_an_alphanumeric_first_character() -> None:
     assert _id_tokens(frozenset(["-1"])) is None
     assert _ID_BODY.startswith("(?=")
+
+
+_STREET_PIECES = st.sampled_from(
+    [" ", " ", ", ", "\n", ".", "-", "#", "12", "5", "134", "75002", "3a", "Rue", "rue", "Via", "Calle", "ul.", "ulica", "al.",
+     "Platon", "Paix", "de", "la", "Lindenstraße", "Allee", "Landsberger", "utca", "Bécsi", "veg", "gate", "Fogd", "Drejers",
+     "πλατεία", "Καραισκάκη", "Λ.", "Αλκυονίδων", "χλμ", "Paris", "Apt.", "Suite", "bis", "Ābols", "x", "ok",
+     "on ", "at ", "to ", "address: ", "address is ", "the corner of ", "side of ", "and ", "Slovenčeva", "Floor", "1999",
+     "Ωmega", "Käbbatorp", "Locketorp", "9791", "%", ":"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_STREET_PIECES, max_size=30).map("".join), st.integers(0, 60), st.integers(0, 200))
+def test_intl_street_scanner_in_windows(text: str, lo: int, width: int) -> None:
+    """The international street scanner, run in a window (``pos``/``endpos``) as the address
+    recognizer runs it, finds what its look-behind regex finds there (the look-behind at the
+    window's start sees the character before it)."""
+    from privtune.pii.recognizers.address import _NUMBERED_BODY, INTL_STREETS, NUMBERED_STREETS
+
+    lo = min(lo, len(text))
+    hi = min(len(text), lo + width)
+    assert _new_in(INTL_STREETS, text, lo, hi) == [
+        m.span() for m in INTL_STREETS.pattern.finditer(text, lo, hi)
+    ]
+    assert _new(INTL_STREETS, text) == _old(INTL_STREETS.pattern, text)
+    # the numbered-street regex as it was written (its own look-behinds first) is the scanner's body
+    old_numbered = re.compile(_NUMBERED_BODY, re.X)
+    assert _new_in(NUMBERED_STREETS, text, lo, hi) == [m.span() for m in old_numbered.finditer(text, lo, hi)]
+    assert _new(NUMBERED_STREETS, text) == _old(old_numbered, text)
+
+
+def _new_in(scanner: Bounded, text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    return [(s, e) for s, e, _ in scanner.spans(text, lo, hi)]

@@ -130,17 +130,19 @@ class Bounded:
         self.at_start = re.compile(rf"{ahead}(?:{body})", flags)
         self.rest = re.compile(rf"[^{not_before}]{ahead}(?P<_bounded>{body})", flags)
 
-    def spans(self, text: str) -> Iterator[tuple[int, int, re.Match[str]]]:
-        """``(start, end, match)`` of each match of :attr:`pattern` in ``text``, in order (read
-        the match's named groups; its own span may include the preceding character)."""
-        pos = 0
-        m = self.at_start.match(text)
-        if m is not None:
-            yield 0, m.end(), m
-            pos = m.end()
+    def spans(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[tuple[int, int, re.Match[str]]]:
+        """``(start, end, match)`` of each match of ``self.pattern.finditer(text, pos, endpos)``,
+        in order (read the match's named groups; its own span may include the preceding
+        character). As there, the look-behind at ``pos`` sees the character before it."""
+        end = len(text) if endpos is None else endpos
+        if pos == 0:
+            m = self.at_start.match(text, 0, end)
+            if m is not None:
+                yield 0, m.end(), m
+                pos = m.end()
         search = self.rest.search
         while True:
-            m = search(text, pos - 1 if pos else 0)
+            m = search(text, pos - 1 if pos else 0, end)
             if m is None:
                 return
             s, pos = m.span("_bounded")

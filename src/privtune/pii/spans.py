@@ -116,8 +116,11 @@ class Span:
         return self.start < other.end and other.start < self.end
 
 
+_PRIORITY = {t: i for i, t in enumerate(TYPE_PRIORITY)}
+
+
 def _rank(span: Span) -> tuple[int, int]:
-    return (-(span.end - span.start), TYPE_PRIORITY.index(span.type))
+    return (-(span.end - span.start), _PRIORITY[span.type])
 
 
 def _order(span: Span) -> tuple[int, int, str]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import lru_cache
 
 from privtune.pii.recognizers.address import STREET_WORDS
 from privtune.pii.recognizers.people import HONORIFICS, TITLE_WORDS, gazetteer
@@ -347,8 +348,12 @@ def _strip(word: str) -> str:
     return word[:-2] if len(word) > 2 and word[-2:] in ("'s", "’s") else word
 
 
+@lru_cache(maxsize=1 << 16)
 def _plain(word: str) -> bool:
-    """A capitalised word that may be a name: not all capitals, not English, not a title, label or street word."""
+    """A capitalised word that may be a name: not all capitals, not English, not a title, label or street word.
+
+    Cached: a function of the word and fixed word lists, asked about the same words (names,
+    sentence openers) many times per text and across texts (~0.15 us a hit instead of ~1 us)."""
     w = _strip(word)
     key = w.casefold()
     return (
