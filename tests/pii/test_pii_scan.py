@@ -206,3 +206,53 @@ def test_intl_street_scanner_in_windows(text: str, lo: int, width: int) -> None:
 
 def _new_in(scanner: Bounded, text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     return [(s, e) for s, e, _ in scanner.spans(text, lo, hi)]
+
+
+_OLD_IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})")
+
+
+def _old_find_ibans(text: str) -> list[tuple[int, int]]:
+    """find_ibans as it was before the fourth round (a look-behind regex searched in a loop)."""
+    from privtune.pii.iban import IBAN_LENGTHS, _extent, iban_is_valid
+
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        m = _OLD_IBAN_START.search(text, pos)
+        if m is None:
+            return out
+        end = _extent(text, m.start(), IBAN_LENGTHS.get(m.group(1).upper(), 0))
+        if end is not None and iban_is_valid(text[m.start() : end]):
+            out.append((m.start(), end))
+            pos = end
+        else:
+            pos = m.start() + 1
+
+
+_IBAN_PIECES = st.sampled_from(
+    ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "de89370400440532013000", "NL91ABNA0417164300", "DE",
+     "89", "AB12", "x", " ", "1", "IBAN: ", ",", "\n", "DE00 0000", "gb82 west 1234 5698 7654 32"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_IBAN_PIECES, max_size=12).map("".join))
+def test_iban_candidates_as_before(text: str) -> None:
+    from privtune.pii.iban import find_ibans
+
+    assert find_ibans(text) == _old_find_ibans(text)
+
+
+_OF_PIECES = st.sampled_from(
+    [" ", " ", "  ", "\n", "of ", " of ", "Of ", "Ruriko", "Terada", "McDonald-Smith", "O'Neil", "x", "(", "Amtek", "3M",
+     "Ltd", "the", "ÉLodie", "a1Bc", "'s", ",", "-"]
+)  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_OF_PIECES, max_size=25).map("".join))
+def test_of_org_matches_as_finditer(text: str) -> None:
+    """``Name Name of Org`` candidates found from the `` of `` cue are finditer's matches."""
+    from privtune.pii.recognizers.person_cues import _OF_ORG_RE, of_org_matches
+
+    assert [m.span() for m in of_org_matches(text)] == [m.span() for m in _OF_ORG_RE.finditer(text)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from privtune.pii.recognizers.address import STREET_WORDS
@@ -90,6 +91,27 @@ _VERB_RE = re.compile(rf"[ ](?:{'|'.join(_VERBS)})\b")
 _BY_RE = re.compile(rf"(?:by|with|starring|featuring|add)[ ]({_CAPW}(?:[ ](?:{_CAPW}|van|von|der|den|de|del|da|di|dos|du|la|le|ten|ter)){{0,3}})")
 #: Two capitalised words before ``of`` and an organisation: ``Ruriko Terada of Amtek Auto Ltd``.
 _OF_ORG_RE = re.compile(rf"({_CAPW})[ ]({_CAPW})[ ]of[ ](?=[A-Z0-9])")
+_OF_CUE = re.compile(r" of (?=[A-Z0-9])")
+
+
+def of_org_matches(text: str) -> Iterator[re.Match[str]]:
+    """The matches of ``_OF_ORG_RE.finditer(text)``, tried only where they can start: the regex
+    enters at every capital letter, but a match ends with `` of `` + a capital or digit (a
+    literal the engine finds in C) and holds one space before it, so its first word lies in the
+    run of non-spaces before the second word's space; it is tried from each position of that
+    run, as ``finditer`` would (leftmost, not before the previous match's end)."""
+    done = 0
+    for cue in _OF_CUE.finditer(text):
+        q = text.rfind(" ", 0, cue.start()) + 1  # the second word's start
+        if q == 0:
+            continue
+        r = text.rfind(" ", 0, q - 1) + 1  # the run that holds the first word
+        for s in range(max(r, done), q - 1):
+            m = _OF_ORG_RE.match(text, s)
+            if m is not None:
+                yield m
+                done = m.end()
+                break
 #: Verbs after which a lone capitalised word at a sentence start is a person: ``Lyberth began
 #: writing``, ``Thilda spent a year``, ``Gijsbrecht shouted at``.
 _LONE_VERBS = frozenset(["began", "spent", "shouted", "lives", "lived", "listed", "said", "says", "told", "asked", "replied",
@@ -204,7 +226,7 @@ class PersonCueRecognizer:
                 end -= len(words[-1]) - len(_strip(words[-1]))
                 out.append(span(m.start(1), end, 0.75))
         if " of " in text:
-            for m in _OF_ORG_RE.finditer(text):  # "Ruriko Terada of Amtek Auto Ltd"
+            for m in of_org_matches(text):  # "Ruriko Terada of Amtek Auto Ltd"
                 if _starts_word(text, m.start()) and _plain(m.group(1)) and _plain(m.group(2)) and _strip(m.group(2)) == m.group(2):
                     out.append(span(m.start(1), m.end(2), 0.7))
         for m in _REPORTED_RE.finditer(text):  # "says Koupil.", "said Anna Berg in a statement"
