@@ -2,11 +2,14 @@
 
 The machine this project runs on is shared (two cores, four engineers' test suites), so a
 single timing says little: this bench runs the detector of this checkout (``new``) and of an
-earlier git revision (``base``, its ``src`` extracted with ``git archive``) alternately, in
-fresh child processes pinned to one CPU, several rounds, and records every run's CPU time of
-the pinned process and the load average at its start. It also checks that both give exactly
-the same spans on every text (a speed change must not move a single span), and profiles the
-new detector per recognizer (microseconds per text).
+earlier git revision (``base``, its ``src`` extracted with ``git archive``) in two child
+processes pinned to the same CPU, and hands them the corpus in chunks of 250 texts, each chunk
+to both back to back (which one first alternates), for several passes. Each chunk's CPU times
+of the two form a pair that saw the same load: the median of the per-chunk ratios, with its
+10th-90th percentiles, is the speed-up; each side's throughput per pass and the "best of
+passes" (each chunk's fastest pass, summed: the least-loaded estimate) are reported with the
+load average. Both must give exactly the same spans on every text (a speed change must not move
+a single span), and the new detector is profiled per recognizer (microseconds per text).
 
 Corpora: bench/pii's (``generate_company(1500, 4242)`` + 2,600 notes, with the roster) and the
 110 hand-written HR snippets of ``tests/data`` (no roster; the list read 10 times, so a run is
@@ -66,7 +69,9 @@ def _extract(ref: str, into: Path) -> Path:
 
 
 def child(corpus_path: str, out_path: str) -> None:
-    """One timed run (in a fresh process whose PYTHONPATH names the src under test)."""
+    """A detector under test, in a process whose PYTHONPATH names its src: reads ``lo hi``
+    lines on stdin, detects ``texts[lo:hi]`` and answers the CPU seconds it took; on ``end``
+    it writes every text's spans to ``out_path``."""
     try:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     except (AttributeError, OSError):
@@ -78,12 +83,18 @@ def child(corpus_path: str, out_path: str) -> None:
     det = Detector(Roster.from_employees(corpus["rows"])) if corpus["rows"] else Detector()
     texts = corpus["texts"]
     det.detect(texts[0])
-    load = os.getloadavg()[0]
-    t0, c0 = time.perf_counter(), time.process_time()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "end":
+            break
+        lo, hi = map(int, line.split())
+        c0 = time.process_time()
+        for t in texts[lo:hi]:
+            det.detect(t)
+        print(time.process_time() - c0, flush=True)
     spans = [[(s.start, s.end, s.type, s.subject) for s in det.detect(t)] for t in texts]
-    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     with open(out_path, "wb") as f:
-        pickle.dump({"cpu_s": cpu, "wall_s": wall, "load": load, "spans": spans}, f)
+        pickle.dump(spans, f)
 
 
 def profile(texts: list[str], rows: list[dict[str, Any]] | None) -> dict[str, float]:
@@ -120,9 +131,9 @@ def profile(texts: list[str], rows: list[dict[str, Any]] | None) -> dict[str, fl
     return {k: v / len(texts) * 1e6 for k, v in sorted(cost.items(), key=lambda kv: -kv[1])}
 
 
-def main(base_ref: str = "main", rounds: int = 4) -> dict[str, Any]:
+def main(base_ref: str = "main", rounds: int = 4, chunk: int = 250) -> dict[str, Any]:
     corpora = _corpora()
-    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    runs: dict[str, dict[str, Any]] = {}
     same: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="privtune-pii-speed-") as d:
         tmp = Path(d)
@@ -130,30 +141,67 @@ def main(base_ref: str = "main", rounds: int = 4) -> dict[str, Any]:
         for name, corpus in corpora.items():
             cpath = tmp / "corpus.pkl"
             cpath.write_bytes(pickle.dumps(corpus))
-            runs[name] = {"base": [], "new": []}
-            last: dict[str, Any] = {}
-            for _ in range(rounds):
-                for side in ("base", "new"):  # alternating: both sides see the same drift in load
-                    out = tmp / f"{side}.pkl"
-                    env = {**os.environ, "PYTHONPATH": str(srcs[side]), "OMP_NUM_THREADS": "1"}
-                    subprocess.run(
-                        [sys.executable, __file__, "--child", str(cpath), str(out)], check=True, env=env
-                    )
-                    r = pickle.loads(out.read_bytes())
-                    last[side] = r.pop("spans")
-                    runs[name][side].append({**r, "texts_per_cpu_s": len(corpus["texts"]) / r["cpu_s"]})
-            same[name] = last["base"] == last["new"]
+            procs = {}
+            for side in ("base", "new"):
+                env = {**os.environ, "PYTHONPATH": str(srcs[side]), "OMP_NUM_THREADS": "1"}
+                procs[side] = subprocess.Popen(
+                    [sys.executable, __file__, "--child", str(cpath), str(tmp / f"{side}.pkl")],
+                    env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                )  # fmt: skip
+                assert procs[side].stdout is not None and procs[side].stdout.readline().strip() == "ready"
+            n = len(corpus["texts"])
+            bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+            # cpu[side][pass][chunk]; each chunk is run by both sides back to back (which side
+            # first alternates), so the pair sees the same load: the per-chunk ratio is paired
+            cpu: dict[str, list[list[float]]] = {"base": [], "new": []}
+            loads = []
+            for r in range(rounds):
+                loads.append(os.getloadavg()[0])
+                for side in cpu:
+                    cpu[side].append([])
+                for k, (lo, hi) in enumerate(bounds):
+                    order = ("base", "new") if (k + r) % 2 == 0 else ("new", "base")
+                    for side in order:
+                        proc = procs[side]
+                        assert proc.stdin is not None and proc.stdout is not None
+                        proc.stdin.write(f"{lo} {hi}\n")
+                        proc.stdin.flush()
+                        cpu[side][r].append(float(proc.stdout.readline()))
+            for proc in procs.values():
+                assert proc.stdin is not None
+                proc.stdin.write("end\n")
+                proc.stdin.close()
+                proc.wait()
+            same[name] = pickle.loads((tmp / "base.pkl").read_bytes()) == pickle.loads(
+                (tmp / "new.pkl").read_bytes()
+            )
+            ratios = sorted(
+                cpu["base"][r][k] / cpu["new"][r][k]
+                for r in range(rounds)
+                for k in range(len(bounds))
+                if cpu["new"][r][k]
+            )
+            runs[name] = {
+                "texts": n, "chunks": len(bounds), "load_avg": loads, "cpu_s": cpu,
+                "texts_per_cpu_s": {side: [n / sum(p) for p in cpu[side]] for side in cpu},
+                # the least-loaded estimate: each chunk's fastest pass, summed
+                "best_texts_per_cpu_s": {side: n / sum(min(c) for c in zip(*cpu[side])) for side in cpu},
+                "speedup_per_chunk": {"median": statistics.median(ratios), "p10": ratios[len(ratios) // 10],
+                                      "p90": ratios[(9 * len(ratios)) // 10]},
+            }  # fmt: skip
     ours = corpora["ours (seed 4242, roster)"]
     prof = profile(ours["texts"], ours["rows"])
     rows_out = []
-    for name, sides in runs.items():
+    for name, run in runs.items():
         for side in ("base", "new"):
-            speeds = [r["texts_per_cpu_s"] for r in sides[side]]
+            speeds = run["texts_per_cpu_s"][side]
             rows_out.append({
                 "corpus": name, "detector": f"{side} ({base_ref if side == 'base' else 'this branch'})",
-                "texts/s CPU, median": statistics.median(speeds), "min": min(speeds), "max": max(speeds),
-                "runs": ", ".join(f"{s:,.0f}" for s in speeds),
-                "load avg at runs": ", ".join(f"{r['load']:.1f}" for r in sides[side]),
+                "texts/s CPU, per pass": ", ".join(f"{v:,.0f}" for v in speeds),
+                "best of passes": run["best_texts_per_cpu_s"][side],
+                "new/base per chunk, median (p10-p90)": "" if side == "base" else
+                    f"{run['speedup_per_chunk']['median']:.2f} ({run['speedup_per_chunk']['p10']:.2f}-{run['speedup_per_chunk']['p90']:.2f})",
+                "load avg at passes": ", ".join(f"{v:.1f}" for v in run["load_avg"]),
                 "same spans as base": same[name],
             })  # fmt: skip
     data = {
@@ -163,11 +211,10 @@ def main(base_ref: str = "main", rounds: int = 4) -> dict[str, Any]:
     cols = [
         "corpus",
         "detector",
-        "texts/s CPU, median",
-        "min",
-        "max",
-        "runs",
-        "load avg at runs",
+        "texts/s CPU, per pass",
+        "best of passes",
+        "new/base per chunk, median (p10-p90)",
+        "load avg at passes",
         "same spans as base",
     ]
     write_path = write("pii_speed", data, rows_out, cols)
