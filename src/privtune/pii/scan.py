@@ -130,7 +130,9 @@ class Bounded:
         self.at_start = re.compile(rf"{ahead}(?:{body})", flags)
         self.rest = re.compile(rf"[^{not_before}]{ahead}(?P<_bounded>{body})", flags)
 
-    def spans(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[tuple[int, int, re.Match[str]]]:
+    def spans(
+        self, text: str, pos: int = 0, endpos: int | None = None
+    ) -> Iterator[tuple[int, int, re.Match[str]]]:
         """``(start, end, match)`` of each match of ``self.pattern.finditer(text, pos, endpos)``,
         in order (read the match's named groups; its own span may include the preceding
         character). As there, the look-behind at ``pos`` sees the character before it."""

@@ -90,7 +90,13 @@ class Span:
     source: str = field(default="", compare=False)
 
     def __init__(
-        self, start: int, end: int, type: str, subject: str | None = None, score: float = 1.0, source: str = ""
+        self,
+        start: int,
+        end: int,
+        type: str,
+        subject: str | None = None,
+        score: float = 1.0,
+        source: str = "",
     ) -> None:
         # Written by hand: the frozen dataclass's generated __init__ sets each field through
         # object.__setattr__ and then calls __post_init__ (~2.8 us a span, ~11 spans a text);

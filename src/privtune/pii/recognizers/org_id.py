@@ -118,7 +118,12 @@ class EmployeeIdShapeRecognizer:
         #: Scanned from the characters that may precede an id, where one of the shapes' first
         #: characters follows (:class:`~privtune.pii.scan.Bounded`).
         self.scanner = (
-            Bounded(r"\w-", "(?:" + "|".join(self.shapes) + r")(?![\w-])", re.I, first="".join(sorted({_first(s) for s in self.shapes})))
+            Bounded(
+                r"\w-",
+                "(?:" + "|".join(self.shapes) + r")(?![\w-])",
+                re.I,
+                first="".join(sorted({_first(s) for s in self.shapes})),
+            )
             if self.shapes
             else None
         )
