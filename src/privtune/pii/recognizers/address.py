@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from privtune.pii.scan import Bounded
 from privtune.pii.spans import ADDRESS, Span
 
 _STREET_SUFFIXES = ["Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Drive", "Dr", "Lane", "Ln", "Court", "Ct", "Place", "Pl", "Way", "Terrace", "Ter", "Circle", "Cir", "Highway", "Hwy", "Parkway", "Pkwy", "Square", "Sq", "Trail", "Trl", "Alley", "Branch", "Bridge", "Brook", "Brooks", "Burg", "Burgs", "Bypass", "Camp", "Canyon", "Cape", "Causeway", "Center", "Centers", "Circles", "Cliff", "Cliffs", "Club", "Common", "Corner", "Corners", "Course", "Courts", "Cove", "Coves", "Creek", "Crescent", "Crest", "Crossing", "Crossroad", "Curve", "Dale", "Dam", "Divide", "Drives", "Estate", "Estates", "Expressway", "Extension", "Extensions", "Fall", "Falls", "Ferry", "Field", "Fields", "Flat", "Flats", "Ford", "Fords", "Forest", "Forge", "Forges", "Fork", "Forks", "Fort", "Freeway", "Garden", "Gardens", "Gateway", "Glen", "Glens", "Green", "Greens", "Grove", "Groves", "Harbor", "Harbors", "Haven", "Heights", "Hill", "Hills", "Hollow", "Inlet", "Island", "Islands", "Isle", "Junction", "Junctions", "Key", "Keys", "Knoll", "Knolls", "Lake", "Lakes", "Land", "Landing", "Light", "Lights", "Loaf", "Lock", "Locks", "Lodge", "Loop", "Mall", "Manor", "Manors", "Meadow", "Meadows", "Mews", "Mill", "Mills", "Mission", "Motorway", "Mount", "Mountain", "Mountains", "Neck", "Orchard", "Oval", "Overpass", "Park", "Parks", "Parkways", "Pass", "Passage", "Path", "Pike", "Pine", "Pines", "Plain", "Plains", "Plaza", "Point", "Points", "Port", "Ports", "Prairie", "Radial", "Ramp", "Ranch", "Rapid", "Rapids", "Rest", "Ridge", "Ridges", "River", "Roads", "Route", "Row", "Rue", "Run", "Shoal", "Shoals", "Shore", "Shores", "Skyway", "Spring", "Springs", "Spur", "Spurs", "Squares", "Station", "Stravenue", "Stream", "Streets", "Summit", "Throughway", "Trace", "Track", "Trafficway", "Tunnel", "Turnpike", "Underpass", "Union", "Unions", "Valley", "Valleys", "Via", "Viaduct", "View", "Views", "Village", "Villages", "Ville", "Vista", "Walk", "Walks", "Wall", "Ways", "Well", "Wells"]
@@ -122,9 +123,8 @@ _LOWER_FIRST = (
 #: Greek street words: ``πλατεία Καραισκάκη 262``, ``Λ. Αλκυονίδων 241``, ``χλμ Αθηνών 41``.
 _GREEK_STREET = r"(?:[οΟ]δός|[οΟ]δ\.|[πΠ]λατεία|[λΛ]εωφόρος|[λΛ]εωφ\.|Λ\.|χλμ\.?|Πλ\.)"
 _GREEK_STREET_RE = re.compile(_GREEK_STREET)
-INTL_STREET_RE = re.compile(
-    rf"""
-    (?<![\w#$.,-])(?:\d{{1,5}}[ ])?
+_INTL_BODY = rf"""
+    (?:\d{{1,5}}[ ])?
     (?:
         {_STREET_FIRST}[ ](?:(?:{_W}|de|del|la|le|des|du|di|da|do|dos|das|den|der)[ ]){{1,4}}?\d{{1,4}}[a-zA-Z]?\b
       | (?:{_W}[ ]){{0,2}}[A-ZÀ-ÖØ-Þ\u0100-\u017F][\w'’-]*{_STREET_SUFFIX}[ ]\d{{1,4}}[a-zA-Z]?\b
@@ -138,9 +138,12 @@ INTL_STREET_RE = re.compile(
     )
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?|Wohnung|Whg\.?|app\.|appt\.?|piso|bus)[ ]?\d{{1,5}}[A-Za-z]?\b)*
     (?:,[ ]\d{{4,5}}[ ][A-ZÀ-Þ][\w-]+(?:[ ][A-ZÀ-Þ][\w-]+)?)?
-    """,
-    re.X,
-)
+    """
+#: Not after a word character, ``#``, ``$``, a dot, a comma or a dash; scanned from the characters
+#: that may precede a street line (:class:`~privtune.pii.scan.Bounded`), where one of its first
+#: characters follows: a digit, a capital, ``u``/``a`` (``ul.``, ``al.``) or a Greek street word's.
+INTL_STREETS = Bounded(r"\w#$.,-", _INTL_BODY, re.X, first="\\dA-ZÀ-ÖØ-Þ\u0100-\u017Fuaοπλχ")
+INTL_STREET_RE = INTL_STREETS.pattern
 _NOT_STREETS = (
     "Floor|Level|Room|Gate|Page|Step|Stage|Phase|Version|Day|Week|Sprint|Team|Block|Wing|Desk|Table|Platform|Terminal|"
     "Line|Bus|Route|Exit|Chapter|Section|Article|Item|Figure|Slide|Row|Seat|Zone|Grade|Year|Class|Windows|Python|Java|"
@@ -152,15 +155,18 @@ _ALPHA_W = r"[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]*(?:['’-][^\W\d_
 _SKIP = rf"(?i:{_NOT_STREETS}|PO|P\.O|Post|During|Since|Until|Before|After|From|Of|The|And|For|In|On|At|To)"
 #: ``9791 Käbbatorp Locketorp 9`` (building number, street words, house number) and, after
 #: ``on``/``at``/``address:``, ``Slovenčeva 18``: street words and a house number with no suffix.
-NUMBERED_STREET_RE = re.compile(
-    rf"""
+_NUMBERED_BODY = rf"""
     (?:(?<![\w#$.,-])\d{{1,5}}[ ]|(?<=\b(?:on|at|to)[ ])|(?<=address:[ ])|(?<=address[ ]is[ ])|(?<=corner[ ]of[ ])|(?<=side[ ]of[ ])|(?<=\b(?:on|at|to)[ ]the[ ]corner[ ]of[ ]))
     (?:{_ALPHA_W}[ ]and[ ](?=[^\n]{{0,40}}\d))?
     (?:(?!{_SKIP}\b){_ALPHA_W}[ ]){{0,2}}(?!{_SKIP}\b)[A-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9][^\W\d_]+(?:['’-][^\W\d_]+)*[ ](?!(?:19|20)\d{{2}}\b)\d{{1,4}}[a-zA-Z]?(?![\w%.,:/-]?\d)(?![\w%])
     (?:,?[ ](?:Apt\.?|Apartment|Unit|Suite|Ste\.?)[ ]?\d{{1,5}}[A-Za-z]?\b)*
-    """,
-    re.X,
-)
+    """
+#: Every match starts after a character that is not a word character, ``#``, ``$``, a dot, a
+#: comma or a dash (a house number's look-behind, or the space after ``on``/``address:``...), so
+#: the regex runs as a :class:`~privtune.pii.scan.Bounded` scan (its own look-behinds kept), from
+#: a digit or a capital.
+NUMBERED_STREETS = Bounded(r"\w#$.,-", _NUMBERED_BODY, re.X, first="\\dA-ZÀ-ÖØ-Þ\u0100-\u017F\u0391-\u03A9")
+NUMBERED_STREET_RE = NUMBERED_STREETS.pattern
 #: The lines after a street line in a postal block: units, city, region code, postcode,
 #: country ("\n Apt. 806\n Tazarka\n, 21\n Tunisia 10973", ", Venezia, Italy",
 #: " Apt. 538 Giessenburg Zuid-Holland"), each after a line break, a comma or a space.
@@ -288,11 +294,14 @@ class InternationalAddressRecognizer:
         # type): the street regexes run only in windows around those, not over the whole text
         seen: set[tuple[int, int]] = set()
         for lo, hi in _windows(text):
-            for rx in (INTL_STREET_RE, NUMBERED_STREET_RE):
-                for m in rx.finditer(text, lo, hi):
-                    if m.span() not in seen:
-                        seen.add(m.span())
-                        out.append(_block(text, m.start(), m.end(), self.name))
+            for a, b, _ in INTL_STREETS.spans(text, lo, hi):
+                if (a, b) not in seen:
+                    seen.add((a, b))
+                    out.append(_block(text, a, b, self.name))
+            for a, b, _ in NUMBERED_STREETS.spans(text, lo, hi):
+                if (a, b) not in seen:
+                    seen.add((a, b))
+                    out.append(_block(text, a, b, self.name))
         if "Apt" in text or "Apartment" in text or "Suite" in text or "Ste." in text:
             out += [_block(text, m.start(), m.end(), self.name) for m in UNIT_RE.finditer(text)]
         if "PO " in text:

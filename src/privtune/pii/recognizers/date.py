@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from privtune.pii.scan import Bounded
 from privtune.pii.spans import DATE, Span
 
 _MONTH = (
@@ -34,9 +35,8 @@ _MON_NUM = r"(?:0?[1-9]|1[0-2])"
 _YEAR4 = r"(?:19|20)\d{2}"
 _ORD = r"(?:st|nd|rd|th)?"
 
-DATE_RE = re.compile(
-    rf"""
-    (?<![\w./-])(?:
+_BODY = rf"""
+    (?:
         {_YEAR4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])           # 1985-03-14
       | {_YEAR4}/(?:0?[1-9]|1[0-2])/{_DAY}                           # 2024/03/14
       | {_DAY}\.{_MON_NUM}\.(?:{_YEAR4}|\d{{2}}(?![\d.]))           # 14.03.1985 / 14.03.85
@@ -48,9 +48,12 @@ DATE_RE = re.compile(
       | {_LONG_MONTH}[ ]{_YEAR4}                                     # March 2023
     )(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{{1,6}})?)?(?:[ ]?(?:[AaPp][Mm]\b|[AaPp]\.[Mm]\.))?)?  # a time of day after the date
     (?![\w/-])(?!\.\d)(?!:\d)
-    """,
-    re.X,
-)
+    """
+#: Not after a letter, digit, dot, slash or dash; scanned from the characters that may precede a
+#: date (:class:`~privtune.pii.scan.Bounded`: the engine skips ahead in C). Every date starts
+#: with a digit or a capital letter (a month, a weekday).
+DATES = Bounded(r"\w./-", _BODY, re.X, first=r"\dA-Z")
+DATE_RE = DATES.pattern
 
 
 class DateRecognizer:
@@ -58,4 +61,4 @@ class DateRecognizer:
     types = (DATE,)
 
     def find(self, text: str) -> list[Span]:
-        return [Span(m.start(), m.end(), DATE, source=self.name) for m in DATE_RE.finditer(text)]
+        return [Span(s, e, DATE, source=self.name) for s, e, _ in DATES.spans(text)]

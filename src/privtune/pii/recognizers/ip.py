@@ -10,10 +10,14 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from privtune.pii.scan import Bounded
 from privtune.pii.spans import IP_ADDRESS, Span
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4_RE = re.compile(rf"(?<![\w.])(?<!\d\.){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]\w|\.\d|\w)")
+#: Not after a word character or a dot (which also rules out a longer dotted number before it);
+#: scanned from the characters that may precede a quad (:class:`~privtune.pii.scan.Bounded`).
+QUADS = Bounded(r"\w.", rf"{_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]\w|\.\d|\w)", first=r"\d")
+IPV4_RE = QUADS.pattern
 IPV6_RE = re.compile(
     r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)"
     r"(?:[0-9A-Fa-f:]{2,29}:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:]{2,39})(?![\w:])(?!\.\d)"
@@ -41,10 +45,10 @@ class IpRecognizer:
                 v6.append(Span(m.start(), m.end(), IP_ADDRESS, source=self.name))
         out = list(v6)
         if "." in text:
-            for m in IPV4_RE.finditer(text):
-                if _VERSION_CUE.search(text, max(0, m.start() - 10), m.start()):
+            for start, end, _ in QUADS.spans(text):
+                if _VERSION_CUE.search(text, max(0, start - 10), start):
                     continue
-                if any(s.start <= m.start() and m.end() <= s.end for s in v6):
+                if any(s.start <= start and end <= s.end for s in v6):
                     continue
-                out.append(Span(m.start(), m.end(), IP_ADDRESS, source=self.name))
+                out.append(Span(start, end, IP_ADDRESS, source=self.name))
         return out
