@@ -125,11 +125,21 @@ def summary(runs: list[dict]) -> list[dict]:
     return out
 
 
+#: the hand-kept section of results/synthesize.md below the table (the diagnostic fits of
+#: bench/synthesize_diagnose.py): kept when the table is rewritten
+DIAGNOSTICS = "## Diagnostic fits"
+
+
 def _write(runs: list[dict], extra: dict) -> None:
+    md = Path(__file__).resolve().parent / "results" / "synthesize.md"
+    old = md.read_text() if md.exists() else ""
+    kept = old[old.index(DIAGNOSTICS):] if DIAGNOSTICS in old else ""
     write("synthesize", {"sizes": sorted({r["employees"] for r in runs}),
                          "epsilons": list(EPSILONS), "omp_num_threads": 1, "goal": GOAL,
                          "sampler": "systematic within parent groups", **extra, "runs": runs},
           summary(runs), COLUMNS)
+    if kept:
+        md.write_text(md.read_text() + "\n" + kept)
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> None:

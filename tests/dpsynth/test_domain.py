@@ -228,13 +228,6 @@ def test_a_title_outside_the_hierarchy_stands_alone() -> None:
     assert cell["Senior Engineer"] != cell["Engineer"]
 
 
-def test_a_public_model_width_coarsens_bins() -> None:
-    spec = {"salary": {"bounds": [0, 100_000], "width": 10_000, "model_width": 20_000}}
-    s = dom.build_domain(T_COLUMNS, T_ROLES, {**TITLES, **spec}).columns[2]
-    assert s.coarse[1] == s.coarse[2] != s.coarse[3] == s.coarse[4]
-    assert s.coarse[0] not in s.coarse[1:] and list(s.coarse) == sorted(s.coarse)
-
-
 @pytest.mark.parametrize("spec", [
     {"levels": "by magic"},                                   # neither words, none, mapping
     {"levels": {"ic": ["Plumber"]}},                          # a value not in the domain

@@ -290,16 +290,8 @@ def _spec_column(name: str, role: str, spec: Mapping[str, Any]) -> Column:
             inner = [1 + int((e - edges[0]) // coarse) for e in edges[:-1]]
             # the open bottom bin, the inner bins by coarse width, the open top bin, missing
             groups = (0, *inner, inner[-1] + 1, inner[-1] + 2)
-        model = spec.get("model_width")
-        if model is not None and not (isinstance(model, int | float) and model >= width):
-            raise ConfigError(f"domain of column '{name}': 'model_width' must be a width of at "
-                              "least 'width'", key=f"domains.{name}")
-        cells: tuple[int, ...] = ()
-        if model is not None:
-            inner = [1 + int((e - edges[0]) // model) for e in edges[:-1]]
-            cells = (0, *inner, inner[-1] + 1, inner[-1] + 2)
         return Column(name, str(spec.get("out", default_out)), role, "binned",
-                      (*labels, MISSING), edges, unit, groups, coarse=cells)
+                      (*labels, MISSING), edges, unit, groups)
     raise ConfigError(f"domain of column '{name}': give 'values', 'bounds' and 'width', or "
                       "'drop: true'", key=f"domains.{name}")
 
