@@ -20,10 +20,20 @@ The column roles come from the export's stored schema mapping (``schema-mapping`
 user reviewed at ingest). :func:`build_domain` is a pure function of the mapping, the table's
 column names and the domain file: the same inputs give the same domain (tests check it).
 
+A job title with families (``groups`` naming departments) is modelled by its **level**, a
+public hierarchy: the word rule :data:`TITLE_LEVEL_RULES` or the domain file's ``levels``
+mapping; the synthesiser measures marginals of the level and draws the title within the
+record's department and level afterwards (``Column.coarse``, ``Column.within``). A title the
+mapping does not place is modelled as itself.
+
 Domain file shape (YAML)::
 
     columns:
       department: {values: [Engineering, Sales, Finance]}
+      job_title: {values: [Engineer, Senior Engineer, Controller],
+                  groups: {Engineering: [Engineer, Senior Engineer], Finance: [Controller]},
+                  levels: {mid: [Engineer], senior: [Senior Engineer], manager: [Controller]},
+                  within: department}     # levels: words (default) | none | a mapping
       salary: {bounds: [0, 400000], width: 10000}
       hire_date: {bounds: [1980, 2027], width: 2}     # years
       notes: {drop: true}

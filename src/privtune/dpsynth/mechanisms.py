@@ -27,7 +27,10 @@ Compression (both): after the one-way measurements, the values of a column measu
 column (:attr:`privtune.dpsynth.domain.Column.groups`: a state's census region, a job title's
 department, a run of adjacent salary bins), so a rare job title stays in its department; a
 record drawn with a merged value gets one of its values in proportion to their clipped noisy
-one-way counts (the paper: uniformly, over one group of every rare value).
+one-way counts (the paper: uniformly, over one group of every rare value). A column with a
+public hierarchy (``coarse``: a job title's level) is modelled by its cells whatever was
+measured, and its value drawn within the cell and within the record's group (``within``: the
+title within the record's department), stratified like the model's columns.
 
 MST: :data:`MST_SHARES` of rho measure every 1-way marginal, select a maximum spanning tree of
 pairs by the exponential mechanism (Kruskal with noisy choices, the score being the L1 gap
