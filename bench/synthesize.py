@@ -36,9 +36,10 @@ REPEATS = int(os.environ.get("SYNTH_BENCH_REPEATS", "1"))
 SPLIT_SEED = 23
 
 
-def halves(size: int) -> tuple:
-    """The demo company's employees table of ``size`` people, encoded on the demo domains, and
-    its two halves: A (the synthesiser's input) and B (a fresh real sample of the same size)."""
+def halves(size: int, overrides: dict | None = None) -> tuple:
+    """The demo company's employees table of ``size`` people, encoded on the demo domains
+    (``overrides``: domain-file entries merged into them per column, for experiments), and its
+    two halves: A (the synthesiser's input) and B (a fresh real sample of the same size)."""
     import numpy as np
 
     from privtune.dpsynth import domain as dom
@@ -50,8 +51,11 @@ def halves(size: int) -> tuple:
         generate_company(size, 7, Path(d), fmt="csv")
         table = read_table(Path(d) / "employees.csv")
     tmap = mapping_for_table(table)
+    config = dom.demo_domains()
+    for col, spec in (overrides or {}).items():
+        config[col] = {**config.get(col, {}), **spec}
     domain = dom.build_domain(table.column_names, {c: tmap.role(c) for c in table.column_names},
-                              dom.demo_domains())
+                              config)
     codes = dom.encode(table.to_pylist(), domain)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(codes))
     half = len(codes) // 2
@@ -74,7 +78,7 @@ def one(size: int, method: str, eps: float) -> dict:
     t0 = time.perf_counter()
     fit = (mechanisms.mst if method == "mst" else mechanisms.aim)(
         a, domain.shape, zcdp.rho_for(eps, delta), SecureRandom(),
-        groups=[c.groups for c in domain.columns])
+        **domain.structure())
     fit_s = time.perf_counter() - t0
     syn = mechanisms.sample(fit, len(a), np.random.default_rng())
     wall = time.perf_counter() - t0
@@ -121,11 +125,21 @@ def summary(runs: list[dict]) -> list[dict]:
     return out
 
 
+#: the hand-kept section of results/synthesize.md below the table (the diagnostic fits of
+#: bench/synthesize_diagnose.py): kept when the table is rewritten
+DIAGNOSTICS = "## Diagnostic fits"
+
+
 def _write(runs: list[dict], extra: dict) -> None:
+    md = Path(__file__).resolve().parent / "results" / "synthesize.md"
+    old = md.read_text() if md.exists() else ""
+    kept = old[old.index(DIAGNOSTICS):] if DIAGNOSTICS in old else ""
     write("synthesize", {"sizes": sorted({r["employees"] for r in runs}),
                          "epsilons": list(EPSILONS), "omp_num_threads": 1, "goal": GOAL,
                          "sampler": "systematic within parent groups", **extra, "runs": runs},
           summary(runs), COLUMNS)
+    if kept:
+        md.write_text(md.read_text() + "\n" + kept)
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> None:

@@ -6,7 +6,9 @@ independent columns from A's exact 1-ways; the exact maximum spanning tree of A'
 noise at all: what MST's model can reach), sampled and with 200,000 records (the model's own
 error); then one fit of MST or AIM at the given epsilon and its worst pairs against B's.
 
-Run: ``OMP_NUM_THREADS=1 python bench/synthesize_diagnose.py [size] [method] [epsilon]``.
+Run: ``OMP_NUM_THREADS=1 python bench/synthesize_diagnose.py [size] [method] [epsilon]
+[OVERRIDES.yaml]`` (the last: domain-file entries merged into the demo domains, e.g.
+``{job_title: {levels: none}}`` to fit without the job-title hierarchy).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def _tree_sample(a: np.ndarray, shape: tuple[int, ...], tree: list[tuple[int, in
     return out
 
 
-def main(size: int, method: str, eps: float) -> None:
+def main(size: int, method: str, eps: float, overrides: dict | None = None) -> None:
+    import os
 
     from privtune.dp import zcdp
     from privtune.dp.config import default_delta
@@ -57,7 +60,7 @@ def main(size: int, method: str, eps: float) -> None:
     from privtune.dpsynth.mechanisms import _counts
     from synthesize import halves
 
-    domain, codes, a, b = halves(size)
+    domain, codes, a, b = halves(size, overrides)
     shape, n, gen = domain.shape, len(a), np.random.default_rng()
     d = len(shape)
 
@@ -89,10 +92,11 @@ def main(size: int, method: str, eps: float) -> None:
     print("exact tree, 200,000 records  ", tvd2(_tree_sample(a, shape, tree, 200_000, gen)))
     rho = zcdp.rho_for(eps, default_delta(len(codes)))
     fit = (mechanisms.mst if method == "mst" else mechanisms.aim)(
-        a, shape, rho, SecureRandom(), groups=[c.groups for c in domain.columns])
+        a, shape, rho, SecureRandom(), **domain.structure())
     for systematic in (False, True):
         syn = mechanisms.sample(fit, n, gen, systematic=systematic)
-        print(f"{method} eps {eps:g}, {'stratified' if systematic else 'i.i.d.':10}   ", tvd2(syn))
+        print(f"{method} eps {eps:g}, {'stratified' if systematic else 'i.i.d.':10}   ", tvd2(syn),
+              f"gap {tvd2(syn) - tvd2(b):+.4f}")
     print(f"{method} eps {eps:g}, 200,000 records", tvd2(mechanisms.sample(fit, 200_000, gen)))
     print("compressed sizes", [int(fit.domain[x]) for x in fit.domain.attributes],
           "measured", [[domain.names[j] for j in m] for m in fit.measured])
@@ -102,9 +106,13 @@ def main(size: int, method: str, eps: float) -> None:
                    for p in itertools.combinations(range(d), 2)), reverse=True)
     for g in gaps[:10]:
         print("  gap {:+.3f}  synthetic {:.3f}  fresh {:.3f}  {} x {}".format(*g))
+    print("overrides", overrides or {}, "load", os.getloadavg())
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    import yaml
+
     main(int(args[0]) if args else 3000, args[1] if len(args) > 1 else "mst",
-         float(args[2]) if len(args) > 2 else 3.0)
+         float(args[2]) if len(args) > 2 else 3.0,
+         yaml.safe_load(Path(args[3]).read_text()) if len(args) > 3 else None)

@@ -149,3 +149,94 @@ def test_public_groups_are_fixed_by_the_schema_and_the_domain_file() -> None:
         demo.groups[demo.labels.index("Staff Engineer")]
     assert demo.groups[demo.labels.index("Software Engineer")] != \
         demo.groups[demo.labels.index("Chief Executive Officer")]
+
+
+@pytest.mark.parametrize(("title", "level"), [
+    ("Chief Executive Officer", "executive"), ("CEO", "executive"), ("President", "executive"),
+    ("Vice President of Sales", "head"), ("VP of Engineering", "head"),
+    ("Chief Financial Officer", "head"), ("Head of People", "head"),
+    ("Director of Operations", "head"), ("General Counsel", "head"),
+    ("Senior Software Engineer", "senior"), ("Staff Engineer", "senior"),
+    ("Sr. Accountant", "senior"), ("Senior Manager", "senior"),
+    ("Junior Accountant", "junior"), ("HR Assistant", "junior"),
+    ("Accounts Payable Clerk", "junior"), ("Software Engineering Intern", "junior"),
+    ("Engineering Manager", "manager"), ("Support Team Lead", "manager"),
+    ("Software Engineer", "mid"), ("Paralegal", "mid"), ("Account Executive", "mid"),
+])
+def test_the_public_title_rule_places_titles_by_their_words(title: str, level: str) -> None:
+    assert dom.title_level(title) == level
+    assert dom.title_level(title.upper()) == level
+
+
+TITLES = {"department": {"values": ["Eng", "Ops"]},
+          "job_title": {"values": ["Engineer", "Senior Engineer", "Engineering Manager",
+                                   "Analyst", "Senior Analyst", "Chief Wizard"],
+                        "groups": {"Eng": ["Engineer", "Senior Engineer",
+                                           "Engineering Manager"],
+                                   "Ops": ["Analyst", "Senior Analyst", "Chief Wizard"]}}}
+T_COLUMNS = ["department", "job_title", "salary"]
+T_ROLES = {"department": "department", "job_title": "job_title", "salary": "salary"}
+
+
+def test_the_job_title_hierarchy_is_public_and_deterministic() -> None:
+    """A job title with families is modelled by its level, drawn within the department its
+    family names: cells from the domain file and the public rule, never from rows."""
+    a = dom.build_domain(T_COLUMNS, T_ROLES, TITLES)
+    b = dom.build_domain(list(T_COLUMNS), dict(T_ROLES),
+                         {k: dict(v) for k, v in TITLES.items()})
+    assert a == b
+    t = a.columns[1]
+    assert t.within == "department"
+    cell = dict(zip(t.labels, t.coarse, strict=True))
+    assert cell["Engineer"] == cell["Analyst"]                 # mid, any department
+    assert cell["Senior Engineer"] == cell["Senior Analyst"] != cell["Engineer"]
+    assert len({cell["Engineering Manager"], cell["Chief Wizard"], cell["Engineer"]}) == 3
+    # (other) and (missing) are cells of their own
+    assert cell[dom.OTHER] not in [cell[v] for v in t.labels[:-2]]
+    assert cell[dom.MISSING] not in [cell[v] for v in t.labels if v != dom.MISSING]
+    assert a.describe()["columns"]["job_title"] == {
+        "out": "job_title", "role": "job_title", "kind": "categorical", "size": 8,
+        "modelled_cells": 6, "within": "department"}
+    k, group_of = a.structure()["within"][1]
+    assert k == 0 and list(group_of) == [0, 0, 0, 1, 1, 1, -1, -1]
+    # encoding rows does not touch the hierarchy: the domain is the same object after
+    dom.encode([{"department": "Eng", "job_title": "Dragon Tamer", "salary": "50000"}], a)
+    assert dom.build_domain(T_COLUMNS, T_ROLES, TITLES) == a
+
+
+def test_a_title_outside_the_hierarchy_stands_alone() -> None:
+    """Fail-safe: a title a level mapping does not place is modelled as itself (never merged
+    into a wrong cell); without families the title is kept; 'levels: none' turns it off."""
+    mapping = {**TITLES, "job_title": {**TITLES["job_title"],
+                                       "levels": {"ic": ["Engineer", "Analyst"],
+                                                  "lead": ["Engineering Manager"]}}}
+    t = dom.build_domain(T_COLUMNS, T_ROLES, mapping).columns[1]
+    cell = dict(zip(t.labels, t.coarse, strict=True))
+    assert cell["Engineer"] == cell["Analyst"]
+    alone = [cell[v] for v in ("Senior Engineer", "Senior Analyst", "Chief Wizard")]
+    assert len(set(alone)) == 3 and not set(alone) & {cell["Engineer"],
+                                                      cell["Engineering Manager"]}
+    plain = {**TITLES, "job_title": {"values": TITLES["job_title"]["values"]}}
+    assert dom.build_domain(T_COLUMNS, T_ROLES, plain).columns[1].coarse == ()
+    off = {**TITLES, "job_title": {**TITLES["job_title"], "levels": "none"}}
+    assert dom.build_domain(T_COLUMNS, T_ROLES, off).columns[1].coarse == ()
+    # families that name no column: modelled by family and level, drawn within nothing
+    free = {**TITLES, "job_title": {**TITLES["job_title"], "within": "none"}}
+    t = dom.build_domain(T_COLUMNS, T_ROLES, free).columns[1]
+    cell = dict(zip(t.labels, t.coarse, strict=True))
+    assert t.within is None and cell["Engineer"] != cell["Analyst"]
+    assert cell["Senior Engineer"] != cell["Engineer"]
+
+
+@pytest.mark.parametrize("spec", [
+    {"levels": "by magic"},                                   # neither words, none, mapping
+    {"levels": {"ic": ["Plumber"]}},                          # a value not in the domain
+    {"levels": {"ic": ["Engineer"], "lead": ["Engineer"]}},   # a value in two levels
+    {"within": "salary"},                                     # not a categorical column
+    {"within": "nope"},                                       # no such column
+    {"within": 3},                                            # not a name
+])
+def test_bad_hierarchies_are_typed_errors(spec: dict) -> None:
+    with pytest.raises(ConfigError):
+        dom.build_domain(T_COLUMNS, T_ROLES,
+                         {**TITLES, "job_title": {**TITLES["job_title"], **spec}})

@@ -126,3 +126,53 @@ def test_mst_spends_its_shares_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
         set(fit.measured)
     with pytest.raises(ValueError):
         mechanisms.mst(_data(50, 4), SHAPE, rho, SecureRandom(), shares=(0.5, 0.5, 0.5))
+
+
+def test_a_public_hierarchy_is_modelled_by_its_cells_whatever_was_measured() -> None:
+    data = np.array([[0], [1], [2], [3], [4], [5]])
+    ones = [np.array([50.0, 40.0, 1.0, 60.0, 70.0, 0.0])]   # some rare, some not
+    codes, shape, new_ones, merged, spread = mechanisms._compress(
+        data, (6,), ones, 1.0, [(0, 0, 0, 0, 1, 2)], 3.0, coarse=[(0, 0, 1, 1, 2, 3)])
+    assert [list(v) for v in merged[0]] == [[0, 1], [2, 3], [4], [5]]
+    assert shape == [4] and list(codes[:, 0]) == [0, 0, 1, 1, 2, 3]
+    assert np.allclose(new_ones[0], [90.0, 61.0, 70.0, 0.0])
+    assert np.allclose(spread[0][1], [1.0, 60.0])
+
+
+def _titles(n: int, seed: int) -> np.ndarray:
+    """department (2), job title (4: junior and senior of each department), salary band (3)
+    following the title's level."""
+    rng = np.random.default_rng(seed)
+    dept = rng.integers(0, 2, n)
+    level = (rng.random(n) < 0.4).astype(np.int64)
+    title = 2 * dept + level
+    salary = np.minimum(2, level + (rng.random(n) < 0.3))
+    return np.stack([dept, title, salary], 1)
+
+
+@pytest.mark.slow
+def test_values_are_drawn_within_their_cell_and_the_records_group() -> None:
+    """The title is modelled by its level (2 cells) and drawn within the record's department:
+    every sampled title belongs to its record's department and keeps its level's pay; where
+    the department holds no title of the cell, any title of the cell (fail-safe)."""
+    shape = (2, 4, 3)
+    data = _titles(3000, 5)
+    rho = zcdp.rho_for(20.0, 1e-6)
+    within = {1: (0, np.array([0, 0, 1, 1]))}
+    fit = mechanisms.mst(data, shape, rho, SeededRandom(3), coarse=[(), (0, 1, 0, 1), ()],
+                         within=within)
+    assert int(fit.domain["c1"]) == 2                        # modelled by its 2 levels
+    assert fit.accountant.spent == pytest.approx(rho, rel=1e-6)
+    syn = mechanisms.sample(fit, 3000, np.random.default_rng(1))
+    assert (syn[:, 1] // 2 == syn[:, 0]).all()               # the title of its department
+    assert report.mean_tvd(syn, data, shape, 2) < report.mean_tvd(_titles(3000, 6), data,
+                                                                 shape, 2) + 0.03
+    level_pay = [syn[syn[:, 1] % 2 == lv, 2].mean() for lv in (0, 1)]
+    assert level_pay[1] > level_pay[0] + 0.5
+    # fail-safe: department 1's titles in no group: department 0's rows get its titles,
+    # department 1's (none of the cell's titles in their group) any title of their cell
+    fit.within = {1: (0, np.array([0, 0, -1, -1]))}
+    syn = mechanisms.sample(fit, 3000, np.random.default_rng(2))
+    assert set(syn[syn[:, 0] == 0, 1]) == {0, 1} and set(syn[syn[:, 0] == 1, 1]) == {0, 1, 2, 3}
+    level_pay = [syn[syn[:, 1] % 2 == lv, 2].mean() for lv in (0, 1)]
+    assert level_pay[1] > level_pay[0] + 0.5

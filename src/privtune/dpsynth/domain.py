@@ -20,10 +20,20 @@ The column roles come from the export's stored schema mapping (``schema-mapping`
 user reviewed at ingest). :func:`build_domain` is a pure function of the mapping, the table's
 column names and the domain file: the same inputs give the same domain (tests check it).
 
+A job title with families (``groups`` naming departments) is modelled by its **level**, a
+public hierarchy: the word rule :data:`TITLE_LEVEL_RULES` or the domain file's ``levels``
+mapping; the synthesiser measures marginals of the level and draws the title within the
+record's department and level afterwards (``Column.coarse``, ``Column.within``). A title the
+mapping does not place is modelled as itself.
+
 Domain file shape (YAML)::
 
     columns:
       department: {values: [Engineering, Sales, Finance]}
+      job_title: {values: [Engineer, Senior Engineer, Controller],
+                  groups: {Engineering: [Engineer, Senior Engineer], Finance: [Controller]},
+                  levels: {mid: [Engineer], senior: [Senior Engineer], manager: [Controller]},
+                  within: department}     # levels: words (default) | none | a mapping
       salary: {bounds: [0, 400000], width: 10000}
       hire_date: {bounds: [1980, 2027], width: 2}     # years
       notes: {drop: true}
@@ -34,8 +44,9 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +116,26 @@ LEFT_OUT_ROLES = frozenset({
     "emergency_contact_relation", "emergency_contact_phone", "free_text", "record_id", "unknown",
 })
 
+#: Public job levels, low to high (a career ladder: junior .. head, then the chief executive).
+LEVELS = ("junior", "mid", "senior", "manager", "head", "executive")
+
+#: The public rule placing a job title on a level by its words (case-insensitive): the first
+#: rule that matches wins; a title none matches is ``mid``, the plain title of a ladder
+#: ("Software Engineer"). Common usage, not any company's data: vice presidents, chiefs, heads,
+#: directors and the general counsel lead a function; "Senior", "Staff", "Principal" mark the
+#: senior individual contributor; "Junior", "Associate", "Assistant", "Intern", "Trainee",
+#: "Apprentice", "Clerk", "Coordinator" the entry level; "Manager", "Lead", "Supervisor" a
+#: manager. A user whose titles follow other words gives the levels in the domain file.
+TITLE_LEVEL_RULES: tuple[tuple[str, str], ...] = (
+    ("head", r"\b(vice president|[se]?vp)\b"),
+    ("executive", r"\b(chief executive|ceo|president)\b"),
+    ("head", r"\b(chief|head|director|general counsel|c[tfoi]o)\b"),
+    ("senior", r"\b(senior|sr|staff|principal)\b"),
+    ("junior", r"\b(junior|jr|associate|assistant|intern|trainee|apprentice|clerk|"
+               r"coordinator)\b"),
+    ("manager", r"\b(manager|lead|supervisor)\b"),
+)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -120,6 +151,18 @@ class Column:
     #: a public coarse group of each code (census region of a state, department of a job
     #: title, a run of adjacent bins): the synthesiser merges rare values only within a group
     groups: tuple[int, ...] = ()
+    #: the public hierarchy: the cell each code is modelled by (its level, or its group and
+    #: level; a value outside the hierarchy, ``(other)`` and ``(missing)`` are cells of their
+    #: own). The synthesiser measures marginals of the cells and draws the value within its
+    #: cell afterwards. Empty: every value is modelled as itself.
+    coarse: tuple[int, ...] = ()
+    #: a column whose value names the group (``groups``) a drawn value must belong to (a job
+    #: title drawn within the record's department and level); ``None``: none
+    within: str | None = None
+    #: the group name of each code (``None``: in no group), for ``within``
+    group_names: tuple[str | None, ...] = ()
+    #: the public level of each code (``None``: none), the hierarchy's other half
+    levels: tuple[str | None, ...] = ()
 
     @property
     def size(self) -> int:
@@ -141,9 +184,30 @@ class Domain:
 
     def describe(self) -> dict[str, Any]:
         """The domain as recorded in the privacy record (public: no value from the data)."""
-        return {"columns": {c.name: {"out": c.out, "role": c.role, "kind": c.kind,
-                                     "size": c.size} for c in self.columns},
-                "left_out": dict(self.left_out)}
+        cols: dict[str, Any] = {}
+        for c in self.columns:
+            cols[c.name] = {"out": c.out, "role": c.role, "kind": c.kind, "size": c.size}
+            if c.coarse:
+                cols[c.name]["modelled_cells"] = len(set(c.coarse))
+            if c.within:
+                cols[c.name]["within"] = c.within
+        return {"columns": cols, "left_out": dict(self.left_out)}
+
+    def structure(self) -> dict[str, Any]:
+        """The public structure the mechanisms use (keyword arguments of
+        :func:`privtune.dpsynth.mechanisms.mst` and ``aim``): the groups rare values merge
+        within, the hierarchy cells each column is modelled by, and for a column drawn within
+        another's value, that column's index and the code of it each value belongs to (-1:
+        none)."""
+        within: dict[int, tuple[int, np.ndarray]] = {}
+        for j, c in enumerate(self.columns):
+            if c.within is not None:
+                k = self.names.index(c.within)
+                index = {lab: i for i, lab in enumerate(self.columns[k].labels[:-2])}
+                within[j] = (k, np.array([index.get(g, -1) if g is not None else -1
+                                          for g in c.group_names], dtype=np.int64))
+        return {"groups": [c.groups for c in self.columns],
+                "coarse": [c.coarse for c in self.columns], "within": within}
 
 
 def load_domain_file(path: str | Path) -> dict[str, Any]:
@@ -201,9 +265,21 @@ def _spec_column(name: str, role: str, spec: Mapping[str, Any]) -> Column:
             raise ConfigError(f"domain of column '{name}': 'values' must be a list of distinct "
                               "values", key=f"domains.{name}")
         labels = (*(str(v) for v in values), OTHER, MISSING)
+        group_spec = spec.get("groups", PUBLIC_GROUPS.get(role))
+        names = _group_names(name, labels, group_spec)
+        # a job title with families (groups) is modelled by its level by default; without
+        # families its level alone would lose the title's department: the title is kept
+        levels = _levels(name, labels, spec.get(
+            "levels", "words" if role == "job_title" and group_spec is not None else None))
+        within = spec.get("within")
+        if within is not None and not isinstance(within, str):
+            raise ConfigError(f"domain of column '{name}': 'within' names a column (or 'none')",
+                              key=f"domains.{name}")
         return Column(name, str(spec.get("out", name)), role, "categorical", labels,
-                      groups=_value_groups(name, labels, spec.get("groups",
-                                                                  PUBLIC_GROUPS.get(role))))
+                      groups=_group_codes(labels, names) if group_spec is not None else (),
+                      coarse=_cells(labels, levels, names, True),
+                      within=within, group_names=names if group_spec is not None else (),
+                      levels=levels)
     if "bounds" in spec:
         b, width = spec["bounds"], spec.get("width")
         if not (isinstance(b, list) and len(b) == 2 and all(isinstance(x, int | float) for x in b)
@@ -230,11 +306,11 @@ def _spec_column(name: str, role: str, spec: Mapping[str, Any]) -> Column:
                       "'drop: true'", key=f"domains.{name}")
 
 
-def _value_groups(name: str, labels: Sequence[str], spec: Any) -> tuple[int, ...]:
-    """A group per label from ``{value: group}`` or ``{group: [values]}``; a value in no group,
-    ``(other)`` and ``(missing)`` each form a group of their own."""
+def _group_names(name: str, labels: Sequence[str], spec: Any) -> tuple[str | None, ...]:
+    """The group of each label from ``{value: group}`` or ``{group: [values]}`` (``None``: in
+    no group; ``(other)`` and ``(missing)`` are in none)."""
     if spec is None:
-        return ()
+        return tuple(None for _ in labels)
     if not isinstance(spec, Mapping):
         raise ConfigError(f"domain of column '{name}': 'groups' must map a group to its values",
                           key=f"domains.{name}")
@@ -248,13 +324,90 @@ def _value_groups(name: str, labels: Sequence[str], spec: Any) -> tuple[int, ...
                 of[str(x)] = str(k)
         else:
             of[str(k)] = str(v)
-    names: dict[str, int] = {}
+    return tuple(of.get(label) if i < len(labels) - 2 else None
+                 for i, label in enumerate(labels))
+
+
+def _group_codes(labels: Sequence[str], names: Sequence[str | None]) -> tuple[int, ...]:
+    """A group code per label; a value in no group, ``(other)`` and ``(missing)`` each form a
+    group of their own."""
+    codes: dict[str, int] = {}
+    return tuple(codes.setdefault(f"group:{g}" if g is not None else f"value:{i}", len(codes))
+                 for i, g in enumerate(names))
+
+
+def title_level(title: str) -> str:
+    """The level of a job title by the public word rule (:data:`TITLE_LEVEL_RULES`)."""
+    text = title.lower()
+    for level, pattern in TITLE_LEVEL_RULES:
+        if re.search(pattern, text):
+            return level
+    return "mid"
+
+
+def _levels(name: str, labels: Sequence[str], spec: Any) -> tuple[str | None, ...]:
+    """The level of each label: ``words`` (the public rule on title words), a mapping
+    ``{level: [values]}``, or ``none``. A value the mapping does not place, ``(other)`` and
+    ``(missing)`` have none (they are modelled as themselves)."""
+    values = labels[:-2]
+    if spec is None or spec == "none":
+        return ()
+    if spec == "words":
+        return (*(title_level(v) for v in values), None, None)
+    if not isinstance(spec, Mapping) or not all(isinstance(v, list) for v in spec.values()):
+        raise ConfigError(f"domain of column '{name}': 'levels' is 'words', 'none' or a mapping "
+                          "'{level: [values]}'", key=f"domains.{name}")
+    of: dict[str, str] = {}
+    for level, vals in spec.items():
+        for v in vals:
+            if str(v) in of or str(v) not in values:
+                raise ConfigError(f"domain of column '{name}': the level '{level}' names a "
+                                  "value twice or one not in 'values'", key=f"domains.{name}")
+            of[str(v)] = str(level)
+    return (*(of.get(v) for v in values), None, None)
+
+
+def _cells(labels: Sequence[str], levels: Sequence[str | None],
+           groups: Sequence[str | None], by_group: bool) -> tuple[int, ...]:
+    """The hierarchy cell of each label: its level (and its group when ``by_group``); a value
+    without a level, ``(other)`` and ``(missing)`` are cells of their own."""
+    if not levels:
+        return ()
+    cells: dict[tuple[str, ...], int] = {}
     out = []
-    for i, label in enumerate(labels):
-        g = of.get(label) if i < len(labels) - 2 else None
-        key = f"group:{g}" if g is not None else f"value:{i}"
-        out.append(names.setdefault(key, len(names)))
+    for i, level in enumerate(levels):
+        key = ("value", str(i)) if level is None else \
+            ("cell", str(groups[i]) if by_group else "", level)
+        out.append(cells.setdefault(key, len(cells)))
     return tuple(out)
+
+
+def _resolve_within(columns: list[Column]) -> list[Column]:
+    """A column with levels and groups is drawn within the value of the column its groups name
+    (``within``; by default the categorical column whose values hold every group name): then
+    modelled by its level alone; otherwise by its group and level."""
+    by_name = {c.name: c for c in columns}
+    out = []
+    for c in columns:
+        if not c.levels:
+            out.append(c)
+            continue
+        names = {g for g in c.group_names if g is not None}
+        within = c.within
+        if within is None and names:
+            within = next((o.name for o in columns if o is not c and o.kind == "categorical"
+                           and names <= set(o.labels[:-2])), None)
+        elif within == "none":
+            within = None
+        elif within is not None:
+            other = by_name.get(within)
+            if other is None or other is c or other.kind != "categorical" or not names:
+                raise ConfigError(f"domain of column '{c.name}': 'within' must name another "
+                                  "synthesised categorical column whose values name the "
+                                  "'groups'", key=f"domains.{c.name}")
+        out.append(replace(c, within=within,
+                           coarse=_cells(c.labels, c.levels, c.group_names, within is None)))
+    return out
 
 
 def build_domain(columns: Sequence[str], roles: Mapping[str, str | None],
@@ -288,6 +441,7 @@ def build_domain(columns: Sequence[str], roles: Mapping[str, str | None],
         else:
             left.append((name, f"role {role}: no data-independent domain (give one with "
                                "--domains)"))
+    out = _resolve_within(out)
     if len(out) < 2:
         raise InputError("fewer than two columns have a data-independent domain: nothing to "
                          "synthesise (give domains with --domains)", field="domains")

@@ -27,7 +27,10 @@ Compression (both): after the one-way measurements, the values of a column measu
 column (:attr:`privtune.dpsynth.domain.Column.groups`: a state's census region, a job title's
 department, a run of adjacent salary bins), so a rare job title stays in its department; a
 record drawn with a merged value gets one of its values in proportion to their clipped noisy
-one-way counts (the paper: uniformly, over one group of every rare value).
+one-way counts (the paper: uniformly, over one group of every rare value). A column with a
+public hierarchy (``coarse``: a job title's level) is modelled by its cells whatever was
+measured, and its value drawn within the cell and within the record's group (``within``: the
+title within the record's department), stratified like the model's columns.
 
 MST: :data:`MST_SHARES` of rho measure every 1-way marginal, select a maximum spanning tree of
 pairs by the exponential mechanism (Kruskal with noisy choices, the score being the L1 gap
@@ -97,6 +100,10 @@ class Fit:
     #: column -> the weights of the original codes in each compressed code (clipped noisy
     #: one-way counts), to spread a merged value back
     spread: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    #: column -> (another column, the code of it each original value belongs to, -1: none):
+    #: a merged value is spread only over the values of the record's group (a job title within
+    #: the record's department), where any was measured
+    within: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
 
 
 class _Noise:
@@ -171,13 +178,16 @@ MST_COMPRESS_SIGMAS = 3.0
 
 
 def _compress(data: np.ndarray, shape: Sequence[int], ones: list[np.ndarray], sigma: float,
-              groups: Sequence[Sequence[int]] | None, sigmas: float
+              groups: Sequence[Sequence[int]] | None, sigmas: float,
+              coarse: Sequence[Sequence[int]] | None = None
               ) -> tuple[np.ndarray, list[int], list[np.ndarray], dict[int, list[np.ndarray]],
                          dict[int, list[np.ndarray]]]:
     """MST's domain compression (post-processing of the noisy one-way counts ``ones``): the
     values of a column measured below ``sigmas * sigma`` are merged into one value per public
-    group (``groups[j]``: a group per value; empty or ``None``: one group). Returns the codes
-    on the compressed domain, its shape, the one-way measurements re-expressed on it, and per
+    group (``groups[j]``: a group per value; empty or ``None``: one group). A column with a
+    public hierarchy (``coarse[j]``: a cell per value) is modelled by its cells instead,
+    whatever was measured (the cells are public: no threshold). Returns the codes on the
+    compressed domain, its shape, the one-way measurements re-expressed on it, and per
     compressed column the original codes of each new code and their weights (the clipped noisy
     counts) to spread a merged value back when sampling."""
     merged: dict[int, list[np.ndarray]] = {}
@@ -186,14 +196,21 @@ def _compress(data: np.ndarray, shape: Sequence[int], ones: list[np.ndarray], si
     new_shape = [int(s) for s in shape]
     ones = list(ones)
     for j, y in enumerate(ones):
-        keep = y >= sigmas * sigma
-        group = np.asarray(groups[j] if groups is not None and len(groups[j]) else
-                           np.zeros(new_shape[j], dtype=np.int64), dtype=np.int64)
-        if keep.all() or (keep.sum() == 0 and group.max() == 0):
-            continue
-        # kept values first, then one merged value per public group of the others
-        parts = [np.array([v]) for v in np.flatnonzero(keep)]
-        parts += [np.flatnonzero(~keep & (group == g)) for g in np.unique(group[~keep])]
+        cells = coarse[j] if coarse is not None and len(coarse[j]) else None
+        if cells is not None:
+            cell = np.asarray(cells, dtype=np.int64)
+            if len(np.unique(cell)) == new_shape[j]:
+                continue
+            parts = [np.flatnonzero(cell == g) for g in np.unique(cell)]
+        else:
+            keep = y >= sigmas * sigma
+            group = np.asarray(groups[j] if groups is not None and len(groups[j]) else
+                               np.zeros(new_shape[j], dtype=np.int64), dtype=np.int64)
+            if keep.all() or (keep.sum() == 0 and group.max() == 0):
+                continue
+            # kept values first, then one merged value per public group of the others
+            parts = [np.array([v]) for v in np.flatnonzero(keep)]
+            parts += [np.flatnonzero(~keep & (group == g)) for g in np.unique(group[~keep])]
         mapping = np.empty(new_shape[j], dtype=np.int64)
         for k, vals in enumerate(parts):
             mapping[vals] = k
@@ -208,11 +225,15 @@ def _compress(data: np.ndarray, shape: Sequence[int], ones: list[np.ndarray], si
 def mst(data: np.ndarray, shape: Sequence[int], rho: float, rng: DPRandom,
         shares: tuple[float, float, float] = MST_SHARES,
         compress_sigmas: float = MST_COMPRESS_SIGMAS,
-        groups: Sequence[Sequence[int]] | None = None) -> Fit:
+        groups: Sequence[Sequence[int]] | None = None,
+        coarse: Sequence[Sequence[int]] | None = None,
+        within: dict[int, tuple[int, np.ndarray]] | None = None) -> Fit:
     """Fit MST to ``data`` (codes, one row per person) under ``rho``-zCDP. ``groups``: a public
     group per value of each column (:attr:`privtune.dpsynth.domain.Column.groups`, empty: one
     group); values measured below ``compress_sigmas`` one-way sigmas are merged within their
-    group."""
+    group. ``coarse``: a public hierarchy cell per value (``Column.coarse``, empty: none): such
+    a column is modelled by its cells, its values drawn within their cell (and within the group
+    ``within`` names, ``Domain.structure``) in proportion to their noisy one-way counts."""
     if not (len(shares) == 3 and min(shares) > 0 and abs(sum(shares) - 1) < 1e-9):
         raise ValueError("MST shares: three positive parts of rho summing to 1")
     p = _Problem(data, shape, rng, rho)
@@ -221,7 +242,7 @@ def mst(data: np.ndarray, shape: Sequence[int], rho: float, rng: DPRandom,
     sigma1 = gaussian_sigma(rho * shares[0] / d)
     ones = [p.measure((j,), sigma1) for j in range(d)]
     codes, new_shape, ones, merged, spread = _compress(data, p.shape, ones, sigma1, groups,
-                                                       compress_sigmas)
+                                                       compress_sigmas, coarse)
     # restart on the compressed domain: the one-way measurements carry over
     q = _Problem(codes, new_shape, rng, rho)
     q.acc = p.acc
@@ -258,7 +279,8 @@ def mst(data: np.ndarray, shape: Sequence[int], rho: float, rng: DPRandom,
     for e in tree:
         q.measure(e, sigma2)
     model = q.estimate(warm=None)
-    return Fit(model, q.domain(), q.acc, "mst", [(a, b) for a, b in tree], merged, spread)
+    return Fit(model, q.domain(), q.acc, "mst", [(a, b) for a, b in tree], merged, spread,
+               dict(within or {}))
 
 
 def _cells(mbi: Any, domain: Any, cliques: Sequence[tuple[str, ...]]) -> int:
@@ -269,11 +291,14 @@ def _cells(mbi: Any, domain: Any, cliques: Sequence[tuple[str, ...]]) -> int:
 def aim(data: np.ndarray, shape: Sequence[int], rho: float, rng: DPRandom,
         max_cells: int = AIM_MAX_CELLS, rounds_factor: float = AIM_ROUNDS_FACTOR,
         groups: Sequence[Sequence[int]] | None = None,
-        compress_sigmas: float = MST_COMPRESS_SIGMAS) -> Fit:
+        compress_sigmas: float = MST_COMPRESS_SIGMAS,
+        coarse: Sequence[Sequence[int]] | None = None,
+        within: dict[int, tuple[int, np.ndarray]] | None = None) -> Fit:
     """Fit AIM to ``data`` under ``rho``-zCDP (2- and 3-way candidate workload). The model's
     marginals that score the candidates come from a sample of the model (its generator seeded
     from ``rng``). After the one-way round the domain is compressed as MST's
-    (:func:`_compress`, post-processing of those measurements: ``groups``, ``compress_sigmas``)."""
+    (:func:`_compress`, post-processing of those measurements: ``groups``, ``compress_sigmas``,
+    the public hierarchy ``coarse`` and ``within``, as :func:`mst`)."""
     p0 = _Problem(data, shape, rng, rho)
     score_gen = np.random.default_rng(int.from_bytes(bytes(rng.uniform(4).numpy().tobytes()),
                                                      "little"))
@@ -284,7 +309,7 @@ def aim(data: np.ndarray, shape: Sequence[int], rho: float, rng: DPRandom,
     # initialisation: every one-way marginal at the round's sigma
     ones = [p0.measure((j,), sigma) for j in range(d)]
     data, cshape, ones, merged, spread = _compress(data, p0.shape, ones, sigma, groups,
-                                                   compress_sigmas)
+                                                   compress_sigmas, coarse)
     p = _Problem(data, cshape, rng, rho)
     p.acc = p0.acc
     p.carry_ones(ones, sigma)
@@ -337,7 +362,7 @@ def aim(data: np.ndarray, shape: Sequence[int], rho: float, rng: DPRandom,
             eps *= 2
         if p.acc.left <= 1e-12 * max(1.0, rho):
             break
-    return Fit(model, p.domain(), p.acc, "aim", chosen, merged, spread)
+    return Fit(model, p.domain(), p.acc, "aim", chosen, merged, spread, dict(within or {}))
 
 
 def _uniforms(gen: np.random.Generator, groups: np.ndarray, systematic: bool) -> np.ndarray:
@@ -392,18 +417,31 @@ def sample(fit: Fit, rows: int, gen: np.random.Generator, systematic: bool = Tru
         data[col] = np.minimum(pick, size - 1)
         used.add(col)
     out = np.stack([data[a] for a in attrs], axis=1).astype(np.int64)
-    for j, parts in fit.merged.items():
+    # a column spread within another's value comes after that one (its original codes)
+    for j in sorted(fit.merged, key=lambda j: j in fit.within):
         # a merged value becomes one of the values merged into it, in proportion to their
-        # clipped noisy one-way counts (post-processing), uniformly if all are zero
+        # clipped noisy one-way counts (post-processing), uniformly if all are zero; with a
+        # ``within`` link only the values of the record's group (fail-safe: where none of
+        # them was measured, any value of the cell)
         col = out[:, j]
         new = np.empty_like(col)
-        for k, vals in enumerate(parts):
+        link = fit.within.get(j)
+        for k, vals in enumerate(fit.merged[j]):
             rows_k = np.flatnonzero(col == k)
             if len(vals) == 1 or len(rows_k) == 0:
                 new[rows_k] = vals[0]
                 continue
             w = fit.spread[j][k]
-            p = w / w.sum() if w.sum() > 0 else np.full(len(vals), 1 / len(vals))
-            new[rows_k] = vals[gen.choice(len(vals), len(rows_k), p=p)]
+            keys = out[rows_k, link[0]] if link is not None else np.zeros(len(rows_k), int)
+            for key in np.unique(keys):
+                sub = rows_k[keys == key]
+                wk = w * (link[1][vals] == key) if link is not None else w
+                if wk.sum() <= 0:
+                    wk = w
+                p = wk / wk.sum() if wk.sum() > 0 else np.full(len(vals), 1 / len(vals))
+                # stratified as the model's columns (systematic: one group of rows)
+                u = _uniforms(gen, np.zeros(len(sub), dtype=np.int64), systematic)
+                new[sub] = vals[np.minimum(np.searchsorted(np.cumsum(p), u, "right"),
+                                           len(vals) - 1)]
         out[:, j] = new
     return out

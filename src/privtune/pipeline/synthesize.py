@@ -133,7 +133,7 @@ def synthesize(ws: Workspace, dataset: str, epsilon: float, *, method: str = "ms
             hold, train = codes[order[:n_hold]], codes[order[n_hold:]]
             fit_fn = mechanisms.mst if method == "mst" else mechanisms.aim
             fit = fit_fn(train, domain.shape, rho, rng,
-                         groups=[c.groups for c in domain.columns])
+                         **domain.structure())
             # default: the model's noisy count, scaled to the whole table (DP: the count is noisy)
             n_out = rows if rows is not None else \
                 min(MAX_ROWS, max(1, round(float(fit.model.total) / (1 - holdout))))
