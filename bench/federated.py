@@ -67,7 +67,7 @@ def federation(root: Path, base: Path, sites: int, secagg: bool, tls: bool) -> t
     from privtune.federated.simulate import prepare, run_federation
     from privtune.train.spec import LoraSpec
 
-    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout=300, max_examples_per_unit=2,
+    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout_s=300, max_examples_per_unit=2,
                          max_seq_len=SEQ)
     lora = LoraSpec(r=4, dropout=0.0)
     load0 = _load()
@@ -249,6 +249,18 @@ def write_all(fed_rows: list[dict], util_rows: list[dict], ddp_rows: list[dict])
     print("\n".join(lines))
 
 
+def append_rows_md(rows: list[dict], title: str) -> None:
+    """Append a table of federation rows to bench/results/federated.md (the 3-site table's
+    columns)."""
+    cols = ["sites", "secagg", "tls", "rounds", "status", "round_s_mean", "round_s_max",
+            "up_bytes_per_round", "down_bytes_per_round", "epsilon", "load_before", "load_after"]
+    md = Path(__file__).resolve().parent / "results" / "federated.md"
+    lines = ["", f"## Federation rows: {title}", "", "| " + " | ".join(cols) + " |",
+             "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    md.write_text(md.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["utility"]:  # python bench/federated.py utility [ROUNDS] [SITES...]
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -266,11 +278,17 @@ def main() -> None:
         base = _base(root)
         sites = int(sys.argv[2])
         partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        rows = []
+        t0 = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
         for mode in sys.argv[3:] or ["plain", "secagg"]:
             row, _ = federation(root / f"fed-{sites}-{mode}", base, sites, mode == "secagg", True)
+            rows.append(row)
             with partial.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row))
+        append_rows_md(rows, f"{sites} sites, TLS on ({t0}-{time.strftime('%H:%M', time.gmtime())}"
+                             " UTC, `python bench/federated.py rows "
+                             f"{' '.join(sys.argv[2:])}`)")
         return
     if sys.argv[1:] == ["ddp"]:  # only the DDP part; the federation rows from the partial file
         partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"

@@ -162,3 +162,20 @@ def test_a_site_verdict_verifies_only_unaltered_under_its_pinned_key() -> None:
                 {"verdict": "x"}):
         with pytest.raises(IntegrityError):
             verify_site_verdict(bad, public_pem(key.public_key()))
+
+
+def test_round_deadline_settings_are_validated() -> None:
+    from pydantic import ValidationError
+
+    assert FederatedSpec().round_timeout_s == 240.0
+    assert FederatedSpec().required_sites() == 2  # the SecAgg+ threshold
+    assert FederatedSpec(reconstruction_threshold=3).required_sites() == 3
+    assert FederatedSpec(secagg=False).required_sites() == 2
+    assert FederatedSpec(secagg=False, min_sites=1).required_sites() == 1
+    assert FederatedSpec(min_sites=4).required_sites() == 4
+    with pytest.raises(ValidationError, match="reconstruction threshold"):
+        FederatedSpec(min_sites=2, reconstruction_threshold=3)  # SecAgg+ could not unmask
+    for bad in ({"round_timeout_s": 0}, {"round_timeout_s": -5}, {"min_sites": 0},
+                {"round_timeout": 60}):  # the old name is refused, not silently ignored
+        with pytest.raises(ValidationError):
+            FederatedSpec(**bad)
