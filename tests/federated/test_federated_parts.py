@@ -179,3 +179,15 @@ def test_round_deadline_settings_are_validated() -> None:
                 {"round_timeout": 60}):  # the old name is refused, not silently ignored
         with pytest.raises(ValidationError):
             FederatedSpec(**bad)
+
+
+def test_simulate_refuses_bad_deadline_settings_before_starting(tmp_path, capsys) -> None:
+    from privtune.cli.main import run
+
+    out = tmp_path / "sim"
+    assert run(["federated", "simulate", "--min-sites", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "reconstruction threshold" in err and "Traceback" not in err
+    assert run(["federated", "simulate", "--round-timeout", "0", "--out", str(out)]) == 2
+    assert "round_timeout_s" in capsys.readouterr().err
+    assert not out.exists()  # nothing was prepared

@@ -58,6 +58,10 @@ def simulate(
     out: Path = typer.Option(Path("federated-sim"), "--out", help="Where the workspaces go."),
     base: Path = typer.Option(None, "--base", help="Local base model directory (default: "
                               "the tiny base, pre-trained on generic HR language only)."),
+    round_timeout: float = typer.Option(240.0, "--round-timeout", help="Seconds a round waits "
+                                        "for its sites (then runs with those present)."),
+    min_sites: int = typer.Option(None, "--min-sites", help="Fewest sites a round runs with "
+                                  "(default: the SecAgg+ threshold, else 2)."),
 ) -> None:
     """Run a federation of SITES on this machine: real Flower processes over TLS on loopback."""
     from privtune.federated.plan import FederatedSpec
@@ -65,7 +69,17 @@ def simulate(
 
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
-    spec = FederatedSpec(rounds=rounds, secagg=secagg, target_epsilon=epsilon)
+    from pydantic import ValidationError
+
+    from privtune.errors import ConfigError
+
+    try:
+        spec = FederatedSpec(rounds=rounds, secagg=secagg, target_epsilon=epsilon,
+                             round_timeout_s=round_timeout, min_sites=min_sites)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(x) for x in err["loc"]) or "min_sites"
+        raise ConfigError(f"{key}: {err['msg']}", key=key) from None
     res = run_sim(out, sites, spec, base_dir=base)
     console.print(json.dumps(res, indent=2))
     if not res.get("complete"):
