@@ -67,7 +67,7 @@ def federation(root: Path, base: Path, sites: int, secagg: bool, tls: bool) -> t
     from privtune.federated.simulate import prepare, run_federation
     from privtune.train.spec import LoraSpec
 
-    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout=300, max_examples_per_unit=2,
+    spec = FederatedSpec(rounds=ROUNDS, secagg=secagg, round_timeout_s=300, max_examples_per_unit=2,
                          max_seq_len=SEQ)
     lora = LoraSpec(r=4, dropout=0.0)
     load0 = _load()
@@ -195,6 +195,65 @@ def utility_rounds(root: Path, base: Path, sites: int, rounds: int) -> list[dict
     return rows
 
 
+def utility_repeat(root: Path, base: Path, sites: int, rounds: int, runs: int) -> dict:
+    """:func:`utility_rounds`'s contenders ``runs`` times on one prepared federation (the
+    same sites, base, sigma, q, C, steps and learning rate; fresh DP sampling and noise each
+    run, from the secure randomness): every contender's validation loss per run, and mean and
+    sample standard deviation over the runs. The sites' budgets are raised to the maximum
+    first, so no site sits a round out for want of budget in a later run."""
+    import statistics
+
+    from privtune.dp import ledger
+    from privtune.federated.plan import FederatedSpec
+    from privtune.federated.server import GlobalAdapter, build_lora_model, get_arrays, set_arrays
+    from privtune.federated.simulate import prepare
+    from privtune.federated.site import site_round
+    from privtune.store.ledger_models import MAX_BUDGET_EPSILON
+    from privtune.train.spec import LoraSpec
+    from privtune.workspace import Workspace
+
+    spec = FederatedSpec(rounds=rounds, secagg=False, max_examples_per_unit=2, max_seq_len=SEQ)
+    lora = LoraSpec(r=4, dropout=0.0)
+    fed = prepare(root, sites, base_dir=base)
+    for s in fed.sites:
+        with Workspace.open(s.workspace, api_key=s.api_key) as ws:
+            ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"),
+                              MAX_BUDGET_EPSILON)
+    sigma = spec.sigma()
+    per_run: list[dict[str, float]] = []
+    loads = [_load()]
+    for run in range(runs):
+        model, _ = build_lora_model(base, lora, seed=0)
+        g = GlobalAdapter(get_arrays(model), sigma * spec.max_grad_norm, spec.server_lr)
+        for rnd in range(1, rounds + 1):
+            ups = [site_round(s.workspace, "trainset", base, lora, spec, g.arrays(), rnd,
+                              f"bench-rep{run}", sigma, api_key=s.api_key) for s in fed.sites]
+            assert all(u.admitted for u in ups), "a site sat a round out (budget)"
+            g.step([sum(a) for a in zip(*[u.arrays for u in ups], strict=True)],
+                   spec.sampling_rate * sum(u.units for u in ups))
+        set_arrays(model, g.arrays())
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save_pretrained(str(Path(tmp) / "fed"))
+            out = {"sigma": sigma, "rounds": [{"adapter": str(Path(tmp) / "fed")}]}
+            rows = utility((fed, out, spec, lora), base, adapter_dir=Path(tmp) / "fed",
+                           steps=rounds, label="federated")
+        got = {r["model"]: float(r["val_loss"]) for r in rows}
+        alone = [v for k, v in got.items() if k.endswith("alone (DP)")]
+        got["each site alone (mean of sites)"] = sum(alone) / len(alone)
+        per_run.append(got)
+        loads.append(_load())
+        print(json.dumps({"run": run, **got}), flush=True)
+    summary = {}
+    for name in per_run[0]:
+        vals = [r[name] for r in per_run]
+        summary[name] = {"mean": round(statistics.mean(vals), 4),
+                         "sd": round(statistics.stdev(vals), 4) if len(vals) > 1 else None,
+                         "runs": [round(v, 4) for v in vals]}
+    return {"sites": sites, "rounds": rounds, "runs": runs, "sigma": sigma,
+            "epsilon": round(spec.epsilon_after(rounds, sigma), 3), "loads": loads,
+            "summary": summary}
+
+
 def ddp(root: Path) -> list[dict]:
     from privtune.models.pretrain import TinyBaseSpec, ensure_tiny_base
     from privtune.models.tiny import TinyModelSpec
@@ -249,6 +308,18 @@ def write_all(fed_rows: list[dict], util_rows: list[dict], ddp_rows: list[dict])
     print("\n".join(lines))
 
 
+def append_rows_md(rows: list[dict], title: str) -> None:
+    """Append a table of federation rows to bench/results/federated.md (the 3-site table's
+    columns)."""
+    cols = ["sites", "secagg", "tls", "rounds", "status", "round_s_mean", "round_s_max",
+            "up_bytes_per_round", "down_bytes_per_round", "epsilon", "load_before", "load_after"]
+    md = Path(__file__).resolve().parent / "results" / "federated.md"
+    lines = ["", f"## Federation rows: {title}", "", "| " + " | ".join(cols) + " |",
+             "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    md.write_text(md.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["utility"]:  # python bench/federated.py utility [ROUNDS] [SITES...]
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -261,16 +332,32 @@ def main() -> None:
             out.write_text(json.dumps(rows, indent=2))
         print(json.dumps(rows, indent=2))
         return
+    if sys.argv[1:2] == ["repeat"]:  # python bench/federated.py repeat ROUNDS SITES RUNS
+        rounds, sites, runs = (int(x) for x in sys.argv[2:5])
+        root = Path(tempfile.mkdtemp(prefix="bench-fedrep-"))
+        t0 = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        res = utility_repeat(root / "rep", _base(root), sites, rounds, runs)
+        res["utc"] = f"{t0}-{time.strftime('%H:%M', time.gmtime())}"
+        out = Path(__file__).resolve().parent / "results" / "federated_utility_repeat.json"
+        out.write_text(json.dumps(res, indent=2))
+        print(json.dumps(res, indent=2))
+        return
     if sys.argv[1:2] == ["rows"]:  # python bench/federated.py rows SITES [secagg|plain ...]
         root = Path(tempfile.mkdtemp(prefix="bench-fedrows-"))
         base = _base(root)
         sites = int(sys.argv[2])
         partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"
+        rows = []
+        t0 = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
         for mode in sys.argv[3:] or ["plain", "secagg"]:
             row, _ = federation(root / f"fed-{sites}-{mode}", base, sites, mode == "secagg", True)
+            rows.append(row)
             with partial.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row))
+        append_rows_md(rows, f"{sites} sites, TLS on ({t0}-{time.strftime('%H:%M', time.gmtime())}"
+                             " UTC, `python bench/federated.py rows "
+                             f"{' '.join(sys.argv[2:])}`)")
         return
     if sys.argv[1:] == ["ddp"]:  # only the DDP part; the federation rows from the partial file
         partial = Path(__file__).resolve().parent / "results" / "federated.partial.jsonl"

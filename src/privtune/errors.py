@@ -144,3 +144,14 @@ class TrainingError(PrivtuneError):
     """Fine-tuning cannot go on (diverged loss, nothing to adapt)."""
 
     exit_code = 11
+
+
+class SitesMissing(TrainingError):
+    """A federated round could not start: fewer sites than the federation's minimum were
+    connected when the round's deadline passed. Names the missing sites (site names, or the
+    count when the coordinator cannot tell the nodes apart)."""
+
+    def __init__(self, message: str, *, missing: list[str] | None = None, rnd: int | None = None) -> None:
+        super().__init__(message)
+        self.missing = list(missing or [])
+        self.rnd = rnd

@@ -178,6 +178,11 @@ def _calls(sc: dict[str, Any]) -> dict[str, Callable[[Workspace], Any]]:
         # issue 21: the gate of a federated adapter
         "privtune.gate.federation.set_roster": lambda ws: federation.set_roster(
             gate_site(ws), {"site-1": _pem()}),
+        "privtune.gate.federation.view_roster": lambda ws: federation.view_roster(gate_site(ws)),
+        "privtune.gate.federation.pin_site": lambda ws: federation.pin_site(
+            gate_site(ws), "site-1", _pem()),
+        "privtune.gate.federation.unpin_site": lambda ws: federation.unpin_site(
+            gate_site(ws), "site-1"),
         "privtune.gate.federation.gate_request": lambda ws: federation.gate_request(
             gate_site(ws), "adapter"),
         "privtune.gate.federation.record_federated_verdict": lambda ws:

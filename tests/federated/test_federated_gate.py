@@ -249,6 +249,31 @@ def test_people_at_two_sites_are_charged_at_both(fed) -> None:
     assert np.isfinite(privacy["epsilon_person"])
 
 
+def test_a_site_that_missed_a_round_is_charged_for_the_rounds_it_took_part_in(fed) -> None:
+    """A site down in round 2 (not in its sample at all) takes part in rounds 1 and 3: its
+    people went through 2 DP steps, so its ledger holds the 2-step epsilon, charged as the 1st
+    and 2nd increments (the 3rd increment of the coordinator's round 3 would under-charge:
+    the increments shrink as rounds compose)."""
+    spec = SPEC.model_copy(update={"noise_multiplier": 3.0, "target_epsilon": None})
+    sigma = spec.sigma()
+    s = fed.sites[0]
+    with _open(s.workspace, s.api_key) as ws:
+        ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"), 100.0)
+    model, _ = build_lora_model(fed.base_dir, LORA, seed=0)
+    arrays = get_arrays(model)
+    charged = [site_round(s.workspace, "trainset", fed.base_dir, LORA, spec, arrays, rnd,
+                          "gapped", sigma, api_key=s.api_key).epsilon for rnd in (1, 3)]
+    assert charged == pytest.approx([spec.round_charge(1, sigma)[0],
+                                     spec.round_charge(2, sigma)[0]])
+    assert sum(charged) == pytest.approx(spec.epsilon_after(2, sigma), rel=1e-9)
+    assert spec.round_charge(3, sigma)[0] < spec.round_charge(2, sigma)[0]
+    with _open(s.workspace, s.api_key) as ws:
+        mine = {r.run_id: r for r, _ in ledger.entries(ws.access.check, ws.store)
+                if r.run_id.startswith("gapped-r")}
+    assert set(mine) == {"gapped-r1", "gapped-r3"}
+    assert mine["gapped-r1"].delta == spec.delta and mine["gapped-r3"].delta == 0
+
+
 def test_every_site_passes_then_the_ordinary_release_goes_through(fed, passed_gate) -> None:
     _, verdicts, audit_id, verdict = passed_gate
     assert verdict["passed"], verdict["problems"]

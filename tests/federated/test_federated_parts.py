@@ -162,3 +162,32 @@ def test_a_site_verdict_verifies_only_unaltered_under_its_pinned_key() -> None:
                 {"verdict": "x"}):
         with pytest.raises(IntegrityError):
             verify_site_verdict(bad, public_pem(key.public_key()))
+
+
+def test_round_deadline_settings_are_validated() -> None:
+    from pydantic import ValidationError
+
+    assert FederatedSpec().round_timeout_s == 240.0
+    assert FederatedSpec().required_sites() == 2  # the SecAgg+ threshold
+    assert FederatedSpec(reconstruction_threshold=3).required_sites() == 3
+    assert FederatedSpec(secagg=False).required_sites() == 2
+    assert FederatedSpec(secagg=False, min_sites=1).required_sites() == 1
+    assert FederatedSpec(min_sites=4).required_sites() == 4
+    with pytest.raises(ValidationError, match="reconstruction threshold"):
+        FederatedSpec(min_sites=2, reconstruction_threshold=3)  # SecAgg+ could not unmask
+    for bad in ({"round_timeout_s": 0}, {"round_timeout_s": -5}, {"min_sites": 0},
+                {"round_timeout": 60}):  # the old name is refused, not silently ignored
+        with pytest.raises(ValidationError):
+            FederatedSpec(**bad)
+
+
+def test_simulate_refuses_bad_deadline_settings_before_starting(tmp_path, capsys) -> None:
+    from privtune.cli.main import run
+
+    out = tmp_path / "sim"
+    assert run(["federated", "simulate", "--min-sites", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "reconstruction threshold" in err and "Traceback" not in err
+    assert run(["federated", "simulate", "--round-timeout", "0", "--out", str(out)]) == 2
+    assert "round_timeout_s" in capsys.readouterr().err
+    assert not out.exists()  # nothing was prepared

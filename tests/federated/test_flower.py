@@ -2,7 +2,9 @@
 over TLS, SuperNodes authenticated by key, from Flower's own environment (.venv-flwr).
 
 One federation of 3 synthetic companies (each its own workspace) serves the module, in order:
-2 rounds without SecAgg+; 2 rounds with it, one site killed in round 2 and the round completing
+site 3 lost for good (registered, never started): 2 rounds on the 2 others after each round's
+deadline, then a run needing 3 sites stopped with the missing site named; 2 rounds without
+SecAgg+ on all 3; 2 rounds with it, one site killed in round 2 and the round completing
 (SecAgg+ recovers the dead site's masks from the others' shares); 3 rounds with a site dropping
 in round 2 and rejoining in round 3, then every site's gate on the final adapter over Flower
 (one site's failing gate blocks the release); an unregistered SuperNode refused; no planted
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from privtune.dp import ledger
-from privtune.errors import PrivacyPolicyError
+from privtune.errors import PrivacyPolicyError, SitesMissing
 from privtune.federated.pki import make_node_key
 from privtune.federated.plan import FederatedSpec
 from privtune.federated.simulate import (
@@ -46,7 +48,7 @@ LORA = LoraSpec(r=2, dropout=0.0)
 
 
 def _spec(**kw) -> FederatedSpec:
-    base = {"rounds": 2, "sampling_rate": 0.5, "target_epsilon": 8.0, "round_timeout": 300,
+    base = {"rounds": 2, "sampling_rate": 0.5, "target_epsilon": 8.0, "round_timeout_s": 300,
             "max_examples_per_unit": 2}
     base.update(kw)
     return FederatedSpec(**base)
@@ -55,6 +57,11 @@ def _spec(**kw) -> FederatedSpec:
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory, fed_base):
     f = prepare(tmp_path_factory.mktemp("fed") / "sim", 3, base_dir=fed_base)
+    # the module's runs together charge more than the default budget (10): raise it, so that
+    # every site takes part in every run (a site over budget sits rounds out, units 0)
+    for s in f.sites:
+        with Workspace.open(s.workspace, api_key=s.api_key) as ws:
+            ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"), 100.0)
     yield f
     f.close()
 
@@ -67,6 +74,7 @@ def _ledger(site: Site) -> list:
 def _check_run(fed: Federation, out: dict, spec: FederatedSpec, sites: list[int]) -> None:
     assert out["status"] == "finished:completed", (out, _tail(fed))
     assert [r["sites"] for r in out["rounds"]] == sites
+    assert all(r["units"] > 0 for r in out["rounds"]), out["rounds"]  # admitted, not sat out
     assert all(r["grad_norm"] > 0 for r in out["rounds"])
     # the global adapter after each round is in the coordinator's vault
     with Workspace.open(fed.coordinator, api_key=fed.coordinator_key) as ws:
@@ -80,6 +88,37 @@ def _check_run(fed: Federation, out: dict, spec: FederatedSpec, sites: list[int]
 
 def _tail(fed: Federation) -> str:
     return "\n".join(p.read_text(errors="replace")[-1500:] for p in sorted((fed.root / "logs").glob("*.log")))
+
+
+def test_a_site_lost_for_good_rounds_run_on_the_others_after_the_deadline(fed) -> None:
+    """Site 3 is registered but never comes: each round waits ``round_timeout_s`` for it, then
+    runs on the 2 sites present (min_sites defaults to 2). Only they are charged, the noise and
+    the global adapter's epsilon are the planned ones (docs/federated.md, "Dropouts")."""
+    lost = fed.sites[2]
+    spec = _spec(secagg=False, round_timeout_s=40)
+    t0 = time.monotonic()
+    out = run_federation(fed, spec, LORA, absent={lost.name})
+    _check_run(fed, out, spec, [2, 2])
+    # no round waited much past its deadline (Flower's own sampling would wait a day)
+    assert all(r["seconds"] < 40 + 240 for r in out["rounds"]), out["rounds"]
+    assert time.monotonic() - t0 < 900
+    assert lost.proc is None
+    for s in fed.sites[:2]:
+        mine = [r for r in _ledger(s) if r.run_id.startswith(out["fed_run"] + "-r")]
+        assert [r.status for r in mine] == ["done", "done"]
+        assert sum(r.epsilon for r in mine) == pytest.approx(out["epsilon"], abs=2e-3)
+    assert not [r for r in _ledger(lost) if r.run_id.startswith(out["fed_run"])]
+
+
+def test_too_few_sites_stop_the_run_naming_the_missing_ones(fed) -> None:
+    """``min_sites=3`` with site 3 lost: round 1 stops at its deadline with a typed error that
+    names site 3 (with SecAgg+: the deadline holds in SecAgg+'s set-up stage too)."""
+    spec = _spec(secagg=True, round_timeout_s=15, min_sites=3)
+    with pytest.raises(SitesMissing, match="site-3") as err:
+        run_federation(fed, spec, LORA, absent={fed.sites[2].name})
+    assert err.value.missing == ["site-3"] and err.value.rnd == 1
+    assert "2 of 3 sites" in str(err.value)
+    assert fed.sites[2].proc is None
 
 
 def test_three_sites_over_tls_two_rounds_without_secagg(fed) -> None:
@@ -98,7 +137,7 @@ def test_secagg_plus_and_a_site_killed_mid_round(fed) -> None:
     """2 rounds with SecAgg+; in round 2 one site's SuperNode is killed after the key-sharing
     stage: its masks are recovered from the other two sites' shares (threshold 2) and the round
     completes with 2 sites."""
-    spec = _spec(secagg=True, round_timeout=300)
+    spec = _spec(secagg=True, round_timeout_s=300)
     victim = fed.sites[2]
     result: dict = {}
 
@@ -133,12 +172,9 @@ def test_a_site_rejoins_and_every_site_gates_the_result(fed) -> None:
     coordinator's ordinary release is refused."""
     victim, strict = fed.sites[2], fed.sites[1]
     fed.rejoin(victim)  # killed by the test above
-    for s in fed.sites:  # the runs above spent the default budgets: every site takes part here
-        with Workspace.open(s.workspace, api_key=s.api_key) as ws:
-            ledger.set_budget(ws.access.check, ws.store, ws.vault.resolve("trainset"), 100.0)
     with Workspace.open(strict.workspace, api_key=strict.api_key) as ws:
         set_policy(gate_site(ws), sim_policy().model_copy(update={"epsilon": 1.0}))
-    spec = _spec(secagg=True, rounds=3, round_timeout=300)
+    spec = _spec(secagg=True, rounds=3, round_timeout_s=300)
     result: dict = {}
 
     def run() -> None:

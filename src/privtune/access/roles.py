@@ -10,7 +10,8 @@ are ever needed, pycasbin's RBAC-with-domains model is the migration path.
 
 Vault objects map to an operation by their kind (``KIND_CATEGORY``): personal data
 (tables, texts, datasets, blobs), training sets (de-identified examples), keys, and models
-(adapters, reports). The kind is the object's, fixed by its first version or its reserved
+(adapters, reports); a federation roster (public keys) reads as metadata and is written as a
+policy (``KIND_OPERATIONS``). The kind is the object's, fixed by its first version or its reserved
 name (``privtune.vault.names``), never the kind a writer claims.
 """
 
@@ -116,6 +117,14 @@ LOCKDOWN_MATRIX: dict[str, frozenset[str]] = {
 KIND_CATEGORY: dict[str, str] = {
     "dataset": "data", "table": "data", "texts": "data", "blob": "data",
     "examples": "training", "key": "key", "adapter": "model", "report": "model",
+    "roster": "policy",
+}
+#: Kinds whose reads and writes are other operations than ``<category>.<action>``: a
+#: federation's roster (``privtune.gate.federation``) holds the sites' public verdict keys, no
+#: one's data: whoever may see metadata reads it (the coordinator's engineer, the releaser),
+#: and changing it is a policy change (admin, DPO).
+KIND_OPERATIONS: dict[str, dict[str, str]] = {
+    "roster": {"read": "metadata.read", "write": "policy.write"},
 }
 
 
@@ -154,6 +163,9 @@ DELEGATED: dict[str, frozenset[str]] = {
 
 def vault_operation(action: str, kind: str | None) -> str:
     """``("read", "table")`` -> ``"data.read"``. Unknown kinds count as personal data."""
+    special = KIND_OPERATIONS.get(kind or "", {}).get(action)
+    if special is not None:
+        return special
     return f"{KIND_CATEGORY.get(kind or '', 'data')}.{action}"
 
 

@@ -6,6 +6,10 @@
   processes (a real SuperLink and SuperNodes on loopback over TLS, nodes authenticated by key)
   on synthetic companies, each site in its own workspace; prints the round figures; then every
   site gates the final adapter and the coordinator releases it if every site passed.
+* ``privtune federated verdict-key``: at a site, its verdict key's public half (made on first
+  use) to hand to the coordinator (``federated.gate``: admin, DPO).
+* ``privtune federated roster add NAME KEYFILE | list | remove NAME``: at the coordinator, the
+  sites whose signed verdicts count (``policy.write``: admin, DPO; listing: ``metadata.read``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from privtune.cli.common import WorkspaceOpt, console, open_workspace
 
 app = typer.Typer(help="Federated fine-tuning across sites (Flower), private by default.",
                   no_args_is_help=True)
+roster_app = typer.Typer(help="The coordinator's roster: each site's pinned verdict key "
+                         "(whose gate verdicts count for a release).", no_args_is_help=True)
+app.add_typer(roster_app, name="roster")
 
 
 @app.command("certs")
@@ -51,6 +58,10 @@ def simulate(
     out: Path = typer.Option(Path("federated-sim"), "--out", help="Where the workspaces go."),
     base: Path = typer.Option(None, "--base", help="Local base model directory (default: "
                               "the tiny base, pre-trained on generic HR language only)."),
+    round_timeout: float = typer.Option(240.0, "--round-timeout", help="Seconds a round waits "
+                                        "for its sites (then runs with those present)."),
+    min_sites: int = typer.Option(None, "--min-sites", help="Fewest sites a round runs with "
+                                  "(default: the SecAgg+ threshold, else 2)."),
 ) -> None:
     """Run a federation of SITES on this machine: real Flower processes over TLS on loopback."""
     from privtune.federated.plan import FederatedSpec
@@ -58,7 +69,17 @@ def simulate(
 
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
-    spec = FederatedSpec(rounds=rounds, secagg=secagg, target_epsilon=epsilon)
+    from pydantic import ValidationError
+
+    from privtune.errors import ConfigError
+
+    try:
+        spec = FederatedSpec(rounds=rounds, secagg=secagg, target_epsilon=epsilon,
+                             round_timeout_s=round_timeout, min_sites=min_sites)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(x) for x in err["loc"]) or "min_sites"
+        raise ConfigError(f"{key}: {err['msg']}", key=key) from None
     res = run_sim(out, sites, spec, base_dir=base)
     console.print(json.dumps(res, indent=2))
     if not res.get("complete"):
@@ -76,3 +97,88 @@ def simulate(
 
         raise PrivacyPolicyError("the global adapter was not released: "
                                  + "; ".join(gate.get("failed") or gate.get("problems") or []))
+
+
+@app.command("verdict-key")
+def verdict_key(
+    out: Path = typer.Option(None, "--out", help="Also write the public key (PEM) here."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """A site's verdict public key (made on first use), for the coordinator's roster."""
+    from privtune.fsutil import atomic_write_text
+    from privtune.gate.federation import VERDICT_KEY, VERDICT_PUB, key_fingerprint
+    from privtune.gate.release import public_pem, signing_key
+
+    with open_workspace(workspace) as ws, \
+            ws.access.acting_for("federated.gate", VERDICT_KEY, action="verdict-key"):
+        pem = public_pem(signing_key(ws.vault, ws.root, VERDICT_KEY, VERDICT_PUB).public_key())
+        pub = ws.root / VERDICT_PUB
+    if out is not None:
+        atomic_write_text(out, pem.decode())
+    typer.echo(f"verdict public key: {out or pub}\nsha256 {key_fingerprint(pem)}\n(the "
+               "coordinator pins it with `privtune federated roster add SITE FILE`)")
+
+
+@roster_app.command("add")
+def roster_add(
+    name: str = typer.Argument(..., help="The site's name (letters, digits, '-', '_')."),
+    file: Path = typer.Argument(..., help="The site's verdict public key (PEM, Ed25519), from "
+                                "`privtune federated verdict-key` at the site."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Pin (or replace) a site's verdict key in the coordinator's roster (admin, DPO)."""
+    from privtune.errors import InputError
+    from privtune.gate.federation import ROSTER, key_fingerprint, pin_site
+    from privtune.pipeline.site import gate_site
+
+    with open_workspace(workspace) as ws:
+        site = gate_site(ws)
+        # Permission first (audited), so a lesser role learns nothing from how the file parses.
+        site.check("policy.write", ROSTER, action="load", site=name[:64])
+        try:
+            pem = file.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the key file ({exc.strerror})", path=file) from None
+        try:
+            fingerprint = key_fingerprint(pem)
+        except InputError as exc:
+            raise InputError(exc.message, path=file) from None
+        ref = pin_site(site, name, pem)
+    typer.echo(f"site '{name}' pinned: sha256 {fingerprint}; roster {ref}")
+
+
+@roster_app.command("list")
+def roster_list(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """The sites of the roster in force and their keys' fingerprints."""
+    from privtune.gate.federation import key_fingerprint, view_roster
+    from privtune.pipeline.site import gate_site
+
+    with open_workspace(workspace) as ws:
+        ref, pins = view_roster(gate_site(ws))
+    rows = {n: key_fingerprint(pem) for n, pem in sorted(pins.items())}
+    if as_json:
+        typer.echo(json.dumps({"roster": ref, "sites": rows}, indent=2))
+        return
+    if ref is None:
+        console.print("no federation roster yet (`privtune federated roster add SITE FILE`)")
+        return
+    console.print(f"roster {ref}: {len(rows)} site(s)")
+    for n, fp in rows.items():
+        typer.echo(f"{n}\tsha256 {fp}")
+
+
+@roster_app.command("remove")
+def roster_remove(
+    name: str = typer.Argument(..., help="The site to remove."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Remove a site from the roster (admin, DPO); runs trained earlier keep their roster."""
+    from privtune.gate.federation import unpin_site
+    from privtune.pipeline.site import gate_site
+
+    with open_workspace(workspace) as ws:
+        ref = unpin_site(gate_site(ws), name)
+    console.print(f"site '{name}' removed; roster {ref}")

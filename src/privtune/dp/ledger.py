@@ -70,7 +70,7 @@ __all__ = ["DEFAULT_BUDGET_EPSILON", "LEDGER_OBJECT", "Admission", "BudgetChange
 TOLERANCE = 1e-9
 LEDGER_OBJECT = "privacy-ledger"
 LEGACY_BUDGETS = "privacy_budgets"  # ledger schema 1: one budget per dataset name
-NOT_PEOPLE = {"key", "model"}        # root kinds that hold no one's data
+NOT_PEOPLE = {"key", "model", "policy"}  # root kinds that hold no one's data
 
 _READY: WeakSet[MetadataStore] = WeakSet()
 
@@ -396,6 +396,17 @@ def admit(check: Check, store: MetadataStore, run_id: str, dataset_ref: str,
         s.flush()
         s.add_all(LedgerCharge(entry_id=entry.id, source=src) for src in sources)
     return Admission(run_id, tuple(sources), worst, budget)
+
+
+def charged_entries(store: MetadataStore, run_prefix: str) -> int:
+    """How many ledger entries whose run id starts with ``run_prefix`` charged an epsilon (in
+    any status: a failed entry keeps its charge). Metadata only, no check: for a caller whose
+    own check already covers the run (a federated site's round, under ``federated.train``)."""
+    ensure(store)
+    with store.session() as s:
+        rows = s.scalars(select(LedgerEntry).where(
+            LedgerEntry.run_id.startswith(run_prefix, autoescape=True)))
+        return sum(1 for r in rows if r.epsilon is not None)
 
 
 def settle(store: MetadataStore, run_id: str, status: str, epsilon: float | None = None) -> None:

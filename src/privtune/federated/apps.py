@@ -44,6 +44,7 @@ from flwr.clientapp import ClientApp
 from flwr.common import (
     ConfigRecord,
     Context,
+    FitIns,
     Message,
     MessageType,
     RecordDict,
@@ -73,16 +74,46 @@ def _lora(cfg: dict[str, Any]) -> LoraSpec:
 
 
 class PrivateSum(FedAvg):
-    """FedAvg's plumbing; ``aggregate_fit`` turns the sites' clipped sums into one noisy step."""
+    """FedAvg's plumbing; ``configure_fit`` holds the round deadline, ``aggregate_fit`` turns
+    the sites' clipped sums into one noisy step.
+
+    ``configure_fit`` (also what SecAgg+'s set-up stage asks) waits for the ``n_sites`` sites at
+    most ``round_timeout_s``, then sends the round to every site present if they are at least
+    :meth:`~privtune.federated.plan.FederatedSpec.required_sites`; else it calls ``on_stop``
+    and raises :class:`~privtune.errors.SitesMissing` naming the missing sites (``names``:
+    node id -> site name, from the coordinator's registration of the sites' keys). Flower's own
+    sampling would wait a day for all of them."""
 
     def __init__(self, adapter: Any, spec: FederatedSpec, on_round: Any,
-                 n_sites: int, **kw: Any) -> None:
+                 n_sites: int, names: dict[int, str] | None = None, on_stop: Any = None,
+                 **kw: Any) -> None:
         super().__init__(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=n_sites,
                          min_evaluate_clients=0, min_available_clients=n_sites,
                          accept_failures=True,
                          initial_parameters=ndarrays_to_parameters(adapter.arrays()),
                          on_fit_config_fn=lambda rnd: {"round": rnd}, **kw)
         self.adapter, self.spec, self.on_round = adapter, spec, on_round
+        self.n_sites, self.names, self.on_stop = n_sites, dict(names or {}), on_stop
+
+    def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+        from privtune.errors import SitesMissing
+
+        client_manager.wait_for(self.n_sites, timeout=self.spec.round_timeout_s)
+        present = list(client_manager.all().values())
+        need = self.spec.required_sites()
+        if len(present) < need:
+            ids = {int(p.node_id) for p in present}
+            missing = sorted(n for nid, n in self.names.items() if nid not in ids)
+            what = (", ".join(missing) if missing
+                    else f"{self.n_sites - len(present)} unnamed site(s)")
+            if self.on_stop is not None:
+                self.on_stop(server_round, missing, len(present), need)
+            raise SitesMissing(f"round {server_round}: {len(present)} of {self.n_sites} sites "
+                               f"connected within round_timeout_s={self.spec.round_timeout_s:g} "
+                               f"s, {need} needed (min_sites); missing: {what}",
+                               missing=missing, rnd=server_round)
+        ins = FitIns(parameters, {"round": server_round})
+        return [(p, ins) for p in present]
 
     def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
         if not results:
@@ -93,6 +124,8 @@ class PrivateSum(FedAvg):
             total = sum(n for _, n in weighted)
             mean = [sum(a[i] * n for a, n in weighted) / total for i in range(len(weighted[0][0]))]
         summed = [np.asarray(m, dtype=np.float32) * len(results) for m in mean]
+        # the noise is sigma C whatever the number of sites; the divisor holds the units of the
+        # sites that took part (post-processing: docs/federated.md, "Dropouts")
         units = sum(int(r.metrics.get("units", 0)) for _, r in results)
         norm = self.adapter.step(summed, self.spec.sampling_rate * units)
         self.on_round(server_round, len(results), len(failures), units, norm)
@@ -127,17 +160,24 @@ def _server_main(grid: Grid, context: Context) -> None:
         t_round[0] = now
         results_file.write_text(json.dumps({"rounds": rounds, "sigma": sigma}, indent=2))
 
+    def on_stop(rnd: int, missing: list[str], present: int, need: int) -> None:
+        results_file.write_text(json.dumps({"rounds": rounds, "sigma": sigma, "stopped": {
+            "round": rnd, "missing": missing, "present": present, "required": need,
+            "sites": n_sites, "round_timeout_s": spec.round_timeout_s}}, indent=2))
+
     n_sites = int(cfg["sites"])
-    strategy = PrivateSum(adapter, spec, on_round, n_sites)
+    names = {int(k): str(v) for k, v in json.loads(str(cfg.get("site-nodes") or "{}")).items()}
+    strategy = PrivateSum(adapter, spec, on_round, n_sites, names, on_stop)
     legacy = LegacyContext(context=context,
                            config=ServerConfig(num_rounds=spec.rounds,
-                                               round_timeout=spec.round_timeout),
+                                               round_timeout=spec.round_timeout_s),
                            strategy=strategy)
     if spec.secagg:
-        fit = SecAggPlusWorkflow(num_shares=n_sites,
+        # num_shares 1.0: every site of the round holds a share (as many as the sites present)
+        fit = SecAggPlusWorkflow(num_shares=1.0,
                                  reconstruction_threshold=spec.reconstruction_threshold,
                                  clipping_range=spec.clipping_range, max_weight=1.0,
-                                 timeout=spec.round_timeout)
+                                 timeout=spec.round_timeout_s)
         workflow = DefaultWorkflow(fit_workflow=fit)
     else:
         workflow = DefaultWorkflow()

@@ -11,10 +11,14 @@ is exactly one Poisson-subsampled Gaussian step of the single-site analysis, ``r
 them compose as ``rounds`` steps (:func:`privtune.dp.accountant.epsilon`). ``sigma`` is
 calibrated for ``target_epsilon`` over the planned rounds at ``delta``.
 
-Each site charges its own ledger each round with what that round adds: the person-level
-epsilon after ``r`` rounds minus after ``r - 1`` (group privacy over the site's own largest
-group size), and ``delta`` on the first round only; the charges of a run sum to its composed
-epsilon, not to ``rounds`` times the per-round figure.
+Each site charges its own ledger each round it takes part in with what that round adds for
+its people: the person-level epsilon after ``k`` rounds minus after ``k - 1``, ``k`` being the
+rounds of the run the site has taken part in (a round it missed used none of its people), with
+group privacy over the site's own largest group size, and ``delta`` on its first round only; a
+site's charges for a run sum to the composed epsilon of its rounds, not to their number times
+the per-round figure. A round runs with the sites connected within ``round_timeout_s`` if
+they are at least :meth:`FederatedSpec.required_sites`; the coordinator's noise is ``sigma C``
+whatever their number (docs/federated.md, "Dropouts").
 
 People at several sites (``max_sites_per_person = k``): the sites cannot see who else holds a
 person (each pseudonymises with its own key), so the federation declares the most sites one
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from privtune.config import StrictModel
 from privtune.dp.accountant import calibrate, epsilon
@@ -59,10 +63,31 @@ class FederatedSpec(StrictModel):
     reconstruction_threshold: int = Field(default=2, ge=2, description="SecAgg+ shares needed")
     clipping_range: float = Field(default=64.0, gt=0,
                                   description="SecAgg+ quantisation range of a site's sum")
-    round_timeout: float = Field(default=240.0, gt=0, description="seconds a round waits")
+    round_timeout_s: float = Field(default=240.0, gt=0, le=86400, description=(
+        "seconds a round waits for its sites: to be connected when it starts (then it runs "
+        "with the sites present, at least min_sites), and for each SecAgg+ stage's replies"))
+    min_sites: int | None = Field(default=None, ge=1, le=64, description=(
+        "the fewest sites a round runs with after round_timeout_s (default: the SecAgg+ "
+        "reconstruction threshold with SecAgg+, else 2); fewer stops the run (SitesMissing)"))
     max_sites_per_person: int = Field(default=1, ge=1, le=64, description="the most sites one "
                                       "person's data can be at (each site charges group "
                                       "privacy over that many of the person's units)")
+
+    @model_validator(mode="after")
+    def _check_min_sites(self) -> FederatedSpec:
+        if self.secagg and self.min_sites is not None and \
+                self.min_sites < self.reconstruction_threshold:
+            raise ValueError(f"min_sites ({self.min_sites}) is below the SecAgg+ reconstruction "
+                             f"threshold ({self.reconstruction_threshold}): SecAgg+ cannot "
+                             "unmask a round with fewer sites")
+        return self
+
+    def required_sites(self) -> int:
+        """The fewest sites a round runs with (:attr:`min_sites`, else the SecAgg+ threshold
+        with SecAgg+, else 2)."""
+        if self.min_sites is not None:
+            return self.min_sites
+        return max(2, self.reconstruction_threshold) if self.secagg else 2
 
     def site_group_size(self, own_largest_group: int) -> int:
         """The group size a site charges: its own largest group times the sites a person can
@@ -91,7 +116,8 @@ class FederatedSpec(StrictModel):
                              self.accountant)
 
     def round_charge(self, rnd: int, sigma: float, group_size: int = 1) -> tuple[float, float]:
-        """``(epsilon, delta)`` that round ``rnd`` (1-based) adds to a site's ledger."""
+        """``(epsilon, delta)`` that a site's ``rnd``-th round of a run (1-based: the rounds it
+        took part in, not the coordinator's round number) adds to its ledger."""
         eps = (self.epsilon_after(rnd, sigma, group_size)
                - self.epsilon_after(rnd - 1, sigma, group_size))
         return max(0.0, eps), (self.delta if rnd == 1 else 0.0)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,12 +33,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from privtune.attacks.spec import AuditSpec
-from privtune.errors import ConfigError, WorkspaceError
+from privtune.errors import ConfigError, SitesMissing, WorkspaceError
 from privtune.federated.pki import make_ca_and_server_cert, make_node_key
 from privtune.federated.plan import FederatedSpec
 from privtune.fsutil import atomic_write_text, private_dir
@@ -112,6 +114,7 @@ class Site:
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     killed_at: float = 0.0  # time.monotonic() of the last kill_site
+    node_id: int | None = None  # the SuperLink's id for the site's registered key
 
 
 @dataclass
@@ -177,6 +180,9 @@ class Federation:
             "base-dir": str(self.base_dir), "coordinator-workspace": str(self.coordinator),
             "adapter-name": "fed-adapter", "run-id": run_id, "results-file": str(results),
             "sites": len(self.sites), "init-seed": 0,
+            # node id -> site name, so that a round's deadline names the sites missing
+            "site-nodes": json.dumps({str(s.node_id): s.name for s in self.sites
+                                      if s.node_id is not None}),
             "gate-audit": audit.model_dump_json() if audit is not None else "",
             "gate-timeout": 3600,
         }
@@ -206,9 +212,11 @@ class Federation:
 
     def register(self, site: Site, app: Path) -> None:
         res = self.flwr_cli("supernode", "register", str(site.key_public), str(app), FEDERATION)
-        if "registered successfully" not in res.stdout:
+        found = re.search(r"SuperNode (\d+) registered successfully", res.stdout)
+        if not found:
             raise WorkspaceError(f"registering {site.name}'s SuperNode key failed: "
                                  f"{(res.stdout + res.stderr)[-400:]}")
+        site.node_id = int(found.group(1))
 
     def start_supernode(self, site: Site) -> None:
         node_config = (f'workspace="{site.workspace}" dataset="trainset" '
@@ -379,23 +387,43 @@ def release_global(fed: Federation, ref: str) -> str:
 
 
 def run_federation(fed: Federation, spec: FederatedSpec, lora: LoraSpec,
-                   audit: AuditSpec | None = None) -> dict[str, Any]:
-    """Start the SuperLink (if not yet), register and start the sites not running yet, run
+                   audit: AuditSpec | None = None, *, absent: Collection[str] = ()
+                   ) -> dict[str, Any]:
+    """Start the SuperLink (if not yet), register and start the sites not running yet (a site
+    named in ``absent`` is registered but never started: a site lost for good), run
     ``spec.rounds`` rounds, then (``audit`` given) every site's gate on the final adapter;
-    returns the ServerApp's round figures, the gate's verdicts and the run's privacy."""
+    returns the ServerApp's round figures, the gate's verdicts and the run's privacy. A round
+    that found fewer than ``spec.required_sites()`` sites within ``spec.round_timeout_s``
+    stops the run: :class:`~privtune.errors.SitesMissing` names the missing sites."""
     if fed.superlink is None:
         fed.start_superlink()
+    if not spec.required_sites() <= len(fed.sites):
+        raise ConfigError(f"min_sites {spec.required_sites()} is more than the federation's "
+                          f"{len(fed.sites)} sites", key="min_sites")
     sigma = spec.sigma()
     run_id = f"fed-{uuid.uuid4().hex[:8]}"
     results = fed.root / f"results-{run_id}.json"
     app = fed.write_app(spec, lora, sigma, run_id, results, audit)
-    for s in fed.sites:
-        if s.proc is None:
-            if fed.tls_on:
+    if fed.tls_on and any(s.node_id is None for s in fed.sites):
+        for s in fed.sites:
+            if s.node_id is None:
                 fed.register(s, app)
+        app = fed.write_app(spec, lora, sigma, run_id, results, audit)  # with the node ids
+    for s in fed.sites:
+        if s.proc is None and s.name not in absent:
             fed.start_supernode(s)
     t0 = time.perf_counter()
     out = fed.run(app, results)
+    stopped = out.get("stopped")
+    if stopped:
+        missing = [str(m) for m in stopped.get("missing") or []]
+        raise SitesMissing(
+            f"the federation stopped at round {stopped['round']} of {spec.rounds}: "
+            f"{stopped['present']} of {stopped['sites']} sites connected within "
+            f"round_timeout_s={spec.round_timeout_s:g} s, {stopped['required']} needed; missing: "
+            + (", ".join(missing) or f"{stopped['sites'] - stopped['present']} unnamed site(s)")
+            + f"; {len(out['rounds'])} round(s) completed (their adapters are in the "
+            "coordinator's vault)", missing=missing, rnd=int(stopped["round"]))
     # Flower calls a run "completed" even when every round failed: say whether all rounds were
     out["complete"] = len(out["rounds"]) == spec.rounds and out["status"] == "finished:completed"
     out.update(fed_run=run_id, seconds=round(time.perf_counter() - t0, 2), sigma=sigma,

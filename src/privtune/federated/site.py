@@ -64,7 +64,11 @@ def site_round(workspace: Path, dataset: str, base_dir: Path, lora: LoraSpec,
             raise InputError("the site's training set is empty", field="dataset")
         units = build_units([ex.get("employee_ids") or [] for ex in train], "employee", "drop",
                             [ex.get("mentions") or [] for ex in train])
-        eps, delta = spec.round_charge(rnd, sigma, spec.site_group_size(units.max_group_size))
+        # what this round adds for the site's people: the k-th round they take part in
+        # (k counts the site's earlier charged rounds of this run; a round it missed, being
+        # down or out of budget, used none of its people), not the coordinator's round number
+        k = ledger.charged_entries(ws.store, f"{run_id}-r") + 1
+        eps, delta = spec.round_charge(k, sigma, spec.site_group_size(units.max_group_size))
         entry = f"{run_id}-r{rnd}"
         try:
             ledger.admit(ws.access.check, ws.store, entry, ref, eps, delta, "employee",

@@ -128,7 +128,8 @@ def verify_site_verdict(signed: Any, public_pem: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------------- the roster
 def set_roster(site: GateSite, keys: dict[str, bytes]) -> str:
     """Pin each site's verdict public key (PEM) in the coordinator's vault (``policy.write``:
-    who may release decides whose verdicts count); returns the roster's ref."""
+    who may release decides whose verdicts count); returns the roster's ref. The roster replaces
+    the previous version whole (:func:`pin_site` / :func:`unpin_site` change one site)."""
     from privtune.gate.release import load_public_key
 
     site.check("policy.write", ROSTER, sites=len(keys))
@@ -140,7 +141,54 @@ def set_roster(site: GateSite, keys: dict[str, bytes]) -> str:
         load_public_key(pem)
     body = json.dumps({"schema": ROSTER_SCHEMA,
                        "sites": {n: keys[n].decode() for n in sorted(keys)}}, sort_keys=True)
-    return site.vault.put(ROSTER, body.encode(), kind="blob", schema=ROSTER_SCHEMA)
+    return site.vault.put(ROSTER, body.encode(), kind="roster", schema=ROSTER_SCHEMA)
+
+
+def view_roster(site: GateSite) -> tuple[str | None, dict[str, bytes]]:
+    """The roster in force (its newest version): ``(ref, {site: verdict public key PEM})``;
+    ``(None, {})`` before the first :func:`set_roster`. Needs ``metadata.read`` (public keys)."""
+    site.check("metadata.read", ROSTER, action="view")
+    if not site.vault.exists(ROSTER):
+        return None, {}
+    ref = site.vault.resolve(ROSTER)
+    return ref, read_roster(site, ref)
+
+
+def pin_site(site: GateSite, name: str, pem: bytes) -> str:
+    """Pin (or replace) site ``name``'s verdict public key in the roster (``policy.write``);
+    returns the new roster's ref. Runs already trained keep the roster version they name."""
+    site.check("policy.write", ROSTER, action="pin", site=name[:64])
+    _, pins = view_roster(site)
+    return set_roster(site, {**pins, name: pem})
+
+
+def unpin_site(site: GateSite, name: str) -> str:
+    """Remove site ``name`` from the roster (``policy.write``); returns the new roster's ref.
+    The last site cannot be removed (a roster needs one)."""
+    site.check("policy.write", ROSTER, action="unpin", site=name[:64])
+    ref, pins = view_roster(site)
+    if name not in pins:
+        raise NotFoundError(f"site '{name}' is not in the federation roster"
+                            + (f" ({ref})" if ref else " (no roster yet)"))
+    rest = {n: k for n, k in pins.items() if n != name}
+    if not rest:
+        raise InputError(f"'{name}' is the roster's last site: a federation roster needs at "
+                         "least one site", field="sites")
+    return set_roster(site, rest)
+
+
+def key_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the raw Ed25519 public key (hex): how a site and the coordinator compare a
+    pinned key by phone or in writing."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    from privtune.gate.release import load_public_key
+
+    raw = load_public_key(pem).public_bytes(serialization.Encoding.Raw,
+                                            serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
 
 
 def read_roster(site: GateSite, ref: str) -> dict[str, bytes]:

@@ -51,6 +51,7 @@ RESERVED: tuple[NameClass, ...] = (
     NameClass("export schema mapping", ("blob",), frozenset({"schema-mapping"})),
     NameClass("de-identified data", ("table", "texts"), suffixes=("-deid",)),
     NameClass("subject request", ("blob",), prefixes=("subject-request-",)),
+    NameClass("federation roster", ("roster",), frozenset({"federation-roster"})),
 )
 
 

@@ -49,7 +49,7 @@ from privtune.vault import names
 from privtune.vault.keyring import Keyring
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
-KINDS = ("dataset", "table", "texts", "examples", "key", "adapter", "report", "blob")
+KINDS = ("dataset", "table", "texts", "examples", "key", "adapter", "report", "blob", "roster")
 VAULT_ID_KEY = "vault_id"
 
 
