@@ -57,11 +57,15 @@ AUDIT = AuditSpec(batch_size=32, exposure=ExposureSpec(candidates=50),
                   extraction=ExtractionSpec(employees=4, prefixes_per_employee=1, samples=0),
                   prompt_attacks=PromptAttackSpec(targets=2, samples=0))
 #: The sites' policy: the default thresholds and DP requirement, minimums matching the light
-#: audit, and membership thresholds a small site's held-out sample can tell from chance (5-7
-#: held-out employees: a 1% false-positive rate is below one person, and the null AUC's
-#: standard deviation is ~0.15, so 0.75 would fail a chance-level model one run in ten).
+#: audit, and no membership thresholds. These tests are about the federated verdict (signed
+#: site verdicts, forgeries, the DP requirement, the release), and a site here has 5-7
+#: held-out employees: a 1% false-positive rate is below one person, and an epsilon-8 model's
+#: membership AUC on so few people came out above even 0.95 in 4 of 22 runs (fresh DP noise
+#: each run), which made the "every site passes" test fail at random. The attacks still run
+#: and their figures come back (one row per metric); that the membership thresholds fail a
+#: leaking model is tested on real employees in tests/gate/test_gate_real_employees.py.
 SITE_POLICY = GatePolicy(min_reference_models=2, min_candidates=0, min_subjects=10,
-                         mia_auc_max=0.95, mia_tpr_at_1pct_fpr_max=None)
+                         mia_auc_max=None, mia_tpr_at_1pct_fpr_max=None)
 
 
 def _open(path, key):
