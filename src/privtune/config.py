@@ -195,6 +195,8 @@ def _config_error(model: type[BaseModel], exc: ValidationError, source: str,
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         msg = f"must be one of {ctx['expected']}"
+    if not loc:  # a model-level rule (a validator over several keys): its message names them
+        return ConfigError(f"{source}: {msg.removeprefix('Value error, ')}")
     # Never echo the offending value: config values may be paths or names, but keep the rule.
     return ConfigError(f"{source}: invalid value for '{key}': {msg}", key=key)
 

@@ -69,17 +69,11 @@ def simulate(
 
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} exists and is not empty", param_hint="--out")
-    from pydantic import ValidationError
+    from privtune.config import validate
 
-    from privtune.errors import ConfigError
-
-    try:
-        spec = FederatedSpec(rounds=rounds, secagg=secagg, target_epsilon=epsilon,
-                             round_timeout_s=round_timeout, min_sites=min_sites)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(x) for x in err["loc"]) or "min_sites"
-        raise ConfigError(f"{key}: {err['msg']}", key=key) from None
+    spec = validate(FederatedSpec, {"rounds": rounds, "secagg": secagg,
+                                    "target_epsilon": epsilon, "round_timeout_s": round_timeout,
+                                    "min_sites": min_sites}, source="federated simulate")
     res = run_sim(out, sites, spec, base_dir=base)
     console.print(json.dumps(res, indent=2))
     if not res.get("complete"):
