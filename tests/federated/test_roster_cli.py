@@ -152,3 +152,20 @@ def test_a_sites_verdict_key_for_the_roster(coord, monkeypatch, capsys, make_wor
     assert run(["federated", "roster", "add", "site-3", str(out), "-w", str(root)]) == 0
     with Workspace.open(root, api_key=keys["admin"]) as ws:
         assert view_roster(gate_site(ws))[1] == {"site-3": pem}
+
+
+def test_an_engineer_cannot_plant_a_roster_through_the_vault(coord) -> None:
+    """Attack: the ml-engineer (data.write) writes ``federation-roster`` straight into the
+    vault, claiming the kind ``blob`` and then ``roster``, to pin a key of their own. The
+    reserved name fixes the kind to ``roster``, which is written as a policy: refused both
+    times, and no roster exists afterwards."""
+    root, keys, _pems, _d = coord
+    mine = public_pem(Ed25519PrivateKey.generate().public_key())
+    body = json.dumps({"schema": "privtune/federation-roster/1",
+                       "sites": {"site-1": mine.decode()}}).encode()
+    with Workspace.open(root, api_key=keys["ml-engineer"]) as ws:
+        for kind in ("blob", "roster"):
+            with pytest.raises(PermissionDenied):
+                ws.vault.put(ROSTER, body, kind=kind)
+    with Workspace.open(root, api_key=keys["admin"]) as ws:
+        assert view_roster(gate_site(ws)) == (None, {})
